@@ -1,0 +1,123 @@
+//! Throughput of each stage over `../shared/corpus` (or `fixtures/` when it is absent),
+//! single-threaded, everything read into memory first.
+//!
+//! `cargo bench --bench pipeline`. Figures are recorded in BENCHMARKS.md.
+
+use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
+
+use divan::counter::BytesCount;
+use kubegate::parse::{self, Contents, Limits};
+use kubegate::schema::Catalog;
+
+fn main() {
+    eprintln!(
+        "corpus: {} ({} files, {} bytes)",
+        CORPUS.0.display(),
+        CORPUS.1.len(),
+        total_bytes()
+    );
+    divan::main();
+}
+
+static CORPUS: LazyLock<(PathBuf, Vec<String>)> = LazyLock::new(|| {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shared = root.join("../shared/corpus");
+    let dir = if shared.is_dir() {
+        shared
+    } else {
+        root.join("fixtures")
+    };
+    let mut files = Vec::new();
+    collect(&dir, &mut files);
+    files.sort();
+    let texts = files
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .filter(|t| parse::skip_file("", t).is_none())
+        .collect();
+    (dir, texts)
+});
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            collect(&p, out);
+        } else if p
+            .extension()
+            .is_some_and(|x| x == "yaml" || x == "yml" || x == "json")
+        {
+            out.push(p);
+        }
+    }
+}
+
+fn total_bytes() -> usize {
+    CORPUS.1.iter().map(String::len).sum()
+}
+
+/// The YAML crate alone: every event of every file, nothing built.
+#[divan::bench(sample_count = 10)]
+fn granit_events_only(b: divan::Bencher) {
+    b.counter(BytesCount::new(total_bytes())).bench(|| {
+        let mut n = 0usize;
+        for text in &CORPUS.1 {
+            let mut p = granit_parser::Parser::new_from_str(text);
+            while let Some(Ok(_)) = p.next_event() {
+                n += 1;
+            }
+        }
+        n
+    });
+}
+
+/// Our parser: values, source maps, issues.
+#[divan::bench(sample_count = 10)]
+fn parse_to_values_and_source_maps(b: divan::Bencher) {
+    let limits = Limits::default();
+    b.counter(BytesCount::new(total_bytes())).bench(|| {
+        let mut n = 0usize;
+        for text in &CORPUS.1 {
+            n += parse::yaml::parse(text, &limits).0.len();
+        }
+        n
+    });
+}
+
+/// Parse plus strict schema validation of every object.
+#[divan::bench(sample_count = 10)]
+fn parse_and_validate(b: divan::Bencher) {
+    let limits = Limits::default();
+    let catalog = Catalog::get(kubegate::schema::default_version()).unwrap();
+    // Compile the validators once, outside the measurement.
+    for text in &CORPUS.1 {
+        validate(catalog, text, &limits);
+    }
+    b.counter(BytesCount::new(total_bytes())).bench(|| {
+        CORPUS
+            .1
+            .iter()
+            .map(|t| validate(catalog, t, &limits))
+            .sum::<usize>()
+    });
+}
+
+fn validate(catalog: &Catalog, text: &str, limits: &Limits) -> usize {
+    let mut errors = 0;
+    for doc in parse::yaml::parse(text, limits).0 {
+        if let Contents::Objects(objects) = parse::objects(&doc) {
+            for o in objects {
+                if let kubegate::schema::Verdict::Checked(e) =
+                    catalog.check(o.api_version, o.kind, o.value)
+                {
+                    errors += e.len();
+                }
+            }
+        }
+    }
+    errors
+}

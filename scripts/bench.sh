@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Whole-process benchmark: times the release binary over ../shared/corpus (or a directory
+# given as $1) and reports wall time (median of runs) and peak memory. Figures go in
+# BENCHMARKS.md. Needs hyperfine (Debian: apt-get install hyperfine) and GNU time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+corpus="${1:-../shared/corpus}"
+runs="${RUNS:-10}"
+cargo build --release --locked --quiet
+bin="$PWD/target/release/kubegate"
+echo "corpus: $corpus ($(find "$corpus" -type f \( -name '*.yaml' -o -name '*.yml' -o -name '*.json' \) | wc -l) files, $(du -sh "$corpus" | cut -f1))"
+echo "machine: $(nproc) cores"
+cmds=(
+  "$bin check -q -f json --no-schema $corpus"
+  "$bin check -q -f json $corpus"
+  "$bin check -q -f json -j 1 $corpus"
+)
+if command -v hyperfine >/dev/null; then
+  hyperfine --warmup 2 --runs "$runs" -i --export-markdown /tmp/kubegate-bench.md "${cmds[@]}" >/dev/null
+  cat /tmp/kubegate-bench.md
+else
+  for c in "${cmds[@]}"; do
+    echo "$c"
+    for _ in 1 2 3; do /usr/bin/time -f "  %e s wall, %U s user" $c >/dev/null || true; done
+  done
+fi
+echo
+echo "peak memory (max RSS):"
+for c in "${cmds[@]}"; do
+  /usr/bin/time -f "  %M KB  $c" $c >/dev/null 2>/tmp/kubegate-time.txt || true
+  tail -1 /tmp/kubegate-time.txt
+done

@@ -1,0 +1,429 @@
+//! The pipeline: read → parse → validate each input in parallel, then sort the findings.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::discover::Input;
+use crate::finding::{self, Finding, ObjectRef, Severity};
+use crate::parse::{self, Contents, Document, Issue, Limits, NodeKind, Object};
+use crate::schema::{Catalog, SchemaError, Verdict};
+use crate::source::LineIndex;
+
+/// What a check run needs to know.
+pub struct Options<'a> {
+    /// `None` skips schema validation.
+    pub catalog: Option<&'a Catalog>,
+    pub reject_missing_schemas: bool,
+    pub limits: Limits,
+    /// Keep the text of files with findings, for snippets.
+    pub keep_sources: bool,
+    /// Display paths of files that kustomizations use as patches.
+    pub patches: std::collections::HashSet<String>,
+}
+
+/// Counts over the whole run.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Stats {
+    pub files: usize,
+    pub documents: usize,
+    pub objects: usize,
+    /// Skipped documents or files by reason (`Skip::as_str`).
+    pub skipped: BTreeMap<&'static str, usize>,
+}
+
+impl Stats {
+    fn add(&mut self, other: &Stats) {
+        self.files += other.files;
+        self.documents += other.documents;
+        self.objects += other.objects;
+        for (k, v) in &other.skipped {
+            *self.skipped.entry(k).or_default() += v;
+        }
+    }
+}
+
+/// The result of a run: sorted findings, counts, and the text of files that have findings.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub findings: Vec<Finding>,
+    pub stats: Stats,
+    pub sources: BTreeMap<Arc<str>, Arc<str>>,
+}
+
+/// The content of one input, already read.
+pub struct Loaded {
+    pub input: Input,
+    pub bytes: Result<Vec<u8>, String>,
+}
+
+/// The display paths of every file that a kustomization among `inputs` lists as a patch.
+pub fn kustomize_patches(inputs: &[Loaded]) -> std::collections::HashSet<String> {
+    let mut out = std::collections::HashSet::new();
+    for l in inputs {
+        let name = l.input.display();
+        let base = match name.rsplit_once('/') {
+            Some((dir, file)) => (dir, file),
+            None => ("", name),
+        };
+        if !matches!(
+            base.1,
+            "kustomization.yaml" | "kustomization.yml" | "Kustomization"
+        ) {
+            continue;
+        }
+        let Ok(bytes) = &l.bytes else { continue };
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            continue;
+        };
+        for p in parse::kustomize_patches(text) {
+            out.insert(normalize(base.0, &p));
+        }
+    }
+    out
+}
+
+/// Joins a relative path onto a directory and resolves `.` and `..`, `/`-separated.
+fn normalize(dir: &str, rel: &str) -> String {
+    let mut parts: Vec<&str> = dir
+        .split('/')
+        .filter(|s| !s.is_empty() && *s != ".")
+        .collect();
+    for seg in rel.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            s => parts.push(s),
+        }
+    }
+    parts.join("/")
+}
+
+/// Checks every input in parallel on the current rayon pool.
+pub fn run(inputs: Vec<Loaded>, opts: &Options<'_>) -> Outcome {
+    let results: Vec<FileResult> = inputs
+        .into_par_iter()
+        .map(|loaded| check_input(loaded, opts))
+        .collect();
+    let mut out = Outcome::default();
+    for r in results {
+        out.stats.add(&r.stats);
+        if let (Some(text), false) = (r.text, r.findings.is_empty()) {
+            out.sources.insert(r.file.clone(), text);
+        }
+        out.findings.extend(r.findings);
+    }
+    finding::sort(&mut out.findings);
+    if !opts.reject_missing_schemas {
+        collapse_no_schema(&mut out.findings);
+    }
+    out
+}
+
+struct FileResult {
+    file: Arc<str>,
+    text: Option<Arc<str>>,
+    findings: Vec<Finding>,
+    stats: Stats,
+}
+
+/// Reads a file, refusing (without reading) anything larger than the limit.
+pub fn load(input: Input, limits: &Limits) -> Loaded {
+    let bytes = match &input {
+        Input::File { path, .. } => read_limited(path, limits.max_file_size),
+        Input::Stdin { .. } => Err("standard input must be read by the caller".into()),
+    };
+    Loaded { input, bytes }
+}
+
+fn read_limited(path: &std::path::Path, max: u64) -> Result<Vec<u8>, String> {
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if meta.len() > max {
+        return Err(format!(
+            "file is {} bytes, over the {} byte limit (--max-file-size); not checked",
+            meta.len(),
+            max
+        ));
+    }
+    std::fs::read(path).map_err(|e| e.to_string())
+}
+
+fn check_input(loaded: Loaded, opts: &Options<'_>) -> FileResult {
+    let file: Arc<str> = loaded.input.display().into();
+    let mut stats = Stats {
+        files: 1,
+        ..Stats::default()
+    };
+    let bytes = match loaded.bytes {
+        Ok(b) => b,
+        Err(message) => {
+            let rule = if message.contains("byte limit") {
+                "yaml-limit"
+            } else {
+                "io-error"
+            };
+            return FileResult {
+                findings: vec![file_finding(&file, rule, message)],
+                file,
+                text: None,
+                stats,
+            };
+        }
+    };
+    let (text, decode_issue): (Arc<str>, Option<Issue>) = match parse::decode(&bytes) {
+        Ok(t) => (t.into(), None),
+        Err(issue) => {
+            let lossy =
+                String::from_utf8_lossy(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes));
+            (lossy.into(), Some(issue))
+        }
+    };
+    drop(bytes);
+    let mut ctx = FileCtx {
+        file: file.clone(),
+        text: text.clone(),
+        lines: None,
+        findings: Vec::new(),
+    };
+    if let Some(issue) = decode_issue {
+        ctx.issue(&issue);
+    } else if let Some(skip) = parse::skip_file(&file, &text) {
+        *stats.skipped.entry(skip.as_str()).or_default() += 1;
+    } else if opts.patches.contains(&*file) {
+        *stats
+            .skipped
+            .entry(parse::Skip::KustomizePatch.as_str())
+            .or_default() += 1;
+    } else {
+        let (docs, issues) = parse::yaml::parse(&text, &opts.limits);
+        for issue in &issues {
+            ctx.issue(issue);
+        }
+        stats.documents += docs.len();
+        for doc in &docs {
+            match parse::objects(doc) {
+                Contents::Skipped(s) => *stats.skipped.entry(s.as_str()).or_default() += 1,
+                Contents::Objects(objects) => {
+                    for obj in &objects {
+                        stats.objects += 1;
+                        if let Some(catalog) = opts.catalog {
+                            check_object(&mut ctx, catalog, doc, obj, opts);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let keep = opts.keep_sources && !ctx.findings.is_empty();
+    FileResult {
+        file,
+        text: keep.then_some(text),
+        findings: ctx.findings,
+        stats,
+    }
+}
+
+fn check_object(
+    ctx: &mut FileCtx,
+    catalog: &Catalog,
+    doc: &Document,
+    obj: &Object<'_>,
+    opts: &Options<'_>,
+) {
+    let prefix = obj.prefix();
+    match catalog.check(obj.api_version, obj.kind, obj.value) {
+        Verdict::Checked(errors) => {
+            for e in errors {
+                ctx.schema_finding(doc, obj, &prefix, e);
+            }
+        }
+        Verdict::Removed(r) => {
+            let message = format!(
+                "{} `{}` was removed in Kubernetes {}.{}; {}",
+                obj.kind,
+                obj.api_version,
+                r.removed_in.0,
+                r.removed_in.1,
+                r.advice()
+            );
+            ctx.schema_finding(
+                doc,
+                obj,
+                &prefix,
+                SchemaError {
+                    rule: "removed-api",
+                    message,
+                    pointer: "/apiVersion".into(),
+                    at_key: false,
+                    help: None,
+                },
+            );
+        }
+        Verdict::NoSchema => {
+            let (severity, message) = if opts.reject_missing_schemas {
+                (
+                    Severity::Error,
+                    format!(
+                        "no schema for {} `{}` in Kubernetes {} (--reject-missing-schemas)",
+                        obj.kind, obj.api_version, catalog.version
+                    ),
+                )
+            } else {
+                (
+                    Severity::Info,
+                    format!(
+                        "no schema for {} `{}` in Kubernetes {}; not validated",
+                        obj.kind, obj.api_version, catalog.version
+                    ),
+                )
+            };
+            let mut f = ctx.locate(doc, &format!("{prefix}/kind"), false);
+            f.rule = "no-schema".into();
+            f.severity = severity;
+            f.message = message;
+            f.object = Some(object_ref(obj));
+            ctx.findings.push(f);
+        }
+    }
+}
+
+/// Keeps one `no-schema` finding per apiVersion/kind (the first in report order) and says
+/// how many objects it stands for.
+fn collapse_no_schema(findings: &mut Vec<Finding>) {
+    let mut counts: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for f in findings.iter().filter(|f| f.rule == "no-schema") {
+        if let Some(o) = &f.object {
+            *counts
+                .entry((o.api_version.clone(), o.kind.clone()))
+                .or_default() += 1;
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    findings.retain_mut(|f| {
+        if f.rule != "no-schema" {
+            return true;
+        }
+        let Some(o) = &f.object else { return true };
+        let key = (o.api_version.clone(), o.kind.clone());
+        if !seen.insert(key.clone()) {
+            return false;
+        }
+        let n = counts[&key];
+        if n > 1 {
+            f.message = format!("{} (and {} more objects of this kind)", f.message, n - 1);
+        }
+        true
+    });
+}
+
+pub fn object_ref(obj: &Object<'_>) -> ObjectRef {
+    ObjectRef {
+        api_version: obj.api_version.to_owned(),
+        kind: obj.kind.to_owned(),
+        namespace: obj.namespace().map(str::to_owned),
+        name: obj.name().map(str::to_owned),
+    }
+}
+
+/// A finding about a whole file, at its start.
+fn file_finding(file: &Arc<str>, rule: &'static str, message: String) -> Finding {
+    let start = crate::finding::Position { line: 1, column: 1 };
+    Finding {
+        rule: rule.into(),
+        severity: Severity::Error,
+        message,
+        file: file.clone(),
+        start,
+        end: start,
+        byte_start: 0,
+        byte_end: 0,
+        document: None,
+        object: None,
+        path: None,
+        help: None,
+    }
+}
+
+/// Per-file state while checking: builds the line index only once a finding needs it.
+struct FileCtx {
+    file: Arc<str>,
+    text: Arc<str>,
+    lines: Option<LineIndex>,
+    findings: Vec<Finding>,
+}
+
+impl FileCtx {
+    fn lines(&mut self) -> &LineIndex {
+        self.lines.get_or_insert_with(|| LineIndex::new(&self.text))
+    }
+
+    fn finding_at(&mut self, start: usize, end: usize) -> Finding {
+        let text = self.text.clone();
+        let lines = self.lines();
+        let (s, e) = (lines.position(&text, start), lines.position(&text, end));
+        Finding {
+            rule: "".into(),
+            severity: Severity::Error,
+            message: String::new(),
+            file: self.file.clone(),
+            start: s,
+            end: e,
+            byte_start: start.min(text.len()),
+            byte_end: end.min(text.len()),
+            document: None,
+            object: None,
+            path: None,
+            help: None,
+        }
+    }
+
+    fn issue(&mut self, issue: &Issue) {
+        let mut f = self.finding_at(issue.start as usize, issue.end as usize);
+        f.rule = issue.rule.into();
+        f.message = issue.message.clone();
+        f.document = Some(issue.document);
+        self.findings.push(f);
+    }
+
+    /// A finding at the node `pointer` resolves to: its key when `at_key` (or when the node
+    /// is a mapping or sequence), else its value; a missing node's nearest ancestor.
+    fn locate(&mut self, doc: &Document, pointer: &str, at_key: bool) -> Finding {
+        let (start, end) = match doc.source_map.locate(pointer, &self.text) {
+            Some(loc) => {
+                let container = loc.kind != NodeKind::Scalar;
+                match loc.key {
+                    Some(k) if at_key || container || loc.ancestor => (k.start, k.end),
+                    _ if container || loc.ancestor => {
+                        let line_end = self.text[loc.value.start..]
+                            .find(['\n', '\r'])
+                            .map_or(self.text.len(), |i| loc.value.start + i);
+                        (
+                            loc.value.start,
+                            line_end.min(loc.value.end.max(loc.value.start)),
+                        )
+                    }
+                    _ => (loc.value.start, loc.value.end),
+                }
+            }
+            None => (doc.start as usize, doc.start as usize),
+        };
+        let mut f = self.finding_at(start, end);
+        f.document = Some(doc.index);
+        f.path = Some(pointer.to_owned());
+        f
+    }
+
+    fn schema_finding(&mut self, doc: &Document, obj: &Object<'_>, prefix: &str, e: SchemaError) {
+        let pointer = format!("{prefix}{}", e.pointer);
+        let mut f = self.locate(doc, &pointer, e.at_key);
+        f.rule = e.rule.into();
+        f.severity = Severity::Error;
+        f.message = e.message;
+        f.help = e.help;
+        f.object = Some(object_ref(obj));
+        self.findings.push(f);
+    }
+}

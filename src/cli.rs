@@ -1,0 +1,351 @@
+//! The command line: clap derive definitions and the `check` command.
+
+use std::io::{IsTerminal, Read, Write};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::check::{self, Loaded, Outcome};
+use crate::discover::{self, Input};
+use crate::finding::Severity;
+use crate::parse::Limits;
+use crate::report::{self, Context, Counts, Format};
+use crate::schema::{self, Catalog};
+
+/// Exit codes.
+pub const EXIT_CLEAN: u8 = 0;
+pub const EXIT_FINDINGS: u8 = 1;
+pub const EXIT_ERROR: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubegate",
+    version,
+    about = "A fast merge-request gate for GitOps repositories",
+    long_about = "kubegate finds every Kubernetes manifest, validates it strictly against the \
+                  Kubernetes schemas and reports every finding at its exact file:line:column.\n\n\
+                  Exit codes: 0 clean, 1 findings at or above --fail-on, 2 usage or internal error."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check manifests: parse, validate against Kubernetes schemas, report
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Error,
+    Warning,
+    Info,
+}
+
+impl FailOn {
+    fn threshold(self) -> Severity {
+        match self {
+            FailOn::Error => Severity::Error,
+            FailOn::Warning => Severity::Warning,
+            FailOn::Info => Severity::Info,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Files or directories to check (`-` reads standard input)
+    #[arg(value_name = "PATH", default_value = ".")]
+    pub paths: Vec<String>,
+
+    /// Skip paths matching this glob (repeatable; gitignore syntax)
+    #[arg(long, value_name = "GLOB", help_heading = "Input")]
+    pub exclude: Vec<String>,
+
+    /// File name to report for standard input
+    #[arg(long, value_name = "NAME", help_heading = "Input")]
+    pub stdin_filename: Option<String>,
+
+    /// Refuse files larger than this many bytes
+    #[arg(long, value_name = "BYTES", default_value_t = Limits::default().max_file_size, help_heading = "Input")]
+    pub max_file_size: u64,
+
+    /// Kubernetes version whose schemas to validate against [default: newest embedded]
+    #[arg(long, value_name = "VERSION", help_heading = "Schemas")]
+    pub kubernetes_version: Option<String>,
+
+    /// Report objects with no schema (custom resources) as errors instead of info
+    #[arg(long, help_heading = "Schemas")]
+    pub reject_missing_schemas: bool,
+
+    /// Do not validate against schemas (parse errors are still reported)
+    #[arg(long, help_heading = "Schemas")]
+    pub no_schema: bool,
+
+    /// Report format [default: human in a terminal, concise otherwise]
+    #[arg(long, short = 'f', value_enum, help_heading = "Output")]
+    pub format: Option<Format>,
+
+    /// Write the report to FILE instead of standard output
+    #[arg(long, short = 'o', value_name = "FILE", help_heading = "Output")]
+    pub output: Option<std::path::PathBuf>,
+
+    /// When to use colours (never under NO_COLOR)
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, help_heading = "Output")]
+    pub color: ColorChoice,
+
+    /// Do not print the summary line on standard error
+    #[arg(long, short = 'q', help_heading = "Output")]
+    pub quiet: bool,
+
+    /// Exit 1 when a finding has at least this severity
+    #[arg(long, value_enum, default_value_t = FailOn::Error, help_heading = "Exit status")]
+    pub fail_on: FailOn,
+
+    /// Exit 0 even when findings reach --fail-on (errors of the run itself still exit 2)
+    #[arg(long, help_heading = "Exit status")]
+    pub exit_zero: bool,
+
+    /// Number of threads [default: all cores]
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                EXIT_ERROR
+            } else {
+                EXIT_CLEAN
+            });
+        }
+    };
+    let result = match cli.command {
+        Command::Check(args) => run_check(&args),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::from(EXIT_CLEAN);
+            }
+            eprintln!("kubegate: error: {e:#}");
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Runs `check`; returns the exit code.
+pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
+    let started = Instant::now();
+    let version = match &args.kubernetes_version {
+        None => schema::default_version(),
+        Some(v) => schema::normalize_version(v).ok_or_else(|| {
+            let known: Vec<_> = schema::VERSIONS.iter().map(|(v, _)| *v).collect();
+            anyhow::anyhow!(
+                "unknown --kubernetes-version `{v}`; this build has schemas for {}",
+                known.join(", ")
+            )
+        })?,
+    };
+    if let Some(0) = args.jobs {
+        anyhow::bail!("--jobs must be at least 1");
+    }
+    let threads = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        // Deeply nested documents recurse in validation; give workers room.
+        .stack_size(16 * 1024 * 1024)
+        .build()?;
+
+    let limits = Limits {
+        max_file_size: args.max_file_size,
+        ..Limits::default()
+    };
+    let found = discover::discover(&discover::Options {
+        paths: &args.paths,
+        excludes: &args.exclude,
+        stdin_filename: args.stdin_filename.as_deref(),
+        threads,
+    })?;
+    let mut run_failed = false;
+    for e in &found.errors {
+        if e.fatal {
+            run_failed = true;
+            eprintln!(
+                "kubegate: error: {}: {}",
+                report::one_line(&e.path),
+                e.message
+            );
+        } else {
+            eprintln!(
+                "kubegate: warning: {}: {}",
+                report::one_line(&e.path),
+                e.message
+            );
+        }
+    }
+    let format = args.format.unwrap_or_else(|| {
+        if args.output.is_none() && std::io::stdout().is_terminal() {
+            Format::Human
+        } else {
+            Format::Concise
+        }
+    });
+    let catalog = if args.no_schema {
+        None
+    } else {
+        Some(Catalog::get(version)?)
+    };
+    let mut opts = check::Options {
+        catalog,
+        reject_missing_schemas: args.reject_missing_schemas,
+        limits: limits.clone(),
+        keep_sources: format == Format::Human,
+        patches: Default::default(),
+    };
+    let outcome: Outcome = pool.install(|| {
+        let loaded: Vec<Loaded> = found
+            .inputs
+            .into_iter()
+            .map(|input| match input {
+                Input::Stdin { .. } => Loaded {
+                    bytes: read_stdin(limits.max_file_size),
+                    input,
+                },
+                Input::File { .. } => Loaded {
+                    input,
+                    bytes: Ok(Vec::new()),
+                },
+            })
+            .collect();
+        // Files are read inside the parallel stage; stdin was read above.
+        let loaded = rayon_load(loaded, &limits);
+        opts.patches = check::kustomize_patches(&loaded);
+        check::run(loaded, &opts)
+    });
+    if outcome.findings.iter().any(|f| f.rule == "io-error") {
+        run_failed = true;
+    }
+
+    // NO_COLOR (https://no-color.org) wins over everything, --color=always included.
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let color = !no_color
+        && match args.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => args.output.is_none() && std::io::stdout().is_terminal(),
+        };
+    let cx = Context {
+        outcome: &outcome,
+        kubernetes_version: catalog.map(|c| c.version),
+        color,
+    };
+    match &args.output {
+        Some(path) => {
+            let mut buf = Vec::new();
+            report::render(format, &cx, &mut buf)?;
+            std::fs::write(path, buf)
+                .map_err(|e| anyhow::anyhow!("cannot write report to {}: {e}", path.display()))?;
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut lock = std::io::BufWriter::new(stdout.lock());
+            report::render(format, &cx, &mut lock)?;
+            lock.flush()?;
+        }
+    }
+
+    let counts = Counts::of(&outcome);
+    if !args.quiet {
+        eprintln!("{}", summary_line(&outcome, counts, started.elapsed()));
+    }
+    let threshold = args.fail_on.threshold();
+    let failing = outcome.findings.iter().any(|f| f.severity >= threshold);
+    Ok(if run_failed {
+        EXIT_ERROR
+    } else if failing && !args.exit_zero {
+        EXIT_FINDINGS
+    } else {
+        EXIT_CLEAN
+    })
+}
+
+fn rayon_load(loaded: Vec<Loaded>, limits: &Limits) -> Vec<Loaded> {
+    use rayon::prelude::*;
+    loaded
+        .into_par_iter()
+        .map(|l| match l.input {
+            Input::File { .. } => check::load(l.input, limits),
+            Input::Stdin { .. } => l,
+        })
+        .collect()
+}
+
+fn read_stdin(max: u64) -> Result<Vec<u8>, String> {
+    let mut buf = Vec::new();
+    std::io::stdin()
+        .lock()
+        .take(max + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| e.to_string())?;
+    if buf.len() as u64 > max {
+        return Err(format!(
+            "input is over the {max} byte limit (--max-file-size); not checked"
+        ));
+    }
+    Ok(buf)
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn summary_line(o: &Outcome, c: Counts, elapsed: std::time::Duration) -> String {
+    let skipped: usize = o.stats.skipped.values().sum();
+    let mut s = format!(
+        "kubegate: checked {}, {}, {}",
+        plural(o.stats.files, "file", "files"),
+        plural(o.stats.documents, "document", "documents"),
+        plural(o.stats.objects, "object", "objects"),
+    );
+    if skipped > 0 {
+        let parts: Vec<String> = o
+            .stats
+            .skipped
+            .iter()
+            .map(|(k, v)| format!("{v} {}", k.replace('_', " ")))
+            .collect();
+        s.push_str(&format!(" ({skipped} skipped: {})", parts.join(", ")));
+    }
+    s.push_str(&format!(
+        " in {:.2}s: {}, {}, {}",
+        elapsed.as_secs_f64(),
+        plural(c.error, "error", "errors"),
+        plural(c.warning, "warning", "warnings"),
+        plural(c.info, "info", "infos"),
+    ));
+    s
+}

@@ -1,0 +1,14 @@
+//! kubegate: a merge-request gate for GitOps repositories.
+//!
+//! The pipeline, one module a stage, data flowing one way:
+//! [`discover`] → [`parse`] → [`schema`] → [`report`], driven by [`check`] and [`cli`].
+//! Every stage produces [`finding::Finding`]s; renderers only render them.
+
+pub mod check;
+pub mod cli;
+pub mod discover;
+pub mod finding;
+pub mod parse;
+pub mod report;
+pub mod schema;
+pub mod source;

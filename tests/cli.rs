@@ -1,0 +1,329 @@
+//! End-to-end tests of `kubegate check`: every format, every exit code, bad input.
+
+mod common;
+
+use common::{kubegate, kubegate_in, root};
+use serde_json::Value;
+
+const DEMO: &str = "fixtures/demo";
+
+#[test]
+fn concise_reports_every_schema_error_at_its_exact_position() {
+    let r = kubegate(&["check", DEMO, "--format", "concise"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let expected = [
+        "fixtures/demo/apps/certificate.yaml:3:7: info[no-schema] ",
+        "fixtures/demo/apps/legacy.yaml:1:13: error[removed-api] Ingress `extensions/v1beta1` was removed in Kubernetes 1.22",
+        "fixtures/demo/apps/web.yaml:10:3: error[schema-unknown-field] unknown field `spec.replica`",
+        "fixtures/demo/apps/web.yaml:19:7: error[schema-unknown-field] unknown field `spec.template.spec.imagePullPolicy`",
+        "fixtures/demo/apps/web.yaml:23:28: error[schema-enum] ",
+        "fixtures/demo/apps/web.yaml:25:30: error[schema-type] ",
+        "fixtures/demo/apps/web.yaml:28:23: error[schema-format] ",
+    ];
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), expected.len(), "{}", r.stdout);
+    for (line, want) in lines.iter().zip(expected) {
+        assert!(
+            line.starts_with(want),
+            "{line:?} does not start with {want:?}"
+        );
+    }
+    // Valid int-or-string and quantity forms pass: `port: http`, `cpu: 500m`, `targetPort: 8080`.
+    assert!(!r.stdout.contains("port: http") && !r.stdout.contains(".cpu"));
+    // Helm templates and non-Kubernetes YAML are skipped and counted, not reported.
+    assert!(!r.stdout.contains("chart/"), "{}", r.stdout);
+    assert!(r.stderr.contains("1 helm template"), "{}", r.stderr);
+    assert!(r.stderr.contains("2 not kubernetes"), "{}", r.stderr);
+}
+
+#[test]
+fn human_format_shows_the_line_and_a_label_at_the_column() {
+    let r = kubegate(&["check", DEMO, "--format", "human"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stdout
+            .contains("error[schema-unknown-field]: unknown field `spec.replica`")
+    );
+    assert!(
+        r.stdout.contains("--> fixtures/demo/apps/web.yaml:10:3"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("10 |   replica: 3\n"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("   |   ^^^^^^^ Deployment shop/web"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("help: did you mean `replicas`?"));
+    assert!(!r.stdout.contains('\x1b'), "no colour when not a terminal");
+    let forced = kubegate(&["check", DEMO, "--format", "human", "--color", "always"]);
+    assert!(forced.stdout.contains('\x1b'));
+    let no_color = common::kubegate_in(
+        &root(),
+        &["check", DEMO, "--format", "human", "--color", "always"],
+        None,
+    );
+    assert!(no_color.stdout.contains('\x1b'));
+}
+
+#[test]
+fn no_color_wins_over_color_always() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubegate"))
+        .args(["check", DEMO, "--format", "human", "--color", "always"])
+        .current_dir(root())
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains('\x1b'));
+}
+
+#[test]
+fn json_report_is_versioned_and_complete() {
+    let r = kubegate(&["check", DEMO, "--format", "json"]);
+    assert_eq!(r.code, 1);
+    let v: Value = serde_json::from_str(&r.stdout).expect("valid JSON");
+    assert_eq!(v["version"], 1);
+    assert_eq!(v["kubernetesVersion"], "1.37");
+    let s = &v["summary"];
+    assert_eq!(s["files"], 6);
+    assert_eq!(s["documents"], 6);
+    assert_eq!(s["objects"], 4);
+    assert_eq!(s["skipped"]["helm_template"], 1);
+    assert_eq!(s["skipped"]["not_kubernetes"], 2);
+    assert_eq!(s["findings"]["error"], 6);
+    assert_eq!(s["findings"]["info"], 1);
+    let findings = v["findings"].as_array().unwrap();
+    let keys = [
+        "rule",
+        "severity",
+        "message",
+        "file",
+        "line",
+        "column",
+        "end_line",
+        "end_column",
+        "document",
+        "object",
+        "path",
+        "help",
+    ];
+    for f in findings {
+        let obj = f.as_object().unwrap();
+        assert_eq!(obj.len(), keys.len(), "{f}");
+        for k in keys {
+            assert!(obj.contains_key(k), "{k} missing in {f}");
+        }
+    }
+    let replica = findings
+        .iter()
+        .find(|f| f["path"] == "/spec/replica")
+        .expect("spec.replica finding");
+    assert_eq!(replica["rule"], "schema-unknown-field");
+    assert_eq!(replica["line"], 10);
+    assert_eq!(replica["column"], 3);
+    assert_eq!(replica["end_line"], 10);
+    assert_eq!(replica["end_column"], 10);
+    assert_eq!(replica["document"], 0);
+    assert_eq!(
+        replica["object"],
+        serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment", "namespace": "shop", "name": "web"})
+    );
+}
+
+#[test]
+fn exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ok\ndata:\n  a: b\n";
+    std::fs::write(dir.path().join("good.yaml"), good).unwrap();
+    let clean = kubegate_in(dir.path(), &["check"], None);
+    assert_eq!(clean.code, 0, "{}{}", clean.stdout, clean.stderr);
+    assert_eq!(clean.stdout, "");
+
+    assert_eq!(kubegate(&["check", DEMO]).code, 1);
+    assert_eq!(kubegate(&["check", DEMO, "--exit-zero"]).code, 0);
+    let custom = "fixtures/demo/apps/certificate.yaml";
+    assert_eq!(kubegate(&["check", custom]).code, 0, "info does not fail");
+    assert_eq!(kubegate(&["check", custom, "--fail-on", "warning"]).code, 0);
+    assert_eq!(kubegate(&["check", custom, "--fail-on", "info"]).code, 1);
+    assert_eq!(
+        kubegate(&["check", custom, "--reject-missing-schemas"]).code,
+        1
+    );
+    // Usage errors.
+    assert_eq!(kubegate(&["check", "--no-such-flag"]).code, 2);
+    let v = kubegate(&["check", DEMO, "--kubernetes-version", "1.12"]);
+    assert_eq!(v.code, 2);
+    assert!(v.stderr.contains("1.33"), "{}", v.stderr);
+    assert_eq!(kubegate(&["check", DEMO, "--jobs", "0"]).code, 2);
+}
+
+#[test]
+fn a_missing_path_exits_2_but_the_rest_is_checked() {
+    let r = kubegate(&["check", "no/such/dir", DEMO, "-f", "concise"]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("no/such/dir"), "{}", r.stderr);
+    assert!(r.stdout.contains("spec.replica"), "{}", r.stdout);
+}
+
+#[test]
+fn every_kubernetes_version_is_selectable() {
+    for v in ["1.33", "v1.34", "1.35", "1.36.2", "1.37"] {
+        let r = kubegate(&["check", DEMO, "-f", "json", "--kubernetes-version", v]);
+        assert_eq!(r.code, 1, "{v}: {}", r.stderr);
+        let json: Value = serde_json::from_str(&r.stdout).unwrap();
+        assert!(
+            json["kubernetesVersion"]
+                .as_str()
+                .unwrap()
+                .starts_with("1.3")
+        );
+        assert!(r.stdout.contains("spec.replica"));
+    }
+}
+
+#[test]
+fn stdin_with_a_file_name() {
+    let doc = b"apiVersion: v1\nkind: Service\nmetadata:\n  name: s\nspec:\n  ports:\n    - port: eighty\n";
+    let r = kubegate_in(
+        &root(),
+        &[
+            "check",
+            "-",
+            "--stdin-filename",
+            "svc.yaml",
+            "-f",
+            "concise",
+        ],
+        Some(doc),
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stdout.starts_with("svc.yaml:7:13: error[schema-type]"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn output_file_and_summary_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report.json");
+    let r = kubegate(&["check", DEMO, "-f", "json", "-o", out.to_str().unwrap()]);
+    assert_eq!(r.code, 1);
+    assert_eq!(r.stdout, "", "the report goes to the file");
+    assert!(
+        r.stderr.contains("kubegate: checked 6 files"),
+        "{}",
+        r.stderr
+    );
+    let v: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(v["version"], 1);
+    let quiet = kubegate(&["check", DEMO, "-q", "-f", "concise"]);
+    assert_eq!(quiet.stderr, "");
+}
+
+#[test]
+fn exclude_globs_and_gitignore() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\nbogus: 1\n";
+    for sub in ["a", "b", "ignored"] {
+        std::fs::create_dir(dir.path().join(sub)).unwrap();
+        std::fs::write(dir.path().join(sub).join("cm.yaml"), bad).unwrap();
+    }
+    std::fs::write(dir.path().join(".gitignore"), "ignored/\n").unwrap();
+    let r = kubegate_in(
+        dir.path(),
+        &["check", "-f", "concise", "--exclude", "b/**"],
+        None,
+    );
+    assert_eq!(r.stdout.lines().count(), 1, "{}", r.stdout);
+    assert!(
+        r.stdout
+            .starts_with("a/cm.yaml:5:1: error[schema-unknown-field]")
+    );
+}
+
+#[test]
+fn output_is_identical_whatever_the_thread_count() {
+    let one = kubegate(&["check", "fixtures", "-f", "json", "-j", "1"]);
+    let two = kubegate(&["check", "fixtures", "-f", "json", "-j", "2"]);
+    let many = kubegate(&["check", "fixtures", "-f", "json", "-j", "7"]);
+    assert_eq!(one.stdout, two.stdout);
+    assert_eq!(one.stdout, many.stdout);
+}
+
+/// Hostile input: each gets a finding naming the file, and the rest of the run completes.
+#[test]
+fn bad_input_never_stops_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let mut bomb = String::from(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\nx0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n",
+    );
+    for i in 1..12 {
+        bomb.push_str(&format!(
+            "x{i}: &a{i} [{}]\n",
+            vec![format!("*a{}", i - 1); 9].join(", ")
+        ));
+    }
+    std::fs::write(p.join("bomb.yaml"), bomb).unwrap();
+    std::fs::write(p.join("deep.yaml"), "[".repeat(10_000)).unwrap();
+    std::fs::write(
+        p.join("binary.yaml"),
+        b"\x7fELF\x02\x01\x01\x00\x00\x00garbage",
+    )
+    .unwrap();
+    std::fs::write(
+        p.join("latin1.yaml"),
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: caf\xe9\n",
+    )
+    .unwrap();
+    // 100 MB, sparse: refused by size before it is read.
+    let big = std::fs::File::create(p.join("huge.yaml")).unwrap();
+    big.set_len(100 * 1024 * 1024).unwrap();
+    std::fs::create_dir(p.join("loop")).unwrap();
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink("..", p.join("loop/parent")).unwrap();
+        std::os::unix::fs::symlink("nowhere.yaml", p.join("dangling.yaml")).unwrap();
+    }
+    std::fs::write(
+        p.join("good.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ok\nbogus: 1\n",
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let r = kubegate_in(p, &["check", "-f", "concise"], None);
+    assert!(started.elapsed().as_secs() < 60, "bounded time");
+    let out = &r.stdout;
+    assert!(
+        out.contains("bomb.yaml:") && out.contains("error[yaml-limit]"),
+        "{out}"
+    );
+    assert!(
+        out.contains("deep.yaml:1:") && out.contains("nesting"),
+        "{out}"
+    );
+    assert!(
+        out.contains("binary.yaml:1:") && out.contains("binary file"),
+        "{out}"
+    );
+    assert!(
+        out.contains("latin1.yaml:4:") && out.contains("UTF-8"),
+        "{out}"
+    );
+    assert!(out.contains("huge.yaml:1:1: error[yaml-limit]"), "{out}");
+    // The good file is still checked.
+    assert!(
+        out.contains("good.yaml:5:1: error[schema-unknown-field]"),
+        "{out}"
+    );
+    #[cfg(unix)]
+    {
+        assert!(r.stderr.contains("loop"), "{}", r.stderr);
+        assert!(r.stderr.contains("dangling.yaml"), "{}", r.stderr);
+        // An unreadable path is an error of the run: exit 2.
+        assert_eq!(r.code, 2, "{}", r.stderr);
+    }
+}
