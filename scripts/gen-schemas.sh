@@ -28,7 +28,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 failed=()
 for minor in "${versions[@]}"; do
-    if ! cargo run --quiet -p xtask --features "v1_${minor}" -- schemas "${mode[@]}"; then
+    if ! cargo run --locked --quiet -p xtask --features "v1_${minor}" -- schemas "${mode[@]}"; then
         failed+=("1.${minor}")
     fi
 done

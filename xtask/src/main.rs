@@ -197,8 +197,7 @@ fn first_difference(committed: &str, generated: &str) -> String {
             (Some(a), Some(b)) if a == b => line += 1,
             (Some(a), Some(b)) => {
                 return format!(
-                    "first difference at line {line}: committed {:?}, generated {:?}",
-                    a, b
+                    "first difference at line {line}: committed {a:?}, generated {b:?}"
                 );
             }
             (Some(_), None) => return format!("committed file has extra lines from line {line}"),

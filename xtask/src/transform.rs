@@ -17,8 +17,8 @@ pub const JSON: &str = "io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1
 
 /// Definitions that are deliberately left open (no `additionalProperties: false`), because
 /// Kubernetes documents them as holding arbitrary content. Every object schema without
-/// `properties`/`additionalProperties` must be one of these, or generation fails: a new free-form
-/// type has to be looked at before it is let through.
+/// `properties`/`additionalProperties` must be listed here or in [`EMPTY_STRUCTS`], or generation
+/// fails: a new property-less type has to be looked at before it is let through either way.
 pub const FREE_FORM: &[(&str, &str)] = &[
     (
         "io.k8s.apimachinery.pkg.runtime.RawExtension",
