@@ -8,6 +8,7 @@ use rayon::prelude::*;
 use crate::discover::Input;
 use crate::finding::{self, Finding, ObjectRef, Severity};
 use crate::parse::{self, Contents, Document, Issue, Limits, NodeKind, Object};
+use crate::policy::Builtins;
 use crate::schema::{Catalog, SchemaError, Verdict};
 use crate::source::LineIndex;
 
@@ -15,6 +16,8 @@ use crate::source::LineIndex;
 pub struct Options<'a> {
     /// `None` skips schema validation.
     pub catalog: Option<&'a Catalog>,
+    /// Built-in Rego rules; `None` skips them. Cloned once per worker thread.
+    pub builtins: Option<&'a Builtins>,
     pub reject_missing_schemas: bool,
     pub limits: Limits,
     /// Keep the text of files with findings, for snippets.
@@ -106,7 +109,10 @@ fn normalize(dir: &str, rel: &str) -> String {
 pub fn run(inputs: Vec<Loaded>, opts: &Options<'_>) -> Outcome {
     let results: Vec<FileResult> = inputs
         .into_par_iter()
-        .map(|loaded| check_input(loaded, opts))
+        .map_init(
+            || opts.builtins.cloned(),
+            |engine, loaded| check_input(loaded, opts, engine.as_mut()),
+        )
         .collect();
     let mut out = Outcome::default();
     for r in results {
@@ -151,7 +157,11 @@ fn read_limited(path: &std::path::Path, max: u64) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| e.to_string())
 }
 
-fn check_input(loaded: Loaded, opts: &Options<'_>) -> FileResult {
+fn check_input(
+    loaded: Loaded,
+    opts: &Options<'_>,
+    mut engine: Option<&mut Builtins>,
+) -> FileResult {
     let file: Arc<str> = loaded.input.display().into();
     let mut stats = Stats {
         files: 1,
@@ -211,6 +221,9 @@ fn check_input(loaded: Loaded, opts: &Options<'_>) -> FileResult {
                         stats.objects += 1;
                         if let Some(catalog) = opts.catalog {
                             check_object(&mut ctx, catalog, doc, obj, opts);
+                        }
+                        if let Some(engine) = engine.as_deref_mut() {
+                            evaluate_rules(&mut ctx, engine, doc, obj);
                         }
                     }
                 }
@@ -284,6 +297,32 @@ fn check_object(
             f.rule = "no-schema".into();
             f.severity = severity;
             f.message = message;
+            f.object = Some(object_ref(obj));
+            ctx.findings.push(f);
+        }
+    }
+}
+
+/// Runs the built-in rules on one object and turns their violations into findings.
+fn evaluate_rules(ctx: &mut FileCtx, engine: &mut Builtins, doc: &Document, obj: &Object<'_>) {
+    let prefix = obj.prefix();
+    match engine.evaluate(obj.value) {
+        Ok(violations) => {
+            for v in violations {
+                let meta = &engine.rules[v.rule];
+                let pointer = format!("{prefix}{}", v.pointer);
+                let mut f = ctx.locate(doc, &pointer, false);
+                f.rule = meta.id.clone().into();
+                f.severity = meta.severity;
+                f.message = v.message;
+                f.object = Some(object_ref(obj));
+                ctx.findings.push(f);
+            }
+        }
+        Err(e) => {
+            let mut f = ctx.locate(doc, &prefix, true);
+            f.rule = "policy-error".into();
+            f.message = format!("a built-in policy failed on this object: {e:#}");
             f.object = Some(object_ref(obj));
             ctx.findings.push(f);
         }

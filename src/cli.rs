@@ -34,8 +34,32 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Check manifests: parse, validate against Kubernetes schemas, report
+    /// Check manifests: parse, validate against Kubernetes schemas, run policies, report
     Check(CheckArgs),
+    /// List the built-in rules
+    Rules(RulesArgs),
+    /// Show everything about one built-in rule (by id or name)
+    Explain {
+        /// Rule id (`KG101`) or name (`privileged-container`)
+        rule: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// Output format
+    #[arg(long, short = 'f', value_enum, default_value_t = RulesFormat::Text)]
+    pub format: RulesFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RulesFormat {
+    /// One line per rule
+    Text,
+    /// Every rule with all its metadata
+    Json,
+    /// The rules reference (docs/rules.md)
+    Markdown,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -92,6 +116,10 @@ pub struct CheckArgs {
     #[arg(long, help_heading = "Schemas")]
     pub no_schema: bool,
 
+    /// Do not run the built-in rules
+    #[arg(long, help_heading = "Policies")]
+    pub no_builtin_rules: bool,
+
     /// Report format [default: human in a terminal, concise otherwise]
     #[arg(long, short = 'f', value_enum, help_heading = "Output")]
     pub format: Option<Format>,
@@ -135,6 +163,8 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Check(args) => run_check(&args),
+        Command::Rules(args) => crate::rules::list(args.format),
+        Command::Explain { rule } => crate::rules::explain(&rule),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -219,8 +249,14 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     } else {
         Some(Catalog::get(version)?)
     };
+    let builtins = if args.no_builtin_rules {
+        None
+    } else {
+        Some(crate::policy::Builtins::load(|_| true)?)
+    };
     let mut opts = check::Options {
         catalog,
+        builtins: builtins.as_ref(),
         reject_missing_schemas: args.reject_missing_schemas,
         limits: limits.clone(),
         keep_sources: format == Format::Human,
@@ -246,7 +282,11 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         opts.patches = check::kustomize_patches(&loaded);
         check::run(loaded, &opts)
     });
-    if outcome.findings.iter().any(|f| f.rule == "io-error") {
+    if outcome
+        .findings
+        .iter()
+        .any(|f| f.rule == "io-error" || f.rule == "policy-error")
+    {
         run_failed = true;
     }
 

@@ -9,6 +9,8 @@ pub mod cli;
 pub mod discover;
 pub mod finding;
 pub mod parse;
+pub mod policy;
 pub mod report;
+pub mod rules;
 pub mod schema;
 pub mod source;

@@ -1,0 +1,185 @@
+//! Rule metadata: an OPA-style `# METADATA` comment block at the top of each built-in rule.
+//!
+//! regorus does not read annotations, so kubegate parses the block itself (as YAML, with
+//! kubegate's own parser) into [`RuleMeta`], rejecting unknown or missing fields.
+
+use serde::{Deserialize, Serialize};
+
+use crate::finding::Severity;
+
+/// Everything known about a built-in rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuleMeta {
+    /// Stable id, e.g. `KG101`. Never reused.
+    pub id: String,
+    /// Kebab-case name of the bad pattern, e.g. `privileged-container`.
+    pub name: String,
+    pub title: String,
+    pub severity: Severity,
+    pub category: String,
+    /// Why it matters.
+    pub rationale: String,
+    /// How to fix it.
+    pub remediation: String,
+    pub references: Vec<String>,
+    /// The same check in other tools, for users migrating.
+    pub equivalents: Equivalents,
+    /// Path of the rule file under `policies/`.
+    pub file: String,
+    /// The rule's Rego package.
+    pub package: String,
+}
+
+/// True equivalents in other tools: same condition, same scope.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Equivalents {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checkov: Vec<String>,
+    #[serde(default, rename = "kube-linter", skip_serializing_if = "Vec::is_empty")]
+    pub kube_linter: Vec<String>,
+    /// Pod Security Standards control, e.g. `baseline: Privileged Containers`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pss: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trivy: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Annotation {
+    title: String,
+    description: String,
+    #[serde(default)]
+    related_resources: Vec<Resource>,
+    custom: Custom,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Resource {
+    #[serde(rename = "ref")]
+    url: String,
+    #[serde(default)]
+    #[allow(dead_code)]
+    description: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Custom {
+    id: String,
+    name: String,
+    severity: Severity,
+    category: String,
+    remediation: String,
+    #[serde(default)]
+    equivalents: Equivalents,
+}
+
+impl<'de> Deserialize<'de> for Severity {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match s.as_str() {
+            "error" => Ok(Severity::Error),
+            "warning" => Ok(Severity::Warning),
+            "info" => Ok(Severity::Info),
+            other => Err(serde::de::Error::custom(format!(
+                "unknown severity `{other}` (expected error, warning or info)"
+            ))),
+        }
+    }
+}
+
+/// Parses the metadata of the rule file `file` (path under `policies/`) with source `src`.
+pub fn parse(file: &str, src: &str) -> Result<RuleMeta, String> {
+    let mut lines = src.lines().skip_while(|l| l.trim() != "# METADATA");
+    if lines.next().is_none() {
+        return Err(format!("{file}: no `# METADATA` block"));
+    }
+    let mut yaml = String::new();
+    for l in lines {
+        let Some(rest) = l.strip_prefix('#') else {
+            break;
+        };
+        yaml.push_str(rest.strip_prefix(' ').unwrap_or(rest));
+        yaml.push('\n');
+    }
+    let (docs, issues) = crate::parse::yaml::parse(&yaml, &Default::default());
+    if let Some(i) = issues.first() {
+        return Err(format!("{file}: METADATA is not valid YAML: {}", i.message));
+    }
+    let value = docs.into_iter().next().map(|d| d.value).unwrap_or_default();
+    let a: Annotation =
+        serde_json::from_value(value).map_err(|e| format!("{file}: METADATA: {e}"))?;
+    let package = src
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("package "))
+        .map(|p| p.trim().to_owned())
+        .ok_or_else(|| format!("{file}: no package"))?;
+    let meta = RuleMeta {
+        id: a.custom.id,
+        name: a.custom.name,
+        title: a.title,
+        severity: a.custom.severity,
+        category: a.custom.category,
+        rationale: a.description.trim().to_owned(),
+        remediation: a.custom.remediation.trim().to_owned(),
+        references: a.related_resources.into_iter().map(|r| r.url).collect(),
+        equivalents: a.custom.equivalents,
+        file: file.to_owned(),
+        package,
+    };
+    validate(&meta)?;
+    Ok(meta)
+}
+
+/// The conventions every rule follows: id shape, kebab-case name, package mirrors the path.
+fn validate(m: &RuleMeta) -> Result<(), String> {
+    let f = &m.file;
+    let id_ok =
+        m.id.len() == 5 && m.id.starts_with("KG") && m.id[2..].bytes().all(|b| b.is_ascii_digit());
+    if !id_ok {
+        return Err(format!("{f}: id `{}` is not of the form KGnnn", m.id));
+    }
+    let kebab = !m.name.is_empty()
+        && m.name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !kebab {
+        return Err(format!("{f}: name `{}` is not kebab-case", m.name));
+    }
+    let expected_file = format!("{}/{}.rego", m.category, m.name);
+    if *f != expected_file {
+        return Err(format!(
+            "{f}: a rule named `{}` in category `{}` belongs in `{expected_file}`",
+            m.name, m.category
+        ));
+    }
+    let expected_package = format!(
+        "kubegate.rules.{}.{}",
+        m.category.replace('-', "_"),
+        m.name.replace('-', "_")
+    );
+    if m.package != expected_package {
+        return Err(format!(
+            "{f}: package `{}` should be `{expected_package}`",
+            m.package
+        ));
+    }
+    for (what, text) in [
+        ("title", &m.title),
+        ("description", &m.rationale),
+        ("remediation", &m.remediation),
+    ] {
+        if text.trim().is_empty() {
+            return Err(format!("{f}: empty {what}"));
+        }
+    }
+    if m.references.is_empty() {
+        return Err(format!(
+            "{f}: at least one related_resources entry is required"
+        ));
+    }
+    Ok(())
+}

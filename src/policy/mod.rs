@@ -1,0 +1,186 @@
+//! Stage 4: Rego policies, evaluated with `regorus`.
+//!
+//! Built-in rules live under `policies/`, one rule a file, embedded in the binary. Each rule
+//! package defines `violation contains {"msg": ..., "path": [...]}`; `path` is the list of
+//! keys and indices from the object's root to the offending field, so the finding lands on
+//! that field's line. kubegate generates one aggregating module over the enabled rules and
+//! evaluates it once per object on a per-thread clone of a prepared engine.
+
+pub mod metadata;
+
+use std::collections::BTreeSet;
+
+use anyhow::{Context, bail};
+use regorus::Engine;
+
+pub use metadata::RuleMeta;
+
+use crate::parse::source_map::escape;
+
+/// Every `(path under policies/, source)` pair, embedded at build time.
+pub const SOURCES: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/policies.rs"));
+
+/// The metadata of every built-in rule, sorted by id; errors name the offending file.
+pub fn rules() -> Result<Vec<RuleMeta>, String> {
+    let mut rules = Vec::new();
+    for (path, src) in SOURCES {
+        if is_rule_file(path) {
+            rules.push(metadata::parse(path, src)?);
+        }
+    }
+    rules.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut ids = BTreeSet::new();
+    let mut names = BTreeSet::new();
+    for r in &rules {
+        if !ids.insert(r.id.as_str()) {
+            return Err(format!("{}: duplicate rule id {}", r.file, r.id));
+        }
+        if !names.insert(r.name.as_str()) {
+            return Err(format!("{}: duplicate rule name {}", r.file, r.name));
+        }
+    }
+    Ok(rules)
+}
+
+/// Rule files are everything but the shared library and Rego unit tests.
+fn is_rule_file(path: &str) -> bool {
+    !path.starts_with("lib/") && !path.ends_with("_test.rego")
+}
+
+/// Finds a rule by id (`KG101`) or name (`privileged-container`), case-insensitively.
+pub fn find<'a>(rules: &'a [RuleMeta], key: &str) -> Option<&'a RuleMeta> {
+    rules
+        .iter()
+        .find(|r| r.id.eq_ignore_ascii_case(key) || r.name.eq_ignore_ascii_case(key))
+}
+
+/// One violation reported by a rule for one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// Index into the rule list the engine was built with.
+    pub rule: usize,
+    pub message: String,
+    /// JSON pointer relative to the object.
+    pub pointer: String,
+}
+
+/// A prepared engine over the enabled built-in rules. Clone it per thread.
+#[derive(Clone)]
+pub struct Builtins {
+    pub rules: Vec<RuleMeta>,
+    engine: Engine,
+}
+
+const ENTRY: &str = "data.kubegate.run.results";
+
+impl Builtins {
+    /// Compiles the library and the rules for which `enabled` holds.
+    pub fn load(enabled: impl Fn(&RuleMeta) -> bool) -> anyhow::Result<Self> {
+        let rules: Vec<RuleMeta> = rules()
+            .map_err(|e| anyhow::anyhow!(e))?
+            .into_iter()
+            .filter(|r| enabled(r))
+            .collect();
+        let mut engine = Engine::new();
+        for (path, src) in SOURCES {
+            let wanted = !is_rule_file(path) && !path.ends_with("_test.rego")
+                || rules.iter().any(|r| r.file == *path);
+            if wanted {
+                engine
+                    .add_policy(format!("policies/{path}"), (*src).to_owned())
+                    .with_context(|| format!("built-in policy policies/{path}"))?;
+            }
+        }
+        let mut run = String::from("package kubegate.run\n\nimport rego.v1\n\n");
+        for (i, r) in rules.iter().enumerate() {
+            run.push_str(&format!(
+                "results contains [{i}, v] if {{\n\tsome v in data.{}.violation\n}}\n\n",
+                r.package
+            ));
+        }
+        engine.add_policy("kubegate-run.rego".into(), run)?;
+        Ok(Self { rules, engine })
+    }
+
+    /// Evaluates every enabled rule on one Kubernetes object.
+    pub fn evaluate(&mut self, object: &serde_json::Value) -> anyhow::Result<Vec<Violation>> {
+        if self.rules.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.engine.set_input(regorus::Value::from(object.clone()));
+        let results = self.engine.eval_rule(ENTRY.to_owned())?;
+        let mut out = Vec::new();
+        let Ok(set) = results.as_set() else {
+            return Ok(out);
+        };
+        for pair in set.iter() {
+            let pair = pair.as_array().map_err(|e| anyhow::anyhow!("{e}"))?;
+            let (Some(idx), Some(v)) = (pair.first(), pair.get(1)) else {
+                continue;
+            };
+            let rule = idx.as_u64().map_err(|e| anyhow::anyhow!("{e}"))? as usize;
+            let (message, pointer) = violation_parts(v);
+            let Some(meta) = self.rules.get(rule) else {
+                bail!("rule index {rule} out of range");
+            };
+            out.push(Violation {
+                rule,
+                message: message.unwrap_or_else(|| meta.title.clone()),
+                pointer,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// `msg` and `path` of a rule result: a string, or an object with `msg` and an optional
+/// `path` (a list of keys and indices, or a JSON pointer string).
+pub fn violation_parts(v: &regorus::Value) -> (Option<String>, String) {
+    if let Ok(s) = v.as_string() {
+        return (Some(s.to_string()), String::new());
+    }
+    let msg = v["msg"].as_string().ok().map(|s| s.to_string());
+    (msg, path_to_pointer(&v["path"]))
+}
+
+/// `["spec", "containers", 0, "image"]` → `/spec/containers/0/image`; a string that is
+/// already a pointer is kept; dotted strings (`spec.containers[0].image`) are converted.
+pub fn path_to_pointer(path: &regorus::Value) -> String {
+    if let Ok(items) = path.as_array() {
+        let mut p = String::new();
+        for item in items.iter() {
+            p.push('/');
+            if let Ok(s) = item.as_string() {
+                p.push_str(&escape(s));
+            } else if let Ok(n) = item.as_u64() {
+                p.push_str(&n.to_string());
+            } else {
+                p.push_str(&escape(&item.to_string()));
+            }
+        }
+        return p;
+    }
+    if let Ok(s) = path.as_string() {
+        let s: &str = s;
+        if s.is_empty() || s.starts_with('/') {
+            return s.to_owned();
+        }
+        let mut p = String::new();
+        for part in s.split('.') {
+            let (name, rest) = part.split_once('[').unwrap_or((part, ""));
+            if !name.is_empty() {
+                p.push('/');
+                p.push_str(&escape(name));
+            }
+            for idx in rest.split('[') {
+                let idx = idx.trim_end_matches(']');
+                if !idx.is_empty() {
+                    p.push('/');
+                    p.push_str(idx);
+                }
+            }
+        }
+        return p;
+    }
+    String::new()
+}
