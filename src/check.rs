@@ -9,6 +9,7 @@ use crate::discover::Input;
 use crate::finding::{self, Finding, ObjectRef, Severity};
 use crate::parse::{self, Contents, Document, Issue, Limits, NodeKind, Object};
 use crate::policy::Builtins;
+use crate::policy::user::{Kind, UserPolicies};
 use crate::schema::{Catalog, SchemaError, Verdict};
 use crate::source::LineIndex;
 
@@ -18,6 +19,8 @@ pub struct Options<'a> {
     pub catalog: Option<&'a Catalog>,
     /// Built-in Rego rules; `None` skips them. Cloned once per worker thread.
     pub builtins: Option<&'a Builtins>,
+    /// User policies (conftest conventions); evaluated on every document.
+    pub user: Option<&'a UserPolicies>,
     pub reject_missing_schemas: bool,
     pub limits: Limits,
     /// Keep the text of files with findings, for snippets.
@@ -110,8 +113,11 @@ pub fn run(inputs: Vec<Loaded>, opts: &Options<'_>) -> Outcome {
     let results: Vec<FileResult> = inputs
         .into_par_iter()
         .map_init(
-            || opts.builtins.cloned(),
-            |engine, loaded| check_input(loaded, opts, engine.as_mut()),
+            || Engines {
+                builtins: opts.builtins.cloned(),
+                user: opts.user.cloned(),
+            },
+            |engines, loaded| check_input(loaded, opts, engines),
         )
         .collect();
     let mut out = Outcome::default();
@@ -127,6 +133,12 @@ pub fn run(inputs: Vec<Loaded>, opts: &Options<'_>) -> Outcome {
         collapse_no_schema(&mut out.findings);
     }
     out
+}
+
+/// Per-thread clones of the prepared policy engines.
+struct Engines {
+    builtins: Option<Builtins>,
+    user: Option<UserPolicies>,
 }
 
 struct FileResult {
@@ -157,11 +169,7 @@ fn read_limited(path: &std::path::Path, max: u64) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| e.to_string())
 }
 
-fn check_input(
-    loaded: Loaded,
-    opts: &Options<'_>,
-    mut engine: Option<&mut Builtins>,
-) -> FileResult {
+fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> FileResult {
     let file: Arc<str> = loaded.input.display().into();
     let mut stats = Stats {
         files: 1,
@@ -214,6 +222,11 @@ fn check_input(
         }
         stats.documents += docs.len();
         for doc in &docs {
+            if let Some(user) = engines.user.as_mut()
+                && !doc.value.is_null()
+            {
+                evaluate_user(&mut ctx, user, doc);
+            }
             match parse::objects(doc) {
                 Contents::Skipped(s) => *stats.skipped.entry(s.as_str()).or_default() += 1,
                 Contents::Objects(objects) => {
@@ -222,7 +235,7 @@ fn check_input(
                         if let Some(catalog) = opts.catalog {
                             check_object(&mut ctx, catalog, doc, obj, opts);
                         }
-                        if let Some(engine) = engine.as_deref_mut() {
+                        if let Some(engine) = engines.builtins.as_mut() {
                             evaluate_rules(&mut ctx, engine, doc, obj);
                         }
                     }
@@ -324,6 +337,49 @@ fn evaluate_rules(ctx: &mut FileCtx, engine: &mut Builtins, doc: &Document, obj:
             f.rule = "policy-error".into();
             f.message = format!("a built-in policy failed on this object: {e:#}");
             f.object = Some(object_ref(obj));
+            ctx.findings.push(f);
+        }
+    }
+}
+
+/// Runs the user's policies on one document (conftest's unit of input).
+fn evaluate_user(ctx: &mut FileCtx, user: &mut UserPolicies, doc: &Document) {
+    let object = match parse::objects(doc) {
+        Contents::Objects(o) if o.len() == 1 && o[0].pointer_index.is_none() => {
+            Some(object_ref(&o[0]))
+        }
+        _ => None,
+    };
+    match user.evaluate(&doc.value) {
+        Ok((outcomes, _excepted)) => {
+            for o in outcomes {
+                let q = &user.queries[o.query];
+                let mut f = match (&o.pointer, o.line) {
+                    (Some(p), _) => ctx.locate(doc, p, false),
+                    (None, Some(line)) => {
+                        let text = ctx.text.clone();
+                        let range = ctx.lines().line_range(&text, line);
+                        let mut f = ctx.finding_at(range.start, range.end);
+                        f.document = Some(doc.index);
+                        f
+                    }
+                    (None, None) => ctx.locate(doc, "", true),
+                };
+                f.rule = q.id().into();
+                f.severity = match q.kind() {
+                    Kind::Deny => Severity::Error,
+                    Kind::Warn => Severity::Warning,
+                };
+                f.message = o.message;
+                f.object = object.clone();
+                ctx.findings.push(f);
+            }
+        }
+        Err(e) => {
+            let mut f = ctx.locate(doc, "", true);
+            f.rule = "policy-error".into();
+            f.message = format!("a policy failed on this document: {e:#}");
+            f.object = object;
             ctx.findings.push(f);
         }
     }

@@ -35,7 +35,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check manifests: parse, validate against Kubernetes schemas, run policies, report
-    Check(CheckArgs),
+    Check(Box<CheckArgs>),
     /// List the built-in rules
     Rules(RulesArgs),
     /// Show everything about one built-in rule (by id or name)
@@ -119,6 +119,30 @@ pub struct CheckArgs {
     /// Do not run the built-in rules
     #[arg(long, help_heading = "Policies")]
     pub no_builtin_rules: bool,
+
+    /// Directory (or file) of user Rego policies, conftest conventions (repeatable)
+    #[arg(long, short = 'p', value_name = "DIR", help_heading = "Policies")]
+    pub policy: Vec<std::path::PathBuf>,
+
+    /// Data files for the policies: .json/.yaml under DIR, prefixed by their directory (repeatable)
+    #[arg(long, short = 'd', value_name = "DIR", help_heading = "Policies")]
+    pub data: Vec<std::path::PathBuf>,
+
+    /// Policy package to evaluate, glob allowed (repeatable) [default: main]
+    #[arg(long, short = 'n', value_name = "NAMESPACE", help_heading = "Policies")]
+    pub namespace: Vec<String>,
+
+    /// Evaluate every policy package
+    #[arg(long, help_heading = "Policies", conflicts_with = "namespace")]
+    pub all_namespaces: bool,
+
+    /// Parse policies as Rego v0 (the syntax before OPA 1.0)
+    #[arg(long, help_heading = "Policies")]
+    pub rego_v0: bool,
+
+    /// conftest's --fail-on-warn: warnings fail the run too (same as --fail-on warning)
+    #[arg(long, help_heading = "Exit status")]
+    pub fail_on_warn: bool,
 
     /// Report format [default: human in a terminal, concise otherwise]
     #[arg(long, short = 'f', value_enum, help_heading = "Output")]
@@ -254,9 +278,26 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     } else {
         Some(crate::policy::Builtins::load(|_| true)?)
     };
+    let user = if args.policy.is_empty() {
+        if !args.data.is_empty() || !args.namespace.is_empty() || args.all_namespaces {
+            anyhow::bail!("--data, --namespace and --all-namespaces need --policy");
+        }
+        None
+    } else {
+        Some(crate::policy::user::UserPolicies::load(
+            &crate::policy::user::Options {
+                policy_dirs: args.policy.clone(),
+                data_dirs: args.data.clone(),
+                namespaces: args.namespace.clone(),
+                all_namespaces: args.all_namespaces,
+                rego_v0: args.rego_v0,
+            },
+        )?)
+    };
     let mut opts = check::Options {
         catalog,
         builtins: builtins.as_ref(),
+        user: user.as_ref(),
         reject_missing_schemas: args.reject_missing_schemas,
         limits: limits.clone(),
         keep_sources: format == Format::Human,
@@ -322,7 +363,11 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     if !args.quiet {
         eprintln!("{}", summary_line(&outcome, counts, started.elapsed()));
     }
-    let threshold = args.fail_on.threshold();
+    let threshold = if args.fail_on_warn {
+        args.fail_on.threshold().min(Severity::Warning)
+    } else {
+        args.fail_on.threshold()
+    };
     let failing = outcome.findings.iter().any(|f| f.severity >= threshold);
     Ok(if run_failed {
         EXIT_ERROR

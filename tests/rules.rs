@@ -16,6 +16,7 @@ fn run(file: &Path, id: &str) -> Vec<kubegate::finding::Finding> {
     let opts = check::Options {
         catalog: Some(catalog),
         builtins: Some(&builtins),
+        user: None,
         reject_missing_schemas: false,
         limits: Default::default(),
         keep_sources: false,

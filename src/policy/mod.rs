@@ -7,6 +7,7 @@
 //! evaluates it once per object on a per-thread clone of a prepared engine.
 
 pub mod metadata;
+pub mod user;
 
 use std::collections::BTreeSet;
 

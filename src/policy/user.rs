@@ -1,0 +1,453 @@
+//! User policies with conftest's conventions, so existing conftest policies run unchanged.
+//!
+//! - every `.rego` under each `--policy` directory, compiled once (Rego v1 by default,
+//!   `--rego-v0` for the older syntax);
+//! - namespaces: `main` by default, `--namespace` (repeatable, globs where `*` also matches
+//!   dots, like Go's `path.Match` on package names), or `--all-namespaces`;
+//! - rules `deny`, `violation`, `warn` and their `_suffix` forms (`deny_privileged`);
+//!   results are strings, or objects with a string `msg` (other keys are metadata; `path` or
+//!   conftest's `_loc` give the location);
+//! - `exception` rules: `exception contains ["foo"] if ...` exempts `deny_foo`,
+//!   `violation_foo` and `warn_foo` for that input; `""` exempts the bare rules;
+//! - `--data` directories: `.json`/`.yaml`/`.yml` files merged under `data`, prefixed by
+//!   their directory relative to the given root.
+//!
+//! Each document is one input, as in conftest (a `kind: List` is one input, not its items).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use globset::{GlobBuilder, GlobMatcher};
+use regorus::Engine;
+
+/// What the user asked for on the command line or in the config.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub policy_dirs: Vec<PathBuf>,
+    pub data_dirs: Vec<PathBuf>,
+    pub namespaces: Vec<String>,
+    pub all_namespaces: bool,
+    pub rego_v0: bool,
+}
+
+/// Whether a rule's results fail the check (`deny`, `violation`) or warn (`warn`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Deny,
+    Warn,
+}
+
+/// One rule to query: `data.<package>.<rule>`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Query {
+    pub package: String,
+    pub rule: String,
+}
+
+impl Query {
+    pub fn kind(&self) -> Kind {
+        if self.rule.starts_with("warn") {
+            Kind::Warn
+        } else {
+            Kind::Deny
+        }
+    }
+
+    /// The rule id findings carry: `main.deny`, `k8s.security.warn_ports`.
+    pub fn id(&self) -> String {
+        format!("{}.{}", self.package, self.rule)
+    }
+
+    /// The name an `exception` refers to: `deny_foo` → `foo`, `deny` → ``.
+    fn exception_name(&self) -> &str {
+        let r = self.rule.as_str();
+        for prefix in ["deny", "violation", "warn"] {
+            if let Some(rest) = r.strip_prefix(prefix) {
+                return rest.strip_prefix('_').unwrap_or(rest);
+            }
+        }
+        r
+    }
+}
+
+/// One result of a user rule on one input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub query: usize,
+    pub message: String,
+    /// JSON pointer from `path`, if the result had one.
+    pub pointer: Option<String>,
+    /// Line from conftest's `_loc`, if the result had one.
+    pub line: Option<u32>,
+}
+
+/// Compiled user policies. Clone per thread.
+#[derive(Clone)]
+pub struct UserPolicies {
+    engine: Engine,
+    pub queries: Vec<Query>,
+    /// Packages that define `exception`.
+    exception_packages: BTreeSet<String>,
+}
+
+/// Conftest's rule-name pattern: `^(deny|violation|warn)(_[a-zA-Z0-9]+)*$`.
+fn is_result_rule(name: &str) -> bool {
+    let rest = ["deny", "violation", "warn"]
+        .iter()
+        .find_map(|p| name.strip_prefix(p));
+    match rest {
+        None => false,
+        Some(rest) => {
+            rest.is_empty()
+                || rest
+                    .split('_')
+                    .skip(1)
+                    .all(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric()))
+                    && rest.starts_with('_')
+        }
+    }
+}
+
+impl UserPolicies {
+    pub fn load(opts: &Options) -> anyhow::Result<Self> {
+        let mut engine = Engine::new();
+        engine.set_rego_v0(opts.rego_v0);
+        let mut files = Vec::new();
+        for dir in &opts.policy_dirs {
+            if !dir.exists() {
+                bail!("policy path {} does not exist", dir.display());
+            }
+            collect(dir, &["rego"], &mut files)
+                .with_context(|| format!("reading policies under {}", dir.display()))?;
+        }
+        files.sort();
+        if files.is_empty() {
+            bail!(
+                "no .rego files under {}",
+                opts.policy_dirs
+                    .iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        // Candidate rule names per package, from the rule heads of each file.
+        let mut candidates: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
+        for f in &files {
+            let src = std::fs::read_to_string(f)
+                .with_context(|| format!("reading policy {}", f.display()))?;
+            let display = crate::discover::display_path(f);
+            let package = engine
+                .add_policy(display.clone(), src.clone())
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .with_context(|| format!("policy {display} does not compile"))?;
+            let package = package.strip_prefix("data.").unwrap_or(&package).to_owned();
+            let set = candidates.entry(package).or_default();
+            for name in rule_heads(&src) {
+                set.insert((display.clone(), name));
+            }
+        }
+        for dir in &opts.data_dirs {
+            let data = load_data(dir)?;
+            engine
+                .add_data(regorus::Value::from(data))
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .with_context(|| format!("data under {}", dir.display()))?;
+        }
+        let selected = select_namespaces(opts, candidates.keys())?;
+        let mut queries = BTreeSet::new();
+        let mut exception_packages = BTreeSet::new();
+        for (package, names) in &candidates {
+            if !selected.contains(package) {
+                continue;
+            }
+            for (file, name) in names {
+                let declared = engine
+                    .has_declared_rule_rooted_at(file, name)
+                    .unwrap_or(false);
+                if !declared {
+                    continue;
+                }
+                if name == "exception" {
+                    exception_packages.insert(package.clone());
+                } else if is_result_rule(name) {
+                    queries.insert(Query {
+                        package: package.clone(),
+                        rule: name.clone(),
+                    });
+                }
+            }
+        }
+        // Compile now, so errors surface before any file is checked.
+        engine.set_input(regorus::Value::new_object());
+        for q in &queries {
+            engine
+                .eval_rule(format!("data.{}.{}", q.package, q.rule))
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .with_context(|| format!("policy rule data.{}.{}", q.package, q.rule))?;
+        }
+        Ok(Self {
+            engine,
+            queries: queries.into_iter().collect(),
+            exception_packages,
+        })
+    }
+
+    /// Evaluates every selected rule on one input. Returns results and the number of
+    /// rules whose results an `exception` dropped.
+    pub fn evaluate(&mut self, input: &serde_json::Value) -> anyhow::Result<(Vec<Outcome>, usize)> {
+        let mut out = Vec::new();
+        if self.queries.is_empty() {
+            return Ok((out, 0));
+        }
+        self.engine.set_input(regorus::Value::from(input.clone()));
+        let mut exceptions: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for p in &self.exception_packages {
+            let v = self
+                .engine
+                .eval_rule(format!("data.{p}.exception"))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let names = exceptions.entry(p.clone()).or_default();
+            for_each_item(&v, |item| {
+                for_each_item(item, |name| {
+                    if let Ok(s) = name.as_string() {
+                        names.insert(s.to_string());
+                    }
+                });
+            });
+        }
+        let mut excepted = 0;
+        for (i, q) in self.queries.iter().enumerate() {
+            let v = self
+                .engine
+                .eval_rule(format!("data.{}.{}", q.package, q.rule))
+                .map_err(|e| anyhow::anyhow!("{e}"))
+                .with_context(|| format!("evaluating data.{}.{}", q.package, q.rule))?;
+            if exceptions
+                .get(&q.package)
+                .is_some_and(|names| names.contains(q.exception_name()))
+            {
+                excepted += 1;
+                continue;
+            }
+            let mut err = None;
+            for_each_item(&v, |item| {
+                if let Ok(s) = item.as_string() {
+                    out.push(Outcome {
+                        query: i,
+                        message: s.to_string(),
+                        pointer: None,
+                        line: None,
+                    });
+                } else if item.as_object().is_ok() {
+                    let Ok(msg) = item["msg"].as_string() else {
+                        err = Some(format!(
+                            "data.{}.{} returned an object without a string `msg`",
+                            q.package, q.rule
+                        ));
+                        return;
+                    };
+                    let pointer = super::path_to_pointer(&item["path"]);
+                    let line = item["_loc"]["line"].as_u64().ok().map(|l| l as u32);
+                    out.push(Outcome {
+                        query: i,
+                        message: msg.to_string(),
+                        pointer: (!pointer.is_empty()).then_some(pointer),
+                        line,
+                    });
+                }
+            });
+            if let Some(e) = err {
+                bail!(e);
+            }
+        }
+        Ok((out, excepted))
+    }
+}
+
+/// Calls `f` on each element of a set or array (other values have none).
+fn for_each_item(v: &regorus::Value, mut f: impl FnMut(&regorus::Value)) {
+    if let Ok(set) = v.as_set() {
+        set.iter().for_each(&mut f);
+    } else if let Ok(arr) = v.as_array() {
+        arr.iter().for_each(&mut f);
+    }
+}
+
+/// Names of rules defined at the start of a line: `deny[msg] {`, `warn_x contains m if`,
+/// `exception contains rules if`, `violation := ...`.
+fn rule_heads(src: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for line in src.lines() {
+        let name: String = line
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if !name.is_empty() && (is_result_rule(&name) || name == "exception") {
+            out.insert(name);
+        }
+    }
+    out
+}
+
+fn select_namespaces<'a>(
+    opts: &Options,
+    packages: impl Iterator<Item = &'a String>,
+) -> anyhow::Result<BTreeSet<String>> {
+    let packages: Vec<&String> = packages.collect();
+    if opts.all_namespaces {
+        return Ok(packages.into_iter().cloned().collect());
+    }
+    let wanted: Vec<String> = if opts.namespaces.is_empty() {
+        vec!["main".to_owned()]
+    } else {
+        opts.namespaces.clone()
+    };
+    let mut matchers: Vec<GlobMatcher> = Vec::new();
+    for ns in &wanted {
+        let glob = GlobBuilder::new(ns)
+            .literal_separator(false)
+            .build()
+            .with_context(|| format!("invalid --namespace pattern `{ns}`"))?;
+        matchers.push(glob.compile_matcher());
+    }
+    Ok(packages
+        .into_iter()
+        .filter(|p| matchers.iter().any(|m| m.is_match(p.as_str())))
+        .cloned()
+        .collect())
+}
+
+fn collect(path: &Path, exts: &[&str], out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    if path.is_file() {
+        out.push(path.to_path_buf());
+        return Ok(());
+    }
+    for e in std::fs::read_dir(path)? {
+        let p = e?.path();
+        if p.is_dir() {
+            collect(&p, exts, out)?;
+        } else if p
+            .extension()
+            .and_then(|x| x.to_str())
+            .is_some_and(|x| exts.contains(&x))
+        {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// Loads a `--data` directory the way OPA's loader (and so conftest) does: each file's
+/// directory, relative to `root`, is its prefix under `data`; its top-level keys merge in.
+pub fn load_data(root: &Path) -> anyhow::Result<serde_json::Value> {
+    let mut files = Vec::new();
+    collect(root, &["json", "yaml", "yml"], &mut files)
+        .with_context(|| format!("reading data under {}", root.display()))?;
+    files.sort();
+    let mut data = serde_json::Value::Object(Default::default());
+    for f in files {
+        let text = std::fs::read_to_string(&f)
+            .with_context(|| format!("reading data file {}", f.display()))?;
+        let value: serde_json::Value = if f.extension().is_some_and(|x| x == "json") {
+            serde_json::from_str(&text)
+                .with_context(|| format!("data file {} is not valid JSON", f.display()))?
+        } else {
+            let (docs, issues) = crate::parse::yaml::parse(&text, &Default::default());
+            if let Some(i) = issues.first() {
+                bail!("data file {}: {}", f.display(), i.message);
+            }
+            docs.into_iter().next().map(|d| d.value).unwrap_or_default()
+        };
+        if value.is_null() {
+            continue;
+        }
+        let rel = f
+            .parent()
+            .and_then(|p| p.strip_prefix(root).ok())
+            .map(|p| p.to_path_buf())
+            .unwrap_or_default();
+        let mut slot = &mut data;
+        for comp in rel.components() {
+            let key = comp.as_os_str().to_string_lossy().into_owned();
+            slot = slot
+                .as_object_mut()
+                .expect("data nodes are objects")
+                .entry(key)
+                .or_insert_with(|| serde_json::Value::Object(Default::default()));
+            if !slot.is_object() {
+                bail!(
+                    "data file {} conflicts with a value at its path",
+                    f.display()
+                );
+            }
+        }
+        merge(slot, value, &f)?;
+    }
+    Ok(data)
+}
+
+fn merge(into: &mut serde_json::Value, from: serde_json::Value, file: &Path) -> anyhow::Result<()> {
+    match (into, from) {
+        (serde_json::Value::Object(a), serde_json::Value::Object(b)) => {
+            for (k, v) in b {
+                match a.get_mut(&k) {
+                    Some(existing) if existing.is_object() && v.is_object() => {
+                        merge(existing, v, file)?
+                    }
+                    Some(_) => bail!("data file {} redefines `{k}`", file.display()),
+                    None => {
+                        a.insert(k, v);
+                    }
+                }
+            }
+            Ok(())
+        }
+        _ => bail!(
+            "data file {} must hold a mapping at its top level",
+            file.display()
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conftest_rule_names() {
+        for ok in [
+            "deny",
+            "violation",
+            "warn",
+            "deny_foo",
+            "warn_a_b2",
+            "violation_x",
+        ] {
+            assert!(is_result_rule(ok), "{ok}");
+        }
+        for no in [
+            "denyx",
+            "deny_",
+            "warning",
+            "deny__x",
+            "allow",
+            "exception",
+            "deny-x",
+        ] {
+            assert!(!is_result_rule(no), "{no}");
+        }
+    }
+
+    #[test]
+    fn exception_names() {
+        let q = |r: &str| Query {
+            package: "main".into(),
+            rule: r.into(),
+        };
+        assert_eq!(q("deny_foo").exception_name(), "foo");
+        assert_eq!(q("warn_foo").exception_name(), "foo");
+        assert_eq!(q("violation").exception_name(), "");
+    }
+}
