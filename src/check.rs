@@ -27,6 +27,8 @@ pub struct Options<'a> {
     pub keep_sources: bool,
     /// Display paths of files that kustomizations use as patches.
     pub patches: std::collections::HashSet<String>,
+    /// Honour `kubegate.io/ignore` annotations (off with `--no-inline-suppressions`).
+    pub inline_suppressions: bool,
 }
 
 /// Counts over the whole run.
@@ -37,6 +39,8 @@ pub struct Stats {
     pub objects: usize,
     /// Skipped documents or files by reason (`Skip::as_str`).
     pub skipped: BTreeMap<&'static str, usize>,
+    /// Findings silenced by suppressions.
+    pub suppressed: usize,
 }
 
 impl Stats {
@@ -44,6 +48,7 @@ impl Stats {
         self.files += other.files;
         self.documents += other.documents;
         self.objects += other.objects;
+        self.suppressed += other.suppressed;
         for (k, v) in &other.skipped {
             *self.skipped.entry(k).or_default() += v;
         }
@@ -222,6 +227,7 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
         }
         stats.documents += docs.len();
         for doc in &docs {
+            let doc_start = ctx.findings.len();
             if let Some(user) = engines.user.as_mut()
                 && !doc.value.is_null()
             {
@@ -230,13 +236,23 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
             match parse::objects(doc) {
                 Contents::Skipped(s) => *stats.skipped.entry(s.as_str()).or_default() += 1,
                 Contents::Objects(objects) => {
+                    let single = objects.len() == 1;
                     for obj in &objects {
                         stats.objects += 1;
+                        let start = if single {
+                            doc_start
+                        } else {
+                            ctx.findings.len()
+                        };
                         if let Some(catalog) = opts.catalog {
                             check_object(&mut ctx, catalog, doc, obj, opts);
                         }
                         if let Some(engine) = engines.builtins.as_mut() {
                             evaluate_rules(&mut ctx, engine, doc, obj);
+                        }
+                        if opts.inline_suppressions {
+                            stats.suppressed +=
+                                apply_inline(&mut ctx, doc, obj, start, engines, opts);
                         }
                     }
                 }
@@ -314,6 +330,105 @@ fn check_object(
             ctx.findings.push(f);
         }
     }
+}
+
+/// Applies the object's `kubegate.io/ignore` annotations to its findings (those from
+/// `start` on), and reports the rules an annotation names that silenced nothing. Returns
+/// how many findings were silenced.
+fn apply_inline(
+    ctx: &mut FileCtx,
+    doc: &Document,
+    obj: &Object<'_>,
+    start: usize,
+    engines: &Engines,
+    opts: &Options<'_>,
+) -> usize {
+    let suppressions = crate::suppress::inline(obj.value);
+    if suppressions.is_empty() {
+        return 0;
+    }
+    let builtin = |id: &str| {
+        engines
+            .builtins
+            .as_ref()
+            .and_then(|b| b.rules.iter().find(|r| r.id == id))
+            .map(|r| r.name.clone())
+    };
+    let mut used = vec![false; suppressions.iter().map(|s| s.rules.len()).sum()];
+    let before = ctx.findings.len() - start;
+    let mut kept = Vec::with_capacity(before);
+    for f in ctx.findings.drain(start..) {
+        let name = builtin(&f.rule);
+        let mut silenced = false;
+        let mut k = 0;
+        for s in &suppressions {
+            for spec in &s.rules {
+                if crate::suppress::designates(spec, &f.rule, name.as_deref()) {
+                    used[k] = true;
+                    silenced = true;
+                }
+                k += 1;
+            }
+        }
+        if !silenced {
+            kept.push(f);
+        }
+    }
+    let silenced = before - kept.len();
+    ctx.findings.extend(kept);
+    let prefix = obj.prefix();
+    let mut k = 0;
+    for s in &suppressions {
+        for spec in &s.rules {
+            let ran = rule_ran(spec, engines, opts);
+            if !used[k] && ran != Some(false) {
+                let mut f = ctx.locate(doc, &format!("{prefix}{}", s.pointer), false);
+                f.rule = "unused-suppression".into();
+                f.severity = Severity::Warning;
+                f.message = match ran {
+                    None => format!("suppression names `{spec}`, which is no known rule"),
+                    Some(_) => format!("suppression of `{spec}` matched no finding; remove it"),
+                };
+                f.object = Some(object_ref(obj));
+                ctx.findings.push(f);
+            }
+            k += 1;
+        }
+    }
+    silenced
+}
+
+/// Whether the rule `spec` names ran in this check: `Some(true)` if it did, `Some(false)`
+/// if it exists but was not run (so an unused suppression of it proves nothing), `None` if
+/// no rule has that id or name.
+fn rule_ran(spec: &str, engines: &Engines, opts: &Options<'_>) -> Option<bool> {
+    if let Some(b) = engines.builtins.as_ref()
+        && b.rules
+            .iter()
+            .any(|r| crate::suppress::designates(spec, &r.id, Some(&r.name)))
+    {
+        return Some(true);
+    }
+    if crate::policy::rules()
+        .unwrap_or_default()
+        .iter()
+        .any(|r| crate::suppress::designates(spec, &r.id, Some(&r.name)))
+    {
+        return Some(false);
+    }
+    if spec.starts_with("schema-") || spec == "removed-api" || spec == "no-schema" {
+        return Some(opts.catalog.is_some());
+    }
+    if let Some(u) = engines.user.as_ref()
+        && u.queries.iter().any(|q| q.id() == spec)
+    {
+        return Some(true);
+    }
+    if spec.contains('.') {
+        // A user policy rule that was not loaded in this run.
+        return Some(false);
+    }
+    None
 }
 
 /// Runs the built-in rules on one object and turns their violations into findings.

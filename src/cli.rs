@@ -140,6 +140,11 @@ pub struct CheckArgs {
     #[arg(long, help_heading = "Policies")]
     pub rego_v0: bool,
 
+    /// Ignore `kubegate.io/ignore` annotations in manifests (CI refuses exemptions written
+    /// into the change itself)
+    #[arg(long, help_heading = "Policies")]
+    pub no_inline_suppressions: bool,
+
     /// conftest's --fail-on-warn: warnings fail the run too (same as --fail-on warning)
     #[arg(long, help_heading = "Exit status")]
     pub fail_on_warn: bool,
@@ -302,6 +307,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         limits: limits.clone(),
         keep_sources: format == Format::Human,
         patches: Default::default(),
+        inline_suppressions: !args.no_inline_suppressions,
     };
     let outcome: Outcome = pool.install(|| {
         let loaded: Vec<Loaded> = found
@@ -424,6 +430,9 @@ fn summary_line(o: &Outcome, c: Counts, elapsed: std::time::Duration) -> String 
             .map(|(k, v)| format!("{v} {}", k.replace('_', " ")))
             .collect();
         s.push_str(&format!(" ({skipped} skipped: {})", parts.join(", ")));
+    }
+    if o.stats.suppressed > 0 {
+        s.push_str(&format!(", {} suppressed", o.stats.suppressed));
     }
     s.push_str(&format!(
         " in {:.2}s: {}, {}, {}",

@@ -9,7 +9,7 @@ const DEMO: &str = "fixtures/demo";
 
 #[test]
 fn concise_reports_every_schema_error_at_its_exact_position() {
-    let r = kubegate(&["check", DEMO, "--format", "concise"]);
+    let r = kubegate(&["check", DEMO, "--format", "concise", "--no-builtin-rules"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let expected = [
         "fixtures/demo/apps/certificate.yaml:3:7: info[no-schema] ",
@@ -80,7 +80,7 @@ fn no_color_wins_over_color_always() {
 
 #[test]
 fn json_report_is_versioned_and_complete() {
-    let r = kubegate(&["check", DEMO, "--format", "json"]);
+    let r = kubegate(&["check", DEMO, "--format", "json", "--no-builtin-rules"]);
     assert_eq!(r.code, 1);
     let v: Value = serde_json::from_str(&r.stdout).expect("valid JSON");
     assert_eq!(v["version"], 1);
@@ -326,4 +326,40 @@ fn bad_input_never_stops_the_run() {
         // An unreadable path is an error of the run: exit 2.
         assert_eq!(r.code, 2, "{}", r.stderr);
     }
+}
+
+#[test]
+fn inline_suppressions_silence_and_unused_ones_are_reported() {
+    let f = "fixtures/suppress/agent.yaml";
+    let args = |extra: &[&'static str]| {
+        let mut a = vec!["check", f, "-f", "json", "--no-schema"];
+        a.extend_from_slice(extra);
+        kubegate(&a)
+    };
+    let r = args(&[]);
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    let findings = v["findings"].as_array().unwrap();
+    let of = |rule: &str| -> Vec<u64> {
+        findings
+            .iter()
+            .filter(|f| f["rule"] == rule)
+            .map(|f| f["line"].as_u64().unwrap())
+            .collect()
+    };
+    // Only the Pod without an annotation keeps its KG101 finding (by name on the object,
+    // by id on the Job's pod template).
+    assert_eq!(of("KG101"), [30]);
+    // KG999 is no rule at all.
+    assert_eq!(of("unused-suppression"), [7]);
+    assert_eq!(v["summary"]["suppressed"], 2);
+    // CI can refuse exemptions written into the manifests.
+    let strict = args(&["--no-inline-suppressions"]);
+    let v: Value = serde_json::from_str(&strict.stdout).unwrap();
+    let kg101 = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "KG101")
+        .count();
+    assert_eq!(kg101, 3);
 }

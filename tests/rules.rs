@@ -21,6 +21,7 @@ fn run(file: &Path, id: &str) -> Vec<kubegate::finding::Finding> {
         limits: Default::default(),
         keep_sources: false,
         patches: Default::default(),
+        inline_suppressions: false,
     };
     let input = Input::File {
         path: file.to_path_buf(),

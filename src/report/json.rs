@@ -33,6 +33,7 @@ struct Summary<'a> {
     documents: usize,
     objects: usize,
     skipped: &'a std::collections::BTreeMap<&'static str, usize>,
+    suppressed: usize,
     findings: SeverityCounts,
 }
 
@@ -93,6 +94,7 @@ pub fn render(cx: &Context<'_>, out: &mut dyn Write) -> io::Result<()> {
             documents: o.stats.documents,
             objects: o.stats.objects,
             skipped: &o.stats.skipped,
+            suppressed: o.stats.suppressed,
             findings: SeverityCounts {
                 error: c.error,
                 warning: c.warning,
