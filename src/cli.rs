@@ -6,7 +6,10 @@ use std::time::Instant;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use std::path::Path;
+
 use crate::check::{self, Loaded, Outcome};
+use crate::config;
 use crate::discover::{self, Input};
 use crate::finding::Severity;
 use crate::parse::Limits;
@@ -86,7 +89,7 @@ pub enum ColorChoice {
     Never,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct CheckArgs {
     /// Files or directories to check (`-` reads standard input)
     #[arg(value_name = "PATH", default_value = ".")]
@@ -165,9 +168,17 @@ pub struct CheckArgs {
     #[arg(long, short = 'q', help_heading = "Output")]
     pub quiet: bool,
 
-    /// Exit 1 when a finding has at least this severity
-    #[arg(long, value_enum, default_value_t = FailOn::Error, help_heading = "Exit status")]
-    pub fail_on: FailOn,
+    /// Configuration file [default: .kubegate.yaml in the working directory or a parent, up to the repository root]
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
+
+    /// Ignore any configuration file
+    #[arg(long, conflicts_with = "config")]
+    pub no_config: bool,
+
+    /// Exit 1 when a finding has at least this severity [default: error]
+    #[arg(long, value_enum, help_heading = "Exit status")]
+    pub fail_on: Option<FailOn>,
 
     /// Exit 0 even when findings reach --fail-on (errors of the run itself still exit 2)
     #[arg(long, help_heading = "Exit status")]
@@ -214,9 +225,61 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
+/// Folds the configuration file into the command line: flags win; list flags replace the
+/// config's lists when given.
+fn merge_config(args: &CheckArgs, cfg: &config::Loaded) -> anyhow::Result<CheckArgs> {
+    let c = &cfg.config;
+    let mut a = args.clone();
+    if a.kubernetes_version.is_none() {
+        a.kubernetes_version = c.kubernetes_version.clone();
+    }
+    if a.exclude.is_empty() {
+        a.exclude = c.exclude.clone();
+    }
+    if a.fail_on.is_none()
+        && let Some(f) = &c.fail_on
+    {
+        a.fail_on = Some(FailOn::from_str(f, true).map_err(|_| {
+            anyhow::anyhow!(
+                "{}: failOn must be error, warning or info, not `{f}`",
+                cfg.file
+            )
+        })?);
+    }
+    a.reject_missing_schemas |= c.reject_missing_schemas.unwrap_or(false);
+    if a.policy.is_empty() {
+        a.policy = c.policies.iter().map(|p| cfg.resolve(p)).collect();
+    }
+    if a.data.is_empty() {
+        a.data = c.data.iter().map(|p| cfg.resolve(p)).collect();
+    }
+    if a.namespace.is_empty() && !a.all_namespaces {
+        a.namespace = c.namespaces.clone();
+    }
+    a.all_namespaces |= c.all_namespaces.unwrap_or(false) && a.namespace.is_empty();
+    a.rego_v0 |= c.rego_v0.unwrap_or(false);
+    a.no_inline_suppressions |= c.inline_suppressions == Some(false);
+    Ok(a)
+}
+
 /// Runs `check`; returns the exit code.
 pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     let started = Instant::now();
+    let cfg = if args.no_config {
+        None
+    } else {
+        config::find(args.config.as_deref(), Path::new("."))
+            .map(|p| config::load(&p))
+            .transpose()?
+    };
+    let merged;
+    let args = match &cfg {
+        Some(c) => {
+            merged = merge_config(args, c)?;
+            &merged
+        }
+        None => args,
+    };
     let version = match &args.kubernetes_version {
         None => schema::default_version(),
         Some(v) => schema::normalize_version(v).ok_or_else(|| {
@@ -281,7 +344,13 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     let builtins = if args.no_builtin_rules {
         None
     } else {
-        Some(crate::policy::Builtins::load(|_| true)?)
+        let rules = cfg.as_ref().map(|c| &c.config.rules);
+        Some(crate::policy::Builtins::load(|r| {
+            rules.is_none_or(|rules| {
+                (rules.enable.is_empty() || rules.enable.iter().any(|s| config::selects(s, r)))
+                    && !rules.disable.iter().any(|s| config::selects(s, r))
+            })
+        })?)
     };
     let user = if args.policy.is_empty() {
         if !args.data.is_empty() || !args.namespace.is_empty() || args.all_namespaces {
@@ -329,6 +398,14 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         opts.patches = check::kustomize_patches(&loaded);
         check::run(loaded, &opts)
     });
+    let mut outcome = outcome;
+    if let Some(c) = &cfg {
+        let names = crate::policy::rules().unwrap_or_default();
+        let name_of = |id: &str| names.iter().find(|r| r.id == id).map(|r| r.name.clone());
+        c.apply_severities(&mut outcome.findings, &name_of);
+        outcome.stats.suppressed += c.apply_suppressions(&mut outcome.findings, &name_of);
+        crate::finding::sort(&mut outcome.findings);
+    }
     if outcome
         .findings
         .iter()
@@ -369,10 +446,11 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     if !args.quiet {
         eprintln!("{}", summary_line(&outcome, counts, started.elapsed()));
     }
+    let fail_on = args.fail_on.unwrap_or(FailOn::Error).threshold();
     let threshold = if args.fail_on_warn {
-        args.fail_on.threshold().min(Severity::Warning)
+        fail_on.min(Severity::Warning)
     } else {
-        args.fail_on.threshold()
+        fail_on
     };
     let failing = outcome.findings.iter().any(|f| f.severity >= threshold);
     Ok(if run_failed {

@@ -1,0 +1,289 @@
+//! The configuration file: `.kubegate.yaml` in the working directory (or the nearest parent
+//! up to the repository root), or `--config FILE`. Command-line flags override it.
+//!
+//! Unknown keys are errors at their line, so a typo never silently disables a setting.
+
+use std::path::{Path, PathBuf};
+
+use globset::{Glob, GlobMatcher};
+use serde::Deserialize;
+
+use crate::finding::{Finding, Severity};
+use crate::parse::Document;
+
+/// File names searched for, in order.
+pub const FILE_NAMES: &[&str] = &[".kubegate.yaml", ".kubegate.yml"];
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Config {
+    pub kubernetes_version: Option<String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    pub fail_on: Option<String>,
+    pub reject_missing_schemas: Option<bool>,
+    #[serde(default)]
+    pub rules: Rules,
+    #[serde(default)]
+    pub policies: Vec<PathBuf>,
+    #[serde(default)]
+    pub data: Vec<PathBuf>,
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    pub all_namespaces: Option<bool>,
+    pub rego_v0: Option<bool>,
+    pub inline_suppressions: Option<bool>,
+    #[serde(default)]
+    pub suppressions: Vec<Suppression>,
+}
+
+/// Which built-in rules run, and at what severity.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rules {
+    /// Only these rules (ids, names or categories) run; default: all.
+    #[serde(default)]
+    pub enable: Vec<String>,
+    /// These rules (ids, names or categories) do not run.
+    #[serde(default)]
+    pub disable: Vec<String>,
+    /// Severity per rule id or name (any rule, schema and user rules included).
+    #[serde(default)]
+    pub severity: std::collections::BTreeMap<String, Severity>,
+}
+
+/// A suppression scoped by path, kind, namespace and name, with a reason.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Suppression {
+    /// Rule ids or names.
+    pub rules: Vec<String>,
+    /// Why: required, so every exemption is explained in review.
+    pub reason: String,
+    /// Globs over file paths; any matches.
+    #[serde(default)]
+    pub paths: Vec<String>,
+    #[serde(default)]
+    pub kinds: Vec<String>,
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    #[serde(default)]
+    pub names: Vec<String>,
+}
+
+/// A loaded configuration and where it came from.
+pub struct Loaded {
+    pub config: Config,
+    /// Display path of the file.
+    pub file: String,
+    pub dir: PathBuf,
+    text: String,
+    doc: Option<Document>,
+}
+
+/// Finds the configuration file: `explicit`, else `.kubegate.yaml` in `start` or its
+/// parents, stopping at the directory that holds `.git`.
+pub fn find(explicit: Option<&Path>, start: &Path) -> Option<PathBuf> {
+    if let Some(p) = explicit {
+        return Some(p.to_path_buf());
+    }
+    let mut dir = Some(start);
+    while let Some(d) = dir {
+        for name in FILE_NAMES {
+            let candidate = d.join(name);
+            if candidate.is_file() {
+                return Some(candidate);
+            }
+        }
+        if d.join(".git").exists() {
+            break;
+        }
+        dir = d.parent();
+    }
+    None
+}
+
+/// Reads and validates a configuration file; errors name the file, line and column.
+pub fn load(path: &Path) -> anyhow::Result<Loaded> {
+    let file = crate::discover::display_path(path);
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read config {file}: {e}"))?;
+    let (docs, issues) = crate::parse::yaml::parse(&text, &Default::default());
+    let lines = crate::source::LineIndex::new(&text);
+    if let Some(i) = issues.first() {
+        let p = lines.position(&text, i.start as usize);
+        anyhow::bail!("{file}:{}:{}: {}", p.line, p.column, i.message);
+    }
+    let doc = docs.into_iter().find(|d| !d.value.is_null());
+    let config = match &doc {
+        None => Config::default(),
+        Some(d) => Config::deserialize(&d.value).map_err(|e| {
+            let msg = e.to_string();
+            // serde names the offending key: point at it.
+            let at = msg
+                .split('`')
+                .nth(1)
+                .and_then(|key| {
+                    d.source_map
+                        .pointers(&text)
+                        .into_iter()
+                        .find(|(p, _)| p.rsplit('/').next() == Some(key))
+                })
+                .and_then(|(_, loc)| loc.key.map(|k| k.start))
+                .map(|o| lines.position(&text, o));
+            match at {
+                Some(p) => anyhow::anyhow!("{file}:{}:{}: {msg}", p.line, p.column),
+                None => anyhow::anyhow!("{file}: {msg}"),
+            }
+        })?,
+    };
+    for s in &config.suppressions {
+        if s.reason.trim().is_empty() {
+            anyhow::bail!("{file}: every suppression needs a non-empty `reason`");
+        }
+        for g in &s.paths {
+            Glob::new(g).map_err(|e| anyhow::anyhow!("{file}: invalid path glob `{g}`: {e}"))?;
+        }
+    }
+    let dir = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    Ok(Loaded {
+        config,
+        file,
+        dir,
+        text,
+        doc,
+    })
+}
+
+impl Loaded {
+    /// A path from the config, relative to the config file's directory.
+    pub fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() || self.dir.as_os_str().is_empty() {
+            p.to_path_buf()
+        } else {
+            self.dir.join(p)
+        }
+    }
+
+    /// Applies the config's suppressions to `findings` and reports unused ones (at their
+    /// entry in the config file). Returns how many findings were silenced.
+    pub fn apply_suppressions(
+        &self,
+        findings: &mut Vec<Finding>,
+        name_of: &dyn Fn(&str) -> Option<String>,
+    ) -> usize {
+        let matchers: Vec<Vec<GlobMatcher>> = self
+            .config
+            .suppressions
+            .iter()
+            .map(|s| {
+                s.paths
+                    .iter()
+                    .filter_map(|g| Glob::new(g).ok().map(|g| g.compile_matcher()))
+                    .collect()
+            })
+            .collect();
+        let mut used = vec![false; self.config.suppressions.len()];
+        let before = findings.len();
+        findings.retain(|f| {
+            let name = name_of(&f.rule);
+            let mut keep = true;
+            for (i, s) in self.config.suppressions.iter().enumerate() {
+                if s.matches(f, name.as_deref(), &matchers[i]) {
+                    used[i] = true;
+                    keep = false;
+                }
+            }
+            keep
+        });
+        let silenced = before - findings.len();
+        for (i, _) in self.config.suppressions.iter().enumerate() {
+            if !used[i] {
+                findings.push(self.unused(i));
+            }
+        }
+        silenced
+    }
+
+    fn unused(&self, i: usize) -> Finding {
+        let lines = crate::source::LineIndex::new(&self.text);
+        let offset = self
+            .doc
+            .as_ref()
+            .and_then(|d| {
+                d.source_map
+                    .locate(&format!("/suppressions/{i}"), &self.text)
+            })
+            .map_or(0, |l| l.value.start);
+        let p = lines.position(&self.text, offset);
+        let s = &self.config.suppressions[i];
+        Finding {
+            rule: "unused-suppression".into(),
+            severity: Severity::Warning,
+            message: format!(
+                "config suppression of {} (\"{}\") matched no finding; remove it",
+                s.rules.join(", "),
+                s.reason
+            ),
+            file: self.file.as_str().into(),
+            start: p,
+            end: p,
+            byte_start: offset,
+            byte_end: offset,
+            document: Some(0),
+            object: None,
+            path: Some(format!("/suppressions/{i}")),
+            help: None,
+        }
+    }
+
+    /// Applies the severity overrides.
+    pub fn apply_severities(
+        &self,
+        findings: &mut [Finding],
+        name_of: &dyn Fn(&str) -> Option<String>,
+    ) {
+        if self.config.rules.severity.is_empty() {
+            return;
+        }
+        for f in findings {
+            let name = name_of(&f.rule);
+            for (key, sev) in &self.config.rules.severity {
+                if crate::suppress::designates(key, &f.rule, name.as_deref()) {
+                    f.severity = *sev;
+                }
+            }
+        }
+    }
+}
+
+impl Suppression {
+    fn matches(&self, f: &Finding, name: Option<&str>, paths: &[GlobMatcher]) -> bool {
+        if !self
+            .rules
+            .iter()
+            .any(|r| crate::suppress::designates(r, &f.rule, name))
+        {
+            return false;
+        }
+        if !paths.is_empty() && !paths.iter().any(|m| m.is_match(&*f.file)) {
+            return false;
+        }
+        let o = f.object.as_ref();
+        let field = |wanted: &[String], have: Option<&str>| {
+            wanted.is_empty() || have.is_some_and(|h| wanted.iter().any(|w| w == h))
+        };
+        field(&self.kinds, o.map(|o| o.kind.as_str()))
+            && field(&self.namespaces, o.and_then(|o| o.namespace.as_deref()))
+            && field(&self.names, o.and_then(|o| o.name.as_deref()))
+    }
+}
+
+/// Whether `spec` (an id, a name or a category) selects the built-in rule `r`.
+pub fn selects(spec: &str, r: &crate::policy::RuleMeta) -> bool {
+    crate::suppress::designates(spec, &r.id, Some(&r.name))
+        || spec.eq_ignore_ascii_case(&r.category)
+}

@@ -1,0 +1,137 @@
+//! `.kubegate.yaml`: rules, severities, suppressions, paths, and its errors.
+
+mod common;
+
+use common::kubegate_in;
+use serde_json::Value;
+
+const PRIVILEGED: &str = "\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: agent
+  namespace: monitoring
+spec:
+  containers:
+    - name: agent
+      image: ghcr.io/acme/agent:2.0
+      securityContext:
+        privileged: true
+";
+
+fn repo(config: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    std::fs::create_dir(dir.path().join("apps")).unwrap();
+    std::fs::write(dir.path().join("apps/agent.yaml"), PRIVILEGED).unwrap();
+    std::fs::write(dir.path().join(".kubegate.yaml"), config).unwrap();
+    dir
+}
+
+fn json(dir: &tempfile::TempDir, extra: &[&str]) -> (i32, Value, String) {
+    let mut args = vec!["check", "apps", "-f", "json"];
+    args.extend_from_slice(extra);
+    let r = kubegate_in(dir.path(), &args, None);
+    let v = serde_json::from_str(&r.stdout).unwrap_or(Value::Null);
+    (r.code, v, r.stderr)
+}
+
+fn rules_of(v: &Value) -> Vec<String> {
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn unknown_keys_are_errors_at_their_line() {
+    let dir = repo("kubernetesVersion: \"1.35\"\nrules:\n  disabel: [KG101]\n");
+    let (code, _, stderr) = json(&dir, &[]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains(".kubegate.yaml:3:3"), "{stderr}");
+    assert!(stderr.contains("disabel"), "{stderr}");
+}
+
+#[test]
+fn rules_can_be_disabled_by_name_id_or_category() {
+    for spec in ["privileged-container", "KG101", "security"] {
+        let dir = repo(&format!("rules:\n  disable: [{spec}]\n"));
+        let (_, v, stderr) = json(&dir, &[]);
+        assert!(
+            !rules_of(&v).contains(&"KG101".to_owned()),
+            "{spec}: {stderr}"
+        );
+    }
+    let dir = repo("rules:\n  enable: [KG101]\n");
+    let (_, v, _) = json(&dir, &[]);
+    let rules = rules_of(&v);
+    assert!(
+        rules.iter().all(|r| r == "KG101" || !r.starts_with("KG")),
+        "{rules:?}"
+    );
+    assert!(rules.contains(&"KG101".to_owned()));
+}
+
+#[test]
+fn severity_overrides_change_the_exit_code() {
+    let dir = repo("rules:\n  severity:\n    privileged-container: warning\n");
+    let (code, v, _) = json(&dir, &["--no-builtin-rules"]);
+    assert_eq!(code, 0);
+    assert!(rules_of(&v).is_empty());
+    let (_, v, _) = json(&dir, &[]);
+    let f = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "KG101")
+        .unwrap();
+    assert_eq!(f["severity"], "warning");
+}
+
+#[test]
+fn scoped_suppressions_need_a_reason_and_unused_ones_are_reported() {
+    let dir = repo(
+        "suppressions:
+  - rules: [KG101]
+    reason: the node agent reads host devices
+    paths: [\"apps/**\"]
+    kinds: [Pod]
+    namespaces: [monitoring]
+    names: [agent]
+  - rules: [KG101]
+    reason: another namespace
+    namespaces: [default]
+",
+    );
+    let (_, v, _) = json(&dir, &[]);
+    let rules = rules_of(&v);
+    assert!(!rules.contains(&"KG101".to_owned()), "{rules:?}");
+    let unused: Vec<&Value> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "unused-suppression")
+        .collect();
+    assert_eq!(unused.len(), 1);
+    assert_eq!(unused[0]["file"], ".kubegate.yaml");
+    assert_eq!(unused[0]["line"], 8);
+    assert!(v["summary"]["suppressed"].as_u64().unwrap() >= 1);
+
+    let no_reason = repo("suppressions:\n  - rules: [KG101]\n    reason: \"\"\n");
+    let (code, _, stderr) = json(&no_reason, &[]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("reason"), "{stderr}");
+}
+
+#[test]
+fn flags_override_the_config() {
+    let dir = repo("kubernetesVersion: \"1.33\"\nfailOn: info\n");
+    let (_, v, _) = json(&dir, &[]);
+    assert_eq!(v["kubernetesVersion"], "1.33");
+    let (_, v, _) = json(&dir, &["--kubernetes-version", "1.35"]);
+    assert_eq!(v["kubernetesVersion"], "1.35");
+    let (code, _, _) = json(&dir, &["--no-config", "--no-builtin-rules"]);
+    assert_eq!(code, 0);
+}
