@@ -363,3 +363,40 @@ fn inline_suppressions_silence_and_unused_ones_are_reported() {
         .count();
     assert_eq!(kg101, 3);
 }
+
+/// Built-in rules see whatever the manifest holds: wrong types and nulls where lists or
+/// objects belong must not make any rule fail (`policy-error`).
+#[test]
+fn malformed_objects_never_break_builtin_rules() {
+    let mut docs = Vec::new();
+    for kind in [
+        "Pod",
+        "Deployment",
+        "CronJob",
+        "Role",
+        "ClusterRoleBinding",
+        "Service",
+        "Ingress",
+    ] {
+        for spec in [
+            "null",
+            "5",
+            "[]",
+            "{containers: null, initContainers: 5, volumes: [null, 3], securityContext: []}",
+            "{template: null, jobTemplate: {spec: {template: {spec: {containers: [null, {securityContext: 7, ports: null, env: {}}]}}}}}",
+            "{template: {spec: {containers: [{name: 1, image: null, resources: [], securityContext: {capabilities: {add: null, drop: 3}}}]}}}",
+        ] {
+            docs.push(format!(
+                "apiVersion: v1\nkind: {kind}\nmetadata: {{name: x, annotations: null}}\nspec: {spec}\nrules: [null, {{verbs: null, resources: 3}}]\nsubjects: null\nroleRef: 5\n"
+            ));
+        }
+    }
+    let input = docs.join("---\n");
+    let r = kubegate_in(
+        &root(),
+        &["check", "-", "--no-schema", "-f", "concise"],
+        Some(input.as_bytes()),
+    );
+    assert!(!r.stdout.contains("policy-error"), "{}", r.stdout);
+    assert_ne!(r.code, 2, "{}", r.stderr);
+}

@@ -37,7 +37,9 @@ container_fields := ["initContainers", "containers", "ephemeralContainers"]
 containers contains {"c": c, "path": array.concat(ps.path, [field, i]), "pod": ps} if {
 	some ps in pod_specs
 	some field in container_fields
-	some i, c in object.get(ps.spec, field, [])
+	cs := object.get(ps.spec, field, [])
+	is_array(cs)
+	some i, c in cs
 	is_object(c)
 }
 

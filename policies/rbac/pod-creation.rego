@@ -1,0 +1,72 @@
+# METADATA
+# title: Role or ClusterRole can create pods or workloads
+# description: |
+#   Whoever can create a pod chooses what runs in it: any image and command, any service
+#   account of the namespace (and so its API permissions and token), any Secret, ConfigMap or
+#   PersistentVolumeClaim of the namespace as a volume, and, unless Pod Security admission
+#   enforces `baseline` or `restricted`, a privileged pod or a `hostPath` mount that takes the
+#   node. Creating a workload resource (Deployment, DaemonSet, StatefulSet, ReplicaSet, Job,
+#   CronJob, ReplicationController) creates pods just the same, and so does `update` or
+#   `patch` on one whose pod template can change (all of them but Jobs). CIS Kubernetes
+#   Benchmark 5.1.4: minimize access to create pods. A `*` verb, a `*` resource or `*` API
+#   group counts. Rules limited with `resourceNames` are not flagged: RBAC never allows
+#   `create` through them, and updating named workloads is the least-privilege way for a
+#   controller to manage its own.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/security/rbac-good-practices/#workload-creation
+#   - ref: https://kubernetes.io/docs/concepts/security/pod-security-admission/
+# custom:
+#   id: KG210
+#   name: pod-creation
+#   severity: warning
+#   category: rbac
+#   remediation: |
+#     Grant workload creation only to the subjects that deploy (people, CD pipelines,
+#     operators), in the namespaces they manage, and enforce the `baseline` or `restricted`
+#     Pod Security Standard there (label the namespace
+#     `pod-security.kubernetes.io/enforce`) so created pods cannot take the node.
+package kubegate.rules.rbac.pod_creation
+
+import rego.v1
+
+import data.kubegate.lib.rbac
+
+template_verbs := {"create", "update", "patch"}
+
+grants := [
+	{"group": "", "resource": "pods", "verbs": {"create"}},
+	{"group": "", "resource": "replicationcontrollers", "verbs": template_verbs},
+	{"group": "apps", "resource": "deployments", "verbs": template_verbs},
+	{"group": "apps", "resource": "daemonsets", "verbs": template_verbs},
+	{"group": "apps", "resource": "statefulsets", "verbs": template_verbs},
+	{"group": "apps", "resource": "replicasets", "verbs": template_verbs},
+	{"group": "batch", "resource": "jobs", "verbs": {"create"}},
+	{"group": "batch", "resource": "cronjobs", "verbs": template_verbs},
+]
+
+violation contains v if {
+	some x in rbac.resource_rules
+	not rbac.named(x.rule)
+	found := [g |
+		some g in grants
+		rbac.has_group(x.rule, g.group)
+		count(rbac.verb_items(x.rule, g.verbs)) > 0
+		count(rbac.resource_items(x.rule, {g.resource})) > 0
+	]
+	count(found) > 0
+	items := {j | some g in found; some j in rbac.resource_items(x.rule, {g.resource})}
+	j := rbac.pick(x.rule, "resources", items)
+	v := {
+		"msg": sprintf("%s lets its subjects run pods of their choice (%s)", [rbac.display, what(x.rule, found)]),
+		"path": ["rules", x.i, "resources", j],
+	}
+}
+
+what(r, found) := sprintf("%s on every resource (`*`) of %s", [rbac.verbs_text(r, template_verbs), rbac.groups_text(r)]) if {
+	"*" in rbac.list(r, "resources")
+} else := concat("; ", {sprintf("%s on %s", [vt, concat(", ", {p[1] | some p in pairs; p[0] == vt})]) |
+	some q in pairs
+	vt := q[0]
+}) if {
+	pairs := {[rbac.verbs_text(r, g.verbs), g.resource] | some g in found}
+}

@@ -1,0 +1,54 @@
+# METADATA
+# title: Role or ClusterRole can read secrets
+# description: |
+#   `get`, `list` or `watch` on `secrets` reveals every Secret in reach: database passwords,
+#   API keys, TLS keys, registry credentials and service account tokens (long-lived ones, and
+#   any a controller stores), which often belong to subjects far more privileged than this
+#   one. `list` and `watch` return the contents of every secret at once; `get` reads any
+#   secret whose name is known or guessed. In a ClusterRole bound cluster-wide this covers all
+#   namespaces, `kube-system` included. CIS Kubernetes Benchmark 5.1.2: minimize access to
+#   secrets. A `*` verb or a `*` resource in the core API group (`""` or `*`) counts. Rules
+#   limited with `resourceNames` are not flagged: reading named secrets is the least-privilege
+#   way to give a workload the secrets it needs.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/security/rbac-good-practices/#listing-secrets
+#   - ref: https://kubernetes.io/docs/concepts/security/secrets-good-practices/#least-privilege-secrets
+# custom:
+#   id: KG204
+#   name: secrets-read
+#   severity: warning
+#   category: rbac
+#   remediation: |
+#     Remove the read verbs on `secrets`, or limit the rule to the secrets the subject needs
+#     with `resourceNames` (and only `get`). Prefer mounting secrets into the pods that use
+#     them over reading them through the API. Replace `*` resources with the resources the
+#     subject uses.
+package kubegate.rules.rbac.secrets_read
+
+import rego.v1
+
+import data.kubegate.lib.rbac
+
+read_verbs := {"get", "list", "watch"}
+
+violation contains v if {
+	some x in rbac.resource_rules
+	not rbac.named(x.rule)
+	rbac.has_group(x.rule, "")
+	count(rbac.verb_items(x.rule, read_verbs)) > 0
+	items := rbac.resource_items(x.rule, {"secrets"})
+	count(items) > 0
+	j := rbac.pick(x.rule, "resources", items)
+	v := {
+		"msg": sprintf("%s lets its subjects read secrets (%s%s)", [
+			rbac.display,
+			rbac.verbs_text(x.rule, read_verbs),
+			on(rbac.list(x.rule, "resources")[j]),
+		]),
+		"path": ["rules", x.i, "resources", j],
+	}
+}
+
+on(res) := " on every resource (`*`) of the core API group" if res == "*"
+
+on(res) := "" if res != "*"

@@ -1,0 +1,58 @@
+# METADATA
+# title: Container does not drop ALL capabilities
+# description: |
+#   Container runtimes grant a default set of capabilities (CHOWN, DAC_OVERRIDE, FOWNER,
+#   SETUID, SETGID, NET_RAW on many runtimes, ...) that most applications never use; NET_RAW
+#   alone allows ARP and DNS spoofing on the pod network. The Pod Security Standards
+#   "restricted" profile requires every container, init container and ephemeral container
+#   to list `ALL` in `securityContext.capabilities.drop` (add back NET_BIND_SERVICE if
+#   needed). The value is matched exactly, as Pod Security admission does: `all` is not
+#   accepted. Pods declaring `spec.os.name: windows` are exempt.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted
+#   - ref: https://kubernetes.io/docs/tasks/configure-pod-container/security-context/#set-capabilities-for-a-container
+# custom:
+#   id: KG112
+#   name: capabilities-not-dropped
+#   severity: warning
+#   category: security
+#   remediation: |
+#     Add `securityContext.capabilities.drop: ["ALL"]` to the container, and add back only
+#     what it needs (normally nothing, or NET_BIND_SERVICE to bind ports below 1024).
+#   equivalents:
+#     pss: "restricted: Capabilities"
+package kubegate.rules.security.capabilities_not_dropped
+
+import rego.v1
+
+import data.kubegate.lib.k8s
+import data.kubegate.lib.security as sec
+
+violation contains v if {
+	some c in k8s.containers
+	not sec.windows(c.pod)
+	caps := sec.obj(object.get(sec.container_sc(c), "capabilities", {}))
+	drop := object.get(caps, "drop", null)
+	not "ALL" in sec.arr(drop)
+	v := finding(c, drop)
+}
+
+finding(c, drop) := {
+	"msg": sprintf("container `%s` drops `%s`; Pod Security admission accepts only `ALL`", [k8s.name(c), spelled]),
+	"path": array.concat(c.path, ["securityContext", "capabilities", "drop"]),
+} if {
+	spelled := [d | some d in sec.arr(drop); is_string(d); upper(d) == "ALL"][0]
+} else := {
+	"msg": sprintf("container `%s` does not drop `ALL` capabilities", [k8s.name(c)]),
+	"path": array.concat(c.path, ["securityContext", "capabilities", "drop"]),
+} if {
+	is_array(drop)
+} else := {
+	"msg": sprintf("container `%s` does not drop capabilities (`capabilities.drop: [\"ALL\"]`)", [k8s.name(c)]),
+	"path": array.concat(c.path, ["securityContext", "capabilities"]),
+} if {
+	is_object(object.get(sec.container_sc(c), "capabilities", null))
+} else := {
+	"msg": sprintf("container `%s` does not drop capabilities (`capabilities.drop: [\"ALL\"]`)", [k8s.name(c)]),
+	"path": sec.container_sc_path(c),
+}
