@@ -434,7 +434,7 @@ fn rule_ran(spec: &str, engines: &Engines, opts: &Options<'_>) -> Option<bool> {
 /// Runs the built-in rules on one object and turns their violations into findings.
 fn evaluate_rules(ctx: &mut FileCtx, engine: &mut Builtins, doc: &Document, obj: &Object<'_>) {
     let prefix = obj.prefix();
-    match engine.evaluate(obj.value) {
+    match engine.evaluate(obj.kind, obj.value) {
         Ok(violations) => {
             for v in violations {
                 let meta = &engine.rules[v.rule];

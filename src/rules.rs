@@ -46,7 +46,13 @@ pub fn explain(key: &str) -> anyhow::Result<u8> {
 fn explain_text(r: &RuleMeta) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "{} {}: {}", r.id, r.name, r.title);
-    let _ = writeln!(s, "severity: {}    category: {}", r.severity, r.category);
+    let _ = writeln!(
+        s,
+        "severity: {}    category: {}    applies to: {}",
+        r.severity,
+        r.category,
+        r.kinds.join(", ")
+    );
     let _ = writeln!(s, "\nWhy\n{}", indent(&r.rationale));
     let _ = writeln!(s, "\nFix\n{}", indent(&r.remediation));
     let eq = equivalents(r);
@@ -111,8 +117,11 @@ pub fn markdown(rules: &[RuleMeta]) -> String {
         let _ = writeln!(s, "\n## {}\n\n**`{}`**: {}  ", r.id, r.name, r.title);
         let _ = writeln!(
             s,
-            "Severity: {} · Category: {} · Source: `policies/{}`\n",
-            r.severity, r.category, r.file
+            "Severity: {} · Category: {} · Applies to: {} · Source: `policies/{}`\n",
+            r.severity,
+            r.category,
+            r.kinds.join(", "),
+            r.file
         );
         let _ = writeln!(s, "{}\n\n**Fix.** {}\n", r.rationale, r.remediation);
         let eq = equivalents(r);

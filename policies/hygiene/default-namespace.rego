@@ -18,6 +18,7 @@
 #   name: default-namespace
 #   severity: warning
 #   category: hygiene
+#   kinds: [namespaced]
 #   remediation: |
 #     Create a namespace for the application and set `metadata.namespace` to it (or remove the
 #     field and let your deployment tool set the namespace).

@@ -14,6 +14,7 @@
 #   name: default-service-account
 #   severity: info
 #   category: hygiene
+#   kinds: [workloads]
 #   remediation: |
 #     Create a ServiceAccount for the workload and set `serviceAccountName` to it, or set
 #     `automountServiceAccountToken: false` if it does not talk to the API server.

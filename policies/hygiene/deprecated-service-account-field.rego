@@ -12,6 +12,7 @@
 #   name: deprecated-service-account-field
 #   severity: warning
 #   category: hygiene
+#   kinds: [workloads]
 #   remediation: |
 #     Rename `serviceAccount` to `serviceAccountName` (remove it if `serviceAccountName` is
 #     already set).

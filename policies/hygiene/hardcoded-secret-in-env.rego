@@ -26,6 +26,7 @@
 #   name: hardcoded-secret-in-env
 #   severity: warning
 #   category: hygiene
+#   kinds: [workloads]
 #   remediation: |
 #     Move the value into a Secret (created out of band, or from an encrypted source such as
 #     Sealed Secrets, SOPS or External Secrets) and reference it with

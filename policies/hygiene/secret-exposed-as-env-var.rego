@@ -15,6 +15,7 @@
 #   name: secret-exposed-as-env-var
 #   severity: info
 #   category: hygiene
+#   kinds: [workloads]
 #   remediation: |
 #     Mount the Secret as a volume (`volumes[].secret` with `volumeMounts`) and have the
 #     application read the file, for example through a `*_FILE` variable pointing at it.

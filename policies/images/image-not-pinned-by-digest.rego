@@ -14,6 +14,7 @@
 #   name: image-not-pinned-by-digest
 #   severity: info
 #   category: images
+#   kinds: [workloads]
 #   remediation: |
 #     Reference the image by digest, keeping the tag for humans if you like:
 #     `nginx:1.27.2@sha256:<digest>`. Tools such as Renovate, `crane digest` or

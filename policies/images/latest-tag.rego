@@ -16,6 +16,7 @@
 #   name: latest-tag
 #   severity: warning
 #   category: images
+#   kinds: [workloads]
 #   remediation: |
 #     Use an immutable version tag (`nginx:1.27.2`) or pin the image by digest
 #     (`nginx@sha256:...`), and update it deliberately (for example with Renovate or

@@ -20,6 +20,7 @@
 #   name: ingress-without-tls
 #   severity: warning
 #   category: network
+#   kinds: [Ingress]
 #   remediation: |
 #     Add a `spec.tls` entry listing the hosts and the Secret holding their certificate (for
 #     example issued by cert-manager through its `cert-manager.io/cluster-issuer`

@@ -14,6 +14,7 @@
 #   name: loadbalancer-service
 #   severity: info
 #   category: network
+#   kinds: [Service]
 #   remediation: |
 #     Prefer a shared Ingress or Gateway for HTTP(S) traffic. If the Service must have its own
 #     load balancer, restrict its clients with `spec.loadBalancerSourceRanges` or make it an

@@ -18,6 +18,7 @@
 #   name: nginx-ingress-snippet-annotation
 #   severity: warning
 #   category: network
+#   kinds: [Ingress]
 #   remediation: |
 #     Replace the snippet with the dedicated annotation or ConfigMap option for what it does
 #     (headers, redirects, timeouts, rate limits), or move the logic into the application or a

@@ -16,6 +16,7 @@
 #   name: nodeport-service
 #   severity: warning
 #   category: network
+#   kinds: [Service]
 #   remediation: |
 #     Use `type: ClusterIP` behind an Ingress or Gateway, or `type: LoadBalancer`. If a
 #     NodePort is really required (bare-metal without a load balancer), restrict which node

@@ -12,6 +12,7 @@
 #   name: ssh-port
 #   severity: warning
 #   category: network
+#   kinds: [workloads]
 #   remediation: |
 #     Remove the SSH server and use `kubectl exec` or `kubectl debug`; if the service is not
 #     SSH, move it to another port.

@@ -20,6 +20,7 @@
 #   name: admission-control-write
 #   severity: warning
 #   category: rbac
+#   kinds: [Role, ClusterRole]
 #   remediation: |
 #     Keep admission configuration with cluster administrators. An operator that only injects
 #     the CA bundle of its own webhook needs `get`, `update` and `patch` limited with

@@ -15,6 +15,7 @@
 #   name: anonymous-binding
 #   severity: error
 #   category: rbac
+#   kinds: [RoleBinding, ClusterRoleBinding]
 #   remediation: |
 #     Remove `system:anonymous` and `system:unauthenticated` from the subjects and bind the
 #     identities that need the role. Consider `--anonymous-auth=false` on the API server, or

@@ -16,6 +16,7 @@
 #   name: authenticated-group-binding
 #   severity: warning
 #   category: rbac
+#   kinds: [RoleBinding, ClusterRoleBinding]
 #   remediation: |
 #     Bind the role to the users, groups or service accounts that need it instead of
 #     `system:authenticated`.

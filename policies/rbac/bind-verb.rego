@@ -15,6 +15,7 @@
 #   name: bind-verb
 #   severity: error
 #   category: rbac
+#   kinds: [Role, ClusterRole]
 #   remediation: |
 #     Remove `bind` (and `*`) from the verbs on `roles` and `clusterroles`, so the subject
 #     can only bind roles whose permissions it holds itself. If it must hand out roles it does

@@ -14,6 +14,7 @@
 #   name: cluster-admin-binding
 #   severity: error
 #   category: rbac
+#   kinds: [RoleBinding, ClusterRoleBinding]
 #   remediation: |
 #     Bind a ClusterRole with the permissions the subjects use instead. For people, prefer
 #     namespaced `admin` or `edit` RoleBindings, and reserve cluster-admin for a break-glass

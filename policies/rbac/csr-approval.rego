@@ -22,6 +22,7 @@
 #   name: csr-approval
 #   severity: error
 #   category: rbac
+#   kinds: [Role, ClusterRole]
 #   remediation: |
 #     Leave CSR approval to the control plane and to dedicated approvers you trust (such as
 #     a kubelet-serving approver that checks node identity). If the subject approves

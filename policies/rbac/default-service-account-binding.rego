@@ -14,6 +14,7 @@
 #   name: default-service-account-binding
 #   severity: warning
 #   category: rbac
+#   kinds: [RoleBinding, ClusterRoleBinding]
 #   remediation: |
 #     Create a dedicated service account for the workload that needs the role, bind the role
 #     to it, and set `serviceAccountName` in the workload's pod template.

@@ -15,6 +15,7 @@
 #   name: escalate-verb
 #   severity: error
 #   category: rbac
+#   kinds: [Role, ClusterRole]
 #   remediation: |
 #     Remove `escalate` (and `*`) from the verbs on `roles` and `clusterroles`. A subject that
 #     manages roles needs `create`, `update` and `patch`; RBAC then lets it grant only the

@@ -15,6 +15,7 @@
 #   name: full-wildcard-rule
 #   severity: error
 #   category: rbac
+#   kinds: [Role, ClusterRole]
 #   remediation: |
 #     Replace the rule with the API groups, resources and verbs the subjects use. If full
 #     control is really intended, bind the built-in `cluster-admin` or `admin` ClusterRole

@@ -17,6 +17,7 @@
 #   name: impersonate-verb
 #   severity: error
 #   category: rbac
+#   kinds: [Role, ClusterRole]
 #   remediation: |
 #     Remove `impersonate`, or limit it with `resourceNames` to the identities the subject
 #     needs to act as (never `system:masters`).

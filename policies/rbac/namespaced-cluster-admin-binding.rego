@@ -14,6 +14,7 @@
 #   name: namespaced-cluster-admin-binding
 #   severity: warning
 #   category: rbac
+#   kinds: [RoleBinding, ClusterRoleBinding]
 #   remediation: |
 #     Bind the `admin` or `edit` ClusterRole (or a Role with the permissions the subjects use)
 #     instead of `cluster-admin`.

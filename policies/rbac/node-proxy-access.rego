@@ -18,6 +18,7 @@
 #   name: node-proxy-access
 #   severity: error
 #   category: rbac
+#   kinds: [Role, ClusterRole]
 #   remediation: |
 #     Remove `nodes/proxy` and grant the dedicated kubelet subresources the subject uses:
 #     `nodes/metrics` (`/metrics`, `/metrics/cadvisor`), `nodes/stats` (summary API),

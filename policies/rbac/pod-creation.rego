@@ -20,6 +20,7 @@
 #   name: pod-creation
 #   severity: warning
 #   category: rbac
+#   kinds: [Role, ClusterRole]
 #   remediation: |
 #     Grant workload creation only to the subjects that deploy (people, CD pipelines,
 #     operators), in the namespaces they manage, and enforce the `baseline` or `restricted`

@@ -21,6 +21,7 @@
 #   name: pod-exec-attach
 #   severity: warning
 #   category: rbac
+#   kinds: [Role, ClusterRole]
 #   remediation: |
 #     Remove `pods/exec`, `pods/attach` and `pods/ephemeralcontainers` from roles that
 #     workloads use; give interactive debugging rights to people through a separate,

@@ -18,6 +18,7 @@
 #   name: secrets-read
 #   severity: warning
 #   category: rbac
+#   kinds: [Role, ClusterRole]
 #   remediation: |
 #     Remove the read verbs on `secrets`, or limit the rule to the secrets the subject needs
 #     with `resourceNames` (and only `get`). Prefer mounting secrets into the pods that use

@@ -15,6 +15,7 @@
 #   name: serviceaccount-token-creation
 #   severity: error
 #   category: rbac
+#   kinds: [Role, ClusterRole]
 #   remediation: |
 #     Remove `create` on `serviceaccounts/token`, or list in `resourceNames` the service
 #     accounts the subject may issue tokens for. Pods get their own token through a projected

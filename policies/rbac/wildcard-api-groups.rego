@@ -14,6 +14,7 @@
 #   name: wildcard-api-groups
 #   severity: info
 #   category: rbac
+#   kinds: [Role, ClusterRole]
 #   remediation: |
 #     Name the API groups of the resources: `""` for core resources (pods, services,
 #     configmaps), `apps` for deployments, `batch` for jobs, and the group of each CRD.

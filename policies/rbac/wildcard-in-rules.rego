@@ -17,6 +17,7 @@
 #   name: wildcard-in-rules
 #   severity: warning
 #   category: rbac
+#   kinds: [Role, ClusterRole]
 #   remediation: |
 #     List the verbs and resources the subjects need, for example
 #     `verbs: ["get", "list", "watch"]` and `resources: ["pods", "services"]`.

@@ -12,6 +12,7 @@
 #   name: duplicate-env-var
 #   severity: warning
 #   category: reliability
+#   kinds: [workloads]
 #   remediation: |
 #     Keep one entry per variable name and delete the others.
 #   equivalents:

@@ -15,6 +15,7 @@
 #   name: mismatching-selector
 #   severity: error
 #   category: reliability
+#   kinds: [workloads]
 #   remediation: |
 #     Make `spec.template.metadata.labels` carry every label the selector requires (usually
 #     by copying `spec.selector.matchLabels` into them). Remember that the selector of an

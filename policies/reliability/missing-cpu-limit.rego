@@ -16,6 +16,7 @@
 #   name: missing-cpu-limit
 #   severity: info
 #   category: reliability
+#   kinds: [workloads]
 #   remediation: |
 #     If your platform requires it, set `resources.limits.cpu` (for example equal to the
 #     request for the Guaranteed QoS class); otherwise ignore this rule.

@@ -18,6 +18,7 @@
 #   name: missing-cpu-request
 #   severity: warning
 #   category: reliability
+#   kinds: [workloads]
 #   remediation: |
 #     Set `resources.requests.cpu` to what the container uses under normal load (for example
 #     `250m`), measured from metrics or a load test.

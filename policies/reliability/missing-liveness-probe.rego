@@ -18,6 +18,7 @@
 #   name: missing-liveness-probe
 #   severity: warning
 #   category: reliability
+#   kinds: [workloads]
 #   remediation: |
 #     Add a `livenessProbe` that fails only when restarting the container is the right fix
 #     (for example an `httpGet` on a cheap health endpoint that does not check downstream

@@ -13,6 +13,7 @@
 #   name: missing-memory-limit
 #   severity: warning
 #   category: reliability
+#   kinds: [workloads]
 #   remediation: |
 #     Set `resources.limits.memory`, usually equal to or somewhat above the memory request
 #     (for example `512Mi`).

@@ -17,6 +17,7 @@
 #   name: missing-memory-request
 #   severity: warning
 #   category: reliability
+#   kinds: [workloads]
 #   remediation: |
 #     Set `resources.requests.memory` to the container's steady-state working set (for
 #     example `256Mi`), measured from metrics or a load test.

@@ -19,6 +19,7 @@
 #   name: missing-readiness-probe
 #   severity: warning
 #   category: reliability
+#   kinds: [workloads]
 #   remediation: |
 #     Add a `readinessProbe` that succeeds only when the container can serve requests (for
 #     example an `httpGet` on a readiness endpoint).

@@ -17,6 +17,7 @@
 #   name: probe-port-name-undefined
 #   severity: error
 #   category: reliability
+#   kinds: [workloads]
 #   remediation: |
 #     Add the port to the container's `ports` with that `name` (and its `containerPort`), or
 #     use the port number in the probe.

@@ -17,6 +17,7 @@
 #   name: allow-privilege-escalation
 #   severity: warning
 #   category: security
+#   kinds: [workloads]
 #   remediation: |
 #     Set `securityContext.allowPrivilegeEscalation: false` on the container.
 #   equivalents:

@@ -16,6 +16,7 @@
 #   name: apparmor-unconfined
 #   severity: error
 #   category: security
+#   kinds: [workloads]
 #   remediation: |
 #     Remove the override, or set `securityContext.appArmorProfile.type: RuntimeDefault` (or
 #     `Localhost` with a profile loaded on the nodes). Replace the deprecated annotation with

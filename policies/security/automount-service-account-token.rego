@@ -16,6 +16,7 @@
 #   name: automount-service-account-token
 #   severity: info
 #   category: security
+#   kinds: [workloads]
 #   remediation: |
 #     Set `automountServiceAccountToken: false` in the pod spec (or on its ServiceAccount) if
 #     the workload does not call the Kubernetes API. If it does, set it to `true` explicitly

@@ -16,6 +16,7 @@
 #   name: capabilities-not-dropped
 #   severity: warning
 #   category: security
+#   kinds: [workloads]
 #   remediation: |
 #     Add `securityContext.capabilities.drop: ["ALL"]` to the container, and add back only
 #     what it needs (normally nothing, or NET_BIND_SERVICE to bind ports below 1024).

@@ -17,6 +17,7 @@
 #   name: container-runtime-socket
 #   severity: error
 #   category: security
+#   kinds: [workloads]
 #   remediation: |
 #     Do not mount the runtime socket. Build images with a daemonless builder (BuildKit
 #     rootless, kaniko, buildah), read container metadata from the Kubernetes API or the

@@ -18,6 +18,7 @@
 #   name: dangerous-capabilities
 #   severity: error
 #   category: security
+#   kinds: [workloads]
 #   remediation: |
 #     Remove the capability from `securityContext.capabilities.add`; if the workload needs a
 #     privileged operation, do it in a separate, tightly scoped component (a CSI driver, a

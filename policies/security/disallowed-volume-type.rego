@@ -16,6 +16,7 @@
 #   name: disallowed-volume-type
 #   severity: warning
 #   category: security
+#   kinds: [workloads]
 #   remediation: |
 #     Define the storage as a PersistentVolume (or a CSI driver with a StorageClass) and
 #     reference it through a `persistentVolumeClaim`; replace `gitRepo` with an init

@@ -11,6 +11,7 @@
 #   name: host-ipc
 #   severity: error
 #   category: security
+#   kinds: [workloads]
 #   remediation: |
 #     Remove `hostIPC: true`. Containers of the same pod already share an IPC namespace;
 #     use an `emptyDir` with `medium: Memory` for shared memory between them.

@@ -12,6 +12,7 @@
 #   name: host-network
 #   severity: error
 #   category: security
+#   kinds: [workloads]
 #   remediation: |
 #     Remove `hostNetwork: true` and expose the workload through a Service (or a
 #     `containerPort` with a Service of type NodePort or LoadBalancer). Only node-level

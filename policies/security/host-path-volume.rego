@@ -15,6 +15,7 @@
 #   name: host-path-volume
 #   severity: warning
 #   category: security
+#   kinds: [workloads]
 #   remediation: |
 #     Use a volume type that does not expose the node: `emptyDir` for scratch space, a
 #     `persistentVolumeClaim` for data, `configMap`/`secret`/`projected` for configuration,

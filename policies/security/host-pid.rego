@@ -12,6 +12,7 @@
 #   name: host-pid
 #   severity: error
 #   category: security
+#   kinds: [workloads]
 #   remediation: |
 #     Remove `hostPID: true`. To share processes between the containers of one pod, use
 #     `shareProcessNamespace: true` instead.

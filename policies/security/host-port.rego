@@ -14,6 +14,7 @@
 #   name: host-port
 #   severity: warning
 #   category: security
+#   kinds: [workloads]
 #   remediation: |
 #     Remove `hostPort` and expose the port with a Service (type NodePort or LoadBalancer if
 #     it must be reachable from outside the cluster).

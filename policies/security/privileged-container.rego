@@ -11,6 +11,7 @@
 #   name: privileged-container
 #   severity: error
 #   category: security
+#   kinds: [workloads]
 #   remediation: |
 #     Remove `securityContext.privileged: true`; grant only the capabilities the workload
 #     needs with `securityContext.capabilities.add`.

@@ -16,6 +16,7 @@
 #   name: probe-host-override
 #   severity: warning
 #   category: security
+#   kinds: [workloads]
 #   remediation: |
 #     Remove `host`: the kubelet then targets the pod's IP. To probe through a virtual host
 #     name, set an HTTP `Host` header in `httpGet.httpHeaders` instead.

@@ -16,6 +16,7 @@
 #   name: restricted-capabilities-added
 #   severity: warning
 #   category: security
+#   kinds: [workloads]
 #   remediation: |
 #     Remove the capability from `securityContext.capabilities.add` and make the image work
 #     without it: fix file ownership at build time instead of CHOWN/FOWNER, start as the

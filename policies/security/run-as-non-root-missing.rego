@@ -17,6 +17,7 @@
 #   name: run-as-non-root-missing
 #   severity: warning
 #   category: security
+#   kinds: [workloads]
 #   remediation: |
 #     Set `securityContext.runAsNonRoot: true` on the pod (it applies to every container that
 #     does not override it), use an image whose `USER` is a numeric non-zero UID or set

@@ -15,6 +15,7 @@
 #   name: run-as-root-user
 #   severity: warning
 #   category: security
+#   kinds: [workloads]
 #   remediation: |
 #     Set `runAsUser` to a non-zero UID (or remove it and build the image with a non-root
 #     `USER`), and set `runAsNonRoot: true`. If the workload really needs root inside the

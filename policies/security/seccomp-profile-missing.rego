@@ -15,6 +15,7 @@
 #   name: seccomp-profile-missing
 #   severity: warning
 #   category: security
+#   kinds: [workloads]
 #   remediation: |
 #     Set `securityContext.seccompProfile.type: RuntimeDefault` on the pod; it applies to
 #     every container that does not set its own.

@@ -14,6 +14,7 @@
 #   name: seccomp-unconfined
 #   severity: error
 #   category: security
+#   kinds: [workloads]
 #   remediation: |
 #     Set `seccompProfile.type: RuntimeDefault`, or `Localhost` with a profile that allows
 #     the extra system calls the workload needs, instead of `Unconfined`.

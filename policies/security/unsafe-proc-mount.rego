@@ -15,6 +15,7 @@
 #   name: unsafe-proc-mount
 #   severity: warning
 #   category: security
+#   kinds: [workloads]
 #   remediation: |
 #     Remove `securityContext.procMount` (or set it to `Default`). Nested container runtimes
 #     that need an unmasked /proc belong in a dedicated, isolated node pool.

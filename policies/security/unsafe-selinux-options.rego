@@ -15,6 +15,7 @@
 #   name: unsafe-selinux-options
 #   severity: error
 #   category: security
+#   kinds: [workloads]
 #   remediation: |
 #     Remove `seLinuxOptions.type`, `user` and `role` (keep `level` if you need a fixed MCS
 #     level), or use one of the allowed container types.

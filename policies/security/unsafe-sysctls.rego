@@ -20,6 +20,7 @@
 #   name: unsafe-sysctls
 #   severity: error
 #   category: security
+#   kinds: [workloads]
 #   remediation: |
 #     Remove the sysctl from the pod. If the node really needs the setting, configure it on
 #     the node (or in a node-level DaemonSet run by the cluster operator), not in the

@@ -14,6 +14,7 @@
 #   name: windows-host-process
 #   severity: error
 #   category: security
+#   kinds: [workloads]
 #   remediation: |
 #     Remove `windowsOptions.hostProcess: true` and run the workload as a regular Windows
 #     container; keep HostProcess pods to node-management components in a namespace with a

@@ -14,6 +14,7 @@
 #   name: writable-root-filesystem
 #   severity: warning
 #   category: security
+#   kinds: [workloads]
 #   remediation: |
 #     Set `securityContext.readOnlyRootFilesystem: true` on the container and mount an
 #     `emptyDir` at each path the application writes to (/tmp, caches, pid files).

@@ -17,6 +17,9 @@ pub struct RuleMeta {
     pub title: String,
     pub severity: Severity,
     pub category: String,
+    /// Kinds the rule applies to: kind names, `workloads`, `namespaced`, or `*` (all).
+    /// The engine evaluates a rule only on objects of these kinds.
+    pub kinds: Vec<String>,
     /// Why it matters.
     pub rationale: String,
     /// How to fix it.
@@ -72,6 +75,7 @@ struct Custom {
     name: String,
     severity: Severity,
     category: String,
+    kinds: Vec<String>,
     remediation: String,
     #[serde(default)]
     equivalents: Equivalents,
@@ -123,6 +127,7 @@ pub fn parse(file: &str, src: &str) -> Result<RuleMeta, String> {
         title: a.title,
         severity: a.custom.severity,
         category: a.custom.category,
+        kinds: a.custom.kinds,
         rationale: a.description.trim().to_owned(),
         remediation: a.custom.remediation.trim().to_owned(),
         references: a.related_resources.into_iter().map(|r| r.url).collect(),
@@ -176,10 +181,73 @@ fn validate(m: &RuleMeta) -> Result<(), String> {
             return Err(format!("{f}: empty {what}"));
         }
     }
+    if m.kinds.is_empty() {
+        return Err(format!("{f}: `kinds` must name at least one kind (or `*`)"));
+    }
     if m.references.is_empty() {
         return Err(format!(
             "{f}: at least one related_resources entry is required"
         ));
     }
     Ok(())
+}
+
+/// Pod-bearing kinds whose pod spec the rules read (`kubegate.lib.k8s.pod_specs`).
+pub const WORKLOADS: &[&str] = &[
+    "Pod",
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "ReplicationController",
+    "Job",
+    "CronJob",
+    "PodTemplate",
+];
+
+/// Built-in cluster-scoped kinds (everything else, custom resources included, counts as
+/// namespaced).
+pub const CLUSTER_SCOPED: &[&str] = &[
+    "APIService",
+    "CSIDriver",
+    "CSINode",
+    "CertificateSigningRequest",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "ClusterTrustBundle",
+    "ComponentStatus",
+    "CustomResourceDefinition",
+    "DeviceClass",
+    "FlowSchema",
+    "IPAddress",
+    "IngressClass",
+    "MutatingAdmissionPolicy",
+    "MutatingAdmissionPolicyBinding",
+    "MutatingWebhookConfiguration",
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "PriorityClass",
+    "PriorityLevelConfiguration",
+    "RuntimeClass",
+    "ServiceCIDR",
+    "StorageClass",
+    "StorageVersionMigration",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "ValidatingWebhookConfiguration",
+    "VolumeAttachment",
+    "VolumeAttributesClass",
+];
+
+impl RuleMeta {
+    /// Whether the rule applies to objects of `kind`.
+    pub fn applies_to(&self, kind: &str) -> bool {
+        self.kinds.iter().any(|k| match k.as_str() {
+            "*" => true,
+            "workloads" => WORKLOADS.contains(&kind),
+            "namespaced" => !CLUSTER_SCOPED.contains(&kind),
+            other => other == kind,
+        })
+    }
 }

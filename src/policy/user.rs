@@ -201,7 +201,7 @@ impl UserPolicies {
         if self.queries.is_empty() {
             return Ok((out, 0));
         }
-        self.engine.set_input(regorus::Value::from(input.clone()));
+        self.engine.set_input(super::to_rego(input));
         let mut exceptions: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for p in &self.exception_packages {
             let v = self
