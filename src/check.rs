@@ -29,6 +29,8 @@ pub struct Options<'a> {
     pub patches: std::collections::HashSet<String>,
     /// Honour `kubegate.io/ignore` annotations (off with `--no-inline-suppressions`).
     pub inline_suppressions: bool,
+    /// conftest's `--combine`: user policies see one input holding every document.
+    pub combine: bool,
 }
 
 /// Counts over the whole run.
@@ -126,18 +128,112 @@ pub fn run(inputs: Vec<Loaded>, opts: &Options<'_>) -> Outcome {
         )
         .collect();
     let mut out = Outcome::default();
-    for r in results {
+    let mut combined = Vec::new();
+    for mut r in results {
+        if let Some(c) = r.combined.take() {
+            combined.push((r.file.clone(), c.0, c.1));
+        }
         out.stats.add(&r.stats);
         if let (Some(text), false) = (r.text, r.findings.is_empty()) {
             out.sources.insert(r.file.clone(), text);
         }
         out.findings.extend(r.findings);
     }
+    if let (true, Some(user)) = (opts.combine, opts.user) {
+        evaluate_combined(&mut out, user.clone(), combined, opts.keep_sources);
+    }
     finding::sort(&mut out.findings);
     if !opts.reject_missing_schemas {
         collapse_no_schema(&mut out.findings);
     }
     out
+}
+
+/// conftest's `--combine`: one evaluation whose input is `[{"path", "contents"}, ...]`, one
+/// element per document in path order. A result whose `path` starts with an element's index
+/// (`[3, "contents", "spec", ...]`) lands on that document's field; one with `_loc`
+/// on that file and line; others on the first line of the first file.
+fn evaluate_combined(
+    out: &mut Outcome,
+    mut user: UserPolicies,
+    files: Vec<(Arc<str>, Arc<str>, Vec<Document>)>,
+    keep_sources: bool,
+) {
+    let mut index = Vec::new();
+    let mut input = Vec::new();
+    for (fi, (file, _, docs)) in files.iter().enumerate() {
+        for (di, d) in docs.iter().enumerate() {
+            if d.value.is_null() {
+                continue;
+            }
+            index.push((fi, di));
+            input.push(serde_json::json!({"path": &**file, "contents": d.value}));
+        }
+    }
+    if files.is_empty() {
+        return;
+    }
+    let result = user.evaluate(&serde_json::Value::Array(input));
+    let mut ctxs: Vec<FileCtx> = files
+        .iter()
+        .map(|(file, text, _)| FileCtx {
+            file: file.clone(),
+            text: text.clone(),
+            lines: None,
+            findings: Vec::new(),
+        })
+        .collect();
+    match result {
+        Ok((outcomes, _)) => {
+            for o in outcomes {
+                let q = &user.queries[o.query];
+                let target = o.pointer.as_deref().and_then(|p| {
+                    let mut parts = p.splitn(4, '/').skip(1);
+                    let n: usize = parts.next()?.parse().ok()?;
+                    let (fi, di) = *index.get(n)?;
+                    let rest = match (parts.next(), parts.next()) {
+                        (Some("contents"), Some(r)) => format!("/{r}"),
+                        _ => String::new(),
+                    };
+                    Some((fi, di, rest))
+                });
+                let loc_file = o
+                    .file
+                    .as_deref()
+                    .and_then(|f| files.iter().position(|(name, _, _)| &**name == f));
+                let mut f = match (target, o.line) {
+                    (Some((fi, di, rest)), _) => ctxs[fi].locate(&files[fi].2[di], &rest, false),
+                    (None, Some(line)) => {
+                        let fi = loc_file.unwrap_or(0);
+                        let text = ctxs[fi].text.clone();
+                        let range = ctxs[fi].lines().line_range(&text, line);
+                        ctxs[fi].finding_at(range.start, range.end)
+                    }
+                    (None, None) => ctxs[loc_file.unwrap_or(0)].finding_at(0, 0),
+                };
+                f.rule = q.id().into();
+                f.severity = match q.kind() {
+                    Kind::Deny => Severity::Error,
+                    Kind::Warn => Severity::Warning,
+                };
+                f.message = o.message;
+                out.findings.push(f);
+            }
+        }
+        Err(e) => {
+            let mut f = ctxs[0].finding_at(0, 0);
+            f.rule = "policy-error".into();
+            f.message = format!("a policy failed on the combined input: {e:#}");
+            out.findings.push(f);
+        }
+    }
+    if keep_sources {
+        for (file, text, _) in &files {
+            if out.findings.iter().any(|f| f.file == *file) {
+                out.sources.insert(file.clone(), text.clone());
+            }
+        }
+    }
 }
 
 /// Per-thread clones of the prepared policy engines.
@@ -151,6 +247,8 @@ struct FileResult {
     text: Option<Arc<str>>,
     findings: Vec<Finding>,
     stats: Stats,
+    /// With `--combine`: the file's text and documents, for the combined evaluation.
+    combined: Option<(Arc<str>, Vec<Document>)>,
 }
 
 /// Reads a file, refusing (without reading) anything larger than the limit.
@@ -193,6 +291,7 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
                 file,
                 text: None,
                 stats,
+                combined: None,
             };
         }
     };
@@ -211,6 +310,7 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
         lines: None,
         findings: Vec::new(),
     };
+    let mut combined = None;
     if let Some(issue) = decode_issue {
         ctx.issue(&issue);
     } else if let Some(skip) = parse::skip_file(&file, &text) {
@@ -226,10 +326,12 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
             ctx.issue(issue);
         }
         stats.documents += docs.len();
-        for doc in &docs {
+        let docs_ref = &docs;
+        for doc in docs_ref {
             let doc_start = ctx.findings.len();
             if let Some(user) = engines.user.as_mut()
                 && !doc.value.is_null()
+                && !opts.combine
             {
                 evaluate_user(&mut ctx, user, doc);
             }
@@ -258,6 +360,9 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
                 }
             }
         }
+        if opts.combine && opts.user.is_some() {
+            combined = Some((text.clone(), docs));
+        }
     }
     let keep = opts.keep_sources && !ctx.findings.is_empty();
     FileResult {
@@ -265,6 +370,7 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
         text: keep.then_some(text),
         findings: ctx.findings,
         stats,
+        combined,
     }
 }
 

@@ -139,6 +139,10 @@ pub struct CheckArgs {
     #[arg(long, help_heading = "Policies", conflicts_with = "namespace")]
     pub all_namespaces: bool,
 
+    /// conftest's --combine: policies see one input, `[{path, contents}, ...]`, holding every document
+    #[arg(long, help_heading = "Policies")]
+    pub combine: bool,
+
     /// Parse policies as Rego v0 (the syntax before OPA 1.0)
     #[arg(long, help_heading = "Policies")]
     pub rego_v0: bool,
@@ -377,6 +381,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         keep_sources: format == Format::Human,
         patches: Default::default(),
         inline_suppressions: !args.no_inline_suppressions,
+        combine: args.combine,
     };
     let outcome: Outcome = pool.install(|| {
         let loaded: Vec<Loaded> = found

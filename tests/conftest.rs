@@ -138,3 +138,32 @@ fn a_broken_policy_is_an_error_naming_file_and_line() {
 fn policy_flags_need_a_policy() {
     assert_eq!(check(&["-n", "main"]).code, 2);
 }
+
+#[test]
+fn combine_gives_one_input_with_every_document() {
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "check",
+            "fixtures/conftest/combine/manifests",
+            "-p",
+            "fixtures/conftest/combine/policy",
+            "--no-schema",
+            "--no-builtin-rules",
+            "-f",
+            "concise",
+            "-q",
+        ];
+        args.extend_from_slice(extra);
+        kubegate(&args)
+    };
+    let r = run(&["--combine"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    // The result's path `[i, "contents", "spec", "selector"]` lands on that document's key.
+    assert_eq!(
+        r.stdout,
+        "fixtures/conftest/combine/manifests/services.yaml:14:3: error[main.deny] Service orphan \
+         (fixtures/conftest/combine/manifests/services.yaml) selects no Deployment\n"
+    );
+    // Without --combine each document is its own input and the rule cannot match.
+    assert_eq!(run(&[]).stdout, "");
+}

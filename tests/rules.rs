@@ -22,6 +22,7 @@ fn run(file: &Path, id: &str) -> Vec<kubegate::finding::Finding> {
         keep_sources: false,
         patches: Default::default(),
         inline_suppressions: false,
+        combine: false,
     };
     let input = Input::File {
         path: file.to_path_buf(),

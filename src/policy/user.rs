@@ -80,6 +80,8 @@ pub struct Outcome {
     pub pointer: Option<String>,
     /// Line from conftest's `_loc`, if the result had one.
     pub line: Option<u32>,
+    /// File from conftest's `_loc`, if the result had one.
+    pub file: Option<String>,
 }
 
 /// Compiled user policies. Clone per thread.
@@ -239,6 +241,7 @@ impl UserPolicies {
                         message: s.to_string(),
                         pointer: None,
                         line: None,
+                        file: None,
                     });
                 } else if item.as_object().is_ok() {
                     let Ok(msg) = item["msg"].as_string() else {
@@ -250,11 +253,13 @@ impl UserPolicies {
                     };
                     let pointer = super::path_to_pointer(&item["path"]);
                     let line = item["_loc"]["line"].as_u64().ok().map(|l| l as u32);
+                    let file = item["_loc"]["file"].as_string().ok().map(|f| f.to_string());
                     out.push(Outcome {
                         query: i,
                         message: msg.to_string(),
                         pointer: (!pointer.is_empty()).then_some(pointer),
                         line,
+                        file,
                     });
                 }
             });
