@@ -11,9 +11,11 @@ bin="$PWD/target/release/kubegate"
 echo "corpus: $corpus ($(find "$corpus" -type f \( -name '*.yaml' -o -name '*.yml' -o -name '*.json' \) | wc -l) files, $(du -sh "$corpus" | cut -f1))"
 echo "machine: $(nproc) cores"
 cmds=(
-  "$bin check -q -f json --no-schema $corpus"
-  "$bin check -q -f json $corpus"
-  "$bin check -q -f json -j 1 $corpus"
+  "$bin check -q -f json --no-config --no-schema --no-builtin-rules $corpus"
+  "$bin check -q -f json --no-config --no-builtin-rules $corpus"
+  "$bin check -q -f json --no-config $corpus"
+  "$bin check -q -f json --no-config -j 1 --no-builtin-rules $corpus"
+  "$bin check -q -f json --no-config -j 1 $corpus"
 )
 if command -v hyperfine >/dev/null; then
   hyperfine --warmup 2 --runs "$runs" -i --export-markdown /tmp/kubegate-bench.md "${cmds[@]}" >/dev/null
