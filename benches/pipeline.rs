@@ -28,33 +28,25 @@ static CORPUS: LazyLock<(PathBuf, Vec<String>)> = LazyLock::new(|| {
     } else {
         root.join("fixtures")
     };
-    let mut files = Vec::new();
-    collect(&dir, &mut files);
-    files.sort();
-    let texts = files
+    let dir_arg = [dir.display().to_string()];
+    let found = kubegate::discover::discover(&kubegate::discover::Options {
+        paths: &dir_arg,
+        excludes: &[],
+        stdin_filename: None,
+        threads: 1,
+    })
+    .expect("corpus walk");
+    let texts = found
+        .inputs
         .iter()
-        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .filter_map(|i| match i {
+            kubegate::discover::Input::File { path, .. } => std::fs::read_to_string(path).ok(),
+            kubegate::discover::Input::Stdin { .. } => None,
+        })
         .filter(|t| parse::skip_file("", t).is_none())
         .collect();
     (dir, texts)
 });
-
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            collect(&p, out);
-        } else if p
-            .extension()
-            .is_some_and(|x| x == "yaml" || x == "yml" || x == "json")
-        {
-            out.push(p);
-        }
-    }
-}
 
 fn total_bytes() -> usize {
     CORPUS.1.iter().map(String::len).sum()
@@ -120,4 +112,27 @@ fn validate(catalog: &Catalog, text: &str, limits: &Limits) -> usize {
         }
     }
     errors
+}
+
+/// Every built-in rule on every object it applies to (objects parsed beforehand).
+#[divan::bench(sample_count = 5)]
+fn builtin_rules(b: divan::Bencher) {
+    let limits = Limits::default();
+    let docs: Vec<_> = CORPUS
+        .1
+        .iter()
+        .flat_map(|t| parse::yaml::parse(t, &limits).0)
+        .collect();
+    let mut rules = kubegate::policy::Builtins::load(|_| true).unwrap();
+    b.bench_local(|| {
+        let mut n = 0usize;
+        for doc in &docs {
+            if let Contents::Objects(objects) = parse::objects(doc) {
+                for o in objects {
+                    n += rules.evaluate(o.kind, o.value).map_or(0, |v| v.len());
+                }
+            }
+        }
+        n
+    });
 }
