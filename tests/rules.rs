@@ -123,3 +123,26 @@ fn rules_reference_is_current() {
         panic!("docs/rules.md is out of date: run `KUBEGATE_BLESS=1 cargo test --test rules`");
     }
 }
+
+#[test]
+fn readme_rule_table_is_current() {
+    let rules = policy::rules().unwrap();
+    let table = kubegate::rules::table(&rules, "docs/rules.md");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    let readme = std::fs::read_to_string(&path).unwrap();
+    let (start, end) = ("<!-- rules:start -->\n", "<!-- rules:end -->");
+    let (Some(a), Some(b)) = (readme.find(start), readme.find(end)) else {
+        panic!("README.md lacks the rules:start/rules:end markers");
+    };
+    let have = &readme[a + start.len()..b];
+    if have != table {
+        if std::env::var_os("KUBEGATE_BLESS").is_some() {
+            let new = format!("{}{table}{}", &readme[..a + start.len()], &readme[b..]);
+            std::fs::write(&path, new).unwrap();
+            return;
+        }
+        panic!(
+            "the rule table in README.md is out of date: run `KUBEGATE_BLESS=1 cargo test --test rules`"
+        );
+    }
+}
