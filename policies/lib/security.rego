@@ -99,16 +99,22 @@ runtime_socket_dirs := {
 runtime_pipes := {"docker_engine": "Docker", "containerd-containerd": "containerd"}
 
 # The runtime socket a host path exposes, as {"socket": <what to name>, "runtime": <runtime>}; undefined otherwise.
+# Each body ends on a defined `false` (`in`, `is_string`), never on an undefined lookup:
+# regorus's VM does not fall through to `else` after an undefined result (BENCHMARKS.md).
 runtime_socket(p) := r if {
+	is_string(p)
+	startswith(p, "/")
 	cp := clean_path(p)
 	base := basename(cp)
-	rt := runtime_socket_files[base]
-	r := {"socket": cp, "runtime": rt}
+	base in object.keys(runtime_socket_files)
+	r := {"socket": cp, "runtime": runtime_socket_files[base]}
 } else := r if {
+	is_string(p)
+	startswith(p, "/")
 	cp := clean_path(p)
+	cp in object.keys(runtime_socket_dirs)
 	sock := runtime_socket_dirs[cp]
-	rt := runtime_socket_files[basename(sock)]
-	r := {"socket": sock, "runtime": rt}
+	r := {"socket": sock, "runtime": runtime_socket_files[basename(sock)]}
 } else := r if {
 	is_string(p)
 	rts := [rt | some pipe, rt in runtime_pipes; endswith(lower(p), concat("", ["pipe\\", pipe]))]
