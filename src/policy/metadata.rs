@@ -251,3 +251,56 @@ impl RuleMeta {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"# METADATA
+# title: Container runs privileged
+# description: Why.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/concepts/security/pod-security-standards/
+# custom:
+#   id: KG101
+#   name: privileged-container
+#   severity: error
+#   category: security
+#   kinds: [workloads]
+#   remediation: How.
+package kubegate.rules.security.privileged_container
+"#;
+
+    #[test]
+    fn a_complete_rule_parses() {
+        let m = parse("security/privileged-container.rego", GOOD).unwrap();
+        assert_eq!(m.id, "KG101");
+        assert_eq!(m.severity, Severity::Error);
+        assert!(m.applies_to("Deployment") && !m.applies_to("ConfigMap"));
+    }
+
+    #[test]
+    fn missing_unknown_or_misplaced_metadata_is_rejected() {
+        let file = "security/privileged-container.rego";
+        let cases = [
+            (GOOD.replace("#   severity: error\n", ""), "severity"),
+            (GOOD.replace("# title: Container runs privileged\n", ""), "title"),
+            (GOOD.replace("#   remediation: How.\n", "#   remediation: How.\n#   owner: me\n"), "owner"),
+            (GOOD.replace("severity: error", "severity: fatal"), "fatal"),
+            (GOOD.replace("id: KG101", "id: K101"), "KGnnn"),
+            (GOOD.replace("name: privileged-container", "name: Privileged"), "kebab"),
+            (GOOD.replace("package kubegate.rules.security.privileged_container", "package main"), "package"),
+            (GOOD.replace("# related_resources:\n#   - ref: https://kubernetes.io/docs/concepts/security/pod-security-standards/\n", ""), "related_resources"),
+            (GOOD.replace("# METADATA\n", ""), "METADATA"),
+        ];
+        for (src, what) in cases {
+            let err = parse(file, &src).unwrap_err();
+            assert!(
+                err.contains(what),
+                "expected an error about {what}, got: {err}"
+            );
+        }
+        let err = parse("security/other.rego", GOOD).unwrap_err();
+        assert!(err.contains("belongs in"), "{err}");
+    }
+}

@@ -34,9 +34,15 @@ pub fn rules() -> Result<Vec<RuleMeta>, String> {
         }
     }
     rules.sort_by(|a, b| a.id.cmp(&b.id));
+    check_unique(&rules)?;
+    Ok(rules)
+}
+
+/// Ids and names are unique across all rules.
+pub fn check_unique(rules: &[RuleMeta]) -> Result<(), String> {
     let mut ids = BTreeSet::new();
     let mut names = BTreeSet::new();
-    for r in &rules {
+    for r in rules {
         if !ids.insert(r.id.as_str()) {
             return Err(format!("{}: duplicate rule id {}", r.file, r.id));
         }
@@ -44,7 +50,7 @@ pub fn rules() -> Result<Vec<RuleMeta>, String> {
             return Err(format!("{}: duplicate rule name {}", r.file, r.name));
         }
     }
-    Ok(rules)
+    Ok(())
 }
 
 /// Rule files are everything but the shared library and Rego unit tests.
@@ -344,4 +350,42 @@ pub fn path_to_pointer(path: &regorus::Value) -> String {
         return p;
     }
     String::new()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicate_ids_and_names_are_rejected() {
+        let all = rules().unwrap();
+        let mut dup = all.clone();
+        let mut copy = all[1].clone();
+        copy.id = all[0].id.clone();
+        dup.push(copy);
+        assert!(
+            check_unique(&dup)
+                .unwrap_err()
+                .contains("duplicate rule id")
+        );
+        let mut dup = all.clone();
+        let mut copy = all[1].clone();
+        copy.id = "KG999".into();
+        dup.push(copy);
+        assert!(
+            check_unique(&dup)
+                .unwrap_err()
+                .contains("duplicate rule name")
+        );
+    }
+
+    #[test]
+    fn paths_become_pointers() {
+        let v = regorus::Value::from_json_str(r#"["spec", "containers", 0, "a/b"]"#).unwrap();
+        assert_eq!(path_to_pointer(&v), "/spec/containers/0/a~1b");
+        let dotted = regorus::Value::from("spec.containers[1].image");
+        assert_eq!(path_to_pointer(&dotted), "/spec/containers/1/image");
+        let ptr = regorus::Value::from("/spec/x");
+        assert_eq!(path_to_pointer(&ptr), "/spec/x");
+    }
 }
