@@ -1,0 +1,40 @@
+# METADATA
+# title: PodDisruptionBudget requires all pods available (minAvailable 100%)
+# description: |
+#   With `minAvailable: "100%"` a PodDisruptionBudget never lets the eviction API take down
+#   one of its pods, whatever the replica count. Every voluntary disruption is refused:
+#   `kubectl drain` and cluster autoscaler scale-downs hang on the node, and node upgrades
+#   stall until someone deletes the budget or the pods by hand.
+#
+#   Only the percentage is checked. An integer `minAvailable` equal to or above the
+#   replicas of the selected workload blocks evictions the same way, but finding that
+#   workload needs the other objects of the manifest set; kube-linter's pdb-min-available
+#   does that comparison too, so it is not listed as an equivalent.
+# related_resources:
+#   - ref: https://kubernetes.io/docs/tasks/run-application/configure-pdb/
+#   - ref: https://kubernetes.io/docs/concepts/workloads/pods/disruptions/
+# custom:
+#   id: KG412
+#   name: pdb-min-available-all
+#   severity: warning
+#   category: reliability
+#   kinds: [PodDisruptionBudget]
+#   remediation: |
+#     Lower `minAvailable` below 100% (or use `maxUnavailable: 1`), and run enough replicas
+#     that losing one is acceptable.
+package kubegate.rules.reliability.pdb_min_available_all
+
+import rego.v1
+
+import data.kubegate.lib.workload
+
+violation contains v if {
+	input.kind == "PodDisruptionBudget"
+	m := input.spec.minAvailable
+	is_string(m)
+	regex.match(`^0*100%$`, m)
+	v := {
+		"msg": sprintf("PodDisruptionBudget `%s` sets minAvailable to %s: no pod may ever be evicted, so node drains hang", [workload.object_name, m]),
+		"path": ["spec", "minAvailable"],
+	}
+}
