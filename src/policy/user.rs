@@ -376,17 +376,15 @@ pub fn load_data(root: &Path) -> anyhow::Result<serde_json::Value> {
         let mut slot = &mut data;
         for comp in rel.components() {
             let key = comp.as_os_str().to_string_lossy().into_owned();
-            slot = slot
-                .as_object_mut()
-                .expect("data nodes are objects")
-                .entry(key)
-                .or_insert_with(|| serde_json::Value::Object(Default::default()));
-            if !slot.is_object() {
+            let Some(map) = slot.as_object_mut() else {
                 bail!(
                     "data file {} conflicts with a value at its path",
                     f.display()
                 );
-            }
+            };
+            slot = map
+                .entry(key)
+                .or_insert_with(|| serde_json::Value::Object(Default::default()));
         }
         merge(slot, value, &f)?;
     }
@@ -443,6 +441,30 @@ mod tests {
         ] {
             assert!(!is_result_rule(no), "{no}");
         }
+    }
+
+    #[test]
+    fn data_files_merge_under_their_directory_and_conflicts_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("allowed/more")).unwrap();
+        std::fs::write(dir.path().join("top.yaml"), "limits: {cpu: 2}\n").unwrap();
+        std::fs::write(
+            dir.path().join("allowed/r.json"),
+            r#"{"registries": ["a/"]}"#,
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("allowed/more/x.yml"), "y: true\n").unwrap();
+        let data = load_data(dir.path()).unwrap();
+        assert_eq!(
+            data,
+            serde_json::json!({"limits": {"cpu": 2}, "allowed": {"registries": ["a/"], "more": {"y": true}}})
+        );
+        std::fs::write(dir.path().join("clash.yaml"), "allowed: 3\n").unwrap();
+        let err = load_data(dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("allowed") || err.contains("conflicts"),
+            "{err}"
+        );
     }
 
     #[test]
