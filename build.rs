@@ -23,8 +23,9 @@ fn main() {
         ));
     }
     out.push_str("]\n");
-    let dest = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("policies.rs");
-    std::fs::write(dest, out).unwrap();
+    let out_dir = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR for build scripts");
+    let dest = PathBuf::from(out_dir).join("policies.rs");
+    std::fs::write(&dest, out).unwrap_or_else(|e| panic!("cannot write {}: {e}", dest.display()));
 }
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -326,8 +326,7 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
             ctx.issue(issue);
         }
         stats.documents += docs.len();
-        let docs_ref = &docs;
-        for doc in docs_ref {
+        for doc in &docs {
             let doc_start = ctx.findings.len();
             if let Some(user) = engines.user.as_mut()
                 && !doc.value.is_null()

@@ -26,7 +26,13 @@ use crate::parse::source_map::escape;
 pub const SOURCES: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/policies.rs"));
 
 /// The metadata of every built-in rule, sorted by id; errors name the offending file.
+/// Parsed once per process.
 pub fn rules() -> Result<Vec<RuleMeta>, String> {
+    static RULES: std::sync::OnceLock<Result<Vec<RuleMeta>, String>> = std::sync::OnceLock::new();
+    RULES.get_or_init(parse_rules).clone()
+}
+
+fn parse_rules() -> Result<Vec<RuleMeta>, String> {
     let mut rules = Vec::new();
     for (path, src) in SOURCES {
         if is_rule_file(path) {
