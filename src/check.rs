@@ -128,10 +128,10 @@ pub fn run(inputs: Vec<Loaded>, opts: &Options<'_>) -> Outcome {
         )
         .collect();
     let mut out = Outcome::default();
-    let mut combined = Vec::new();
+    let mut kept = Vec::new();
     for mut r in results {
-        if let Some(c) = r.combined.take() {
-            combined.push((r.file.clone(), c.0, c.1));
+        if let Some(k) = r.kept.take() {
+            kept.push((r.file.clone(), k));
         }
         out.stats.add(&r.stats);
         if let (Some(text), false) = (r.text, r.findings.is_empty()) {
@@ -139,14 +139,172 @@ pub fn run(inputs: Vec<Loaded>, opts: &Options<'_>) -> Outcome {
         }
         out.findings.extend(r.findings);
     }
+    if let Some(builtins) = opts.builtins {
+        evaluate_inventory(&mut out, builtins, &kept, opts);
+    }
     if let (true, Some(user)) = (opts.combine, opts.user) {
-        evaluate_combined(&mut out, user.clone(), combined, opts.keep_sources);
+        let files = kept
+            .into_iter()
+            .map(|(file, k)| (file, k.text, k.docs))
+            .collect();
+        evaluate_combined(&mut out, user.clone(), files, opts.keep_sources);
     }
     finding::sort(&mut out.findings);
     if !opts.reject_missing_schemas {
         collapse_no_schema(&mut out.findings);
     }
     out
+}
+
+/// What a file keeps after its own checks for the checks across files: its documents, and
+/// which of their objects the inventory-scope rules read.
+struct Kept {
+    text: Arc<str>,
+    docs: Vec<Document>,
+    /// `(document index, object index within the document)` of each inventory object.
+    inventory: Vec<(usize, usize)>,
+}
+
+/// Runs the inventory-scope built-in rules once over every object they read, then turns
+/// their violations into findings on those objects, honouring inline suppressions.
+fn evaluate_inventory(
+    out: &mut Outcome,
+    builtins: &Builtins,
+    kept: &[(Arc<str>, Kept)],
+    opts: &Options<'_>,
+) {
+    // Every inventory object, in report order: (file, document, object index).
+    let mut index = Vec::new();
+    for (fi, (_, k)) in kept.iter().enumerate() {
+        for &(di, oi) in &k.inventory {
+            index.push((fi, di, oi));
+        }
+    }
+    if index.is_empty() {
+        return;
+    }
+    let object_at = |fi: usize, di: usize, oi: usize| -> Option<Object<'_>> {
+        match parse::objects(&kept[fi].1.docs[di]) {
+            Contents::Objects(mut objects) if oi < objects.len() => Some(objects.swap_remove(oi)),
+            _ => None,
+        }
+    };
+    let values = index
+        .iter()
+        .map(|&(fi, di, oi)| {
+            object_at(fi, di, oi).map_or(regorus::Value::Null, |o| crate::policy::to_rego(o.value))
+        })
+        .collect();
+    let mut ctxs: Vec<FileCtx> = kept
+        .iter()
+        .map(|(file, k)| FileCtx {
+            file: file.clone(),
+            text: k.text.clone(),
+            lines: None,
+            findings: Vec::new(),
+        })
+        .collect();
+    let violations = match builtins.evaluate_inventory(values) {
+        Ok(v) => v,
+        Err(e) => {
+            let (fi, _, _) = index[0];
+            let mut f = ctxs[fi].finding_at(0, 0);
+            f.rule = "policy-error".into();
+            f.message = format!("a built-in policy failed on the objects of this run: {e:#}");
+            out.findings.push(f);
+            return;
+        }
+    };
+    // Inline suppressions of each object that names an inventory rule, and whether it was used.
+    let mut inline: BTreeMap<usize, Vec<(crate::suppress::Inline, Vec<bool>)>> = BTreeMap::new();
+    if opts.inline_suppressions {
+        for (n, &(fi, di, oi)) in index.iter().enumerate() {
+            let Some(obj) = object_at(fi, di, oi) else {
+                continue;
+            };
+            let list: Vec<_> = crate::suppress::inline(obj.value)
+                .into_iter()
+                .filter(|s| {
+                    s.rules
+                        .iter()
+                        .any(|spec| inventory_rule(builtins, spec, obj.kind))
+                })
+                .map(|s| {
+                    let used = vec![false; s.rules.len()];
+                    (s, used)
+                })
+                .collect();
+            if !list.is_empty() {
+                inline.insert(n, list);
+            }
+        }
+    }
+    for (n, v) in violations {
+        let (fi, di, oi) = index[n];
+        let Some(obj) = object_at(fi, di, oi) else {
+            continue;
+        };
+        let meta = &builtins.rules[v.rule];
+        let mut silenced = false;
+        for (s, used) in inline.get_mut(&n).into_iter().flatten() {
+            for (k, spec) in s.rules.iter().enumerate() {
+                if crate::suppress::designates(spec, &meta.id, Some(&meta.name)) {
+                    used[k] = true;
+                    silenced = true;
+                }
+            }
+        }
+        if silenced {
+            out.stats.suppressed += 1;
+            continue;
+        }
+        let doc = &kept[fi].1.docs[di];
+        let mut f = ctxs[fi].locate(doc, &format!("{}{}", obj.prefix(), v.pointer), false);
+        f.rule = meta.id.clone().into();
+        f.severity = meta.severity;
+        f.message = v.message;
+        f.object = Some(object_ref(&obj));
+        ctxs[fi].findings.push(f);
+    }
+    for (n, list) in inline {
+        let (fi, di, oi) = index[n];
+        let Some(obj) = object_at(fi, di, oi) else {
+            continue;
+        };
+        for (s, used) in list {
+            for (spec, used) in s.rules.iter().zip(used) {
+                if !used && inventory_rule(builtins, spec, obj.kind) {
+                    let doc = &kept[fi].1.docs[di];
+                    let mut f =
+                        ctxs[fi].locate(doc, &format!("{}{}", obj.prefix(), s.pointer), false);
+                    f.rule = "unused-suppression".into();
+                    f.severity = Severity::Warning;
+                    f.message = format!("suppression of `{spec}` matched no finding; remove it");
+                    f.object = Some(object_ref(&obj));
+                    ctxs[fi].findings.push(f);
+                }
+            }
+        }
+    }
+    for ctx in ctxs {
+        if ctx.findings.is_empty() {
+            continue;
+        }
+        if opts.keep_sources {
+            out.sources.insert(ctx.file.clone(), ctx.text.clone());
+        }
+        out.findings.extend(ctx.findings);
+    }
+}
+
+/// Whether `spec` names an enabled inventory-scope rule that reads objects of `kind`: its
+/// findings (and so the use of a suppression of it) are known only after the whole run.
+fn inventory_rule(builtins: &Builtins, spec: &str, kind: &str) -> bool {
+    builtins.rules.iter().any(|r| {
+        r.scope == crate::policy::Scope::Inventory
+            && r.applies_to(kind)
+            && crate::suppress::designates(spec, &r.id, Some(&r.name))
+    })
 }
 
 /// conftest's `--combine`: one evaluation whose input is `[{"path", "contents"}, ...]`, one
@@ -247,8 +405,8 @@ struct FileResult {
     text: Option<Arc<str>>,
     findings: Vec<Finding>,
     stats: Stats,
-    /// With `--combine`: the file's text and documents, for the combined evaluation.
-    combined: Option<(Arc<str>, Vec<Document>)>,
+    /// Kept for the checks across files (`--combine`, inventory rules).
+    kept: Option<Kept>,
 }
 
 /// Reads a file, refusing (without reading) anything larger than the limit.
@@ -291,7 +449,7 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
                 file,
                 text: None,
                 stats,
-                combined: None,
+                kept: None,
             };
         }
     };
@@ -310,7 +468,7 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
         lines: None,
         findings: Vec::new(),
     };
-    let mut combined = None;
+    let mut kept = None;
     if let Some(issue) = decode_issue {
         ctx.issue(&issue);
     } else if let Some(skip) = parse::skip_file(&file, &text) {
@@ -326,7 +484,8 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
             ctx.issue(issue);
         }
         stats.documents += docs.len();
-        for doc in &docs {
+        let mut inventory = Vec::new();
+        for (di, doc) in docs.iter().enumerate() {
             let doc_start = ctx.findings.len();
             if let Some(user) = engines.user.as_mut()
                 && !doc.value.is_null()
@@ -338,7 +497,7 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
                 Contents::Skipped(s) => *stats.skipped.entry(s.as_str()).or_default() += 1,
                 Contents::Objects(objects) => {
                     let single = objects.len() == 1;
-                    for obj in &objects {
+                    for (oi, obj) in objects.iter().enumerate() {
                         stats.objects += 1;
                         let start = if single {
                             doc_start
@@ -350,6 +509,9 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
                         }
                         if let Some(engine) = engines.builtins.as_mut() {
                             evaluate_rules(&mut ctx, engine, doc, obj);
+                            if engine.in_inventory(obj.kind) {
+                                inventory.push((di, oi));
+                            }
                         }
                         if opts.inline_suppressions {
                             stats.suppressed +=
@@ -359,8 +521,12 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
                 }
             }
         }
-        if opts.combine && opts.user.is_some() {
-            combined = Some((text.clone(), docs));
+        if (opts.combine && opts.user.is_some()) || !inventory.is_empty() {
+            kept = Some(Kept {
+                text: text.clone(),
+                docs,
+                inventory,
+            });
         }
     }
     let keep = opts.keep_sources && !ctx.findings.is_empty();
@@ -369,7 +535,7 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
         text: keep.then_some(text),
         findings: ctx.findings,
         stats,
-        combined,
+        kept,
     }
 }
 
@@ -486,7 +652,11 @@ fn apply_inline(
     for s in &suppressions {
         for spec in &s.rules {
             let ran = rule_ran(spec, engines, opts);
-            if !used[k] && ran != Some(false) {
+            let deferred = engines
+                .builtins
+                .as_ref()
+                .is_some_and(|b| inventory_rule(b, spec, obj.kind));
+            if !used[k] && ran != Some(false) && !deferred {
                 let mut f = ctx.locate(doc, &format!("{prefix}{}", s.pointer), false);
                 f.rule = "unused-suppression".into();
                 f.severity = Severity::Warning;

@@ -43,15 +43,24 @@ pub fn explain(key: &str) -> anyhow::Result<u8> {
     Ok(EXIT_CLEAN)
 }
 
+/// Says when a rule compares the objects of the whole run rather than looking at one.
+fn scope_note(r: &RuleMeta) -> &'static str {
+    match r.scope {
+        crate::policy::Scope::Object => "",
+        crate::policy::Scope::Inventory => " (compared across all objects of the run)",
+    }
+}
+
 fn explain_text(r: &RuleMeta) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "{} {}: {}", r.id, r.name, r.title);
     let _ = writeln!(
         s,
-        "severity: {}    category: {}    applies to: {}",
+        "severity: {}    category: {}    applies to: {}{}",
         r.severity,
         r.category,
-        r.kinds.join(", ")
+        r.kinds.join(", "),
+        scope_note(r)
     );
     let _ = writeln!(s, "\nWhy\n{}", indent(&r.rationale));
     let _ = writeln!(s, "\nFix\n{}", indent(&r.remediation));
@@ -120,10 +129,11 @@ pub fn markdown(rules: &[RuleMeta]) -> String {
         let _ = writeln!(s, "\n## {}\n\n**`{}`**: {}  ", r.id, r.name, r.title);
         let _ = writeln!(
             s,
-            "Severity: {} · Category: {} · Applies to: {} · Source: `policies/{}`\n",
+            "Severity: {} · Category: {} · Applies to: {}{} · Source: `policies/{}`\n",
             r.severity,
             r.category,
             r.kinds.join(", "),
+            scope_note(r),
             r.file
         );
         let _ = writeln!(s, "{}\n\n**Fix.** {}\n", r.rationale, r.remediation);

@@ -400,3 +400,56 @@ fn malformed_objects_never_break_builtin_rules() {
     assert!(!r.stdout.contains("policy-error"), "{}", r.stdout);
     assert_ne!(r.code, 2, "{}", r.stderr);
 }
+
+/// Inventory rules see every object of the run, across files, and honour the inline
+/// suppressions of the object a finding is about; a suppression of one that silenced
+/// nothing is reported once the whole run is known.
+#[test]
+fn inventory_rules_look_across_files_and_honour_inline_suppressions() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("deploy.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec: {containers: [{name: web, image: nginx}]}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("services.yaml"),
+        "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  selector: {app: web}\n---\n\
+         apiVersion: v1\nkind: Service\nmetadata: {name: typo}\nspec:\n  selector: {app: wbe}\n---\n\
+         apiVersion: v1\nkind: Service\nmetadata:\n  name: legacy\n  annotations: {kubegate.io/ignore: \"KG507 pods come from the operator\"}\nspec:\n  selector: {app: legacy}\n---\n\
+         apiVersion: v1\nkind: Service\nmetadata:\n  name: stale\n  annotations: {kubegate.io/ignore: \"dangling-service no longer needed\"}\nspec:\n  selector: {app: web}\n---\n\
+         apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n  annotations: {kubegate.io/ignore: \"KG507 wrong object\"}\n",
+    )
+    .unwrap();
+    let r = common::kubegate_in(
+        dir.path(),
+        &["check", ".", "-f", "json", "--no-schema"],
+        None,
+    );
+    let v: Value = serde_json::from_str(&r.stdout).unwrap();
+    let at = |rule: &str| -> Vec<(String, u64)> {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule"] == rule)
+            .map(|f| {
+                (
+                    f["file"].as_str().unwrap().to_owned(),
+                    f["line"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    // `web` is matched by the Deployment in the other file; `typo` is not.
+    assert_eq!(at("KG507"), [("services.yaml".to_owned(), 11)]);
+    // `stale` silenced nothing; the ConfigMap's suppression can never apply.
+    assert_eq!(
+        at("unused-suppression"),
+        [
+            ("services.yaml".to_owned(), 25),
+            ("services.yaml".to_owned(), 33)
+        ]
+    );
+    assert_eq!(v["summary"]["suppressed"], 1, "{}", r.stdout);
+}

@@ -57,8 +57,10 @@ fn every_rule_fires_exactly_where_its_fixtures_say() {
             .filter(|(_, l)| l.contains("# expect"))
             .map(|(i, _)| i as u32 + 1)
             .collect();
+        // An inventory rule's fail.yaml also holds the objects it compares with.
+        let inventory = rule.scope == policy::Scope::Inventory;
         for (n, doc) in text.split("\n---").enumerate() {
-            if !doc.contains("# expect") {
+            if !inventory && !doc.contains("# expect") {
                 problems.push(format!(
                     "{}: fail.yaml document {n} has no `# expect` line",
                     rule.id

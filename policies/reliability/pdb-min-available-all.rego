@@ -6,10 +6,10 @@
 #   `kubectl drain` and cluster autoscaler scale-downs hang on the node, and node upgrades
 #   stall until someone deletes the budget or the pods by hand.
 #
-#   Only the percentage is checked. An integer `minAvailable` equal to or above the
-#   replicas of the selected workload blocks evictions the same way, but finding that
-#   workload needs the other objects of the manifest set; kube-linter's pdb-min-available
-#   does that comparison too, so it is not listed as an equivalent.
+#   An integer (or a smaller percentage) that is at least the replicas of the selected
+#   workload blocks evictions the same way; pdb-min-available-replicas (KG415) compares the
+#   budget with the workloads of the run for that. kube-linter's pdb-min-available does both
+#   in one check, so it is not listed as an equivalent of either.
 # related_resources:
 #   - ref: https://kubernetes.io/docs/tasks/run-application/configure-pdb/
 #   - ref: https://kubernetes.io/docs/concepts/workloads/pods/disruptions/

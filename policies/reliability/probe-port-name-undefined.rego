@@ -7,9 +7,10 @@
 #   restarts the container in a loop, and a readiness probe keeps the pod out of its Services
 #   forever. The API server accepts the manifest, so only a check like this one catches it.
 #
-#   Numeric ports are not checked: `containerPort` is informational and a process may listen
-#   on a port it does not declare. (kube-linter's liveness-port, readiness-port and
-#   startup-port check numeric `httpGet` ports too, so they are not equivalents.)
+#   Numeric ports are checked by probe-port-not-declared (KG414), as a warning:
+#   `containerPort` is informational and a process may listen on a port it does not
+#   declare. (kube-linter's liveness-port, readiness-port and startup-port check numeric
+#   `httpGet` ports too, so they are not equivalents of this rule alone.)
 # related_resources:
 #   - ref: https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/#use-a-named-port
 # custom:

@@ -20,6 +20,9 @@ pub struct RuleMeta {
     /// Kinds the rule applies to: kind names, `workloads`, `namespaced`, or `*` (all).
     /// The engine evaluates a rule only on objects of these kinds.
     pub kinds: Vec<String>,
+    /// What one evaluation of the rule sees: one object, or every object of its `kinds` in
+    /// the run (for checks across objects, such as a Service that selects no pod).
+    pub scope: Scope,
     /// Why it matters.
     pub rationale: String,
     /// How to fix it.
@@ -31,6 +34,18 @@ pub struct RuleMeta {
     pub file: String,
     /// The rule's Rego package.
     pub package: String,
+}
+
+/// What one evaluation of a rule sees.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// `input` is one object; evaluated on every object of the rule's kinds.
+    #[default]
+    Object,
+    /// `input.objects` holds every object of the rule's kinds in the run; evaluated once.
+    /// Each violation names the object it is about by its index (`"object": i`).
+    Inventory,
 }
 
 /// True equivalents in other tools: same condition, same scope.
@@ -76,6 +91,8 @@ struct Custom {
     severity: Severity,
     category: String,
     kinds: Vec<String>,
+    #[serde(default)]
+    scope: Scope,
     remediation: String,
     #[serde(default)]
     equivalents: Equivalents,
@@ -128,6 +145,7 @@ pub fn parse(file: &str, src: &str) -> Result<RuleMeta, String> {
         severity: a.custom.severity,
         category: a.custom.category,
         kinds: a.custom.kinds,
+        scope: a.custom.scope,
         rationale: a.description.trim().to_owned(),
         remediation: a.custom.remediation.trim().to_owned(),
         references: a.related_resources.into_iter().map(|r| r.url).collect(),

@@ -18,7 +18,7 @@ use regorus::languages::rego::compiler::Compiler;
 use regorus::rvm::{Program, RegoVM};
 use regorus::{CompiledPolicy, Engine};
 
-pub use metadata::RuleMeta;
+pub use metadata::{RuleMeta, Scope};
 
 use crate::parse::source_map::escape;
 
@@ -101,7 +101,20 @@ pub struct Builtins {
     /// Groups that apply to each kind seen so far (per thread).
     by_kind: HashMap<String, Vec<usize>>,
     vm: Option<Vm>,
+    /// The enabled inventory-scope rules, if any.
+    inventory: Option<Inventory>,
 }
+
+/// The rules that look across objects ([`Scope::Inventory`]), compiled into their own
+/// engine and evaluated once per run on the interpreter.
+#[derive(Clone)]
+struct Inventory {
+    engine: Engine,
+    /// Indices (into `Builtins::rules`) of the inventory rules.
+    rules: Vec<usize>,
+}
+
+const INVENTORY_ENTRY: &str = "data.kubegate.inventory.all";
 
 /// How the rules are executed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,19 +164,13 @@ impl Builtins {
             .into_iter()
             .filter(|r| enabled(r))
             .collect();
-        let mut engine = Engine::new();
-        for (path, src) in SOURCES {
-            let wanted = !is_rule_file(path) && !path.ends_with("_test.rego")
-                || rules.iter().any(|r| r.file == *path);
-            if wanted {
-                engine
-                    .add_policy(format!("policies/{path}"), (*src).to_owned())
-                    .with_context(|| format!("built-in policy policies/{path}"))?;
-            }
-        }
+        let mut engine = library_engine(&rules, Scope::Object)?;
         let mut groups: Vec<Vec<String>> = Vec::new();
         let mut run = String::from("package kubegate.run\n\nimport rego.v1\n\n");
         for (i, r) in rules.iter().enumerate() {
+            if r.scope != Scope::Object {
+                continue;
+            }
             let g = match groups.iter().position(|g| *g == r.kinds) {
                 Some(g) => g,
                 None => {
@@ -201,15 +208,121 @@ impl Builtins {
                 })
             }
         };
+        let inventory = Inventory::load(&rules)?;
         Ok(Self {
             rules,
             engine,
             groups,
             by_kind: HashMap::new(),
             vm,
+            inventory,
         })
     }
 
+    /// Whether an object of `kind` is read by an inventory-scope rule (and so must be kept
+    /// for [`Builtins::evaluate_inventory`]).
+    pub fn in_inventory(&self, kind: &str) -> bool {
+        self.inventory
+            .as_ref()
+            .is_some_and(|inv| inv.rules.iter().any(|&i| self.rules[i].applies_to(kind)))
+    }
+
+    /// Evaluates the inventory-scope rules once over `objects` (every object of the run for
+    /// which [`Builtins::in_inventory`] holds, in report order). Returns each violation with
+    /// the index of the object it is about.
+    pub fn evaluate_inventory(
+        &self,
+        objects: Vec<regorus::Value>,
+    ) -> anyhow::Result<Vec<(usize, Violation)>> {
+        let Some(inv) = &self.inventory else {
+            return Ok(Vec::new());
+        };
+        let count = objects.len();
+        let mut engine = inv.engine.clone();
+        let mut input = std::collections::BTreeMap::new();
+        input.insert(
+            regorus::Value::from("objects"),
+            regorus::Value::from(objects),
+        );
+        engine.set_input(regorus::Value::from(input));
+        let results = engine.eval_rule(INVENTORY_ENTRY.into())?;
+        let mut out = Vec::new();
+        let Ok(set) = results.as_set() else {
+            return Ok(out);
+        };
+        for pair in set.iter() {
+            let pair = pair.as_array().map_err(|e| anyhow::anyhow!("{e}"))?;
+            let (Some(idx), Some(v)) = (pair.first(), pair.get(1)) else {
+                continue;
+            };
+            let rule = idx.as_u64().map_err(|e| anyhow::anyhow!("{e}"))? as usize;
+            let Some(meta) = self.rules.get(rule) else {
+                bail!("rule index {rule} out of range");
+            };
+            let object = v["object"].as_u64().ok().map(|o| o as usize);
+            let Some(object) = object.filter(|&o| o < count) else {
+                bail!(
+                    "{} ({}) returned a violation without a valid `object` index",
+                    meta.id,
+                    meta.file
+                );
+            };
+            let (message, pointer) = violation_parts(v);
+            out.push((
+                object,
+                Violation {
+                    rule,
+                    message: message.unwrap_or_else(|| meta.title.clone()),
+                    pointer,
+                },
+            ));
+        }
+        Ok(out)
+    }
+}
+
+/// An engine holding the shared library and the rules of `scope` among `rules`.
+fn library_engine(rules: &[RuleMeta], scope: Scope) -> anyhow::Result<Engine> {
+    let mut engine = Engine::new();
+    for (path, src) in SOURCES {
+        let wanted = !is_rule_file(path) && !path.ends_with("_test.rego")
+            || rules.iter().any(|r| r.file == *path && r.scope == scope);
+        if wanted {
+            engine
+                .add_policy(format!("policies/{path}"), (*src).to_owned())
+                .with_context(|| format!("built-in policy policies/{path}"))?;
+        }
+    }
+    Ok(engine)
+}
+
+impl Inventory {
+    fn load(rules: &[RuleMeta]) -> anyhow::Result<Option<Self>> {
+        let indices: Vec<usize> = (0..rules.len())
+            .filter(|&i| rules[i].scope == Scope::Inventory)
+            .collect();
+        if indices.is_empty() {
+            return Ok(None);
+        }
+        let mut engine = library_engine(rules, Scope::Inventory)?;
+        let mut run = String::from("package kubegate.inventory\n\nimport rego.v1\n\n");
+        for &i in &indices {
+            run.push_str(&format!(
+                "all contains [{i}, v] if {{\n\tsome v in data.{}.violation\n}}\n\n",
+                rules[i].package
+            ));
+        }
+        engine.add_policy("kubegate-inventory.rego".into(), run)?;
+        engine.set_input(regorus::Value::new_object());
+        engine.eval_rule(INVENTORY_ENTRY.into())?;
+        Ok(Some(Self {
+            engine,
+            rules: indices,
+        }))
+    }
+}
+
+impl Builtins {
     /// Evaluates every enabled rule that applies to `kind` on one Kubernetes object.
     pub fn evaluate(
         &mut self,

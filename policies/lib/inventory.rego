@@ -1,0 +1,77 @@
+# Helpers for the inventory-scope rules, which see every object of their kinds in the run at
+# once (`input.objects`) to check references between objects.
+#
+# A namespace left unset in a GitOps repository is usually set at deploy time (by a
+# kustomization or the Argo CD / Flux application), so an object without one is taken to
+# share the namespace of any object it is compared with: these rules only fire when no
+# object could possibly match.
+package kubegate.lib.inventory
+
+import rego.v1
+
+import data.kubegate.lib.k8s
+
+namespace(o) := ns if {
+	ns := o.metadata.namespace
+	is_string(ns)
+	ns != ""
+}
+
+same_namespace(a, b) if not namespace(a)
+
+same_namespace(a, b) if not namespace(b)
+
+same_namespace(a, b) if namespace(a) == namespace(b)
+
+# The pod template of every workload in the run: {"object": i, "labels": {...}, "spec": <PodSpec>, "path": [...]}.
+pod_templates contains {"object": i, "labels": labels, "spec": ps.spec, "path": ps.path} if {
+	some i, o in input.objects
+	is_object(o)
+	some ps in k8s.pod_specs with input as o
+	labels := object.get(ps.meta, "labels", {})
+	is_object(labels)
+}
+
+# `labels` carries every key and value of the `matchLabels`-style map `selector`.
+labels_match(selector, labels) if {
+	is_object(selector)
+	is_object(labels)
+	every k, v in selector {
+		labels[k] == v
+	}
+}
+
+# A metav1.LabelSelector (`matchLabels` and `matchExpressions`) selects `labels`. An empty
+# selector selects everything.
+selector_matches(selector, labels) if {
+	is_object(selector)
+	labels_match(object.get(selector, "matchLabels", {}), labels)
+	exprs := object.get(selector, "matchExpressions", [])
+	is_array(exprs)
+	every e in exprs {
+		expression_matches(e, labels)
+	}
+}
+
+expression_matches(e, labels) if {
+	e.operator == "In"
+	is_array(e.values)
+	labels[e.key] in e.values
+}
+
+expression_matches(e, labels) if {
+	e.operator == "NotIn"
+	is_array(e.values)
+	not labels[e.key] in e.values
+}
+
+expression_matches(e, labels) if {
+	e.operator == "Exists"
+	is_string(labels[e.key])
+}
+
+expression_matches(e, labels) if {
+	e.operator == "DoesNotExist"
+	is_object(labels)
+	not labels[e.key]
+}
