@@ -23,13 +23,26 @@ same_namespace(a, b) if not namespace(b)
 
 same_namespace(a, b) if namespace(a) == namespace(b)
 
-# The pod template of every workload in the run: {"object": i, "labels": {...}, "spec": <PodSpec>, "path": [...]}.
-pod_templates contains {"object": i, "labels": labels, "spec": ps.spec, "path": ps.path} if {
+# The pod template of each workload in the run, by the index of its object:
+# {"object": i, "labels": {...}, "spec": <PodSpec>, "path": [...]}.
+pod_template_of[i] := {"object": i, "labels": labels, "spec": ps.spec, "path": ps.path} if {
 	some i, o in input.objects
 	is_object(o)
 	some ps in k8s.pod_specs with input as o
 	labels := object.get(ps.meta, "labels", {})
 	is_object(labels)
+}
+
+# Every pod template of `pod_template_of`.
+pod_templates contains t if some t in pod_template_of
+
+# The index of every workload whose pod template carries the label `key=value`, for
+# finding the templates a selector may match without comparing it with every template.
+templates_by_label[pair] contains t.object if {
+	some t in pod_templates
+	some k, v in t.labels
+	is_string(v)
+	pair := concat("=", [k, v])
 }
 
 # `labels` carries every key and value of the `matchLabels`-style map `selector`.

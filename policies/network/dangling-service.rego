@@ -49,8 +49,11 @@ violation contains v if {
 }
 
 selected(svc, selector) if {
-	some t in inventory.pod_templates
-	inventory.same_namespace(svc, input.objects[t.object])
+	some k, v in selector
+	is_string(v)
+	some n in inventory.templates_by_label[concat("=", [k, v])]
+	t := inventory.pod_template_of[n]
+	inventory.same_namespace(svc, input.objects[n])
 	inventory.labels_match(selector, t.labels)
 }
 
