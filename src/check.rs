@@ -331,6 +331,7 @@ fn evaluate_combined(
     if files.is_empty() {
         return;
     }
+    user.set_file(crate::policy::user::COMBINED);
     let result = user.evaluate(&serde_json::Value::Array(input));
     let mut ctxs: Vec<FileCtx> = files
         .iter()
@@ -740,6 +741,7 @@ fn evaluate_user(ctx: &mut FileCtx, user: &mut UserPolicies, doc: &Document) {
         }
         _ => None,
     };
+    user.set_file(&ctx.file);
     match user.evaluate(&doc.value) {
         Ok((outcomes, _excepted)) => {
             for o in outcomes {

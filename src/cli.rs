@@ -147,6 +147,11 @@ pub struct CheckArgs {
     #[arg(long, help_heading = "Policies")]
     pub rego_v0: bool,
 
+    /// Environment variable that policies may read with `opa.runtime().env`, glob allowed
+    /// (repeatable) [default: none; conftest shows them all]
+    #[arg(long, value_name = "NAME", help_heading = "Policies")]
+    pub policy_env: Vec<String>,
+
     /// Ignore `kubegate.io/ignore` annotations in manifests (CI refuses exemptions written
     /// into the change itself)
     #[arg(long, help_heading = "Policies")]
@@ -261,6 +266,9 @@ fn merge_config(args: &CheckArgs, cfg: &config::Loaded) -> anyhow::Result<CheckA
         a.namespace = c.namespaces.clone();
     }
     a.all_namespaces |= c.all_namespaces.unwrap_or(false) && a.namespace.is_empty();
+    if a.policy_env.is_empty() {
+        a.policy_env = c.policy_env.clone();
+    }
     a.rego_v0 |= c.rego_v0.unwrap_or(false);
     a.no_inline_suppressions |= c.inline_suppressions == Some(false);
     Ok(a)
@@ -357,8 +365,12 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         })?)
     };
     let user = if args.policy.is_empty() {
-        if !args.data.is_empty() || !args.namespace.is_empty() || args.all_namespaces {
-            anyhow::bail!("--data, --namespace and --all-namespaces need --policy");
+        if !args.data.is_empty()
+            || !args.namespace.is_empty()
+            || args.all_namespaces
+            || !args.policy_env.is_empty()
+        {
+            anyhow::bail!("--data, --namespace, --all-namespaces and --policy-env need --policy");
         }
         None
     } else {
@@ -369,6 +381,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
                 namespaces: args.namespace.clone(),
                 all_namespaces: args.all_namespaces,
                 rego_v0: args.rego_v0,
+                policy_env: args.policy_env.clone(),
             },
         )?)
     };

@@ -32,6 +32,9 @@ pub struct Config {
     pub namespaces: Vec<String>,
     pub all_namespaces: Option<bool>,
     pub rego_v0: Option<bool>,
+    /// Environment variables (globs) that `opa.runtime().env` shows to policies.
+    #[serde(default)]
+    pub policy_env: Vec<String>,
     pub inline_suppressions: Option<bool>,
     #[serde(default)]
     pub suppressions: Vec<Suppression>,

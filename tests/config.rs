@@ -135,3 +135,44 @@ fn flags_override_the_config() {
     let (code, _, _) = json(&dir, &["--no-config", "--no-builtin-rules"]);
     assert_eq!(code, 0);
 }
+
+#[test]
+fn policy_env_comes_from_the_config_and_the_flag_replaces_it() {
+    let dir = repo("policies: [policy]\npolicyEnv: [\"KUBEGATE_TEST_CFG_*\"]\n");
+    std::fs::create_dir(dir.path().join("policy")).unwrap();
+    std::fs::write(
+        dir.path().join("policy/main.rego"),
+        "package main\n\nimport rego.v1\n\nwarn contains msg if {\n\tmsg := json.marshal(opa.runtime().env)\n}\n",
+    )
+    .unwrap();
+    let run = |extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubegate"))
+            .current_dir(dir.path())
+            .args([
+                "check",
+                "apps",
+                "-f",
+                "json",
+                "--no-schema",
+                "--no-builtin-rules",
+            ])
+            .args(extra)
+            .env("KUBEGATE_TEST_CFG_A", "a")
+            .env("KUBEGATE_TEST_SECRET", "s")
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        assert_eq!(
+            rules_of(&v),
+            ["main.warn"],
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        v["findings"][0]["message"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(run(&[]), r#"{"KUBEGATE_TEST_CFG_A":"a"}"#);
+    assert_eq!(
+        run(&["--policy-env", "KUBEGATE_TEST_SECRET"]),
+        r#"{"KUBEGATE_TEST_SECRET":"s"}"#
+    );
+}

@@ -10,9 +10,17 @@
 //! - `exception` rules: `exception contains ["foo"] if ...` exempts `deny_foo`,
 //!   `violation_foo` and `warn_foo` for that input; `""` exempts the bare rules;
 //! - `--data` directories: `.json`/`.yaml`/`.yml` files merged under `data`, prefixed by
-//!   their directory relative to the given root.
+//!   their directory relative to the given root;
+//! - `data.conftest.file` (`{name, dir}` of the file checked), `parse_config`,
+//!   `parse_config_file`, `parse_combined_config_files` and `opa.runtime()` (with only the
+//!   environment variables `--policy-env` allows): see [`builtins`]. A policy that calls
+//!   `http.send` does not load: kubegate makes no network calls.
 //!
 //! Each document is one input, as in conftest (a `kind: List` is one input, not its items).
+
+pub mod builtins;
+
+pub use builtins::COMBINED;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -29,6 +37,8 @@ pub struct Options {
     pub namespaces: Vec<String>,
     pub all_namespaces: bool,
     pub rego_v0: bool,
+    /// Environment variables (globs) that `opa.runtime().env` shows; none by default.
+    pub policy_env: Vec<String>,
 }
 
 /// Whether a rule's results fail the check (`deny`, `violation`) or warn (`warn`).
@@ -91,6 +101,8 @@ pub struct UserPolicies {
     pub queries: Vec<Query>,
     /// Packages that define `exception`.
     exception_packages: BTreeSet<String>,
+    /// The file `data.conftest.file` describes, and its value.
+    file: Option<(String, regorus::Value)>,
 }
 
 /// Conftest's rule-name pattern: `^(deny|violation|warn)(_[a-zA-Z0-9]+)*$`.
@@ -136,22 +148,56 @@ impl UserPolicies {
         }
         // Candidate rule names per package, from the rule heads of each file.
         let mut candidates: BTreeMap<String, BTreeSet<(String, String)>> = BTreeMap::new();
+        // Directories of the policies that read files with conftest's builtins.
+        let mut reader_dirs = Vec::new();
         for f in &files {
             let src = std::fs::read_to_string(f)
                 .with_context(|| format!("reading policy {}", f.display()))?;
             let display = crate::discover::display_path(f);
             let package = engine
                 .add_policy(display.clone(), src.clone())
-                .map_err(|e| anyhow::anyhow!("{e}"))
+                .map_err(|e| anyhow::anyhow!("{}", with_hint(&e.to_string())))
                 .with_context(|| format!("policy {display} does not compile"))?;
+            // regorus would only fail when a call is reached, and then as an unknown function.
+            if let Some((line, column)) = builtins::find_call(&src, "http.send")
+                && !builtins::imports_data_http(&src)
+            {
+                return Err(anyhow::anyhow!(
+                    "{display}:{line}:{column}: {}",
+                    builtins::HTTP_HINT
+                ))
+                .with_context(|| format!("policy {display} does not compile"));
+            }
+            if ["parse_config_file", "parse_combined_config_files"]
+                .iter()
+                .any(|b| builtins::find_call(&src, b).is_some())
+            {
+                reader_dirs.push(f.parent().map(Path::to_path_buf).unwrap_or_default());
+            }
             let package = package.strip_prefix("data.").unwrap_or(&package).to_owned();
+            if package == "conftest"
+                && engine
+                    .has_declared_rule_rooted_at(&display, "file")
+                    .unwrap_or(false)
+            {
+                bail!(
+                    "policy {display} defines data.conftest.file, which kubegate sets to the \
+                     file being checked, as conftest does"
+                );
+            }
             let set = candidates.entry(package).or_default();
             for name in rule_heads(&src) {
                 set.insert((display.clone(), name));
             }
         }
+        builtins::register(
+            &mut engine,
+            builtins::runtime(&opts.policy_env)?,
+            builtins::Resolver::new(reader_dirs),
+        )?;
         for dir in &opts.data_dirs {
-            let data = load_data(dir)?;
+            let mut data = load_data(dir)?;
+            reserve_conftest_file(&mut data, dir)?;
             engine
                 .add_data(regorus::Value::from(data))
                 .map_err(|e| anyhow::anyhow!("{e}"))
@@ -183,17 +229,28 @@ impl UserPolicies {
         }
         // Compile now, so errors surface before any file is checked.
         engine.set_input(regorus::Value::new_object());
+        builtins::set_current_file(&regorus::Value::Undefined);
         for q in &queries {
             engine
                 .eval_rule(format!("data.{}.{}", q.package, q.rule))
-                .map_err(|e| anyhow::anyhow!("{e}"))
+                .map_err(|e| anyhow::anyhow!("{}", with_hint(&e.to_string())))
                 .with_context(|| format!("policy rule data.{}.{}", q.package, q.rule))?;
         }
         Ok(Self {
             engine,
             queries: queries.into_iter().collect(),
             exception_packages,
+            file: None,
         })
+    }
+
+    /// Sets the file that `data.conftest.file` describes for the next evaluations: a display
+    /// path (relative to the working directory, or absolute), or [`COMBINED`] for
+    /// `--combine`, as conftest does. Cheap when the file does not change.
+    pub fn set_file(&mut self, file: &str) {
+        if self.file.as_ref().is_none_or(|(f, _)| f != file) {
+            self.file = Some((file.to_owned(), builtins::file_info(file)));
+        }
     }
 
     /// Evaluates every selected rule on one input. Returns results and the number of
@@ -204,12 +261,19 @@ impl UserPolicies {
             return Ok((out, 0));
         }
         self.engine.set_input(super::to_rego(input));
+        // Per thread: each thread evaluates with its own clone of the engine.
+        builtins::set_current_file(
+            self.file
+                .as_ref()
+                .map_or(&regorus::Value::Undefined, |(_, v)| v),
+        );
         let mut exceptions: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
         for p in &self.exception_packages {
             let v = self
                 .engine
                 .eval_rule(format!("data.{p}.exception"))
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                .map_err(|e| anyhow::anyhow!("{}", one_line(&e.to_string())))
+                .with_context(|| format!("evaluating data.{p}.exception"))?;
             let names = exceptions.entry(p.clone()).or_default();
             for_each_item(&v, |item| {
                 for_each_item(item, |name| {
@@ -224,7 +288,7 @@ impl UserPolicies {
             let v = self
                 .engine
                 .eval_rule(format!("data.{}.{}", q.package, q.rule))
-                .map_err(|e| anyhow::anyhow!("{e}"))
+                .map_err(|e| anyhow::anyhow!("{}", one_line(&e.to_string())))
                 .with_context(|| format!("evaluating data.{}.{}", q.package, q.rule))?;
             if exceptions
                 .get(&q.package)
@@ -268,6 +332,47 @@ impl UserPolicies {
             }
         }
         Ok((out, excepted))
+    }
+}
+
+/// regorus's evaluation errors quote the source over several lines
+/// (`--> file:line:col`, the line, a caret, `error: message`); a finding's message is
+/// better as one line: `file:line:col: message`. Anything else is kept as it is.
+fn one_line(message: &str) -> String {
+    let location = message
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("--> "));
+    let error = message.split_once("\nerror: ").map(|(_, m)| m.trim());
+    match (location, error) {
+        (Some(location), Some(error)) => format!("{}: {error}", location.trim()),
+        _ => message.trim().to_owned(),
+    }
+}
+
+/// Adds the reason to an error that mentions `http.send` (unless it is already there).
+fn with_hint(message: &str) -> String {
+    if message.contains("http.send") && !message.contains(builtins::HTTP_HINT) {
+        format!("{message}\nhint: {}", builtins::HTTP_HINT)
+    } else {
+        message.to_owned()
+    }
+}
+
+/// `data.conftest.file` is kubegate's to set, as in conftest, where the file information
+/// written before each file replaces whatever a data file put there. Other keys under
+/// `data.conftest` stay.
+fn reserve_conftest_file(data: &mut serde_json::Value, dir: &Path) -> anyhow::Result<()> {
+    match data.get_mut("conftest") {
+        None => Ok(()),
+        Some(serde_json::Value::Object(map)) => {
+            map.remove("file");
+            Ok(())
+        }
+        Some(_) => bail!(
+            "data under {} sets `conftest` to a value that is not a mapping; data.conftest.file \
+             holds the file being checked",
+            dir.display()
+        ),
     }
 }
 
@@ -465,6 +570,33 @@ mod tests {
             err.contains("allowed") || err.contains("conflicts"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn conftest_file_follows_set_file_on_one_engine() {
+        let mut user = UserPolicies::load(&Options {
+            policy_dirs: vec![PathBuf::from("fixtures/conftest/fileinfo/policy")],
+            ..Options::default()
+        })
+        .unwrap();
+        let mut names = |file: &str| {
+            user.set_file(file);
+            let (out, _) = user.evaluate(&serde_json::json!({"kind": "Pod"})).unwrap();
+            out.into_iter().map(|o| o.message).collect::<Vec<_>>()
+        };
+        let cwd = std::env::current_dir().unwrap();
+        let a = names("a/x.yaml");
+        assert_eq!(a, [format!("x.yaml in {}", cwd.join("a").display())]);
+        assert_eq!(names("a/x.yaml"), a);
+        assert_eq!(names("/b/y.yaml"), ["y.yaml in /b"]);
+        assert_eq!(names(COMBINED), [format!("Combined in {}", cwd.display())]);
+    }
+
+    #[test]
+    fn evaluation_errors_become_one_line() {
+        let regorus = "\n--> p/main.rego:8:24\n  |\n8 |   x := f(1)\n  |        ^\nerror: f: bad";
+        assert_eq!(one_line(regorus), "p/main.rego:8:24: f: bad");
+        assert_eq!(one_line(" plain error\n"), "plain error");
     }
 
     #[test]
