@@ -128,10 +128,18 @@ pub fn run(inputs: Vec<Loaded>, opts: &Options<'_>) -> Outcome {
         )
         .collect();
     let mut out = Outcome::default();
-    let mut kept = Vec::new();
+    let mut combined = Vec::new();
+    let mut inventory = Vec::new();
     for mut r in results {
-        if let Some(k) = r.kept.take() {
-            kept.push((r.file.clone(), k));
+        if let Some(docs) = r.docs.take() {
+            combined.push((r.file.clone(), r.source.clone(), docs));
+        }
+        if !r.inventory.is_empty() {
+            inventory.push((
+                r.file.clone(),
+                r.source.clone(),
+                std::mem::take(&mut r.inventory),
+            ));
         }
         out.stats.add(&r.stats);
         if let (Some(text), false) = (r.text, r.findings.is_empty()) {
@@ -140,14 +148,10 @@ pub fn run(inputs: Vec<Loaded>, opts: &Options<'_>) -> Outcome {
         out.findings.extend(r.findings);
     }
     if let Some(builtins) = opts.builtins {
-        evaluate_inventory(&mut out, builtins, &kept, opts);
+        evaluate_inventory(&mut out, builtins, inventory, opts);
     }
     if let (true, Some(user)) = (opts.combine, opts.user) {
-        let files = kept
-            .into_iter()
-            .map(|(file, k)| (file, k.text, k.docs))
-            .collect();
-        evaluate_combined(&mut out, user.clone(), files, opts.keep_sources);
+        evaluate_combined(&mut out, user.clone(), combined, opts.keep_sources);
     }
     finding::sort(&mut out.findings);
     if !opts.reject_missing_schemas {
@@ -156,100 +160,74 @@ pub fn run(inputs: Vec<Loaded>, opts: &Options<'_>) -> Outcome {
     out
 }
 
-/// What a file keeps after its own checks for the checks across files: its documents, and
-/// which of their objects the inventory-scope rules read.
-struct Kept {
-    text: Arc<str>,
-    docs: Vec<Document>,
-    /// `(document index, object index within the document)` of each inventory object.
-    inventory: Vec<(usize, usize)>,
+/// What a file keeps of an object that an inventory-scope rule reads.
+struct InventoryObject {
+    /// The object as the rules see it (converted once, in the parallel phase).
+    value: regorus::Value,
+    /// Index of its document in the file.
+    document: usize,
+    /// Its pointer prefix within the document (`""`, or `/items/3`).
+    prefix: String,
+    kind: String,
+    object: ObjectRef,
+    /// Its `kubegate.io/ignore` annotations that name inventory rules, if honoured.
+    suppressions: Vec<crate::suppress::Inline>,
 }
 
 /// Runs the inventory-scope built-in rules once over every object they read, then turns
 /// their violations into findings on those objects, honouring inline suppressions.
+///
+/// Files keep only the objects the rules read, not their parse trees: the few files with a
+/// finding here are parsed again to place it, which costs far less than keeping the tree of
+/// every workload file until the end of the run.
 fn evaluate_inventory(
     out: &mut Outcome,
     builtins: &Builtins,
-    kept: &[(Arc<str>, Kept)],
+    files: Vec<(Arc<str>, Arc<str>, Vec<InventoryObject>)>,
     opts: &Options<'_>,
 ) {
-    // Every inventory object, in report order: (file, document, object index).
-    let mut index = Vec::new();
-    for (fi, (_, k)) in kept.iter().enumerate() {
-        for &(di, oi) in &k.inventory {
-            index.push((fi, di, oi));
-        }
-    }
+    // Every inventory object, in report order: (file, object index in the file).
+    let index: Vec<(usize, usize)> = files
+        .iter()
+        .enumerate()
+        .flat_map(|(fi, (_, _, objects))| (0..objects.len()).map(move |oi| (fi, oi)))
+        .collect();
     if index.is_empty() {
         return;
     }
-    let object_at = |fi: usize, di: usize, oi: usize| -> Option<Object<'_>> {
-        match parse::objects(&kept[fi].1.docs[di]) {
-            Contents::Objects(mut objects) if oi < objects.len() => Some(objects.swap_remove(oi)),
-            _ => None,
-        }
-    };
     let values = index
         .iter()
-        .map(|&(fi, di, oi)| {
-            object_at(fi, di, oi).map_or(regorus::Value::Null, |o| crate::policy::to_rego(o.value))
-        })
+        .map(|&(fi, oi)| files[fi].2[oi].value.clone())
         .collect();
-    let mut ctxs: Vec<FileCtx> = kept
-        .iter()
-        .map(|(file, k)| FileCtx {
-            file: file.clone(),
-            text: k.text.clone(),
-            lines: None,
-            findings: Vec::new(),
-        })
-        .collect();
+    // Findings per file, placed once every violation is known: (object, pointer, finding).
+    let mut pending: BTreeMap<usize, Vec<(usize, String, Finding)>> = BTreeMap::new();
     let violations = match builtins.evaluate_inventory(values) {
         Ok(v) => v,
         Err(e) => {
-            let (fi, _, _) = index[0];
-            let mut f = ctxs[fi].finding_at(0, 0);
-            f.rule = "policy-error".into();
+            let (fi, _) = index[0];
+            let mut f = file_finding(&files[fi].0, "policy-error", String::new());
             f.message = format!("a built-in policy failed on the objects of this run: {e:#}");
             out.findings.push(f);
             return;
         }
     };
-    // Inline suppressions of each object that names an inventory rule, and whether it was used.
-    let mut inline: BTreeMap<usize, Vec<(crate::suppress::Inline, Vec<bool>)>> = BTreeMap::new();
-    if opts.inline_suppressions {
-        for (n, &(fi, di, oi)) in index.iter().enumerate() {
-            let Some(obj) = object_at(fi, di, oi) else {
-                continue;
-            };
-            let list: Vec<_> = crate::suppress::inline(obj.value)
-                .into_iter()
-                .filter(|s| {
-                    s.rules
-                        .iter()
-                        .any(|spec| inventory_rule(builtins, spec, obj.kind))
-                })
-                .map(|s| {
-                    let used = vec![false; s.rules.len()];
-                    (s, used)
-                })
-                .collect();
-            if !list.is_empty() {
-                inline.insert(n, list);
-            }
-        }
-    }
+    // Whether each inline suppression rule spec was used, per object.
+    let mut used: BTreeMap<(usize, usize), Vec<Vec<bool>>> = BTreeMap::new();
     for (n, v) in violations {
-        let (fi, di, oi) = index[n];
-        let Some(obj) = object_at(fi, di, oi) else {
-            continue;
-        };
+        let (fi, oi) = index[n];
+        let obj = &files[fi].2[oi];
         let meta = &builtins.rules[v.rule];
+        let flags = used.entry((fi, oi)).or_insert_with(|| {
+            obj.suppressions
+                .iter()
+                .map(|s| vec![false; s.rules.len()])
+                .collect()
+        });
         let mut silenced = false;
-        for (s, used) in inline.get_mut(&n).into_iter().flatten() {
-            for (k, spec) in s.rules.iter().enumerate() {
+        for (s, flags) in obj.suppressions.iter().zip(flags.iter_mut()) {
+            for (spec, flag) in s.rules.iter().zip(flags.iter_mut()) {
                 if crate::suppress::designates(spec, &meta.id, Some(&meta.name)) {
-                    used[k] = true;
+                    *flag = true;
                     silenced = true;
                 }
             }
@@ -258,40 +236,58 @@ fn evaluate_inventory(
             out.stats.suppressed += 1;
             continue;
         }
-        let doc = &kept[fi].1.docs[di];
-        let mut f = ctxs[fi].locate(doc, &format!("{}{}", obj.prefix(), v.pointer), false);
+        let mut f = file_finding(&files[fi].0, "", v.message);
         f.rule = meta.id.clone().into();
         f.severity = meta.severity;
-        f.message = v.message;
-        f.object = Some(object_ref(&obj));
-        ctxs[fi].findings.push(f);
+        f.object = Some(obj.object.clone());
+        let pointer = format!("{}{}", obj.prefix, v.pointer);
+        pending.entry(fi).or_default().push((oi, pointer, f));
     }
-    for (n, list) in inline {
-        let (fi, di, oi) = index[n];
-        let Some(obj) = object_at(fi, di, oi) else {
-            continue;
-        };
-        for (s, used) in list {
-            for (spec, used) in s.rules.iter().zip(used) {
-                if !used && inventory_rule(builtins, spec, obj.kind) {
-                    let doc = &kept[fi].1.docs[di];
-                    let mut f =
-                        ctxs[fi].locate(doc, &format!("{}{}", obj.prefix(), s.pointer), false);
-                    f.rule = "unused-suppression".into();
+    for (fi, (file, _, objects)) in files.iter().enumerate() {
+        for (oi, obj) in objects.iter().enumerate() {
+            for (si, s) in obj.suppressions.iter().enumerate() {
+                for (k, spec) in s.rules.iter().enumerate() {
+                    let was_used = used.get(&(fi, oi)).is_some_and(|flags| flags[si][k]);
+                    if was_used || !inventory_rule(builtins, spec, &obj.kind) {
+                        continue;
+                    }
+                    let mut f = file_finding(
+                        file,
+                        "unused-suppression",
+                        format!("suppression of `{spec}` matched no finding; remove it"),
+                    );
                     f.severity = Severity::Warning;
-                    f.message = format!("suppression of `{spec}` matched no finding; remove it");
-                    f.object = Some(object_ref(&obj));
-                    ctxs[fi].findings.push(f);
+                    f.object = Some(obj.object.clone());
+                    let pointer = format!("{}{}", obj.prefix, s.pointer);
+                    pending.entry(fi).or_default().push((oi, pointer, f));
                 }
             }
         }
     }
-    for ctx in ctxs {
-        if ctx.findings.is_empty() {
-            continue;
+    for (fi, findings) in pending {
+        let (file, text, objects) = &files[fi];
+        let (docs, _) = parse::yaml::parse(text, &opts.limits);
+        let mut ctx = FileCtx {
+            file: file.clone(),
+            text: text.clone(),
+            lines: None,
+            findings: Vec::new(),
+        };
+        for (oi, pointer, f) in findings {
+            let placed = match docs.get(objects[oi].document) {
+                Some(doc) => ctx.locate(doc, &pointer, false),
+                None => f.clone(),
+            };
+            ctx.findings.push(Finding {
+                rule: f.rule,
+                severity: f.severity,
+                message: f.message,
+                object: f.object,
+                ..placed
+            });
         }
         if opts.keep_sources {
-            out.sources.insert(ctx.file.clone(), ctx.text.clone());
+            out.sources.insert(file.clone(), text.clone());
         }
         out.findings.extend(ctx.findings);
     }
@@ -406,8 +402,12 @@ struct FileResult {
     text: Option<Arc<str>>,
     findings: Vec<Finding>,
     stats: Stats,
-    /// Kept for the checks across files (`--combine`, inventory rules).
-    kept: Option<Kept>,
+    /// The file's text, for the checks across files.
+    source: Arc<str>,
+    /// With `--combine`: the file's documents.
+    docs: Option<Vec<Document>>,
+    /// The objects the inventory-scope rules read.
+    inventory: Vec<InventoryObject>,
 }
 
 /// Reads a file, refusing (without reading) anything larger than the limit.
@@ -450,7 +450,9 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
                 file,
                 text: None,
                 stats,
-                kept: None,
+                source: "".into(),
+                docs: None,
+                inventory: Vec::new(),
             };
         }
     };
@@ -469,7 +471,8 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
         lines: None,
         findings: Vec::new(),
     };
-    let mut kept = None;
+    let mut combined = None;
+    let mut inventory = Vec::new();
     if let Some(issue) = decode_issue {
         ctx.issue(&issue);
     } else if let Some(skip) = parse::skip_file(&file, &text) {
@@ -485,7 +488,6 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
             ctx.issue(issue);
         }
         stats.documents += docs.len();
-        let mut inventory = Vec::new();
         for (di, doc) in docs.iter().enumerate() {
             let doc_start = ctx.findings.len();
             if let Some(user) = engines.user.as_mut()
@@ -498,7 +500,7 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
                 Contents::Skipped(s) => *stats.skipped.entry(s.as_str()).or_default() += 1,
                 Contents::Objects(objects) => {
                     let single = objects.len() == 1;
-                    for (oi, obj) in objects.iter().enumerate() {
+                    for obj in &objects {
                         stats.objects += 1;
                         let start = if single {
                             doc_start
@@ -509,9 +511,12 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
                             check_object(&mut ctx, catalog, doc, obj, opts);
                         }
                         if let Some(engine) = engines.builtins.as_mut() {
-                            evaluate_rules(&mut ctx, engine, doc, obj);
                             if engine.in_inventory(obj.kind) {
-                                inventory.push((di, oi));
+                                let item = inventory_object(engine, di, obj, opts);
+                                evaluate_rules(&mut ctx, engine, doc, obj, Some(&item.value));
+                                inventory.push(item);
+                            } else {
+                                evaluate_rules(&mut ctx, engine, doc, obj, None);
                             }
                         }
                         if opts.inline_suppressions {
@@ -522,21 +527,53 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
                 }
             }
         }
-        if (opts.combine && opts.user.is_some()) || !inventory.is_empty() {
-            kept = Some(Kept {
-                text: text.clone(),
-                docs,
-                inventory,
-            });
+        if opts.combine && opts.user.is_some() {
+            combined = Some(docs);
         }
     }
     let keep = opts.keep_sources && !ctx.findings.is_empty();
+    let source = if combined.is_some() || !inventory.is_empty() {
+        text.clone()
+    } else {
+        "".into()
+    };
     FileResult {
         file,
         text: keep.then_some(text),
         findings: ctx.findings,
         stats,
-        kept,
+        source,
+        docs: combined,
+        inventory,
+    }
+}
+
+/// What the inventory rules need of one object, taken while it is at hand.
+fn inventory_object(
+    builtins: &Builtins,
+    document: usize,
+    obj: &Object<'_>,
+    opts: &Options<'_>,
+) -> InventoryObject {
+    let suppressions = if opts.inline_suppressions {
+        crate::suppress::inline(obj.value)
+            .into_iter()
+            .filter(|s| {
+                s.rules
+                    .iter()
+                    .any(|spec| inventory_rule(builtins, spec, obj.kind))
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    InventoryObject {
+        value: crate::policy::to_rego(obj.value),
+        document,
+        prefix: obj.prefix(),
+        kind: obj.kind.to_owned(),
+        object: object_ref(obj),
+        suppressions,
     }
 }
 
@@ -708,9 +745,21 @@ fn rule_ran(spec: &str, engines: &Engines, opts: &Options<'_>) -> Option<bool> {
 }
 
 /// Runs the built-in rules on one object and turns their violations into findings.
-fn evaluate_rules(ctx: &mut FileCtx, engine: &mut Builtins, doc: &Document, obj: &Object<'_>) {
+///
+/// `converted` is the object already converted to a Rego value, when the caller has it.
+fn evaluate_rules(
+    ctx: &mut FileCtx,
+    engine: &mut Builtins,
+    doc: &Document,
+    obj: &Object<'_>,
+    converted: Option<&regorus::Value>,
+) {
     let prefix = obj.prefix();
-    match engine.evaluate(obj.kind, obj.value) {
+    let result = match converted {
+        Some(value) => engine.evaluate_rego(obj.kind, value),
+        None => engine.evaluate(obj.kind, obj.value),
+    };
+    match result {
         Ok(violations) => {
             for v in violations {
                 let meta = &engine.rules[v.rule];

@@ -47,19 +47,34 @@ violation contains v if {
 
 # The field that names the pod's ServiceAccount and its value; `serviceAccount` is the
 # deprecated alias, read only when `serviceAccountName` is unset.
-account(spec) := ["serviceAccountName", n] if {
-	n := spec.serviceAccountName
-	is_string(n)
-	n != ""
-} else := ["serviceAccount", n] if {
-	n := spec.serviceAccount
-	is_string(n)
-	n != ""
+account(spec) := ["serviceAccountName", spec.serviceAccountName] if named(spec, "serviceAccountName")
+
+account(spec) := ["serviceAccount", spec.serviceAccount] if {
+	not named(spec, "serviceAccountName")
+	named(spec, "serviceAccount")
+}
+
+named(spec, field) if {
+	is_string(spec[field])
+	spec[field] != ""
+}
+
+# The namespaces of the ServiceAccounts of the run, by name ("" where none is set).
+account_namespaces[name] contains ns if {
+	some sa in input.objects
+	sa.kind == "ServiceAccount"
+	name := sa.metadata.name
+	is_string(name)
+	ns := object.get(sa, ["metadata", "namespace"], "")
 }
 
 exists(workload, name) if {
-	some sa in input.objects
-	sa.kind == "ServiceAccount"
-	sa.metadata.name == name
-	inventory.same_namespace(sa, workload)
+	namespaces := account_namespaces[name]
+	matches(workload, namespaces)
 }
+
+matches(workload, _) if not inventory.namespace(workload)
+
+matches(_, namespaces) if "" in namespaces
+
+matches(workload, namespaces) if inventory.namespace(workload) in namespaces

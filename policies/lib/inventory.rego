@@ -28,7 +28,7 @@ same_namespace(a, b) if namespace(a) == namespace(b)
 pod_template_of[i] := {"object": i, "labels": labels, "spec": ps.spec, "path": ps.path} if {
 	some i, o in input.objects
 	is_object(o)
-	some ps in k8s.pod_specs with input as o
+	ps := k8s.pod_spec_of(o)
 	labels := object.get(ps.meta, "labels", {})
 	is_object(labels)
 }

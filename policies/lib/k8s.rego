@@ -8,26 +8,32 @@ import rego.v1
 template_kinds := {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job"}
 
 # Every pod spec in the input: {"spec": <PodSpec>, "path": [...], "meta": <pod metadata>}.
-pod_specs contains {"spec": input.spec, "path": ["spec"], "meta": object.get(input, "metadata", {})} if {
-	input.kind == "Pod"
-	is_object(input.spec)
+pod_specs contains ps if {
+	ps := pod_spec_of(input)
 }
 
-pod_specs contains {"spec": t.spec, "path": ["spec", "template", "spec"], "meta": object.get(t, "metadata", {})} if {
-	input.kind in template_kinds
-	t := input.spec.template
+# The pod spec of the object `o` (a Pod, a workload's template, a CronJob's job template or
+# a PodTemplate), with its path and pod metadata; undefined for other kinds.
+pod_spec_of(o) := {"spec": o.spec, "path": ["spec"], "meta": object.get(o, "metadata", {})} if {
+	o.kind == "Pod"
+	is_object(o.spec)
+}
+
+pod_spec_of(o) := {"spec": t.spec, "path": ["spec", "template", "spec"], "meta": object.get(t, "metadata", {})} if {
+	o.kind in template_kinds
+	t := o.spec.template
 	is_object(t.spec)
 }
 
-pod_specs contains {"spec": t.spec, "path": ["spec", "jobTemplate", "spec", "template", "spec"], "meta": object.get(t, "metadata", {})} if {
-	input.kind == "CronJob"
-	t := input.spec.jobTemplate.spec.template
+pod_spec_of(o) := {"spec": t.spec, "path": ["spec", "jobTemplate", "spec", "template", "spec"], "meta": object.get(t, "metadata", {})} if {
+	o.kind == "CronJob"
+	t := o.spec.jobTemplate.spec.template
 	is_object(t.spec)
 }
 
-pod_specs contains {"spec": t.spec, "path": ["template", "spec"], "meta": object.get(t, "metadata", {})} if {
-	input.kind == "PodTemplate"
-	t := input.template
+pod_spec_of(o) := {"spec": t.spec, "path": ["template", "spec"], "meta": object.get(t, "metadata", {})} if {
+	o.kind == "PodTemplate"
+	t := o.template
 	is_object(t.spec)
 }
 

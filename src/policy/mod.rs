@@ -106,7 +106,7 @@ pub struct Builtins {
 }
 
 /// The rules that look across objects ([`Scope::Inventory`]), compiled into their own
-/// engine and evaluated once per run on the interpreter.
+/// engine and evaluated once per run.
 #[derive(Clone)]
 struct Inventory {
     engine: Engine,
@@ -115,6 +115,9 @@ struct Inventory {
 }
 
 const INVENTORY_ENTRY: &str = "data.kubegate.inventory.all";
+
+/// The library of the inventory rules, loaded only into their engine.
+const INVENTORY_LIB: &str = "lib/inventory.rego";
 
 /// How the rules are executed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,17 +241,20 @@ impl Builtins {
             return Ok(Vec::new());
         };
         let count = objects.len();
-        let mut engine = inv.engine.clone();
         let mut input = std::collections::BTreeMap::new();
         input.insert(
             regorus::Value::from("objects"),
             regorus::Value::from(objects),
         );
+        // The interpreter, not the VM: regorus 0.14.1's VM gets the multi-value rule with a
+        // variable key of the label index (`templates_by_label[pair] contains ...`) wrong,
+        // and without that index the VM is slower than the interpreter with it.
+        let mut engine = inv.engine.clone();
         engine.set_input(regorus::Value::from(input));
         let results = engine.eval_rule(INVENTORY_ENTRY.into())?;
-        let mut out = Vec::new();
+        let mut violations = Vec::new();
         let Ok(set) = results.as_set() else {
-            return Ok(out);
+            return Ok(violations);
         };
         for pair in set.iter() {
             let pair = pair.as_array().map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -268,7 +274,7 @@ impl Builtins {
                 );
             };
             let (message, pointer) = violation_parts(v);
-            out.push((
+            violations.push((
                 object,
                 Violation {
                     rule,
@@ -277,7 +283,7 @@ impl Builtins {
                 },
             ));
         }
-        Ok(out)
+        Ok(violations)
     }
 }
 
@@ -285,8 +291,11 @@ impl Builtins {
 fn library_engine(rules: &[RuleMeta], scope: Scope) -> anyhow::Result<Engine> {
     let mut engine = Engine::new();
     for (path, src) in SOURCES {
-        let wanted = !is_rule_file(path) && !path.ends_with("_test.rego")
-            || rules.iter().any(|r| r.file == *path && r.scope == scope);
+        // `lib/inventory.rego` reads `input.objects`: only inventory rules need it.
+        let library = !is_rule_file(path)
+            && !path.ends_with("_test.rego")
+            && (*path != INVENTORY_LIB || scope == Scope::Inventory);
+        let wanted = library || rules.iter().any(|r| r.file == *path && r.scope == scope);
         if wanted {
             engine
                 .add_policy(format!("policies/{path}"), (*src).to_owned())
@@ -313,6 +322,7 @@ impl Inventory {
             ));
         }
         engine.add_policy("kubegate-inventory.rego".into(), run)?;
+        // Prepare (analyse and schedule) once here, not once per evaluation.
         engine.set_input(regorus::Value::new_object());
         engine.eval_rule(INVENTORY_ENTRY.into())?;
         Ok(Some(Self {
@@ -328,6 +338,23 @@ impl Builtins {
         &mut self,
         kind: &str,
         object: &serde_json::Value,
+    ) -> anyhow::Result<Vec<Violation>> {
+        self.evaluate_with(kind, || to_rego(object))
+    }
+
+    /// [`Builtins::evaluate`] on an object already converted with [`to_rego`].
+    pub fn evaluate_rego(
+        &mut self,
+        kind: &str,
+        input: &regorus::Value,
+    ) -> anyhow::Result<Vec<Violation>> {
+        self.evaluate_with(kind, || input.clone())
+    }
+
+    fn evaluate_with(
+        &mut self,
+        kind: &str,
+        input: impl FnOnce() -> regorus::Value,
     ) -> anyhow::Result<Vec<Violation>> {
         if !self.by_kind.contains_key(kind) {
             let applicable = (0..self.groups.len())
@@ -345,7 +372,7 @@ impl Builtins {
         if groups.is_empty() {
             return Ok(out);
         }
-        let input = to_rego(object);
+        let input = input();
         if self.vm.is_none() {
             self.engine.set_input(input.clone());
         }
