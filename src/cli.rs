@@ -165,9 +165,15 @@ pub struct CheckArgs {
     #[arg(long, short = 'f', value_enum, help_heading = "Output")]
     pub format: Option<Format>,
 
-    /// Write the report to FILE instead of standard output
-    #[arg(long, short = 'o', value_name = "FILE", help_heading = "Output")]
-    pub output: Option<std::path::PathBuf>,
+    /// Write a report to FILE: `FORMAT=FILE` (e.g. `sarif=kubegate.sarif`) adds one in that
+    /// format, a bare FILE takes the --format report instead of standard output (repeatable)
+    #[arg(
+        long,
+        short = 'o',
+        value_name = "[FORMAT=]FILE",
+        help_heading = "Output"
+    )]
+    pub output: Vec<String>,
 
     /// When to use colours (never under NO_COLOR)
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, help_heading = "Output")]
@@ -341,13 +347,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
             );
         }
     }
-    let format = args.format.unwrap_or_else(|| {
-        if args.output.is_none() && std::io::stdout().is_terminal() {
-            Format::Human
-        } else {
-            Format::Concise
-        }
-    });
+    let outputs = outputs(&args)?;
     let catalog = if args.no_schema {
         None
     } else {
@@ -391,7 +391,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         user: user.as_ref(),
         reject_missing_schemas: args.reject_missing_schemas,
         limits: limits.clone(),
-        keep_sources: format == Format::Human,
+        keep_sources: outputs.iter().any(|(f, _)| *f == Format::Human),
         patches: Default::default(),
         inline_suppressions: !args.no_inline_suppressions,
         combine: args.combine,
@@ -434,30 +434,44 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
 
     // NO_COLOR (https://no-color.org) wins over everything, --color=always included.
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let color = !no_color
-        && match args.color {
-            ColorChoice::Always => true,
-            ColorChoice::Never => false,
-            ColorChoice::Auto => args.output.is_none() && std::io::stdout().is_terminal(),
-        };
-    let cx = Context {
+    let rules = crate::policy::rules().unwrap_or_default();
+    let mut cx = Context {
         outcome: &outcome,
         kubernetes_version: catalog.map(|c| c.version),
-        color,
+        color: false,
+        rules: &rules,
     };
-    match &args.output {
-        Some(path) => {
-            let mut buf = Vec::new();
-            report::render(format, &cx, &mut buf)?;
-            std::fs::write(path, buf)
-                .map_err(|e| anyhow::anyhow!("cannot write report to {}: {e}", path.display()))?;
+    for (format, path) in &outputs {
+        cx.color = !no_color
+            && *format == Format::Human
+            && match args.color {
+                ColorChoice::Always => true,
+                ColorChoice::Never => false,
+                ColorChoice::Auto => path.is_none() && std::io::stdout().is_terminal(),
+            };
+        match path {
+            Some(path) => {
+                let mut buf = Vec::new();
+                report::render(*format, &cx, &mut buf)?;
+                std::fs::write(path, buf).map_err(|e| {
+                    anyhow::anyhow!("cannot write report to {}: {e}", path.display())
+                })?;
+            }
+            None => {
+                let stdout = std::io::stdout();
+                let mut lock = std::io::BufWriter::new(stdout.lock());
+                report::render(*format, &cx, &mut lock)?;
+                lock.flush()?;
+            }
         }
-        None => {
-            let stdout = std::io::stdout();
-            let mut lock = std::io::BufWriter::new(stdout.lock());
-            report::render(format, &cx, &mut lock)?;
-            lock.flush()?;
-        }
+    }
+    if outputs.iter().any(|(f, _)| *f == Format::Github)
+        && let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty())
+    {
+        let path = std::path::PathBuf::from(path);
+        report::github::write_summary(&cx, &path).map_err(|e| {
+            anyhow::anyhow!("cannot write the job summary to {}: {e}", path.display())
+        })?;
     }
 
     let counts = Counts::of(&outcome);
@@ -478,6 +492,42 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     } else {
         EXIT_CLEAN
     })
+}
+
+/// The reports to write: `(format, file)`, standard output where there is no file.
+///
+/// `--format` (default: `human` in a terminal, else `concise`) goes to standard output, or
+/// to the one bare `--output FILE`; each `--output FORMAT=FILE` adds a report. Under GitHub
+/// Actions (`GITHUB_ACTIONS=true`) with no `--format`, standard output gets the human report
+/// and the workflow-command annotations.
+fn outputs(args: &CheckArgs) -> anyhow::Result<Vec<(Format, Option<std::path::PathBuf>)>> {
+    let mut extra = Vec::new();
+    let mut main_file: Option<std::path::PathBuf> = None;
+    for spec in &args.output {
+        let named = spec.split_once('=').and_then(|(name, file)| {
+            Format::ALL
+                .iter()
+                .find(|f| f.name() == name)
+                .map(|f| (*f, file))
+        });
+        match named {
+            Some((_, "")) => anyhow::bail!("--output {spec}: no file after `=`"),
+            Some((format, file)) => extra.push((format, Some(file.into()))),
+            None if main_file.is_some() => anyhow::bail!(
+                "--output {spec}: only one bare FILE (for --format); name the format of the others, e.g. sarif=FILE"
+            ),
+            None => main_file = Some(spec.into()),
+        }
+    }
+    let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
+    let mut out = match (args.format, main_file) {
+        (Some(format), file) => vec![(format, file)],
+        (None, None) if github => vec![(Format::Human, None), (Format::Github, None)],
+        (None, None) if std::io::stdout().is_terminal() => vec![(Format::Human, None)],
+        (None, file) => vec![(Format::Concise, file)],
+    };
+    out.extend(extra);
+    Ok(out)
 }
 
 fn rayon_load(loaded: Vec<Loaded>, limits: &Limits) -> Vec<Loaded> {

@@ -1,8 +1,13 @@
 //! Stage 5: renderers. Each format is one file; renderers only render what the checks found.
 
 pub mod concise;
+pub mod github;
+pub mod gitlab;
 pub mod human;
 pub mod json;
+pub mod junit;
+pub mod rdjson;
+pub mod sarif;
 
 use std::io::{self, Write};
 
@@ -18,6 +23,44 @@ pub enum Format {
     Concise,
     /// A versioned JSON document (see the README)
     Json,
+    /// GitHub Actions workflow commands: annotations on the pull request's lines
+    Github,
+    /// SARIF 2.1.0, for GitHub code scanning and other SARIF viewers
+    Sarif,
+    /// GitLab Code Quality report (a JSON array of Code Climate issues)
+    Gitlab,
+    /// JUnit XML, for GitLab, Jenkins and other CI test reports
+    Junit,
+    /// reviewdog's Diagnostic Format (rdjson)
+    Rdjson,
+}
+
+impl Format {
+    /// The name used on the command line (`--format sarif`, `--output sarif=FILE`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Human => "human",
+            Format::Concise => "concise",
+            Format::Json => "json",
+            Format::Github => "github",
+            Format::Sarif => "sarif",
+            Format::Gitlab => "gitlab",
+            Format::Junit => "junit",
+            Format::Rdjson => "rdjson",
+        }
+    }
+
+    /// Every format, for parsing `FORMAT=FILE`.
+    pub const ALL: [Format; 8] = [
+        Format::Human,
+        Format::Concise,
+        Format::Json,
+        Format::Github,
+        Format::Sarif,
+        Format::Gitlab,
+        Format::Junit,
+        Format::Rdjson,
+    ];
 }
 
 /// What every renderer gets.
@@ -25,6 +68,9 @@ pub struct Context<'a> {
     pub outcome: &'a Outcome,
     pub kubernetes_version: Option<&'a str>,
     pub color: bool,
+    /// Metadata of every built-in rule (for rule descriptions and help in SARIF and the
+    /// job summary); findings of other rules (schema, user policies) have none.
+    pub rules: &'a [crate::policy::RuleMeta],
 }
 
 /// Finding counts by severity.
@@ -54,7 +100,80 @@ pub fn render(format: Format, cx: &Context<'_>, out: &mut dyn Write) -> io::Resu
         Format::Human => human::render(cx, out),
         Format::Concise => concise::render(cx, out),
         Format::Json => json::render(cx, out),
+        Format::Github => github::render(cx, out),
+        Format::Sarif => sarif::render(cx, out),
+        Format::Gitlab => gitlab::render(cx, out),
+        Format::Junit => junit::render(cx, out),
+        Format::Rdjson => rdjson::render(cx, out),
     }
+}
+
+/// A finding's file as a repository-relative path with `/` separators, for the machine
+/// formats: no leading `./`, and an absolute path under the project directory
+/// (`CI_PROJECT_DIR`, `GITHUB_WORKSPACE`, else the working directory) made relative to it.
+pub fn repo_path(file: &str) -> String {
+    let mut p = file.replace('\\', "/");
+    if p.starts_with('/') {
+        let roots = [
+            std::env::var("CI_PROJECT_DIR").ok(),
+            std::env::var("GITHUB_WORKSPACE").ok(),
+            std::env::current_dir()
+                .ok()
+                .map(|d| d.to_string_lossy().into_owned()),
+        ];
+        for root in roots.into_iter().flatten() {
+            let root = root.replace('\\', "/");
+            let root = root.trim_end_matches('/');
+            if let Some(rest) = p.strip_prefix(root).and_then(|r| r.strip_prefix('/')) {
+                p = rest.to_owned();
+                break;
+            }
+        }
+    }
+    while let Some(rest) = p.strip_prefix("./") {
+        p = rest.to_owned();
+    }
+    p
+}
+
+/// Stable fingerprints of the findings, in order: a SHA-256 (hex) of the rule, the
+/// repository-relative path, the object's identity and the JSON path of the field (the
+/// message and document index where there is no path), never the line, so a finding keeps
+/// its fingerprint when lines above it move. Findings that would share one get an
+/// occurrence number in report order, so fingerprints are unique within a run.
+pub fn fingerprints(findings: &[crate::finding::Finding]) -> Vec<String> {
+    use sha2::{Digest, Sha256};
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    findings
+        .iter()
+        .map(|f| {
+            let mut h = Sha256::new();
+            let mut field = |s: &str| {
+                h.update(s.len().to_le_bytes());
+                h.update(s.as_bytes());
+            };
+            field("kubegate-fingerprint-v1");
+            field(&f.rule);
+            field(&repo_path(&f.file));
+            if let Some(o) = &f.object {
+                field(&o.api_version);
+                field(&o.kind);
+                field(o.namespace.as_deref().unwrap_or(""));
+                field(o.name.as_deref().unwrap_or(""));
+            }
+            match &f.path {
+                Some(p) => field(p),
+                None => {
+                    field(&f.message);
+                    field(&f.document.map_or(String::new(), |d| d.to_string()));
+                }
+            }
+            let base: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+            let n = seen.entry(base.clone()).or_default();
+            *n += 1;
+            if *n == 1 { base } else { format!("{base}-{n}") }
+        })
+        .collect()
 }
 
 /// Makes untrusted text safe for a terminal: control characters (ANSI escapes, carriage
