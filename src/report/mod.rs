@@ -200,3 +200,55 @@ pub fn terminal_safe(s: &str) -> std::borrow::Cow<'_, str> {
 pub fn one_line(s: &str) -> String {
     terminal_safe(s).replace('\n', "\\n")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::{Finding, ObjectRef, Position};
+
+    fn finding(line: u32, path: Option<&str>) -> Finding {
+        let at = Position { line, column: 3 };
+        Finding {
+            rule: "KG101".into(),
+            severity: Severity::Error,
+            message: format!("container runs privileged (line {line})"),
+            file: "./deploy/web.yaml".into(),
+            start: at,
+            end: at,
+            byte_start: 0,
+            byte_end: 0,
+            document: Some(0),
+            object: Some(ObjectRef {
+                api_version: "apps/v1".into(),
+                kind: "Deployment".into(),
+                namespace: Some("shop".into()),
+                name: Some("web".into()),
+            }),
+            path: path.map(str::to_owned),
+            help: None,
+        }
+    }
+
+    #[test]
+    fn paths_are_repository_relative() {
+        assert_eq!(repo_path("./deploy/web.yaml"), "deploy/web.yaml");
+        assert_eq!(repo_path("deploy\\web.yaml"), "deploy/web.yaml");
+        let cwd = std::env::current_dir().unwrap();
+        let abs = format!("{}/deploy/web.yaml", cwd.display());
+        assert_eq!(repo_path(&abs), "deploy/web.yaml");
+    }
+
+    #[test]
+    fn fingerprints_ignore_lines_and_are_unique() {
+        let p = "/spec/template/spec/containers/0/securityContext/privileged";
+        let a = fingerprints(&[finding(10, Some(p))]);
+        let moved = fingerprints(&[finding(42, Some(p))]);
+        assert_eq!(a, moved, "a finding that moved keeps its fingerprint");
+        let other = fingerprints(&[finding(10, Some("/spec/replicas"))]);
+        assert_ne!(a, other);
+        let twice = fingerprints(&[finding(10, Some(p)), finding(11, Some(p))]);
+        assert_ne!(twice[0], twice[1], "fingerprints are unique within a run");
+        assert_eq!(twice[0], a[0]);
+        assert_eq!(a[0].len(), 64);
+    }
+}
