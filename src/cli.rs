@@ -347,7 +347,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
             );
         }
     }
-    let outputs = outputs(&args)?;
+    let outputs = outputs(args)?;
     let catalog = if args.no_schema {
         None
     } else {
@@ -441,6 +441,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         color: false,
         rules: &rules,
     };
+    let in_actions = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
     for (format, path) in &outputs {
         cx.color = !no_color
             && *format == Format::Human
@@ -456,6 +457,16 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
                 std::fs::write(path, buf).map_err(|e| {
                     anyhow::anyhow!("cannot write report to {}: {e}", path.display())
                 })?;
+            }
+            // In a GitHub Actions log, untrusted text in the text reports must not read as
+            // workflow commands (the `github` format escapes its own).
+            None if in_actions && matches!(format, Format::Human | Format::Concise) => {
+                let mut buf = Vec::new();
+                report::render(*format, &cx, &mut buf)?;
+                let text = String::from_utf8_lossy(&buf);
+                let mut lock = std::io::stdout().lock();
+                lock.write_all(report::github::neutralise_log(&text).as_bytes())?;
+                lock.flush()?;
             }
             None => {
                 let stdout = std::io::stdout();
