@@ -973,3 +973,76 @@ fn awkward_paths_are_kept_exactly_and_sarif_uris_are_encoded() {
         assert_eq!(case.attribute("file"), Some(name));
     }
 }
+
+#[test]
+fn large_runs_stay_within_github_and_gitlab_limits() {
+    // 2,600 objects with an error and a warning each: 5,200 findings.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let docs: Vec<String> = (0..2600)
+        .map(|i| {
+            format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{i}\n  namespace: default\n  annotations: {{n: 1}}\ndata:\n  a: b\n"
+            )
+        })
+        .collect();
+    write(dir.path(), "many.yaml", &docs.join("---\n"));
+    let r = kubegate_in(dir.path(), &["check", ".", "--format", "sarif"], None);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stdout.len() < 10 << 20, "{} bytes", r.stdout.len());
+    let sarif = json(&r);
+    if let Some(v) = schema("sarif/sarif-schema-2.1.0.json", jsonschema::Draft::Draft4) {
+        assert_valid(&v, &sarif, "a capped SARIF log");
+    }
+    let run = &sarif["runs"][0];
+    let results = run["results"].as_array().expect("results");
+    assert_eq!(results.len(), 5000);
+    let level = |l: &str| results.iter().filter(|r| r["level"] == l).count();
+    assert_eq!((level("error"), level("warning")), (2600, 2400));
+    // The warnings kept are the first ones, and results stay in report order.
+    let lines: Vec<u64> = results
+        .iter()
+        .map(|r| {
+            r["locations"][0]["physicalLocation"]["region"]["startLine"]
+                .as_u64()
+                .expect("line")
+        })
+        .collect();
+    assert!(lines.windows(2).all(|w| w[0] <= w[1]));
+    let last_warning = results
+        .iter()
+        .rev()
+        .find(|r| r["level"] == "warning")
+        .expect("a warning");
+    assert!(
+        last_warning["message"]["text"]
+            .as_str()
+            .is_some_and(|m| m.contains("`c2399`"))
+    );
+    assert_eq!(run["properties"]["omittedResults"], 200);
+    let note = &run["invocations"][0]["toolExecutionNotifications"][0]["message"]["text"];
+    assert!(
+        note.as_str()
+            .is_some_and(|t| t.starts_with("200 of 5200 findings were left out"))
+    );
+
+    let junit = kubegate_in(dir.path(), &["check", ".", "--format", "junit"], None);
+    assert!(
+        junit.stdout.len() < 30 << 20,
+        "{} bytes",
+        junit.stdout.len()
+    );
+    let xml = roxmltree::Document::parse(&junit.stdout).expect("XML");
+    assert_eq!(xml.root_element().attribute("tests"), Some("5200"));
+    let gitlab = json(&kubegate_in(
+        dir.path(),
+        &["check", ".", "--format", "gitlab"],
+        None,
+    ));
+    let fps: HashSet<&str> = gitlab
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|i| i["fingerprint"].as_str().expect("fingerprint"))
+        .collect();
+    assert_eq!(fps.len(), 5200, "fingerprints are unique");
+}
