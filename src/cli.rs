@@ -391,7 +391,10 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         user: user.as_ref(),
         reject_missing_schemas: args.reject_missing_schemas,
         limits: limits.clone(),
-        keep_sources: outputs.iter().any(|(f, _)| *f == Format::Human),
+        // Human snippets show the lines; rdjson counts columns in bytes of the line.
+        keep_sources: outputs
+            .iter()
+            .any(|(f, _)| matches!(f, Format::Human | Format::Rdjson)),
         patches: Default::default(),
         inline_suppressions: !args.no_inline_suppressions,
         combine: args.combine,
@@ -466,6 +469,21 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
                 let text = String::from_utf8_lossy(&buf);
                 let mut lock = std::io::stdout().lock();
                 lock.write_all(report::github::neutralise_log(&text).as_bytes())?;
+                lock.flush()?;
+            }
+            // The machine formats can only carry `##[` inside strings, where an escape of
+            // `#` keeps the data the same and the log inert.
+            None if in_actions && *format != Format::Github => {
+                let mut buf = Vec::new();
+                report::render(*format, &cx, &mut buf)?;
+                let text = String::from_utf8_lossy(&buf);
+                let escaped = if *format == Format::Junit {
+                    text.replace("##[", "#&#35;[")
+                } else {
+                    text.replace("##[", "#\\u0023[")
+                };
+                let mut lock = std::io::stdout().lock();
+                lock.write_all(escaped.as_bytes())?;
                 lock.flush()?;
             }
             None => {

@@ -453,3 +453,51 @@ fn inventory_rules_look_across_files_and_honour_inline_suppressions() {
     );
     assert_eq!(v["summary"]["suppressed"], 1, "{}", r.stdout);
 }
+
+/// Under GitHub Actions, a machine report printed to the log carries untrusted text that
+/// could read as a workflow command (`##[add-mask]`); it is escaped inside its strings, so
+/// the data is unchanged and the log inert.
+#[test]
+fn machine_formats_on_an_actions_log_carry_no_workflow_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("policy")).unwrap();
+    std::fs::write(
+        dir.path().join("policy/main.rego"),
+        "package main\n\ndeny contains \"##[add-mask]secret\" if input.kind == \"ConfigMap\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\n",
+    )
+    .unwrap();
+    for format in ["json", "sarif", "gitlab", "rdjson", "junit"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubegate"))
+            .args([
+                "check",
+                "cm.yaml",
+                "--policy",
+                "policy",
+                "--no-config",
+                "-f",
+                format,
+            ])
+            .current_dir(dir.path())
+            .env("GITHUB_ACTIONS", "true")
+            .env_remove("GITHUB_STEP_SUMMARY")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(out.status.code(), Some(1), "{format}: {stdout}");
+        assert!(!stdout.contains("##["), "{format}: {stdout}");
+        if format == "junit" {
+            assert!(stdout.contains("#&#35;[add-mask]secret"), "{stdout}");
+        } else {
+            let v: Value = serde_json::from_str(&stdout).unwrap();
+            assert!(
+                v.to_string().contains("##[add-mask]secret"),
+                "{format}: {v}"
+            );
+        }
+    }
+}
