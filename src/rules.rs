@@ -84,7 +84,8 @@ fn indent(text: &str) -> String {
         .join("\n")
 }
 
-fn equivalents(r: &RuleMeta) -> Vec<String> {
+/// The rule's equivalents in other tools, one `tool: ids` line each.
+pub fn equivalents(r: &RuleMeta) -> Vec<String> {
     let e = &r.equivalents;
     let mut out = Vec::new();
     if !e.checkov.is_empty() {

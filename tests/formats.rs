@@ -703,7 +703,8 @@ fn rdjson_columns_are_the_same_whether_the_run_kept_the_text_or_not() {
         named["diagnostics"][0]["location"]["range"]["start"]["column"],
         41
     );
-    // Standard input whose name is no such file: the code-point column (documented).
+    // The CLI keeps the text of files with findings for rdjson, so standard input gets
+    // exact byte columns too, whatever its name.
     let anonymous = json(&kubegate_in(
         &root(),
         &["check", "-", "--format", "rdjson"],
@@ -711,10 +712,10 @@ fn rdjson_columns_are_the_same_whether_the_run_kept_the_text_or_not() {
     ));
     assert_eq!(
         anonymous["diagnostics"][0]["location"]["range"]["start"]["column"],
-        38
+        41
     );
-    // A file that no longer holds what was checked is not trusted: stdin under the name of
-    // another file gets code-point columns, not that file's.
+    // Standard input under the name of a file that holds other text: the columns come from
+    // the text checked, never from the file on disk.
     let mut shifted = b"# \xC3\xA9\xC3\xA9\n".to_vec();
     shifted.extend_from_slice(&emoji);
     let other = json(&kubegate_in(
@@ -735,7 +736,7 @@ fn rdjson_columns_are_the_same_whether_the_run_kept_the_text_or_not() {
     );
     assert_eq!(
         other["diagnostics"][0]["location"]["range"]["start"]["column"],
-        38
+        41
     );
 }
 

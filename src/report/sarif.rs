@@ -423,20 +423,7 @@ fn help_markdown(m: &RuleMeta) -> String {
         "**{}** ({}, {})\n\n{}\n\n**Fix.** {}",
         m.name, m.severity, m.category, m.rationale, m.remediation
     );
-    let eq = &m.equivalents;
-    let mut equivalents = Vec::new();
-    if !eq.checkov.is_empty() {
-        equivalents.push(format!("checkov: {}", eq.checkov.join(", ")));
-    }
-    if !eq.kube_linter.is_empty() {
-        equivalents.push(format!("kube-linter: {}", eq.kube_linter.join(", ")));
-    }
-    if let Some(p) = &eq.pss {
-        equivalents.push(format!("Pod Security Standards: {p}"));
-    }
-    if !eq.trivy.is_empty() {
-        equivalents.push(format!("trivy: {}", eq.trivy.join(", ")));
-    }
+    let equivalents = crate::rules::equivalents(m);
     if !equivalents.is_empty() {
         s.push_str("\n\n**Equivalents.** ");
         s.push_str(&equivalents.join("; "));
