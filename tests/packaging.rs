@@ -938,8 +938,10 @@ fn gitlab_component_script_passes_inputs_as_arguments() {
             "bad.yaml",
         ]
     );
-    // Exit 1 for the findings, or 2 while a report format is not implemented yet.
-    assert!(code == 1 || code == 2, "exit {code}");
+    assert_eq!(code, 1, "exit {code}");
+    for report in ["gl-code-quality-report.json", "kubegate-junit.xml"] {
+        assert!(dir.join("project").join(report).is_file(), "{report}");
+    }
     std::fs::remove_dir_all(dir).unwrap();
 
     // Defaults: the whole project, nothing evaluated.
