@@ -601,13 +601,8 @@ fn action_runs_kubegate_and_reports_counts_and_exit_code() {
     }
     assert_eq!(run.outputs["errors"], "1");
     assert!(r.path("workspace/reports/kubegate.txt").is_file());
-    let sarif = r.path("workspace/kubegate.sarif");
-    let expected = if sarif.is_file() {
-        "kubegate.sarif"
-    } else {
-        ""
-    };
-    assert_eq!(run.outputs["sarif-file"], expected);
+    assert!(r.path("workspace/kubegate.sarif").is_file());
+    assert_eq!(run.outputs["sarif-file"], "kubegate.sarif");
 
     // A clean run: exit 0, all defaults (paths `.`).
     std::fs::remove_file(r.path("workspace/bad.yaml")).unwrap();
