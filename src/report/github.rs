@@ -151,18 +151,22 @@ fn counts_of(findings: &[Finding]) -> Counts {
     c
 }
 
+/// `["3 errors", "1 warning"]`: the non-zero counts, most severe first.
+fn severity_counts(c: Counts) -> Vec<String> {
+    [
+        (c.error, "error", "errors"),
+        (c.warning, "warning", "warnings"),
+        (c.info, "info", "infos"),
+    ]
+    .into_iter()
+    .filter(|(n, _, _)| *n > 0)
+    .map(|(n, one, many)| plural(n, one, many))
+    .collect()
+}
+
 fn omitted_text(omitted: Counts, total: usize, summary: bool) -> String {
     let n = omitted.error + omitted.warning + omitted.info;
-    let mut parts = Vec::new();
-    for (count, one, many) in [
-        (omitted.error, "error", "errors"),
-        (omitted.warning, "warning", "warnings"),
-        (omitted.info, "info", "infos"),
-    ] {
-        if count > 0 {
-            parts.push(plural(count, one, many));
-        }
-    }
+    let parts = severity_counts(omitted);
     let rest = if summary {
         format!("the job summary lists all {total}.")
     } else {
@@ -454,16 +458,7 @@ pub fn summary(cx: &Context<'_>, links: Option<&Links>, budget: usize) -> String
         let _ = writeln!(s, "{}\n", checked_line(cx));
         return s;
     }
-    let mut head = Vec::new();
-    for (n, one, many) in [
-        (counts.error, "error", "errors"),
-        (counts.warning, "warning", "warnings"),
-        (counts.info, "info", "infos"),
-    ] {
-        if n > 0 {
-            head.push(plural(n, one, many));
-        }
-    }
+    let head = severity_counts(counts);
     let _ = writeln!(s, "## kubegate: {}\n", head.join(", "));
     let _ = writeln!(s, "{}\n", checked_line(cx));
 
