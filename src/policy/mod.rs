@@ -14,6 +14,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use rayon::prelude::*;
 use regorus::languages::rego::compiler::Compiler;
 use regorus::rvm::{Program, RegoVM};
 use regorus::{CompiledPolicy, Engine};
@@ -102,16 +103,15 @@ pub struct Builtins {
     by_kind: HashMap<String, Vec<usize>>,
     vm: Option<Vm>,
     /// The enabled inventory-scope rules, if any.
-    inventory: Option<Inventory>,
+    inventory: Option<Arc<Inventory>>,
 }
 
-/// The rules that look across objects ([`Scope::Inventory`]), compiled into their own
-/// engine and evaluated once per run.
-#[derive(Clone)]
+/// The rules that look across objects ([`Scope::Inventory`]): each compiled and prepared in
+/// its own engine, so that they are evaluated side by side, once per run. Shared, not
+/// copied, by the per-thread clones of [`Builtins`].
 struct Inventory {
-    engine: Engine,
-    /// Indices (into `Builtins::rules`) of the inventory rules.
-    rules: Vec<usize>,
+    /// Index (into `Builtins::rules`) of each inventory rule, and its engine.
+    rules: Vec<(usize, Engine)>,
 }
 
 const INVENTORY_ENTRY: &str = "data.kubegate.inventory.all";
@@ -130,18 +130,21 @@ pub enum Mode {
 /// by `tests/engines.rs`).
 pub const DEFAULT_MODE: Mode = Mode::Vm;
 
-/// Each group compiled for the virtual machine, shared by all threads, and this thread's
-/// machines (created on first use; `RegoVM` is not `Clone`).
+/// Every group compiled into one program for the virtual machine (one entry point per
+/// group), shared by all threads, and this thread's machine (created on first use;
+/// `RegoVM` is not `Clone`).
 struct Vm {
-    programs: Vec<(CompiledPolicy, Arc<Program>)>,
-    machines: Vec<Option<RegoVM>>,
+    compiled: CompiledPolicy,
+    program: Arc<Program>,
+    machine: Option<RegoVM>,
 }
 
 impl Clone for Vm {
     fn clone(&self) -> Self {
         Self {
-            programs: self.programs.clone(),
-            machines: self.programs.iter().map(|_| None).collect(),
+            compiled: self.compiled.clone(),
+            program: self.program.clone(),
+            machine: None,
         }
     }
 }
@@ -167,7 +170,13 @@ impl Builtins {
             .into_iter()
             .filter(|r| enabled(r))
             .collect();
-        let mut engine = library_engine(&rules, Scope::Object)?;
+        // The inventory rules compile on other threads while the object rules compile here.
+        let (engine, inventory) = rayon::join(
+            || library_engine(&rules, Scope::Object),
+            || Inventory::load(&rules),
+        );
+        let mut engine = engine?;
+        let inventory = inventory?.map(Arc::new);
         let mut groups: Vec<Vec<String>> = Vec::new();
         let mut run = String::from("package kubegate.run\n\nimport rego.v1\n\n");
         for (i, r) in rules.iter().enumerate() {
@@ -195,23 +204,22 @@ impl Builtins {
         let vm = match mode {
             Mode::Interpreter => None,
             Mode::Vm => {
-                let mut programs = Vec::with_capacity(groups.len());
-                for g in 0..groups.len() {
-                    let name = entry(g);
-                    let compiled = engine
-                        .compile_with_entrypoint(&name.as_str().into())
-                        .with_context(|| format!("compiling built-in rules ({name})"))?;
-                    let program = Compiler::compile_from_policy(&compiled, &[name.as_str()])
-                        .with_context(|| format!("compiling built-in rules ({name})"))?;
-                    programs.push((compiled, program));
-                }
+                // One program for every group: the policy is analysed and compiled once.
+                let names: Vec<String> = (0..groups.len()).map(entry).collect();
+                let entries: Vec<&str> = names.iter().map(String::as_str).collect();
+                let first = names.first().map_or("data.kubegate.run", String::as_str);
+                let compiled = engine
+                    .compile_with_entrypoint(&first.into())
+                    .context("compiling built-in rules")?;
+                let program = Compiler::compile_from_policy(&compiled, &entries)
+                    .context("compiling built-in rules")?;
                 Some(Vm {
-                    machines: programs.iter().map(|_| None).collect(),
-                    programs,
+                    compiled,
+                    program,
+                    machine: None,
                 })
             }
         };
-        let inventory = Inventory::load(&rules)?;
         Ok(Self {
             rules,
             engine,
@@ -225,9 +233,11 @@ impl Builtins {
     /// Whether an object of `kind` is read by an inventory-scope rule (and so must be kept
     /// for [`Builtins::evaluate_inventory`]).
     pub fn in_inventory(&self, kind: &str) -> bool {
-        self.inventory
-            .as_ref()
-            .is_some_and(|inv| inv.rules.iter().any(|&i| self.rules[i].applies_to(kind)))
+        self.inventory.as_ref().is_some_and(|inv| {
+            inv.rules
+                .iter()
+                .any(|(i, _)| self.rules[*i].applies_to(kind))
+        })
     }
 
     /// Evaluates the inventory-scope rules once over `objects` (every object of the run for
@@ -246,17 +256,22 @@ impl Builtins {
             regorus::Value::from("objects"),
             regorus::Value::from(objects),
         );
+        let input = regorus::Value::from(input);
         // The interpreter, not the VM: regorus 0.14.1's VM gets the multi-value rule with a
         // variable key of the label index (`templates_by_label[pair] contains ...`) wrong,
-        // and without that index the VM is slower than the interpreter with it.
-        let mut engine = inv.engine.clone();
-        engine.set_input(regorus::Value::from(input));
-        let results = engine.eval_rule(INVENTORY_ENTRY.into())?;
+        // and without that index the VM is slower than the interpreter with it. Each rule
+        // runs on its own prepared engine, in parallel.
+        let results: Vec<regorus::Value> = inv
+            .rules
+            .par_iter()
+            .map(|(_, engine)| {
+                let mut engine = engine.clone();
+                engine.set_input(input.clone());
+                engine.eval_rule(INVENTORY_ENTRY.into())
+            })
+            .collect::<anyhow::Result<_>>()?;
         let mut violations = Vec::new();
-        let Ok(set) = results.as_set() else {
-            return Ok(violations);
-        };
-        for pair in set.iter() {
+        for pair in results.iter().filter_map(|r| r.as_set().ok()).flatten() {
             let pair = pair.as_array().map_err(|e| anyhow::anyhow!("{e}"))?;
             let (Some(idx), Some(v)) = (pair.first(), pair.get(1)) else {
                 continue;
@@ -313,22 +328,24 @@ impl Inventory {
         if indices.is_empty() {
             return Ok(None);
         }
-        let mut engine = library_engine(rules, Scope::Inventory)?;
-        let mut run = String::from("package kubegate.inventory\n\nimport rego.v1\n\n");
-        for &i in &indices {
-            run.push_str(&format!(
-                "all contains [{i}, v] if {{\n\tsome v in data.{}.violation\n}}\n\n",
-                rules[i].package
-            ));
-        }
-        engine.add_policy("kubegate-inventory.rego".into(), run)?;
-        // Prepare (analyse and schedule) once here, not once per evaluation.
-        engine.set_input(regorus::Value::new_object());
-        engine.eval_rule(INVENTORY_ENTRY.into())?;
-        Ok(Some(Self {
-            engine,
-            rules: indices,
-        }))
+        let rules = indices
+            .par_iter()
+            .map(|&i| {
+                let rule = &rules[i];
+                let mut engine = library_engine(std::slice::from_ref(rule), Scope::Inventory)?;
+                let run = format!(
+                    "package kubegate.inventory\n\nimport rego.v1\n\n\
+                     all contains [{i}, v] if {{\n\tsome v in data.{}.violation\n}}\n",
+                    rule.package
+                );
+                engine.add_policy("kubegate-inventory.rego".into(), run)?;
+                // Prepare (analyse and schedule) once here, not once per evaluation.
+                engine.set_input(regorus::Value::new_object());
+                engine.eval_rule(INVENTORY_ENTRY.into())?;
+                Ok((i, engine))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Some(Self { rules }))
     }
 }
 
@@ -373,27 +390,30 @@ impl Builtins {
             return Ok(out);
         }
         let input = input();
-        if self.vm.is_none() {
-            self.engine.set_input(input.clone());
-        }
+        let mut machine = match &mut self.vm {
+            None => {
+                self.engine.set_input(input);
+                None
+            }
+            Some(vm) => {
+                let machine = match &mut vm.machine {
+                    Some(m) => m,
+                    slot @ None => {
+                        let mut m = RegoVM::new_with_policy(vm.compiled.clone());
+                        m.load_program(vm.program.clone());
+                        m.set_data(regorus::Value::new_object())?;
+                        m.set_max_instructions(MAX_INSTRUCTIONS);
+                        slot.insert(m)
+                    }
+                };
+                machine.set_input(input);
+                Some(machine)
+            }
+        };
         for &g in groups {
-            let results = match &mut self.vm {
+            let results = match machine.as_deref_mut() {
                 None => self.engine.eval_rule(entry(g))?,
-                Some(vm) => {
-                    let machine = match &mut vm.machines[g] {
-                        Some(m) => m,
-                        slot @ None => {
-                            let (compiled, program) = &vm.programs[g];
-                            let mut m = RegoVM::new_with_policy(compiled.clone());
-                            m.load_program(program.clone());
-                            m.set_data(regorus::Value::new_object())?;
-                            m.set_max_instructions(MAX_INSTRUCTIONS);
-                            slot.insert(m)
-                        }
-                    };
-                    machine.set_input(input.clone());
-                    machine.execute_entry_point_by_name(&entry(g))?
-                }
+                Some(m) => m.execute_entry_point_by_name(&entry(g))?,
             };
             let Ok(set) = results.as_set() else {
                 continue;
