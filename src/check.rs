@@ -43,6 +43,10 @@ pub struct Stats {
     pub skipped: BTreeMap<&'static str, usize>,
     /// Findings silenced by suppressions.
     pub suppressed: usize,
+    /// Findings dropped by `--new-only`: they existed before the merge request.
+    pub existing: usize,
+    /// Findings dropped by `--filter-mode`: away from the lines the change touched.
+    pub outside_diff: usize,
 }
 
 impl Stats {
@@ -865,7 +869,8 @@ pub fn object_ref(obj: &Object<'_>) -> ObjectRef {
 }
 
 /// A finding about a whole file, at its start.
-fn file_finding(file: &Arc<str>, rule: &'static str, message: String) -> Finding {
+/// A finding about a whole file, at its first line.
+pub fn file_finding(file: &Arc<str>, rule: &'static str, message: String) -> Finding {
     let start = crate::finding::Position { line: 1, column: 1 };
     Finding {
         rule: rule.into(),

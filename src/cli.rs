@@ -12,6 +12,7 @@ use crate::check::{self, Loaded, Outcome};
 use crate::config;
 use crate::discover::{self, Input};
 use crate::finding::Severity;
+use crate::mr::{BaseFiles, FilterMode, MergeRequest};
 use crate::parse::Limits;
 use crate::report::{self, Context, Counts, Format};
 use crate::schema::{self, Catalog};
@@ -202,6 +203,42 @@ pub struct CheckArgs {
     /// Number of threads [default: all cores]
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
+
+    /// The revision the merge request targets [default: from the CI's variables, else the
+    /// merge-base with the remote's default branch]
+    #[arg(long, value_name = "REF", help_heading = "Merge requests")]
+    pub base: Option<String>,
+
+    /// Check only the files the merge request adds, modifies or renames (and uncommitted
+    /// changes), compared with its merge-base
+    #[arg(long, help_heading = "Merge requests")]
+    pub changed_only: bool,
+
+    /// Report only the findings the merge request introduces (a finding that only moved
+    /// lines is not new)
+    #[arg(long, help_heading = "Merge requests")]
+    pub new_only: bool,
+
+    /// Keep only findings on added lines, near them, in changed files, or all (as reviewdog)
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = FilterMode::Nofilter, help_heading = "Merge requests")]
+    pub filter_mode: FilterMode,
+
+    /// Load the config, --policy and --data from the base revision, not the merge request's
+    /// tree [default in CI when the base is known]
+    #[arg(
+        long,
+        conflicts_with = "policies_from_head",
+        help_heading = "Merge requests"
+    )]
+    pub policies_from_base: bool,
+
+    /// Use the merge request's own config, policies and data, even in CI
+    #[arg(long, help_heading = "Merge requests")]
+    pub policies_from_head: bool,
+
+    /// Check the staged content (the index) of the named files, as a pre-commit hook
+    #[arg(long, help_heading = "Merge requests")]
+    pub staged: bool,
 }
 
 pub fn main() -> ExitCode {
@@ -242,6 +279,115 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 /// Folds the configuration file into the command line: flags win; list flags replace the
 /// config's lists when given.
+fn env_is(name: &str, value: &str) -> bool {
+    std::env::var(name).is_ok_and(|v| v == value)
+}
+
+/// The repository and the merge request's base, when a flag needs them or CI is running.
+/// A flag that needs a base fails the run (exit 2) without one; in CI without such a flag,
+/// no base simply means no merge-request features (a push build, say).
+fn find_base(args: &CheckArgs) -> anyhow::Result<Option<(crate::git::Repo, crate::git::Base)>> {
+    let needed = args.base.is_some()
+        || args.changed_only
+        || args.new_only
+        || args.policies_from_base
+        || args.filter_mode != FilterMode::Nofilter;
+    let flag = if args.changed_only {
+        "--changed-only"
+    } else if args.new_only {
+        "--new-only"
+    } else if args.policies_from_base {
+        "--policies-from-base"
+    } else if args.base.is_some() {
+        "--base"
+    } else {
+        "--filter-mode"
+    };
+    let in_ci = env_is("GITHUB_ACTIONS", "true") || env_is("GITLAB_CI", "true");
+    let by_default = in_ci && !args.policies_from_head;
+    if !needed && !by_default {
+        return Ok(None);
+    }
+    let repo = match crate::git::Repo::discover(Path::new("."))? {
+        Some(r) => r,
+        None if needed => {
+            anyhow::bail!("{flag} needs a Git repository, and the current directory is not in one")
+        }
+        None => return Ok(None),
+    };
+    let env = |name: &str| std::env::var(name).ok();
+    match repo.detect_base(args.base.as_deref(), &env) {
+        Ok(base) => Ok(Some((repo, base))),
+        Err(e) if needed => Err(anyhow::anyhow!("{flag}: {e}")),
+        Err(_) => Ok(None),
+    }
+}
+
+/// `--new-only` and `--filter-mode`: drops the findings the merge request did not
+/// introduce, then those outside the lines it touched, counting both.
+fn merge_request_filters(
+    args: &CheckArgs,
+    mr: &MergeRequest,
+    checked: &[String],
+    opts: &mut check::Options<'_>,
+    pool: &rayon::ThreadPool,
+    outcome: &mut Outcome,
+    staged: Option<&crate::git::Repo>,
+) {
+    if args.new_only {
+        // Findings in files the change does not touch existed before it.
+        let before = outcome.findings.len();
+        outcome.findings.retain(|f| mr.is_changed(&f.file));
+        let mut existing = before - outcome.findings.len();
+        // The base version of each changed file, under its current name, so a renamed
+        // file's findings compare with their old selves.
+        let base: Vec<Loaded> = checked
+            .iter()
+            .filter(|d| mr.is_changed(d))
+            .filter_map(|d| {
+                let (_, bytes) = mr.base_text(d)?;
+                Some(Loaded {
+                    input: Input::Stdin { display: d.clone() },
+                    bytes: Ok(bytes),
+                })
+            })
+            .collect();
+        opts.patches = check::kustomize_patches(&base);
+        let base_outcome = pool.install(|| check::run(base, opts));
+        existing += crate::mr::keep_new(&mut outcome.findings, &base_outcome.findings, &|f| {
+            f.to_owned()
+        });
+        outcome.stats.existing = existing;
+    }
+    if args.filter_mode != FilterMode::Nofilter {
+        let mut lines: std::collections::HashMap<std::sync::Arc<str>, Option<Vec<_>>> =
+            Default::default();
+        let before = outcome.findings.len();
+        outcome.findings.retain(|f| {
+            let changed = lines.entry(f.file.clone()).or_insert_with(|| {
+                if !mr.is_changed(&f.file) {
+                    return None;
+                }
+                let head = match staged {
+                    Some(repo) if args.staged => repo
+                        .relative(Path::new(&*f.file))
+                        .and_then(|rel| repo.staged(&rel).ok().flatten()),
+                    _ => std::fs::read(&*f.file).ok(),
+                };
+                let head = String::from_utf8_lossy(&head.unwrap_or_default()).into_owned();
+                Some(mr.changed_lines(&f.file, &head))
+            });
+            crate::mr::passes(
+                args.filter_mode,
+                f.start.line,
+                f.end.line,
+                changed.as_deref(),
+            )
+        });
+        outcome.stats.outside_diff = before - outcome.findings.len();
+    }
+}
+
 fn merge_config(args: &CheckArgs, cfg: &config::Loaded) -> anyhow::Result<CheckArgs> {
     let c = &cfg.config;
     let mut a = args.clone();
@@ -283,12 +429,37 @@ fn merge_config(args: &CheckArgs, cfg: &config::Loaded) -> anyhow::Result<CheckA
 /// Runs `check`; returns the exit code.
 pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     let started = Instant::now();
+    let git = find_base(args)?;
+    // Policies from the trusted base: asked for, or by default in CI once a base is known.
+    let in_ci = env_is("GITHUB_ACTIONS", "true") || env_is("GITLAB_CI", "true");
+    let from_base = git.is_some() && !args.policies_from_head && (args.policies_from_base || in_ci);
+    let mut base_files: Option<BaseFiles> = None;
+    // Repository-relative paths of the gate's own files, to flag when the change edits them.
+    let mut gate_files: Vec<String> = Vec::new();
     let cfg = if args.no_config {
         None
+    } else if let (true, Some((repo, base))) = (from_base, &git) {
+        let rel = match &args.config {
+            Some(p) => repo.relative(p),
+            None => config::FILE_NAMES
+                .iter()
+                .filter_map(|n| repo.relative(Path::new(n)))
+                .find(|rel| repo.files_at(base.commit, rel).is_ok_and(|f| !f.is_empty())),
+        };
+        let files = BaseFiles::materialize(repo, base.commit, rel.as_slice())?;
+        let loaded = match &rel {
+            Some(rel) if files.written.contains(rel) => Some(config::load(&files.path(rel))?),
+            _ => None,
+        };
+        gate_files.extend(rel);
+        base_files = Some(files);
+        loaded
     } else {
-        config::find(args.config.as_deref(), Path::new("."))
-            .map(|p| config::load(&p))
-            .transpose()?
+        let found = config::find(args.config.as_deref(), Path::new("."));
+        if let (Some(p), Some((repo, _))) = (&found, &git) {
+            gate_files.extend(repo.relative(p));
+        }
+        found.map(|p| config::load(&p)).transpose()?
     };
     let merged;
     let args = match &cfg {
@@ -298,6 +469,33 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         }
         None => args,
     };
+    // The policy and data paths, at the base when policies come from there.
+    let mut policy_dirs = args.policy.clone();
+    let mut data_dirs = args.data.clone();
+    if let Some((repo, base)) = &git {
+        for dirs in [&mut policy_dirs, &mut data_dirs] {
+            let rels: Vec<String> = dirs
+                .iter()
+                .filter_map(|d| match &base_files {
+                    Some(f) if d.starts_with(&f.root) => d
+                        .strip_prefix(&f.root)
+                        .ok()
+                        .map(|r| r.to_string_lossy().replace('\\', "/")),
+                    _ => repo.relative(d),
+                })
+                .collect();
+            gate_files.extend(rels.iter().cloned());
+            if let (true, Some(files)) = (from_base, &mut base_files) {
+                files.add(repo, base.commit, &rels)?;
+                // A directory the base does not have holds no trusted policy.
+                *dirs = rels
+                    .iter()
+                    .map(|r| files.path(r))
+                    .filter(|p| p.exists())
+                    .collect();
+            }
+        }
+    }
     let version = match &args.kubernetes_version {
         None => schema::default_version(),
         Some(v) => schema::normalize_version(v).ok_or_else(|| {
@@ -330,6 +528,49 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         stdin_filename: args.stdin_filename.as_deref(),
         threads,
     })?;
+    let mut found = found;
+    let mr = match git {
+        Some((repo, base)) => {
+            let rels: Vec<String> = found
+                .inputs
+                .iter()
+                .filter_map(|i| match i {
+                    Input::File { path, .. } => repo.relative(path),
+                    Input::Stdin { .. } => None,
+                })
+                .collect();
+            let changes = repo.changes(base.merge_base, &rels)?;
+            Some(MergeRequest {
+                repo,
+                base,
+                changes,
+            })
+        }
+        None => None,
+    };
+    if let (true, Some(mr)) = (args.changed_only, &mr) {
+        found.inputs.retain(|i| match i {
+            Input::File { display, .. } => mr.is_changed(display),
+            Input::Stdin { .. } => true,
+        });
+    }
+    // The displays of the files checked, for --new-only's second look at the base.
+    let checked: Vec<String> = found
+        .inputs
+        .iter()
+        .filter(|i| matches!(i, Input::File { .. }))
+        .map(|i| i.display().to_owned())
+        .collect();
+    let staged_repo = match (&mr, args.staged) {
+        (_, false) => None,
+        (Some(_), true) => None,
+        (None, true) => Some(crate::git::Repo::discover(Path::new("."))?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "--staged needs a Git repository, and the current directory is not in one"
+            )
+        })?),
+    };
+    let staged_from = mr.as_ref().map(|m| &m.repo).or(staged_repo.as_ref());
     let mut run_failed = false;
     for e in &found.errors {
         if e.fatal {
@@ -357,18 +598,21 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         None
     } else {
         let rules = cfg.as_ref().map(|c| &c.config.rules);
-        Some(crate::policy::Builtins::load(|r| {
-            rules.is_none_or(|rules| {
-                (rules.enable.is_empty() || rules.enable.iter().any(|s| config::selects(s, r)))
-                    && !rules.disable.iter().any(|s| config::selects(s, r))
+        // On the pool, which compiles the inventory rules beside the others.
+        Some(pool.install(|| {
+            crate::policy::Builtins::load(|r| {
+                rules.is_none_or(|rules| {
+                    (rules.enable.is_empty() || rules.enable.iter().any(|s| config::selects(s, r)))
+                        && !rules.disable.iter().any(|s| config::selects(s, r))
+                })
             })
         })?)
     };
-    let user = if args.policy.is_empty() {
-        if !args.data.is_empty()
+    let user = if policy_dirs.is_empty() {
+        if args.policy.is_empty() && !args.data.is_empty()
             || !args.namespace.is_empty()
             || args.all_namespaces
-            || !args.policy_env.is_empty()
+            || args.policy.is_empty() && !args.policy_env.is_empty()
         {
             anyhow::bail!("--data, --namespace, --all-namespaces and --policy-env need --policy");
         }
@@ -376,8 +620,8 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     } else {
         Some(crate::policy::user::UserPolicies::load(
             &crate::policy::user::Options {
-                policy_dirs: args.policy.clone(),
-                data_dirs: args.data.clone(),
+                policy_dirs: policy_dirs.clone(),
+                data_dirs: data_dirs.clone(),
                 namespaces: args.namespace.clone(),
                 all_namespaces: args.all_namespaces,
                 rego_v0: args.rego_v0,
@@ -399,21 +643,38 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         inline_suppressions: !args.no_inline_suppressions,
         combine: args.combine,
     };
+    let loaded: Vec<Loaded> = found
+        .inputs
+        .into_iter()
+        .map(|input| match input {
+            Input::Stdin { .. } => Loaded {
+                bytes: read_stdin(limits.max_file_size),
+                input,
+            },
+            // A pre-commit hook checks what is staged, not the worktree.
+            Input::File { ref path, .. } if args.staged => {
+                let bytes = match staged_from.map(|r| (r, r.relative(path))) {
+                    Some((repo, Some(rel))) => match repo.staged(&rel) {
+                        Ok(Some(b)) => Ok(b),
+                        Ok(None) => Err("not staged: the index has no such file".to_owned()),
+                        Err(e) => Err(format!("{e:#}")),
+                    },
+                    _ => Err("outside the repository: no staged content".to_owned()),
+                };
+                Loaded {
+                    input: Input::Stdin {
+                        display: input.display().to_owned(),
+                    },
+                    bytes,
+                }
+            }
+            Input::File { .. } => Loaded {
+                input,
+                bytes: Ok(Vec::new()),
+            },
+        })
+        .collect();
     let outcome: Outcome = pool.install(|| {
-        let loaded: Vec<Loaded> = found
-            .inputs
-            .into_iter()
-            .map(|input| match input {
-                Input::Stdin { .. } => Loaded {
-                    bytes: read_stdin(limits.max_file_size),
-                    input,
-                },
-                Input::File { .. } => Loaded {
-                    input,
-                    bytes: Ok(Vec::new()),
-                },
-            })
-            .collect();
         // Files are read inside the parallel stage; stdin was read above.
         let loaded = rayon_load(loaded, &limits);
         opts.patches = check::kustomize_patches(&loaded);
@@ -427,6 +688,24 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         outcome.stats.suppressed += c.apply_suppressions(&mut outcome.findings, &name_of);
         crate::finding::sort(&mut outcome.findings);
     }
+    if let Some(mr) = &mr {
+        merge_request_filters(
+            args,
+            mr,
+            &checked,
+            &mut opts,
+            &pool,
+            &mut outcome,
+            staged_from,
+        );
+        outcome.findings.extend(crate::mr::policy_change_findings(
+            mr,
+            &gate_files,
+            from_base,
+        ));
+        crate::finding::sort(&mut outcome.findings);
+    }
+    drop(base_files);
     if outcome
         .findings
         .iter()
@@ -608,6 +887,15 @@ fn summary_line(o: &Outcome, c: Counts, elapsed: std::time::Duration) -> String 
     }
     if o.stats.suppressed > 0 {
         s.push_str(&format!(", {} suppressed", o.stats.suppressed));
+    }
+    if o.stats.existing > 0 {
+        s.push_str(&format!(", {} not new (--new-only)", o.stats.existing));
+    }
+    if o.stats.outside_diff > 0 {
+        s.push_str(&format!(
+            ", {} outside the change (--filter-mode)",
+            o.stats.outside_diff
+        ));
     }
     s.push_str(&format!(
         " in {:.2}s: {}, {}, {}",

@@ -4,11 +4,14 @@
 //! [`discover`] → [`parse`] → [`schema`] → [`report`], driven by [`check`] and [`cli`].
 //! Every stage produces [`finding::Finding`]s; renderers only render them.
 
+pub mod changes;
 pub mod check;
 pub mod cli;
 pub mod config;
 pub mod discover;
 pub mod finding;
+pub mod git;
+pub mod mr;
 pub mod parse;
 pub mod policy;
 pub mod report;

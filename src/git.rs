@@ -1,0 +1,502 @@
+//! What kubegate knows of Git, through `gix` (never a `git` subprocess): the base a merge
+//! request targets, which files it changes, and the content of any file at the base, read
+//! straight from the object database.
+//!
+//! "Changed" means: the content at `HEAD` *or in the worktree* differs from the merge-base
+//! of `HEAD` and the base. Rather than diffing trees and then asking for the worktree status,
+//! each file's current blob id is compared with the merge-base's: the index gives the id of
+//! every tracked file whose stat data did not change since it was staged (as `git status`
+//! trusts it); any other file is hashed. Untracked files are added files. Git's content
+//! filters (`core.autocrlf`, `.gitattributes` `eol`) are not applied before hashing, so a file
+//! those filters rewrite shows as changed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, anyhow, bail};
+use gix::ObjectId;
+
+/// An open repository and its worktree.
+pub struct Repo {
+    repo: gix::Repository,
+    /// The worktree root, canonical.
+    root: PathBuf,
+}
+
+/// The revision a merge request targets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Base {
+    /// The tip of the target branch: trusted policies come from here.
+    pub commit: ObjectId,
+    /// The merge-base of `HEAD` and `commit`: changes are measured from here.
+    pub merge_base: ObjectId,
+    /// How the base was found, for messages (`--base origin/main`, `GITHUB_BASE_REF`, ...).
+    pub source: String,
+}
+
+/// Why no base could be used.
+#[derive(Debug)]
+pub enum BaseError {
+    /// Nothing told us the base and no default branch was found.
+    Unknown,
+    /// The clone is shallow and lacks the base or the history to its merge-base.
+    Shallow(String),
+    /// Anything else (bad `--base`, unreadable repository).
+    Other(anyhow::Error),
+}
+
+impl std::fmt::Display for BaseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BaseError::Unknown => write!(
+                f,
+                "cannot tell which revision this change targets: pass `--base REF` \
+                 (for example `--base origin/main`)"
+            ),
+            BaseError::Shallow(what) => write!(
+                f,
+                "{what}: this is a shallow clone. Fetch the history: `fetch-depth: 0` on \
+                 actions/checkout (GitHub), `GIT_DEPTH: 0` in the job's variables (GitLab), \
+                 or `git fetch --unshallow`"
+            ),
+            BaseError::Other(e) => write!(f, "{e:#}"),
+        }
+    }
+}
+
+impl std::error::Error for BaseError {}
+
+/// How a file differs between the merge-base and now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    Added,
+    Modified,
+    /// Moved from `from` with its content unchanged or changed.
+    Renamed {
+        from: String,
+    },
+}
+
+/// The files a merge request changes, by repository-relative path.
+#[derive(Debug, Default)]
+pub struct Changes {
+    /// Changed files that exist now, with their base path and blob where there is one.
+    pub files: BTreeMap<String, (Status, Option<ObjectId>)>,
+    /// Files of the merge-base that are gone, with their blob.
+    pub deleted: BTreeMap<String, ObjectId>,
+}
+
+impl Changes {
+    /// The base path and blob of a changed file that existed at the base.
+    pub fn base_of<'a>(&'a self, path: &'a str) -> Option<(&'a str, ObjectId)> {
+        let (status, oid) = self.files.get(path)?;
+        let oid = (*oid)?;
+        match status {
+            Status::Renamed { from } => Some((from.as_str(), oid)),
+            _ => Some((path, oid)),
+        }
+    }
+}
+
+impl Repo {
+    /// The repository that holds `dir`, if any.
+    pub fn discover(dir: &Path) -> anyhow::Result<Option<Self>> {
+        let repo = match gix::discover(dir) {
+            Ok(r) => r,
+            Err(_) => return Ok(None),
+        };
+        let Some(root) = repo.workdir() else {
+            return Ok(None);
+        };
+        let root = root
+            .canonicalize()
+            .with_context(|| format!("cannot resolve {}", root.display()))?;
+        Ok(Some(Self { repo, root }))
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `path` (relative to the current directory, or absolute) relative to the worktree
+    /// root, `/`-separated; `None` outside the worktree.
+    pub fn relative(&self, path: &Path) -> Option<String> {
+        let abs = if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            std::env::current_dir().ok()?.join(path)
+        };
+        let abs = normalize(&abs);
+        let rel = abs.strip_prefix(&self.root).ok()?;
+        let parts: Vec<&str> = rel
+            .components()
+            .filter_map(|c| c.as_os_str().to_str())
+            .collect();
+        Some(parts.join("/"))
+    }
+
+    /// Finds the base: `explicit` (`--base`), else the CI's merge-request variables (read
+    /// through `env`), else the merge-base of `HEAD` and the remote's default branch.
+    pub fn detect_base(
+        &self,
+        explicit: Option<&str>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Base, BaseError> {
+        let head = self.head()?;
+        let set = |name: &str| env(name).filter(|v| !v.is_empty());
+        let (commit, source) = if let Some(spec) = explicit {
+            (
+                self.resolve(spec, &format!("--base {spec}"))?,
+                spec.to_owned(),
+            )
+        } else if let Some((commit, source)) = self.github_base(head, &set)? {
+            (commit, source)
+        } else if let Some(sha) = set("CI_MERGE_REQUEST_DIFF_BASE_SHA") {
+            let source = "CI_MERGE_REQUEST_DIFF_BASE_SHA".to_owned();
+            (self.resolve(&sha, &source)?, source)
+        } else if let Some((commit, source)) = self.default_branch()? {
+            (commit, source)
+        } else {
+            return Err(BaseError::Unknown);
+        };
+        let merge_base = match self.repo.merge_base(head, commit) {
+            Ok(Some(id)) => id.detach(),
+            Ok(None) if self.shallow() => {
+                return Err(BaseError::Shallow(format!(
+                    "no common history between HEAD and the base {} ({source})",
+                    short(commit)
+                )));
+            }
+            Ok(None) => {
+                return Err(BaseError::Other(anyhow!(
+                    "HEAD and the base {} ({source}) have no common history",
+                    short(commit)
+                )));
+            }
+            Err(e) if self.shallow() => {
+                return Err(BaseError::Shallow(format!(
+                    "cannot walk the history from HEAD to the base {} ({source}): {e}",
+                    short(commit)
+                )));
+            }
+            Err(e) => return Err(BaseError::Other(anyhow!("finding the merge-base: {e}"))),
+        };
+        Ok(Base {
+            commit,
+            merge_base,
+            source,
+        })
+    }
+
+    fn shallow(&self) -> bool {
+        self.repo.is_shallow().unwrap_or(false)
+    }
+
+    fn head(&self) -> Result<ObjectId, BaseError> {
+        match self.repo.head_commit() {
+            Ok(c) => Ok(c.id),
+            Err(e) => Err(BaseError::Other(anyhow!("cannot read HEAD: {e}"))),
+        }
+    }
+
+    /// A revision that must exist; a shallow clone that lacks it says so.
+    fn resolve(&self, spec: &str, source: &str) -> Result<ObjectId, BaseError> {
+        match self.repo.rev_parse_single(spec) {
+            Ok(id) => {
+                let id = id.detach();
+                if self.repo.find_commit(id).is_ok() {
+                    Ok(id)
+                } else if self.shallow() {
+                    Err(BaseError::Shallow(format!(
+                        "the base {} ({source}) is not in this clone",
+                        short(id)
+                    )))
+                } else {
+                    Err(BaseError::Other(anyhow!(
+                        "{source}: {} is not a commit",
+                        short(id)
+                    )))
+                }
+            }
+            Err(e) if self.shallow() => Err(BaseError::Shallow(format!(
+                "the base `{spec}` ({source}) is not in this clone ({e})"
+            ))),
+            Err(e) => Err(BaseError::Other(anyhow!(
+                "{source}: cannot resolve `{spec}`: {e}"
+            ))),
+        }
+    }
+
+    /// GitHub Actions on a `pull_request` event: `actions/checkout` checks out the merge
+    /// commit (first parent: the base branch's tip); otherwise the event's base sha, then
+    /// `origin/$GITHUB_BASE_REF`.
+    fn github_base(
+        &self,
+        head: ObjectId,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Option<(ObjectId, String)>, BaseError> {
+        let event_base = env("GITHUB_EVENT_PATH")
+            .and_then(|p| std::fs::read(p).ok())
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| {
+                v.pointer("/pull_request/base/sha")?
+                    .as_str()
+                    .map(str::to_owned)
+            });
+        let base_ref = env("GITHUB_BASE_REF");
+        if event_base.is_none() && base_ref.is_none() {
+            return Ok(None);
+        }
+        if let Ok(commit) = self.repo.find_commit(head) {
+            let parents: Vec<ObjectId> = commit.parent_ids().map(|p| p.detach()).collect();
+            // The merge commit of refs/pull/N/merge: its first parent is the base tip.
+            if parents.len() == 2
+                && let Ok(message) = commit.message_raw()
+                && message.starts_with(b"Merge ")
+            {
+                let first = parents[0];
+                if self.repo.find_commit(first).is_ok() {
+                    return Ok(Some((first, "the merge commit's first parent".into())));
+                }
+                return Err(BaseError::Shallow(format!(
+                    "HEAD is the merge commit of a pull request, but its first parent {} \
+                     is not in this clone",
+                    short(first)
+                )));
+            }
+        }
+        if let Some(sha) = event_base {
+            let source = "the pull_request event's base sha".to_owned();
+            return Ok(Some((self.resolve(&sha, &source)?, source)));
+        }
+        if let Some(r) = base_ref {
+            let source = "GITHUB_BASE_REF".to_owned();
+            for spec in [format!("refs/remotes/origin/{r}"), r.clone()] {
+                if let Ok(id) = self.repo.rev_parse_single(spec.as_str()) {
+                    return Ok(Some((id.detach(), source)));
+                }
+            }
+            let what = format!("the base branch `{r}` (GITHUB_BASE_REF) is not in this clone");
+            return Err(if self.shallow() {
+                BaseError::Shallow(what)
+            } else {
+                BaseError::Other(anyhow!(
+                    "{what}; fetch it, for example `git fetch origin {r}`"
+                ))
+            });
+        }
+        Ok(None)
+    }
+
+    /// The remote's default branch (`origin/HEAD`), else `origin/main`, `origin/master`,
+    /// `main`, `master`: whichever exists first and is not `HEAD` itself.
+    fn default_branch(&self) -> Result<Option<(ObjectId, String)>, BaseError> {
+        let head = self.head()?;
+        for spec in [
+            "refs/remotes/origin/HEAD",
+            "refs/remotes/origin/main",
+            "refs/remotes/origin/master",
+            "refs/heads/main",
+            "refs/heads/master",
+        ] {
+            if let Ok(id) = self.repo.rev_parse_single(spec) {
+                let id = id.detach();
+                if id != head || spec.starts_with("refs/remotes/") {
+                    let name = spec.trim_start_matches("refs/remotes/");
+                    let name = name.trim_start_matches("refs/heads/");
+                    return Ok(Some((id, name.to_owned())));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Every blob of `commit`'s tree: path → id.
+    pub fn tree_files(&self, commit: ObjectId) -> anyhow::Result<HashMap<String, ObjectId>> {
+        let tree = self
+            .repo
+            .find_commit(commit)
+            .map_err(|e| anyhow!("{e}"))?
+            .tree()
+            .map_err(|e| anyhow!("{e}"))?;
+        let files = tree
+            .traverse()
+            .breadthfirst
+            .files()
+            .map_err(|e| anyhow!("{e}"))?;
+        Ok(files
+            .into_iter()
+            .filter(|e| e.mode.is_blob())
+            .map(|e| (e.filepath.to_string(), e.oid))
+            .collect())
+    }
+
+    /// The content of a blob.
+    pub fn blob(&self, oid: ObjectId) -> anyhow::Result<Vec<u8>> {
+        let object = self
+            .repo
+            .find_object(oid)
+            .map_err(|e| anyhow!("reading blob {}: {e}", short(oid)))?;
+        Ok(object.detach().data)
+    }
+
+    /// The staged content of `path` (repository-relative), if it is in the index.
+    pub fn staged(&self, path: &str) -> anyhow::Result<Option<Vec<u8>>> {
+        let index = self.repo.index_or_empty().map_err(|e| anyhow!("{e}"))?;
+        match index.entry_by_path(path.into()) {
+            Some(e) => self.blob(e.id).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The files that differ between `merge_base` and the worktree (see the module doc).
+    /// `untracked`: repository-relative paths about to be checked; those not in the index are
+    /// added files (or renamed ones, if a deleted file had their content).
+    pub fn changes(&self, merge_base: ObjectId, untracked: &[String]) -> anyhow::Result<Changes> {
+        let base = self.tree_files(merge_base)?;
+        let index = self.repo.index_or_empty().map_err(|e| anyhow!("{e}"))?;
+        let stamp = index.timestamp();
+        let options = gix::index::entry::stat::Options {
+            trust_ctime: false,
+            check_stat: true,
+            use_nsec: true,
+            use_stdev: false,
+        };
+        let kind = self.repo.object_hash();
+        // The current blob of every tracked file that still exists.
+        let mut current: BTreeMap<String, ObjectId> = BTreeMap::new();
+        for entry in index.entries() {
+            if entry.stage_raw() != 0 || entry.mode.is_submodule() || entry.mode.is_sparse() {
+                continue;
+            }
+            let path = entry.path(&index).to_string();
+            let full = self.root.join(&path);
+            let Ok(meta) = gix::index::fs::Metadata::from_path_no_follow(&full) else {
+                continue; // deleted in the worktree
+            };
+            let trusted = gix::index::entry::Stat::from_fs(&meta).is_ok_and(|stat| {
+                entry.stat.matches(&stat, options) && !entry.stat.is_racy(stamp, options)
+            });
+            let oid = if trusted {
+                entry.id
+            } else {
+                let data =
+                    std::fs::read(&full).with_context(|| format!("reading {}", full.display()))?;
+                gix::objs::compute_hash(kind, gix::objs::Kind::Blob, &data)
+                    .map_err(|e| anyhow!("{e}"))?
+            };
+            current.insert(path, oid);
+        }
+        for path in untracked {
+            if current.contains_key(path) || index.entry_by_path(path.as_str().into()).is_some() {
+                continue;
+            }
+            let full = self.root.join(path);
+            if let Ok(data) = std::fs::read(&full) {
+                let oid = gix::objs::compute_hash(kind, gix::objs::Kind::Blob, &data)
+                    .map_err(|e| anyhow!("{e}"))?;
+                current.insert(path.clone(), oid);
+            }
+        }
+        let mut changes = Changes::default();
+        for (path, oid) in &current {
+            match base.get(path) {
+                Some(b) if b == oid => {}
+                Some(b) => {
+                    changes
+                        .files
+                        .insert(path.clone(), (Status::Modified, Some(*b)));
+                }
+                None => {
+                    changes.files.insert(path.clone(), (Status::Added, None));
+                }
+            }
+        }
+        for (path, oid) in &base {
+            if !current.contains_key(path) {
+                changes.deleted.insert(path.clone(), *oid);
+            }
+        }
+        // Renames with the content unchanged: an added file whose blob a deleted file had.
+        let by_blob: HashMap<ObjectId, &String> =
+            changes.deleted.iter().map(|(p, o)| (*o, p)).collect();
+        let mut taken = std::collections::BTreeSet::new();
+        for (path, (status, base_oid)) in changes.files.iter_mut() {
+            if *status == Status::Added
+                && let Some(oid) = current.get(path)
+                && let Some(from) = by_blob.get(oid)
+                && taken.insert((*from).clone())
+            {
+                *status = Status::Renamed {
+                    from: (*from).clone(),
+                };
+                *base_oid = Some(*oid);
+            }
+        }
+        for from in &taken {
+            changes.deleted.remove(from);
+        }
+        Ok(changes)
+    }
+
+    /// The files under `dir` (repository-relative; a file or a directory) at `commit`.
+    pub fn files_at(&self, commit: ObjectId, dir: &str) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+        let dir = dir.trim_end_matches('/');
+        let mut out = Vec::new();
+        for (path, oid) in self.tree_files(commit)? {
+            let inside = dir.is_empty()
+                || dir == "."
+                || path == dir
+                || path.strip_prefix(dir).is_some_and(|r| r.starts_with('/'));
+            if inside {
+                out.push((path, self.blob(oid)?));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+}
+
+/// The first 12 hex digits of an id.
+pub fn short(id: ObjectId) -> String {
+    id.to_hex_with_len(12).to_string()
+}
+
+/// Resolves `.` and `..` without touching the filesystem, after canonicalising the longest
+/// existing prefix (so symlinked temp dirs compare equal to the canonical worktree root).
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    let mut existing = out.clone();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match existing.file_name() {
+            Some(name) => rest.push(name.to_owned()),
+            None => break,
+        }
+        if !existing.pop() {
+            break;
+        }
+    }
+    let mut resolved = existing.canonicalize().unwrap_or(existing);
+    for name in rest.into_iter().rev() {
+        resolved.push(name);
+    }
+    resolved
+}
+
+/// Helper for errors that should bail on a missing repository.
+pub fn require(repo: Option<Repo>, flag: &str) -> anyhow::Result<Repo> {
+    match repo {
+        Some(r) => Ok(r),
+        None => bail!("{flag} needs a Git repository, and the current directory is not in one"),
+    }
+}

@@ -1,0 +1,296 @@
+//! Merge-request awareness on top of [`crate::git`]: which inputs to check
+//! (`--changed-only`), which findings the change introduced (`--new-only`), which ones
+//! touch its lines (`--filter-mode`), and the policy files a change must not rewrite for
+//! itself (`--policies-from-base`).
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::finding::{Finding, Severity};
+use crate::git::{Base, Changes, Repo, short};
+
+/// Which findings annotations (and every report) keep, as reviewdog's `-filter-mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FilterMode {
+    /// Findings on lines the change added or modified
+    Added,
+    /// Findings on those lines or within 3 lines of them (a diff's context)
+    #[value(name = "diff_context")]
+    DiffContext,
+    /// Findings in files the change touched
+    File,
+    /// Every finding
+    Nofilter,
+}
+
+/// Lines of context `diff_context` adds around each changed line, as `git diff` shows.
+const CONTEXT: u32 = 3;
+
+/// A repository with its merge-request base and the changes since the merge-base.
+pub struct MergeRequest {
+    pub repo: Repo,
+    pub base: Base,
+    pub changes: Changes,
+}
+
+impl MergeRequest {
+    /// The repository-relative path of a checked file's display path.
+    pub fn rel(&self, display: &str) -> Option<String> {
+        self.repo.relative(Path::new(display))
+    }
+
+    /// Whether the file shown as `display` is changed by the merge request.
+    pub fn is_changed(&self, display: &str) -> bool {
+        self.rel(display)
+            .is_some_and(|p| self.changes.files.contains_key(&p))
+    }
+
+    /// The base content of a changed file (at its base path), if it existed.
+    pub fn base_text(&self, display: &str) -> Option<(String, Vec<u8>)> {
+        let rel = self.rel(display)?;
+        let (from, oid) = self.changes.base_of(&rel)?;
+        let bytes = self.repo.blob(oid).ok()?;
+        Some((from.to_owned(), bytes))
+    }
+
+    /// The lines of `head` (1-based, inclusive ranges) that differ from the base version of
+    /// the file: every line for an added file.
+    pub fn changed_lines(&self, display: &str, head: &str) -> Vec<RangeInclusive<u32>> {
+        match self.base_text(display) {
+            None => vec![1..=u32::MAX],
+            Some((_, base)) => added_lines(&String::from_utf8_lossy(&base), head),
+        }
+    }
+}
+
+/// The lines of `new` (1-based, inclusive ranges) that a line diff from `old` inserts or
+/// replaces.
+pub fn added_lines(old: &str, new: &str) -> Vec<RangeInclusive<u32>> {
+    use similar::{DiffOp, TextDiff};
+    let diff = TextDiff::from_lines(old, new);
+    let mut out: Vec<RangeInclusive<u32>> = Vec::new();
+    for op in diff.ops() {
+        let (start, len) = match *op {
+            DiffOp::Insert {
+                new_index, new_len, ..
+            }
+            | DiffOp::Replace {
+                new_index, new_len, ..
+            } => (new_index, new_len),
+            DiffOp::Equal { .. } | DiffOp::Delete { .. } => continue,
+        };
+        if len == 0 {
+            continue;
+        }
+        let first = start as u32 + 1;
+        out.push(first..=first + len as u32 - 1);
+    }
+    out
+}
+
+/// Whether a finding spanning `start..=end` (lines) passes `mode` given the changed lines
+/// of its file (`None`: the file is not changed).
+pub fn passes(
+    mode: FilterMode,
+    start: u32,
+    end: u32,
+    changed: Option<&[RangeInclusive<u32>]>,
+) -> bool {
+    let margin = match mode {
+        FilterMode::Nofilter => return true,
+        FilterMode::File => return changed.is_some(),
+        FilterMode::Added => 0,
+        FilterMode::DiffContext => CONTEXT,
+    };
+    let Some(ranges) = changed else {
+        return false;
+    };
+    let end = end.max(start);
+    ranges.iter().any(|r| {
+        let lo = r.start().saturating_sub(margin);
+        let hi = r.end().saturating_add(margin);
+        start <= hi && end >= lo
+    })
+}
+
+/// The identity of a finding that survives moves: rule, repository path (a renamed file's
+/// base findings are compared under its new path), object and JSON path, or message and
+/// document where there is no JSON path — never the line. See [`crate::report::fingerprints`].
+pub fn identity(f: &Finding, path: &str) -> String {
+    let mut key = format!("{}\u{0}{path}\u{0}", f.rule);
+    if let Some(o) = &f.object {
+        key.push_str(&format!(
+            "{}\u{0}{}\u{0}{}\u{0}{}\u{0}",
+            o.api_version,
+            o.kind,
+            o.namespace.as_deref().unwrap_or(""),
+            o.name.as_deref().unwrap_or("")
+        ));
+    }
+    match &f.path {
+        Some(p) => key.push_str(p),
+        None => {
+            key.push_str(&f.message);
+            key.push('\u{0}');
+            key.push_str(&f.document.map_or(String::new(), |d| d.to_string()));
+        }
+    }
+    key
+}
+
+/// Keeps the findings of `head` that `base` did not have: each base finding cancels one
+/// head finding of the same [`identity`]. `rename` maps a base file's display path to the
+/// head's. Returns how many were dropped.
+pub fn keep_new(
+    head: &mut Vec<Finding>,
+    base: &[Finding],
+    rename: &dyn Fn(&str) -> String,
+) -> usize {
+    let mut existing: HashMap<String, usize> = HashMap::new();
+    for f in base {
+        *existing.entry(identity(f, &rename(&f.file))).or_default() += 1;
+    }
+    let before = head.len();
+    head.retain(|f| match existing.get_mut(&identity(f, &f.file)) {
+        Some(n) if *n > 0 => {
+            *n -= 1;
+            false
+        }
+        _ => true,
+    });
+    before - head.len()
+}
+
+/// The files of the trusted base revision that kubegate's own configuration consists of:
+/// the config file, the `--policy` and `--data` paths, written to a private directory that
+/// is removed when this is dropped.
+pub struct BaseFiles {
+    pub root: PathBuf,
+    /// Repository-relative paths written.
+    pub written: Vec<String>,
+}
+
+impl Drop for BaseFiles {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+impl BaseFiles {
+    /// Writes the files under each of `paths` (repository-relative) at `commit`.
+    pub fn materialize(
+        repo: &Repo,
+        commit: gix::ObjectId,
+        paths: &[String],
+    ) -> anyhow::Result<Self> {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let root = std::env::temp_dir().join(format!(
+            "kubegate-base-{}-{}-{nanos}",
+            short(commit),
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&root)?;
+        let mut out = Self {
+            root,
+            written: Vec::new(),
+        };
+        out.add(repo, commit, paths)?;
+        Ok(out)
+    }
+
+    /// Writes the files under each of `paths` (repository-relative) at `commit`, once.
+    pub fn add(
+        &mut self,
+        repo: &Repo,
+        commit: gix::ObjectId,
+        paths: &[String],
+    ) -> anyhow::Result<()> {
+        for p in paths {
+            for (path, bytes) in repo.files_at(commit, p)? {
+                if self.written.contains(&path) {
+                    continue;
+                }
+                let dest = self.root.join(&path);
+                if let Some(parent) = dest.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                std::fs::write(&dest, bytes)?;
+                self.written.push(path);
+            }
+        }
+        Ok(())
+    }
+
+    /// Where the base version of `rel` (repository-relative) is, if it existed at the base.
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+}
+
+/// Warnings on the policy files (config, policies, data) a merge request changes while the
+/// base revision's versions are used, so a reviewer sees that the gate itself changed.
+pub fn policy_change_findings(
+    mr: &MergeRequest,
+    roots: &[String],
+    used_base: bool,
+) -> Vec<Finding> {
+    let under = |path: &str| {
+        roots.iter().any(|r| {
+            let r = r.trim_end_matches('/');
+            r.is_empty()
+                || r == "."
+                || path == r
+                || path.strip_prefix(r).is_some_and(|x| x.starts_with('/'))
+        })
+    };
+    let mut touched: BTreeMap<String, &str> = BTreeMap::new();
+    for (path, (status, _)) in &mr.changes.files {
+        if under(path) {
+            let what = match status {
+                crate::git::Status::Added => "adds",
+                crate::git::Status::Modified => "modifies",
+                crate::git::Status::Renamed { .. } => "moves",
+            };
+            touched.insert(path.clone(), what);
+        }
+    }
+    for path in mr.changes.deleted.keys() {
+        if under(path) {
+            touched.insert(path.clone(), "deletes");
+        }
+    }
+    let root = mr.repo.root().to_path_buf();
+    let cwd = std::env::current_dir().unwrap_or_default();
+    touched
+        .into_iter()
+        .map(|(path, what)| {
+            let shown = root
+                .join(&path)
+                .strip_prefix(&cwd)
+                .map(|p| p.to_string_lossy().replace('\\', "/"))
+                .unwrap_or(path.clone());
+            let how = if used_base {
+                format!(
+                    "kubegate used the version of the base ({} at {}) instead; review the policy change on its own",
+                    mr.base.source,
+                    short(mr.base.commit)
+                )
+            } else {
+                "this run used the merge request's own version; `--policies-from-base` (the \
+                 default in CI) uses the base's"
+                    .to_owned()
+            };
+            let mut f = crate::check::file_finding(
+                &Arc::from(shown.as_str()),
+                "policy-changed",
+                format!("this merge request {what} `{path}`, a policy file of the gate: {how}"),
+            );
+            f.severity = Severity::Warning;
+            f
+        })
+        .collect()
+}
