@@ -1,0 +1,826 @@
+//! Merge-request features against real repositories built with the `git` CLI: the detected
+//! base, `--changed-only`, `--new-only`, `--filter-mode`, `--policies-from-base`, shallow
+//! clones, `--staged`, and running outside a repository.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// Variables that would change which base kubegate finds or where Git looks.
+const CLEARED: &[&str] = &[
+    "GITHUB_ACTIONS",
+    "GITLAB_CI",
+    "GITHUB_BASE_REF",
+    "GITHUB_EVENT_PATH",
+    "CI_MERGE_REQUEST_DIFF_BASE_SHA",
+    "GITHUB_STEP_SUMMARY",
+    "NO_COLOR",
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_COMMON_DIR",
+];
+
+/// Denies every `data` key whose value is `bad`, at that key's line.
+const POLICY: &str = "package main\n\n\
+    deny contains {\"msg\": sprintf(\"bad %s\", [k]), \"path\": [\"data\", k]} if {\n\
+    \tsome k, v in input.data\n\tv == \"bad\"\n}\n";
+
+/// The flags that make the deny rule above the only source of findings.
+const ONLY_POLICY: &[&str] = &[
+    "check",
+    "--no-config",
+    "--no-builtin-rules",
+    "--policy",
+    "policy",
+    "-f",
+    "concise",
+];
+
+fn git_available() -> bool {
+    let ok = Command::new("git")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        println!("skipped: git not found");
+    }
+    ok
+}
+
+/// A ConfigMap named `name` with `data` entries `key: value`, one a line from line 6.
+fn configmap(name: &str, data: &[(&str, &str)]) -> String {
+    let mut s = format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n");
+    for (k, v) in data {
+        s.push_str(&format!("  {k}: {v}\n"));
+    }
+    s
+}
+
+struct Repo {
+    root: PathBuf,
+}
+
+impl Repo {
+    /// A new repository on `main` at `root` (created), with the policy committed.
+    fn init(root: &Path) -> Self {
+        std::fs::create_dir_all(root).unwrap();
+        let repo = Self::at(root);
+        repo.git(&["init", "-q", "-b", "main"]);
+        repo.configure();
+        repo.write("policy/p.rego", POLICY);
+        repo
+    }
+
+    fn at(root: &Path) -> Self {
+        Self {
+            root: root.to_path_buf(),
+        }
+    }
+
+    fn configure(&self) {
+        self.git(&["config", "user.name", "Test"]);
+        self.git(&["config", "user.email", "test@example.com"]);
+        self.git(&["config", "commit.gpgsign", "false"]);
+    }
+
+    /// Runs git; panics unless it succeeds; returns its trimmed stdout.
+    fn git(&self, args: &[&str]) -> String {
+        let mut cmd = Command::new("git");
+        cmd.args(args).current_dir(&self.root);
+        for v in CLEARED {
+            cmd.env_remove(v);
+        }
+        let out = cmd.output().expect("git runs");
+        assert!(
+            out.status.success(),
+            "git {args:?} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    fn commit(&self, message: &str) -> String {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "-m", message]);
+        self.git(&["rev-parse", "HEAD"])
+    }
+
+    fn write(&self, path: &str, text: &str) {
+        let p = self.root.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    /// Runs kubegate in the worktree with CI variables cleared, then `envs` set.
+    fn kubegate(&self, args: &[&str], envs: &[(&str, &str)]) -> (i32, String, String) {
+        kubegate_in(&self.root, args, envs)
+    }
+}
+
+fn kubegate_in(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubegate"));
+    cmd.args(args).current_dir(dir).stdin(Stdio::null());
+    for v in CLEARED {
+        cmd.env_remove(v);
+    }
+    cmd.envs(envs.iter().copied());
+    let out = cmd.output().expect("kubegate runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "kubegate panicked:\n{stderr}");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr,
+    )
+}
+
+/// `file:line rule` of each concise finding, sorted.
+fn findings(concise: &str) -> Vec<String> {
+    let mut out: Vec<String> = concise
+        .lines()
+        .map(|l| {
+            let (loc, rest) = l.split_once(": ").unwrap_or_else(|| panic!("{l:?}"));
+            let mut loc = loc.split(':');
+            let (file, line) = (loc.next().unwrap(), loc.next().unwrap());
+            let rule = &rest[rest.find('[').unwrap() + 1..rest.find(']').unwrap()];
+            format!("{file}:{line} {rule}")
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The files with findings, sorted and deduplicated.
+fn files(concise: &str) -> Vec<String> {
+    let mut out: Vec<String> = findings(concise)
+        .into_iter()
+        .map(|f| f.split(':').next().unwrap().to_owned())
+        .collect();
+    out.dedup();
+    out
+}
+
+fn with(base: &[&str], extra: &[&str]) -> Vec<String> {
+    base.iter()
+        .chain(extra)
+        .map(|s| (*s).to_owned())
+        .collect::<Vec<_>>()
+}
+
+fn refs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// main: `a.yaml` and `b.yaml`, each with one bad key.
+fn two_files(root: &Path) -> Repo {
+    let repo = Repo::init(root);
+    repo.write("a.yaml", &configmap("a", &[("x", "bad")]));
+    repo.write("b.yaml", &configmap("b", &[("x", "bad")]));
+    repo.commit("base");
+    repo
+}
+
+#[test]
+fn base_flag_measures_changes_from_the_merge_base() {
+    if !git_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = two_files(tmp.path());
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write("a.yaml", &configmap("a", &[("x", "bad"), ("y", "ok")]));
+    repo.commit("feature");
+    // main moves on after the branch point: its change is not the feature's.
+    repo.git(&["checkout", "-q", "main"]);
+    repo.write("b.yaml", &configmap("b", &[("x", "bad"), ("z", "ok")]));
+    repo.commit("main moves");
+    repo.git(&["checkout", "-q", "feature"]);
+
+    let args = with(ONLY_POLICY, &["--base", "main", "--changed-only", "."]);
+    let (code, out, err) = repo.kubegate(&refs(&args), &[]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(findings(&out), ["a.yaml:6 main.deny"], "{out}");
+    assert!(err.contains("checked 1 file,"), "{err}");
+    // Without --base and outside CI, the local `main` is the default branch.
+    let args = with(ONLY_POLICY, &["--changed-only", "."]);
+    let (code, out, err) = repo.kubegate(&refs(&args), &[]);
+    assert_eq!((code, files(&out)), (1, vec!["a.yaml".to_owned()]), "{err}");
+    // A bad --base is a usage error.
+    let args = with(ONLY_POLICY, &["--base", "nosuchref", "--changed-only", "."]);
+    let (code, _, err) = repo.kubegate(&refs(&args), &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("nosuchref"), "{err}");
+}
+
+#[test]
+fn base_is_detected_from_origin_head_of_a_clone() {
+    if !git_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    // The default branch is `trunk`: no `main` or `master` anywhere, only origin/HEAD.
+    let upstream = Repo::at(&tmp.path().join("upstream"));
+    std::fs::create_dir_all(&upstream.root).unwrap();
+    upstream.git(&["init", "-q", "-b", "trunk"]);
+    upstream.configure();
+    upstream.write("policy/p.rego", POLICY);
+    upstream.write("a.yaml", &configmap("a", &[("x", "bad")]));
+    upstream.write("b.yaml", &configmap("b", &[("x", "bad")]));
+    upstream.commit("base");
+    let bare = tmp.path().join("origin.git");
+    let work = tmp.path().join("work");
+    upstream.git(&["clone", "-q", "--bare", ".", bare.to_str().unwrap()]);
+    upstream.git(&[
+        "clone",
+        "-q",
+        bare.to_str().unwrap(),
+        work.to_str().unwrap(),
+    ]);
+    let repo = Repo::at(&work);
+    repo.configure();
+    assert_eq!(
+        repo.git(&["symbolic-ref", "refs/remotes/origin/HEAD"]),
+        "refs/remotes/origin/trunk"
+    );
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write("b.yaml", &configmap("b", &[("x", "bad"), ("y", "bad")]));
+    repo.write("c.yaml", &configmap("c", &[("x", "bad")]));
+    repo.commit("feature");
+
+    let args = with(ONLY_POLICY, &["--changed-only", "."]);
+    let (code, out, err) = repo.kubegate(&refs(&args), &[]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(
+        findings(&out),
+        [
+            "b.yaml:6 main.deny",
+            "b.yaml:7 main.deny",
+            "c.yaml:6 main.deny"
+        ],
+        "{out}"
+    );
+}
+
+#[test]
+fn gitlab_diff_base_sha_is_the_base() {
+    if !git_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = two_files(tmp.path());
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write("a.yaml", &configmap("a", &[("x", "bad"), ("y", "ok")]));
+    let first = repo.commit("feature 1");
+    repo.write("b.yaml", &configmap("b", &[("x", "bad"), ("y", "ok")]));
+    repo.commit("feature 2");
+
+    let args = with(ONLY_POLICY, &["--changed-only", "."]);
+    // The default branch: both files changed since main.
+    let (_, out, err) = repo.kubegate(&refs(&args), &[]);
+    assert_eq!(files(&out), ["a.yaml", "b.yaml"], "{err}");
+    // GitLab's diff base (here the first feature commit) wins over the default branch.
+    let env = [
+        ("GITLAB_CI", "true"),
+        ("CI_MERGE_REQUEST_DIFF_BASE_SHA", first.as_str()),
+    ];
+    let (code, out, err) = repo.kubegate(&refs(&args), &env);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(findings(&out), ["b.yaml:6 main.deny"], "{out}");
+}
+
+#[test]
+fn github_merge_commit_first_parent_is_the_base() {
+    if !git_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = two_files(tmp.path());
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write("a.yaml", &configmap("a", &[("x", "bad"), ("y", "ok")]));
+    repo.write("c.yaml", &configmap("c", &[("x", "bad")]));
+    repo.commit("feature");
+    repo.git(&["checkout", "-q", "main"]);
+    repo.write("b.yaml", &configmap("b", &[("x", "bad"), ("z", "ok")]));
+    let main_tip = repo.commit("main moves");
+    // What actions/checkout gives a pull request: the merge commit, detached.
+    repo.git(&["checkout", "-q", "--detach", "main"]);
+    repo.git(&[
+        "merge",
+        "-q",
+        "--no-ff",
+        "-m",
+        "Merge abc into def",
+        "feature",
+    ]);
+    assert_eq!(repo.git(&["rev-parse", "HEAD^1"]), main_tip);
+    // No `main` branch left: only the merge commit's first parent can be the base.
+    repo.git(&["branch", "-q", "-D", "main"]);
+
+    let args = with(ONLY_POLICY, &["--changed-only", "."]);
+    let (code, out, err) = repo.kubegate(&refs(&args), &[("GITHUB_BASE_REF", "main")]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(
+        findings(&out),
+        ["a.yaml:6 main.deny", "c.yaml:6 main.deny"],
+        "{out}"
+    );
+}
+
+#[test]
+fn changed_only_checks_committed_staged_unstaged_untracked_and_renamed_files() {
+    if !git_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Repo::init(tmp.path());
+    for name in [
+        "unchanged",
+        "modified",
+        "moved",
+        "moved_edited",
+        "deleted",
+        "staged",
+        "unstaged",
+    ] {
+        repo.write(
+            &format!("{name}.yaml"),
+            &configmap(name, &[("x", "bad"), ("pad1", "one"), ("pad2", "two")]),
+        );
+    }
+    repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write("modified.yaml", &configmap("modified", &[("x", "bad")]));
+    repo.write("added.yaml", &configmap("added", &[("x", "bad")]));
+    repo.git(&["mv", "moved.yaml", "moved_new.yaml"]);
+    repo.git(&["mv", "moved_edited.yaml", "moved_edited_new.yaml"]);
+    repo.write(
+        "moved_edited_new.yaml",
+        &configmap(
+            "moved_edited",
+            &[("x", "bad"), ("pad1", "one"), ("pad2", "two"), ("y", "ok")],
+        ),
+    );
+    repo.git(&["rm", "-q", "deleted.yaml"]);
+    repo.commit("feature");
+    // Uncommitted: staged, unstaged, untracked.
+    repo.write("staged.yaml", &configmap("staged", &[("x", "bad")]));
+    repo.git(&["add", "staged.yaml"]);
+    repo.write("unstaged.yaml", &configmap("unstaged", &[("x", "bad")]));
+    repo.write("untracked.yaml", &configmap("untracked", &[("x", "bad")]));
+
+    let args = with(ONLY_POLICY, &["--base", "main", "--changed-only", "."]);
+    let (code, out, err) = repo.kubegate(&refs(&args), &[]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(
+        files(&out),
+        [
+            "added.yaml",
+            "modified.yaml",
+            "moved_edited_new.yaml",
+            "moved_new.yaml",
+            "staged.yaml",
+            "unstaged.yaml",
+            "untracked.yaml",
+        ],
+        "{out}"
+    );
+    assert!(err.contains("checked 7 files,"), "{err}");
+    assert!(!err.contains("deleted"), "{err}");
+    // Naming only unchanged files checks nothing and passes.
+    let args = with(
+        ONLY_POLICY,
+        &["--base", "main", "--changed-only", "unchanged.yaml"],
+    );
+    let (code, out, err) = repo.kubegate(&refs(&args), &[]);
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+    assert!(err.contains("checked 0 files,"), "{err}");
+}
+
+#[test]
+fn new_only_drops_findings_that_moved_or_were_renamed() {
+    if !git_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Repo::init(tmp.path());
+    repo.write("m.yaml", &configmap("m", &[("old", "bad")]));
+    repo.write("r.yaml", &configmap("r", &[("old", "bad"), ("pad", "one")]));
+    repo.write("u.yaml", &configmap("u", &[("old", "bad")]));
+    repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    // Lines inserted above the old finding move it from line 6 to line 8.
+    repo.write(
+        "m.yaml",
+        &configmap(
+            "m",
+            &[("a", "ok"), ("b", "ok"), ("old", "bad"), ("new", "bad")],
+        ),
+    );
+    repo.git(&["mv", "r.yaml", "r2.yaml"]);
+    repo.commit("feature");
+
+    // Without --new-only every finding shows.
+    let all = with(ONLY_POLICY, &["--base", "main", "."]);
+    let (_, out, _) = repo.kubegate(&refs(&all), &[]);
+    assert_eq!(
+        findings(&out),
+        [
+            "m.yaml:8 main.deny",
+            "m.yaml:9 main.deny",
+            "r2.yaml:6 main.deny",
+            "u.yaml:6 main.deny"
+        ],
+        "{out}"
+    );
+
+    let args = with(ONLY_POLICY, &["--base", "main", "--new-only", "."]);
+    let (code, out, err) = repo.kubegate(&refs(&args), &[]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(findings(&out), ["m.yaml:9 main.deny"], "{out}");
+    assert!(out.contains("bad new"), "{out}");
+    // m.yaml's old one, r2.yaml's and unchanged u.yaml's.
+    assert!(err.contains(", 3 not new (--new-only)"), "{err}");
+
+    // Only existing findings: exit 0.
+    repo.write("m.yaml", &configmap("m", &[("a", "ok"), ("old", "bad")]));
+    let (code, out, err) = repo.kubegate(&refs(&args), &[]);
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+    assert!(err.contains(", 3 not new (--new-only)"), "{err}");
+}
+
+/// Git calls `git mv` plus a small edit a rename (`R` in `git diff -M`); the old findings
+/// of the file are not new.
+#[test]
+fn new_only_compares_a_renamed_and_edited_file_with_its_old_path() {
+    if !git_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Repo::init(tmp.path());
+    let data = [
+        ("old", "bad"),
+        ("p1", "one"),
+        ("p2", "two"),
+        ("p3", "three"),
+    ];
+    repo.write("e.yaml", &configmap("e", &data));
+    repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.git(&["mv", "e.yaml", "e2.yaml"]);
+    let mut edited = data.to_vec();
+    edited.push(("added", "bad"));
+    repo.write("e2.yaml", &configmap("e", &edited));
+    repo.commit("feature");
+    let status = repo.git(&["diff", "--name-status", "-M", "main", "HEAD"]);
+    assert!(status.starts_with('R'), "{status}");
+    assert!(status.ends_with("e.yaml\te2.yaml"), "{status}");
+
+    let args = with(ONLY_POLICY, &["--base", "main", "--new-only", "."]);
+    let (code, out, err) = repo.kubegate(&refs(&args), &[]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(findings(&out), ["e2.yaml:10 main.deny"], "{out}");
+    assert!(err.contains(", 1 not new (--new-only)"), "{err}");
+}
+
+/// `f.yaml`: an old finding at line 6, one near the change at 17, the change adds 20.
+fn filter_repo(root: &Path) -> Repo {
+    let repo = Repo::init(root);
+    let mut data: Vec<(String, &str)> = vec![("far".into(), "bad")];
+    data.extend((1..=10).map(|i| (format!("k{i}"), "ok")));
+    data.push(("near".into(), "bad"));
+    data.push(("k11".into(), "ok"));
+    data.push(("k12".into(), "ok"));
+    let pairs = |d: &[(String, &str)]| -> String {
+        let d: Vec<(&str, &str)> = d.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        configmap("f", &d)
+    };
+    repo.write("f.yaml", &pairs(&data));
+    repo.write("u.yaml", &configmap("u", &[("x", "bad")]));
+    repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    data.push(("new".into(), "bad"));
+    repo.write("f.yaml", &pairs(&data));
+    repo.commit("feature");
+    repo
+}
+
+#[test]
+fn filter_modes_keep_findings_by_their_distance_to_the_change() {
+    if !git_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = filter_repo(tmp.path());
+    let cases: [(&str, &[&str], usize); 4] = [
+        ("added", &["f.yaml:20 main.deny"], 3),
+        (
+            "diff_context",
+            &["f.yaml:17 main.deny", "f.yaml:20 main.deny"],
+            2,
+        ),
+        (
+            "file",
+            &[
+                "f.yaml:17 main.deny",
+                "f.yaml:20 main.deny",
+                "f.yaml:6 main.deny",
+            ],
+            1,
+        ),
+        (
+            "nofilter",
+            &[
+                "f.yaml:17 main.deny",
+                "f.yaml:20 main.deny",
+                "f.yaml:6 main.deny",
+                "u.yaml:6 main.deny",
+            ],
+            0,
+        ),
+    ];
+    for (mode, want, outside) in cases {
+        let args = with(ONLY_POLICY, &["--base", "main", "--filter-mode", mode, "."]);
+        let (code, out, err) = repo.kubegate(&refs(&args), &[]);
+        assert_eq!(code, 1, "{mode}: {err}");
+        assert_eq!(findings(&out), want, "{mode}: {out}");
+        let note = format!(", {outside} outside the change (--filter-mode)");
+        assert_eq!(
+            err.contains(&note),
+            outside > 0,
+            "{mode}: {note:?} in {err}"
+        );
+        if outside == 0 {
+            assert!(!err.contains("outside the change"), "{mode}: {err}");
+        }
+    }
+    // A clean result after filtering exits 0.
+    let clean = tempfile::tempdir().unwrap();
+    let repo = Repo::init(clean.path());
+    repo.write("f.yaml", &configmap("f", &[("x", "bad"), ("pad", "one")]));
+    repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write(
+        "f.yaml",
+        &configmap("f", &[("x", "bad"), ("pad", "one"), ("p2", "ok")]),
+    );
+    repo.commit("feature");
+    let args = with(
+        ONLY_POLICY,
+        &["--base", "main", "--filter-mode", "added", "."],
+    );
+    let (code, out, err) = repo.kubegate(&refs(&args), &[]);
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+    assert!(err.contains(", 1 outside the change"), "{err}");
+}
+
+#[test]
+fn policies_come_from_the_base_and_their_change_is_flagged() {
+    if !git_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Repo::init(tmp.path());
+    repo.write("m.yaml", &configmap("m", &[("x", "bad")]));
+    repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    // The merge request neuters the policy that would fail it.
+    repo.write("policy/p.rego", "package main\n");
+    repo.commit("feature");
+
+    let run = |extra: &[&str], env: &[(&str, &str)]| {
+        // No --no-config: see policies_from_base_ignore_no_config for why.
+        let mut args = with(
+            &[
+                "check",
+                "--no-builtin-rules",
+                "--policy",
+                "policy",
+                "-f",
+                "concise",
+            ],
+            &["--base", "main"],
+        );
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        repo.kubegate(&refs(&args), env)
+    };
+    let (code, out, err) = run(&["--policies-from-base", "."], &[]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(
+        findings(&out),
+        ["m.yaml:6 main.deny", "policy/p.rego:1 policy-changed"],
+        "{out}"
+    );
+    assert!(
+        out.contains("policy/p.rego:1:1: warning[policy-changed]"),
+        "{out}"
+    );
+    assert!(out.contains("modifies `policy/p.rego`"), "{out}");
+
+    let (code, out, err) = run(&["--policies-from-head", "."], &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(findings(&out), ["policy/p.rego:1 policy-changed"], "{out}");
+
+    // In CI, the base's policies are the default once a base is known...
+    let (code, out, err) = run(&["."], &[("GITHUB_ACTIONS", "true")]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(
+        findings(&out),
+        ["m.yaml:6 main.deny", "policy/p.rego:1 policy-changed"],
+        "{out}"
+    );
+    // ...and --policies-from-head opts out.
+    let (code, out, err) = run(&["--policies-from-head", "."], &[("GITLAB_CI", "true")]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(findings(&out), ["policy/p.rego:1 policy-changed"], "{out}");
+}
+
+/// `--no-config` turns off the config file only, never `--policies-from-base`.
+#[test]
+fn policies_from_base_ignore_no_config() {
+    if !git_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Repo::init(tmp.path());
+    repo.write("m.yaml", &configmap("m", &[("x", "bad")]));
+    repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write("policy/p.rego", "package main\n");
+    repo.commit("feature");
+    let args = with(
+        ONLY_POLICY,
+        &["--base", "main", "--policies-from-base", "."],
+    );
+    for env in [&[][..], &[("GITHUB_ACTIONS", "true")][..]] {
+        let (code, out, err) = repo.kubegate(&refs(&args), env);
+        assert_eq!(
+            findings(&out),
+            ["m.yaml:6 main.deny", "policy/p.rego:1 policy-changed"],
+            "{env:?}: the base's deny rule must run: {out}"
+        );
+        assert_eq!(code, 1, "{env:?}: {err}");
+    }
+}
+
+#[test]
+fn config_comes_from_the_base() {
+    if !git_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Repo::init(tmp.path());
+    repo.write(".kubegate.yaml", "rules:\n  disable:\n    - KG301\n");
+    repo.write(
+        "pod.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n    - name: c\n      image: nginx:latest\n",
+    );
+    repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write(".kubegate.yaml", "rules: {}\n");
+    repo.commit("feature");
+
+    let run = |flag: &str| {
+        repo.kubegate(
+            &["check", "--base", "main", flag, "-f", "concise", "pod.yaml"],
+            &[],
+        )
+    };
+    let (code, out, err) = run("--policies-from-base");
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("[KG301]"), "{out}");
+    assert!(out.contains("KG102"), "other rules still run: {out}");
+    assert!(
+        out.contains(".kubegate.yaml:1:1: warning[policy-changed]"),
+        "{out}"
+    );
+    let (code, out, err) = run("--policies-from-head");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("pod.yaml:8:14: warning[KG301]"),
+        "the head's config enables KG301: {out}"
+    );
+    assert!(
+        out.contains(".kubegate.yaml:1:1: warning[policy-changed]"),
+        "{out}"
+    );
+}
+
+#[test]
+fn shallow_clone_without_the_history_exits_2_naming_the_fix() {
+    if !git_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = two_files(&tmp.path().join("full"));
+    let root_commit = repo.git(&["rev-parse", "HEAD"]);
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write("a.yaml", &configmap("a", &[("x", "bad"), ("y", "ok")]));
+    repo.commit("feature");
+    repo.git(&["checkout", "-q", "main"]);
+    repo.write("b.yaml", &configmap("b", &[("x", "bad"), ("y", "ok")]));
+    repo.commit("main moves");
+    let url = format!("file://{}", repo.root.display());
+    let shallow_dir = tmp.path().join("shallow");
+    repo.git(&[
+        "clone",
+        "-q",
+        "--depth",
+        "1",
+        "--no-single-branch",
+        "--branch",
+        "feature",
+        &url,
+        shallow_dir.to_str().unwrap(),
+    ]);
+    let shallow = Repo::at(&shallow_dir);
+    assert_eq!(
+        shallow.git(&["rev-parse", "--is-shallow-repository"]),
+        "true"
+    );
+    shallow.git(&["rev-parse", "--verify", "-q", "refs/remotes/origin/main"]);
+
+    let expect_shallow = |args: &[String], env: &[(&str, &str)]| {
+        let (code, out, err) = shallow.kubegate(&refs(args), env);
+        assert_eq!(code, 2, "{out}{err}");
+        assert!(out.is_empty(), "{out}");
+        assert!(err.contains("shallow clone"), "{err}");
+        assert!(err.contains("fetch-depth"), "{err}");
+        assert!(err.contains("GIT_DEPTH"), "{err}");
+    };
+    // origin/main is there, but not the history back to the merge-base.
+    expect_shallow(
+        &with(
+            ONLY_POLICY,
+            &["--base", "origin/main", "--changed-only", "."],
+        ),
+        &[],
+    );
+    // GitLab's diff base sha is not in the clone at all.
+    expect_shallow(
+        &with(ONLY_POLICY, &["--changed-only", "."]),
+        &[
+            ("GITLAB_CI", "true"),
+            ("CI_MERGE_REQUEST_DIFF_BASE_SHA", root_commit.as_str()),
+        ],
+    );
+}
+
+#[test]
+fn staged_checks_the_index_not_the_worktree() {
+    if !git_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Repo::init(tmp.path());
+    repo.write("m.yaml", &configmap("m", &[("x", "ok")]));
+    repo.commit("base");
+    // Staged: a bad key at line 7. Worktree: fixed again.
+    repo.write("m.yaml", &configmap("m", &[("x", "ok"), ("y", "bad")]));
+    repo.git(&["add", "m.yaml"]);
+    repo.write("m.yaml", &configmap("m", &[("x", "ok"), ("y", "ok")]));
+
+    let args = with(ONLY_POLICY, &["--staged", "m.yaml"]);
+    let (code, out, err) = repo.kubegate(&refs(&args), &[]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(findings(&out), ["m.yaml:7 main.deny"], "{out}");
+    let args = with(ONLY_POLICY, &["m.yaml"]);
+    let (code, out, err) = repo.kubegate(&refs(&args), &[]);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, ""),
+        "the worktree is clean: {err}"
+    );
+
+    // The other way round: a clean index passes though the worktree is bad.
+    repo.write(
+        "m.yaml",
+        &configmap("m", &[("x", "ok"), ("y", "ok"), ("z", "ok")]),
+    );
+    repo.git(&["add", "m.yaml"]);
+    repo.write("m.yaml", &configmap("m", &[("x", "bad")]));
+    let args = with(ONLY_POLICY, &["--staged", "m.yaml"]);
+    let (code, out, err) = repo.kubegate(&refs(&args), &[]);
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+    let args = with(ONLY_POLICY, &["m.yaml"]);
+    let (code, out, err) = repo.kubegate(&refs(&args), &[]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(findings(&out), ["m.yaml:6 main.deny"], "{out}");
+}
+
+#[test]
+fn changed_only_outside_a_repository_exits_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("m.yaml"), configmap("m", &[("x", "ok")])).unwrap();
+    for flag in ["--changed-only", "--new-only"] {
+        let (code, out, err) = kubegate_in(tmp.path(), &["check", "--no-config", flag, "."], &[]);
+        assert_eq!(code, 2, "{flag}: {out}{err}");
+        assert!(
+            err.contains(&format!("{flag} needs a Git repository")),
+            "{flag}: {err}"
+        );
+    }
+}
