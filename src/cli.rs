@@ -485,7 +485,12 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
                 })
                 .collect();
             gate_files.extend(rels.iter().cloned());
-            if let (true, Some(files)) = (from_base, &mut base_files) {
+            if from_base {
+                // Also under --no-config: the policies must still come from the base.
+                let files = match &mut base_files {
+                    Some(f) => f,
+                    slot @ None => slot.insert(BaseFiles::materialize(repo, base.commit, &[])?),
+                };
                 files.add(repo, base.commit, &rels)?;
                 // A directory the base does not have holds no trusted policy.
                 *dirs = rels

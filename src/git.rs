@@ -8,13 +8,21 @@
 //! every tracked file whose stat data did not change since it was staged (as `git status`
 //! trusts it); any other file is hashed. Untracked files are added files. Git's content
 //! filters (`core.autocrlf`, `.gitattributes` `eol`) are not applied before hashing, so a file
-//! those filters rewrite shows as changed.
+//! those filters rewrite shows as changed. Renames are found as `git diff -M` finds them: same
+//! content, or at least half the lines in common.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
 use gix::ObjectId;
+
+/// Pairs of (added, deleted) files compared for renames with edits, at most (git's
+/// `diff.renameLimit` is 1,000 files a side).
+const RENAME_LIMIT: usize = 10_000;
+
+/// Files larger than this are not compared for renames with edits.
+const MAX_RENAME_BYTES: usize = 1 << 20;
 
 /// An open repository and its worktree.
 pub struct Repo {
@@ -431,6 +439,48 @@ impl Repo {
                     from: (*from).clone(),
                 };
                 *base_oid = Some(*oid);
+            }
+        }
+        // Renames with edits, as `git diff -M` finds them: an added file at least half of
+        // whose lines a deleted file had (the best match wins). Bounded, as git bounds it.
+        let added: Vec<String> = changes
+            .files
+            .iter()
+            .filter(|(_, (s, _))| *s == Status::Added)
+            .map(|(p, _)| p.clone())
+            .collect();
+        let gone: Vec<(String, ObjectId)> = changes
+            .deleted
+            .iter()
+            .filter(|(p, _)| !taken.contains(*p))
+            .map(|(p, o)| (p.clone(), *o))
+            .collect();
+        if !added.is_empty() && !gone.is_empty() && added.len() * gone.len() <= RENAME_LIMIT {
+            let mut old_texts = Vec::with_capacity(gone.len());
+            for (path, oid) in &gone {
+                let bytes = self.blob(*oid)?;
+                old_texts.push((path, *oid, String::from_utf8_lossy(&bytes).into_owned()));
+            }
+            for path in added {
+                let Ok(new) = std::fs::read(self.root.join(&path)) else {
+                    continue;
+                };
+                let new = String::from_utf8_lossy(&new);
+                let best = old_texts
+                    .iter()
+                    .filter(|(from, _, old)| {
+                        !taken.contains(*from) && old.len().max(new.len()) <= MAX_RENAME_BYTES
+                    })
+                    .map(|(from, oid, old)| {
+                        let ratio = similar::TextDiff::from_lines(old.as_str(), &*new).ratio();
+                        (ratio, (*from).clone(), *oid)
+                    })
+                    .filter(|(ratio, _, _)| *ratio >= 0.5)
+                    .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(&a.1)));
+                if let (Some((_, from, oid)), Some(entry)) = (best, changes.files.get_mut(&path)) {
+                    taken.insert(from.clone());
+                    *entry = (Status::Renamed { from }, Some(oid));
+                }
             }
         }
         for from in &taken {
