@@ -319,7 +319,19 @@ fn find_base(args: &CheckArgs) -> anyhow::Result<Option<(crate::git::Repo, crate
     match repo.detect_base(args.base.as_deref(), &env) {
         Ok(base) => Ok(Some((repo, base))),
         Err(e) if needed => Err(anyhow::anyhow!("{flag}: {e}")),
-        Err(_) => Ok(None),
+        Err(e) => {
+            // A merge request whose base cannot be read checks with its own policies: say so.
+            let in_merge_request = ["GITHUB_BASE_REF", "CI_MERGE_REQUEST_DIFF_BASE_SHA"]
+                .iter()
+                .any(|v| std::env::var(v).is_ok_and(|v| !v.is_empty()));
+            if in_merge_request {
+                eprintln!(
+                    "kubegate: warning: policies and config come from this checkout, not the \
+                     merge request's base: {e}"
+                );
+            }
+            Ok(None)
+        }
     }
 }
 
@@ -386,6 +398,64 @@ fn merge_request_filters(
         });
         outcome.stats.outside_diff = before - outcome.findings.len();
     }
+}
+
+/// What the merge request adds, changes and removes, and the RBAC grants it changes: the
+/// objects of the changed files at the base and now, with the RBAC objects of every other
+/// manifest of the base tree (the same at both) to resolve role references.
+fn change_summary(mr: &MergeRequest) -> anyhow::Result<crate::changes::ChangeSummary> {
+    use crate::changes::objects_of;
+    let manifest = |p: &str| {
+        [".yaml", ".yml", ".json"]
+            .iter()
+            .any(|e| p.to_ascii_lowercase().ends_with(e))
+    };
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    let mut base = Vec::new();
+    let mut head = Vec::new();
+    let mut renames = Vec::new();
+    for (path, _) in mr.changes.files.iter().filter(|(p, _)| manifest(p)) {
+        if let Ok(bytes) = std::fs::read(mr.repo.root().join(path)) {
+            head.extend(objects_of(path, &text(&bytes)));
+        }
+        if let Some((from, oid)) = mr.changes.base_of(path) {
+            base.extend(objects_of(from, &text(&mr.repo.blob(oid)?)));
+            if from != path {
+                renames.push((from.to_owned(), path.clone()));
+            }
+        }
+    }
+    for (path, oid) in mr.changes.deleted.iter().filter(|(p, _)| manifest(p)) {
+        base.extend(objects_of(path, &text(&mr.repo.blob(*oid)?)));
+    }
+    // Roles and bindings the change did not touch resolve references on both sides.
+    for (path, oid) in mr.repo.tree_files(mr.base.merge_base)? {
+        if !manifest(&path)
+            || mr.changes.files.contains_key(&path)
+            || mr.changes.deleted.contains_key(&path)
+        {
+            continue;
+        }
+        let bytes = mr.repo.blob(oid)?;
+        if !bytes.windows(4).any(|w| w == b"Role") {
+            continue;
+        }
+        for o in objects_of(&path, &text(&bytes)) {
+            let rbac = o
+                .object
+                .api_version
+                .starts_with("rbac.authorization.k8s.io/")
+                && matches!(
+                    o.object.kind.as_str(),
+                    "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding"
+                );
+            if rbac {
+                base.push(o.clone());
+                head.push(o);
+            }
+        }
+    }
+    Ok(crate::changes::summarize(&base, &head, &renames))
 }
 
 fn merge_config(args: &CheckArgs, cfg: &config::Loaded) -> anyhow::Result<CheckArgs> {
@@ -722,11 +792,20 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     // NO_COLOR (https://no-color.org) wins over everything, --color=always included.
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let rules = crate::policy::rules().unwrap_or_default();
+    // The change summary, for the reports that show it.
+    let wants_changes = outputs
+        .iter()
+        .any(|(f, _)| matches!(f, Format::Markdown | Format::Json | Format::Github));
+    let changes = match (&mr, wants_changes) {
+        (Some(mr), true) => Some(change_summary(mr)?),
+        _ => None,
+    };
     let mut cx = Context {
         outcome: &outcome,
         kubernetes_version: catalog.map(|c| c.version),
         color: false,
         rules: &rules,
+        changes: changes.as_ref(),
     };
     let in_actions = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
     for (format, path) in &outputs {

@@ -824,3 +824,104 @@ fn changed_only_outside_a_repository_exits_2() {
         );
     }
 }
+
+/// The change summary: objects added, changed and removed, and the RBAC grants a change
+/// makes, with a role in an unchanged file resolved, in the markdown and JSON reports.
+#[test]
+fn change_summary_lists_objects_and_rbac_grants() {
+    if !git_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Repo::init(tmp.path());
+    repo.write(
+        "rbac/role.yaml",
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: reader\nrules:\n  - apiGroups: [\"\"]\n    resources: [secrets]\n    verbs: [get, list]\n",
+    );
+    repo.write(
+        "rbac/old.yaml",
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: old\n  namespace: web\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: reader}\nsubjects:\n  - kind: User\n    name: alice\n",
+    );
+    repo.write("cm.yaml", &configmap("c", &[("a", "v1")]));
+    repo.write("gone.yaml", &configmap("gone", &[("a", "v1")]));
+    repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write(
+        "rbac/bind.yaml",
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata:\n  name: deployer-reads\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: reader}\nsubjects:\n  - kind: ServiceAccount\n    name: deployer\n    namespace: ci\n",
+    );
+    repo.git(&["rm", "-q", "rbac/old.yaml", "gone.yaml"]);
+    repo.write("cm.yaml", &configmap("c", &[("a", "v2")]));
+    repo.commit("feature");
+
+    let (code, out, err) = repo.kubegate(
+        &[
+            "check",
+            "--no-config",
+            "--no-builtin-rules",
+            "--base",
+            "main",
+            "-f",
+            "markdown",
+            ".",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}{out}");
+    assert!(
+        out.contains("1 object added, 1 changed, 2 removed."),
+        "{out}"
+    );
+    assert!(
+        out.contains("| added | ClusterRoleBinding |  | deployer-reads | rbac/bind.yaml |"),
+        "{out}"
+    );
+    assert!(out.contains("| changed | ConfigMap |"), "{out}");
+    assert!(
+        out.contains("| removed | RoleBinding | web | old | rbac/old.yaml |"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "ServiceAccount `ci/deployer` gains `get, list` on `secrets` cluster-wide via ClusterRoleBinding `deployer-reads` (ClusterRole `reader`)"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("User `alice` loses `get, list` on `secrets` in namespace `web`"),
+        "{out}"
+    );
+
+    let (code, out, err) = repo.kubegate(
+        &[
+            "check",
+            "--no-config",
+            "--no-builtin-rules",
+            "--base",
+            "main",
+            "-f",
+            "json",
+            ".",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let changes = &json["changes"];
+    assert_eq!(changes["added"].as_array().map(Vec::len), Some(1), "{out}");
+    assert_eq!(
+        changes["removed"].as_array().map(Vec::len),
+        Some(2),
+        "{out}"
+    );
+    let rbac = changes["rbac"].as_array().unwrap();
+    assert_eq!(rbac.len(), 2, "{out}");
+    assert!(rbac.iter().any(|g| g["change"] == "gains"
+        && g["subject"]["name"] == "deployer"
+        && g["scope"] == "cluster_wide"));
+
+    // Without a base there is no change summary.
+    let (_, out, _) = repo.kubegate(&["check", "--no-config", "-f", "json", "cm.yaml"], &[]);
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(json.get("changes").is_none(), "{out}");
+}

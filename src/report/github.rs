@@ -333,6 +333,14 @@ pub fn write_summary(cx: &Context<'_>, path: &std::path::Path) -> io::Result<()>
     let existing = std::fs::metadata(path).map_or(0, |m| m.len());
     let budget = SUMMARY_BUDGET.saturating_sub(usize::try_from(existing).unwrap_or(usize::MAX));
     let mut text = summary(cx, Links::from_env().as_ref(), budget);
+    if let Some(changes) = cx.changes {
+        let mut more = Vec::new();
+        super::markdown::render_changes(changes, &mut more)?;
+        if text.len() + more.len() <= budget {
+            text.push('\n');
+            text.push_str(&String::from_utf8_lossy(&more));
+        }
+    }
     if existing > 0 {
         // Whatever was there, our heading starts a block of its own.
         text.insert(0, '\n');
@@ -616,6 +624,7 @@ mod tests {
             kubernetes_version: Some("1.37"),
             color: false,
             rules: &[],
+            changes: None,
         }
     }
 

@@ -19,6 +19,9 @@ struct Report<'a> {
     kubernetes_version: Option<&'a str>,
     summary: Summary<'a>,
     findings: Vec<Item<'a>>,
+    /// What the merge request changes, when its base is known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changes: Option<&'a crate::changes::ChangeSummary>,
 }
 
 #[derive(Serialize)]
@@ -34,6 +37,12 @@ struct Summary<'a> {
     objects: usize,
     skipped: &'a std::collections::BTreeMap<&'static str, usize>,
     suppressed: usize,
+    /// Dropped by `--new-only` (they existed at the base).
+    #[serde(rename = "notNew")]
+    not_new: usize,
+    /// Dropped by `--filter-mode`.
+    #[serde(rename = "outsideChange")]
+    outside_change: usize,
     findings: SeverityCounts,
 }
 
@@ -95,6 +104,8 @@ pub fn render(cx: &Context<'_>, out: &mut dyn Write) -> io::Result<()> {
             objects: o.stats.objects,
             skipped: &o.stats.skipped,
             suppressed: o.stats.suppressed,
+            not_new: o.stats.existing,
+            outside_change: o.stats.outside_diff,
             findings: SeverityCounts {
                 error: c.error,
                 warning: c.warning,
@@ -102,6 +113,7 @@ pub fn render(cx: &Context<'_>, out: &mut dyn Write) -> io::Result<()> {
             },
         },
         findings: o.findings.iter().map(Item::from).collect(),
+        changes: cx.changes,
     };
     serde_json::to_writer_pretty(&mut *out, &report)?;
     writeln!(out)

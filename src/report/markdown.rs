@@ -10,6 +10,20 @@ use std::io::{self, Write};
 use crate::changes::{ChangeSummary, Direction, GrantChange, MAX_RBAC_WORK, ObjectChange, Scope};
 use crate::finding::ObjectRef;
 
+/// `--format markdown`: the findings as in the GitHub job summary (counts, per rule, every
+/// finding linked when `GITHUB_*` variables say where), then the change summary.
+pub fn render(cx: &super::Context<'_>, out: &mut dyn Write) -> io::Result<()> {
+    let links = super::github::Links::from_env();
+    out.write_all(super::github::summary(cx, links.as_ref(), usize::MAX).as_bytes())?;
+    match cx.changes {
+        Some(changes) => render_changes(changes, out),
+        None => writeln!(
+            out,
+            "No merge-request base is known, so there is no change summary: pass `--base REF`."
+        ),
+    }
+}
+
 /// Writes the summary: a heading, the counts, a table of the objects added, changed and
 /// removed, then the RBAC permissions gained and lost, one sentence each.
 pub fn render_changes(summary: &ChangeSummary, out: &mut (impl Write + ?Sized)) -> io::Result<()> {

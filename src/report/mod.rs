@@ -6,6 +6,7 @@ pub mod gitlab;
 pub mod human;
 pub mod json;
 pub mod junit;
+pub mod markdown;
 pub mod rdjson;
 pub mod sarif;
 
@@ -33,6 +34,8 @@ pub enum Format {
     Junit,
     /// reviewdog's Diagnostic Format (rdjson)
     Rdjson,
+    /// Markdown: the merge request's change summary (objects, RBAC grants) and findings
+    Markdown,
 }
 
 impl Format {
@@ -47,11 +50,12 @@ impl Format {
             Format::Gitlab => "gitlab",
             Format::Junit => "junit",
             Format::Rdjson => "rdjson",
+            Format::Markdown => "markdown",
         }
     }
 
     /// Every format, for parsing `FORMAT=FILE`.
-    pub const ALL: [Format; 8] = [
+    pub const ALL: [Format; 9] = [
         Format::Human,
         Format::Concise,
         Format::Json,
@@ -60,6 +64,7 @@ impl Format {
         Format::Gitlab,
         Format::Junit,
         Format::Rdjson,
+        Format::Markdown,
     ];
 }
 
@@ -71,6 +76,8 @@ pub struct Context<'a> {
     /// Metadata of every built-in rule (for rule descriptions and help in SARIF and the
     /// job summary); findings of other rules (schema, user policies) have none.
     pub rules: &'a [crate::policy::RuleMeta],
+    /// What the merge request changes (objects and RBAC grants), when its base is known.
+    pub changes: Option<&'a crate::changes::ChangeSummary>,
 }
 
 /// Finding counts by severity.
@@ -105,6 +112,7 @@ pub fn render(format: Format, cx: &Context<'_>, out: &mut dyn Write) -> io::Resu
         Format::Gitlab => gitlab::render(cx, out),
         Format::Junit => junit::render(cx, out),
         Format::Rdjson => rdjson::render(cx, out),
+        Format::Markdown => markdown::render(cx, out),
     }
 }
 

@@ -618,6 +618,7 @@ mod tests {
             kubernetes_version: None,
             color: false,
             rules: &[],
+            changes: None,
         };
         let log = log(&cx, 3);
         let run = &log["runs"][0];
