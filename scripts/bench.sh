@@ -26,6 +26,32 @@ else
     for _ in 1 2 3; do /usr/bin/time -f "  %e s wall, %U s user" $c >/dev/null || true; done
   done
 fi
+
+# A merge request that changes one file of a large repository: the corpus committed to a
+# throwaway repository, one manifest edited on a branch.
+repo="$(mktemp -d)"
+trap 'rm -rf "$repo"' EXIT
+cp -r "$corpus"/. "$repo"
+(
+  cd "$repo"
+  git init -q -b main
+  git -c user.name=bench -c user.email=bench@example.invalid add -A
+  git -c user.name=bench -c user.email=bench@example.invalid -c commit.gpgsign=false commit -qm base
+  git checkout -q -b change
+  f="$(git ls-files '*.yaml' | head -1)"
+  printf '# touched\n' >> "$f"
+  git -c user.name=bench -c user.email=bench@example.invalid -c commit.gpgsign=false commit -qam change
+)
+mr_cmds=(
+  "$bin check -q -f json --no-config ."
+  "$bin check -q -f json --no-config --base main --changed-only ."
+  "$bin check -q -f json --no-config --base main --new-only ."
+)
+if command -v hyperfine >/dev/null; then
+  (cd "$repo" && hyperfine --warmup 2 --runs "$runs" -i --export-markdown /tmp/kubegate-bench-mr.md "${mr_cmds[@]}" >/dev/null)
+  cat /tmp/kubegate-bench-mr.md
+fi
+
 echo
 echo "peak memory (max RSS):"
 for c in "${cmds[@]}"; do

@@ -372,29 +372,11 @@ fn merge_request_filters(
         outcome.stats.existing = existing;
     }
     if args.filter_mode != FilterMode::Nofilter {
-        let mut lines: std::collections::HashMap<std::sync::Arc<str>, Option<Vec<_>>> =
-            Default::default();
+        let mut lines = crate::mr::ChangedLines::new(mr, staged.filter(|_| args.staged));
         let before = outcome.findings.len();
         outcome.findings.retain(|f| {
-            let changed = lines.entry(f.file.clone()).or_insert_with(|| {
-                if !mr.is_changed(&f.file) {
-                    return None;
-                }
-                let head = match staged {
-                    Some(repo) if args.staged => repo
-                        .relative(Path::new(&*f.file))
-                        .and_then(|rel| repo.staged(&rel).ok().flatten()),
-                    _ => std::fs::read(&*f.file).ok(),
-                };
-                let head = String::from_utf8_lossy(&head.unwrap_or_default()).into_owned();
-                Some(mr.changed_lines(&f.file, &head))
-            });
-            crate::mr::passes(
-                args.filter_mode,
-                f.start.line,
-                f.end.line,
-                changed.as_deref(),
-            )
+            let changed = lines.of(&f.file);
+            crate::mr::passes(args.filter_mode, f.start.line, f.end.line, changed)
         });
         outcome.stats.outside_diff = before - outcome.findings.len();
     }
@@ -800,12 +782,30 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         (Some(mr), true) => Some(change_summary(mr)?),
         _ => None,
     };
+    // Which findings touch the change's lines: they get GitHub's few annotation slots first.
+    let on_change: Option<Vec<bool>> = match &mr {
+        Some(mr) if outputs.iter().any(|(f, _)| *f == Format::Github) => {
+            let mut lines = crate::mr::ChangedLines::new(mr, staged_from.filter(|_| args.staged));
+            Some(
+                outcome
+                    .findings
+                    .iter()
+                    .map(|f| {
+                        let changed = lines.of(&f.file);
+                        crate::mr::passes(FilterMode::Added, f.start.line, f.end.line, changed)
+                    })
+                    .collect(),
+            )
+        }
+        _ => None,
+    };
     let mut cx = Context {
         outcome: &outcome,
         kubernetes_version: catalog.map(|c| c.version),
         color: false,
         rules: &rules,
         changes: changes.as_ref(),
+        on_change: on_change.as_deref(),
     };
     let in_actions = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
     for (format, path) in &outputs {

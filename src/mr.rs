@@ -65,6 +65,45 @@ impl MergeRequest {
     }
 }
 
+/// The changed lines of each file, computed once per file: from the worktree, or from the
+/// index under `--staged`.
+pub struct ChangedLines<'a> {
+    mr: &'a MergeRequest,
+    staged: Option<&'a Repo>,
+    files: HashMap<Arc<str>, Option<Vec<RangeInclusive<u32>>>>,
+}
+
+impl<'a> ChangedLines<'a> {
+    pub fn new(mr: &'a MergeRequest, staged: Option<&'a Repo>) -> Self {
+        Self {
+            mr,
+            staged,
+            files: HashMap::new(),
+        }
+    }
+
+    /// The changed lines of the file shown as `file`; `None` when the change leaves it alone.
+    pub fn of(&mut self, file: &Arc<str>) -> Option<&[RangeInclusive<u32>]> {
+        let (mr, staged) = (self.mr, self.staged);
+        self.files
+            .entry(file.clone())
+            .or_insert_with(|| {
+                if !mr.is_changed(file) {
+                    return None;
+                }
+                let head = match staged {
+                    Some(repo) => repo
+                        .relative(Path::new(&**file))
+                        .and_then(|rel| repo.staged(&rel).ok().flatten()),
+                    None => std::fs::read(&**file).ok(),
+                };
+                let head = String::from_utf8_lossy(&head.unwrap_or_default()).into_owned();
+                Some(mr.changed_lines(file, &head))
+            })
+            .as_deref()
+    }
+}
+
 /// The lines of `new` (1-based, inclusive ranges) that a line diff from `old` inserts or
 /// replaces.
 pub fn added_lines(old: &str, new: &str) -> Vec<RangeInclusive<u32>> {

@@ -824,7 +824,12 @@ fn gitlab_component_has_inputs_and_a_reporting_job() {
     let used = references(body, "$[[", "inputs.");
     let declared: BTreeSet<String> = inputs.keys().cloned().collect();
     assert_eq!(used, declared, "inputs declared and inputs used differ");
+    // The runner reads GIT_DEPTH: the whole history, so the merge request's base is there.
+    assert_eq!(job["variables"]["GIT_DEPTH"], "0");
     for (var, value) in job["variables"].as_object().unwrap() {
+        if var == "GIT_DEPTH" {
+            continue;
+        }
         assert!(
             script.contains(&format!("${var}")) || script.contains(&format!("${{{var}")),
             "{var} is not used"
@@ -884,6 +889,9 @@ fn run_component_script(variables: &[(&str, &str)]) -> (i32, Vec<String>, PathBu
         );
     // Each variable is its input's default unless given.
     for (var, value) in job["variables"].as_object().unwrap() {
+        if var == "GIT_DEPTH" {
+            continue;
+        }
         let input = value
             .as_str()
             .unwrap()

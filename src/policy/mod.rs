@@ -202,14 +202,15 @@ impl Builtins {
             engine.eval_rule(entry(g))?;
         }
         let vm = match mode {
+            // Nothing to compile when only inventory rules are enabled.
             Mode::Interpreter => None,
+            Mode::Vm if groups.is_empty() => None,
             Mode::Vm => {
                 // One program for every group: the policy is analysed and compiled once.
                 let names: Vec<String> = (0..groups.len()).map(entry).collect();
                 let entries: Vec<&str> = names.iter().map(String::as_str).collect();
-                let first = names.first().map_or("data.kubegate.run", String::as_str);
                 let compiled = engine
-                    .compile_with_entrypoint(&first.into())
+                    .compile_with_entrypoint(&entry(0).into())
                     .context("compiling built-in rules")?;
                 let program = Compiler::compile_from_policy(&compiled, &entries)
                     .context("compiling built-in rules")?;

@@ -66,7 +66,14 @@ const BROKEN_LEGACY_PREFIX: &str = "#\u{2060}#[";
 
 pub fn render(cx: &Context<'_>, out: &mut dyn Write) -> io::Result<()> {
     let findings = &cx.outcome.findings;
-    let chosen = select(findings, rank);
+    // On a merge request, findings on the lines it touches first: GitHub shows annotations
+    // inline only on lines of the diff.
+    let chosen = select(findings, |i, f| {
+        let off_change = cx
+            .on_change
+            .is_some_and(|c| !c.get(i).copied().unwrap_or(false));
+        (off_change, rank(i, f))
+    });
     for (f, shown) in findings.iter().zip(&chosen.shown) {
         if *shown {
             writeln!(out, "{}", annotation(cx, f))?;
@@ -86,10 +93,9 @@ pub fn render(cx: &Context<'_>, out: &mut dyn Write) -> io::Result<()> {
 
 /// How a finding competes for the few annotation slots of its type: lower ranks first.
 ///
-/// Today: severity, then report order (`index`, the position in the sorted findings), so the
-/// choice is deterministic. This is the hook for diff-aware ranking: once the changed lines of
-/// the merge request are known, put findings on changed lines first (GitHub shows annotations
-/// inline only on lines of the diff) by adding `!on_changed_line` as the first key.
+/// Severity, then report order (`index`, the position in the sorted findings), so the choice
+/// is deterministic. [`render`] puts findings on the merge request's changed lines before
+/// these keys when the merge request is known.
 pub fn rank(index: usize, f: &Finding) -> (Reverse<Severity>, usize) {
     (Reverse(f.severity), index)
 }
@@ -592,6 +598,20 @@ fn checked_line(cx: &Context<'_>) -> String {
             plural(st.suppressed, "finding", "findings")
         );
     }
+    if st.existing > 0 {
+        let n = plural(st.existing, "finding", "findings");
+        let _ = write!(
+            s,
+            " {n} that existed before this change not shown (`--new-only`)."
+        );
+    }
+    if st.outside_diff > 0 {
+        let n = plural(st.outside_diff, "finding", "findings");
+        let _ = write!(
+            s,
+            " {n} outside the changed lines not shown (`--filter-mode`)."
+        );
+    }
     s
 }
 
@@ -618,6 +638,33 @@ mod tests {
         }
     }
 
+    #[test]
+    fn findings_on_the_change_get_the_annotation_slots_first() {
+        // 12 errors; only the last two touch the merge request's lines.
+        let findings: Vec<Finding> = (1..=12)
+            .map(|i| finding("main.deny", Severity::Error, i, "m"))
+            .collect();
+        let on_change: Vec<bool> = (1..=12).map(|i| i > 10).collect();
+        let outcome = Outcome {
+            findings,
+            ..Outcome::default()
+        };
+        let lines = |cx: &Context<'_>| {
+            let mut out = Vec::new();
+            render(cx, &mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        let plain = lines(&cx(&outcome));
+        assert!(!plain.contains("line=11,"), "{plain}");
+        let diff_aware = lines(&Context {
+            on_change: Some(&on_change),
+            ..cx(&outcome)
+        });
+        assert!(diff_aware.contains("line=11,"), "{diff_aware}");
+        assert!(diff_aware.contains("line=12,"), "{diff_aware}");
+        assert!(!diff_aware.contains("line=10,"), "{diff_aware}");
+    }
+
     fn cx(outcome: &Outcome) -> Context<'_> {
         Context {
             outcome,
@@ -625,6 +672,7 @@ mod tests {
             color: false,
             rules: &[],
             changes: None,
+            on_change: None,
         }
     }
 

@@ -78,6 +78,9 @@ pub struct Context<'a> {
     pub rules: &'a [crate::policy::RuleMeta],
     /// What the merge request changes (objects and RBAC grants), when its base is known.
     pub changes: Option<&'a crate::changes::ChangeSummary>,
+    /// Per finding (in report order), whether it touches a line the merge request added or
+    /// modified, when the merge request is known.
+    pub on_change: Option<&'a [bool]>,
 }
 
 /// Finding counts by severity.

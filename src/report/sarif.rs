@@ -619,6 +619,7 @@ mod tests {
             color: false,
             rules: &[],
             changes: None,
+            on_change: None,
         };
         let log = log(&cx, 3);
         let run = &log["runs"][0];
