@@ -38,7 +38,7 @@ cp -r "$corpus"/. "$repo"
   git -c user.name=bench -c user.email=bench@example.invalid add -A
   git -c user.name=bench -c user.email=bench@example.invalid -c commit.gpgsign=false commit -qm base
   git checkout -q -b change
-  f="$(git ls-files '*.yaml' | head -1)"
+  f="$(git ls-files '*.yaml' | sed -n 1p)"
   printf '# touched\n' >> "$f"
   git -c user.name=bench -c user.email=bench@example.invalid -c commit.gpgsign=false commit -qam change
 )

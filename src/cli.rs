@@ -410,6 +410,19 @@ fn change_summary(mr: &MergeRequest) -> anyhow::Result<crate::changes::ChangeSum
     for (path, oid) in mr.changes.deleted.iter().filter(|(p, _)| manifest(p)) {
         base.extend(objects_of(path, &text(&mr.repo.blob(*oid)?)));
     }
+    let is_rbac = |o: &crate::changes::SourceObject| {
+        o.object
+            .api_version
+            .starts_with("rbac.authorization.k8s.io/")
+            && matches!(
+                o.object.kind.as_str(),
+                "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding"
+            )
+    };
+    if !base.iter().chain(&head).any(is_rbac) {
+        // No grant can change: the rest of the tree need not be read.
+        return Ok(crate::changes::summarize(&base, &head, &renames));
+    }
     // Roles and bindings the change did not touch resolve references on both sides.
     for (path, oid) in mr.repo.tree_files(mr.base.merge_base)? {
         if !manifest(&path)
@@ -423,15 +436,7 @@ fn change_summary(mr: &MergeRequest) -> anyhow::Result<crate::changes::ChangeSum
             continue;
         }
         for o in objects_of(&path, &text(&bytes)) {
-            let rbac = o
-                .object
-                .api_version
-                .starts_with("rbac.authorization.k8s.io/")
-                && matches!(
-                    o.object.kind.as_str(),
-                    "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding"
-                );
-            if rbac {
+            if is_rbac(&o) {
                 base.push(o.clone());
                 head.push(o);
             }
