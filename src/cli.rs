@@ -571,6 +571,20 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     if let Some(0) = args.jobs {
         anyhow::bail!("--jobs must be at least 1");
     }
+    // The built-in rules compile (about 50 ms) while the files are found and read.
+    let pending_builtins = if args.no_builtin_rules {
+        None
+    } else {
+        let rules = cfg.as_ref().map(|c| c.config.rules.clone());
+        Some(std::thread::spawn(move || {
+            crate::policy::Builtins::load(|r| {
+                rules.as_ref().is_none_or(|rules| {
+                    (rules.enable.is_empty() || rules.enable.iter().any(|s| config::selects(s, r)))
+                        && !rules.disable.iter().any(|s| config::selects(s, r))
+                })
+            })
+        }))
+    };
     let threads = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
@@ -651,24 +665,51 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         }
     }
     let outputs = outputs(args)?;
+    let loaded: Vec<Loaded> = found
+        .inputs
+        .into_iter()
+        .map(|input| match input {
+            Input::Stdin { .. } => Loaded {
+                bytes: read_stdin(limits.max_file_size),
+                input,
+            },
+            // A pre-commit hook checks what is staged, not the worktree.
+            Input::File { ref path, .. } if args.staged => {
+                let bytes = match staged_from.map(|r| (r, r.relative(path))) {
+                    Some((repo, Some(rel))) => match repo.staged(&rel) {
+                        Ok(Some(b)) => Ok(b),
+                        Ok(None) => Err("not staged: the index has no such file".to_owned()),
+                        Err(e) => Err(format!("{e:#}")),
+                    },
+                    _ => Err("outside the repository: no staged content".to_owned()),
+                };
+                Loaded {
+                    input: Input::Stdin {
+                        display: input.display().to_owned(),
+                    },
+                    bytes,
+                }
+            }
+            Input::File { .. } => Loaded {
+                input,
+                bytes: Ok(Vec::new()),
+            },
+        })
+        .collect();
+    // Files are read in parallel while the built-in rules compile; stdin was read above.
+    let loaded = pool.install(|| rayon_load(loaded, &limits));
     let catalog = if args.no_schema {
         None
     } else {
         Some(Catalog::get(version)?)
     };
-    let builtins = if args.no_builtin_rules {
-        None
-    } else {
-        let rules = cfg.as_ref().map(|c| &c.config.rules);
-        // On the pool, which compiles the inventory rules beside the others.
-        Some(pool.install(|| {
-            crate::policy::Builtins::load(|r| {
-                rules.is_none_or(|rules| {
-                    (rules.enable.is_empty() || rules.enable.iter().any(|s| config::selects(s, r)))
-                        && !rules.disable.iter().any(|s| config::selects(s, r))
-                })
-            })
-        })?)
+    let builtins = match pending_builtins {
+        None => None,
+        Some(loading) => Some(
+            loading
+                .join()
+                .map_err(|_| anyhow::anyhow!("compiling the built-in rules panicked"))??,
+        ),
     };
     let user = if policy_dirs.is_empty() {
         if args.policy.is_empty() && !args.data.is_empty()
@@ -705,40 +746,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         inline_suppressions: !args.no_inline_suppressions,
         combine: args.combine,
     };
-    let loaded: Vec<Loaded> = found
-        .inputs
-        .into_iter()
-        .map(|input| match input {
-            Input::Stdin { .. } => Loaded {
-                bytes: read_stdin(limits.max_file_size),
-                input,
-            },
-            // A pre-commit hook checks what is staged, not the worktree.
-            Input::File { ref path, .. } if args.staged => {
-                let bytes = match staged_from.map(|r| (r, r.relative(path))) {
-                    Some((repo, Some(rel))) => match repo.staged(&rel) {
-                        Ok(Some(b)) => Ok(b),
-                        Ok(None) => Err("not staged: the index has no such file".to_owned()),
-                        Err(e) => Err(format!("{e:#}")),
-                    },
-                    _ => Err("outside the repository: no staged content".to_owned()),
-                };
-                Loaded {
-                    input: Input::Stdin {
-                        display: input.display().to_owned(),
-                    },
-                    bytes,
-                }
-            }
-            Input::File { .. } => Loaded {
-                input,
-                bytes: Ok(Vec::new()),
-            },
-        })
-        .collect();
     let outcome: Outcome = pool.install(|| {
-        // Files are read inside the parallel stage; stdin was read above.
-        let loaded = rayon_load(loaded, &limits);
         opts.patches = check::kustomize_patches(&loaded);
         check::run(loaded, &opts)
     });

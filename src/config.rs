@@ -41,7 +41,7 @@ pub struct Config {
 }
 
 /// Which built-in rules run, and at what severity.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rules {
     /// Only these rules (ids, names or categories) run; default: all.
