@@ -111,7 +111,12 @@ impl Repo {
     pub fn discover(dir: &Path) -> anyhow::Result<Option<Self>> {
         let repo = match gix::discover(dir) {
             Ok(r) => r,
-            Err(_) => return Ok(None),
+            // Not in a repository at all; any other failure (an unreadable or broken
+            // repository) is worth its own message.
+            Err(e) if e.to_string().starts_with("Could not find a git repository") => {
+                return Ok(None);
+            }
+            Err(e) => bail!("cannot open the Git repository: {e}"),
         };
         let Some(root) = repo.workdir() else {
             return Ok(None);
@@ -388,10 +393,12 @@ impl Repo {
             let oid = if trusted {
                 entry.id
             } else {
-                let data =
-                    std::fs::read(&full).with_context(|| format!("reading {}", full.display()))?;
-                gix::objs::compute_hash(kind, gix::objs::Kind::Blob, &data)
-                    .map_err(|e| anyhow!("{e}"))?
+                match std::fs::read(&full) {
+                    Ok(data) => gix::objs::compute_hash(kind, gix::objs::Kind::Blob, &data)
+                        .map_err(|e| anyhow!("{e}"))?,
+                    // Unreadable: count it as changed, so the check reports why.
+                    Err(_) => ObjectId::null(kind),
+                }
             };
             current.insert(path, oid);
         }
@@ -541,12 +548,4 @@ fn normalize(path: &Path) -> PathBuf {
         resolved.push(name);
     }
     resolved
-}
-
-/// Helper for errors that should bail on a missing repository.
-pub fn require(repo: Option<Repo>, flag: &str) -> anyhow::Result<Repo> {
-    match repo {
-        Some(r) => Ok(r),
-        None => bail!("{flag} needs a Git repository, and the current directory is not in one"),
-    }
 }
