@@ -353,7 +353,7 @@ fn merge_request_filters(
         let mut existing = before - outcome.findings.len();
         // The base version of each changed file, under its current name, so a renamed
         // file's findings compare with their old selves.
-        let base: Vec<Loaded> = checked
+        let mut base: Vec<Loaded> = checked
             .iter()
             .filter(|d| mr.is_changed(d))
             .filter_map(|d| {
@@ -364,6 +364,19 @@ fn merge_request_filters(
                 })
             })
             .collect();
+        // Deleted manifests were part of the base too: the rules that compare objects
+        // (a Service and the Deployment it selects) must see them there.
+        let manifest = |p: &str| [".yaml", ".yml", ".json"].iter().any(|e| p.ends_with(e));
+        for (path, oid) in mr.changes.deleted.iter().filter(|(p, _)| manifest(p)) {
+            if let Ok(bytes) = mr.repo.blob(*oid) {
+                base.push(Loaded {
+                    input: Input::Stdin {
+                        display: format!("(deleted) {path}"),
+                    },
+                    bytes: Ok(bytes),
+                });
+            }
+        }
         opts.patches = check::kustomize_patches(&base);
         let base_outcome = pool.install(|| check::run(base, opts));
         existing += crate::mr::keep_new(&mut outcome.findings, &base_outcome.findings, &|f| {

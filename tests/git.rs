@@ -925,3 +925,49 @@ fn change_summary_lists_objects_and_rbac_grants() {
     let json: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert!(json.get("changes").is_none(), "{out}");
 }
+
+/// `--new-only` and the rules that compare objects: a merge request that deletes the only
+/// Deployment a Service selects introduces `dangling-service` on the Service, even though the
+/// Service's own file barely changed; the base run sees the deleted Deployment.
+#[test]
+fn new_only_sees_deleted_files_for_rules_across_objects() {
+    if !git_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Repo::init(tmp.path());
+    let service = |port: u32| {
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  selector:\n    app: web\n  ports:\n    - port: {port}\n"
+        )
+    };
+    repo.write("svc.yaml", &service(80));
+    repo.write(
+        "deploy.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  selector:\n    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      containers:\n        - name: web\n          image: nginx:1.27\n",
+    );
+    repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.git(&["rm", "-q", "deploy.yaml"]);
+    repo.write("svc.yaml", &service(8080));
+    repo.commit("feature");
+
+    let (code, out, err) = repo.kubegate(
+        &[
+            "check",
+            "--no-config",
+            "--base",
+            "main",
+            "--new-only",
+            "-f",
+            "concise",
+            ".",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        findings(&out).contains(&"svc.yaml:7 KG507".to_owned()),
+        "the Service dangles only since the change: {out}"
+    );
+}
