@@ -348,18 +348,24 @@ fn merge_request_filters(
 ) {
     if args.new_only {
         // Findings in files the change does not touch existed before it.
+        let changed: std::collections::HashSet<&str> = checked
+            .iter()
+            .map(String::as_str)
+            .filter(|d| mr.is_changed(d))
+            .collect();
         let before = outcome.findings.len();
-        outcome.findings.retain(|f| mr.is_changed(&f.file));
+        outcome.findings.retain(|f| changed.contains(&*f.file));
         let mut existing = before - outcome.findings.len();
         // The base version of each changed file, under its current name, so a renamed
         // file's findings compare with their old selves.
-        let mut base: Vec<Loaded> = checked
+        let mut base: Vec<Loaded> = changed
             .iter()
-            .filter(|d| mr.is_changed(d))
             .filter_map(|d| {
                 let (_, bytes) = mr.base_text(d)?;
                 Some(Loaded {
-                    input: Input::Stdin { display: d.clone() },
+                    input: Input::Stdin {
+                        display: (*d).to_owned(),
+                    },
                     bytes: Ok(bytes),
                 })
             })
