@@ -333,3 +333,35 @@ pub fn policy_change_findings(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn added_lines_are_the_inserted_and_replaced_ones() {
+        let old = "a\nb\nc\nd\n";
+        assert_eq!(added_lines(old, old), Vec::<RangeInclusive<u32>>::new());
+        // Two lines inserted before `c`, `d` replaced, one line appended.
+        let new = "a\nb\nx\ny\nc\nD\ne\n";
+        assert_eq!(added_lines(old, new), vec![3..=4, 6..=7]);
+        // A deletion adds nothing.
+        assert!(added_lines(old, "a\nd\n").is_empty());
+    }
+
+    #[test]
+    fn filter_modes_measure_the_distance_to_changed_lines() {
+        let changed = [10..=12];
+        let on = |mode, start, end| passes(mode, start, end, Some(&changed));
+        assert!(on(FilterMode::Added, 11, 11));
+        assert!(on(FilterMode::Added, 8, 10), "a span touching the change");
+        assert!(!on(FilterMode::Added, 13, 13));
+        assert!(on(FilterMode::DiffContext, 15, 15));
+        assert!(on(FilterMode::DiffContext, 7, 7));
+        assert!(!on(FilterMode::DiffContext, 16, 16));
+        assert!(on(FilterMode::File, 100, 100));
+        assert!(!passes(FilterMode::File, 1, 1, None));
+        assert!(!passes(FilterMode::Added, 11, 11, None));
+        assert!(passes(FilterMode::Nofilter, 1, 1, None));
+    }
+}
