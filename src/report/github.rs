@@ -616,7 +616,7 @@ fn checked_line(cx: &Context<'_>) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::check::Outcome;
     use crate::finding::Position;
@@ -895,7 +895,7 @@ mod tests {
     }
 
     /// Cells of a GFM table row: split on `|` that no backslash escapes.
-    fn cells(row: &str) -> usize {
+    pub(crate) fn cells(row: &str) -> usize {
         let mut n = 0;
         let mut chars = row.chars();
         while let Some(c) = chars.next() {

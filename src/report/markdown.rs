@@ -265,21 +265,7 @@ mod tests {
         }
     }
 
-    /// Cells of a GFM table row: split on `|` that no backslash escapes.
-    fn cells(row: &str) -> usize {
-        let mut n = 0;
-        let mut chars = row.chars();
-        while let Some(c) = chars.next() {
-            match c {
-                '\\' => {
-                    chars.next();
-                }
-                '|' => n += 1,
-                _ => {}
-            }
-        }
-        n - 1
-    }
+    use crate::report::github::tests::cells;
 
     #[test]
     fn writes_to_a_trait_object() {
