@@ -30,7 +30,8 @@ pub struct SourceObject {
 /// documents it skips (kustomize config, `$patch` documents, non-Kubernetes YAML).
 pub fn objects_of(file: &str, text: &str) -> Vec<SourceObject> {
     let limits = Limits::default();
-    if text.len() as u64 > limits.max_file_size || parse::skip_file(file, text).is_some() {
+    if text.len() as u64 > limits.max_file_size || parse::skip_file(file, text, &|_| true).is_some()
+    {
         return Vec::new();
     }
     let path: Arc<str> = file.into();

@@ -1,13 +1,13 @@
 //! The pipeline: read → parse → validate each input in parallel, then sort the findings.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use rayon::prelude::*;
 
 use crate::discover::Input;
 use crate::finding::{self, Finding, ObjectRef, Severity};
-use crate::parse::{self, Contents, Document, Issue, Limits, NodeKind, Object};
+use crate::parse::{self, Contents, Document, Issue, Limits, NodeKind, Object, Reader};
 use crate::policy::Builtins;
 use crate::policy::user::{Kind, UserPolicies};
 use crate::schema::{Catalog, SchemaError, Verdict};
@@ -25,8 +25,8 @@ pub struct Options<'a> {
     pub limits: Limits,
     /// Keep the text of files with findings, for snippets.
     pub keep_sources: bool,
-    /// Display paths of files that kustomizations use as patches.
-    pub patches: std::collections::HashSet<String>,
+    /// The files kustomizations among the inputs list as patches and resources.
+    pub kustomize: KustomizeFiles,
     /// Honour `kubegate.io/ignore` annotations (off with `--no-inline-suppressions`).
     pub inline_suppressions: bool,
     /// conftest's `--combine`: user policies see one input holding every document.
@@ -75,9 +75,18 @@ pub struct Loaded {
     pub bytes: Result<Vec<u8>, String>,
 }
 
-/// The display paths of every file that a kustomization among `inputs` lists as a patch.
-pub fn kustomize_patches(inputs: &[Loaded]) -> std::collections::HashSet<String> {
-    let mut out = std::collections::HashSet::new();
+/// The files that the kustomizations among the inputs read, by display path.
+#[derive(Debug, Default, Clone)]
+pub struct KustomizeFiles {
+    /// Listed as patches: partial objects, not checked on their own.
+    pub patches: HashSet<String>,
+    /// Listed as resources: read as kustomize reads YAML ([`Reader::Kyaml`]).
+    pub resources: HashSet<String>,
+}
+
+/// The files that the kustomizations among `inputs` list as patches and as resources.
+pub fn kustomize_files(inputs: &[Loaded]) -> KustomizeFiles {
+    let mut out = KustomizeFiles::default();
     for l in inputs {
         let name = l.input.display();
         let base = match name.rsplit_once('/') {
@@ -94,9 +103,11 @@ pub fn kustomize_patches(inputs: &[Loaded]) -> std::collections::HashSet<String>
         let Ok(text) = std::str::from_utf8(bytes) else {
             continue;
         };
-        for p in parse::kustomize_patches(text) {
-            out.insert(normalize(base.0, &p));
-        }
+        let refs = parse::kustomize_refs(text);
+        out.patches
+            .extend(refs.patches.iter().map(|p| normalize(base.0, p)));
+        out.resources
+            .extend(refs.resources.iter().map(|p| normalize(base.0, p)));
     }
     out
 }
@@ -139,11 +150,12 @@ pub fn run(inputs: Vec<Loaded>, opts: &Options<'_>) -> Outcome {
             combined.push((r.file.clone(), r.source.clone(), docs));
         }
         if !r.inventory.is_empty() {
-            inventory.push((
-                r.file.clone(),
-                r.source.clone(),
-                std::mem::take(&mut r.inventory),
-            ));
+            inventory.push(InventoryFile {
+                file: r.file.clone(),
+                text: r.source.clone(),
+                reader: r.reader,
+                objects: std::mem::take(&mut r.inventory),
+            });
         }
         out.stats.add(&r.stats);
         if let (Some(text), false) = (r.text, r.findings.is_empty()) {
@@ -162,6 +174,16 @@ pub fn run(inputs: Vec<Loaded>, opts: &Options<'_>) -> Outcome {
         collapse_no_schema(&mut out.findings);
     }
     out
+}
+
+/// A file's objects that the inventory-scope rules read, with what it takes to place
+/// their findings.
+struct InventoryFile {
+    file: Arc<str>,
+    text: Arc<str>,
+    /// How the file was read (it is read again, the same way, to place a finding).
+    reader: Reader,
+    objects: Vec<InventoryObject>,
 }
 
 /// What a file keeps of an object that an inventory-scope rule reads.
@@ -187,21 +209,21 @@ struct InventoryObject {
 fn evaluate_inventory(
     out: &mut Outcome,
     builtins: &Builtins,
-    files: Vec<(Arc<str>, Arc<str>, Vec<InventoryObject>)>,
+    files: Vec<InventoryFile>,
     opts: &Options<'_>,
 ) {
     // Every inventory object, in report order: (file, object index in the file).
     let index: Vec<(usize, usize)> = files
         .iter()
         .enumerate()
-        .flat_map(|(fi, (_, _, objects))| (0..objects.len()).map(move |oi| (fi, oi)))
+        .flat_map(|(fi, f)| (0..f.objects.len()).map(move |oi| (fi, oi)))
         .collect();
     if index.is_empty() {
         return;
     }
     let values = index
         .iter()
-        .map(|&(fi, oi)| files[fi].2[oi].value.clone())
+        .map(|&(fi, oi)| files[fi].objects[oi].value.clone())
         .collect();
     // Findings per file, placed once every violation is known: (object, pointer, finding).
     let mut pending: BTreeMap<usize, Vec<(usize, String, Finding)>> = BTreeMap::new();
@@ -209,7 +231,7 @@ fn evaluate_inventory(
         Ok(v) => v,
         Err(e) => {
             let (fi, _) = index[0];
-            let mut f = file_finding(&files[fi].0, "policy-error", String::new());
+            let mut f = file_finding(&files[fi].file, "policy-error", String::new());
             f.message = format!("a built-in policy failed on the objects of this run: {e:#}");
             out.findings.push(f);
             return;
@@ -219,7 +241,7 @@ fn evaluate_inventory(
     let mut used: BTreeMap<(usize, usize), Vec<Vec<bool>>> = BTreeMap::new();
     for (n, v) in violations {
         let (fi, oi) = index[n];
-        let obj = &files[fi].2[oi];
+        let obj = &files[fi].objects[oi];
         let meta = &builtins.rules[v.rule];
         let flags = used.entry((fi, oi)).or_insert_with(|| {
             obj.suppressions
@@ -240,14 +262,14 @@ fn evaluate_inventory(
             out.stats.suppressed += 1;
             continue;
         }
-        let mut f = file_finding(&files[fi].0, "", v.message);
+        let mut f = file_finding(&files[fi].file, "", v.message);
         f.rule = meta.id.clone().into();
         f.severity = meta.severity;
         f.object = Some(obj.object.clone());
         let pointer = format!("{}{}", obj.prefix, v.pointer);
         pending.entry(fi).or_default().push((oi, pointer, f));
     }
-    for (fi, (file, _, objects)) in files.iter().enumerate() {
+    for (fi, InventoryFile { file, objects, .. }) in files.iter().enumerate() {
         for (oi, obj) in objects.iter().enumerate() {
             for (si, s) in obj.suppressions.iter().enumerate() {
                 for (k, spec) in s.rules.iter().enumerate() {
@@ -269,8 +291,13 @@ fn evaluate_inventory(
         }
     }
     for (fi, findings) in pending {
-        let (file, text, objects) = &files[fi];
-        let (docs, _) = parse::yaml::parse(text, &opts.limits);
+        let InventoryFile {
+            file,
+            text,
+            reader,
+            objects,
+        } = &files[fi];
+        let docs = parse::yaml::parse_as(text, &opts.limits, *reader).documents;
         let mut ctx = FileCtx {
             file: file.clone(),
             text: text.clone(),
@@ -412,6 +439,8 @@ struct FileResult {
     docs: Option<Vec<Document>>,
     /// The objects the inventory-scope rules read.
     inventory: Vec<InventoryObject>,
+    /// How the file was read.
+    reader: Reader,
 }
 
 /// Reads a file, refusing (without reading) anything larger than the limit.
@@ -457,17 +486,13 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
                 source: "".into(),
                 docs: None,
                 inventory: Vec::new(),
+                reader: Reader::Kubectl,
             };
         }
     };
-    let (text, decode_issue): (Arc<str>, Option<Issue>) = match parse::decode(&bytes) {
-        Ok(t) => (t.into(), None),
-        Err(issue) => {
-            let lossy =
-                String::from_utf8_lossy(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes));
-            (lossy.into(), Some(issue))
-        }
-    };
+    let decoded = parse::decode(&bytes);
+    let text: Arc<str> = decoded.text.as_ref().into();
+    let (decode_issue, binary) = (decoded.issue, decoded.binary);
     drop(bytes);
     let mut ctx = FileCtx {
         file: file.clone(),
@@ -477,58 +502,72 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
     };
     let mut combined = None;
     let mut inventory = Vec::new();
-    if let Some(issue) = decode_issue {
-        ctx.issue(&issue);
-    } else if let Some(skip) = parse::skip_file(&file, &text) {
+    // A file a kustomization lists is read as kustomize reads it; any other may be applied
+    // as it is (kubectl, Argo CD) or through a generated kustomization (Flux).
+    let reader = if opts.kustomize.resources.contains(&*file) {
+        Reader::Kyaml
+    } else {
+        Reader::Kubectl
+    };
+    if let Some(issue) = &decode_issue {
+        ctx.issue(issue);
+    }
+    if binary {
+        // Nothing to parse.
+    } else if let Some(skip) = parse::skip_file(&file, &text, &parse::chart_on_disk) {
         *stats.skipped.entry(skip.as_str()).or_default() += 1;
-    } else if opts.patches.contains(&*file) {
+    } else if opts.kustomize.patches.contains(&*file) {
         *stats
             .skipped
             .entry(parse::Skip::KustomizePatch.as_str())
             .or_default() += 1;
     } else {
-        let (docs, issues) = parse::yaml::parse(&text, &opts.limits);
-        for issue in &issues {
+        let parsed = parse::yaml::parse_as(&text, &opts.limits, reader);
+        for issue in &parsed.issues {
             ctx.issue(issue);
         }
+        let docs = parsed.documents;
         stats.documents += docs.len();
+        let holds_objects: Vec<bool> = docs
+            .iter()
+            .map(|d| matches!(parse::objects(d), Contents::Objects(o) if !o.is_empty()))
+            .collect();
+        let among_objects = holds_objects.iter().any(|&b| b);
+        // Where the readers disagree inside an object: a warning at the text, and, when the
+        // file's reader is not known, a check of what the other reader builds too.
+        let ambiguous: std::collections::BTreeSet<usize> = parsed
+            .notes
+            .iter()
+            .filter(|n| {
+                docs.iter()
+                    .zip(&holds_objects)
+                    .any(|(d, &objects)| objects && d.index == n.document)
+            })
+            .map(|n| {
+                ctx.issue(n);
+                n.document
+            })
+            .collect();
+        let other = if reader == Reader::Kubectl && !ambiguous.is_empty() {
+            parse::yaml::parse_as(&text, &opts.limits, Reader::Kyaml).documents
+        } else {
+            Vec::new()
+        };
         for (di, doc) in docs.iter().enumerate() {
-            let doc_start = ctx.findings.len();
-            if let Some(user) = engines.user.as_mut()
-                && !doc.value.is_null()
-                && !opts.combine
+            let inv = engines.builtins.is_some().then_some((&mut inventory, di));
+            check_document(
+                &mut ctx,
+                doc,
+                engines,
+                opts,
+                Some(&mut stats),
+                inv,
+                among_objects,
+            );
+            if ambiguous.contains(&doc.index)
+                && let Some(alt) = other.iter().find(|d| d.index == doc.index)
             {
-                evaluate_user(&mut ctx, user, doc);
-            }
-            match parse::objects(doc) {
-                Contents::Skipped(s) => *stats.skipped.entry(s.as_str()).or_default() += 1,
-                Contents::Objects(objects) => {
-                    let single = objects.len() == 1;
-                    for obj in &objects {
-                        stats.objects += 1;
-                        let start = if single {
-                            doc_start
-                        } else {
-                            ctx.findings.len()
-                        };
-                        if let Some(catalog) = opts.catalog {
-                            check_object(&mut ctx, catalog, doc, obj, opts);
-                        }
-                        if let Some(engine) = engines.builtins.as_mut() {
-                            if engine.in_inventory(obj.kind) {
-                                let item = inventory_object(engine, di, obj, opts);
-                                evaluate_rules(&mut ctx, engine, doc, obj, Some(&item.value));
-                                inventory.push(item);
-                            } else {
-                                evaluate_rules(&mut ctx, engine, doc, obj, None);
-                            }
-                        }
-                        if opts.inline_suppressions {
-                            stats.suppressed +=
-                                apply_inline(&mut ctx, doc, obj, start, engines, opts);
-                        }
-                    }
-                }
+                check_document(&mut ctx, alt, engines, opts, None, None, among_objects);
             }
         }
         if opts.combine && opts.user.is_some() {
@@ -549,6 +588,86 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
         source,
         docs: combined,
         inventory,
+        reader,
+    }
+}
+
+/// Checks one document: user policies, then each object with the schemas, the built-in
+/// rules and its inline suppressions. `stats` is `None` for a second reading of a document
+/// already counted; `inventory` collects what the inventory rules read (`None`: not
+/// collected), with the document's position in the file.
+fn check_document(
+    ctx: &mut FileCtx,
+    doc: &Document,
+    engines: &mut Engines,
+    opts: &Options<'_>,
+    mut stats: Option<&mut Stats>,
+    mut inventory: Option<(&mut Vec<InventoryObject>, usize)>,
+    among_objects: bool,
+) {
+    let doc_start = ctx.findings.len();
+    if let Some(user) = engines.user.as_mut()
+        && !doc.value.is_null()
+        && !opts.combine
+    {
+        evaluate_user(ctx, user, doc);
+    }
+    let objects = match parse::objects(doc) {
+        Contents::Skipped(s) => {
+            // A document shaped like an object but for its `apiVersion` or `kind` (or
+            // anything but an object among objects) would fail to apply: say so.
+            if s == parse::Skip::NotKubernetes
+                && let Some((message, pointer)) = parse::not_an_object(&doc.value, among_objects)
+            {
+                let mut f = ctx.locate(doc, &pointer, true);
+                f.rule = "yaml-not-object".into();
+                f.message = message;
+                ctx.findings.push(f);
+            } else if let Some(stats) = stats.as_deref_mut() {
+                *stats.skipped.entry(s.as_str()).or_default() += 1;
+            }
+            return;
+        }
+        Contents::Objects(objects) => objects,
+    };
+    for i in parse::untyped_items(doc) {
+        let mut f = ctx.locate(doc, &format!("/items/{i}"), true);
+        f.rule = "yaml-not-object".into();
+        f.message = format!(
+            "item {i} of this List has no string `apiVersion` and `kind`: kubectl and the \
+             GitOps controller refuse to apply the List, and kubegate cannot check the item"
+        );
+        ctx.findings.push(f);
+    }
+    let single = objects.len() == 1;
+    for obj in &objects {
+        if let Some(stats) = stats.as_deref_mut() {
+            stats.objects += 1;
+        }
+        let start = if single {
+            doc_start
+        } else {
+            ctx.findings.len()
+        };
+        if let Some(catalog) = opts.catalog {
+            check_object(ctx, catalog, doc, obj, opts);
+        }
+        if let Some(engine) = engines.builtins.as_mut() {
+            match inventory.as_mut() {
+                Some((items, di)) if engine.in_inventory(obj.kind) => {
+                    let item = inventory_object(engine, *di, obj, opts);
+                    evaluate_rules(ctx, engine, doc, obj, Some(&item.value));
+                    items.push(item);
+                }
+                _ => evaluate_rules(ctx, engine, doc, obj, None),
+            }
+        }
+        if opts.inline_suppressions {
+            let silenced = apply_inline(ctx, doc, obj, start, engines, opts);
+            if let Some(stats) = stats.as_deref_mut() {
+                stats.suppressed += silenced;
+            }
+        }
     }
 }
 
@@ -923,6 +1042,9 @@ impl FileCtx {
 
     fn issue(&mut self, issue: &Issue) {
         let mut f = self.finding_at(issue.start as usize, issue.end as usize);
+        if issue.rule == parse::yaml::AMBIGUOUS {
+            f.severity = Severity::Warning;
+        }
         f.rule = issue.rule.into();
         f.message = issue.message.clone();
         f.document = Some(issue.document);

@@ -383,7 +383,7 @@ fn merge_request_filters(
                 });
             }
         }
-        opts.patches = check::kustomize_patches(&base);
+        opts.kustomize = check::kustomize_files(&base);
         let base_outcome = pool.install(|| check::run(base, opts));
         existing += crate::mr::keep_new(&mut outcome.findings, &base_outcome.findings, &|f| {
             f.to_owned()
@@ -761,12 +761,12 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         keep_sources: outputs
             .iter()
             .any(|(f, _)| matches!(f, Format::Human | Format::Rdjson)),
-        patches: Default::default(),
+        kustomize: Default::default(),
         inline_suppressions: !args.no_inline_suppressions,
         combine: args.combine,
     };
     let outcome: Outcome = pool.install(|| {
-        opts.patches = check::kustomize_patches(&loaded);
+        opts.kustomize = check::kustomize_files(&loaded);
         check::run(loaded, &opts)
     });
     let mut outcome = outcome;

@@ -3,17 +3,43 @@
 use crate::finding::Position;
 
 /// Byte offsets of line starts, built once per file that has findings.
+///
+/// A line ends at `\n`, `\r\n` or a lone `\r`, as YAML (and kubectl, for one document)
+/// reads them, so files with old Mac line endings get the same positions as in an editor.
 #[derive(Debug, Clone)]
 pub struct LineIndex {
     starts: Vec<u32>,
+    /// Whether each line is all ASCII: its columns are then byte offsets, found in O(1).
+    ascii: Vec<bool>,
 }
 
 impl LineIndex {
     pub fn new(text: &str) -> Self {
         let mut starts = Vec::with_capacity(text.len() / 32 + 1);
+        let mut ascii = Vec::with_capacity(text.len() / 32 + 1);
         starts.push(0);
-        starts.extend(memchr_newlines(text));
-        Self { starts }
+        let bytes = text.as_bytes();
+        let mut line_ascii = true;
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'\n' => {
+                    starts.push(i as u32 + 1);
+                    ascii.push(line_ascii);
+                    line_ascii = true;
+                }
+                b'\r' if bytes.get(i + 1) != Some(&b'\n') => {
+                    starts.push(i as u32 + 1);
+                    ascii.push(line_ascii);
+                    line_ascii = true;
+                }
+                b if b >= 0x80 => line_ascii = false,
+                _ => {}
+            }
+            i += 1;
+        }
+        ascii.push(line_ascii);
+        Self { starts, ascii }
     }
 
     /// 1-based line and code-point column of a byte offset (clamped to the text; an offset
@@ -22,13 +48,15 @@ impl LineIndex {
         let offset = offset.min(text.len());
         let line = self.starts.partition_point(|&s| s as usize <= offset) - 1;
         let line_start = self.starts[line] as usize;
-        let mut end = offset;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        let prefix = &text[line_start..end];
-        // A CR before LF belongs to the line ending, never to a column.
-        let column = prefix.chars().count() + 1;
+        let column = if self.ascii[line] {
+            offset - line_start + 1
+        } else {
+            let mut end = offset;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            text[line_start..end].chars().count() + 1
+        };
         Position {
             line: line as u32 + 1,
             column: column as u32,
@@ -39,22 +67,16 @@ impl LineIndex {
     pub fn line_range(&self, text: &str, line: u32) -> std::ops::Range<usize> {
         let i = (line as usize).saturating_sub(1).min(self.starts.len() - 1);
         let start = self.starts[i] as usize;
-        let mut end = self
-            .starts
-            .get(i + 1)
-            .map_or(text.len(), |&s| s as usize - 1);
-        if end > start && text.as_bytes().get(end - 1) == Some(&b'\r') {
+        let mut end = self.starts.get(i + 1).map_or(text.len(), |&s| s as usize);
+        let b = text.as_bytes();
+        if end > start && b[end - 1] == b'\n' {
+            end -= 1;
+        }
+        if end > start && b[end - 1] == b'\r' {
             end -= 1;
         }
         start..end.max(start)
     }
-}
-
-fn memchr_newlines(text: &str) -> impl Iterator<Item = u32> + '_ {
-    text.bytes()
-        .enumerate()
-        .filter(|&(_, b)| b == b'\n')
-        .map(|(i, _)| i as u32 + 1)
 }
 
 #[cfg(test)]
@@ -78,5 +100,20 @@ mod tests {
         assert_eq!(idx.position(text, x), Position { line: 3, column: 1 });
         assert_eq!(&text[idx.line_range(text, 2)], "name: héllo wörld");
         assert_eq!(&text[idx.line_range(text, 3)], "x: y");
+    }
+
+    #[test]
+    fn lone_carriage_returns_end_lines() {
+        let text = "a: 1\rb: 2\r\nc: é\rd";
+        let idx = LineIndex::new(text);
+        let at = |s: &str| idx.position(text, text.find(s).unwrap());
+        assert_eq!(at("b:"), Position { line: 2, column: 1 });
+        assert_eq!(at("c:"), Position { line: 3, column: 1 });
+        assert_eq!(at("d"), Position { line: 4, column: 1 });
+        assert_eq!(&text[idx.line_range(text, 1)], "a: 1");
+        assert_eq!(&text[idx.line_range(text, 2)], "b: 2");
+        assert_eq!(&text[idx.line_range(text, 3)], "c: é");
+        let e = text.find('é').unwrap();
+        assert_eq!(idx.position(text, e + 2), Position { line: 3, column: 5 });
     }
 }

@@ -982,7 +982,7 @@ fn large_runs_stay_within_github_and_gitlab_limits() {
     let docs: Vec<String> = (0..2600)
         .map(|i| {
             format!(
-                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{i}\n  namespace: default\n  annotations: {{n: 1}}\ndata:\n  a: b\n"
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{i}\n  namespace: default\n  annotations: {{k: 1}}\ndata:\n  a: b\n"
             )
         })
         .collect();

@@ -192,7 +192,7 @@ fn base_flag_measures_changes_from_the_merge_base() {
     let tmp = tempfile::tempdir().unwrap();
     let repo = two_files(tmp.path());
     repo.git(&["checkout", "-q", "-b", "feature"]);
-    repo.write("a.yaml", &configmap("a", &[("x", "bad"), ("y", "ok")]));
+    repo.write("a.yaml", &configmap("a", &[("x", "bad"), ("w", "ok")]));
     repo.commit("feature");
     // main moves on after the branch point: its change is not the feature's.
     repo.git(&["checkout", "-q", "main"]);
@@ -247,7 +247,7 @@ fn base_is_detected_from_origin_head_of_a_clone() {
         "refs/remotes/origin/trunk"
     );
     repo.git(&["checkout", "-q", "-b", "feature"]);
-    repo.write("b.yaml", &configmap("b", &[("x", "bad"), ("y", "bad")]));
+    repo.write("b.yaml", &configmap("b", &[("x", "bad"), ("w", "bad")]));
     repo.write("c.yaml", &configmap("c", &[("x", "bad")]));
     repo.commit("feature");
 
@@ -273,9 +273,9 @@ fn gitlab_diff_base_sha_is_the_base() {
     let tmp = tempfile::tempdir().unwrap();
     let repo = two_files(tmp.path());
     repo.git(&["checkout", "-q", "-b", "feature"]);
-    repo.write("a.yaml", &configmap("a", &[("x", "bad"), ("y", "ok")]));
+    repo.write("a.yaml", &configmap("a", &[("x", "bad"), ("w", "ok")]));
     let first = repo.commit("feature 1");
-    repo.write("b.yaml", &configmap("b", &[("x", "bad"), ("y", "ok")]));
+    repo.write("b.yaml", &configmap("b", &[("x", "bad"), ("w", "ok")]));
     repo.commit("feature 2");
 
     let args = with(ONLY_POLICY, &["--changed-only", "."]);
@@ -300,7 +300,7 @@ fn github_merge_commit_first_parent_is_the_base() {
     let tmp = tempfile::tempdir().unwrap();
     let repo = two_files(tmp.path());
     repo.git(&["checkout", "-q", "-b", "feature"]);
-    repo.write("a.yaml", &configmap("a", &[("x", "bad"), ("y", "ok")]));
+    repo.write("a.yaml", &configmap("a", &[("x", "bad"), ("w", "ok")]));
     repo.write("c.yaml", &configmap("c", &[("x", "bad")]));
     repo.commit("feature");
     repo.git(&["checkout", "-q", "main"]);
@@ -361,7 +361,7 @@ fn changed_only_checks_committed_staged_unstaged_untracked_and_renamed_files() {
         "moved_edited_new.yaml",
         &configmap(
             "moved_edited",
-            &[("x", "bad"), ("pad1", "one"), ("pad2", "two"), ("y", "ok")],
+            &[("x", "bad"), ("pad1", "one"), ("pad2", "two"), ("w", "ok")],
         ),
     );
     repo.git(&["rm", "-q", "deleted.yaml"]);
@@ -718,10 +718,10 @@ fn shallow_clone_without_the_history_exits_2_naming_the_fix() {
     let repo = two_files(&tmp.path().join("full"));
     let root_commit = repo.git(&["rev-parse", "HEAD"]);
     repo.git(&["checkout", "-q", "-b", "feature"]);
-    repo.write("a.yaml", &configmap("a", &[("x", "bad"), ("y", "ok")]));
+    repo.write("a.yaml", &configmap("a", &[("x", "bad"), ("w", "ok")]));
     repo.commit("feature");
     repo.git(&["checkout", "-q", "main"]);
-    repo.write("b.yaml", &configmap("b", &[("x", "bad"), ("y", "ok")]));
+    repo.write("b.yaml", &configmap("b", &[("x", "bad"), ("w", "ok")]));
     repo.commit("main moves");
     let url = format!("file://{}", repo.root.display());
     let shallow_dir = tmp.path().join("shallow");
@@ -779,9 +779,9 @@ fn staged_checks_the_index_not_the_worktree() {
     repo.write("m.yaml", &configmap("m", &[("x", "ok")]));
     repo.commit("base");
     // Staged: a bad key at line 7. Worktree: fixed again.
-    repo.write("m.yaml", &configmap("m", &[("x", "ok"), ("y", "bad")]));
+    repo.write("m.yaml", &configmap("m", &[("x", "ok"), ("w", "bad")]));
     repo.git(&["add", "m.yaml"]);
-    repo.write("m.yaml", &configmap("m", &[("x", "ok"), ("y", "ok")]));
+    repo.write("m.yaml", &configmap("m", &[("x", "ok"), ("w", "ok")]));
 
     let args = with(ONLY_POLICY, &["--staged", "m.yaml"]);
     let (code, out, err) = repo.kubegate(&refs(&args), &[]);
@@ -798,7 +798,7 @@ fn staged_checks_the_index_not_the_worktree() {
     // The other way round: a clean index passes though the worktree is bad.
     repo.write(
         "m.yaml",
-        &configmap("m", &[("x", "ok"), ("y", "ok"), ("z", "ok")]),
+        &configmap("m", &[("x", "ok"), ("w", "ok"), ("z", "ok")]),
     );
     repo.git(&["add", "m.yaml"]);
     repo.write("m.yaml", &configmap("m", &[("x", "bad")]));

@@ -20,7 +20,7 @@ fn run(file: &Path, id: &str) -> Vec<kubegate::finding::Finding> {
         reject_missing_schemas: false,
         limits: Default::default(),
         keep_sources: false,
-        patches: Default::default(),
+        kustomize: Default::default(),
         inline_suppressions: false,
         combine: false,
     };

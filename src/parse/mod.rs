@@ -5,9 +5,34 @@ pub mod scalar;
 pub mod source_map;
 pub mod yaml;
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 pub use source_map::{Located, NodeKind, SourceMap};
+
+/// The YAML reader that deploys a file, whose rules decide the object built from its text.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reader {
+    /// `kubectl apply -f`, the API server, Argo CD directory applications:
+    /// `sigs.k8s.io/yaml` on go-yaml v2 (YAML 1.1 scalars, merges in document order,
+    /// duplicate keys last-wins).
+    #[default]
+    Kubectl,
+    /// kustomize (`kubectl kustomize`, Flux, Argo CD kustomize applications): kyaml on
+    /// go-yaml v3 (YAML 1.2 scalars, timestamps normalised, explicit keys beat merges,
+    /// duplicate keys and non-string nested keys are errors).
+    Kyaml,
+}
+
+impl Reader {
+    pub fn name(self) -> &'static str {
+        match self {
+            Reader::Kubectl => "kubectl",
+            Reader::Kyaml => "kustomize",
+        }
+    }
+}
 
 /// Resource budgets that keep hostile input bounded in time and memory.
 #[derive(Debug, Clone)]
@@ -16,6 +41,9 @@ pub struct Limits {
     pub max_depth: usize,
     /// Nodes a document may hold once aliases are expanded.
     pub max_alias_nodes: usize,
+    /// Bytes of scalar text that aliases may add to a document (a large anchored string
+    /// aliased many times costs its size each time, not one node).
+    pub max_alias_bytes: usize,
     /// Files larger than this are not parsed.
     pub max_file_size: u64,
 }
@@ -25,6 +53,7 @@ impl Default for Limits {
         Self {
             max_depth: 256,
             max_alias_nodes: 1_000_000,
+            max_alias_bytes: 32 << 20,
             max_file_size: 64 * 1024 * 1024,
         }
     }
@@ -163,8 +192,98 @@ fn type_meta(v: &Value) -> Option<(&str, &str)> {
     Some((api_version, kind))
 }
 
+/// The indices of the items of a `kind: List` (or `*List`) that lack a string `apiVersion`
+/// or `kind`: kubectl refuses the whole list for them.
+pub fn untyped_items(doc: &Document) -> Vec<usize> {
+    let Some((_, kind)) = type_meta(&doc.value) else {
+        return Vec::new();
+    };
+    if !kind.ends_with("List") {
+        return Vec::new();
+    }
+    let Some(items) = doc.value.get("items").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .enumerate()
+        .filter(|(_, item)| type_meta(item).is_none())
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// Why a document without a string `apiVersion` and `kind` is not a Kubernetes object
+/// that kubectl could apply, with the pointer of the key to show (`""`: the document):
+/// `None` when it is not shaped like one. `among_objects`: the file holds Kubernetes
+/// objects, so anything else in it is a broken object, not some other YAML.
+pub fn not_an_object(value: &Value, among_objects: bool) -> Option<(String, String)> {
+    let map = match value {
+        Value::Null => return None,
+        Value::Object(m) => m,
+        Value::Array(_) if among_objects => {
+            return Some((
+                "a top-level sequence in a file of Kubernetes objects: kubectl refuses the \
+                 file (only `kind: List` may hold objects)"
+                    .into(),
+                String::new(),
+            ));
+        }
+        _ if among_objects => {
+            return Some((
+                "a scalar document in a file of Kubernetes objects: kubectl refuses the file"
+                    .into(),
+                String::new(),
+            ));
+        }
+        _ => return None,
+    };
+    // A key that is `apiVersion` or `kind` but for its spelling.
+    let near = |want: &str| {
+        map.keys()
+            .find(|k| *k != want && k.replace(['_', '-'], "").eq_ignore_ascii_case(want))
+    };
+    let lower: Vec<String> = map.keys().map(|k| k.to_ascii_lowercase()).collect();
+    let has = |k: &str| lower.iter().any(|l| l == k);
+    let shaped = has("kind") && (has("apiversion") || has("metadata"));
+    if !among_objects && !shaped {
+        return None;
+    }
+    let missing = |want: &str| match map.get(want) {
+        Some(Value::String(_)) => None,
+        Some(_) => Some(format!("`{want}` is not a string")),
+        None => Some(match near(want) {
+            Some(k) => format!("`{want}` is spelt `{k}` (keys are case-sensitive)"),
+            None => format!("it has no `{want}`"),
+        }),
+    };
+    let problems: Vec<String> = ["apiVersion", "kind"]
+        .iter()
+        .filter_map(|w| missing(w))
+        .collect();
+    if problems.is_empty() {
+        return None;
+    }
+    let pointer = ["apiVersion", "kind"]
+        .iter()
+        .find_map(|w| near(w))
+        .map(|k| format!("/{}", source_map::escape(k)))
+        .unwrap_or_default();
+    Some((
+        format!(
+            "not a Kubernetes object: {}; kubectl and the GitOps controller refuse to apply \
+             it, and kubegate cannot check it",
+            problems.join(", ")
+        ),
+        pointer,
+    ))
+}
+
 /// Decides from its path and text whether a whole file is skipped before parsing.
-pub fn skip_file(path: &str, text: &str) -> Option<Skip> {
+///
+/// A Helm template is a file under the `templates/` folder of a chart, with `{{` in it:
+/// `is_chart(dir)` says whether `dir` holds a `Chart.yaml`. Anything else is a manifest,
+/// whatever its folder is called and whatever its comments hold.
+pub fn skip_file(path: &str, text: &str, is_chart: &dyn Fn(&str) -> bool) -> Option<Skip> {
     let name = path.rsplit('/').next().unwrap_or(path);
     if matches!(
         name,
@@ -172,63 +291,146 @@ pub fn skip_file(path: &str, text: &str) -> Option<Skip> {
     ) {
         return Some(Skip::Kustomization);
     }
-    if path.split('/').any(|c| c == "templates") && text.contains("{{") {
-        return Some(Skip::HelmTemplate);
+    if text.contains("{{") {
+        let parts: Vec<&str> = path.split('/').collect();
+        for (i, part) in parts.iter().enumerate().take(parts.len().saturating_sub(1)) {
+            if *part == "templates" && is_chart(&parts[..i].join("/")) {
+                return Some(Skip::HelmTemplate);
+            }
+        }
     }
     None
 }
 
-/// Reads raw bytes as UTF-8 text, without a byte-order mark; an [`Issue`] otherwise.
-pub fn decode(bytes: &[u8]) -> Result<&str, Issue> {
-    let sample = &bytes[..bytes.len().min(8192)];
-    if let Some(nul) = sample.iter().position(|&b| b == 0) {
-        return Err(Issue {
-            rule: "yaml-syntax",
-            message: "binary file (contains a NUL byte); not a YAML or JSON manifest".into(),
-            start: nul as u32,
-            end: nul as u32,
-            document: 0,
-        });
-    }
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    std::str::from_utf8(bytes).map_err(|e| {
-        let at = e.valid_up_to();
-        Issue {
-            rule: "yaml-syntax",
-            message: format!(
-                "invalid UTF-8 (byte 0x{:02X}); manifests must be UTF-8",
-                bytes[at]
-            ),
-            // The text up to the bad byte is valid, so positions before it stay meaningful.
-            start: at as u32,
-            end: at as u32,
-            document: 0,
-        }
-    })
+/// Whether the folder `dir` (a display path, `""` for the working directory) holds a
+/// chart, on the file system.
+pub fn chart_on_disk(dir: &str) -> bool {
+    let dir = if dir.is_empty() { "." } else { dir };
+    std::path::Path::new(dir).join("Chart.yaml").is_file()
 }
 
-/// The files a kustomization lists as patches (`patchesStrategicMerge`, `patches[].path`,
-/// `patchesJson6902[].path`), as paths relative to the kustomization's directory.
-pub fn kustomize_patches(kustomization: &str) -> Vec<String> {
+/// A file's bytes as text, decoded as kubectl decodes them.
+#[derive(Debug)]
+pub struct Decoded<'a> {
+    /// The text to parse: without a byte-order mark, UTF-16 transcoded, invalid UTF-8
+    /// replaced by U+FFFD (as kubectl does). Empty for a binary file.
+    pub text: Cow<'a, str>,
+    /// Why the file is not clean UTF-8 text, if it is not.
+    pub issue: Option<Issue>,
+    /// A binary file (a NUL byte in UTF-8): not parsed at all.
+    pub binary: bool,
+}
+
+/// Reads raw bytes as text, as kubectl's reader does: a UTF-8 byte-order mark is dropped,
+/// a UTF-16 one selects UTF-16; a NUL byte otherwise means a binary file; invalid UTF-8 is
+/// an issue (kustomize refuses it) and is read with U+FFFD in its place (as kubectl reads
+/// it, so what kubectl would apply is still checked).
+pub fn decode(bytes: &[u8]) -> Decoded<'_> {
+    if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE") {
+        return utf16(rest, u16::from_le_bytes);
+    }
+    if let Some(rest) = bytes.strip_prefix(b"\xFE\xFF") {
+        return utf16(rest, u16::from_be_bytes);
+    }
+    let sample = &bytes[..bytes.len().min(8192)];
+    if sample.contains(&0) {
+        return Decoded {
+            text: Cow::Borrowed(""),
+            issue: Some(Issue {
+                rule: "yaml-syntax",
+                message: "binary file (contains a NUL byte); not a YAML or JSON manifest".into(),
+                start: 0,
+                end: 0,
+                document: 0,
+            }),
+            binary: true,
+        };
+    }
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Decoded {
+            text: without_inner_boms(text),
+            issue: None,
+            binary: false,
+        },
+        Err(e) => {
+            let at = e.valid_up_to();
+            Decoded {
+                text: String::from_utf8_lossy(bytes),
+                issue: Some(Issue {
+                    rule: "yaml-syntax",
+                    message: format!(
+                        "invalid UTF-8 (byte 0x{:02X}): kubectl reads it as U+FFFD, kustomize \
+                         refuses the file; save it as UTF-8",
+                        bytes[at]
+                    ),
+                    // The text up to the bad byte is unchanged, so this offset holds.
+                    start: at as u32,
+                    end: at as u32,
+                    document: 0,
+                }),
+                binary: false,
+            }
+        }
+    }
+}
+
+/// Both readers accept a byte-order mark at the start of any document, not only of the
+/// file; YAML allows it only there, so the ones after a line break are dropped before
+/// parsing. (Positions on those lines move by one column; there are no others.)
+fn without_inner_boms(text: &str) -> Cow<'_, str> {
+    if !text.contains("\n\u{FEFF}") && !text.contains("\r\u{FEFF}") {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(text.replace("\n\u{FEFF}", "\n").replace("\r\u{FEFF}", "\r"))
+}
+
+fn utf16(bytes: &[u8], unit: fn([u8; 2]) -> u16) -> Decoded<'_> {
+    let units = bytes.chunks_exact(2).map(|c| unit([c[0], c[1]]));
+    let text: String = char::decode_utf16(units)
+        .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+        .collect();
+    Decoded {
+        text: Cow::Owned(text),
+        issue: None,
+        binary: false,
+    }
+}
+
+/// What a kustomization reads: the files it lists as patches (`patchesStrategicMerge`,
+/// `patches[].path`, `patchesJson6902[].path`) and as resources (`resources`, `bases`,
+/// `crds`), as paths relative to the kustomization's directory.
+#[derive(Debug, Default)]
+pub struct KustomizeRefs {
+    pub patches: Vec<String>,
+    pub resources: Vec<String>,
+}
+
+/// The files a kustomization's text refers to (see [`KustomizeRefs`]).
+pub fn kustomize_refs(kustomization: &str) -> KustomizeRefs {
     let (docs, _) = yaml::parse(kustomization, &Limits::default());
-    let mut out = Vec::new();
+    let mut out = KustomizeRefs::default();
     for doc in docs {
         let v = &doc.value;
-        for p in v
-            .get("patchesStrategicMerge")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            // Entries may also be inline patches; only single-line strings are paths.
-            if let Some(s) = p.as_str().filter(|s| !s.contains('\n')) {
-                out.push(s.to_owned());
-            }
+        let strings = |key: &str| {
+            v.get(key)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                // Entries may also be inline patches; only single-line strings are paths.
+                .filter(|s| !s.contains('\n') && !s.contains("://"))
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        out.patches.extend(strings("patchesStrategicMerge"));
+        for key in ["resources", "bases", "crds"] {
+            out.resources.extend(strings(key));
         }
         for key in ["patches", "patchesJson6902"] {
             for p in v.get(key).and_then(Value::as_array).into_iter().flatten() {
                 if let Some(s) = p.get("path").and_then(Value::as_str) {
-                    out.push(s.to_owned());
+                    out.patches.push(s.to_owned());
                 }
             }
         }

@@ -1,29 +1,143 @@
 //! YAML (and JSON, a subset of it) to `serde_json::Value` plus a [`SourceMap`], in one pass
-//! over `granit-parser` events.
+//! over `granit-parser` events, as one of the two readers that deploy manifests reads it
+//! ([`Reader`]: kubectl's go-yaml v2 or kustomize's kyaml).
 //!
-//! The builder keeps an explicit stack (no recursion), resolves plain scalars the way kubectl
-//! does ([`super::scalar`]), expands aliases and merge keys within a node budget, reports
-//! duplicate keys, and recovers from a syntax error at the next document so one broken
-//! document does not hide the others.
+//! The builder keeps an explicit stack (no recursion), resolves scalars and keys the way its
+//! reader does ([`super::scalar`]), expands aliases and merge keys within a node and a byte
+//! budget, reports duplicate keys, and recovers from a syntax error at the next document so
+//! one broken document does not hide the others. Where the other reader would build a
+//! different object (a YAML 1.1 boolean, a timestamp, a merge key after an explicit key, a
+//! non-string key), it leaves a note, so the caller can warn and check that reading too.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use granit_parser::{Event, Parser, ScalarStyle, ScanError, Span};
+use granit_parser::{Event, Parser, ScalarStyle, ScanError, Span, Tag};
 use serde_json::{Map, Value};
 
-use super::scalar;
+use super::scalar::{self, Scalar};
 use super::source_map::{NodeKey, NodeKind, SourceMap};
-use super::{Document, Issue, Limits};
+use super::{Document, Issue, Limits, Reader};
+use crate::source::LineIndex;
 
-/// Parses every document of `source`.
+/// The namespace of YAML's own tags (`!!int` is `tag:yaml.org,2002:int`).
+const YAML_TAGS: &str = "tag:yaml.org,2002:";
+
+/// Rule of the notes: places where kubectl and kustomize read the text differently.
+pub const AMBIGUOUS: &str = "yaml-ambiguous";
+
+/// Rule of the documents that neither reader reads (a warning: nothing in them deploys).
+pub const DROPPED: &str = "yaml-dropped";
+
+/// What [`parse_as`] found.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub documents: Vec<Document>,
+    /// Errors: the reader would refuse the text (or we refuse to expand it).
+    pub issues: Vec<Issue>,
+    /// Places where the other reader builds a different object ([`AMBIGUOUS`]).
+    pub notes: Vec<Issue>,
+}
+
+/// Parses every document of `source` as kubectl reads it.
 pub fn parse(source: &str, limits: &Limits) -> (Vec<Document>, Vec<Issue>) {
+    let p = parse_as(source, limits, Reader::Kubectl);
+    (p.documents, p.issues)
+}
+
+/// Parses every document of `source` as `reader` reads it.
+pub fn parse_as(source: &str, limits: &Limits, reader: Reader) -> Parsed {
+    let parsed = parse_stream(source, limits, reader);
+    // JSON objects back to back are no YAML, but kubectl reads them all (kustomize only
+    // the first): a file whose first object is JSON goes to a JSON decoder.
+    if parsed.issues.iter().any(|i| i.rule == "yaml-syntax")
+        && source.trim_start().starts_with('{')
+        && let Some(ranges) = json_objects(source)
+    {
+        return parse_json_stream(source, &ranges, limits, reader);
+    }
+    parsed
+}
+
+/// The byte ranges of the JSON values of `source`, when it is two or more JSON objects
+/// and nothing else.
+fn json_objects(source: &str) -> Option<Vec<std::ops::Range<usize>>> {
+    let mut stream =
+        serde_json::Deserializer::from_str(source).into_iter::<serde::de::IgnoredAny>();
+    let mut ranges = Vec::new();
+    let mut at = 0;
+    while let Some(value) = stream.next() {
+        value.ok()?;
+        let end = stream.byte_offset();
+        let start = at + (source[at..end].len() - source[at..end].trim_start().len());
+        if !source[start..].starts_with('{') {
+            return None;
+        }
+        ranges.push(start..end);
+        at = end;
+    }
+    (ranges.len() >= 2).then_some(ranges)
+}
+
+/// Each object of a JSON stream as a document of its own, positions in the whole file.
+fn parse_json_stream(
+    source: &str,
+    ranges: &[std::ops::Range<usize>],
+    limits: &Limits,
+    reader: Reader,
+) -> Parsed {
+    let mut out = Parsed::default();
+    for (index, range) in ranges.iter().enumerate() {
+        let by = range.start as u32;
+        let part = parse_stream(&source[range.clone()], limits, reader);
+        let shift = |mut i: Issue| {
+            i.start += by;
+            i.end += by;
+            i.document = index;
+            i
+        };
+        out.issues.extend(part.issues.into_iter().map(shift));
+        out.notes.extend(part.notes.into_iter().map(shift));
+        if index > 0 {
+            let at = range.start as u32;
+            let issue = Issue {
+                rule: if reader == Reader::Kyaml {
+                    DROPPED
+                } else {
+                    AMBIGUOUS
+                },
+                message: "kustomize reads only the first of several JSON objects in a file, \
+                          kubectl reads them all: put each object in a file of its own, or \
+                          write the file as YAML documents"
+                    .into(),
+                start: at,
+                end: at + 1,
+                document: index,
+            };
+            if reader == Reader::Kyaml {
+                out.issues.push(issue);
+                continue;
+            }
+            out.notes.push(issue);
+        }
+        for mut doc in part.documents {
+            doc.index = index;
+            doc.start += by;
+            doc.source_map.shift(by);
+            out.documents.push(doc);
+        }
+    }
+    out
+}
+
+/// Parses every document of a YAML stream.
+fn parse_stream(source: &str, limits: &Limits, reader: Reader) -> Parsed {
     let options = granit_parser::options! {
         block_scalar_eof_without_line_feed: true,
         flow_nesting_limit: limits.max_depth,
         block_nesting_limit: limits.max_depth,
     };
     let mut parser = Parser::new_from_str_with_options(source, options);
-    let mut b = Builder::new(source, limits);
+    let mut b = Builder::new(source, limits, reader);
     loop {
         match parser.next_event() {
             None => break,
@@ -43,7 +157,11 @@ pub fn parse(source: &str, limits: &Limits) -> (Vec<Document>, Vec<Issue>) {
             }
         }
     }
-    (b.documents, b.issues)
+    Parsed {
+        documents: b.documents,
+        issues: b.issues,
+        notes: b.notes,
+    }
 }
 
 /// Skips to the next document after an error; false when there is none.
@@ -64,23 +182,32 @@ struct Anchor {
     node: u32,
     /// Nodes in the anchored subtree, counting what its own aliases expanded.
     weight: usize,
+    /// Bytes of scalar text in the anchored subtree, aliases expanded.
+    bytes: usize,
 }
 
 struct PendingKey {
     text: String,
     start: u32,
     end: u32,
-    /// The key text is not `source[start..end]` (quoted, escaped, folded or from an alias).
+    /// The key text is not `source[start..end]` (quoted, escaped, folded, resolved or from
+    /// an alias).
     owned: bool,
     merge: bool,
+    /// kyaml drops a quoted `'<<'` key with its value.
+    drop: bool,
 }
 
 enum Container {
     Map {
         map: Map<String, Value>,
         key: Option<PendingKey>,
-        /// Keys that came from `<<` merges and may still be overridden by explicit keys.
-        merged: Vec<String>,
+        /// Keys that came from `<<` merges and that an explicit key may still override.
+        merged: Option<HashSet<String>>,
+        /// How many `<<` keys the mapping has had.
+        merges: u8,
+        /// Tagged `!!set`.
+        set: bool,
     },
     Seq(Vec<Value>),
 }
@@ -91,40 +218,60 @@ struct Frame {
     anchor: usize,
     /// Weight counter value when this frame started (for anchor weights).
     weight_at: usize,
+    /// Byte counter value when this frame started (for anchor sizes).
+    bytes_at: usize,
 }
 
 struct Builder<'s> {
     source: &'s str,
     limits: &'s Limits,
+    reader: Reader,
     documents: Vec<Document>,
     issues: Vec<Issue>,
+    notes: Vec<Issue>,
+    lines: Option<LineIndex>,
     // Current document.
     doc_index: usize,
     doc_start: u32,
     in_document: bool,
+    /// Why neither reader will see the current document, if it will not.
+    dropped: Option<&'static str>,
+    /// Where the last document ended (to find directives before the next one).
+    last_end: u32,
     stack: Vec<Frame>,
     map: SourceMap,
     root: Option<Value>,
     anchors: HashMap<usize, Anchor>,
-    /// Nodes built so far in this document, aliases expanded (the alias budget).
+    /// Nodes built so far in this document, aliases expanded (the node budget).
     weight: usize,
+    /// Scalar bytes built so far in this document, aliases expanded.
+    bytes: usize,
+    /// Scalar bytes that aliases added (the byte budget).
+    alias_bytes: usize,
 }
 
 impl<'s> Builder<'s> {
-    fn new(source: &'s str, limits: &'s Limits) -> Self {
+    fn new(source: &'s str, limits: &'s Limits, reader: Reader) -> Self {
         Self {
             source,
             limits,
+            reader,
             documents: Vec::new(),
             issues: Vec::new(),
+            notes: Vec::new(),
+            lines: None,
             doc_index: 0,
             doc_start: 0,
             in_document: false,
+            dropped: None,
+            last_end: 0,
             stack: Vec::new(),
-            map: SourceMap::default(),
+            map: SourceMap::new(reader),
             root: None,
             anchors: HashMap::new(),
             weight: 0,
+            bytes: 0,
+            alias_bytes: 0,
         }
     }
 
@@ -134,59 +281,98 @@ impl<'s> Builder<'s> {
         m.byte_offset().unwrap_or_else(|| m.index()) as u32
     }
 
+    fn other(&self) -> Reader {
+        match self.reader {
+            Reader::Kubectl => Reader::Kyaml,
+            Reader::Kyaml => Reader::Kubectl,
+        }
+    }
+
+    /// An error that does not abandon the document: the reader refuses the file, but the
+    /// rest of it is still worth checking.
+    fn error(&mut self, start: u32, end: u32, message: String) {
+        self.issues.push(Issue {
+            rule: "yaml-syntax",
+            message,
+            start,
+            end,
+            document: self.doc_index,
+        });
+    }
+
+    fn note(&mut self, start: u32, end: u32, message: String) {
+        self.notes.push(Issue {
+            rule: AMBIGUOUS,
+            message,
+            start,
+            end,
+            document: self.doc_index,
+        });
+    }
+
+    fn line_of_offset(&mut self, offset: u32) -> u32 {
+        let source = self.source;
+        self.lines
+            .get_or_insert_with(|| LineIndex::new(source))
+            .position(source, offset as usize)
+            .line
+    }
+
     fn event(&mut self, ev: Event<'_>, span: Span) -> Result<(), Stop> {
         let start = self.offset(&span.start);
         let end = self.offset(&span.end);
         match ev {
             Event::StreamStart | Event::StreamEnd => {}
-            Event::DocumentStart(..) => {
+            Event::DocumentStart(explicit, _) => {
                 self.reset_document();
                 self.in_document = true;
                 self.doc_start = start;
-                self.map = SourceMap::with_capacity(64);
+                self.map = SourceMap::with_capacity(self.reader, 64);
+                self.dropped = self.dropped_document(explicit, start);
+                if explicit {
+                    self.check_separator(start);
+                }
             }
             Event::DocumentEnd if self.in_document => {
                 let value = self.root.take().unwrap_or(Value::Null);
-                self.documents.push(Document {
-                    index: self.doc_index,
-                    value,
-                    source_map: std::mem::take(&mut self.map),
-                    start: self.doc_start,
-                });
+                let source_map = std::mem::replace(&mut self.map, SourceMap::new(self.reader));
+                match self.dropped.take() {
+                    Some(why) if !value.is_null() => self.issues.push(Issue {
+                        rule: DROPPED,
+                        message: format!(
+                            "kubectl and kustomize never read this document: {why}, so \
+                             nothing in it is deployed (or checked)"
+                        ),
+                        start: self.doc_start,
+                        end: self.doc_start,
+                        document: self.doc_index,
+                    }),
+                    Some(_) => {}
+                    None => self.documents.push(Document {
+                        index: self.doc_index,
+                        value,
+                        source_map,
+                        start: self.doc_start,
+                    }),
+                }
+                self.last_end = end.max(start);
                 self.in_document = false;
                 self.doc_index += 1;
                 self.anchors.clear();
                 self.weight = 0;
+                self.bytes = 0;
+                self.alias_bytes = 0;
             }
             Event::Alias(id) => self.alias(id, start)?,
             Event::Scalar(text, style, anchor, tag) => {
+                self.bytes += text.len() + 1;
                 if self.expecting_key() {
-                    let owned = !(style == ScalarStyle::Plain
-                        || style == ScalarStyle::SingleQuoted
-                        || style == ScalarStyle::DoubleQuoted)
-                        || self.source.get(start as usize..end as usize) != Some(&*text);
-                    let merge = style == ScalarStyle::Plain && text == "<<";
-                    self.set_key(PendingKey {
-                        text: text.into_owned(),
-                        start,
-                        end,
-                        owned,
-                        merge,
-                    })?;
+                    let key = self.key(&text, style, tag.as_deref(), start, end);
+                    self.set_key(key);
                     return Ok(());
                 }
-                let value = match (&style, tag.as_deref()) {
-                    (_, Some(t)) if t.is_yaml_core_schema() => {
-                        let suffix = t.suffix();
-                        scalar::resolve_tagged(&text, suffix).ok_or_else(|| Stop::Invalid {
-                            at: start,
-                            message: format!("`{text}` is not a valid !!{suffix}"),
-                        })?
-                    }
-                    (ScalarStyle::Plain, _) => scalar::resolve_plain(&text).0,
-                    _ => Value::String(text.into_owned()),
-                };
-                let node = self.start_node(NodeKind::Scalar, start)?;
+                let value = self.scalar(&text, style, tag.as_deref(), start, end);
+                let node = self.start_node(NodeKind::Scalar, start);
                 self.map.finish(node, end);
                 self.weight += 1;
                 if anchor != 0 {
@@ -196,6 +382,7 @@ impl<'s> Builder<'s> {
                             value: value.clone(),
                             node,
                             weight: 1,
+                            bytes: text.len() + 1,
                         },
                     );
                 }
@@ -204,20 +391,304 @@ impl<'s> Builder<'s> {
             Event::SequenceStart(_, anchor, _) => {
                 self.open(Container::Seq(Vec::new()), NodeKind::Seq, anchor, start)?
             }
-            Event::MappingStart(_, anchor, _) => self.open(
-                Container::Map {
-                    map: Map::new(),
-                    key: None,
-                    merged: Vec::new(),
-                },
-                NodeKind::Map,
-                anchor,
-                start,
-            )?,
+            Event::MappingStart(_, anchor, tag) => {
+                let set = tag
+                    .as_deref()
+                    .is_some_and(|t| t.handle() == YAML_TAGS && t.suffix() == "set");
+                self.open(
+                    Container::Map {
+                        map: Map::new(),
+                        key: None,
+                        merged: None,
+                        merges: 0,
+                        set,
+                    },
+                    NodeKind::Map,
+                    anchor,
+                    start,
+                )?
+            }
             Event::SequenceEnd | Event::MappingEnd => self.close(start, end)?,
             _ => {}
         }
         Ok(())
+    }
+
+    /// Whether the document starting at `start` is one that both readers skip: kubectl
+    /// and kyaml cut a file into documents at `---` after a line feed and read only the
+    /// first document of each piece. So a document after `...` without a `---` of its own,
+    /// or whose `---` follows a lone carriage return, is never read.
+    fn dropped_document(&self, explicit: bool, start: u32) -> Option<&'static str> {
+        let before = self.source.as_bytes().get((start as usize).checked_sub(1)?);
+        if !explicit && self.doc_index > 0 {
+            Some("it follows a `...` end marker without a `---` of its own")
+        } else if explicit && before == Some(&b'\r') {
+            Some(
+                "its `---` ends a line with a lone carriage return (old Mac line endings), \
+                 and they split documents only at line feeds",
+            )
+        } else {
+            None
+        }
+    }
+
+    /// kubectl and kyaml split documents on lines that start with `---`, and refuse
+    /// anything but a comment after it (`--- {a: 1}` is valid YAML, but not for them).
+    fn check_separator(&mut self, start: u32) {
+        let rest = &self.source[(start as usize).min(self.source.len())..];
+        let Some(after) = rest.strip_prefix("---") else {
+            return;
+        };
+        // A `%YAML` or `%TAG` directive: their splitter cuts it from its document.
+        let gap = &self.source[(self.last_end as usize).min(start as usize)..start as usize];
+        if gap
+            .split(['\n', '\r'])
+            .any(|l| l.starts_with("%YAML") || l.starts_with("%TAG"))
+        {
+            self.error(
+                start,
+                start + 3,
+                "a `%YAML` or `%TAG` directive before `---`: kubectl and kustomize cut it \
+                 from its document and refuse the file; remove the directive"
+                    .into(),
+            );
+        }
+        let line = after.split(['\n', '\r']).next().unwrap_or("");
+        let content = line.trim_start_matches([' ', '\t']);
+        if !content.is_empty() && !content.starts_with('#') {
+            self.error(
+                start,
+                start + 3 + line.len() as u32,
+                "content after `---` on the same line: kubectl and kustomize refuse the file \
+                 (invalid document separator); start the document on the next line"
+                    .into(),
+            );
+        }
+    }
+
+    /// Whether the value being built is one of an object's annotations
+    /// (`/metadata/annotations/*`, or the same in an item of a List): kustomize rewrites
+    /// every annotation as the string of its text, whatever YAML makes of it.
+    fn in_annotations(&self) -> bool {
+        let key = |f: &Frame, want: &str| match &f.container {
+            Container::Map { key: Some(k), .. } => k.text == want,
+            _ => false,
+        };
+        match self.stack.as_slice() {
+            [m, a, _] => key(m, "metadata") && key(a, "annotations"),
+            [
+                i,
+                Frame {
+                    container: Container::Seq(_),
+                    ..
+                },
+                m,
+                a,
+                _,
+            ] => key(i, "items") && key(m, "metadata") && key(a, "annotations"),
+            _ => false,
+        }
+    }
+
+    /// The value of a scalar in a value position, as the reader resolves it.
+    fn scalar(
+        &mut self,
+        text: &str,
+        style: ScalarStyle,
+        tag: Option<&Tag>,
+        start: u32,
+        end: u32,
+    ) -> Value {
+        if self.stack.len() >= 3 && self.in_annotations() {
+            if self.reader == Reader::Kyaml {
+                return Value::String(text.to_owned());
+            }
+            // kubectl takes the value as YAML resolves it (and refuses a non-string).
+            if style == ScalarStyle::Plain && tag.is_none() {
+                return scalar::resolve_plain(text, self.reader)
+                    .to_json()
+                    .unwrap_or_else(|_| Value::String(text.to_owned()));
+            }
+        }
+        let yaml_tag = tag.and_then(|t| (t.handle() == YAML_TAGS).then(|| t.suffix()));
+        let resolved = match (style, yaml_tag, tag) {
+            (_, Some(suffix), _) => {
+                let here = scalar::resolve_tagged(text, suffix, self.reader);
+                let there = scalar::resolve_tagged(text, suffix, self.other());
+                if here != there {
+                    let message = self.disagreement(&format!("!!{suffix} {text}"), &here, &there);
+                    self.note(start, end, message);
+                }
+                match here {
+                    Ok(s) => s,
+                    Err(e) => {
+                        self.error(start, end, format!("{e}; {}", self.refuses()));
+                        Scalar::Str(text.to_owned())
+                    }
+                }
+            }
+            // Any other tag (`!custom`, `!`) leaves the text a string for both readers.
+            (_, None, Some(_)) => Scalar::Str(text.to_owned()),
+            (ScalarStyle::Plain, None, None) => {
+                let here = scalar::resolve_plain(text, self.reader);
+                if scalar::may_diverge(text) {
+                    let there = scalar::resolve_plain(text, self.other());
+                    if here != there {
+                        let message = self.disagreement(text, &Ok(here.clone()), &Ok(there));
+                        self.note(start, end, message);
+                    }
+                }
+                here
+            }
+            _ => return Value::String(text.to_owned()),
+        };
+        match resolved.to_json() {
+            Ok(v) => v,
+            Err(what) => {
+                self.error(
+                    start,
+                    end,
+                    format!(
+                        "`{text}` is the float {what}, which JSON cannot carry: kubectl and \
+                         kustomize both refuse the file; quote it if a string is meant"
+                    ),
+                );
+                Value::String(text.to_owned())
+            }
+        }
+    }
+
+    /// "kubectl refuses the file" or "kustomize refuses the file", for error messages.
+    fn refuses(&self) -> &'static str {
+        match self.reader {
+            Reader::Kubectl => "kubectl refuses the file",
+            Reader::Kyaml => "kustomize refuses the file",
+        }
+    }
+
+    /// A note's message: what each reader makes of `text`.
+    fn disagreement(
+        &self,
+        text: &str,
+        here: &Result<Scalar, String>,
+        there: &Result<Scalar, String>,
+    ) -> String {
+        let (kubectl, kyaml) = match self.reader {
+            Reader::Kubectl => (here, there),
+            Reader::Kyaml => (there, here),
+        };
+        let show = |r: &Result<Scalar, String>| match r {
+            Ok(s) => match s.to_json() {
+                Ok(v) => format!("reads it as {v}"),
+                Err(_) => "refuses it".to_owned(),
+            },
+            Err(_) => "refuses it".to_owned(),
+        };
+        format!(
+            "`{text}` is read differently by kubectl (YAML 1.1), which {}, and by kustomize \
+             (YAML 1.2), which {}: quote the value so every reader sees the same string",
+            show(kubectl),
+            show(kyaml)
+        )
+    }
+
+    /// A mapping key: its JSON text as the reader makes it.
+    fn key(
+        &mut self,
+        text: &str,
+        style: ScalarStyle,
+        tag: Option<&Tag>,
+        start: u32,
+        end: u32,
+    ) -> PendingKey {
+        let source_text = self.source.get(start as usize..end as usize) == Some(text);
+        let mut key = PendingKey {
+            text: text.to_owned(),
+            start,
+            end,
+            owned: !(matches!(
+                style,
+                ScalarStyle::Plain | ScalarStyle::SingleQuoted | ScalarStyle::DoubleQuoted
+            ) && source_text),
+            merge: false,
+            drop: false,
+        };
+        let yaml_tag = tag.and_then(|t| (t.handle() == YAML_TAGS).then(|| t.suffix()));
+        if text == "<<"
+            && (style == ScalarStyle::Plain && tag.is_none() || yaml_tag == Some("merge"))
+        {
+            key.merge = true;
+            return key;
+        }
+        if text == "<<" && tag.is_none() {
+            self.note(
+                start,
+                end,
+                "a quoted `<<` is a plain key for kubectl, but kustomize drops it with its \
+                 value: the two readers deploy different objects"
+                    .into(),
+            );
+            key.drop = self.reader == Reader::Kyaml;
+            return key;
+        }
+        let top_level = self.stack.len() == 1;
+        let reading = |reader: Reader| -> Result<String, String> {
+            let resolved = match (style, yaml_tag, tag) {
+                (_, Some(suffix), _) => scalar::resolve_tagged(text, suffix, reader)?,
+                (_, None, Some(_)) => return Ok(text.to_owned()),
+                (ScalarStyle::Plain, None, None) => scalar::resolve_plain(text, reader),
+                _ => return Ok(text.to_owned()),
+            };
+            match reader {
+                Reader::Kubectl => scalar::kubectl_key(&resolved),
+                // kyaml reads the top-level mapping into string keys (the text); a nested
+                // mapping with a key that is not a string cannot become JSON.
+                Reader::Kyaml if resolved == Scalar::Null => Err(format!(
+                    "the key `{text}` is null in YAML, which kustomize cannot convert to \
+                     JSON; quote it"
+                )),
+                Reader::Kyaml if top_level || resolved.is_string() => Ok(text.to_owned()),
+                Reader::Kyaml => Err(format!(
+                    "the key `{text}` is not a string in YAML 1.2, and kustomize cannot \
+                     convert a nested mapping with such a key to JSON \
+                     (`json: unsupported type: map[interface {{}}]interface {{}}`); quote it"
+                )),
+            }
+        };
+        let here = reading(self.reader);
+        if style == ScalarStyle::Plain || tag.is_some() {
+            let there = reading(self.other());
+            if here != there {
+                let (kubectl, kyaml) = match self.reader {
+                    Reader::Kubectl => (&here, &there),
+                    Reader::Kyaml => (&there, &here),
+                };
+                let show = |r: &Result<String, String>| match r {
+                    Ok(k) => format!("makes it the key \"{k}\""),
+                    Err(_) => "refuses it".to_owned(),
+                };
+                let message = format!(
+                    "the key `{text}` is read differently by kubectl (YAML 1.1), which {}, \
+                     and by kustomize (YAML 1.2), which {}: quote the key",
+                    show(kubectl),
+                    show(kyaml)
+                );
+                self.note(start, end, message);
+            }
+        }
+        match here {
+            Ok(k) => {
+                if k != text {
+                    key.owned = true;
+                    key.text = k;
+                }
+            }
+            Err(e) => {
+                let message = format!("{e}; {}", self.refuses());
+                self.error(start, end, message);
+            }
+        }
+        key
     }
 
     fn expecting_key(&self) -> bool {
@@ -230,7 +701,7 @@ impl<'s> Builder<'s> {
         )
     }
 
-    fn set_key(&mut self, key: PendingKey) -> Result<(), Stop> {
+    fn set_key(&mut self, key: PendingKey) {
         if let Some(Frame {
             container: Container::Map { key: slot, .. },
             ..
@@ -238,11 +709,10 @@ impl<'s> Builder<'s> {
         {
             *slot = Some(key);
         }
-        Ok(())
     }
 
     /// Records a new node in the source map, keyed by the pending mapping key if any.
-    fn start_node(&mut self, kind: NodeKind, start: u32) -> Result<u32, Stop> {
+    fn start_node(&mut self, kind: NodeKind, start: u32) -> u32 {
         let key = match self.stack.last() {
             Some(Frame {
                 container: Container::Map { key: Some(k), .. },
@@ -255,7 +725,7 @@ impl<'s> Builder<'s> {
             }),
             _ => None,
         };
-        Ok(self.map.push(kind, key, start))
+        self.map.push(kind, key, start)
     }
 
     fn open(
@@ -281,13 +751,14 @@ impl<'s> Builder<'s> {
                 ),
             });
         }
-        let node = self.start_node(kind, start)?;
+        let node = self.start_node(kind, start);
         self.weight += 1;
         self.stack.push(Frame {
             container,
             node,
             anchor,
             weight_at: self.weight - 1,
+            bytes_at: self.bytes,
         });
         Ok(())
     }
@@ -300,7 +771,15 @@ impl<'s> Builder<'s> {
         let close_at = if end > start { end } else { start };
         self.map.finish(frame.node, close_at);
         let value = match frame.container {
-            Container::Map { map, .. } => Value::Object(map),
+            Container::Map { mut map, set, .. } => {
+                // `!!set {a, b}`: kyaml's members are empty strings, go-yaml v2's null.
+                if set && self.reader == Reader::Kyaml {
+                    for v in map.values_mut().filter(|v| v.is_null()) {
+                        *v = Value::String(String::new());
+                    }
+                }
+                Value::Object(map)
+            }
             Container::Seq(items) => Value::Array(items),
         };
         if frame.anchor != 0 {
@@ -310,6 +789,7 @@ impl<'s> Builder<'s> {
                     value: value.clone(),
                     node: frame.node,
                     weight: self.weight - frame.weight_at,
+                    bytes: self.bytes - frame.bytes_at,
                 },
             );
         }
@@ -325,8 +805,10 @@ impl<'s> Builder<'s> {
                     .into(),
             });
         };
-        let (weight, node) = (anchor.weight, anchor.node);
+        let (weight, bytes, node) = (anchor.weight, anchor.bytes, anchor.node);
         self.weight += weight;
+        self.bytes += bytes;
+        self.alias_bytes += bytes;
         if self.weight > self.limits.max_alias_nodes {
             return Err(Stop::Limit {
                 at,
@@ -337,6 +819,17 @@ impl<'s> Builder<'s> {
                 ),
             });
         }
+        if self.alias_bytes > self.limits.max_alias_bytes {
+            return Err(Stop::Limit {
+                at,
+                message: format!(
+                    "aliases expand to more than {} MiB of text in this document (an alias \
+                     bomb?); refusing to expand further",
+                    self.limits.max_alias_bytes >> 20
+                ),
+            });
+        }
+        let anchor = &self.anchors[&id];
         if self.expecting_key() {
             let text = match &anchor.value {
                 Value::String(s) => s.clone(),
@@ -348,14 +841,15 @@ impl<'s> Builder<'s> {
                 }
                 other => other.to_string(),
             };
-            let end = at + 1;
-            return self.set_key(PendingKey {
+            self.set_key(PendingKey {
                 text,
                 start: at,
-                end,
+                end: at + 1,
                 owned: true,
                 merge: false,
+                drop: false,
             });
+            return Ok(());
         }
         let value = anchor.value.clone();
         let key = match self.stack.last() {
@@ -377,37 +871,86 @@ impl<'s> Builder<'s> {
 
     /// Puts a finished value into its parent (or makes it the document root).
     fn attach(&mut self, value: Value, at: u32) -> Result<(), Stop> {
+        let reader = self.reader;
         let Some(frame) = self.stack.last_mut() else {
             self.root = Some(value);
             return Ok(());
         };
+        let parent = frame.node;
         match &mut frame.container {
             Container::Seq(items) => items.push(value),
-            Container::Map { map, key, merged } => {
+            Container::Map {
+                map,
+                key,
+                merged,
+                merges,
+                ..
+            } => {
                 let Some(k) = key.take() else {
                     return Ok(());
                 };
-                if k.merge {
-                    return merge_into(map, merged, value, at);
+                if k.drop {
+                    return Ok(());
                 }
-                if let Some(pos) = merged.iter().position(|m| *m == k.text) {
-                    // An explicit key overrides a merged one, wherever it appears.
-                    merged.swap_remove(pos);
+                if k.merge {
+                    *merges += 1;
+                    let second = *merges > 1;
+                    let overridden = merge_into(map, merged, value, at, reader)?;
+                    if second {
+                        match reader {
+                            Reader::Kyaml => self.error(
+                                k.start,
+                                k.end,
+                                "a second `<<` merge key in one mapping: kustomize refuses the \
+                                 file (`duplicate merge key`)"
+                                    .into(),
+                            ),
+                            Reader::Kubectl => self.note(
+                                k.start,
+                                k.end,
+                                "a second `<<` merge key in one mapping: kubectl applies both, \
+                                 in order, but kustomize refuses the file"
+                                    .into(),
+                            ),
+                        }
+                    }
+                    for name in overridden {
+                        let first = self
+                            .map
+                            .first_key_offset(parent, &name, self.source)
+                            .unwrap_or(k.start);
+                        let end = first + name.len() as u32;
+                        self.note(
+                            first,
+                            end,
+                            format!(
+                                "`{name}` is set here and again by the `<<` merge after it: \
+                                 kubectl takes the merged value, kustomize keeps this one, so \
+                                 the two readers deploy different objects; set it once"
+                            ),
+                        );
+                    }
+                    return Ok(());
+                }
+                if let Some(m) = merged.as_mut()
+                    && m.remove(&k.text)
+                {
+                    // An explicit key after a merge overrides the merged value.
                     map.insert(k.text, value);
                     return Ok(());
                 }
-                let parent = frame.node;
                 if map.insert(k.text.clone(), value).is_some() {
                     let first = self
                         .map
                         .first_key_offset(parent, &k.text, self.source)
                         .unwrap_or(k.start);
-                    let (line, _) = line_col(self.source, first);
+                    let line = self.line_of_offset(first);
                     self.issues.push(Issue {
                         rule: "duplicate-key",
                         message: format!(
-                            "duplicate key `{}` (first defined on line {line}); Kubernetes \
-                             rejects duplicate fields and the last value would win",
+                            "duplicate key `{}` (first defined on line {line}); kubectl keeps \
+                             the last value, kustomize and the API server refuse duplicate \
+                             fields",
                             k.text
                         ),
                         start: k.start,
@@ -468,18 +1011,23 @@ impl<'s> Builder<'s> {
         self.root = None;
         self.anchors.clear();
         self.weight = 0;
-        self.map = SourceMap::default();
+        self.bytes = 0;
+        self.alias_bytes = 0;
+        self.map = SourceMap::new(self.reader);
     }
 }
 
-/// Applies a `<<` merge: `value` is a mapping or a sequence of mappings; existing keys win,
-/// and earlier mappings in a sequence win over later ones.
+/// Applies a `<<` merge: `value` is a mapping or a sequence of mappings, and earlier
+/// mappings of a sequence win over later ones. kubectl (go-yaml v2) applies the merge where
+/// it stands, over any explicit key before it; kyaml lets explicit keys win wherever they
+/// are. Returns the explicit keys before the merge that the two readers then disagree on.
 fn merge_into(
     map: &mut Map<String, Value>,
-    merged: &mut Vec<String>,
+    merged: &mut Option<HashSet<String>>,
     value: Value,
     at: u32,
-) -> Result<(), Stop> {
+    reader: Reader,
+) -> Result<Vec<String>, Stop> {
     let sources = match value {
         Value::Object(m) => vec![m],
         Value::Array(items) => {
@@ -504,15 +1052,38 @@ fn merge_into(
             });
         }
     };
+    let merged = merged.get_or_insert_with(HashSet::new);
+    let mut overridden = Vec::new();
+    // Earlier mappings win: take each key from the first mapping that has it.
+    let mut seen: HashSet<String> = HashSet::new();
     for source in sources {
         for (k, v) in source {
-            if !map.contains_key(&k) {
-                merged.push(k.clone());
+            if !seen.insert(k.clone()) {
+                continue;
+            }
+            let (exists, differs) = match map.get(&k) {
+                None => (false, false),
+                Some(old) => (true, *old != v),
+            };
+            if !exists {
+                merged.insert(k.clone());
+                map.insert(k, v);
+                continue;
+            }
+            // An explicit key before the merge (a key of an earlier `<<` is no conflict: a
+            // second `<<` is reported on its own).
+            if differs && !merged.contains(&k) {
+                overridden.push(k.clone());
+            }
+            // go-yaml v2 applies the merge over what is already there.
+            if reader == Reader::Kubectl {
+                merged.insert(k.clone());
                 map.insert(k, v);
             }
         }
     }
-    Ok(())
+    overridden.sort();
+    Ok(overridden)
 }
 
 /// The text of the line holding byte `offset`.
@@ -521,20 +1092,11 @@ fn line_of(source: &str, offset: u32) -> &str {
     if !source.is_char_boundary(offset) {
         return "";
     }
-    let start = source[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let start = source[..offset].rfind(['\n', '\r']).map_or(0, |i| i + 1);
     let end = source[offset..]
-        .find('\n')
+        .find(['\n', '\r'])
         .map_or(source.len(), |i| offset + i);
     &source[start..end]
-}
-
-/// 1-based line and column (in characters) of a byte offset; for messages only.
-fn line_col(source: &str, offset: u32) -> (usize, usize) {
-    let offset = (offset as usize).min(source.len());
-    let before = &source[..offset];
-    let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
 }
 
 #[cfg(test)]
@@ -744,5 +1306,75 @@ list: [&x 1, *x]
             d.value,
             json!({"mode": 420, "flag": true, "quoted": "on", "tagged": "10"})
         );
+    }
+
+    /// `(line, column)` of the value of `pointer` in a document read by `reader`.
+    fn value_at(src: &str, reader: Reader, pointer: &str) -> (Value, (u32, u32)) {
+        let parsed = parse_as(src, &Limits::default(), reader);
+        let d = &parsed.documents[0];
+        let idx = LineIndex::new(src);
+        let loc = d.source_map.locate(pointer, src).unwrap();
+        let p = idx.position(src, loc.value.start);
+        (
+            d.value.pointer(pointer).unwrap().clone(),
+            (p.line, p.column),
+        )
+    }
+
+    #[test]
+    fn each_reader_places_a_key_set_twice_where_its_value_came_from() {
+        let src = "spec:\n  hostNetwork: false\n  <<: {hostNetwork: true}\n";
+        assert_eq!(
+            value_at(src, Reader::Kubectl, "/spec/hostNetwork"),
+            (json!(true), (3, 21))
+        );
+        assert_eq!(
+            value_at(src, Reader::Kyaml, "/spec/hostNetwork"),
+            (json!(false), (2, 16))
+        );
+        // A key after the merge wins for both.
+        let src = "m:\n  <<: {a: 1}\n  a: 2\n";
+        for reader in [Reader::Kubectl, Reader::Kyaml] {
+            assert_eq!(value_at(src, reader, "/m/a"), (json!(2), (3, 6)));
+        }
+        // The ambiguity is noted once, at the explicit key, by either reader.
+        for reader in [Reader::Kubectl, Reader::Kyaml] {
+            let p = parse_as("a: 1\n<<: {a: 2}\n", &Limits::default(), reader);
+            assert_eq!(p.notes.len(), 1, "{:?}", p.notes);
+            assert_eq!(p.notes[0].start, 0);
+        }
+    }
+
+    #[test]
+    fn large_mappings_and_sequences_are_looked_up_through_the_index() {
+        let mut src = String::from("m:\n");
+        for i in 0..100 {
+            src.push_str(&format!("  k{i}: {i}\n"));
+        }
+        src.push_str("  <<: {k5: x, extra: y}\ns:\n");
+        for i in 0..100 {
+            src.push_str(&format!("  - {i}\n"));
+        }
+        let d = &parse_ok(&src)[0];
+        assert_eq!(at(&src, d, "/m/k42").1, (44, 8));
+        assert_eq!(at(&src, d, "/s/57").1, (161, 5));
+        // kubectl: the merge after `k5` wins, and keys only the merge has are found too.
+        assert_eq!(d.value["m"]["k5"], json!("x"));
+        assert_eq!(at(&src, d, "/m/k5").1, (102, 12));
+        assert_eq!(at(&src, d, "/m/extra").1, (102, 22));
+    }
+
+    #[test]
+    fn json_objects_back_to_back_are_documents_with_their_own_positions() {
+        let src = "{\"a\": 1}\n{\"b\":\n  [true]}\n";
+        let kubectl = parse_as(src, &Limits::default(), Reader::Kubectl);
+        assert!(kubectl.issues.is_empty(), "{:?}", kubectl.issues);
+        let values: Vec<_> = kubectl.documents.iter().map(|d| d.value.clone()).collect();
+        assert_eq!(values, vec![json!({"a": 1}), json!({"b": [true]})]);
+        assert_eq!(at(src, &kubectl.documents[1], "/b/0").1, (3, 4));
+        assert_eq!(kubectl.notes.len(), 1);
+        let kyaml = parse_as(src, &Limits::default(), Reader::Kyaml);
+        assert_eq!(kyaml.documents.len(), 1);
+        assert_eq!(kyaml.issues[0].rule, DROPPED);
     }
 }

@@ -558,11 +558,11 @@ mod tests {
             r#"{"registries": ["a/"]}"#,
         )
         .unwrap();
-        std::fs::write(dir.path().join("allowed/more/x.yml"), "y: true\n").unwrap();
+        std::fs::write(dir.path().join("allowed/more/x.yml"), "z: true\n").unwrap();
         let data = load_data(dir.path()).unwrap();
         assert_eq!(
             data,
-            serde_json::json!({"limits": {"cpu": 2}, "allowed": {"registries": ["a/"], "more": {"y": true}}})
+            serde_json::json!({"limits": {"cpu": 2}, "allowed": {"registries": ["a/"], "more": {"z": true}}})
         );
         std::fs::write(dir.path().join("clash.yaml"), "allowed: 3\n").unwrap();
         let err = load_data(dir.path()).unwrap_err().to_string();

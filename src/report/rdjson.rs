@@ -112,12 +112,7 @@ fn reread(file: &str) -> Option<Text> {
         return None;
     }
     let bytes = std::fs::read(file).ok()?;
-    let text: Arc<str> = match crate::parse::decode(&bytes) {
-        Ok(t) => t.into(),
-        Err(_) => {
-            String::from_utf8_lossy(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes)).into()
-        }
-    };
+    let text: Arc<str> = crate::parse::decode(&bytes).text.as_ref().into();
     Some(Text {
         lines: LineIndex::new(&text),
         text,
