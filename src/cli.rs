@@ -244,13 +244,15 @@ pub struct CheckArgs {
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
+        Err(e) if e.use_stderr() => {
+            // A usage error echoes the arguments it got: they go through `diag` too.
+            diag(e.render().to_string().trim_end());
+            return ExitCode::from(EXIT_ERROR);
+        }
+        // `--help` and `--version`, on standard output.
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() {
-                EXIT_ERROR
-            } else {
-                EXIT_CLEAN
-            });
+            return ExitCode::from(EXIT_CLEAN);
         }
     };
     let result = match cli.command {
@@ -264,10 +266,25 @@ pub fn main() -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::from(EXIT_CLEAN);
             }
-            eprintln!("kubegate: error: {e:#}");
+            diag(&format!("kubegate: error: {e:#}"));
             ExitCode::from(EXIT_ERROR)
         }
     }
+}
+
+/// Writes a diagnostic to standard error. File names and messages in it may come from the
+/// merge request: control characters are neutralised, and in a GitHub Actions log every
+/// line goes through the same neutralisation as the reports, so none can be read as a
+/// workflow command (the runner takes `::` at a line's start and `##[` anywhere).
+pub fn diag(text: &str) {
+    let text = report::terminal_safe(text);
+    let text = if env_is("GITHUB_ACTIONS", "true") {
+        std::borrow::Cow::Owned(report::github::neutralise_log(&text).into_owned())
+    } else {
+        text
+    };
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{text}");
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
@@ -325,10 +342,10 @@ fn find_base(args: &CheckArgs) -> anyhow::Result<Option<(crate::git::Repo, crate
                 .iter()
                 .any(|v| std::env::var(v).is_ok_and(|v| !v.is_empty()));
             if in_merge_request {
-                eprintln!(
+                diag(&format!(
                     "kubegate: warning: policies and config come from this checkout, not the \
                      merge request's base: {e}"
-                );
+                ));
             }
             Ok(None)
         }
@@ -670,17 +687,17 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     for e in &found.errors {
         if e.fatal {
             run_failed = true;
-            eprintln!(
+            diag(&format!(
                 "kubegate: error: {}: {}",
                 report::one_line(&e.path),
                 e.message
-            );
+            ));
         } else {
-            eprintln!(
+            diag(&format!(
                 "kubegate: warning: {}: {}",
                 report::one_line(&e.path),
                 e.message
-            );
+            ));
         }
     }
     let outputs = outputs(args)?;
@@ -852,9 +869,16 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
             Some(path) => {
                 let mut buf = Vec::new();
                 report::render(*format, &cx, &mut buf)?;
-                std::fs::write(path, buf).map_err(|e| {
-                    anyhow::anyhow!("cannot write report to {}: {e}", path.display())
-                })?;
+                // One report that cannot be written must not cost the others: say so, write
+                // the rest, and exit 2 at the end.
+                if let Err(e) = std::fs::write(path, buf) {
+                    diag(&format!(
+                        "kubegate: error: cannot write the {} report to {}: {e}",
+                        format.name(),
+                        path.display()
+                    ));
+                    run_failed = true;
+                }
             }
             // In a GitHub Actions log, untrusted text in the text reports must not read as
             // workflow commands (the `github` format escapes its own).
@@ -893,14 +917,18 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         && let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty())
     {
         let path = std::path::PathBuf::from(path);
-        report::github::write_summary(&cx, &path).map_err(|e| {
-            anyhow::anyhow!("cannot write the job summary to {}: {e}", path.display())
-        })?;
+        if let Err(e) = report::github::write_summary(&cx, &path) {
+            diag(&format!(
+                "kubegate: error: cannot write the job summary to {}: {e}",
+                path.display()
+            ));
+            run_failed = true;
+        }
     }
 
     let counts = Counts::of(&outcome);
     if !args.quiet {
-        eprintln!("{}", summary_line(&outcome, counts, started.elapsed()));
+        diag(&summary_line(&outcome, counts, started.elapsed()));
     }
     let fail_on = args.fail_on.unwrap_or(FailOn::Error).threshold();
     let threshold = if args.fail_on_warn {
@@ -934,6 +962,29 @@ fn outputs(args: &CheckArgs) -> anyhow::Result<Vec<(Format, Option<std::path::Pa
                 .find(|f| f.name() == name)
                 .map(|f| (*f, file))
         });
+        // `sarf=report.sarif` is a misspelt format, not a file to create: a file whose name
+        // holds `=` is written `./name=...`.
+        if named.is_none()
+            && let Some((prefix, _)) = spec.split_once('=')
+            && !prefix.is_empty()
+            && prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+            let hint = names
+                .iter()
+                .map(|n| (strsim::jaro_winkler(prefix, n), n))
+                .filter(|(score, _)| *score > 0.7)
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, n)| format!(" (did you mean `{n}`?)"))
+                .unwrap_or_default();
+            anyhow::bail!(
+                "--output {spec}: unknown format `{prefix}`{hint}; the formats are {}. A file \
+                 whose name holds `=` is written `./{spec}`",
+                names.join(", ")
+            );
+        }
         match named {
             Some((_, "")) => anyhow::bail!("--output {spec}: no file after `=`"),
             Some((format, file)) => extra.push((format, Some(file.into()))),

@@ -140,6 +140,9 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded> {
             }
         })?,
     };
+    if let Some(d) = &doc {
+        check_rule_names(&config.rules, &file, &text, d, &lines)?;
+    }
     for s in &config.suppressions {
         if s.reason.trim().is_empty() {
             anyhow::bail!("{file}: every suppression needs a non-empty `reason`");
@@ -159,6 +162,86 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded> {
         text,
         doc,
     })
+}
+
+/// A rule name in `rules.enable`, `rules.disable` or `rules.severity` that matches no rule
+/// would switch rules off (a typo in `enable` disables every rule) or do nothing: each is
+/// an error at its line.
+fn check_rule_names(
+    rules: &Rules,
+    file: &str,
+    text: &str,
+    doc: &Document,
+    lines: &crate::source::LineIndex,
+) -> anyhow::Result<()> {
+    let builtins = crate::policy::rules().map_err(|e| anyhow::anyhow!("built-in rules: {e}"))?;
+    let at = |pointer: &str, key: bool| {
+        let loc = doc.source_map.locate(pointer, text);
+        let offset = loc.map_or(0, |l| match (key, l.key) {
+            (true, Some(k)) => k.start,
+            _ => l.value.start,
+        });
+        let p = lines.position(text, offset);
+        format!("{file}:{}:{}", p.line, p.column)
+    };
+    let suggest = |spec: &str, candidates: &mut dyn Iterator<Item = &str>| {
+        candidates
+            .map(|c| {
+                (
+                    strsim::jaro_winkler(&spec.to_ascii_lowercase(), &c.to_ascii_lowercase()),
+                    c,
+                )
+            })
+            .filter(|(score, _)| *score > 0.85)
+            .max_by(|a, b| a.0.total_cmp(&b.0))
+            .map(|(_, c)| format!(" (did you mean `{c}`?)"))
+            .unwrap_or_default()
+    };
+    for (list, specs) in [("enable", &rules.enable), ("disable", &rules.disable)] {
+        for (i, spec) in specs.iter().enumerate() {
+            if builtins.iter().any(|r| selects(spec, r)) {
+                continue;
+            }
+            let hint = suggest(
+                spec,
+                &mut builtins
+                    .iter()
+                    .flat_map(|r| [r.id.as_str(), r.name.as_str(), r.category.as_str()]),
+            );
+            anyhow::bail!(
+                "{}: rules.{list}: `{spec}` is no built-in rule id, name or category{hint}; \
+                 see `kubegate rules`",
+                at(&format!("/rules/{list}/{i}"), false)
+            );
+        }
+    }
+    for key in rules.severity.keys() {
+        let known = builtins
+            .iter()
+            .any(|r| crate::suppress::designates(key, &r.id, Some(&r.name)))
+            || crate::finding::core_rule(key).is_some()
+            // A user policy's rule, `<package>.<rule>`.
+            || key.contains('.');
+        if known {
+            continue;
+        }
+        let hint = suggest(
+            key,
+            &mut builtins
+                .iter()
+                .flat_map(|r| [r.id.as_str(), r.name.as_str()])
+                .chain(crate::finding::CORE_RULES.iter().map(|r| r.id)),
+        );
+        anyhow::bail!(
+            "{}: rules.severity: `{key}` is no rule id or name{hint}; see `kubegate rules` \
+             (user policy rules are `<package>.<rule>`)",
+            at(
+                &format!("/rules/severity/{}", crate::parse::source_map::escape(key)),
+                true
+            )
+        );
+    }
+    Ok(())
 }
 
 impl Loaded {

@@ -98,6 +98,141 @@ impl Finding {
     }
 }
 
+/// One of kubegate's own checks: parsing, schemas, the run itself (the built-in Rego rules
+/// carry their own metadata).
+#[derive(Debug)]
+pub struct CoreRule {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub description: &'static str,
+    /// The SARIF tag that groups it.
+    pub tag: &'static str,
+}
+
+/// Every rule id kubegate reports besides the built-in rules (`KGnnn`) and user policies
+/// (`<package>.<rule>`).
+pub const CORE_RULES: &[CoreRule] = &[
+    CoreRule {
+        id: "yaml-syntax",
+        title: "Not valid YAML or JSON",
+        description: "The file is not valid YAML/JSON, is binary, is not UTF-8, uses a mapping as a key, or holds what kubectl and kustomize refuse (a float infinity, content after `---`, a directive, an empty tagged scalar).",
+        tag: "yaml",
+    },
+    CoreRule {
+        id: "yaml-limit",
+        title: "Safety limit exceeded",
+        description: "A safety budget was exceeded: aliases expanding past 1,000,000 nodes or 32 MiB of text, nesting deeper than 256 levels, or a file over --max-file-size.",
+        tag: "yaml",
+    },
+    CoreRule {
+        id: "duplicate-key",
+        title: "Mapping repeats a key",
+        description: "A mapping repeats a key: kubectl keeps the last value, kustomize and the API server's strict decoding refuse it.",
+        tag: "yaml",
+    },
+    CoreRule {
+        id: "yaml-ambiguous",
+        title: "Read differently by kubectl and kustomize",
+        description: "kubectl (YAML 1.1) and kustomize (YAML 1.2) build different values from this text (`yes`, `on`, a date, a key that is not a string, a merge key after an explicit key): every reading is checked; quote the value.",
+        tag: "yaml",
+    },
+    CoreRule {
+        id: "yaml-dropped",
+        title: "Document never read",
+        description: "kubectl and kustomize never read this document (after `...` without `---`, or after a `---` that follows a lone carriage return): nothing in it is deployed or checked.",
+        tag: "yaml",
+    },
+    CoreRule {
+        id: "yaml-not-object",
+        title: "Not a Kubernetes object",
+        description: "A document or List item without a string apiVersion and kind (misspelt, missing) in a file of Kubernetes objects: the controller refuses to apply it.",
+        tag: "yaml",
+    },
+    CoreRule {
+        id: "schema-unknown-field",
+        title: "Unknown field",
+        description: "A field the kind does not have, reported at the key.",
+        tag: "schema",
+    },
+    CoreRule {
+        id: "schema-type",
+        title: "Value of the wrong type",
+        description: "A value of the wrong type for its field.",
+        tag: "schema",
+    },
+    CoreRule {
+        id: "schema-required",
+        title: "Required field missing",
+        description: "A required field is missing (reported at the object that should hold it).",
+        tag: "schema",
+    },
+    CoreRule {
+        id: "schema-enum",
+        title: "Value not allowed",
+        description: "A value outside the field's allowed values.",
+        tag: "schema",
+    },
+    CoreRule {
+        id: "schema-format",
+        title: "Malformed value",
+        description: "A malformed quantity or date-time.",
+        tag: "schema",
+    },
+    CoreRule {
+        id: "schema-invalid",
+        title: "Schema violation",
+        description: "A violation of the kind's schema.",
+        tag: "schema",
+    },
+    CoreRule {
+        id: "removed-api",
+        title: "API version removed",
+        description: "A built-in kind under an apiVersion that Kubernetes removed; the message names the version that removed it and the replacement.",
+        tag: "schema",
+    },
+    CoreRule {
+        id: "no-schema",
+        title: "No schema for the kind",
+        description: "No schema for this apiVersion and kind (a custom resource, or an API newer than the selected Kubernetes version); the object was not validated.",
+        tag: "schema",
+    },
+    CoreRule {
+        id: "io-error",
+        title: "File could not be read",
+        description: "A file could not be read, so it was not checked.",
+        tag: "error",
+    },
+    CoreRule {
+        id: "policy-error",
+        title: "Policy failed",
+        description: "A policy failed at run time on an object, so its verdict is unknown.",
+        tag: "error",
+    },
+    CoreRule {
+        id: "policy-changed",
+        title: "Gate configuration changed",
+        description: "The merge request changes the configuration, policies or data of the gate; they were taken from its base, and the change needs a review of its own.",
+        tag: "policy",
+    },
+    CoreRule {
+        id: "unused-suppression",
+        title: "Suppression matched nothing",
+        description: "A suppression that silenced no finding; remove it.",
+        tag: "suppression",
+    },
+    CoreRule {
+        id: "internal-error",
+        title: "Internal error",
+        description: "A bug in kubegate; please report it.",
+        tag: "error",
+    },
+];
+
+/// kubegate's own rule `id`, if it is one.
+pub fn core_rule(id: &str) -> Option<&'static CoreRule> {
+    CORE_RULES.iter().find(|r| r.id == id)
+}
+
 /// Sorts findings into report order and drops exact duplicates.
 pub fn sort(findings: &mut Vec<Finding>) {
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));

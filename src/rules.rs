@@ -36,7 +36,9 @@ pub fn list(format: RulesFormat) -> anyhow::Result<u8> {
 pub fn explain(key: &str) -> anyhow::Result<u8> {
     let rules = load()?;
     let Some(r) = policy::find(&rules, key) else {
-        eprintln!("kubegate: error: no built-in rule `{key}` (see `kubegate rules`)");
+        crate::cli::diag(&format!(
+            "kubegate: error: no built-in rule `{key}` (see `kubegate rules`)"
+        ));
         return Ok(EXIT_ERROR);
     };
     print!("{}", explain_text(r));

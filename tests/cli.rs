@@ -501,3 +501,62 @@ fn machine_formats_on_an_actions_log_carry_no_workflow_commands() {
         }
     }
 }
+
+/// `-o sarf=report.sarif` used to write the concise report to a file named
+/// `sarf=report.sarif`; an unknown `FORMAT=` is a usage error that names the formats.
+#[test]
+fn an_unknown_output_format_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n",
+    )
+    .unwrap();
+    let r = kubegate_in(dir.path(), &["check", ".", "-o", "sarf=report.sarif"], None);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("unknown format `sarf`"), "{}", r.stderr);
+    assert!(r.stderr.contains("did you mean `sarif`"), "{}", r.stderr);
+    assert!(!dir.path().join("sarf=report.sarif").exists());
+    // A file whose name holds `=` is still possible.
+    let r = kubegate_in(dir.path(), &["check", ".", "-o", "./a=b.txt"], None);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(dir.path().join("a=b.txt").exists());
+}
+
+/// A report that cannot be written used to stop the run before the others and the summary:
+/// now every other report is written and the run exits 2 at the end.
+#[test]
+fn an_unwritable_report_does_not_stop_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n",
+    )
+    .unwrap();
+    let r = kubegate_in(
+        dir.path(),
+        &[
+            "check",
+            ".",
+            "-o",
+            "sarif=missing/dir/report.sarif",
+            "-o",
+            "json=report.json",
+        ],
+        None,
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("cannot write the sarif report"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("kubegate: checked 1 file"),
+        "{}",
+        r.stderr
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).unwrap()).unwrap();
+    assert_eq!(json["summary"]["files"], 1);
+}

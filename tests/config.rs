@@ -176,3 +176,40 @@ fn policy_env_comes_from_the_config_and_the_flag_replaces_it() {
         r#"{"KUBEGATE_TEST_SECRET":"s"}"#
     );
 }
+
+/// A typo in `rules.enable` used to turn every built-in rule off (the privileged pod
+/// passed), and typos in `disable` and `severity` did nothing, silently.
+#[test]
+fn rule_names_that_match_no_rule_are_errors_at_their_line() {
+    for (config, at, name) in [
+        (
+            "rules:\n  enable:\n    - privileged-containr\n",
+            ".kubegate.yaml:3:7",
+            "privileged-containr",
+        ),
+        (
+            "rules:\n  disable: [KG101, secrity]\n",
+            ".kubegate.yaml:2:20",
+            "secrity",
+        ),
+        (
+            "rules:\n  severity:\n    KG101: warning\n    host-netwrk: info\n",
+            ".kubegate.yaml:4:5",
+            "host-netwrk",
+        ),
+    ] {
+        let dir = repo(config);
+        let (code, _, stderr) = json(&dir, &[]);
+        assert_eq!(code, 2, "{config}: {stderr}");
+        assert!(stderr.contains(at), "{config}: {stderr}");
+        assert!(stderr.contains(&format!("`{name}`")), "{stderr}");
+        assert!(stderr.contains("did you mean"), "{stderr}");
+    }
+    // Severities of kubegate's own rules and of user policies are fine.
+    let dir = repo(
+        "rules:\n  severity:\n    schema-type: warning\n    main.deny: info\n    yaml-ambiguous: error\n",
+    );
+    let (code, v, stderr) = json(&dir, &[]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(rules_of(&v).contains(&"KG101".to_owned()));
+}

@@ -312,3 +312,39 @@ fn many_findings_among_many_siblings_are_placed_in_linear_time() {
     // Each at its own line.
     assert_eq!(findings[99_999]["line"], 100_005);
 }
+
+/// Lines on standard error named files unescaped: under GitHub Actions a file called
+/// `##[error title=kubegate]All manifests passed.yaml` became a workflow command in the log.
+/// Every line kubegate writes there, standard error included, is neutralised.
+#[cfg(unix)]
+#[test]
+fn standard_error_carries_no_workflow_commands_under_actions() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "##[error title=kubegate]All manifests passed.yaml",
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata: {a: 1}\n",
+    );
+    // A broken link: its name is printed in an error line on standard error.
+    std::os::unix::fs::symlink(
+        "/nonexistent/target",
+        dir.path().join("##[warning]forged.yaml"),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kubegate"))
+        .args(["check", ".", "--no-config", "-f", "concise"])
+        .current_dir(dir.path())
+        .env("GITHUB_ACTIONS", "true")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .env_remove("GITHUB_EVENT_PATH")
+        .env_remove("GITHUB_BASE_REF")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stderr.contains("forged.yaml"), "{stderr}");
+    for line in stderr.lines().chain(stdout.lines()) {
+        assert!(!line.contains("##["), "a legacy command: {line}");
+        assert!(!line.trim_start().starts_with("::"), "a command: {line}");
+    }
+}
