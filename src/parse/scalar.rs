@@ -36,13 +36,18 @@ impl Scalar {
     /// an integral float prints without a fraction and comes back an integer (`1e3` is
     /// `1000`), and an integer beyond `int64` comes back a float.
     pub fn to_json(&self) -> Result<Value, String> {
+        self.clone().into_json()
+    }
+
+    /// [`Self::to_json`], without copying a string.
+    pub fn into_json(self) -> Result<Value, String> {
         Ok(match self {
             Scalar::Null => Value::Null,
-            Scalar::Bool(b) => Value::Bool(*b),
-            Scalar::Int(i) => Value::from(*i),
-            Scalar::Uint(u) => float_json(*u as f64)?,
-            Scalar::Float(f) => float_json(*f)?,
-            Scalar::Str(s) | Scalar::Timestamp(s) => Value::String(s.clone()),
+            Scalar::Bool(b) => Value::Bool(b),
+            Scalar::Int(i) => Value::from(i),
+            Scalar::Uint(u) => float_json(u as f64)?,
+            Scalar::Float(f) => float_json(f)?,
+            Scalar::Str(s) | Scalar::Timestamp(s) => Value::String(s),
         })
     }
 
@@ -104,6 +109,31 @@ pub fn resolve_plain(s: &str, reader: Reader) -> Scalar {
         return Scalar::Timestamp(t);
     }
     number(s).unwrap_or_else(|| Scalar::Str(s.to_owned()))
+}
+
+/// Whether a plain scalar may resolve to something other than a string (a cheap test: the
+/// first byte of every null, boolean, number and timestamp of either reader).
+pub fn may_be_typed(s: &str) -> bool {
+    matches!(
+        s.as_bytes().first(),
+        None | Some(
+            b'0'..=b'9'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'~'
+                | b'y'
+                | b'Y'
+                | b'n'
+                | b'N'
+                | b'o'
+                | b'O'
+                | b't'
+                | b'T'
+                | b'f'
+                | b'F'
+        )
+    )
 }
 
 /// Whether the two readers may resolve the plain scalar `s` differently: a cheap test

@@ -542,7 +542,7 @@ impl<'s> Builder<'s> {
             }
             _ => return Value::String(text.to_owned()),
         };
-        match resolved.to_json() {
+        match resolved.into_json() {
             Ok(v) => v,
             Err(what) => {
                 self.error(
@@ -629,6 +629,10 @@ impl<'s> Builder<'s> {
                     .into(),
             );
             key.drop = self.reader == Reader::Kyaml;
+            return key;
+        }
+        // Most keys are plain words that no reader types: nothing to resolve.
+        if tag.is_none() && (style != ScalarStyle::Plain || !scalar::may_be_typed(text)) {
             return key;
         }
         let top_level = self.stack.len() == 1;
