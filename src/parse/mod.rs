@@ -291,7 +291,7 @@ pub fn skip_file(path: &str, text: &str, is_chart: &dyn Fn(&str) -> bool) -> Opt
     ) {
         return Some(Skip::Kustomization);
     }
-    if text.contains("{{") {
+    if path.split('/').any(|c| c == "templates") && text.contains("{{") {
         let parts: Vec<&str> = path.split('/').collect();
         for (i, part) in parts.iter().enumerate().take(parts.len().saturating_sub(1)) {
             if *part == "templates" && is_chart(&parts[..i].join("/")) {
@@ -379,7 +379,7 @@ pub fn decode(bytes: &[u8]) -> Decoded<'_> {
 /// file; YAML allows it only there, so the ones after a line break are dropped before
 /// parsing. (Positions on those lines move by one column; there are no others.)
 fn without_inner_boms(text: &str) -> Cow<'_, str> {
-    if !text.contains("\n\u{FEFF}") && !text.contains("\r\u{FEFF}") {
+    if !text.contains('\u{FEFF}') {
         return Cow::Borrowed(text);
     }
     Cow::Owned(text.replace("\n\u{FEFF}", "\n").replace("\r\u{FEFF}", "\r"))

@@ -75,65 +75,72 @@ fn float_json(f: f64) -> Result<Value, String> {
         .ok_or_else(|| "NaN".into())
 }
 
+/// Whether `reader` resolves the plain scalar `s` to a string: [`resolve_plain`] without
+/// building anything, for the common case of a key or value that is just a word.
+pub fn is_plain_string(s: &str, reader: Reader) -> bool {
+    typed(s, reader).is_none()
+}
+
 /// Resolves a plain (unquoted, untagged) scalar as `reader` does.
 pub fn resolve_plain(s: &str, reader: Reader) -> Scalar {
+    typed(s, reader).unwrap_or_else(|| Scalar::Str(s.to_owned()))
+}
+
+/// What `reader` makes of a plain scalar other than a string; `None` for a string.
+pub fn typed(s: &str, reader: Reader) -> Option<Scalar> {
+    if !may_be_typed(s) {
+        return None;
+    }
     match s {
-        "" | "~" | "null" | "Null" | "NULL" => return Scalar::Null,
-        "true" | "True" | "TRUE" => return Scalar::Bool(true),
-        "false" | "False" | "FALSE" => return Scalar::Bool(false),
-        ".nan" | ".NaN" | ".NAN" => return Scalar::Float(f64::NAN),
+        "" | "~" | "null" | "Null" | "NULL" => return Some(Scalar::Null),
+        "true" | "True" | "TRUE" => return Some(Scalar::Bool(true)),
+        "false" | "False" | "FALSE" => return Some(Scalar::Bool(false)),
+        ".nan" | ".NaN" | ".NAN" => return Some(Scalar::Float(f64::NAN)),
         ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
-            return Scalar::Float(f64::INFINITY);
+            return Some(Scalar::Float(f64::INFINITY));
         }
-        "-.inf" | "-.Inf" | "-.INF" => return Scalar::Float(f64::NEG_INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => return Some(Scalar::Float(f64::NEG_INFINITY)),
         _ => {}
     }
     if reader == Reader::Kubectl {
         match s {
-            "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => return Scalar::Bool(true),
-            "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => return Scalar::Bool(false),
+            "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => {
+                return Some(Scalar::Bool(true));
+            }
+            "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => {
+                return Some(Scalar::Bool(false));
+            }
             _ => {}
         }
     }
     let first = s.as_bytes()[0];
     if first == b'.' {
         // go-yaml's '.' hint: Go's ParseFloat on the text as it is.
-        return go_parse_float(s).map_or_else(|| Scalar::Str(s.to_owned()), Scalar::Float);
+        return go_parse_float(s).map(Scalar::Float);
     }
     if !(first.is_ascii_digit() || first == b'-' || first == b'+') {
-        return Scalar::Str(s.to_owned());
+        return None;
     }
     if reader == Reader::Kyaml
         && let Some(t) = timestamp(s)
     {
-        return Scalar::Timestamp(t);
+        return Some(Scalar::Timestamp(t));
     }
-    number(s).unwrap_or_else(|| Scalar::Str(s.to_owned()))
+    number(s)
 }
 
 /// Whether a plain scalar may resolve to something other than a string (a cheap test: the
 /// first byte of every null, boolean, number and timestamp of either reader).
 pub fn may_be_typed(s: &str) -> bool {
-    matches!(
-        s.as_bytes().first(),
-        None | Some(
-            b'0'..=b'9'
-                | b'+'
-                | b'-'
-                | b'.'
-                | b'~'
-                | b'y'
-                | b'Y'
-                | b'n'
-                | b'N'
-                | b'o'
-                | b'O'
-                | b't'
-                | b'T'
-                | b'f'
-                | b'F'
-        )
-    )
+    match s.as_bytes().first() {
+        None => true,
+        Some(b'0'..=b'9' | b'+' | b'-' | b'.') => true,
+        // The words: `~`, `y`, `on`, `yes`, `off`, `true`, `null`, `false` in their casings.
+        Some(b'~' | b'y' | b'Y' | b'n' | b'N' | b'o' | b'O' | b't' | b'T' | b'f' | b'F') => {
+            s.len() <= 5
+        }
+        Some(_) => false,
+    }
 }
 
 /// Whether the two readers may resolve the plain scalar `s` differently: a cheap test
@@ -261,15 +268,14 @@ fn go_parse_float(s: &str) -> Option<f64> {
         return None;
     }
     // Go also takes `inf`, `infinity` and `nan` in any case.
-    let word = std::str::from_utf8(body).ok()?.to_ascii_lowercase();
-    if matches!(word.as_str(), "inf" | "infinity") {
+    if body.eq_ignore_ascii_case(b"inf") || body.eq_ignore_ascii_case(b"infinity") {
         return Some(if b[0] == b'-' {
             f64::NEG_INFINITY
         } else {
             f64::INFINITY
         });
     }
-    if word == "nan" {
+    if body.eq_ignore_ascii_case(b"nan") {
         return Some(f64::NAN);
     }
     if !body

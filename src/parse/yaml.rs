@@ -203,7 +203,7 @@ enum Container {
         map: Map<String, Value>,
         key: Option<PendingKey>,
         /// Keys that came from `<<` merges and that an explicit key may still override.
-        merged: Option<HashSet<String>>,
+        merged: Option<Box<HashSet<String>>>,
         /// How many `<<` keys the mapping has had.
         merges: u8,
         /// Tagged `!!set`.
@@ -365,13 +365,23 @@ impl<'s> Builder<'s> {
             }
             Event::Alias(id) => self.alias(id, start)?,
             Event::Scalar(text, style, anchor, tag) => {
-                self.bytes += text.len() + 1;
+                let size = text.len() + 1;
+                self.bytes += size;
                 if self.expecting_key() {
-                    let key = self.key(&text, style, tag.as_deref(), start, end);
+                    let mut key = self.key(&text, style, tag.as_deref(), start, end);
+                    if key.text.is_empty() {
+                        // The key is its text: take the parser's string, copied or not.
+                        key.text = text.into_owned();
+                    }
                     self.set_key(key);
                     return Ok(());
                 }
-                let value = self.scalar(&text, style, tag.as_deref(), start, end);
+                let value = match (style, tag.is_none(), self.annotation_depth()) {
+                    // The common cases first, without copying the text twice.
+                    (ScalarStyle::Plain, true, false) => self.plain(text, start, end),
+                    (_, true, false) => Value::String(text.into_owned()),
+                    _ => self.scalar(&text, style, tag.as_deref(), start, end),
+                };
                 let node = self.start_node(NodeKind::Scalar, start);
                 self.map.finish(node, end);
                 self.weight += 1;
@@ -382,7 +392,7 @@ impl<'s> Builder<'s> {
                             value: value.clone(),
                             node,
                             weight: 1,
-                            bytes: text.len() + 1,
+                            bytes: size,
                         },
                     );
                 }
@@ -490,6 +500,41 @@ impl<'s> Builder<'s> {
         }
     }
 
+    /// Whether a value at this depth may be an annotation (see [`Self::in_annotations`]).
+    fn annotation_depth(&self) -> bool {
+        matches!(self.stack.len(), 3 | 5) && self.in_annotations()
+    }
+
+    /// A plain, untagged scalar in a value position, as the reader resolves it.
+    fn plain(&mut self, text: std::borrow::Cow<'_, str>, start: u32, end: u32) -> Value {
+        let here = scalar::typed(&text, self.reader);
+        if scalar::may_diverge(&text) {
+            let there = scalar::resolve_plain(&text, self.other());
+            let here = here
+                .clone()
+                .unwrap_or_else(|| Scalar::Str(text.clone().into_owned()));
+            if here != there {
+                let message = self.disagreement(&text, &Ok(here), &Ok(there));
+                self.note(start, end, message);
+            }
+        }
+        match here.map(Scalar::into_json) {
+            None => Value::String(text.into_owned()),
+            Some(Ok(v)) => v,
+            Some(Err(what)) => {
+                self.error(
+                    start,
+                    end,
+                    format!(
+                        "`{text}` is the float {what}, which JSON cannot carry: kubectl and \
+                         kustomize both refuse the file; quote it if a string is meant"
+                    ),
+                );
+                Value::String(text.into_owned())
+            }
+        }
+    }
+
     /// The value of a scalar in a value position, as the reader resolves it.
     fn scalar(
         &mut self,
@@ -499,7 +544,7 @@ impl<'s> Builder<'s> {
         start: u32,
         end: u32,
     ) -> Value {
-        if self.stack.len() >= 3 && self.in_annotations() {
+        if self.annotation_depth() {
             if self.reader == Reader::Kyaml {
                 return Value::String(text.to_owned());
             }
@@ -592,7 +637,8 @@ impl<'s> Builder<'s> {
         )
     }
 
-    /// A mapping key: its JSON text as the reader makes it.
+    /// A mapping key: its JSON text as the reader makes it (left empty when it is the text
+    /// as written, for the caller to move in).
     fn key(
         &mut self,
         text: &str,
@@ -602,8 +648,9 @@ impl<'s> Builder<'s> {
         end: u32,
     ) -> PendingKey {
         let source_text = self.source.get(start as usize..end as usize) == Some(text);
+        // The caller fills in the text when it stays empty here.
         let mut key = PendingKey {
-            text: text.to_owned(),
+            text: String::new(),
             start,
             end,
             owned: !(matches!(
@@ -632,7 +679,11 @@ impl<'s> Builder<'s> {
             return key;
         }
         // Most keys are plain words that no reader types: nothing to resolve.
-        if tag.is_none() && (style != ScalarStyle::Plain || !scalar::may_be_typed(text)) {
+        if tag.is_none()
+            && (style != ScalarStyle::Plain
+                || scalar::is_plain_string(text, Reader::Kubectl)
+                    && scalar::is_plain_string(text, Reader::Kyaml))
+        {
             return key;
         }
         let top_level = self.stack.len() == 1;
@@ -1027,7 +1078,7 @@ impl<'s> Builder<'s> {
 /// are. Returns the explicit keys before the merge that the two readers then disagree on.
 fn merge_into(
     map: &mut Map<String, Value>,
-    merged: &mut Option<HashSet<String>>,
+    merged: &mut Option<Box<HashSet<String>>>,
     value: Value,
     at: u32,
     reader: Reader,
@@ -1056,7 +1107,7 @@ fn merge_into(
             });
         }
     };
-    let merged = merged.get_or_insert_with(HashSet::new);
+    let merged = merged.get_or_insert_with(Box::default);
     let mut overridden = Vec::new();
     // Earlier mappings win: take each key from the first mapping that has it.
     let mut seen: HashSet<String> = HashSet::new();
