@@ -416,7 +416,8 @@ fn change_summary(mr: &MergeRequest) -> anyhow::Result<crate::changes::ChangeSum
     let mut head = Vec::new();
     let mut renames = Vec::new();
     for (path, _) in mr.changes.files.iter().filter(|(p, _)| manifest(p)) {
-        if let Ok(bytes) = std::fs::read(mr.repo.root().join(path)) {
+        // As Git sees it: a symbolic link is not followed (its target may be outside).
+        if let Ok(bytes) = crate::read::read_no_follow(&mr.repo.root().join(path), mr.read_limit) {
             head.extend(objects_of(path, &text(&bytes)));
         }
         if let Some((from, oid)) = mr.changes.base_of(path) {
@@ -639,6 +640,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
                 repo,
                 base,
                 changes,
+                read_limit: limits.max_file_size,
             })
         }
         None => None,

@@ -6,9 +6,11 @@
 //! of `HEAD` and the base. Rather than diffing trees and then asking for the worktree status,
 //! each file's current blob id is compared with the merge-base's: the index gives the id of
 //! every tracked file whose stat data did not change since it was staged (as `git status`
-//! trusts it); any other file is hashed. Untracked files are added files. Git's content
-//! filters (`core.autocrlf`, `.gitattributes` `eol`) are not applied before hashing, so a file
-//! those filters rewrite shows as changed. Renames are found as `git diff -M` finds them: same
+//! trusts it); any other file is hashed as Git would store it: a symbolic link from its link
+//! text (never what it points at), a regular file streamed through [`crate::read::open`]
+//! (never a FIFO or a device). Untracked files are added files. Git's content filters
+//! (`core.autocrlf`, `.gitattributes` `eol`) are not applied before hashing, so a file those
+//! filters rewrite shows as changed. Renames are found as `git diff -M` finds them: same
 //! content, or at least half the lines in common.
 
 use std::collections::{BTreeMap, HashMap};
@@ -23,6 +25,9 @@ const RENAME_LIMIT: usize = 10_000;
 
 /// Files larger than this are not compared for renames with edits.
 const MAX_RENAME_BYTES: usize = 1 << 20;
+
+/// The GitHub event payload is read up to this size.
+const MAX_EVENT_BYTES: u64 = 64 << 20;
 
 /// An open repository and its worktree.
 pub struct Repo {
@@ -248,8 +253,9 @@ impl Repo {
         head: ObjectId,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Option<(ObjectId, String)>, BaseError> {
+        // The runner's own file, not the repository's; bounded all the same.
         let event_base = env("GITHUB_EVENT_PATH")
-            .and_then(|p| std::fs::read(p).ok())
+            .and_then(|p| crate::read::read(Path::new(&p), MAX_EVENT_BYTES).ok())
             .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
             .and_then(|v| {
                 v.pointer("/pull_request/base/sha")?
@@ -324,8 +330,18 @@ impl Repo {
         Ok(None)
     }
 
-    /// Every blob of `commit`'s tree: path → id.
+    /// Every file of `commit`'s tree: path → blob id. Symbolic links are left out: their
+    /// blob is their link text, not a file's content.
     pub fn tree_files(&self, commit: ObjectId) -> anyhow::Result<HashMap<String, ObjectId>> {
+        self.tree_blobs(commit, false)
+    }
+
+    /// Every blob of `commit`'s tree, symbolic links included when `links`: path → id.
+    fn tree_blobs(
+        &self,
+        commit: ObjectId,
+        links: bool,
+    ) -> anyhow::Result<HashMap<String, ObjectId>> {
         let tree = self
             .repo
             .find_commit(commit)
@@ -339,7 +355,7 @@ impl Repo {
             .map_err(|e| anyhow!("{e}"))?;
         Ok(files
             .into_iter()
-            .filter(|e| e.mode.is_blob())
+            .filter(|e| e.mode.is_blob() || links && e.mode.is_link())
             .map(|e| (e.filepath.to_string(), e.oid))
             .collect())
     }
@@ -366,7 +382,8 @@ impl Repo {
     /// `untracked`: repository-relative paths about to be checked; those not in the index are
     /// added files (or renamed ones, if a deleted file had their content).
     pub fn changes(&self, merge_base: ObjectId, untracked: &[String]) -> anyhow::Result<Changes> {
-        let base = self.tree_files(merge_base)?;
+        // Symbolic links too: the worktree's are hashed from their link text, as Git does.
+        let base = self.tree_blobs(merge_base, true)?;
         let index = self.repo.index_or_empty().map_err(|e| anyhow!("{e}"))?;
         let stamp = index.timestamp();
         let options = gix::index::entry::stat::Options {
@@ -393,12 +410,8 @@ impl Repo {
             let oid = if trusted {
                 entry.id
             } else {
-                match std::fs::read(&full) {
-                    Ok(data) => gix::objs::compute_hash(kind, gix::objs::Kind::Blob, &data)
-                        .map_err(|e| anyhow!("{e}"))?,
-                    // Unreadable: count it as changed, so the check reports why.
-                    Err(_) => ObjectId::null(kind),
-                }
+                // Unreadable or not a file: counted as changed, so the check reports why.
+                worktree_oid(&full, kind).unwrap_or_else(|| ObjectId::null(kind))
             };
             current.insert(path, oid);
         }
@@ -406,10 +419,7 @@ impl Repo {
             if current.contains_key(path) || index.entry_by_path(path.as_str().into()).is_some() {
                 continue;
             }
-            let full = self.root.join(path);
-            if let Ok(data) = std::fs::read(&full) {
-                let oid = gix::objs::compute_hash(kind, gix::objs::Kind::Blob, &data)
-                    .map_err(|e| anyhow!("{e}"))?;
+            if let Some(oid) = worktree_oid(&self.root.join(path), kind) {
                 current.insert(path.clone(), oid);
             }
         }
@@ -469,7 +479,8 @@ impl Repo {
                 old_texts.push((path, *oid, String::from_utf8_lossy(&bytes).into_owned()));
             }
             for path in added {
-                let Ok(new) = std::fs::read(self.root.join(&path)) else {
+                let Some(new) = worktree_blob(&self.root.join(&path), MAX_RENAME_BYTES as u64)
+                else {
                     continue;
                 };
                 let new = String::from_utf8_lossy(&new);
@@ -511,6 +522,54 @@ impl Repo {
         }
         out.sort();
         Ok(out)
+    }
+}
+
+/// What Git would store for the worktree file at `full`, as a blob: a symbolic link's target
+/// text (never what it points at), a regular file's content (at most `max` bytes), nothing
+/// for anything else or anything larger.
+fn worktree_blob(full: &Path, max: u64) -> Option<Vec<u8>> {
+    let meta = std::fs::symlink_metadata(full).ok()?;
+    if meta.file_type().is_symlink() {
+        return link_text(full);
+    }
+    crate::read::read_no_follow(full, max).ok()
+}
+
+/// The blob id Git would give the worktree file at `full` (see [`worktree_blob`]), hashed as
+/// it is read so that a file of any size takes a fixed amount of memory; `None` when it is
+/// neither a regular file nor a symbolic link, or cannot be read.
+fn worktree_oid(full: &Path, kind: gix::hash::Kind) -> Option<ObjectId> {
+    let meta = std::fs::symlink_metadata(full).ok()?;
+    if meta.file_type().is_symlink() {
+        let text = link_text(full)?;
+        return gix::objs::compute_hash(kind, gix::objs::Kind::Blob, &text).ok();
+    }
+    let (file, len) = crate::read::open(full, false).ok()?;
+    // Exactly the length found at opening: a file that changes meanwhile hashes as changed.
+    let mut reader = std::io::Read::take(file, len);
+    gix::objs::compute_stream_hash(
+        kind,
+        gix::objs::Kind::Blob,
+        &mut reader,
+        len,
+        &mut gix::utils::progress::Discard,
+        &std::sync::atomic::AtomicBool::new(false),
+    )
+    .ok()
+}
+
+/// A symbolic link's target as Git stores it.
+fn link_text(full: &Path) -> Option<Vec<u8>> {
+    let target = std::fs::read_link(full).ok()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        Some(target.as_os_str().as_bytes().to_vec())
+    }
+    #[cfg(not(unix))]
+    {
+        Some(target.to_string_lossy().replace('\\', "/").into_bytes())
     }
 }
 

@@ -128,7 +128,7 @@ fn kubegate_in(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> (i32, String
         cmd.env_remove(v);
     }
     cmd.envs(envs.iter().copied());
-    let out = cmd.output().expect("kubegate runs");
+    let out = output_within_deadline(cmd);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(!stderr.contains("panicked"), "kubegate panicked:\n{stderr}");
     (
@@ -136,6 +136,53 @@ fn kubegate_in(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> (i32, String
         String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr,
     )
+}
+
+/// Runs `cmd` to completion, killing it after a minute: a regression that blocks on a FIFO
+/// or reads a device must fail the test, not hang CI.
+fn output_within_deadline(mut cmd: Command) -> std::process::Output {
+    use std::io::Read;
+    let deadline = std::time::Duration::from_secs(60);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("kubegate runs");
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            buf
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for kubegate") {
+            break status;
+        }
+        if started.elapsed() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("kubegate did not finish within {deadline:?}; killed");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    std::process::Output {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
+    }
 }
 
 /// `file:line rule` of each concise finding, sorted.
@@ -970,4 +1017,46 @@ fn new_only_sees_deleted_files_for_rules_across_objects() {
         findings(&out).contains(&"svc.yaml:7 KG507".to_owned()),
         "the Service dangles only since the change: {out}"
     );
+}
+
+/// A tracked symbolic link is hashed as Git hashes it, from its link text: one to
+/// `/dev/zero` whose stat data no longer matches the index (so it is hashed, not trusted)
+/// is neither read nor counted as changed.
+#[cfg(unix)]
+#[test]
+fn a_tracked_symlink_is_hashed_from_its_link_text() {
+    if !git_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Repo::init(tmp.path());
+    std::os::unix::fs::symlink("/dev/zero", repo.root.join("policy/zero")).unwrap();
+    repo.write("m.yaml", &configmap("m", &[("x", "ok")]));
+    repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write("m.yaml", &configmap("m", &[("x", "bad")]));
+    repo.commit("feature");
+    // The link's own mtime moves: the index's stat data no longer vouches for it.
+    let touched = Command::new("touch")
+        .args(["-h", "-d", "2001-01-01 00:00:00"])
+        .arg(repo.root.join("policy/zero"))
+        .status()
+        .is_ok_and(|s| s.success());
+    if !touched {
+        println!("skipped: touch -h not available");
+        return;
+    }
+    let args = with(
+        ONLY_POLICY,
+        &[
+            "--base",
+            "main",
+            "--policies-from-base",
+            "--changed-only",
+            "m.yaml",
+        ],
+    );
+    let (code, out, err) = repo.kubegate(&refs(&args), &[]);
+    assert_eq!(findings(&out), ["m.yaml:6 main.deny"], "{out}{err}");
+    assert_eq!(code, 1, "{err}");
 }
