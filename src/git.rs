@@ -2,6 +2,10 @@
 //! request targets, which files it changes, and the content of any file at the base, read
 //! straight from the object database.
 //!
+//! The base is what the merge request cannot write: `--base`, the CI's variables and event
+//! payload, or the default branch; on GitHub, `HEAD`'s first parent only when `HEAD` is the
+//! merge commit the platform made (see [`Repo::detect_base`]).
+//!
 //! "Changed" means: the content at `HEAD` *or in the worktree* differs from the merge-base
 //! of `HEAD` and the base. Rather than diffing trees and then asking for the worktree status,
 //! each file's current blob id is compared with the merge-base's: the index gives the id of
@@ -153,8 +157,9 @@ impl Repo {
         Some(parts.join("/"))
     }
 
-    /// Finds the base: `explicit` (`--base`), else the CI's merge-request variables (read
-    /// through `env`), else the merge-base of `HEAD` and the remote's default branch.
+    /// Finds the base: `explicit` (`--base`), else the CI's merge-request variables and
+    /// GitHub's event payload (read through `env`; see `github_base`), else the
+    /// remote's default branch. Changes are measured from its merge-base with `HEAD`.
     pub fn detect_base(
         &self,
         explicit: Option<&str>,
@@ -245,44 +250,41 @@ impl Repo {
         }
     }
 
-    /// GitHub Actions on a `pull_request` event: `actions/checkout` checks out the merge
-    /// commit (first parent: the base branch's tip); otherwise the event's base sha, then
-    /// `origin/$GITHUB_BASE_REF`.
+    /// GitHub Actions: the base comes from what the pull request cannot write, the event
+    /// payload (`GITHUB_EVENT_PATH`) and `GITHUB_BASE_REF`.
+    ///
+    /// The first parent of `HEAD` is the base only when `HEAD` is the very merge commit GitHub
+    /// made for the pull request (`refs/pull/N/merge`, which `actions/checkout` checks out on a
+    /// `pull_request` event): `HEAD` is `GITHUB_SHA`, `GITHUB_REF` is `refs/pull/N/merge`, it
+    /// has two parents, the second is the event's `pull_request.head.sha`, and the event's
+    /// `base.sha`, when present, is the first parent or one of its ancestors (the merge ref is
+    /// remade when the base branch moves). Any other two-parent commit, a "Merge ..." commit
+    /// the pull request made itself included, could name its own commit as the trusted base.
+    /// Otherwise: the event's `base.sha`, then `origin/$GITHUB_BASE_REF`.
     fn github_base(
         &self,
         head: ObjectId,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Option<(ObjectId, String)>, BaseError> {
         // The runner's own file, not the repository's; bounded all the same.
-        let event_base = env("GITHUB_EVENT_PATH")
+        let event = env("GITHUB_EVENT_PATH")
             .and_then(|p| crate::read::read(Path::new(&p), MAX_EVENT_BYTES).ok())
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .and_then(|v| {
-                v.pointer("/pull_request/base/sha")?
-                    .as_str()
-                    .map(str::to_owned)
-            });
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+        let sha_at = |pointer: &str| {
+            event
+                .as_ref()
+                .and_then(|v| v.pointer(pointer)?.as_str().map(str::to_owned))
+        };
+        let event_base = sha_at("/pull_request/base/sha");
+        let event_head = sha_at("/pull_request/head/sha");
         let base_ref = env("GITHUB_BASE_REF");
         if event_base.is_none() && base_ref.is_none() {
             return Ok(None);
         }
-        if let Ok(commit) = self.repo.find_commit(head) {
-            let parents: Vec<ObjectId> = commit.parent_ids().map(|p| p.detach()).collect();
-            // The merge commit of refs/pull/N/merge: its first parent is the base tip.
-            if parents.len() == 2
-                && let Ok(message) = commit.message_raw()
-                && message.starts_with(b"Merge ")
-            {
-                let first = parents[0];
-                if self.repo.find_commit(first).is_ok() {
-                    return Ok(Some((first, "the merge commit's first parent".into())));
-                }
-                return Err(BaseError::Shallow(format!(
-                    "HEAD is the merge commit of a pull request, but its first parent {} \
-                     is not in this clone",
-                    short(first)
-                )));
-            }
+        if let Some(first) =
+            self.platform_merge_parent(head, env, event_base.as_deref(), event_head.as_deref())?
+        {
+            return Ok(Some((first, "the merge commit's first parent".into())));
         }
         if let Some(sha) = event_base {
             let source = "the pull_request event's base sha".to_owned();
@@ -305,6 +307,66 @@ impl Repo {
             });
         }
         Ok(None)
+    }
+
+    /// The first parent of `HEAD` when `HEAD` is GitHub's merge commit for this pull request
+    /// (see [`Self::github_base`]); `None` when it is not.
+    fn platform_merge_parent(
+        &self,
+        head: ObjectId,
+        env: &dyn Fn(&str) -> Option<String>,
+        event_base: Option<&str>,
+        event_head: Option<&str>,
+    ) -> Result<Option<ObjectId>, BaseError> {
+        let same = |a: &str, b: ObjectId| a.eq_ignore_ascii_case(&b.to_hex().to_string());
+        let is_github_sha = env("GITHUB_SHA").is_some_and(|s| same(&s, head));
+        let is_merge_ref = env("GITHUB_REF").is_some_and(|r| {
+            r.strip_prefix("refs/pull/")
+                .and_then(|r| r.strip_suffix("/merge"))
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        });
+        if !is_github_sha || !is_merge_ref {
+            return Ok(None);
+        }
+        let Ok(commit) = self.repo.find_commit(head) else {
+            return Ok(None);
+        };
+        let parents: Vec<ObjectId> = commit.parent_ids().map(|p| p.detach()).collect();
+        let [first, second] = parents[..] else {
+            return Ok(None);
+        };
+        if !event_head.is_some_and(|h| same(h, second)) {
+            return Ok(None);
+        }
+        if self.repo.find_commit(first).is_err() {
+            return Err(BaseError::Shallow(format!(
+                "HEAD is the merge commit of a pull request, but its first parent {} \
+                 is not in this clone",
+                short(first)
+            )));
+        }
+        let Some(base) = event_base else {
+            return Ok(Some(first));
+        };
+        let Ok(base) = ObjectId::from_hex(base.as_bytes()) else {
+            return Ok(None);
+        };
+        if base == first {
+            return Ok(Some(first));
+        }
+        // The event's base must be behind the first parent, never beside it.
+        match self.repo.merge_base(base, first) {
+            Ok(Some(mb)) if mb.detach() == base => Ok(Some(first)),
+            Ok(_) => Ok(None),
+            Err(e) if self.shallow() => Err(BaseError::Shallow(format!(
+                "cannot tell whether the pull request's base {} is behind the merge commit's \
+                 first parent {}: {e}",
+                short(base),
+                short(first)
+            ))),
+            // The event's base is not in this clone: the first parent cannot be vouched for.
+            Err(_) => Ok(None),
+        }
     }
 
     /// The remote's default branch (`origin/HEAD`), else `origin/main`, `origin/master`,

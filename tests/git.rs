@@ -1,6 +1,7 @@
 //! Merge-request features against real repositories built with the `git` CLI: the detected
-//! base, `--changed-only`, `--new-only`, `--filter-mode`, `--policies-from-base`, shallow
-//! clones, `--staged`, and running outside a repository.
+//! base (and what a merge request cannot make it), `--changed-only`, `--new-only`,
+//! `--filter-mode`, `--policies-from-base`, shallow clones, `--staged`, and running outside
+//! a repository.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -11,6 +12,10 @@ const CLEARED: &[&str] = &[
     "GITLAB_CI",
     "GITHUB_BASE_REF",
     "GITHUB_EVENT_PATH",
+    "GITHUB_EVENT_NAME",
+    "GITHUB_SHA",
+    "GITHUB_REF",
+    "GITHUB_HEAD_REF",
     "CI_MERGE_REQUEST_DIFF_BASE_SHA",
     "GITHUB_STEP_SUMMARY",
     "NO_COLOR",
@@ -339,21 +344,42 @@ fn gitlab_diff_base_sha_is_the_base() {
     assert_eq!(findings(&out), ["b.yaml:6 main.deny"], "{out}");
 }
 
-#[test]
-fn github_merge_commit_first_parent_is_the_base() {
-    if !git_available() {
-        return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let repo = two_files(tmp.path());
+/// A `pull_request` event payload with these base and head shas, written to `path` (outside
+/// the worktree, as the runner keeps it).
+fn write_event(path: &Path, base: &str, head: &str) -> String {
+    let json = serde_json::json!({
+        "pull_request": {"number": 7, "base": {"sha": base, "ref": "main"}, "head": {"sha": head}}
+    });
+    std::fs::write(path, json.to_string()).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+/// main: `a.yaml`, `b.yaml`; feature changes `a.yaml`, adds `c.yaml`; main then moves on
+/// (`b.yaml`). Returns the repository, main's first tip and main's tip.
+fn diverged(root: &Path) -> (Repo, String, String) {
+    let repo = two_files(root);
+    let first = repo.git(&["rev-parse", "HEAD"]);
     repo.git(&["checkout", "-q", "-b", "feature"]);
     repo.write("a.yaml", &configmap("a", &[("x", "bad"), ("y", "ok")]));
     repo.write("c.yaml", &configmap("c", &[("x", "bad")]));
     repo.commit("feature");
     repo.git(&["checkout", "-q", "main"]);
     repo.write("b.yaml", &configmap("b", &[("x", "bad"), ("z", "ok")]));
-    let main_tip = repo.commit("main moves");
-    // What actions/checkout gives a pull request: the merge commit, detached.
+    let tip = repo.commit("main moves");
+    (repo, first, tip)
+}
+
+/// The merge commit `actions/checkout` checks out for a `pull_request` event (GitHub's
+/// `refs/pull/N/merge`, `GITHUB_SHA`): its first parent is the base branch's tip, which may be
+/// newer than the event's `base.sha`.
+#[test]
+fn github_merge_commit_first_parent_is_the_base() {
+    if !git_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (repo, first, main_tip) = diverged(&tmp.path().join("repo"));
+    let feature = repo.git(&["rev-parse", "feature"]);
     repo.git(&["checkout", "-q", "--detach", "main"]);
     repo.git(&[
         "merge",
@@ -364,16 +390,175 @@ fn github_merge_commit_first_parent_is_the_base() {
         "feature",
     ]);
     assert_eq!(repo.git(&["rev-parse", "HEAD^1"]), main_tip);
+    let merge = repo.git(&["rev-parse", "HEAD"]);
     // No `main` branch left: only the merge commit's first parent can be the base.
     repo.git(&["branch", "-q", "-D", "main"]);
+    // The event was sent when main was at its first commit; the merge ref is newer.
+    let event_path = tmp.path().join("event.json");
+    let event = write_event(&event_path, &first, &feature);
+    let platform = [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_EVENT_NAME", "pull_request"),
+        ("GITHUB_EVENT_PATH", event.as_str()),
+        ("GITHUB_BASE_REF", "main"),
+        ("GITHUB_REF", "refs/pull/7/merge"),
+        ("GITHUB_SHA", merge.as_str()),
+    ];
 
     let args = with(ONLY_POLICY, &["--changed-only", "."]);
-    let (code, out, err) = repo.kubegate(&refs(&args), &[("GITHUB_BASE_REF", "main")]);
+    let (code, out, err) = repo.kubegate(&refs(&args), &platform);
     assert_eq!(code, 1, "{err}");
     assert_eq!(
         findings(&out),
         ["a.yaml:6 main.deny", "c.yaml:6 main.deny"],
         "{out}"
+    );
+
+    // A merge commit the platform did not make (GITHUB_SHA is another commit, or its second
+    // parent is not the event's head) is not trusted: the event's base sha is the base, so
+    // main's own move to b.yaml counts as part of the change here.
+    let other_sha = [("GITHUB_SHA", first.as_str())];
+    let wrong_head = write_event(&tmp.path().join("stale.json"), &first, &first);
+    let wrong_head = [("GITHUB_EVENT_PATH", wrong_head.as_str())];
+    for change in [&other_sha[..], &wrong_head[..]] {
+        let mut env = platform.to_vec();
+        env.retain(|(k, _)| !change.iter().any(|(c, _)| c == k));
+        env.extend_from_slice(change);
+        let (code, out, err) = repo.kubegate(&refs(&args), &env);
+        assert_eq!(code, 1, "{change:?}: {err}");
+        assert_eq!(
+            files(&out),
+            ["a.yaml", "b.yaml", "c.yaml"],
+            "{change:?}: {out}"
+        );
+    }
+
+    // actions/checkout's default depth of 1: the merge commit without its parents.
+    repo.git(&["tag", "pr-merge", &merge]);
+    let url = format!("file://{}", repo.root.display());
+    let shallow_dir = tmp.path().join("shallow");
+    repo.git(&[
+        "clone",
+        "-q",
+        "--depth",
+        "1",
+        "--branch",
+        "pr-merge",
+        &url,
+        shallow_dir.to_str().unwrap(),
+    ]);
+    let shallow = Repo::at(&shallow_dir);
+    assert_eq!(shallow.git(&["rev-parse", "HEAD"]), merge);
+    let (code, out, err) = shallow.kubegate(&refs(&args), &platform);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("merge commit of a pull request"), "{err}");
+    assert!(err.contains("shallow clone"), "{err}");
+    assert!(err.contains("fetch-depth"), "{err}");
+}
+
+/// A merge request whose head is its own two-parent "Merge ..." commit (a workflow that
+/// checks out `github.event.pull_request.head.sha`, or `pull_request_target`) cannot name its
+/// own commit as the trusted base: the base is the event's `base.sha`, so the base's policy
+/// runs, the policy change is flagged, and the finding fails the run.
+#[test]
+fn a_merge_request_merge_commit_cannot_choose_its_own_base() {
+    if !git_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Repo::init(&tmp.path().join("repo"));
+    repo.write("m.yaml", &configmap("m", &[("x", "ok")]));
+    let main_tip = repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    // The merge request neuters the policy and adds the violation it would catch...
+    repo.write("policy/p.rego", "package main\n");
+    repo.write("m.yaml", &configmap("m", &[("x", "bad")]));
+    repo.commit("feature");
+    // ...then makes a merge commit whose first parent is that commit.
+    repo.git(&["checkout", "-q", "-b", "side", "main"]);
+    repo.write("side.txt", "side\n");
+    repo.commit("side");
+    repo.git(&["checkout", "-q", "feature"]);
+    repo.git(&[
+        "merge",
+        "-q",
+        "--no-ff",
+        "-m",
+        "Merge pull request #7 from someone/side",
+        "side",
+    ]);
+    let head = repo.git(&["rev-parse", "HEAD"]);
+    let event = write_event(&tmp.path().join("event.json"), &main_tip, &head);
+    let args = [
+        "check",
+        "--no-builtin-rules",
+        "--policy",
+        "policy",
+        "-f",
+        "concise",
+        ".",
+    ];
+    // pull_request_target (GITHUB_SHA is the base's tip), and pull_request with the head
+    // checked out instead of the merge ref (GITHUB_SHA is a merge commit not in this clone).
+    let absent = "0123456789abcdef0123456789abcdef01234567";
+    for (event_name, sha, git_ref) in [
+        ("pull_request_target", main_tip.as_str(), "refs/heads/main"),
+        ("pull_request", absent, "refs/pull/7/merge"),
+    ] {
+        let env = [
+            ("GITHUB_ACTIONS", "true"),
+            ("GITHUB_EVENT_NAME", event_name),
+            ("GITHUB_EVENT_PATH", event.as_str()),
+            ("GITHUB_BASE_REF", "main"),
+            ("GITHUB_REF", git_ref),
+            ("GITHUB_SHA", sha),
+        ];
+        let (code, out, err) = repo.kubegate(&args, &env);
+        assert_eq!(
+            findings(&out),
+            ["m.yaml:6 main.deny", "policy/p.rego:1 policy-changed"],
+            "{event_name}: the base's policy runs and its change is flagged: {out}{err}"
+        );
+        assert_eq!(code, 1, "{event_name}: {err}");
+    }
+}
+
+/// `pull_request_target`: the workflow runs on the base (`GITHUB_SHA` is its tip) and checks
+/// out the pull request's head, here a branch that merged main into itself. The base is the
+/// event's `base.sha`, not the first parent of that merge.
+#[test]
+fn pull_request_target_uses_the_event_base_sha() {
+    if !git_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (repo, _, main_tip) = diverged(&tmp.path().join("repo"));
+    repo.git(&["checkout", "-q", "feature"]);
+    repo.git(&[
+        "merge",
+        "-q",
+        "--no-ff",
+        "-m",
+        "Merge branch 'main' into feature",
+        "main",
+    ]);
+    let head = repo.git(&["rev-parse", "HEAD"]);
+    let event = write_event(&tmp.path().join("event.json"), &main_tip, &head);
+    let env = [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_EVENT_NAME", "pull_request_target"),
+        ("GITHUB_EVENT_PATH", event.as_str()),
+        ("GITHUB_BASE_REF", "main"),
+        ("GITHUB_REF", "refs/heads/main"),
+        ("GITHUB_SHA", main_tip.as_str()),
+    ];
+    let args = with(ONLY_POLICY, &["--changed-only", "."]);
+    let (code, out, err) = repo.kubegate(&refs(&args), &env);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(
+        findings(&out),
+        ["a.yaml:6 main.deny", "c.yaml:6 main.deny"],
+        "the feature's changes, not main's: {out}"
     );
 }
 
