@@ -34,6 +34,7 @@ static CORPUS: LazyLock<(PathBuf, Vec<String>)> = LazyLock::new(|| {
         excludes: &[],
         stdin_filename: None,
         threads: 1,
+        repo: None,
     })
     .expect("corpus walk");
     let texts = found

@@ -618,11 +618,21 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         max_file_size: args.max_file_size,
         ..Limits::default()
     };
+    let staged_repo = match (&git, args.staged) {
+        (_, false) | (Some(_), true) => None,
+        (None, true) => Some(crate::git::Repo::discover(Path::new("."))?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "--staged needs a Git repository, and the current directory is not in one"
+            )
+        })?),
+    };
     let found = discover::discover(&discover::Options {
         paths: &args.paths,
         excludes: &args.exclude,
         stdin_filename: args.stdin_filename.as_deref(),
         threads,
+        // The repository already open, so that its index is read once.
+        repo: git.as_ref().map(|(repo, _)| repo).or(staged_repo.as_ref()),
     })?;
     let mut found = found;
     let mr = match git {
@@ -658,15 +668,6 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         .filter(|i| matches!(i, Input::File { .. }))
         .map(|i| i.display().to_owned())
         .collect();
-    let staged_repo = match (&mr, args.staged) {
-        (_, false) => None,
-        (Some(_), true) => None,
-        (None, true) => Some(crate::git::Repo::discover(Path::new("."))?.ok_or_else(|| {
-            anyhow::anyhow!(
-                "--staged needs a Git repository, and the current directory is not in one"
-            )
-        })?),
-    };
     let staged_from = mr.as_ref().map(|m| &m.repo).or(staged_repo.as_ref());
     let mut run_failed = false;
     for e in &found.errors {

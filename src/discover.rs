@@ -1,14 +1,30 @@
 //! Stage 1: find the manifests to check.
 //!
-//! Directories are walked with `ignore`'s parallel walker, which honours `.gitignore`,
-//! `.ignore` and hidden files as ripgrep does; files named on the command line are always
-//! checked, whatever their extension. `--exclude` globs apply to both.
+//! Directories are walked with `ignore`'s parallel walker. A merge request must not be able
+//! to hide from the check a file that the GitOps controller deploys, so:
+//!
+//! - Inside a Git repository, every tracked file (from the index) with a manifest extension
+//!   under the given directories is checked. `.gitignore`, `.ignore` and Git's excludes skip
+//!   untracked files only, as Git ignores only untracked files: the walk honours them (it is
+//!   cheaper), then the tracked files it did not yield are added.
+//! - Outside a repository nothing is tracked: `.ignore` applies as in ripgrep, `.gitignore`
+//!   does not (there is no Git to ignore anything).
+//! - Hidden files and directories are checked (a Flux `Kustomization` or an Argo CD
+//!   `Application` can point at `.prod/`); only `.git` itself, directory or file, is skipped.
+//! - Only `--exclude` and the config's `exclude` (which come from the trusted base in CI)
+//!   skip tracked files.
+//!
+//! Files named on the command line are always checked, whatever their extension, unless an
+//! exclude glob matches them.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use ignore::overrides::{Override, OverrideBuilder};
 use ignore::{WalkBuilder, WalkState};
+
+use crate::git::Repo;
 
 /// Extensions of files picked up when walking a directory.
 pub const EXTENSIONS: &[&str] = &["yaml", "yml", "json"];
@@ -48,6 +64,9 @@ pub struct Options<'a> {
     pub excludes: &'a [String],
     pub stdin_filename: Option<&'a str>,
     pub threads: usize,
+    /// The repository of the current directory, if the caller has it open: its index is then
+    /// read once in the run. Any other repository a path is in is opened here.
+    pub repo: Option<&'a Repo>,
 }
 
 /// Finds every input under `paths`, sorted by display path, without duplicates.
@@ -81,13 +100,21 @@ pub fn discover(opts: &Options<'_>) -> anyhow::Result<Discovery> {
         }
     }
     if !dirs.is_empty() {
-        walk(&dirs, &excludes, opts.threads, &mut out);
+        let seen = walk(&dirs, &excludes, opts.threads, &mut out);
+        add_tracked(&dirs, &excludes, opts.repo, &seen, &mut out);
     }
     out.inputs.sort();
     out.inputs.dedup();
     out.errors.sort();
     out.errors.dedup();
     Ok(out)
+}
+
+/// Whether a walked file is a manifest by its extension.
+fn is_manifest(path: &Path) -> bool {
+    path.extension()
+        .and_then(|x| x.to_str())
+        .is_some_and(|x| EXTENSIONS.contains(&x))
 }
 
 fn build_excludes(globs: &[String]) -> anyhow::Result<Override> {
@@ -104,58 +131,180 @@ fn excluded(excludes: &Override, path: &Path, is_dir: bool) -> bool {
     excludes.matched(rel, is_dir).is_ignore()
 }
 
-fn walk(dirs: &[PathBuf], excludes: &Override, threads: usize, out: &mut Discovery) {
+/// Whether `path` or one of its directories, up to and including `root`, is excluded: what
+/// the walk would have found, for a path it did not walk to.
+fn excluded_within(excludes: &Override, path: &Path, root: &Path) -> bool {
+    excluded(excludes, path, false)
+        || path
+            .ancestors()
+            .skip(1)
+            .take_while(|a| a.starts_with(root))
+            .any(|a| excluded(excludes, a, true))
+}
+
+/// Walks `dirs` in parallel into `out`; returns every manifest path it yielded, so that
+/// [`add_tracked`] adds only the others.
+fn walk(
+    dirs: &[PathBuf],
+    excludes: &Override,
+    threads: usize,
+    out: &mut Discovery,
+) -> HashSet<PathBuf> {
     let mut b = WalkBuilder::new(&dirs[0]);
     for d in &dirs[1..] {
         b.add(d);
     }
-    b.threads(threads)
-        .follow_links(true)
-        // .gitignore applies outside a git checkout too (a CI job may get a plain tarball).
-        .require_git(false);
+    // `require_git` stays on: outside a repository `.gitignore` means nothing.
+    b.threads(threads).follow_links(true).hidden(false);
     let found = Mutex::new(Vec::new());
     let errors = Mutex::new(Vec::new());
     b.build_parallel().run(|| {
         Box::new(|entry| {
-            match entry {
-                Ok(e) => {
-                    let is_dir = e.file_type().is_some_and(|t| t.is_dir());
-                    if excluded(excludes, e.path(), is_dir) {
-                        return if is_dir {
-                            WalkState::Skip
-                        } else {
-                            WalkState::Continue
-                        };
-                    }
-                    if !is_dir
-                        && e.depth() > 0
-                        && e.path()
-                            .extension()
-                            .and_then(|x| x.to_str())
-                            .is_some_and(|x| EXTENSIONS.contains(&x))
-                    {
-                        let path = e.into_path();
-                        let display = display_path(&path);
-                        found
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .push(Input::File { path, display });
-                    }
-                }
+            let e = match entry {
+                Ok(e) => e,
                 Err(err) => {
                     errors
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
                         .push(walk_error(&err));
+                    return WalkState::Continue;
                 }
+            };
+            let Some(file_type) = e.file_type() else {
+                return WalkState::Continue;
+            };
+            let is_dir = file_type.is_dir();
+            let skip = if is_dir {
+                WalkState::Skip
+            } else {
+                WalkState::Continue
+            };
+            if e.depth() > 0 && e.file_name() == ".git" {
+                return skip;
             }
+            if excluded(excludes, e.path(), is_dir) {
+                return skip;
+            }
+            if e.depth() == 0 || is_dir || !is_manifest(e.path()) {
+                return WalkState::Continue;
+            }
+            let path = e.into_path();
+            let display = display_path(&path);
+            found
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(Input::File { path, display });
             WalkState::Continue
         })
     });
-    out.inputs
-        .extend(found.into_inner().unwrap_or_else(|p| p.into_inner()));
-    out.errors
-        .extend(errors.into_inner().unwrap_or_else(|p| p.into_inner()));
+    let found = found.into_inner().unwrap_or_else(|p| p.into_inner());
+    let errors = errors.into_inner().unwrap_or_else(|p| p.into_inner());
+    let seen: HashSet<PathBuf> = found
+        .iter()
+        .filter_map(|i| match i {
+            Input::File { path, .. } => Some(path.clone()),
+            Input::Stdin { .. } => None,
+        })
+        .collect();
+    out.inputs.extend(found);
+    out.errors.extend(errors);
+    seen
+}
+
+/// Adds the tracked manifests under `dirs` that the walk did not come to (ignore files hid
+/// them): a GitOps controller deploys every tracked file, ignored or not. Only the exclude
+/// globs keep one out.
+fn add_tracked(
+    dirs: &[PathBuf],
+    excludes: &Override,
+    cwd_repo: Option<&Repo>,
+    seen: &HashSet<PathBuf>,
+    out: &mut Discovery,
+) {
+    let mut opened: Vec<Repo> = Vec::new();
+    for dir in dirs {
+        let fatal = |message: String| WalkError {
+            path: display_path(dir),
+            message,
+            fatal: true,
+        };
+        // The repository that holds `dir`: the caller's when it is the same one (its index
+        // is already read), else one opened here, once.
+        let found = match Repo::discover(dir) {
+            Ok(Some(r)) => r,
+            Ok(None) => continue,
+            Err(e) => {
+                out.errors.push(fatal(format!(
+                    "{e:#}; without its index kubegate cannot tell tracked files from ignored ones"
+                )));
+                continue;
+            }
+        };
+        let repo = match cwd_repo.filter(|r| r.root() == found.root()) {
+            Some(r) => r,
+            None => {
+                let i = match opened.iter().position(|r| r.root() == found.root()) {
+                    Some(i) => i,
+                    None => {
+                        opened.push(found);
+                        opened.len() - 1
+                    }
+                };
+                &opened[i]
+            }
+        };
+        let Some(rel_dir) = repo.relative(dir) else {
+            continue;
+        };
+        let tracked = match repo.tracked_under(&rel_dir) {
+            Ok(t) => t,
+            Err(e) => {
+                out.errors
+                    .push(fatal(format!("cannot read the Git index: {e:#}")));
+                continue;
+            }
+        };
+        for t in tracked {
+            let rest = if rel_dir.is_empty() {
+                t.as_str()
+            } else {
+                &t[rel_dir.len() + 1..]
+            };
+            let mut path = dir.clone();
+            for part in rest.split('/') {
+                path.push(part);
+            }
+            if !is_manifest(&path) || seen.contains(&path) || excluded_within(excludes, &path, dir)
+            {
+                continue;
+            }
+            if let Some(input) = tracked_input(path, out) {
+                out.inputs.push(input);
+            }
+        }
+    }
+}
+
+/// A tracked file the walk did not come to, as it is in the worktree now.
+fn tracked_input(path: PathBuf, out: &mut Discovery) -> Option<Input> {
+    let display = display_path(&path);
+    // Deleted in the worktree (or outside a sparse checkout): nothing to read.
+    std::fs::symlink_metadata(&path).ok()?;
+    let meta = match std::fs::metadata(&path) {
+        Ok(m) => m,
+        Err(e) => {
+            out.errors.push(WalkError {
+                path: display,
+                message: e.to_string(),
+                fatal: true,
+            });
+            return None;
+        }
+    };
+    if meta.is_dir() {
+        return None;
+    }
+    Some(Input::File { path, display })
 }
 
 fn walk_error(err: &ignore::Error) -> WalkError {

@@ -431,6 +431,25 @@ impl Repo {
         Ok(object.detach().data)
     }
 
+    /// The tracked files under `dir` (repository-relative, `""` for the whole worktree), from
+    /// the index: repository-relative paths, sorted, without submodules. The index is read
+    /// once per `Repo` (gix keeps it until the file changes), so [`Self::changes`] after this
+    /// does not read it again.
+    pub fn tracked_under(&self, dir: &str) -> anyhow::Result<Vec<String>> {
+        let index = self.repo.index_or_empty().map_err(|e| anyhow!("{e}"))?;
+        let dir = dir.trim_end_matches('/');
+        let mut out: Vec<String> = index
+            .entries()
+            .iter()
+            .filter(|e| !e.mode.is_submodule() && !e.mode.is_sparse())
+            .map(|e| e.path(&index).to_string())
+            .filter(|p| dir.is_empty() || p.strip_prefix(dir).is_some_and(|r| r.starts_with('/')))
+            .collect();
+        // Conflicted files have up to three entries.
+        out.dedup();
+        Ok(out)
+    }
+
     /// The staged content of `path` (repository-relative), if it is in the index.
     pub fn staged(&self, path: &str) -> anyhow::Result<Option<Vec<u8>>> {
         let index = self.repo.index_or_empty().map_err(|e| anyhow!("{e}"))?;

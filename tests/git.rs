@@ -1,7 +1,7 @@
 //! Merge-request features against real repositories built with the `git` CLI: the detected
 //! base (and what a merge request cannot make it), `--changed-only`, `--new-only`,
-//! `--filter-mode`, `--policies-from-base`, shallow clones, `--staged`, and running outside
-//! a repository.
+//! `--filter-mode`, `--policies-from-base`, shallow clones, `--staged`, tracked files that
+//! ignore files cannot hide, and running outside a repository.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -1202,6 +1202,88 @@ fn new_only_sees_deleted_files_for_rules_across_objects() {
         findings(&out).contains(&"svc.yaml:7 KG507".to_owned()),
         "the Service dangles only since the change: {out}"
     );
+}
+
+/// Git ignores only untracked files, and the GitOps controller deploys every tracked one: a
+/// `.gitignore` or `.ignore` that a merge request adds next to a tracked manifest, or over
+/// its whole directory, does not hide it. Untracked ignored files stay skipped.
+#[test]
+fn ignore_files_cannot_hide_tracked_manifests() {
+    if !git_available() {
+        return;
+    }
+    let hiders: &[(&str, &str)] = &[
+        (".gitignore", "cm.yaml\nscratch.yaml\n"),
+        ("apps/.gitignore", "*\n"),
+        (".gitignore", "apps/\n"),
+        (".ignore", "apps/\n"),
+        ("apps/.ignore", "*.yaml\n"),
+    ];
+    for (file, text) in hiders {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = Repo::init(tmp.path());
+        repo.write("apps/cm.yaml", &configmap("cm", &[("x", "bad")]));
+        repo.commit("base");
+        repo.git(&["checkout", "-q", "-b", "feature"]);
+        repo.write(file, text);
+        // Forced: `apps/.gitignore` with `*` ignores itself.
+        repo.git(&["add", "-f", file]);
+        repo.git(&["commit", "-q", "-m", "hide it"]);
+        // An untracked file the ignore file covers is not the controller's business.
+        repo.write("apps/scratch.yaml", &configmap("s", &[("x", "bad")]));
+        let (code, out, err) = repo.kubegate(&refs(&with(ONLY_POLICY, &["."])), &[]);
+        assert_eq!(
+            findings(&out),
+            ["apps/cm.yaml:6 main.deny"],
+            "{file}: {text:?}: {out}{err}"
+        );
+        assert_eq!(code, 1, "{file}: {err}");
+        assert!(err.contains("checked 1 file,"), "{file}: {err}");
+        // Named as its directory, too. (An ignored directory named on the command line is
+        // walked, as ripgrep walks it: scratch.yaml may show there, which is no loss.)
+        let (code, out, _) = repo.kubegate(&refs(&with(ONLY_POLICY, &["apps"])), &[]);
+        assert_eq!(code, 1, "{file}: {out}");
+        assert!(
+            findings(&out).contains(&"apps/cm.yaml:6 main.deny".to_owned()),
+            "{file}: {out}"
+        );
+    }
+}
+
+/// The same in a merge request's CI run with `--changed-only --new-only`: the change adds a
+/// violation to a tracked manifest and a `.gitignore` over it.
+#[test]
+fn ignore_files_cannot_hide_a_changed_manifest_in_ci() {
+    if !git_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Repo::init(&tmp.path().join("repo"));
+    repo.write("apps/cm.yaml", &configmap("cm", &[("x", "ok")]));
+    repo.write("apps/other.yaml", &configmap("o", &[("x", "bad")]));
+    let main_tip = repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write(
+        "apps/cm.yaml",
+        &configmap("cm", &[("x", "ok"), ("y", "bad")]),
+    );
+    repo.write(".gitignore", "apps/\n");
+    repo.write("apps/.ignore", "*.yaml\n");
+    let head = repo.commit("feature");
+    let event = write_event(&tmp.path().join("event.json"), &main_tip, &head);
+    let env = [
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_EVENT_NAME", "pull_request_target"),
+        ("GITHUB_EVENT_PATH", event.as_str()),
+        ("GITHUB_BASE_REF", "main"),
+        ("GITHUB_REF", "refs/heads/main"),
+        ("GITHUB_SHA", main_tip.as_str()),
+    ];
+    let args = with(ONLY_POLICY, &["--changed-only", "--new-only", "."]);
+    let (code, out, err) = repo.kubegate(&refs(&args), &env);
+    assert_eq!(findings(&out), ["apps/cm.yaml:7 main.deny"], "{out}{err}");
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("checked 1 file,"), "{err}");
 }
 
 /// A tracked symbolic link is hashed as Git hashes it, from its link text: one to

@@ -1,0 +1,182 @@
+//! What `kubegate check` walks: hidden folders but never `.git`, and outside a repository
+//! `.ignore` but not `.gitignore` (tracked files that ignore files cannot hide are in
+//! tests/git.rs).
+//!
+//! Every run has a deadline: a regression that blocks on a FIFO or reads `/dev/zero` must
+//! fail the test, not hang CI.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long one run may take; the runs here take well under a second.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs kubegate in `dir`, killing it at the deadline; panics if it was killed.
+fn kubegate(dir: &Path, args: &[&str]) -> Run {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubegate"));
+    cmd.args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for v in [
+        "GITHUB_ACTIONS",
+        "GITLAB_CI",
+        "GITHUB_BASE_REF",
+        "GITHUB_EVENT_PATH",
+        "CI_MERGE_REQUEST_DIFF_BASE_SHA",
+        "NO_COLOR",
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+    ] {
+        cmd.env_remove(v);
+    }
+    let mut child = cmd.spawn().expect("kubegate runs");
+    // Drain both pipes on their own threads so a chatty child cannot block on a full pipe.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_end(&mut buf);
+            }
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let out = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let err = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for kubegate") {
+            break status;
+        }
+        if started.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "kubegate {args:?} did not finish within {DEADLINE:?}; killed.\nstderr so far:\n{}",
+                err.join().unwrap_or_default()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let run = Run {
+        code: status.code().unwrap_or(-1),
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    };
+    assert!(
+        !run.stderr.contains("panicked"),
+        "kubegate panicked:\n{}",
+        run.stderr
+    );
+    run
+}
+
+/// A ConfigMap with an unknown top-level field: one schema error at line 5.
+const BAD: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\nbogus: 1\n";
+
+/// Only schema findings, in the concise format, whatever config a test directory holds.
+const CHECK: &[&str] = &[
+    "check",
+    "-f",
+    "concise",
+    "--no-builtin-rules",
+    "--no-config",
+];
+
+fn args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    CHECK.iter().copied().chain(extra.iter().copied()).collect()
+}
+
+fn write(root: &Path, path: &str, text: &str) {
+    let p = root.join(path);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+/// The files with findings, sorted and deduplicated.
+fn files(concise: &str) -> Vec<String> {
+    let mut out: Vec<String> = concise
+        .lines()
+        .map(|l| l.split(':').next().unwrap().to_owned())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn git(dir: &Path, args: &[&str]) -> bool {
+    Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn hidden_directories_are_checked_but_never_git() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    if !git(root, &["init", "-q"]) {
+        println!("skipped: git not found");
+        return;
+    }
+    write(root, ".prod/pod.yaml", BAD);
+    write(root, ".hidden.yaml", BAD);
+    write(root, ".git/bad.yaml", BAD);
+    write(root, "sub/.git", "gitdir: ../.git/modules/sub\n");
+    let r = kubegate(root, &args(&["."]));
+    assert_eq!(
+        files(&r.stdout),
+        [".hidden.yaml", ".prod/pod.yaml"],
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+}
+
+/// Outside a repository nothing is tracked: `.ignore` applies as in ripgrep, `.gitignore`
+/// does not (there is no Git to ignore anything).
+#[test]
+fn outside_a_repository_dot_ignore_applies_and_gitignore_does_not() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    for dir in ["a", "b", "c"] {
+        write(root, &format!("{dir}/cm.yaml"), BAD);
+    }
+    write(root, ".gitignore", "a/\n");
+    write(root, ".ignore", "b/\n");
+    let r = kubegate(root, &args(&["."]));
+    assert_eq!(
+        files(&r.stdout),
+        ["a/cm.yaml", "c/cm.yaml"],
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
+}
