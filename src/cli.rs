@@ -687,6 +687,8 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         }
     }
     let outputs = outputs(args)?;
+    // FIFOs, sockets and devices the walk skipped: counted in the summary.
+    let special_files = found.special;
     let loaded: Vec<Loaded> = found
         .inputs
         .into_iter()
@@ -773,6 +775,9 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         check::run(loaded, &opts)
     });
     let mut outcome = outcome;
+    if special_files > 0 {
+        *outcome.stats.skipped.entry("special_file").or_default() += special_files;
+    }
     if let Some(c) = &cfg {
         let names = crate::policy::rules().unwrap_or_default();
         let name_of = |id: &str| names.iter().find(|r| r.id == id).map(|r| r.name.clone());

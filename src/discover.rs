@@ -13,18 +13,25 @@
 //!   `Application` can point at `.prod/`); only `.git` itself, directory or file, is skipped.
 //! - Only `--exclude` and the config's `exclude` (which come from the trusted base in CI)
 //!   skip tracked files.
+//! - Symbolic links, to files or directories, are followed only when their target resolves
+//!   inside one of the given directories (canonicalised), and not into a `.git` directory;
+//!   any other is skipped with a warning that says where it points.
+//! - Only regular files are checked: a FIFO, socket or device with a manifest extension met
+//!   on the walk is skipped with a warning and counted ([`Discovery::special`]).
 //!
 //! Files named on the command line are always checked, whatever their extension, unless an
-//! exclude glob matches them.
+//! exclude glob matches them; named there, anything but a regular file is an error.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ignore::overrides::{Override, OverrideBuilder};
 use ignore::{WalkBuilder, WalkState};
 
 use crate::git::Repo;
+use crate::read::special_kind;
 
 /// Extensions of files picked up when walking a directory.
 pub const EXTENSIONS: &[&str] = &["yaml", "yml", "json"];
@@ -44,12 +51,13 @@ impl Input {
     }
 }
 
-/// A path that could not be walked; the run goes on and exits 2.
+/// A path that could not be walked; the run goes on and exits 2 when it is fatal.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct WalkError {
     pub path: String,
     pub message: String,
-    /// Loops are reported but are not failures: everything in them is still checked once.
+    /// Non-fatal ones are warnings: a symbolic link loop (everything in it is still checked
+    /// once), a link or special file skipped.
     pub fatal: bool,
 }
 
@@ -57,6 +65,9 @@ pub struct WalkError {
 pub struct Discovery {
     pub inputs: Vec<Input>,
     pub errors: Vec<WalkError>,
+    /// FIFOs, sockets and devices with a manifest extension found on the walk: not read,
+    /// each named in a warning.
+    pub special: usize,
 }
 
 pub struct Options<'a> {
@@ -84,7 +95,7 @@ pub fn discover(opts: &Options<'_>) -> anyhow::Result<Discovery> {
         let path = Path::new(p);
         match std::fs::metadata(path) {
             Ok(m) if m.is_dir() => dirs.push(path.to_path_buf()),
-            Ok(_) => {
+            Ok(m) if m.is_file() => {
                 if !excluded(&excludes, path, false) {
                     out.inputs.push(Input::File {
                         path: path.to_path_buf(),
@@ -92,6 +103,14 @@ pub fn discover(opts: &Options<'_>) -> anyhow::Result<Discovery> {
                     });
                 }
             }
+            Ok(m) => out.errors.push(WalkError {
+                path: display_path(path),
+                message: format!(
+                    "{}, not a regular file; not checked",
+                    special_kind(&m.file_type()).unwrap_or("not a regular file")
+                ),
+                fatal: true,
+            }),
             Err(e) => out.errors.push(WalkError {
                 path: display_path(path),
                 message: e.to_string(),
@@ -100,8 +119,13 @@ pub fn discover(opts: &Options<'_>) -> anyhow::Result<Discovery> {
         }
     }
     if !dirs.is_empty() {
-        let seen = walk(&dirs, &excludes, opts.threads, &mut out);
-        add_tracked(&dirs, &excludes, opts.repo, &seen, &mut out);
+        // Where symbolic links may lead: the directories given, as the filesystem has them.
+        let roots: Vec<PathBuf> = dirs
+            .iter()
+            .filter_map(|d| std::fs::canonicalize(d).ok())
+            .collect();
+        let seen = walk(&dirs, &roots, &excludes, opts.threads, &mut out);
+        add_tracked(&dirs, &roots, &excludes, opts.repo, &seen, &mut out);
     }
     out.inputs.sort();
     out.inputs.dedup();
@@ -142,10 +166,32 @@ fn excluded_within(excludes: &Override, path: &Path, root: &Path) -> bool {
             .any(|a| excluded(excludes, a, true))
 }
 
-/// Walks `dirs` in parallel into `out`; returns every manifest path it yielded, so that
-/// [`add_tracked`] adds only the others.
+/// Whether a symbolic link at `path` may be followed: its target must resolve inside one of
+/// the `roots` and not into a `.git` directory. `Err` says why not.
+fn link_target_allowed(path: &Path, roots: &[PathBuf]) -> Result<(), String> {
+    let target = std::fs::canonicalize(path)
+        .map_err(|e| format!("symbolic link that cannot be resolved ({e}); not followed"))?;
+    let Some(root) = roots.iter().find(|r| target.starts_with(r)) else {
+        return Err(format!(
+            "symbolic link to {}, outside the checked directories; not followed",
+            target.display()
+        ));
+    };
+    let inside = target.strip_prefix(root).unwrap_or(&target);
+    if inside.components().any(|c| c.as_os_str() == ".git") {
+        return Err(format!(
+            "symbolic link into a Git directory ({}); not followed",
+            target.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Walks `dirs` in parallel into `out`; returns every manifest path it came to, checked or
+/// skipped, so that [`add_tracked`] adds only the others.
 fn walk(
     dirs: &[PathBuf],
+    roots: &[PathBuf],
     excludes: &Override,
     threads: usize,
     out: &mut Discovery,
@@ -157,7 +203,9 @@ fn walk(
     // `require_git` stays on: outside a repository `.gitignore` means nothing.
     b.threads(threads).follow_links(true).hidden(false);
     let found = Mutex::new(Vec::new());
+    let skipped = Mutex::new(Vec::new());
     let errors = Mutex::new(Vec::new());
+    let special = AtomicUsize::new(0);
     b.build_parallel().run(|| {
         Box::new(|entry| {
             let e = match entry {
@@ -185,7 +233,41 @@ fn walk(
             if excluded(excludes, e.path(), is_dir) {
                 return skip;
             }
-            if e.depth() == 0 || is_dir || !is_manifest(e.path()) {
+            if e.depth() == 0 || !is_dir && !is_manifest(e.path()) {
+                return WalkState::Continue;
+            }
+            let warn = |message: String| {
+                errors
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(WalkError {
+                        path: display_path(e.path()),
+                        message,
+                        fatal: false,
+                    });
+            };
+            if e.path_is_symlink()
+                && let Err(why) = link_target_allowed(e.path(), roots)
+            {
+                warn(why);
+                if !is_dir {
+                    skipped
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(e.path().to_path_buf());
+                }
+                return skip;
+            }
+            if is_dir {
+                return WalkState::Continue;
+            }
+            if let Some(what) = special_kind(&file_type) {
+                special.fetch_add(1, Ordering::Relaxed);
+                warn(format!("{what}, not a regular file; skipped"));
+                skipped
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(e.path().to_path_buf());
                 return WalkState::Continue;
             }
             let path = e.into_path();
@@ -198,14 +280,14 @@ fn walk(
         })
     });
     let found = found.into_inner().unwrap_or_else(|p| p.into_inner());
+    let skipped = skipped.into_inner().unwrap_or_else(|p| p.into_inner());
     let errors = errors.into_inner().unwrap_or_else(|p| p.into_inner());
-    let seen: HashSet<PathBuf> = found
-        .iter()
-        .filter_map(|i| match i {
-            Input::File { path, .. } => Some(path.clone()),
-            Input::Stdin { .. } => None,
-        })
-        .collect();
+    out.special += special.into_inner();
+    let mut seen: HashSet<PathBuf> = skipped.into_iter().collect();
+    seen.extend(found.iter().filter_map(|i| match i {
+        Input::File { path, .. } => Some(path.clone()),
+        Input::Stdin { .. } => None,
+    }));
     out.inputs.extend(found);
     out.errors.extend(errors);
     seen
@@ -213,9 +295,10 @@ fn walk(
 
 /// Adds the tracked manifests under `dirs` that the walk did not come to (ignore files hid
 /// them): a GitOps controller deploys every tracked file, ignored or not. Only the exclude
-/// globs keep one out.
+/// globs, symbolic links out of the roots and special files keep one out.
 fn add_tracked(
     dirs: &[PathBuf],
+    roots: &[PathBuf],
     excludes: &Override,
     cwd_repo: Option<&Repo>,
     seen: &HashSet<PathBuf>,
@@ -278,7 +361,7 @@ fn add_tracked(
             {
                 continue;
             }
-            if let Some(input) = tracked_input(path, out) {
+            if let Some(input) = tracked_input(path, roots, out) {
                 out.inputs.push(input);
             }
         }
@@ -286,7 +369,7 @@ fn add_tracked(
 }
 
 /// A tracked file the walk did not come to, as it is in the worktree now.
-fn tracked_input(path: PathBuf, out: &mut Discovery) -> Option<Input> {
+fn tracked_input(path: PathBuf, roots: &[PathBuf], out: &mut Discovery) -> Option<Input> {
     let display = display_path(&path);
     // Deleted in the worktree (or outside a sparse checkout): nothing to read.
     std::fs::symlink_metadata(&path).ok()?;
@@ -302,6 +385,24 @@ fn tracked_input(path: PathBuf, out: &mut Discovery) -> Option<Input> {
         }
     };
     if meta.is_dir() {
+        return None;
+    }
+    // A link, or a file under a directory that became one, may point anywhere.
+    if let Err(why) = link_target_allowed(&path, roots) {
+        out.errors.push(WalkError {
+            path: display,
+            message: why,
+            fatal: false,
+        });
+        return None;
+    }
+    if let Some(what) = special_kind(&meta.file_type()) {
+        out.special += 1;
+        out.errors.push(WalkError {
+            path: display,
+            message: format!("{what}, not a regular file; skipped"),
+            fatal: false,
+        });
         return None;
     }
     Some(Input::File { path, display })

@@ -1,6 +1,7 @@
-//! What `kubegate check` walks: hidden folders but never `.git`, and outside a repository
-//! `.ignore` but not `.gitignore` (tracked files that ignore files cannot hide are in
-//! tests/git.rs).
+//! What `kubegate check` walks and reads: hidden folders but never `.git`, `.ignore` but not
+//! `.gitignore` outside a repository, symbolic links only when they stay inside the checked
+//! directories, special files (FIFOs, devices) never opened for reading (tracked files that
+//! ignore files cannot hide are in tests/git.rs).
 //!
 //! Every run has a deadline: a regression that blocks on a FIFO or reads `/dev/zero` must
 //! fail the test, not hang CI.
@@ -135,6 +136,184 @@ fn git(dir: &Path, args: &[&str]) -> bool {
         .stderr(Stdio::null())
         .status()
         .is_ok_and(|s| s.success())
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_to_dev_zero_is_skipped_with_a_warning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    write(root, "good.yaml", BAD);
+    std::os::unix::fs::symlink("/dev/zero", root.join("zero.yaml")).unwrap();
+    let r = kubegate(root, &args(&["."]));
+    assert_eq!(files(&r.stdout), ["good.yaml"], "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("warning: zero.yaml: ") && r.stderr.contains("outside"),
+        "the link is named, with why: {}",
+        r.stderr
+    );
+    // A skipped link is a warning, not an error of the run.
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    // Named on the command line, /dev/zero is an error that says what it is.
+    let r = kubegate(root, &args(&["zero.yaml"]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("character device"), "{}", r.stderr);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_to_a_directory_outside_the_root_is_not_walked() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), "outside/secret.yaml", BAD);
+    let root = tmp.path().join("root");
+    write(&root, "ok.yaml", BAD);
+    std::os::unix::fs::symlink("../outside", root.join("link")).unwrap();
+    let r = kubegate(&root, &args(&["."]));
+    assert_eq!(files(&r.stdout), ["ok.yaml"], "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("warning: link: ") && r.stderr.contains("outside"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinks_inside_the_root_are_followed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    write(root, "real/pod.yaml", BAD);
+    std::os::unix::fs::symlink("real/pod.yaml", root.join("alias.yaml")).unwrap();
+    std::os::unix::fs::symlink("real", root.join("dir-alias")).unwrap();
+    let r = kubegate(root, &args(&["."]));
+    assert_eq!(
+        files(&r.stdout),
+        ["alias.yaml", "dir-alias/pod.yaml", "real/pod.yaml"],
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
+    assert!(!r.stderr.contains("kubegate: warning"), "{}", r.stderr);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_into_the_git_directory_is_not_followed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    if !git(root, &["init", "-q"]) {
+        println!("skipped: git not found");
+        return;
+    }
+    write(root, ".git/leak.yaml", BAD);
+    std::os::unix::fs::symlink(".git/leak.yaml", root.join("leak.yaml")).unwrap();
+    write(root, "ok.yaml", BAD);
+    let r = kubegate(root, &args(&["."]));
+    assert_eq!(files(&r.stdout), ["ok.yaml"], "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("warning: leak.yaml: "), "{}", r.stderr);
+}
+
+/// A tracked link that ignore files hid from the walk is added back from the index under
+/// the same rules: out of the root, it is a warning, never a read.
+#[cfg(unix)]
+#[test]
+fn a_tracked_symlink_added_back_from_the_index_is_still_checked_for_where_it_points() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    let committed = git(root, &["init", "-q"]) && {
+        write(root, "apps/cm.yaml", BAD);
+        std::os::unix::fs::symlink("/dev/zero", root.join("apps/zero.yaml")).unwrap();
+        git(root, &["add", "-A"])
+            && git(
+                root,
+                &[
+                    "-c",
+                    "user.name=t",
+                    "-c",
+                    "user.email=t@example.com",
+                    "-c",
+                    "commit.gpgsign=false",
+                    "commit",
+                    "-q",
+                    "-m",
+                    "base",
+                ],
+            )
+    };
+    if !committed {
+        println!("skipped: git not found");
+        return;
+    }
+    write(root, ".gitignore", "apps/\n");
+    let r = kubegate(root, &args(&["."]));
+    assert_eq!(
+        files(&r.stdout),
+        ["apps/cm.yaml"],
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("warning: apps/zero.yaml: ") && r.stderr.contains("outside"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+}
+
+#[cfg(unix)]
+fn mkfifo(path: &Path) -> bool {
+    Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_in_the_tree_does_not_block_and_is_counted_as_skipped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    write(root, "good.yaml", BAD);
+    if !mkfifo(&root.join("pipe.yaml")) {
+        println!("skipped: mkfifo not found");
+        return;
+    }
+    let r = kubegate(root, &args(&["."]));
+    assert_eq!(files(&r.stdout), ["good.yaml"], "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("warning: pipe.yaml: ") && r.stderr.contains("FIFO (named pipe)"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("1 special file"), "{}", r.stderr);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_named_on_the_command_line_is_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    write(root, "good.yaml", BAD);
+    if !mkfifo(&root.join("pipe.yaml")) {
+        println!("skipped: mkfifo not found");
+        return;
+    }
+    let r = kubegate(root, &args(&["pipe.yaml", "good.yaml"]));
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("error: pipe.yaml: ") && r.stderr.contains("FIFO (named pipe)"),
+        "{}",
+        r.stderr
+    );
+    // The rest of the run completes.
+    assert_eq!(files(&r.stdout), ["good.yaml"], "{}", r.stdout);
+    // `-` is still standard input.
+    let r = kubegate(root, &args(&["-"]));
+    assert_eq!(r.code, 0, "{}", r.stderr);
 }
 
 #[test]
