@@ -538,6 +538,12 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         }
         found.map(|p| config::load(&p)).transpose()?
     };
+    // Which list the exclude globs come from, for the warning on one that matches nothing.
+    let excludes_from = if args.exclude.is_empty() {
+        "config exclude"
+    } else {
+        "--exclude"
+    };
     let merged;
     let args = match &cfg {
         Some(c) => {
@@ -629,6 +635,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     let found = discover::discover(&discover::Options {
         paths: &args.paths,
         excludes: &args.exclude,
+        excludes_from,
         stdin_filename: args.stdin_filename.as_deref(),
         threads,
         // The repository already open, so that its index is read once.

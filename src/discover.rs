@@ -12,7 +12,10 @@
 //! - Hidden files and directories are checked (a Flux `Kustomization` or an Argo CD
 //!   `Application` can point at `.prod/`); only `.git` itself, directory or file, is skipped.
 //! - Only `--exclude` and the config's `exclude` (which come from the trusted base in CI)
-//!   skip tracked files.
+//!   skip tracked files. Their globs have gitignore syntax relative to the current
+//!   directory; a leading `./` anchors a glob there, and an absolute path under the current
+//!   directory becomes the same anchored relative glob. A glob that matches nothing walked
+//!   gets a warning.
 //! - Symbolic links, to files or directories, are followed only when their target resolves
 //!   inside one of the given directories (canonicalised), and not into a `.git` directory;
 //!   any other is skipped with a warning that says where it points.
@@ -25,7 +28,7 @@
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use ignore::overrides::{Override, OverrideBuilder};
 use ignore::{WalkBuilder, WalkState};
@@ -57,7 +60,7 @@ pub struct WalkError {
     pub path: String,
     pub message: String,
     /// Non-fatal ones are warnings: a symbolic link loop (everything in it is still checked
-    /// once), a link or special file skipped.
+    /// once), a link or special file skipped, an exclude glob that matched nothing.
     pub fatal: bool,
 }
 
@@ -73,6 +76,8 @@ pub struct Discovery {
 pub struct Options<'a> {
     pub paths: &'a [String],
     pub excludes: &'a [String],
+    /// What the exclude globs are called in messages: `--exclude`, or `config exclude`.
+    pub excludes_from: &'a str,
     pub stdin_filename: Option<&'a str>,
     pub threads: usize,
     /// The repository of the current directory, if the caller has it open: its index is then
@@ -82,7 +87,7 @@ pub struct Options<'a> {
 
 /// Finds every input under `paths`, sorted by display path, without duplicates.
 pub fn discover(opts: &Options<'_>) -> anyhow::Result<Discovery> {
-    let excludes = build_excludes(opts.excludes)?;
+    let excludes = Excludes::new(opts.excludes, opts.excludes_from)?;
     let mut out = Discovery::default();
     let mut dirs = Vec::new();
     for p in opts.paths {
@@ -96,7 +101,7 @@ pub fn discover(opts: &Options<'_>) -> anyhow::Result<Discovery> {
         match std::fs::metadata(path) {
             Ok(m) if m.is_dir() => dirs.push(path.to_path_buf()),
             Ok(m) if m.is_file() => {
-                if !excluded(&excludes, path, false) {
+                if !excludes.excluded(path, false) {
                     out.inputs.push(Input::File {
                         path: path.to_path_buf(),
                         display: display_path(path),
@@ -126,6 +131,7 @@ pub fn discover(opts: &Options<'_>) -> anyhow::Result<Discovery> {
             .collect();
         let seen = walk(&dirs, &roots, &excludes, opts.threads, &mut out);
         add_tracked(&dirs, &roots, &excludes, opts.repo, &seen, &mut out);
+        out.errors.extend(excludes.unused());
     }
     out.inputs.sort();
     out.inputs.dedup();
@@ -141,29 +147,135 @@ fn is_manifest(path: &Path) -> bool {
         .is_some_and(|x| EXTENSIONS.contains(&x))
 }
 
-fn build_excludes(globs: &[String]) -> anyhow::Result<Override> {
-    let mut b = OverrideBuilder::new(".");
-    for g in globs {
-        b.add(&format!("!{g}"))
-            .map_err(|e| anyhow::anyhow!("invalid --exclude glob `{g}`: {e}"))?;
+/// The exclude globs, matched together, and each on its own to tell which matched nothing.
+struct Excludes {
+    all: Override,
+    each: Vec<(String, Override, AtomicBool)>,
+    from: String,
+    /// The current directory, to match absolute walked paths under it as relative ones.
+    cwd: Option<PathBuf>,
+}
+
+impl Excludes {
+    fn new(globs: &[String], from: &str) -> anyhow::Result<Self> {
+        let cwds = current_dirs();
+        let mut all = OverrideBuilder::new(".");
+        let mut each = Vec::with_capacity(globs.len());
+        for g in globs {
+            let glob = normalise_glob(g, &cwds);
+            let invalid = |e| anyhow::anyhow!("invalid {from} glob `{g}`: {e}");
+            all.add(&format!("!{glob}")).map_err(invalid)?;
+            let mut one = OverrideBuilder::new(".");
+            one.add(&format!("!{glob}")).map_err(invalid)?;
+            each.push((g.clone(), one.build()?, AtomicBool::new(false)));
+        }
+        Ok(Self {
+            all: all.build()?,
+            each,
+            from: from.to_owned(),
+            cwd: cwds.into_iter().next(),
+        })
     }
-    Ok(b.build()?)
+
+    /// Whether `path` (as walked: relative to the current directory, or absolute) is excluded;
+    /// notes which globs matched it.
+    fn excluded(&self, path: &Path, is_dir: bool) -> bool {
+        if self.each.is_empty() {
+            return false;
+        }
+        let rel = match (&self.cwd, path.is_absolute()) {
+            (Some(cwd), true) => path.strip_prefix(cwd).unwrap_or(path),
+            _ => path.strip_prefix("./").unwrap_or(path),
+        };
+        if rel.as_os_str().is_empty() || !self.all.matched(rel, is_dir).is_ignore() {
+            return false;
+        }
+        for (_, one, used) in &self.each {
+            if !used.load(Ordering::Relaxed) && one.matched(rel, is_dir).is_ignore() {
+                used.store(true, Ordering::Relaxed);
+            }
+        }
+        true
+    }
+
+    /// Whether `path` or one of its directories, up to and including `root`, is excluded: what
+    /// the walk would have found, for a path it did not walk to.
+    fn excluded_within(&self, path: &Path, root: &Path) -> bool {
+        self.excluded(path, false)
+            || path
+                .ancestors()
+                .skip(1)
+                .take_while(|a| a.starts_with(root))
+                .any(|a| self.excluded(a, true))
+    }
+
+    /// A warning for each glob that matched nothing.
+    fn unused(&self) -> Vec<WalkError> {
+        self.each
+            .iter()
+            .filter(|(_, _, used)| !used.load(Ordering::Relaxed))
+            .map(|(g, _, _)| WalkError {
+                path: format!("{} `{g}`", self.from),
+                message: "matches no file or directory under the checked paths, so it \
+                          excludes nothing (globs have gitignore syntax, relative to the \
+                          current directory)"
+                    .to_owned(),
+                fatal: false,
+            })
+            .collect()
+    }
 }
 
-fn excluded(excludes: &Override, path: &Path, is_dir: bool) -> bool {
-    let rel = path.strip_prefix("./").unwrap_or(path);
-    excludes.matched(rel, is_dir).is_ignore()
+/// The current directory as the process has it, and as the shell spells it (`$PWD`, which
+/// may go through symbolic links) when that is the same directory.
+fn current_dirs() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(cwd) = std::env::current_dir() {
+        if let Some(pwd) = std::env::var_os("PWD").map(PathBuf::from)
+            && pwd != cwd
+            && pwd.is_absolute()
+            && std::fs::canonicalize(&pwd).ok() == std::fs::canonicalize(&cwd).ok()
+        {
+            out.push(pwd);
+        }
+        out.insert(0, cwd);
+    }
+    out
 }
 
-/// Whether `path` or one of its directories, up to and including `root`, is excluded: what
-/// the walk would have found, for a path it did not walk to.
-fn excluded_within(excludes: &Override, path: &Path, root: &Path) -> bool {
-    excluded(excludes, path, false)
-        || path
-            .ancestors()
-            .skip(1)
-            .take_while(|a| a.starts_with(root))
-            .any(|a| excluded(excludes, a, true))
+/// An exclude glob as the user means it: a leading `./` anchors it at the current directory
+/// (`./b` is `/b`), an absolute path under the current directory becomes the same anchored
+/// relative glob; anything else is gitignore syntax as it stands.
+fn normalise_glob(glob: &str, cwds: &[PathBuf]) -> String {
+    let anchored = |rel: &str, dir: bool| {
+        let rel = rel.trim_matches('/');
+        match (rel.is_empty(), dir) {
+            (true, _) => "/**".to_owned(),
+            (false, true) => format!("/{rel}/"),
+            (false, false) => format!("/{rel}"),
+        }
+    };
+    let dir = glob.ends_with('/');
+    if glob.starts_with("./") {
+        let mut rest = glob;
+        while let Some(r) = rest.strip_prefix("./") {
+            rest = r.trim_start_matches('/');
+        }
+        return anchored(rest, dir);
+    }
+    let path = Path::new(glob);
+    if path.is_absolute() {
+        for cwd in cwds {
+            if let Ok(rel) = path.strip_prefix(cwd) {
+                let rel: Vec<String> = rel
+                    .components()
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .collect();
+                return anchored(&rel.join("/"), dir);
+            }
+        }
+    }
+    glob.to_owned()
 }
 
 /// Whether a symbolic link at `path` may be followed: its target must resolve inside one of
@@ -192,7 +304,7 @@ fn link_target_allowed(path: &Path, roots: &[PathBuf]) -> Result<(), String> {
 fn walk(
     dirs: &[PathBuf],
     roots: &[PathBuf],
-    excludes: &Override,
+    excludes: &Excludes,
     threads: usize,
     out: &mut Discovery,
 ) -> HashSet<PathBuf> {
@@ -230,7 +342,7 @@ fn walk(
             if e.depth() > 0 && e.file_name() == ".git" {
                 return skip;
             }
-            if excluded(excludes, e.path(), is_dir) {
+            if excludes.excluded(e.path(), is_dir) {
                 return skip;
             }
             if e.depth() == 0 || !is_dir && !is_manifest(e.path()) {
@@ -299,7 +411,7 @@ fn walk(
 fn add_tracked(
     dirs: &[PathBuf],
     roots: &[PathBuf],
-    excludes: &Override,
+    excludes: &Excludes,
     cwd_repo: Option<&Repo>,
     seen: &HashSet<PathBuf>,
     out: &mut Discovery,
@@ -357,8 +469,7 @@ fn add_tracked(
             for part in rest.split('/') {
                 path.push(part);
             }
-            if !is_manifest(&path) || seen.contains(&path) || excluded_within(excludes, &path, dir)
-            {
+            if !is_manifest(&path) || seen.contains(&path) || excludes.excluded_within(&path, dir) {
                 continue;
             }
             if let Some(input) = tracked_input(path, roots, out) {
@@ -453,4 +564,28 @@ pub fn display_path(path: &Path) -> String {
         s = rest;
     }
     s.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exclude_globs_are_anchored_when_written_as_paths() {
+        let cwd = vec![PathBuf::from("/work/repo")];
+        let n = |g: &str| normalise_glob(g, &cwd);
+        assert_eq!(n("./b"), "/b");
+        assert_eq!(n("./b/"), "/b/");
+        assert_eq!(n("././b/**"), "/b/**");
+        assert_eq!(n("./"), "/**");
+        assert_eq!(n("/work/repo/b"), "/b");
+        assert_eq!(n("/work/repo/b/"), "/b/");
+        assert_eq!(n("/work/repo/apps/*.yaml"), "/apps/*.yaml");
+        assert_eq!(n("/work/repo"), "/**");
+        // Elsewhere, or gitignore syntax already: as written.
+        assert_eq!(n("/elsewhere/b"), "/elsewhere/b");
+        assert_eq!(n("/b"), "/b");
+        assert_eq!(n("b/**"), "b/**");
+        assert_eq!(n("*.json"), "*.json");
+    }
 }

@@ -1,7 +1,7 @@
 //! What `kubegate check` walks and reads: hidden folders but never `.git`, `.ignore` but not
 //! `.gitignore` outside a repository, symbolic links only when they stay inside the checked
-//! directories, special files (FIFOs, devices) never opened for reading (tracked files that
-//! ignore files cannot hide are in tests/git.rs).
+//! directories, special files (FIFOs, devices) never opened for reading, `--exclude` and the
+//! config's `exclude` normalised and warned about when they match nothing.
 //!
 //! Every run has a deadline: a regression that blocks on a FIFO or reads `/dev/zero` must
 //! fail the test, not hang CI.
@@ -358,4 +358,98 @@ fn outside_a_repository_dot_ignore_applies_and_gitignore_does_not() {
         r.stdout,
         r.stderr
     );
+}
+
+#[test]
+fn exclude_accepts_a_leading_dot_slash_and_absolute_paths() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().canonicalize().unwrap();
+    for path in ["a/cm.yaml", "b/cm.yaml", "c/b/cm.yaml", "d.yaml"] {
+        write(&root, path, BAD);
+    }
+    let abs_b = root.join("b").to_string_lossy().into_owned();
+    let abs_d = root.join("d.yaml").to_string_lossy().into_owned();
+    // `./b` is `/b`: anchored, so `c/b` stays.
+    for exclude in [
+        "./b",
+        "./b/",
+        "./b/**",
+        abs_b.as_str(),
+        &format!("{abs_b}/"),
+    ] {
+        let r = kubegate(&root, &args(&["--exclude", exclude, "."]));
+        assert_eq!(
+            files(&r.stdout),
+            ["a/cm.yaml", "c/b/cm.yaml", "d.yaml"],
+            "--exclude {exclude}: {}{}",
+            r.stdout,
+            r.stderr
+        );
+        assert!(
+            !r.stderr.contains("kubegate: warning"),
+            "{exclude}: {}",
+            r.stderr
+        );
+    }
+    let r = kubegate(
+        &root,
+        &args(&["--exclude", &abs_d, "--exclude", "./a", "."]),
+    );
+    assert_eq!(
+        files(&r.stdout),
+        ["b/cm.yaml", "c/b/cm.yaml"],
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
+    // Unanchored globs keep gitignore semantics: `b` is any directory named b.
+    let r = kubegate(&root, &args(&["--exclude", "b", "."]));
+    assert_eq!(
+        files(&r.stdout),
+        ["a/cm.yaml", "d.yaml"],
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
+}
+
+#[test]
+fn an_exclude_that_matches_nothing_is_a_warning() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    write(root, "a/cm.yaml", BAD);
+    let r = kubegate(
+        root,
+        &args(&["--exclude", "nosuch/", "--exclude", "a/*.yml", "."]),
+    );
+    assert_eq!(files(&r.stdout), ["a/cm.yaml"], "{}", r.stdout);
+    for glob in ["nosuch/", "a/*.yml"] {
+        assert!(
+            r.stderr
+                .contains(&format!("warning: --exclude `{glob}`: matches no file")),
+            "{glob}: {}",
+            r.stderr
+        );
+    }
+    // A warning does not change the exit code.
+    assert_eq!(r.code, 1, "{}", r.stderr);
+}
+
+#[test]
+fn config_exclude_is_normalised_and_warned_about_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    write(root, "a/cm.yaml", BAD);
+    write(root, "b/cm.yaml", BAD);
+    write(root, ".kubegate.yaml", "exclude:\n  - ./b\n  - vendor/**\n");
+    let r = kubegate(root, &["check", "-f", "concise", "--no-builtin-rules", "."]);
+    assert_eq!(files(&r.stdout), ["a/cm.yaml"], "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("warning: config exclude `vendor/**`: matches no file"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("`./b`"), "{}", r.stderr);
+    assert_eq!(r.code, 1, "{}", r.stderr);
 }
