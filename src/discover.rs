@@ -18,7 +18,9 @@
 //!   gets a warning.
 //! - Symbolic links, to files or directories, are followed only when their target resolves
 //!   inside one of the given directories (canonicalised), and not into a `.git` directory;
-//!   any other is skipped with a warning that says where it points.
+//!   any other is skipped with a warning that says where it points. A path named on the
+//!   command line that is in the current repository as written but resolves outside it
+//!   through a link is an error, neither walked nor read.
 //! - Only regular files are checked: a FIFO, socket or device with a manifest extension met
 //!   on the walk is skipped with a warning and counted ([`Discovery::special`]).
 //!
@@ -98,7 +100,18 @@ pub fn discover(opts: &Options<'_>) -> anyhow::Result<Discovery> {
             continue;
         }
         let path = Path::new(p);
-        match std::fs::metadata(path) {
+        let meta = std::fs::metadata(path);
+        if meta.is_ok()
+            && let Some(message) = link_out_of_repository(path, opts.repo)
+        {
+            out.errors.push(WalkError {
+                path: display_path(path),
+                message,
+                fatal: true,
+            });
+            continue;
+        }
+        match meta {
             Ok(m) if m.is_dir() => dirs.push(path.to_path_buf()),
             Ok(m) if m.is_file() => {
                 if !excludes.excluded(path, false) {
@@ -138,6 +151,42 @@ pub fn discover(opts: &Options<'_>) -> anyhow::Result<Discovery> {
     out.errors.sort();
     out.errors.dedup();
     Ok(out)
+}
+
+/// Why a path named on the command line must not be walked or read: it lies in the current
+/// directory's repository as written, but a symbolic link (which a merge request can plant
+/// where a configured path was) takes it outside. `None` when it may be.
+fn link_out_of_repository(path: &Path, cwd_repo: Option<&Repo>) -> Option<String> {
+    let cwd = std::env::current_dir().ok()?;
+    let canonical = std::fs::canonicalize(path).ok()?;
+    let mut lexical = PathBuf::new();
+    for c in cwd.join(path).components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                lexical.pop();
+            }
+            c => lexical.push(c),
+        }
+    }
+    if lexical == canonical {
+        return None; // no symbolic link on the way: the common case, decided without Git
+    }
+    let opened;
+    let repo = match cwd_repo {
+        Some(r) => r,
+        None => {
+            opened = Repo::discover(Path::new(".")).ok()??;
+            &opened
+        }
+    };
+    let inside = |p: &Path| p.starts_with(repo.root());
+    (inside(&lexical) && !inside(&canonical)).then(|| {
+        format!(
+            "resolves through a symbolic link to {}, outside the repository; not checked",
+            canonical.display()
+        )
+    })
 }
 
 /// Whether a walked file is a manifest by its extension.

@@ -263,6 +263,37 @@ fn a_tracked_symlink_added_back_from_the_index_is_still_checked_for_where_it_poi
     assert_eq!(r.code, 1, "{}", r.stderr);
 }
 
+/// A configured path (`paths: deploy` in CI) that the merge request replaced by a symbolic
+/// link out of the repository is an error, not a walk (or read) of wherever it points.
+#[cfg(unix)]
+#[test]
+fn a_root_that_links_out_of_the_repository_is_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), "outside/secret.yaml", BAD);
+    let root = tmp.path().join("repo");
+    std::fs::create_dir(&root).unwrap();
+    if !git(&root, &["init", "-q"]) {
+        println!("skipped: git not found");
+        return;
+    }
+    write(&root, "ok.yaml", BAD);
+    std::os::unix::fs::symlink("../outside", root.join("deploy")).unwrap();
+    std::os::unix::fs::symlink("../outside/secret.yaml", root.join("app.yaml")).unwrap();
+    let r = kubegate(&root, &args(&["deploy", "app.yaml", "ok.yaml"]));
+    assert_eq!(files(&r.stdout), ["ok.yaml"], "{}{}", r.stdout, r.stderr);
+    for link in ["deploy", "app.yaml"] {
+        assert!(
+            r.stderr
+                .lines()
+                .any(|l| l.starts_with(&format!("kubegate: error: {link}: "))
+                    && l.contains("outside the repository")),
+            "{link}: {}",
+            r.stderr
+        );
+    }
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}
+
 #[cfg(unix)]
 fn mkfifo(path: &Path) -> bool {
     Command::new("mkfifo")
