@@ -32,8 +32,10 @@ static CORPUS: LazyLock<(PathBuf, Vec<String>)> = LazyLock::new(|| {
     let found = kubegate::discover::discover(&kubegate::discover::Options {
         paths: &dir_arg,
         excludes: &[],
+        excludes_from: "--exclude",
         stdin_filename: None,
         threads: 1,
+        repo: None,
     })
     .expect("corpus walk");
     let texts = found

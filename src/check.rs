@@ -443,7 +443,8 @@ struct FileResult {
     reader: Reader,
 }
 
-/// Reads a file, refusing (without reading) anything larger than the limit.
+/// Reads a file through [`crate::read`]: regular files only, opened without blocking, at
+/// most the limit (a larger file is refused, without reading it when its length says so).
 pub fn load(input: Input, limits: &Limits) -> Loaded {
     let bytes = match &input {
         Input::File { path, .. } => read_limited(path, limits.max_file_size),
@@ -453,15 +454,10 @@ pub fn load(input: Input, limits: &Limits) -> Loaded {
 }
 
 fn read_limited(path: &std::path::Path, max: u64) -> Result<Vec<u8>, String> {
-    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
-    if meta.len() > max {
-        return Err(format!(
-            "file is {} bytes, over the {} byte limit (--max-file-size); not checked",
-            meta.len(),
-            max
-        ));
-    }
-    std::fs::read(path).map_err(|e| e.to_string())
+    crate::read::read(path, max).map_err(|e| match e {
+        crate::read::Error::TooLarge { .. } => format!("{e} (--max-file-size); not checked"),
+        e => e.to_string(),
+    })
 }
 
 fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> FileResult {

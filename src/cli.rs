@@ -433,7 +433,8 @@ fn change_summary(mr: &MergeRequest) -> anyhow::Result<crate::changes::ChangeSum
     let mut head = Vec::new();
     let mut renames = Vec::new();
     for (path, _) in mr.changes.files.iter().filter(|(p, _)| manifest(p)) {
-        if let Ok(bytes) = std::fs::read(mr.repo.root().join(path)) {
+        // As Git sees it: a symbolic link is not followed (its target may be outside).
+        if let Ok(bytes) = crate::read::read_no_follow(&mr.repo.root().join(path), mr.read_limit) {
             head.extend(objects_of(path, &text(&bytes)));
         }
         if let Some((from, oid)) = mr.changes.base_of(path) {
@@ -554,6 +555,12 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         }
         found.map(|p| config::load(&p)).transpose()?
     };
+    // Which list the exclude globs come from, for the warning on one that matches nothing.
+    let excludes_from = if args.exclude.is_empty() {
+        "config exclude"
+    } else {
+        "--exclude"
+    };
     let merged;
     let args = match &cfg {
         Some(c) => {
@@ -634,11 +641,22 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         max_file_size: args.max_file_size,
         ..Limits::default()
     };
+    let staged_repo = match (&git, args.staged) {
+        (_, false) | (Some(_), true) => None,
+        (None, true) => Some(crate::git::Repo::discover(Path::new("."))?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "--staged needs a Git repository, and the current directory is not in one"
+            )
+        })?),
+    };
     let found = discover::discover(&discover::Options {
         paths: &args.paths,
         excludes: &args.exclude,
+        excludes_from,
         stdin_filename: args.stdin_filename.as_deref(),
         threads,
+        // The repository already open, so that its index is read once.
+        repo: git.as_ref().map(|(repo, _)| repo).or(staged_repo.as_ref()),
     })?;
     let mut found = found;
     let mr = match git {
@@ -656,6 +674,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
                 repo,
                 base,
                 changes,
+                read_limit: limits.max_file_size,
             })
         }
         None => None,
@@ -673,15 +692,6 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         .filter(|i| matches!(i, Input::File { .. }))
         .map(|i| i.display().to_owned())
         .collect();
-    let staged_repo = match (&mr, args.staged) {
-        (_, false) => None,
-        (Some(_), true) => None,
-        (None, true) => Some(crate::git::Repo::discover(Path::new("."))?.ok_or_else(|| {
-            anyhow::anyhow!(
-                "--staged needs a Git repository, and the current directory is not in one"
-            )
-        })?),
-    };
     let staged_from = mr.as_ref().map(|m| &m.repo).or(staged_repo.as_ref());
     let mut run_failed = false;
     for e in &found.errors {
@@ -701,6 +711,8 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         }
     }
     let outputs = outputs(args)?;
+    // FIFOs, sockets and devices the walk skipped: counted in the summary.
+    let special_files = found.special;
     let loaded: Vec<Loaded> = found
         .inputs
         .into_iter()
@@ -787,6 +799,9 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         check::run(loaded, &opts)
     });
     let mut outcome = outcome;
+    if special_files > 0 {
+        *outcome.stats.skipped.entry("special_file").or_default() += special_files;
+    }
     if let Some(c) = &cfg {
         let names = crate::policy::rules().unwrap_or_default();
         let name_of = |id: &str| names.iter().find(|r| r.id == id).map(|r| r.name.clone());

@@ -109,7 +109,7 @@ pub fn find(explicit: Option<&Path>, start: &Path) -> Option<PathBuf> {
 /// Reads and validates a configuration file; errors name the file, line and column.
 pub fn load(path: &Path) -> anyhow::Result<Loaded> {
     let file = crate::discover::display_path(path);
-    let text = std::fs::read_to_string(path)
+    let text = crate::read::read_text(path, crate::parse::Limits::default().max_file_size)
         .map_err(|e| anyhow::anyhow!("cannot read config {file}: {e}"))?;
     let (docs, issues) = crate::parse::yaml::parse(&text, &Default::default());
     let lines = crate::source::LineIndex::new(&text);

@@ -2,13 +2,19 @@
 //! request targets, which files it changes, and the content of any file at the base, read
 //! straight from the object database.
 //!
+//! The base is what the merge request cannot write: `--base`, the CI's variables and event
+//! payload, or the default branch; on GitHub, `HEAD`'s first parent only when `HEAD` is the
+//! merge commit the platform made (see [`Repo::detect_base`]).
+//!
 //! "Changed" means: the content at `HEAD` *or in the worktree* differs from the merge-base
 //! of `HEAD` and the base. Rather than diffing trees and then asking for the worktree status,
 //! each file's current blob id is compared with the merge-base's: the index gives the id of
 //! every tracked file whose stat data did not change since it was staged (as `git status`
-//! trusts it); any other file is hashed. Untracked files are added files. Git's content
-//! filters (`core.autocrlf`, `.gitattributes` `eol`) are not applied before hashing, so a file
-//! those filters rewrite shows as changed. Renames are found as `git diff -M` finds them: same
+//! trusts it); any other file is hashed as Git would store it: a symbolic link from its link
+//! text (never what it points at), a regular file streamed through [`crate::read::open`]
+//! (never a FIFO or a device). Untracked files are added files. Git's content filters
+//! (`core.autocrlf`, `.gitattributes` `eol`) are not applied before hashing, so a file those
+//! filters rewrite shows as changed. Renames are found as `git diff -M` finds them: same
 //! content, or at least half the lines in common.
 
 use std::collections::{BTreeMap, HashMap};
@@ -23,6 +29,9 @@ const RENAME_LIMIT: usize = 10_000;
 
 /// Files larger than this are not compared for renames with edits.
 const MAX_RENAME_BYTES: usize = 1 << 20;
+
+/// The GitHub event payload is read up to this size.
+const MAX_EVENT_BYTES: u64 = 64 << 20;
 
 /// An open repository and its worktree.
 pub struct Repo {
@@ -148,8 +157,9 @@ impl Repo {
         Some(parts.join("/"))
     }
 
-    /// Finds the base: `explicit` (`--base`), else the CI's merge-request variables (read
-    /// through `env`), else the merge-base of `HEAD` and the remote's default branch.
+    /// Finds the base: `explicit` (`--base`), else the CI's merge-request variables and
+    /// GitHub's event payload (read through `env`; see `github_base`), else the
+    /// remote's default branch. Changes are measured from its merge-base with `HEAD`.
     pub fn detect_base(
         &self,
         explicit: Option<&str>,
@@ -240,43 +250,41 @@ impl Repo {
         }
     }
 
-    /// GitHub Actions on a `pull_request` event: `actions/checkout` checks out the merge
-    /// commit (first parent: the base branch's tip); otherwise the event's base sha, then
-    /// `origin/$GITHUB_BASE_REF`.
+    /// GitHub Actions: the base comes from what the pull request cannot write, the event
+    /// payload (`GITHUB_EVENT_PATH`) and `GITHUB_BASE_REF`.
+    ///
+    /// The first parent of `HEAD` is the base only when `HEAD` is the very merge commit GitHub
+    /// made for the pull request (`refs/pull/N/merge`, which `actions/checkout` checks out on a
+    /// `pull_request` event): `HEAD` is `GITHUB_SHA`, `GITHUB_REF` is `refs/pull/N/merge`, it
+    /// has two parents, the second is the event's `pull_request.head.sha`, and the event's
+    /// `base.sha`, when present, is the first parent or one of its ancestors (the merge ref is
+    /// remade when the base branch moves). Any other two-parent commit, a "Merge ..." commit
+    /// the pull request made itself included, could name its own commit as the trusted base.
+    /// Otherwise: the event's `base.sha`, then `origin/$GITHUB_BASE_REF`.
     fn github_base(
         &self,
         head: ObjectId,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Option<(ObjectId, String)>, BaseError> {
-        let event_base = env("GITHUB_EVENT_PATH")
-            .and_then(|p| std::fs::read(p).ok())
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .and_then(|v| {
-                v.pointer("/pull_request/base/sha")?
-                    .as_str()
-                    .map(str::to_owned)
-            });
+        // The runner's own file, not the repository's; bounded all the same.
+        let event = env("GITHUB_EVENT_PATH")
+            .and_then(|p| crate::read::read(Path::new(&p), MAX_EVENT_BYTES).ok())
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+        let sha_at = |pointer: &str| {
+            event
+                .as_ref()
+                .and_then(|v| v.pointer(pointer)?.as_str().map(str::to_owned))
+        };
+        let event_base = sha_at("/pull_request/base/sha");
+        let event_head = sha_at("/pull_request/head/sha");
         let base_ref = env("GITHUB_BASE_REF");
         if event_base.is_none() && base_ref.is_none() {
             return Ok(None);
         }
-        if let Ok(commit) = self.repo.find_commit(head) {
-            let parents: Vec<ObjectId> = commit.parent_ids().map(|p| p.detach()).collect();
-            // The merge commit of refs/pull/N/merge: its first parent is the base tip.
-            if parents.len() == 2
-                && let Ok(message) = commit.message_raw()
-                && message.starts_with(b"Merge ")
-            {
-                let first = parents[0];
-                if self.repo.find_commit(first).is_ok() {
-                    return Ok(Some((first, "the merge commit's first parent".into())));
-                }
-                return Err(BaseError::Shallow(format!(
-                    "HEAD is the merge commit of a pull request, but its first parent {} \
-                     is not in this clone",
-                    short(first)
-                )));
-            }
+        if let Some(first) =
+            self.platform_merge_parent(head, env, event_base.as_deref(), event_head.as_deref())?
+        {
+            return Ok(Some((first, "the merge commit's first parent".into())));
         }
         if let Some(sha) = event_base {
             let source = "the pull_request event's base sha".to_owned();
@@ -299,6 +307,66 @@ impl Repo {
             });
         }
         Ok(None)
+    }
+
+    /// The first parent of `HEAD` when `HEAD` is GitHub's merge commit for this pull request
+    /// (see [`Self::github_base`]); `None` when it is not.
+    fn platform_merge_parent(
+        &self,
+        head: ObjectId,
+        env: &dyn Fn(&str) -> Option<String>,
+        event_base: Option<&str>,
+        event_head: Option<&str>,
+    ) -> Result<Option<ObjectId>, BaseError> {
+        let same = |a: &str, b: ObjectId| a.eq_ignore_ascii_case(&b.to_hex().to_string());
+        let is_github_sha = env("GITHUB_SHA").is_some_and(|s| same(&s, head));
+        let is_merge_ref = env("GITHUB_REF").is_some_and(|r| {
+            r.strip_prefix("refs/pull/")
+                .and_then(|r| r.strip_suffix("/merge"))
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        });
+        if !is_github_sha || !is_merge_ref {
+            return Ok(None);
+        }
+        let Ok(commit) = self.repo.find_commit(head) else {
+            return Ok(None);
+        };
+        let parents: Vec<ObjectId> = commit.parent_ids().map(|p| p.detach()).collect();
+        let [first, second] = parents[..] else {
+            return Ok(None);
+        };
+        if !event_head.is_some_and(|h| same(h, second)) {
+            return Ok(None);
+        }
+        if self.repo.find_commit(first).is_err() {
+            return Err(BaseError::Shallow(format!(
+                "HEAD is the merge commit of a pull request, but its first parent {} \
+                 is not in this clone",
+                short(first)
+            )));
+        }
+        let Some(base) = event_base else {
+            return Ok(Some(first));
+        };
+        let Ok(base) = ObjectId::from_hex(base.as_bytes()) else {
+            return Ok(None);
+        };
+        if base == first {
+            return Ok(Some(first));
+        }
+        // The event's base must be behind the first parent, never beside it.
+        match self.repo.merge_base(base, first) {
+            Ok(Some(mb)) if mb.detach() == base => Ok(Some(first)),
+            Ok(_) => Ok(None),
+            Err(e) if self.shallow() => Err(BaseError::Shallow(format!(
+                "cannot tell whether the pull request's base {} is behind the merge commit's \
+                 first parent {}: {e}",
+                short(base),
+                short(first)
+            ))),
+            // The event's base is not in this clone: the first parent cannot be vouched for.
+            Err(_) => Ok(None),
+        }
     }
 
     /// The remote's default branch (`origin/HEAD`), else `origin/main`, `origin/master`,
@@ -324,8 +392,18 @@ impl Repo {
         Ok(None)
     }
 
-    /// Every blob of `commit`'s tree: path → id.
+    /// Every file of `commit`'s tree: path → blob id. Symbolic links are left out: their
+    /// blob is their link text, not a file's content.
     pub fn tree_files(&self, commit: ObjectId) -> anyhow::Result<HashMap<String, ObjectId>> {
+        self.tree_blobs(commit, false)
+    }
+
+    /// Every blob of `commit`'s tree, symbolic links included when `links`: path → id.
+    fn tree_blobs(
+        &self,
+        commit: ObjectId,
+        links: bool,
+    ) -> anyhow::Result<HashMap<String, ObjectId>> {
         let tree = self
             .repo
             .find_commit(commit)
@@ -339,7 +417,7 @@ impl Repo {
             .map_err(|e| anyhow!("{e}"))?;
         Ok(files
             .into_iter()
-            .filter(|e| e.mode.is_blob())
+            .filter(|e| e.mode.is_blob() || links && e.mode.is_link())
             .map(|e| (e.filepath.to_string(), e.oid))
             .collect())
     }
@@ -351,6 +429,25 @@ impl Repo {
             .find_object(oid)
             .map_err(|e| anyhow!("reading blob {}: {e}", short(oid)))?;
         Ok(object.detach().data)
+    }
+
+    /// The tracked files under `dir` (repository-relative, `""` for the whole worktree), from
+    /// the index: repository-relative paths, sorted, without submodules. The index is read
+    /// once per `Repo` (gix keeps it until the file changes), so [`Self::changes`] after this
+    /// does not read it again.
+    pub fn tracked_under(&self, dir: &str) -> anyhow::Result<Vec<String>> {
+        let index = self.repo.index_or_empty().map_err(|e| anyhow!("{e}"))?;
+        let dir = dir.trim_end_matches('/');
+        let mut out: Vec<String> = index
+            .entries()
+            .iter()
+            .filter(|e| !e.mode.is_submodule() && !e.mode.is_sparse())
+            .map(|e| e.path(&index).to_string())
+            .filter(|p| dir.is_empty() || p.strip_prefix(dir).is_some_and(|r| r.starts_with('/')))
+            .collect();
+        // Conflicted files have up to three entries.
+        out.dedup();
+        Ok(out)
     }
 
     /// The staged content of `path` (repository-relative), if it is in the index.
@@ -366,7 +463,8 @@ impl Repo {
     /// `untracked`: repository-relative paths about to be checked; those not in the index are
     /// added files (or renamed ones, if a deleted file had their content).
     pub fn changes(&self, merge_base: ObjectId, untracked: &[String]) -> anyhow::Result<Changes> {
-        let base = self.tree_files(merge_base)?;
+        // Symbolic links too: the worktree's are hashed from their link text, as Git does.
+        let base = self.tree_blobs(merge_base, true)?;
         let index = self.repo.index_or_empty().map_err(|e| anyhow!("{e}"))?;
         let stamp = index.timestamp();
         let options = gix::index::entry::stat::Options {
@@ -393,12 +491,8 @@ impl Repo {
             let oid = if trusted {
                 entry.id
             } else {
-                match std::fs::read(&full) {
-                    Ok(data) => gix::objs::compute_hash(kind, gix::objs::Kind::Blob, &data)
-                        .map_err(|e| anyhow!("{e}"))?,
-                    // Unreadable: count it as changed, so the check reports why.
-                    Err(_) => ObjectId::null(kind),
-                }
+                // Unreadable or not a file: counted as changed, so the check reports why.
+                worktree_oid(&full, kind).unwrap_or_else(|| ObjectId::null(kind))
             };
             current.insert(path, oid);
         }
@@ -406,10 +500,7 @@ impl Repo {
             if current.contains_key(path) || index.entry_by_path(path.as_str().into()).is_some() {
                 continue;
             }
-            let full = self.root.join(path);
-            if let Ok(data) = std::fs::read(&full) {
-                let oid = gix::objs::compute_hash(kind, gix::objs::Kind::Blob, &data)
-                    .map_err(|e| anyhow!("{e}"))?;
+            if let Some(oid) = worktree_oid(&self.root.join(path), kind) {
                 current.insert(path.clone(), oid);
             }
         }
@@ -469,7 +560,8 @@ impl Repo {
                 old_texts.push((path, *oid, String::from_utf8_lossy(&bytes).into_owned()));
             }
             for path in added {
-                let Ok(new) = std::fs::read(self.root.join(&path)) else {
+                let Some(new) = worktree_blob(&self.root.join(&path), MAX_RENAME_BYTES as u64)
+                else {
                     continue;
                 };
                 let new = String::from_utf8_lossy(&new);
@@ -511,6 +603,54 @@ impl Repo {
         }
         out.sort();
         Ok(out)
+    }
+}
+
+/// What Git would store for the worktree file at `full`, as a blob: a symbolic link's target
+/// text (never what it points at), a regular file's content (at most `max` bytes), nothing
+/// for anything else or anything larger.
+fn worktree_blob(full: &Path, max: u64) -> Option<Vec<u8>> {
+    let meta = std::fs::symlink_metadata(full).ok()?;
+    if meta.file_type().is_symlink() {
+        return link_text(full);
+    }
+    crate::read::read_no_follow(full, max).ok()
+}
+
+/// The blob id Git would give the worktree file at `full` (see [`worktree_blob`]), hashed as
+/// it is read so that a file of any size takes a fixed amount of memory; `None` when it is
+/// neither a regular file nor a symbolic link, or cannot be read.
+fn worktree_oid(full: &Path, kind: gix::hash::Kind) -> Option<ObjectId> {
+    let meta = std::fs::symlink_metadata(full).ok()?;
+    if meta.file_type().is_symlink() {
+        let text = link_text(full)?;
+        return gix::objs::compute_hash(kind, gix::objs::Kind::Blob, &text).ok();
+    }
+    let (file, len) = crate::read::open(full, false).ok()?;
+    // Exactly the length found at opening: a file that changes meanwhile hashes as changed.
+    let mut reader = std::io::Read::take(file, len);
+    gix::objs::compute_stream_hash(
+        kind,
+        gix::objs::Kind::Blob,
+        &mut reader,
+        len,
+        &mut gix::utils::progress::Discard,
+        &std::sync::atomic::AtomicBool::new(false),
+    )
+    .ok()
+}
+
+/// A symbolic link's target as Git stores it.
+fn link_text(full: &Path) -> Option<Vec<u8>> {
+    let target = std::fs::read_link(full).ok()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        Some(target.as_os_str().as_bytes().to_vec())
+    }
+    #[cfg(not(unix))]
+    {
+        Some(target.to_string_lossy().replace('\\', "/").into_bytes())
     }
 }
 

@@ -14,6 +14,7 @@ pub mod git;
 pub mod mr;
 pub mod parse;
 pub mod policy;
+pub mod read;
 pub mod report;
 pub mod rules;
 pub mod schema;

@@ -1,7 +1,8 @@
 //! Merge-request awareness on top of [`crate::git`]: which inputs to check
 //! (`--changed-only`), which findings the change introduced (`--new-only`), which ones
 //! touch its lines (`--filter-mode`), and the policy files a change must not rewrite for
-//! itself (`--policies-from-base`).
+//! itself (`--policies-from-base`). Worktree files are read through [`crate::read`]: regular
+//! files only, at most `--max-file-size` bytes.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::RangeInclusive;
@@ -33,6 +34,9 @@ pub struct MergeRequest {
     pub repo: Repo,
     pub base: Base,
     pub changes: Changes,
+    /// The most bytes read of a worktree file (`--max-file-size`): a larger file was not
+    /// checked, so its lines are not compared either.
+    pub read_limit: u64,
 }
 
 impl MergeRequest {
@@ -95,7 +99,7 @@ impl<'a> ChangedLines<'a> {
                     Some(repo) => repo
                         .relative(Path::new(&**file))
                         .and_then(|rel| repo.staged(&rel).ok().flatten()),
-                    None => std::fs::read(&**file).ok(),
+                    None => crate::read::read(Path::new(&**file), mr.read_limit).ok(),
                 };
                 let head = String::from_utf8_lossy(&head.unwrap_or_default()).into_owned();
                 Some(mr.changed_lines(file, &head))

@@ -223,15 +223,16 @@ fn output_file_and_summary_on_stderr() {
     assert_eq!(quiet.stderr, "");
 }
 
+/// Outside a repository `.ignore` applies (`.gitignore` needs Git: see tests/discover.rs).
 #[test]
-fn exclude_globs_and_gitignore() {
+fn exclude_globs_and_ignore_files() {
     let dir = tempfile::tempdir().unwrap();
     let bad = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\nbogus: 1\n";
     for sub in ["a", "b", "ignored"] {
         std::fs::create_dir(dir.path().join(sub)).unwrap();
         std::fs::write(dir.path().join(sub).join("cm.yaml"), bad).unwrap();
     }
-    std::fs::write(dir.path().join(".gitignore"), "ignored/\n").unwrap();
+    std::fs::write(dir.path().join(".ignore"), "ignored/\n").unwrap();
     let r = kubegate_in(
         dir.path(),
         &["check", "-f", "concise", "--exclude", "b/**"],

@@ -203,7 +203,7 @@ enum Container {
         map: Map<String, Value>,
         key: Option<PendingKey>,
         /// Keys that came from `<<` merges and that an explicit key may still override.
-        merged: Option<Box<HashSet<String>>>,
+        merged: Option<HashSet<String>>,
         /// How many `<<` keys the mapping has had.
         merges: u8,
         /// Tagged `!!set`.
@@ -1078,7 +1078,7 @@ impl<'s> Builder<'s> {
 /// are. Returns the explicit keys before the merge that the two readers then disagree on.
 fn merge_into(
     map: &mut Map<String, Value>,
-    merged: &mut Option<Box<HashSet<String>>>,
+    merged: &mut Option<HashSet<String>>,
     value: Value,
     at: u32,
     reader: Reader,
@@ -1107,7 +1107,7 @@ fn merge_into(
             });
         }
     };
-    let merged = merged.get_or_insert_with(Box::default);
+    let merged = merged.get_or_insert_with(HashSet::new);
     let mut overridden = Vec::new();
     // Earlier mappings win: take each key from the first mapping that has it.
     let mut seen: HashSet<String> = HashSet::new();

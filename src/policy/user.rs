@@ -151,7 +151,7 @@ impl UserPolicies {
         // Directories of the policies that read files with conftest's builtins.
         let mut reader_dirs = Vec::new();
         for f in &files {
-            let src = std::fs::read_to_string(f)
+            let src = crate::read::read_text(f, crate::parse::Limits::default().max_file_size)
                 .with_context(|| format!("reading policy {}", f.display()))?;
             let display = crate::discover::display_path(f);
             let package = engine
@@ -458,7 +458,7 @@ pub fn load_data(root: &Path) -> anyhow::Result<serde_json::Value> {
     files.sort();
     let mut data = serde_json::Value::Object(Default::default());
     for f in files {
-        let text = std::fs::read_to_string(&f)
+        let text = crate::read::read_text(&f, crate::parse::Limits::default().max_file_size)
             .with_context(|| format!("reading data file {}", f.display()))?;
         let value: serde_json::Value = if f.extension().is_some_and(|x| x == "json") {
             serde_json::from_str(&text)

@@ -111,7 +111,11 @@ fn reread(file: &str) -> Option<Text> {
     if file == "<stdin>" || file == "-" {
         return None;
     }
-    let bytes = std::fs::read(file).ok()?;
+    let bytes = crate::read::read(
+        std::path::Path::new(file),
+        crate::parse::Limits::default().max_file_size,
+    )
+    .ok()?;
     let text: Arc<str> = crate::parse::decode(&bytes).text.as_ref().into();
     Some(Text {
         lines: LineIndex::new(&text),

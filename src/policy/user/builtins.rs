@@ -261,12 +261,7 @@ fn read_config(builtin: &str, path: &Path) -> anyhow::Result<serde_json::Value> 
     let format = parser_for(builtin, path)?;
     let shown = crate::discover::display_path(path);
     let max = Limits::default().max_file_size;
-    let meta =
-        std::fs::metadata(path).map_err(|e| anyhow!("{builtin}: cannot read {shown}: {e}"))?;
-    if meta.len() > max {
-        bail!("{builtin}: {shown} is over the {max} byte limit");
-    }
-    let text = std::fs::read_to_string(path)
+    let text = crate::read::read_text(path, max)
         .map_err(|e| anyhow!("{builtin}: cannot read {shown}: {e}"))?;
     parse(format, &text).map_err(|e| anyhow!("{builtin}: {shown}: {e}"))
 }
