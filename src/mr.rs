@@ -112,7 +112,9 @@ impl<'a> ChangedLines<'a> {
 /// replaces.
 pub fn added_lines(old: &str, new: &str) -> Vec<RangeInclusive<u32>> {
     use similar::{DiffOp, TextDiff};
-    let diff = TextDiff::from_lines(old, new);
+    // Lines end at a lone `\r` too, as findings count them (`source::LineIndex`).
+    let (old, new) = (lone_cr_as_lf(old), lone_cr_as_lf(new));
+    let diff = TextDiff::from_lines(&*old, &*new);
     let mut out: Vec<RangeInclusive<u32>> = Vec::new();
     for op in diff.ops() {
         let (start, len) = match *op {
@@ -131,6 +133,23 @@ pub fn added_lines(old: &str, new: &str) -> Vec<RangeInclusive<u32>> {
         out.push(first..=first + len as u32 - 1);
     }
     out
+}
+
+/// `text` with every `\r` not followed by `\n` turned into `\n` (same length, same lines).
+fn lone_cr_as_lf(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains('\r') {
+        return text.into();
+    }
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    for (i, c) in text.char_indices() {
+        if c == '\r' && b.get(i + 1) != Some(&b'\n') {
+            out.push('\n');
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
 }
 
 /// Whether a finding spanning `start..=end` (lines) passes `mode` given the changed lines
@@ -367,5 +386,12 @@ mod tests {
         assert!(!passes(FilterMode::File, 1, 1, None));
         assert!(!passes(FilterMode::Added, 11, 11, None));
         assert!(passes(FilterMode::Nofilter, 1, 1, None));
+    }
+
+    #[test]
+    fn lone_carriage_returns_end_lines_in_the_diff_too() {
+        let old = "a: 1\rb: 2\rc: 3\r";
+        let new = "a: 1\rb: 9\rc: 3\r";
+        assert_eq!(added_lines(old, new), vec![2..=2]);
     }
 }
