@@ -426,7 +426,6 @@ pub fn escape(seg: &str) -> std::borrow::Cow<'_, str> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::parse::{Limits, yaml};
 
     thread_local! {
