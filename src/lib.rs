@@ -2,7 +2,9 @@
 //!
 //! The pipeline, one module a stage, data flowing one way:
 //! [`discover`] → [`parse`] → [`schema`] → [`report`], driven by [`check`] and [`cli`].
-//! Every stage produces [`finding::Finding`]s; renderers only render them.
+//! Every stage produces [`finding::Finding`]s; renderers only render them. Every file of
+//! the repository is read through [`read`] (regular files only, bounded, never blocking);
+//! [`parse`] reads YAML as the tool that deploys it does ([`parse::Reader`]).
 
 pub mod changes;
 pub mod check;
