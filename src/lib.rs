@@ -17,6 +17,7 @@ pub mod mr;
 pub mod parse;
 pub mod policy;
 pub mod read;
+pub mod render;
 pub mod report;
 pub mod rules;
 pub mod schema;

@@ -1,0 +1,314 @@
+//! A YAML value in which every node knows where it came from.
+//!
+//! Rendering moves values between files: a base resource gives most of an object, a patch
+//! replaces some fields, a kustomization field (`images`, `namePrefix`) sets others. A
+//! finding on the rendered object belongs on the line the author must edit, so every node
+//! carries the [`Origin`] of the text that produced it, and transformations that set a
+//! value give it the origin of the field that asked for it.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Number, Value};
+
+use crate::parse::{Document, NodeKind};
+
+/// An index into the render's table of source files.
+pub type FileId = u32;
+
+/// A byte range of a source file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub struct Span {
+    pub start: u32,
+    pub end: u32,
+}
+
+impl Span {
+    pub fn new(start: usize, end: usize) -> Self {
+        Self {
+            start: start as u32,
+            end: end as u32,
+        }
+    }
+}
+
+/// Where a node came from: a span of a file, with the span of its key when the node is the
+/// value of a mapping entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Origin {
+    pub file: FileId,
+    pub key: Option<Span>,
+    pub value: Span,
+}
+
+impl Origin {
+    pub fn new(file: FileId, value: Span) -> Self {
+        Self {
+            file,
+            key: None,
+            value,
+        }
+    }
+
+    /// The span a finding about this node is reported at: the key when there is one and
+    /// `at_key` (or the node is a container), else the value.
+    pub fn span(&self, at_key: bool) -> Span {
+        match self.key {
+            Some(k) if at_key => k,
+            _ => self.value,
+        }
+    }
+}
+
+/// A mapping: keys in sorted order, as kustomize prints them.
+pub type Map = BTreeMap<String, Node>;
+
+/// The value of a node.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Kind {
+    Null,
+    Bool(bool),
+    Number(Number),
+    String(String),
+    Seq(Vec<Node>),
+    Map(Map),
+}
+
+/// A value and where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub kind: Kind,
+    pub origin: Origin,
+}
+
+impl Node {
+    pub fn new(kind: Kind, origin: Origin) -> Self {
+        Self { kind, origin }
+    }
+
+    /// A tree built from a JSON value, every node with the same origin (a value a
+    /// kustomization field sets, a generated object).
+    pub fn from_value(value: &Value, origin: Origin) -> Self {
+        let kind = match value {
+            Value::Null => Kind::Null,
+            Value::Bool(b) => Kind::Bool(*b),
+            Value::Number(n) => Kind::Number(n.clone()),
+            Value::String(s) => Kind::String(s.clone()),
+            Value::Array(items) => {
+                Kind::Seq(items.iter().map(|v| Node::from_value(v, origin)).collect())
+            }
+            Value::Object(m) => Kind::Map(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), Node::from_value(v, origin)))
+                    .collect(),
+            ),
+        };
+        Node { kind, origin }
+    }
+
+    /// The tree of a parsed document (or of its node at `pointer`, an item of a List), each
+    /// node with the span its source map gives it in `file`.
+    pub fn from_document(doc: &Document, pointer: &str, text: &str, file: FileId) -> Option<Self> {
+        let value = doc.value.pointer(pointer)?;
+        Some(build(doc, value, pointer.to_owned(), text, file))
+    }
+
+    /// The JSON value of the tree.
+    pub fn to_value(&self) -> Value {
+        match &self.kind {
+            Kind::Null => Value::Null,
+            Kind::Bool(b) => Value::Bool(*b),
+            Kind::Number(n) => Value::Number(n.clone()),
+            Kind::String(s) => Value::String(s.clone()),
+            Kind::Seq(items) => Value::Array(items.iter().map(Node::to_value).collect()),
+            Kind::Map(m) => {
+                Value::Object(m.iter().map(|(k, v)| (k.clone(), v.to_value())).collect())
+            }
+        }
+    }
+
+    pub fn as_map(&self) -> Option<&Map> {
+        match &self.kind {
+            Kind::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn as_map_mut(&mut self) -> Option<&mut Map> {
+        match &mut self.kind {
+            Kind::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn as_seq(&self) -> Option<&[Node]> {
+        match &self.kind {
+            Kind::Seq(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_seq_mut(&mut self) -> Option<&mut Vec<Node>> {
+        match &mut self.kind {
+            Kind::Seq(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The value of `key`, when this is a mapping that has it.
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.as_map()?.get(key)
+    }
+
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Node> {
+        self.as_map_mut()?.get_mut(key)
+    }
+
+    /// The node at a path of mapping keys.
+    pub fn path(&self, keys: &[&str]) -> Option<&Node> {
+        keys.iter().try_fold(self, |n, k| n.get(k))
+    }
+
+    /// The node at an RFC 6901 JSON pointer.
+    pub fn pointer(&self, pointer: &str) -> Option<&Node> {
+        if pointer.is_empty() {
+            return Some(self);
+        }
+        let mut node = self;
+        for raw in pointer.strip_prefix('/')?.split('/') {
+            let seg = crate::parse::source_map::unescape(raw);
+            node = match &node.kind {
+                Kind::Map(m) => m.get(seg.as_ref())?,
+                Kind::Seq(s) => s.get(seg.parse::<usize>().ok()?)?,
+                _ => return None,
+            };
+        }
+        Some(node)
+    }
+
+    /// The origin of the node at `pointer`, or of its nearest existing ancestor (a missing
+    /// field is reported where it should be added), with whether it is that ancestor.
+    pub fn locate(&self, pointer: &str) -> (Origin, bool) {
+        let mut node = self;
+        if pointer.is_empty() {
+            return (node.origin, false);
+        }
+        for raw in pointer.strip_prefix('/').unwrap_or(pointer).split('/') {
+            let seg = crate::parse::source_map::unescape(raw);
+            let next = match &node.kind {
+                Kind::Map(m) => m.get(seg.as_ref()),
+                Kind::Seq(s) => seg.parse::<usize>().ok().and_then(|i| s.get(i)),
+                _ => None,
+            };
+            match next {
+                Some(n) => node = n,
+                None => return (node.origin, true),
+            }
+        }
+        (node.origin, false)
+    }
+
+    /// Whether this node is a mapping or a sequence.
+    pub fn is_container(&self) -> bool {
+        matches!(self.kind, Kind::Map(_) | Kind::Seq(_))
+    }
+
+    /// Gives every node of the tree `origin` (a value replaced wholesale by a field).
+    pub fn set_origin_deep(&mut self, origin: Origin) {
+        self.origin = origin;
+        match &mut self.kind {
+            Kind::Seq(items) => items.iter_mut().for_each(|n| n.set_origin_deep(origin)),
+            Kind::Map(m) => m.values_mut().for_each(|n| n.set_origin_deep(origin)),
+            _ => {}
+        }
+    }
+}
+
+/// The node of `value` at `pointer` in `doc`, with its children.
+fn build(doc: &Document, value: &Value, pointer: String, text: &str, file: FileId) -> Node {
+    let origin = match doc.source_map.locate(&pointer, text) {
+        Some(loc) if !loc.ancestor => Origin {
+            file,
+            key: loc.key.map(|k| Span::new(k.start, k.end)),
+            value: scalar_or_head(loc.kind, loc.value.start, loc.value.end, text),
+        },
+        Some(loc) => Origin::new(file, Span::new(loc.value.start, loc.value.start)),
+        None => Origin::new(file, Span::new(doc.start as usize, doc.start as usize)),
+    };
+    let kind = match value {
+        Value::Null => Kind::Null,
+        Value::Bool(b) => Kind::Bool(*b),
+        Value::Number(n) => Kind::Number(n.clone()),
+        Value::String(s) => Kind::String(s.clone()),
+        Value::Array(items) => Kind::Seq(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| build(doc, v, format!("{pointer}/{i}"), text, file))
+                .collect(),
+        ),
+        Value::Object(m) => Kind::Map(
+            m.iter()
+                .map(|(k, v)| {
+                    let child = format!("{pointer}/{}", crate::parse::source_map::escape(k));
+                    (k.clone(), build(doc, v, child, text, file))
+                })
+                .collect(),
+        ),
+    };
+    Node { kind, origin }
+}
+
+/// A container's span, for a finding about it, is its first line; a scalar's is itself.
+fn scalar_or_head(kind: NodeKind, start: usize, end: usize, text: &str) -> Span {
+    if kind == NodeKind::Scalar {
+        return Span::new(start, end);
+    }
+    let line_end = text[start.min(text.len())..]
+        .find(['\n', '\r'])
+        .map_or(text.len(), |i| start + i);
+    Span::new(start, line_end.min(end.max(start)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::{Limits, yaml};
+    use serde_json::json;
+
+    #[test]
+    fn every_node_of_a_document_keeps_its_span() {
+        let text =
+            "apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - name: c\n    image: nginx\n";
+        let (docs, _) = yaml::parse(text, &Limits::default());
+        let node = Node::from_document(&docs[0], "", text, 7).unwrap();
+        assert_eq!(node.to_value(), docs[0].value);
+        let image = node.pointer("/spec/containers/0/image").unwrap();
+        assert_eq!(image.origin.file, 7);
+        let span = image.origin.value;
+        assert_eq!(&text[span.start as usize..span.end as usize], "nginx");
+        let key = image.origin.key.unwrap();
+        assert_eq!(&text[key.start as usize..key.end as usize], "image");
+        // A missing field is placed at its nearest ancestor.
+        let (origin, ancestor) = node.locate("/spec/containers/0/securityContext/privileged");
+        assert!(ancestor);
+        assert_eq!(origin, node.pointer("/spec/containers/0").unwrap().origin);
+    }
+
+    #[test]
+    fn values_set_by_a_field_carry_its_origin() {
+        let field = Origin::new(2, Span::new(10, 20));
+        let mut n = Node::from_value(&json!({"a": [1, {"b": "x"}]}), field);
+        assert_eq!(n.pointer("/a/1/b").unwrap().origin, field);
+        let other = Origin::new(3, Span::new(0, 1));
+        n.set_origin_deep(other);
+        assert_eq!(n.pointer("/a/0").unwrap().origin, other);
+        assert_eq!(n.to_value(), json!({"a": [1, {"b": "x"}]}));
+    }
+}
