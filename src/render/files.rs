@@ -1,0 +1,156 @@
+//! The files a render reads: each read once (through [`crate::read`]), given a [`FileId`]
+//! that every node of every rendered object can point back to, and shared by every root
+//! rendered in parallel.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+
+use super::node::FileId;
+use crate::parse::{self, Document, Limits, Reader};
+
+/// One file of the repository, as read.
+#[derive(Debug)]
+pub struct SourceFile {
+    /// Canonical path.
+    pub path: PathBuf,
+    /// The path as reports show it: relative to the working directory, `/`-separated.
+    pub display: Arc<str>,
+    pub bytes: Arc<[u8]>,
+    /// The decoded text ([`parse::decode`]); empty for a binary file.
+    pub text: Arc<str>,
+    /// Why the text is not clean UTF-8, when it is not.
+    pub decode_issue: Option<parse::Issue>,
+    kyaml: OnceLock<Arc<Parsed>>,
+    kubectl: OnceLock<Arc<Parsed>>,
+}
+
+/// A file's documents and the errors met reading them.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    pub documents: Vec<Document>,
+    pub issues: Vec<parse::Issue>,
+}
+
+impl SourceFile {
+    /// The file's documents, read as `reader` reads them (parsed once per reader).
+    pub fn parsed(&self, reader: Reader, limits: &Limits) -> Arc<Parsed> {
+        let cell = match reader {
+            Reader::Kyaml => &self.kyaml,
+            Reader::Kubectl => &self.kubectl,
+        };
+        cell.get_or_init(|| {
+            let p = parse::yaml::parse_as(&self.text, limits, reader);
+            Arc::new(Parsed {
+                documents: p.documents,
+                issues: p.issues,
+            })
+        })
+        .clone()
+    }
+}
+
+/// Every file read so far, by id and by canonical path.
+#[derive(Debug)]
+pub struct Files {
+    files: RwLock<Vec<Arc<SourceFile>>>,
+    by_path: Mutex<HashMap<PathBuf, FileId>>,
+    /// Reads are confined below this directory (the repository), whatever a
+    /// kustomization names.
+    pub confine: PathBuf,
+    pub limits: Limits,
+    cwd: PathBuf,
+}
+
+impl Files {
+    pub fn new(confine: &Path, limits: Limits) -> Self {
+        let cwd = std::env::current_dir()
+            .and_then(|d| d.canonicalize())
+            .unwrap_or_default();
+        let confine = confine.canonicalize().unwrap_or_else(|_| confine.to_path_buf());
+        Self {
+            files: RwLock::new(Vec::new()),
+            by_path: Mutex::new(HashMap::new()),
+            confine,
+            limits,
+            cwd,
+        }
+    }
+
+    /// The file with id `id`.
+    pub fn get(&self, id: FileId) -> Arc<SourceFile> {
+        self.files.read().unwrap_or_else(|p| p.into_inner())[id as usize].clone()
+    }
+
+    /// How many files have been read.
+    pub fn len(&self) -> usize {
+        self.files.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Reads the file at `path` (once), refusing anything outside [`Self::confine`], any
+    /// file that is not a regular file, and files over the size limit.
+    pub fn load(&self, path: &Path) -> Result<FileId, String> {
+        let canonical = path
+            .canonicalize()
+            .map_err(|e| format!("{}: {e}", self.show(path)))?;
+        if !canonical.starts_with(&self.confine) {
+            return Err(format!(
+                "{} is outside the repository ({}); not read",
+                self.show(path),
+                self.show(&self.confine)
+            ));
+        }
+        if let Some(&id) = self
+            .by_path
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&canonical)
+        {
+            return Ok(id);
+        }
+        let bytes = crate::read::read(&canonical, self.limits.max_file_size)
+            .map_err(|e| format!("{}: {e}", self.show(path)))?;
+        let decoded = parse::decode(&bytes);
+        let text: Arc<str> = decoded.text.as_ref().into();
+        let issue = decoded.issue;
+        let file = SourceFile {
+            display: self.display(&canonical).into(),
+            path: canonical.clone(),
+            bytes: bytes.into(),
+            text,
+            decode_issue: issue,
+            kyaml: OnceLock::new(),
+            kubectl: OnceLock::new(),
+        };
+        let mut by_path = self.by_path.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(&id) = by_path.get(&canonical) {
+            return Ok(id);
+        }
+        let mut files = self.files.write().unwrap_or_else(|p| p.into_inner());
+        let id = files.len() as FileId;
+        files.push(Arc::new(file));
+        by_path.insert(canonical, id);
+        Ok(id)
+    }
+
+    /// A canonical path as reports show it: relative to the working directory when it is
+    /// below it, else absolute.
+    pub fn display(&self, canonical: &Path) -> String {
+        match canonical.strip_prefix(&self.cwd) {
+            Ok(rel) if rel.as_os_str().is_empty() => ".".to_owned(),
+            Ok(rel) => crate::discover::display_path(rel),
+            Err(_) => crate::discover::display_path(canonical),
+        }
+    }
+
+    fn show(&self, path: &Path) -> String {
+        match path.canonicalize() {
+            Ok(c) => self.display(&c),
+            Err(_) => crate::discover::display_path(path),
+        }
+    }
+}
