@@ -15,7 +15,8 @@
 # is rendered as `kubectl kustomize <dir>` from the corpus directory; one line per directory
 # in tests/kustomize/corpus.tsv: path, ok|error, sha256, bytes, objects (see the README).
 #
-# In recorded stderr the absolute path of the directory kubectl ran in is written `$PWD`.
+# In recorded stderr the absolute path of the directory kubectl ran in is written `$PWD`, and
+# Go heap pointers, which some messages print, are written 0xc000000000.
 # kubectl runs with an empty environment and PATH, and a proxy that refuses every
 # connection: remote bases fail the same way on every machine, and nothing is downloaded.
 #
@@ -94,10 +95,11 @@ render() {
         HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY= \
         "$kubectl_bin" kustomize "$dir") >"$out.out" 2>"$out.raw" </dev/null || rc=$?
     echo "$rc" >"$out.rc"
-    # Literal replacement; the path is escaped for sed's regex and replacement syntax.
-    local pattern
-    pattern=$(printf '%s' "$cwd" | sed 's/[][\/.^$*|&]/\\&/g')
-    sed "s|$pattern|\$PWD|g" "$out.raw" >"$out.err"
+    # A literal replacement of the path; then Go heap pointers, which some messages print
+    # (`&{0xc0005e2750 <nil>}`) and which differ on every run.
+    local text=
+    IFS= read -r -d '' text <"$out.raw" || true
+    printf '%s' "${text//"$cwd"/\$PWD}" | sed -E 's/0xc[0-9a-f]{9}\b/0xc000000000/g' >"$out.err"
 }
 
 record_cases() {
