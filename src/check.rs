@@ -298,15 +298,10 @@ fn evaluate_inventory(
             objects,
         } = &files[fi];
         let docs = parse::yaml::parse_as(text, &opts.limits, *reader).documents;
-        let mut ctx = FileCtx {
-            file: file.clone(),
-            text: text.clone(),
-            lines: None,
-            findings: Vec::new(),
-        };
+        let mut ctx = FileCtx::new(file.clone(), text.clone());
         for (oi, pointer, f) in findings {
             let placed = match docs.get(objects[oi].document) {
-                Some(doc) => ctx.locate(doc, &pointer, false),
+                Some(doc) => ctx.src.locate(doc, &pointer, false),
                 None => f.clone(),
             };
             ctx.findings.push(Finding {
@@ -360,13 +355,12 @@ fn evaluate_combined(
     }
     user.set_file(crate::policy::user::COMBINED);
     let result = user.evaluate(&serde_json::Value::Array(input));
-    let mut ctxs: Vec<FileCtx> = files
+    let mut ctxs: Vec<FileText> = files
         .iter()
-        .map(|(file, text, _)| FileCtx {
+        .map(|(file, text, _)| FileText {
             file: file.clone(),
             text: text.clone(),
             lines: None,
-            findings: Vec::new(),
         })
         .collect();
     match result {
@@ -423,7 +417,7 @@ fn evaluate_combined(
 }
 
 /// Per-thread clones of the prepared policy engines.
-struct Engines {
+pub(crate) struct Engines {
     builtins: Option<Builtins>,
     user: Option<UserPolicies>,
 }
@@ -490,12 +484,7 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
     let text: Arc<str> = decoded.text.as_ref().into();
     let (decode_issue, binary) = (decoded.issue, decoded.binary);
     drop(bytes);
-    let mut ctx = FileCtx {
-        file: file.clone(),
-        text: text.clone(),
-        lines: None,
-        findings: Vec::new(),
-    };
+    let mut ctx = FileCtx::new(file.clone(), text.clone());
     let mut combined = None;
     let mut inventory = Vec::new();
     // A file a kustomization lists is read as kustomize reads it; any other may be applied
@@ -606,7 +595,15 @@ fn check_document(
         && !doc.value.is_null()
         && !opts.combine
     {
-        evaluate_user(ctx, user, doc);
+        let object = match parse::objects(doc) {
+            Contents::Objects(o) if o.len() == 1 && o[0].pointer_index.is_none() => {
+                Some(object_ref(&o[0]))
+            }
+            _ => None,
+        };
+        let file = ctx.src.file.clone();
+        let (mut place, out) = ctx.place(doc);
+        evaluate_user(&mut place, out, user, &file, &doc.value, object);
     }
     let objects = match parse::objects(doc) {
         Contents::Skipped(s) => {
@@ -615,7 +612,7 @@ fn check_document(
             if s == parse::Skip::NotKubernetes
                 && let Some((message, pointer)) = parse::not_an_object(&doc.value, among_objects)
             {
-                let mut f = ctx.locate(doc, &pointer, true);
+                let mut f = ctx.src.locate(doc, &pointer, true);
                 f.rule = "yaml-not-object".into();
                 f.message = message;
                 ctx.findings.push(f);
@@ -627,7 +624,7 @@ fn check_document(
         Contents::Objects(objects) => objects,
     };
     for i in parse::untyped_items(doc) {
-        let mut f = ctx.locate(doc, &format!("/items/{i}"), true);
+        let mut f = ctx.src.locate(doc, &format!("/items/{i}"), true);
         f.rule = "yaml-not-object".into();
         f.message = format!(
             "item {i} of this List has no string `apiVersion` and `kind`: kubectl and the \
@@ -645,21 +642,22 @@ fn check_document(
         } else {
             ctx.findings.len()
         };
+        let (mut place, out) = ctx.place(doc);
         if let Some(catalog) = opts.catalog {
-            check_object(ctx, catalog, doc, obj, opts);
+            check_object(&mut place, out, catalog, obj, opts);
         }
         if let Some(engine) = engines.builtins.as_mut() {
             match inventory.as_mut() {
                 Some((items, di)) if engine.in_inventory(obj.kind) => {
                     let item = inventory_object(engine, *di, obj, opts);
-                    evaluate_rules(ctx, engine, doc, obj, Some(&item.value));
+                    evaluate_rules(&mut place, out, engine, obj, Some(&item.value));
                     items.push(item);
                 }
-                _ => evaluate_rules(ctx, engine, doc, obj, None),
+                _ => evaluate_rules(&mut place, out, engine, obj, None),
             }
         }
         if opts.inline_suppressions {
-            let silenced = apply_inline(ctx, doc, obj, start, engines, opts);
+            let silenced = apply_inline(&mut place, out, obj, start, engines, opts);
             if let Some(stats) = stats.as_deref_mut() {
                 stats.suppressed += silenced;
             }
@@ -696,10 +694,27 @@ fn inventory_object(
     }
 }
 
-fn check_object(
-    ctx: &mut FileCtx,
+fn schema_finding(
+    place: &mut dyn Place,
+    obj: &Object<'_>,
+    prefix: &str,
+    e: SchemaError,
+) -> Finding {
+    let pointer = format!("{prefix}{}", e.pointer);
+    let mut f = place.at(&pointer, e.at_key);
+    f.rule = e.rule.into();
+    f.severity = Severity::Error;
+    f.message = e.message;
+    f.help = e.help;
+    f.object = Some(object_ref(obj));
+    f
+}
+
+/// Validates one object against its schema.
+pub(crate) fn check_object(
+    place: &mut dyn Place,
+    out: &mut Vec<Finding>,
     catalog: &Catalog,
-    doc: &Document,
     obj: &Object<'_>,
     opts: &Options<'_>,
 ) {
@@ -707,7 +722,7 @@ fn check_object(
     match catalog.check(obj.api_version, obj.kind, obj.value) {
         Verdict::Checked(errors) => {
             for e in errors {
-                ctx.schema_finding(doc, obj, &prefix, e);
+                out.push(schema_finding(place, obj, &prefix, e));
             }
         }
         Verdict::Removed(r) => {
@@ -719,8 +734,8 @@ fn check_object(
                 r.removed_in.1,
                 r.advice()
             );
-            ctx.schema_finding(
-                doc,
+            out.push(schema_finding(
+                place,
                 obj,
                 &prefix,
                 SchemaError {
@@ -730,7 +745,7 @@ fn check_object(
                     at_key: false,
                     help: None,
                 },
-            );
+            ));
         }
         Verdict::NoSchema => {
             let (severity, message) = if opts.reject_missing_schemas {
@@ -750,12 +765,12 @@ fn check_object(
                     ),
                 )
             };
-            let mut f = ctx.locate(doc, &format!("{prefix}/kind"), false);
+            let mut f = place.at(&format!("{prefix}/kind"), false);
             f.rule = "no-schema".into();
             f.severity = severity;
             f.message = message;
             f.object = Some(object_ref(obj));
-            ctx.findings.push(f);
+            out.push(f);
         }
     }
 }
@@ -763,9 +778,9 @@ fn check_object(
 /// Applies the object's `kubegate.io/ignore` annotations to its findings (those from
 /// `start` on), and reports the rules an annotation names that silenced nothing. Returns
 /// how many findings were silenced.
-fn apply_inline(
-    ctx: &mut FileCtx,
-    doc: &Document,
+pub(crate) fn apply_inline(
+    place: &mut dyn Place,
+    out: &mut Vec<Finding>,
     obj: &Object<'_>,
     start: usize,
     engines: &Engines,
@@ -783,9 +798,9 @@ fn apply_inline(
             .map(|r| r.name.clone())
     };
     let mut used = vec![false; suppressions.iter().map(|s| s.rules.len()).sum()];
-    let before = ctx.findings.len() - start;
+    let before = out.len() - start;
     let mut kept = Vec::with_capacity(before);
-    for f in ctx.findings.drain(start..) {
+    for f in out.drain(start..) {
         let name = builtin(&f.rule);
         let mut silenced = false;
         let mut k = 0;
@@ -803,7 +818,7 @@ fn apply_inline(
         }
     }
     let silenced = before - kept.len();
-    ctx.findings.extend(kept);
+    out.extend(kept);
     let prefix = obj.prefix();
     let mut k = 0;
     for s in &suppressions {
@@ -814,7 +829,7 @@ fn apply_inline(
                 .as_ref()
                 .is_some_and(|b| inventory_rule(b, spec, obj.kind));
             if !used[k] && ran != Some(false) && !deferred {
-                let mut f = ctx.locate(doc, &format!("{prefix}{}", s.pointer), false);
+                let mut f = place.at(&format!("{prefix}{}", s.pointer), false);
                 f.rule = "unused-suppression".into();
                 f.severity = Severity::Warning;
                 f.message = match ran {
@@ -822,7 +837,7 @@ fn apply_inline(
                     Some(_) => format!("suppression of `{spec}` matched no finding; remove it"),
                 };
                 f.object = Some(object_ref(obj));
-                ctx.findings.push(f);
+                out.push(f);
             }
             k += 1;
         }
@@ -866,10 +881,10 @@ fn rule_ran(spec: &str, engines: &Engines, opts: &Options<'_>) -> Option<bool> {
 /// Runs the built-in rules on one object and turns their violations into findings.
 ///
 /// `converted` is the object already converted to a Rego value, when the caller has it.
-fn evaluate_rules(
-    ctx: &mut FileCtx,
+pub(crate) fn evaluate_rules(
+    place: &mut dyn Place,
+    out: &mut Vec<Finding>,
     engine: &mut Builtins,
-    doc: &Document,
     obj: &Object<'_>,
     converted: Option<&regorus::Value>,
 ) {
@@ -883,47 +898,43 @@ fn evaluate_rules(
             for v in violations {
                 let meta = &engine.rules[v.rule];
                 let pointer = format!("{prefix}{}", v.pointer);
-                let mut f = ctx.locate(doc, &pointer, false);
+                let mut f = place.at(&pointer, false);
                 f.rule = meta.id.clone().into();
                 f.severity = meta.severity;
                 f.message = v.message;
                 f.object = Some(object_ref(obj));
-                ctx.findings.push(f);
+                out.push(f);
             }
         }
         Err(e) => {
-            let mut f = ctx.locate(doc, &prefix, true);
+            let mut f = place.at(&prefix, true);
             f.rule = "policy-error".into();
             f.message = format!("a built-in policy failed on this object: {e:#}");
             f.object = Some(object_ref(obj));
-            ctx.findings.push(f);
+            out.push(f);
         }
     }
 }
 
-/// Runs the user's policies on one document (conftest's unit of input).
-fn evaluate_user(ctx: &mut FileCtx, user: &mut UserPolicies, doc: &Document) {
-    let object = match parse::objects(doc) {
-        Contents::Objects(o) if o.len() == 1 && o[0].pointer_index.is_none() => {
-            Some(object_ref(&o[0]))
-        }
-        _ => None,
-    };
-    user.set_file(&ctx.file);
-    match user.evaluate(&doc.value) {
+/// Runs the user's policies on one document (conftest's unit of input) or rendered
+/// object: `value`, from the file shown as `file`, about `object` when it is one.
+pub(crate) fn evaluate_user(
+    place: &mut dyn Place,
+    out: &mut Vec<Finding>,
+    user: &mut UserPolicies,
+    file: &str,
+    value: &serde_json::Value,
+    object: Option<ObjectRef>,
+) {
+    user.set_file(file);
+    match user.evaluate(value) {
         Ok((outcomes, _excepted)) => {
             for o in outcomes {
                 let q = &user.queries[o.query];
                 let mut f = match (&o.pointer, o.line) {
-                    (Some(p), _) => ctx.locate(doc, p, false),
-                    (None, Some(line)) => {
-                        let text = ctx.text.clone();
-                        let range = ctx.lines().line_range(&text, line);
-                        let mut f = ctx.finding_at(range.start, range.end);
-                        f.document = Some(doc.index);
-                        f
-                    }
-                    (None, None) => ctx.locate(doc, "", true),
+                    (Some(p), _) => place.at(p, false),
+                    (None, Some(line)) => place.at_line(line),
+                    (None, None) => place.at("", true),
                 };
                 f.rule = q.id().into();
                 f.severity = match q.kind() {
@@ -932,15 +943,15 @@ fn evaluate_user(ctx: &mut FileCtx, user: &mut UserPolicies, doc: &Document) {
                 };
                 f.message = o.message;
                 f.object = object.clone();
-                ctx.findings.push(f);
+                out.push(f);
             }
         }
         Err(e) => {
-            let mut f = ctx.locate(doc, "", true);
+            let mut f = place.at("", true);
             f.rule = "policy-error".into();
             f.message = format!("a policy failed on this document: {e:#}");
             f.object = object;
-            ctx.findings.push(f);
+            out.push(f);
         }
     }
 }
@@ -1003,15 +1014,78 @@ pub fn file_finding(file: &Arc<str>, rule: &'static str, message: String) -> Fin
     }
 }
 
-/// Per-file state while checking: builds the line index only once a finding needs it.
+/// Where findings about one object (or one document) are placed: the object's own file
+/// for a manifest, wherever each node came from for a rendered object.
+pub(crate) trait Place {
+    /// A finding at the node `pointer` resolves to (see [`FileText::locate`]).
+    fn at(&mut self, pointer: &str, at_key: bool) -> Finding;
+    /// A finding on a line of the input's file (conftest's `_loc`).
+    fn at_line(&mut self, line: u32) -> Finding;
+}
+
+/// A document of a file, as a [`Place`].
+pub(crate) struct DocPlace<'a> {
+    pub src: &'a mut FileText,
+    pub doc: &'a Document,
+}
+
+impl Place for DocPlace<'_> {
+    fn at(&mut self, pointer: &str, at_key: bool) -> Finding {
+        self.src.locate(self.doc, pointer, at_key)
+    }
+
+    fn at_line(&mut self, line: u32) -> Finding {
+        let text = self.src.text.clone();
+        let range = self.src.lines().line_range(&text, line);
+        let mut f = self.src.finding_at(range.start, range.end);
+        f.document = Some(self.doc.index);
+        f
+    }
+}
+
+/// Per-file state while checking: its findings, and its text.
 struct FileCtx {
-    file: Arc<str>,
-    text: Arc<str>,
-    lines: Option<LineIndex>,
+    src: FileText,
     findings: Vec<Finding>,
 }
 
 impl FileCtx {
+    fn new(file: Arc<str>, text: Arc<str>) -> Self {
+        Self {
+            src: FileText {
+                file,
+                text,
+                lines: None,
+            },
+            findings: Vec::new(),
+        }
+    }
+
+    /// The document `doc` of this file, as a place, with the findings to add to.
+    fn place<'a>(&'a mut self, doc: &'a Document) -> (DocPlace<'a>, &'a mut Vec<Finding>) {
+        (
+            DocPlace {
+                src: &mut self.src,
+                doc,
+            },
+            &mut self.findings,
+        )
+    }
+
+    fn issue(&mut self, issue: &Issue) {
+        let f = self.src.issue(issue);
+        self.findings.push(f);
+    }
+}
+
+/// A file's text, with the line index built only once a finding needs it.
+pub(crate) struct FileText {
+    file: Arc<str>,
+    text: Arc<str>,
+    lines: Option<LineIndex>,
+}
+
+impl FileText {
     fn lines(&mut self) -> &LineIndex {
         self.lines.get_or_insert_with(|| LineIndex::new(&self.text))
     }
@@ -1036,15 +1110,15 @@ impl FileCtx {
         }
     }
 
-    fn issue(&mut self, issue: &Issue) {
+    fn issue(&mut self, issue: &Issue) -> Finding {
         let mut f = self.finding_at(issue.start as usize, issue.end as usize);
-        if issue.rule == parse::yaml::AMBIGUOUS {
+        if matches!(issue.rule, parse::yaml::AMBIGUOUS | parse::yaml::DROPPED) {
             f.severity = Severity::Warning;
         }
         f.rule = issue.rule.into();
         f.message = issue.message.clone();
         f.document = Some(issue.document);
-        self.findings.push(f);
+        f
     }
 
     /// A finding at the node `pointer` resolves to: its key when `at_key` (or when the node
@@ -1073,16 +1147,5 @@ impl FileCtx {
         f.document = Some(doc.index);
         f.path = Some(pointer.to_owned());
         f
-    }
-
-    fn schema_finding(&mut self, doc: &Document, obj: &Object<'_>, prefix: &str, e: SchemaError) {
-        let pointer = format!("{prefix}{}", e.pointer);
-        let mut f = self.locate(doc, &pointer, e.at_key);
-        f.rule = e.rule.into();
-        f.severity = Severity::Error;
-        f.message = e.message;
-        f.help = e.help;
-        f.object = Some(object_ref(obj));
-        self.findings.push(f);
     }
 }

@@ -1,0 +1,100 @@
+//! kubegate's kustomize build against the real one: every case under `tests/kustomize/cases`
+//! is built natively and compared with what `kubectl kustomize` (kubectl 1.35, kustomize
+//! v5.7.1) printed for it (`expected.yaml`, or `expected.error` when it failed), recorded by
+//! `scripts/record-kustomize.sh`.
+
+use std::path::{Path, PathBuf};
+
+use kubegate::parse::{Limits, Reader};
+use kubegate::render::{build, files::Files};
+use serde_json::Value;
+
+fn cases_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/kustomize/cases")
+}
+
+/// The objects of an `expected.yaml`, read as kyaml reads them.
+fn expected_objects(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let parsed = kubegate::parse::yaml::parse_as(&text, &Limits::default(), Reader::Kyaml);
+    assert!(
+        parsed.issues.is_empty(),
+        "{}: {:?}",
+        path.display(),
+        parsed.issues
+    );
+    parsed
+        .documents
+        .into_iter()
+        .map(|d| d.value)
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+/// What our build of `dir` gives: the objects, or the error message.
+fn ours(dir: &Path) -> Result<Vec<Value>, String> {
+    let files = Files::new(Path::new(env!("CARGO_MANIFEST_DIR")), Limits::default());
+    let built = build::build(&files, dir, &build::Options::default());
+    built
+        .result
+        .map(|rs| rs.into_iter().map(|r| r.node.to_value()).collect())
+        .map_err(|e| e.message)
+}
+
+#[test]
+fn cases_render_as_kubectl_kustomize_renders_them() {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(cases_dir())
+        .expect("tests/kustomize/cases")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("kustomization.yaml").is_file())
+        .collect();
+    names.sort();
+    assert!(names.len() > 50, "only {} cases", names.len());
+    let mut failures = Vec::new();
+    let mut passed = 0;
+    for dir in &names {
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let got = ours(dir);
+        let want_err = dir.join("expected.error").is_file();
+        let same = match (&got, want_err) {
+            (Err(_), true) => true,
+            (Ok(objects), false) => *objects == expected_objects(&dir.join("expected.yaml")),
+            _ => false,
+        };
+        if same {
+            passed += 1;
+        } else {
+            let show = |r: &Result<Vec<Value>, String>| match r {
+                Ok(o) => {
+                    let s = serde_json::to_string(o).unwrap();
+                    s.chars().take(600).collect::<String>()
+                }
+                Err(e) => format!("error: {e}"),
+            };
+            let want = if want_err {
+                format!(
+                    "error: {}",
+                    std::fs::read_to_string(dir.join("expected.error")).unwrap_or_default()
+                )
+            } else {
+                serde_json::to_string(&expected_objects(&dir.join("expected.yaml")))
+                    .unwrap()
+                    .chars()
+                    .take(600)
+                    .collect()
+            };
+            failures.push(format!(
+                "{name}:\n  kubegate: {}\n  kubectl:  {want}",
+                show(&got)
+            ));
+        }
+    }
+    eprintln!("kustomize parity: {passed} of {} cases", names.len());
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ from kubectl kustomize:\n{}",
+        failures.len(),
+        names.len(),
+        failures.join("\n")
+    );
+}
