@@ -35,7 +35,7 @@ case "${1-}" in
     "") ;;
     --corpus) mode=corpus ;;
     -h | --help)
-        sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '1d; /^#/!q; p' "$0" | sed 's/^# \{0,1\}//'
         exit 0
         ;;
     *)
