@@ -124,6 +124,10 @@ pub struct CheckArgs {
     #[arg(long, help_heading = "Policies")]
     pub no_builtin_rules: bool,
 
+    /// Do not render kustomizations: check their files as they are
+    #[arg(long, help_heading = "Rendering")]
+    pub no_render: bool,
+
     /// Directory (or file) of user Rego policies, conftest conventions (repeatable)
     #[arg(long, short = 'p', value_name = "DIR", help_heading = "Policies")]
     pub policy: Vec<std::path::PathBuf>,
@@ -401,7 +405,8 @@ fn merge_request_filters(
             }
         }
         opts.kustomize = check::kustomize_files(&base);
-        let base_outcome = pool.install(|| check::run(base, opts));
+        let mut base_outcome = pool.install(|| check::run(base, opts));
+        check::finish(&mut base_outcome, args.reject_missing_schemas);
         existing += crate::mr::keep_new(&mut outcome.findings, &base_outcome.findings, &|f| {
             f.to_owned()
         });
@@ -794,11 +799,58 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         inline_suppressions: !args.no_inline_suppressions,
         combine: args.combine,
     };
+    // kustomizations are rendered, and the files they use are checked through them.
+    let stage = (!args.no_render).then(|| {
+        let inputs: Vec<crate::render::roots::Input<'_>> = loaded
+            .iter()
+            .filter_map(|l| match &l.input {
+                Input::File { path, .. } => Some(crate::render::roots::Input {
+                    path,
+                    bytes: l.bytes.as_ref().ok().map(Vec::as_slice),
+                }),
+                Input::Stdin { .. } => None,
+            })
+            .collect();
+        let confine = match &mr {
+            Some(mr) => mr.repo.root().to_path_buf(),
+            None => crate::git::Repo::discover(Path::new("."))
+                .ok()
+                .flatten()
+                .map_or_else(
+                    || std::env::current_dir().unwrap_or_default(),
+                    |r| r.root().to_path_buf(),
+                ),
+        };
+        pool.install(|| crate::render::roots::render(&inputs, &confine, limits.clone()))
+    });
+    let mut loaded = loaded;
+    let mut through_render = 0;
+    if let Some(stage) = &stage {
+        loaded.retain(|l| match &l.input {
+            Input::File { path, .. } => {
+                let used = path.canonicalize().is_ok_and(|p| stage.used.contains(&p));
+                through_render += usize::from(used);
+                !used
+            }
+            Input::Stdin { .. } => true,
+        });
+    }
     let outcome: Outcome = pool.install(|| {
         opts.kustomize = check::kustomize_files(&loaded);
         check::run(loaded, &opts)
     });
     let mut outcome = outcome;
+    if let Some(stage) = &stage {
+        let rendered = pool.install(|| check::rendered::run(&stage.roots, &stage.files, &opts));
+        outcome.findings.extend(rendered.findings);
+        outcome.stats.objects += rendered.stats.objects;
+        outcome.stats.suppressed += rendered.stats.suppressed;
+        outcome.stats.rendered = stage.roots.len();
+        outcome.stats.through_render = through_render;
+        outcome.stats.files += through_render;
+        outcome.sources.extend(rendered.sources);
+    }
+    check::finish(&mut outcome, args.reject_missing_schemas);
     if special_files > 0 {
         *outcome.stats.skipped.entry("special_file").or_default() += special_files;
     }
@@ -1066,6 +1118,12 @@ fn summary_line(o: &Outcome, c: Counts, elapsed: std::time::Duration) -> String 
             .map(|(k, v)| format!("{v} {}", k.replace('_', " ")))
             .collect();
         s.push_str(&format!(" ({skipped} skipped: {})", parts.join(", ")));
+    }
+    if o.stats.rendered > 0 {
+        s.push_str(&format!(
+            ", {} rendered",
+            plural(o.stats.rendered, "kustomization", "kustomizations")
+        ));
     }
     if o.stats.suppressed > 0 {
         s.push_str(&format!(", {} suppressed", o.stats.suppressed));

@@ -323,6 +323,7 @@ impl Loaded {
             object: None,
             path: Some(format!("/suppressions/{i}")),
             help: None,
+            rendered: Vec::new(),
         }
     }
 

@@ -80,6 +80,9 @@ pub struct Finding {
     pub path: Option<String>,
     /// An extra line of advice ("did you mean `replicas`?").
     pub help: Option<String>,
+    /// The kustomizations (directories) whose rendered output holds the object, when the
+    /// finding is about a rendered object: the same place may be found through several.
+    pub rendered: Vec<Arc<str>>,
 }
 
 impl Finding {

@@ -212,7 +212,8 @@ impl Builder<'_> {
                     Some(p) => super::kustomization::string_map(p, "labels[].pairs")?,
                     None => Vec::new(),
                 };
-                let flag = |k: &str| matches!(entry.get(k).map(|n| &n.kind), Some(Kind::Bool(true)));
+                let flag =
+                    |k: &str| matches!(entry.get(k).map(|n| &n.kind), Some(Kind::Bool(true)));
                 if let Some(fields) = entry.get("fields") {
                     self.warn(
                         "kustomize-unsupported",
@@ -231,7 +232,10 @@ impl Builder<'_> {
                         specs.extend_from_slice(transform::TEMPLATE_LABELS);
                     }
                     if !specs.iter().any(|s| s.path == "metadata/labels") {
-                        specs.push(crate::render::fieldpath::FieldSpec::new("metadata/labels", true));
+                        specs.push(crate::render::fieldpath::FieldSpec::new(
+                            "metadata/labels",
+                            true,
+                        ));
                     }
                 }
                 transform::labels(acc, &pairs, &specs)?;
@@ -241,10 +245,17 @@ impl Builder<'_> {
         if !common.is_empty() {
             if let Some(labels) = k.field("labels").and_then(Node::as_seq) {
                 for entry in labels {
-                    for (key, _) in entry.get("pairs").and_then(Node::as_map).into_iter().flatten() {
+                    for (key, _) in entry
+                        .get("pairs")
+                        .and_then(Node::as_map)
+                        .into_iter()
+                        .flatten()
+                    {
                         if let Some((_, n)) = common.iter().find(|(c, _)| c == key) {
                             return Err(Error::at_key(
-                                format!("label name '{key}' exists in both commonLabels and labels"),
+                                format!(
+                                    "label name '{key}' exists in both commonLabels and labels"
+                                ),
                                 n.origin,
                             ));
                         }
@@ -308,7 +319,9 @@ impl Builder<'_> {
         }
         let full = k.dir.join(path);
         if full.is_dir() {
-            return self.directory(&full, node.origin, false, std::mem::take(acc)).map(|a| *acc = a);
+            return self
+                .directory(&full, node.origin, false, std::mem::take(acc))
+                .map(|a| *acc = a);
         }
         if !full.exists() {
             return Err(Error::new(
@@ -328,6 +341,18 @@ impl Builder<'_> {
         self.used.insert(file);
         for r in self.objects(file, node.origin)? {
             append(acc, r, node.origin)?;
+        }
+        // Where kubectl would read the file otherwise, as for a manifest.
+        let parsed = self
+            .files
+            .get(file)
+            .parsed(Reader::Kyaml, &self.files.limits);
+        for note in &parsed.notes {
+            self.warn(
+                crate::parse::yaml::AMBIGUOUS,
+                note.message.clone(),
+                Origin::new(file, Span::new(note.start as usize, note.end as usize)),
+            );
         }
         Ok(())
     }
@@ -362,10 +387,7 @@ impl Builder<'_> {
         let canonical = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
         if self.stack.contains(&canonical) {
             return Err(Error::new(
-                format!(
-                    "cycle: {} includes itself",
-                    self.files.display(&canonical)
-                ),
+                format!("cycle: {} includes itself", self.files.display(&canonical)),
                 from,
             ));
         }
@@ -466,7 +488,11 @@ impl Builder<'_> {
                         item.origin,
                     ));
                 }
-                if item.get("kind").and_then(Node::as_str).is_none_or(str::is_empty) {
+                if item
+                    .get("kind")
+                    .and_then(Node::as_str)
+                    .is_none_or(str::is_empty)
+                {
                     return Err(Error::new(
                         "missing Resource metadata: the object has no `kind`",
                         item.origin,
@@ -503,9 +529,15 @@ pub fn is_remote(path: &str) -> bool {
         return true;
     }
     let first = path.split('/').next().unwrap_or("");
-    (first.contains('.') && first != "." && first != ".." && path.contains('/')
+    (first.contains('.')
+        && first != "."
+        && first != ".."
+        && path.contains('/')
         && !Path::new(path).exists()
-        && first.rsplit('.').next().is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic())))
+        && first
+            .rsplit('.')
+            .next()
+            .is_some_and(|tld| tld.len() >= 2 && tld.chars().all(|c| c.is_ascii_alphabetic())))
         || path.contains("?ref=")
 }
 
@@ -537,7 +569,11 @@ fn sort(k: &Kustomization, resources: &mut [Resource]) -> Result<()> {
                         })
                     };
                     match legacy_opts {
-                        Some(_) => (true, Some(list("orderFirst").unwrap_or_default()), Some(list("orderLast").unwrap_or_default())),
+                        Some(_) => (
+                            true,
+                            Some(list("orderFirst").unwrap_or_default()),
+                            Some(list("orderLast").unwrap_or_default()),
+                        ),
                         None => (true, None, None),
                     }
                 }
@@ -577,7 +613,10 @@ fn sort(k: &Kustomization, resources: &mut [Resource]) -> Result<()> {
         "CronJob",
         "PodDisruptionBudget",
     ];
-    const LAST: &[&str] = &["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"];
+    const LAST: &[&str] = &[
+        "MutatingWebhookConfiguration",
+        "ValidatingWebhookConfiguration",
+    ];
     let first: Vec<String> = first.unwrap_or_else(|| FIRST.iter().map(|s| s.to_string()).collect());
     let last: Vec<String> = last.unwrap_or_else(|| LAST.iter().map(|s| s.to_string()).collect());
     let rank = |kind: &str| -> i64 {
@@ -590,8 +629,19 @@ fn sort(k: &Kustomization, resources: &mut [Resource]) -> Result<()> {
         0
     };
     let gvk_key = |g: &super::resource::Gvk| {
-        let or = |s: &str, d: &str| if s.is_empty() { d.to_owned() } else { s.to_owned() };
-        format!("{}_{}_{}", or(&g.group, "~G"), or(&g.version, "~V"), or(&g.kind, "~K"))
+        let or = |s: &str, d: &str| {
+            if s.is_empty() {
+                d.to_owned()
+            } else {
+                s.to_owned()
+            }
+        };
+        format!(
+            "{}_{}_{}",
+            or(&g.group, "~G"),
+            or(&g.version, "~V"),
+            or(&g.kind, "~K")
+        )
     };
     resources.sort_by(|a, b| {
         let (ga, gb) = (a.gvk(), b.gvk());
@@ -610,8 +660,16 @@ fn sort(k: &Kustomization, resources: &mut [Resource]) -> Result<()> {
         }
         let key = |r: &Resource| {
             let id = r.id();
-            let ns = if id.namespace.is_empty() { "~X".to_owned() } else { id.namespace.clone() };
-            let name = if id.name.is_empty() { "~N".to_owned() } else { id.name.clone() };
+            let ns = if id.namespace.is_empty() {
+                "~X".to_owned()
+            } else {
+                id.namespace.clone()
+            };
+            let name = if id.name.is_empty() {
+                "~N".to_owned()
+            } else {
+                id.name.clone()
+            };
             format!("{}|{ns}|{name}", id.gvk.id_string())
         };
         key(a).cmp(&key(b))

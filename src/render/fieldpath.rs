@@ -117,7 +117,9 @@ pub fn visit(
                 };
                 map.insert(name.clone(), Node::new(kind, origin));
             }
-            let child = map.get_mut(name.as_str()).expect("just checked or inserted");
+            let child = map
+                .get_mut(name.as_str())
+                .expect("just checked or inserted");
             visit(child, rest, create, set)
         }
         _ => Ok(false),

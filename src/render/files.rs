@@ -30,6 +30,8 @@ pub struct SourceFile {
 pub struct Parsed {
     pub documents: Vec<Document>,
     pub issues: Vec<parse::Issue>,
+    /// Where the other reader would build something else (`yaml-ambiguous`).
+    pub notes: Vec<parse::Issue>,
 }
 
 impl SourceFile {
@@ -44,6 +46,7 @@ impl SourceFile {
             Arc::new(Parsed {
                 documents: p.documents,
                 issues: p.issues,
+                notes: p.notes,
             })
         })
         .clone()
@@ -67,7 +70,9 @@ impl Files {
         let cwd = std::env::current_dir()
             .and_then(|d| d.canonicalize())
             .unwrap_or_default();
-        let confine = confine.canonicalize().unwrap_or_else(|_| confine.to_path_buf());
+        let confine = confine
+            .canonicalize()
+            .unwrap_or_else(|_| confine.to_path_buf());
         Self {
             files: RwLock::new(Vec::new()),
             by_path: Mutex::new(HashMap::new()),

@@ -115,7 +115,10 @@ impl Kustomization {
             [_, second, ..] => {
                 return Err(Error::new(
                     "a kustomization file holds one document; kustomize reads no other",
-                    Origin::new(file, Span::new(second.start as usize, second.start as usize)),
+                    Origin::new(
+                        file,
+                        Span::new(second.start as usize, second.start as usize),
+                    ),
                 ));
             }
         };
@@ -142,7 +145,10 @@ impl Kustomization {
                 ));
             }
         }
-        let kind = node.get("kind").and_then(Node::as_str).unwrap_or("Kustomization");
+        let kind = node
+            .get("kind")
+            .and_then(Node::as_str)
+            .unwrap_or("Kustomization");
         let component = match kind {
             "Kustomization" => false,
             "Component" => true,
@@ -231,9 +237,10 @@ impl Kustomization {
 
     /// Whether nothing in it does anything (kustomize: `kustomization.yaml is empty`).
     fn is_empty(&self) -> bool {
-        self.node
-            .as_map()
-            .is_none_or(|m| m.iter().all(|(k, v)| k == "apiVersion" || k == "kind" || is_blank(v)))
+        self.node.as_map().is_none_or(|m| {
+            m.iter()
+                .all(|(k, v)| k == "apiVersion" || k == "kind" || is_blank(v))
+        })
     }
 }
 

@@ -13,6 +13,7 @@ pub mod kustomization;
 pub mod nameref;
 pub mod node;
 pub mod resource;
+pub mod roots;
 pub mod scope;
 pub mod transform;
 

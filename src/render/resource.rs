@@ -28,7 +28,13 @@ impl Gvk {
 
     /// kustomize's `Gvk.String()`: `Kind.version.group`, with `[noGrp]` for the core group.
     pub fn id_string(&self) -> String {
-        let or = |s: &str, d: &'static str| if s.is_empty() { d.to_owned() } else { s.to_owned() };
+        let or = |s: &str, d: &'static str| {
+            if s.is_empty() {
+                d.to_owned()
+            } else {
+                s.to_owned()
+            }
+        };
         format!(
             "{}.{}.{}",
             or(&self.kind, "[noKind]"),
@@ -139,7 +145,10 @@ impl Resource {
     }
 
     pub fn api_version(&self) -> &str {
-        self.node.get("apiVersion").and_then(Node::as_str).unwrap_or("")
+        self.node
+            .get("apiVersion")
+            .and_then(Node::as_str)
+            .unwrap_or("")
     }
 
     pub fn kind(&self) -> &str {
@@ -187,7 +196,11 @@ impl Resource {
 
     /// Sets `metadata.name`, with the origin of the field that asked for it.
     pub fn set_name(&mut self, name: String, origin: Origin) {
-        if let Some(n) = self.node.get_mut("metadata").and_then(|m| m.get_mut("name")) {
+        if let Some(n) = self
+            .node
+            .get_mut("metadata")
+            .and_then(|m| m.get_mut("name"))
+        {
             let key = n.origin.key;
             n.kind = Kind::String(name);
             n.origin = Origin { key, ..origin };
@@ -197,7 +210,11 @@ impl Resource {
     /// Whether kustomize drops it from the output (`config.kubernetes.io/local-config`).
     pub fn is_local_config(&self) -> bool {
         self.node
-            .path(&["metadata", "annotations", "config.kubernetes.io/local-config"])
+            .path(&[
+                "metadata",
+                "annotations",
+                "config.kubernetes.io/local-config",
+            ])
             .and_then(Node::as_str)
             == Some("true")
     }

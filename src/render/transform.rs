@@ -182,9 +182,12 @@ pub fn namespace(resources: &mut [Resource], ns: &str, origin: Origin) -> Result
         fs("spec/service/namespace", true)
             .group("apiregistration.k8s.io")
             .kind("APIService"),
-        fs("spec/conversion/webhook/clientConfig/service/namespace", false)
-            .group("apiextensions.k8s.io")
-            .kind("CustomResourceDefinition"),
+        fs(
+            "spec/conversion/webhook/clientConfig/service/namespace",
+            false,
+        )
+        .group("apiextensions.k8s.io")
+        .kind("CustomResourceDefinition"),
     ];
     let mut set = |n: &mut Node| -> Result<()> {
         let key = n.origin.key;
@@ -258,10 +261,7 @@ pub fn name_affix(
 ) -> Result<()> {
     for r in resources.iter_mut() {
         let id = r.original_id();
-        if NAME_SKIP
-            .iter()
-            .any(|(g, k)| id.gvk.selected_by(g, "", k))
-        {
+        if NAME_SKIP.iter().any(|(g, k)| id.gvk.selected_by(g, "", k)) {
             continue;
         }
         if !affix.is_empty() {
@@ -454,7 +454,11 @@ fn split_image(image: &str) -> (String, String, String) {
         (None, None) => (image.to_owned(), String::new(), String::new()),
         (c, Some(a)) if c.is_none_or(|c| a < c) => {
             let a = a + slash;
-            (image[..a].to_owned(), String::new(), image[a + 1..].to_owned())
+            (
+                image[..a].to_owned(),
+                String::new(),
+                image[a + 1..].to_owned(),
+            )
         }
         (Some(c), Some(a)) => {
             let (c, a) = (c + slash, a + slash);
@@ -466,7 +470,11 @@ fn split_image(image: &str) -> (String, String, String) {
         }
         (Some(c), None) => {
             let c = c + slash;
-            (image[..c].to_owned(), image[c + 1..].to_owned(), String::new())
+            (
+                image[..c].to_owned(),
+                image[c + 1..].to_owned(),
+                String::new(),
+            )
         }
         (None, Some(_)) => unreachable!("handled above"),
     }

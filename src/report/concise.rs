@@ -14,7 +14,7 @@ pub fn render(cx: &Context<'_>, out: &mut dyn Write) -> io::Result<()> {
             f.start.column,
             f.severity,
             f.rule,
-            one_line(&f.message)
+            one_line(&super::message(f))
         )?;
     }
     Ok(())

@@ -246,7 +246,7 @@ fn message(f: &Finding, path: &str) -> String {
     } else {
         let _ = write!(s, "{path}: ");
     }
-    let _ = write!(s, "{} {}", f.rule, f.message);
+    let _ = write!(s, "{} {}", f.rule, super::message(f));
     if let Some(help) = &f.help {
         let _ = write!(s, "\nhelp: {help}");
     }
@@ -555,7 +555,7 @@ fn finding_row(f: &Finding, links: Option<&Links>) -> String {
         Some(url) => format!("[{}]({url})", md_cell(&place)),
         None => md_cell(&place),
     };
-    let mut text = f.message.clone();
+    let mut text = super::message(f).into_owned();
     if let Some(help) = &f.help {
         let _ = write!(text, "\nhelp: {help}");
     }
@@ -635,6 +635,7 @@ pub(crate) mod tests {
             object: None,
             path: None,
             help: None,
+            rendered: Vec::new(),
         }
     }
 

@@ -82,7 +82,7 @@ fn issue<'a>(f: &'a Finding, fingerprint: &'a str, cx: &Context<'_>) -> Issue<'a
     Issue {
         kind: "issue",
         check_name: &f.rule,
-        description: format!("{}: {}", f.rule, f.message),
+        description: format!("{}: {}", f.rule, super::message(f)),
         categories: [category(&f.rule, cx)],
         severity: severity(f.severity),
         fingerprint,

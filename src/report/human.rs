@@ -46,7 +46,7 @@ fn level(s: Severity) -> Level<'static> {
 }
 
 fn render_one(renderer: &Renderer, f: &Finding, source: Option<(&str, &LineIndex)>) -> String {
-    let title = one_line(&f.message);
+    let title = one_line(&super::message(f));
     let path = one_line(&f.file);
     let mut groups = Vec::new();
     let head = level(f.severity)

@@ -43,6 +43,8 @@ struct Summary<'a> {
     /// Dropped by `--filter-mode`.
     #[serde(rename = "outsideChange")]
     outside_change: usize,
+    /// Kustomizations rendered.
+    rendered: usize,
     findings: SeverityCounts,
 }
 
@@ -67,6 +69,10 @@ struct Item<'a> {
     object: Option<&'a ObjectRef>,
     path: Option<&'a str>,
     help: Option<&'a str>,
+    /// The kustomizations whose rendered output holds the object (a finding on a
+    /// rendered object; absent for a file checked as it is).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    rendered: &'a [std::sync::Arc<str>],
 }
 
 impl<'a> From<&'a Finding> for Item<'a> {
@@ -84,6 +90,7 @@ impl<'a> From<&'a Finding> for Item<'a> {
             object: f.object.as_ref(),
             path: f.path.as_deref(),
             help: f.help.as_deref(),
+            rendered: &f.rendered,
         }
     }
 }
@@ -106,6 +113,7 @@ pub fn render(cx: &Context<'_>, out: &mut dyn Write) -> io::Result<()> {
             suppressed: o.stats.suppressed,
             not_new: o.stats.existing,
             outside_change: o.stats.outside_diff,
+            rendered: o.stats.rendered,
             findings: SeverityCounts {
                 error: c.error,
                 warning: c.warning,

@@ -79,7 +79,8 @@ fn case_name(f: &Finding) -> String {
         what.push(p.to_owned());
     }
     if what.is_empty() {
-        let first = f.message.lines().next().unwrap_or("");
+        let full = super::message(f);
+        let first = full.lines().next().unwrap_or("");
         what.push(first.to_owned());
     }
     format!("{} {}", f.rule, what.join(" "))
@@ -91,7 +92,11 @@ fn case_name(f: &Finding) -> String {
 fn details(f: &Finding, path: &str, cx: &Context<'_>) -> String {
     let mut s = format!(
         "{path}:{}:{}: {}[{}] {}",
-        f.start.line, f.start.column, f.severity, f.rule, f.message
+        f.start.line,
+        f.start.column,
+        f.severity,
+        f.rule,
+        super::message(f)
     );
     if let Some(h) = &f.help {
         s.push_str("\nhelp: ");
@@ -157,7 +162,7 @@ pub fn render(cx: &Context<'_>, out: &mut dyn Write) -> io::Result<()> {
             suite.cases.push(Case {
                 name,
                 status: status(f),
-                message: f.message.clone(),
+                message: super::message(f).into_owned(),
                 rule: f.rule.to_string(),
                 details,
             });

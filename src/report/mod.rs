@@ -119,6 +119,16 @@ pub fn render(format: Format, cx: &Context<'_>, out: &mut dyn Write) -> io::Resu
     }
 }
 
+/// The message a report shows: the finding's, and, for a rendered object, the
+/// kustomizations whose output holds it (`in overlays/prod, overlays/staging`).
+pub fn message(f: &crate::finding::Finding) -> std::borrow::Cow<'_, str> {
+    if f.rendered.is_empty() {
+        return f.message.as_str().into();
+    }
+    let roots: Vec<&str> = f.rendered.iter().map(|r| &**r).collect();
+    format!("{} (rendered in {})", f.message, roots.join(", ")).into()
+}
+
 /// A finding's file as a repository-relative path with `/` separators, for the machine
 /// formats: no leading `./`, and an absolute path under the project directory
 /// (`CI_PROJECT_DIR`, `GITHUB_WORKSPACE`, else the working directory) made relative to it.
@@ -237,6 +247,7 @@ mod tests {
             }),
             path: path.map(str::to_owned),
             help: None,
+            rendered: Vec::new(),
         }
     }
 

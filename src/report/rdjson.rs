@@ -173,7 +173,7 @@ pub fn render(cx: &Context<'_>, out: &mut dyn Write) -> io::Result<()> {
             if (end.line, end.column) < (start.line, start.column) {
                 end = RdPosition { ..start };
             }
-            let mut message = f.message.clone();
+            let mut message = super::message(f).into_owned();
             if let Some(h) = &f.help {
                 message.push_str("\nhelp: ");
                 message.push_str(h);

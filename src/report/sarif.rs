@@ -365,7 +365,7 @@ fn help_markdown(m: &RuleMeta) -> String {
 }
 
 fn result(f: &Finding, fingerprint: &str, catalog: &Catalog) -> Value {
-    let mut message = f.message.clone();
+    let mut message = super::message(f).into_owned();
     if message.trim().is_empty() {
         // SARIF and GitHub need a non-empty message.
         message = f.rule.to_string();
@@ -512,6 +512,7 @@ mod tests {
             object: None,
             path: Some(format!("/x/{line}")),
             help: None,
+            rendered: Vec::new(),
         }
     }
 

@@ -1,4 +1,7 @@
 //! The pipeline: read → parse → validate each input in parallel, then sort the findings.
+//! [`rendered`] checks the objects kustomize renders, with the same checks.
+
+pub mod rendered;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -47,6 +50,10 @@ pub struct Stats {
     pub existing: usize,
     /// Findings dropped by `--filter-mode`: away from the lines the change touched.
     pub outside_diff: usize,
+    /// Kustomizations rendered (roots).
+    pub rendered: usize,
+    /// Files checked through the kustomizations that use them, not on their own.
+    pub through_render: usize,
 }
 
 impl Stats {
@@ -170,10 +177,16 @@ pub fn run(inputs: Vec<Loaded>, opts: &Options<'_>) -> Outcome {
         evaluate_combined(&mut out, user.clone(), combined, opts.keep_sources);
     }
     finding::sort(&mut out.findings);
-    if !opts.reject_missing_schemas {
+    out
+}
+
+/// The last step of a run, once every finding is in (manifests and rendered objects):
+/// report order, and one `no-schema` finding per kind unless every object must have one.
+pub fn finish(out: &mut Outcome, reject_missing_schemas: bool) {
+    finding::sort(&mut out.findings);
+    if !reject_missing_schemas {
         collapse_no_schema(&mut out.findings);
     }
-    out
 }
 
 /// A file's objects that the inventory-scope rules read, with what it takes to place
@@ -321,7 +334,7 @@ fn evaluate_inventory(
 
 /// Whether `spec` names an enabled inventory-scope rule that reads objects of `kind`: its
 /// findings (and so the use of a suppression of it) are known only after the whole run.
-fn inventory_rule(builtins: &Builtins, spec: &str, kind: &str) -> bool {
+pub(crate) fn inventory_rule(builtins: &Builtins, spec: &str, kind: &str) -> bool {
     builtins.rules.iter().any(|r| {
         r.scope == crate::policy::Scope::Inventory
             && r.applies_to(kind)
@@ -1011,6 +1024,7 @@ pub fn file_finding(file: &Arc<str>, rule: &'static str, message: String) -> Fin
         object: None,
         path: None,
         help: None,
+        rendered: Vec::new(),
     }
 }
 
@@ -1086,11 +1100,11 @@ pub(crate) struct FileText {
 }
 
 impl FileText {
-    fn lines(&mut self) -> &LineIndex {
+    pub(crate) fn lines(&mut self) -> &LineIndex {
         self.lines.get_or_insert_with(|| LineIndex::new(&self.text))
     }
 
-    fn finding_at(&mut self, start: usize, end: usize) -> Finding {
+    pub(crate) fn finding_at(&mut self, start: usize, end: usize) -> Finding {
         let text = self.text.clone();
         let lines = self.lines();
         let (s, e) = (lines.position(&text, start), lines.position(&text, end));
@@ -1107,6 +1121,7 @@ impl FileText {
             object: None,
             path: None,
             help: None,
+            rendered: Vec::new(),
         }
     }
 

@@ -1,0 +1,379 @@
+//! Checking what kustomize renders: every object of every rendered root goes through the
+//! same schema, built-in rule, user policy and suppression checks as a manifest, and each
+//! finding lands where the offending node came from (the base resource, the patch, the
+//! kustomization field). A place found through several roots (a base under two overlays)
+//! is reported once, naming every root it appears in.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use super::{
+    Engines, FileText, Options, Outcome, Place, apply_inline, check_object, evaluate_rules,
+    evaluate_user, inventory_rule,
+};
+use crate::finding::{Finding, ObjectRef, Severity};
+use crate::parse::Object;
+use crate::render::Warning;
+use crate::render::files::Files;
+use crate::render::node::{FileId, Node, Origin};
+
+/// One kustomization rendered: its objects, or the error that stopped it, and its
+/// warnings.
+#[derive(Debug)]
+pub struct Root {
+    /// The directory, as reports show it.
+    pub dir: Arc<str>,
+    pub objects: Vec<Node>,
+    pub error: Option<crate::render::Error>,
+    pub warnings: Vec<Warning>,
+}
+
+/// Where a rendered object's findings go: wherever each of its nodes came from.
+pub(crate) struct NodePlace<'a> {
+    pub files: &'a Files,
+    pub texts: &'a mut HashMap<FileId, FileText>,
+    pub node: &'a Node,
+}
+
+impl NodePlace<'_> {
+    /// A finding at `origin`, at its key when `at_key` and it has one.
+    fn at_origin(&mut self, origin: Origin, at_key: bool) -> Finding {
+        let files = self.files;
+        let text = self.texts.entry(origin.file).or_insert_with(|| {
+            let f = files.get(origin.file);
+            FileText {
+                file: f.display.clone(),
+                text: f.text.clone(),
+                lines: None,
+            }
+        });
+        let span = origin.span(at_key);
+        text.finding_at(span.start as usize, span.end as usize)
+    }
+}
+
+impl Place for NodePlace<'_> {
+    fn at(&mut self, pointer: &str, at_key: bool) -> Finding {
+        let (origin, ancestor, container) = match self.node.pointer(pointer) {
+            Some(n) => (n.origin, false, n.is_container()),
+            None => {
+                let (o, _) = self.node.locate(pointer);
+                (o, true, true)
+            }
+        };
+        let mut f = self.at_origin(origin, at_key || ancestor || container);
+        f.path = Some(pointer.to_owned());
+        f
+    }
+
+    fn at_line(&mut self, _line: u32) -> Finding {
+        // A line of the rendered output means nothing to the author: the object itself.
+        self.at("", true)
+    }
+}
+
+/// What a rendered object's inventory-rule evaluation needs.
+struct InventoryItem {
+    root: usize,
+    object: usize,
+    value: regorus::Value,
+    kind: String,
+    object_ref: ObjectRef,
+    suppressions: Vec<crate::suppress::Inline>,
+}
+
+/// Checks every object of every root, in parallel, and reports each finding once.
+pub fn run(roots: &[Root], files: &Files, opts: &Options<'_>) -> Outcome {
+    type PerRoot = (Vec<Finding>, usize, usize, Vec<InventoryItem>);
+    let results: Vec<PerRoot> = roots
+        .par_iter()
+        .enumerate()
+        .map_init(
+            || Engines {
+                builtins: opts.builtins.cloned(),
+                user: opts.user.cloned(),
+            },
+            |engines, (ri, root)| check_root(ri, root, files, opts, engines),
+        )
+        .collect();
+    let mut out = Outcome::default();
+    let mut inventory = Vec::new();
+    let mut per_root: Vec<Vec<Finding>> = Vec::with_capacity(roots.len());
+    for (findings, objects, suppressed, items) in results {
+        out.stats.objects += objects;
+        out.stats.suppressed += suppressed;
+        per_root.push(findings);
+        inventory.extend(items);
+    }
+    if let Some(builtins) = opts.builtins {
+        evaluate_inventory(roots, files, builtins, inventory, &mut per_root, &mut out);
+    }
+    for (ri, findings) in per_root.into_iter().enumerate() {
+        for mut f in findings {
+            f.rendered = vec![roots[ri].dir.clone()];
+            out.findings.push(f);
+        }
+    }
+    merge_across_roots(&mut out.findings);
+    if opts.keep_sources {
+        for f in &out.findings {
+            if !out.sources.contains_key(&f.file)
+                && let Some(text) = text_of(files, &f.file)
+            {
+                out.sources.insert(f.file.clone(), text);
+            }
+        }
+    }
+    out
+}
+
+fn text_of(files: &Files, display: &str) -> Option<Arc<str>> {
+    (0..files.len() as FileId)
+        .map(|id| files.get(id))
+        .find(|f| &*f.display == display)
+        .map(|f| f.text.clone())
+}
+
+/// One root: its error or warnings as findings, then its objects.
+fn check_root(
+    ri: usize,
+    root: &Root,
+    files: &Files,
+    opts: &Options<'_>,
+    engines: &mut Engines,
+) -> (Vec<Finding>, usize, usize, Vec<InventoryItem>) {
+    let mut texts: HashMap<FileId, FileText> = HashMap::new();
+    let mut out = Vec::new();
+    let mut suppressed = 0;
+    let mut inventory = Vec::new();
+    let nowhere = Node::new(
+        crate::render::node::Kind::Null,
+        Origin::new(0, Default::default()),
+    );
+    if let Some(e) = &root.error {
+        let mut place = NodePlace {
+            files,
+            texts: &mut texts,
+            node: &nowhere,
+        };
+        let mut f = place.at_origin(e.origin, e.at_key);
+        f.rule = "kustomize-error".into();
+        f.message = format!("kustomize cannot build {}: {}", root.dir, e.message);
+        out.push(f);
+    }
+    for w in &root.warnings {
+        let mut place = NodePlace {
+            files,
+            texts: &mut texts,
+            node: &nowhere,
+        };
+        let mut f = place.at_origin(w.origin, false);
+        f.rule = w.rule.into();
+        f.severity = if w.rule == "kustomize-helm" {
+            Severity::Info
+        } else {
+            Severity::Warning
+        };
+        f.message = w.message.clone();
+        out.push(f);
+    }
+    for (oi, node) in root.objects.iter().enumerate() {
+        let value = node.to_value();
+        let (Some(api_version), Some(kind)) = (
+            value.get("apiVersion").and_then(|v| v.as_str()),
+            value.get("kind").and_then(|v| v.as_str()),
+        ) else {
+            continue;
+        };
+        let obj = Object {
+            value: &value,
+            pointer_index: None,
+            api_version,
+            kind,
+        };
+        let start = out.len();
+        let mut place = NodePlace {
+            files,
+            texts: &mut texts,
+            node,
+        };
+        if let Some(user) = engines.user.as_mut()
+            && !opts.combine
+        {
+            let file = files.get(node.origin.file).display.clone();
+            evaluate_user(
+                &mut place,
+                &mut out,
+                user,
+                &file,
+                &value,
+                Some(super::object_ref(&obj)),
+            );
+        }
+        if let Some(catalog) = opts.catalog {
+            check_object(&mut place, &mut out, catalog, &obj, opts);
+        }
+        if let Some(engine) = engines.builtins.as_mut() {
+            if engine.in_inventory(kind) {
+                let rego = crate::policy::to_rego(&value);
+                evaluate_rules(&mut place, &mut out, engine, &obj, Some(&rego));
+                let suppressions = if opts.inline_suppressions {
+                    crate::suppress::inline(&value)
+                        .into_iter()
+                        .filter(|s| {
+                            s.rules
+                                .iter()
+                                .any(|spec| inventory_rule(engine, spec, kind))
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                inventory.push(InventoryItem {
+                    root: ri,
+                    object: oi,
+                    value: rego,
+                    kind: kind.to_owned(),
+                    object_ref: super::object_ref(&obj),
+                    suppressions,
+                });
+            } else {
+                evaluate_rules(&mut place, &mut out, engine, &obj, None);
+            }
+        }
+        if opts.inline_suppressions {
+            suppressed += apply_inline(&mut place, &mut out, &obj, start, engines, opts);
+        }
+    }
+    (out, root.objects.len(), suppressed, inventory)
+}
+
+/// The inventory rules compare the objects of one root: they run once per root.
+fn evaluate_inventory(
+    roots: &[Root],
+    files: &Files,
+    builtins: &crate::policy::Builtins,
+    items: Vec<InventoryItem>,
+    per_root: &mut [Vec<Finding>],
+    out: &mut Outcome,
+) {
+    let mut by_root: BTreeMap<usize, Vec<InventoryItem>> = BTreeMap::new();
+    for item in items {
+        by_root.entry(item.root).or_default().push(item);
+    }
+    let mut texts: HashMap<FileId, FileText> = HashMap::new();
+    for (ri, items) in by_root {
+        let values = items.iter().map(|i| i.value.clone()).collect();
+        let violations = match builtins.evaluate_inventory(values) {
+            Ok(v) => v,
+            Err(e) => {
+                let node = &roots[ri].objects[items[0].object];
+                let mut place = NodePlace {
+                    files,
+                    texts: &mut texts,
+                    node,
+                };
+                let mut f = place.at("", true);
+                f.rule = "policy-error".into();
+                f.message = format!("a built-in policy failed on the objects of this run: {e:#}");
+                per_root[ri].push(f);
+                continue;
+            }
+        };
+        let mut used: Vec<Vec<Vec<bool>>> = items
+            .iter()
+            .map(|i| {
+                i.suppressions
+                    .iter()
+                    .map(|s| vec![false; s.rules.len()])
+                    .collect()
+            })
+            .collect();
+        for (n, v) in violations {
+            let item = &items[n];
+            let meta = &builtins.rules[v.rule];
+            let mut silenced = false;
+            for (s, flags) in item.suppressions.iter().zip(used[n].iter_mut()) {
+                for (spec, flag) in s.rules.iter().zip(flags.iter_mut()) {
+                    if crate::suppress::designates(spec, &meta.id, Some(&meta.name)) {
+                        *flag = true;
+                        silenced = true;
+                    }
+                }
+            }
+            if silenced {
+                out.stats.suppressed += 1;
+                continue;
+            }
+            let node = &roots[ri].objects[item.object];
+            let mut place = NodePlace {
+                files,
+                texts: &mut texts,
+                node,
+            };
+            let mut f = place.at(&v.pointer, false);
+            f.rule = meta.id.clone().into();
+            f.severity = meta.severity;
+            f.message = v.message;
+            f.object = Some(item.object_ref.clone());
+            per_root[ri].push(f);
+        }
+        for (n, item) in items.iter().enumerate() {
+            for (si, s) in item.suppressions.iter().enumerate() {
+                for (k, spec) in s.rules.iter().enumerate() {
+                    if used[n][si][k] || !inventory_rule(builtins, spec, &item.kind) {
+                        continue;
+                    }
+                    let node = &roots[ri].objects[item.object];
+                    let mut place = NodePlace {
+                        files,
+                        texts: &mut texts,
+                        node,
+                    };
+                    let mut f = place.at(&s.pointer, false);
+                    f.rule = "unused-suppression".into();
+                    f.severity = Severity::Warning;
+                    f.message = format!("suppression of `{spec}` matched no finding; remove it");
+                    f.object = Some(item.object_ref.clone());
+                    per_root[ri].push(f);
+                }
+            }
+        }
+    }
+}
+
+/// One finding per place and problem: the same rule with the same message at the same
+/// span, found through several roots, becomes one finding listing them all.
+fn merge_across_roots(findings: &mut Vec<Finding>) {
+    type Key = (Arc<str>, usize, usize, String, String);
+    let mut first: HashMap<Key, usize> = HashMap::new();
+    let mut kept: Vec<Finding> = Vec::with_capacity(findings.len());
+    for f in findings.drain(..) {
+        let key = (
+            f.file.clone(),
+            f.byte_start,
+            f.byte_end,
+            f.rule.to_string(),
+            f.message.clone(),
+        );
+        match first.get(&key) {
+            Some(&i) => {
+                for r in f.rendered {
+                    if !kept[i].rendered.contains(&r) {
+                        kept[i].rendered.push(r);
+                    }
+                }
+            }
+            None => {
+                first.insert(key, kept.len());
+                kept.push(f);
+            }
+        }
+    }
+    for f in &mut kept {
+        f.rendered.sort();
+    }
+    *findings = kept;
+}

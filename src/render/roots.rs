@@ -1,0 +1,178 @@
+//! Which kustomizations a run renders, and rendering them.
+//!
+//! GitOps-aware first: a Flux `Kustomization` (`spec.path`) or an Argo CD `Application`
+//! (`spec.source.path`, `spec.sources[].path`) that points at a directory of this repository
+//! holding a kustomization makes it a root (Flux builds without kustomize's load
+//! restrictor, so such roots do too). Then every kustomization of the run that no other
+//! kustomization of the run uses (as a base or a component) is a root: the overlays, not
+//! their bases, are what gets deployed.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use serde_json::Value;
+
+use super::build::{self, Options};
+use super::files::Files;
+use super::kustomization::FILE_NAMES;
+use crate::check::rendered::Root;
+use crate::parse::{self, Limits};
+
+/// An input of the run: its path and, when read, its bytes.
+pub struct Input<'a> {
+    pub path: &'a Path,
+    pub bytes: Option<&'a [u8]>,
+}
+
+/// The render stage of a run.
+pub struct Stage {
+    pub files: Files,
+    pub roots: Vec<Root>,
+    /// Canonical paths of the files the roots that rendered read: they are checked
+    /// through the rendered objects, not as loose files.
+    pub used: HashSet<PathBuf>,
+}
+
+/// Finds the roots among `inputs` and renders them.
+pub fn render(inputs: &[Input<'_>], confine: &Path, limits: Limits) -> Stage {
+    let files = Files::new(confine, limits);
+    let roots = find_roots(inputs, confine);
+    let built: Vec<(PathBuf, build::Built)> = roots
+        .par_iter()
+        .map(|(dir, opts)| (dir.clone(), build::build(&files, dir, opts)))
+        .collect();
+    let mut used = HashSet::new();
+    let mut out = Vec::with_capacity(built.len());
+    for (dir, b) in built {
+        let display: Arc<str> = files.display(&dir).into();
+        let (objects, error) = match b.result {
+            Ok(resources) => {
+                for id in &b.used {
+                    used.insert(files.get(*id).path.clone());
+                }
+                (resources.into_iter().map(|r| r.node).collect(), None)
+            }
+            Err(e) => (Vec::new(), Some(e)),
+        };
+        out.push(Root {
+            dir: display,
+            objects,
+            error,
+            warnings: b.warnings,
+        });
+    }
+    Stage {
+        files,
+        roots: out,
+        used,
+    }
+}
+
+/// The directories to render, each with how to build it, sorted.
+fn find_roots(inputs: &[Input<'_>], confine: &Path) -> Vec<(PathBuf, Options)> {
+    let mut roots: BTreeMap<PathBuf, Options> = BTreeMap::new();
+    let mut kustomizations: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut used: HashSet<PathBuf> = HashSet::new();
+    for input in inputs {
+        let name = input
+            .path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("");
+        let Some(bytes) = input.bytes else { continue };
+        if FILE_NAMES.contains(&name) {
+            let Some(dir) = input.path.parent().map(canonical) else {
+                continue;
+            };
+            let text = String::from_utf8_lossy(bytes);
+            let (docs, _) = parse::yaml::parse(&text, &Limits::default());
+            for doc in docs {
+                for key in ["resources", "bases", "components"] {
+                    for entry in doc
+                        .value
+                        .get(key)
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                    {
+                        let p = dir.join(entry);
+                        if p.is_dir() {
+                            used.insert(canonical(&p));
+                        }
+                    }
+                }
+            }
+            kustomizations.insert(dir);
+        } else if contains(bytes, b"kustomize.toolkit.fluxcd.io") || contains(bytes, b"argoproj.io")
+        {
+            for dir in gitops_paths(bytes, confine) {
+                let flux = contains(bytes, b"kustomize.toolkit.fluxcd.io");
+                if has_kustomization(&dir) {
+                    roots.insert(
+                        dir,
+                        Options {
+                            restrict_to_root: !flux,
+                        },
+                    );
+                }
+            }
+        }
+    }
+    for dir in kustomizations {
+        if !used.contains(&dir) {
+            roots.entry(dir).or_default();
+        }
+    }
+    roots.into_iter().collect()
+}
+
+/// The directories Flux `Kustomization` and Argo CD `Application` objects in a file point
+/// at, below `confine` (the repository).
+fn gitops_paths(bytes: &[u8], confine: &Path) -> Vec<PathBuf> {
+    let text = String::from_utf8_lossy(bytes);
+    let (docs, _) = parse::yaml::parse(&text, &Limits::default());
+    let mut out = Vec::new();
+    for doc in docs {
+        let v = &doc.value;
+        let api = v.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        let kind = v.get("kind").and_then(Value::as_str).unwrap_or("");
+        let mut paths: Vec<&str> = Vec::new();
+        if api.starts_with("kustomize.toolkit.fluxcd.io/") && kind == "Kustomization" {
+            paths.extend(v.pointer("/spec/path").and_then(Value::as_str));
+        } else if api.starts_with("argoproj.io/") && kind == "Application" {
+            paths.extend(v.pointer("/spec/source/path").and_then(Value::as_str));
+            for s in v
+                .pointer("/spec/sources")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                paths.extend(s.get("path").and_then(Value::as_str));
+            }
+        }
+        for p in paths {
+            let p = p.trim_start_matches("./");
+            let dir = confine.join(p);
+            let c = canonical(&dir);
+            if c.starts_with(confine) && c.is_dir() {
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+fn has_kustomization(dir: &Path) -> bool {
+    FILE_NAMES.iter().any(|n| dir.join(n).is_file())
+}
+
+fn canonical(p: &Path) -> PathBuf {
+    p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
