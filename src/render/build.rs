@@ -97,6 +97,17 @@ impl Builder<'_> {
         self.stack.pop();
         super::nameref::fix_back_references(&mut resources)?;
         resources.retain(|r| !r.is_local_config());
+        // kustomize rewrites every object's annotations at the end of a build (it strips
+        // its own build annotations), and an empty mapping does not survive that.
+        for r in &mut resources {
+            if let Some(meta) = r.node.get_mut("metadata").and_then(Node::as_map_mut)
+                && meta
+                    .get("annotations")
+                    .is_some_and(|a| a.as_map().is_some_and(|m| m.is_empty()))
+            {
+                meta.remove("annotations");
+            }
+        }
         sort(&k, &mut resources)?;
         Ok(resources)
     }
