@@ -219,7 +219,7 @@ fn check_rule_names(
         let known = builtins
             .iter()
             .any(|r| crate::suppress::designates(key, &r.id, Some(&r.name)))
-            || crate::finding::core_rule(key).is_some()
+            || crate::rule::core_rule(key).is_some()
             // A user policy's rule, `<package>.<rule>`.
             || key.contains('.');
         if known {
@@ -230,7 +230,7 @@ fn check_rule_names(
             &mut builtins
                 .iter()
                 .flat_map(|r| [r.id.as_str(), r.name.as_str()])
-                .chain(crate::finding::CORE_RULES.iter().map(|r| r.id)),
+                .chain(crate::rule::CORE_RULES.iter().map(|r| r.id)),
         );
         anyhow::bail!(
             "{}: rules.severity: `{key}` is no rule id or name{hint}; see `kubegate rules` \

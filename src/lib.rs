@@ -19,6 +19,7 @@ pub mod policy;
 pub mod read;
 pub mod render;
 pub mod report;
+pub mod rule;
 pub mod rules;
 pub mod schema;
 pub mod source;

@@ -88,21 +88,7 @@ fn indent(text: &str) -> String {
 
 /// The rule's equivalents in other tools, one `tool: ids` line each.
 pub fn equivalents(r: &RuleMeta) -> Vec<String> {
-    let e = &r.equivalents;
-    let mut out = Vec::new();
-    if !e.checkov.is_empty() {
-        out.push(format!("checkov: {}", e.checkov.join(", ")));
-    }
-    if !e.kube_linter.is_empty() {
-        out.push(format!("kube-linter: {}", e.kube_linter.join(", ")));
-    }
-    if let Some(p) = &e.pss {
-        out.push(format!("Pod Security Standards: {p}"));
-    }
-    if !e.trivy.is_empty() {
-        out.push(format!("trivy: {}", e.trivy.join(", ")));
-    }
-    out
+    r.equivalent_tools()
 }
 
 /// The table of rules (id, name, severity, title), linking each id to `base#id`.

@@ -3,65 +3,10 @@
 //! regorus does not read annotations, so kubegate parses the block itself (as YAML, with
 //! kubegate's own parser) into [`RuleMeta`], rejecting unknown or missing fields.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::finding::Severity;
-
-/// Everything known about a built-in rule.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct RuleMeta {
-    /// Stable id, e.g. `KG101`. Never reused.
-    pub id: String,
-    /// Kebab-case name of the bad pattern, e.g. `privileged-container`.
-    pub name: String,
-    pub title: String,
-    pub severity: Severity,
-    pub category: String,
-    /// Kinds the rule applies to: kind names, `workloads`, `namespaced`, or `*` (all).
-    /// The engine evaluates a rule only on objects of these kinds.
-    pub kinds: Vec<String>,
-    /// What one evaluation of the rule sees: one object, or every object of its `kinds` in
-    /// the run (for checks across objects, such as a Service that selects no pod).
-    pub scope: Scope,
-    /// Why it matters.
-    pub rationale: String,
-    /// How to fix it.
-    pub remediation: String,
-    pub references: Vec<String>,
-    /// The same check in other tools, for users migrating.
-    pub equivalents: Equivalents,
-    /// Path of the rule file under `policies/`.
-    pub file: String,
-    /// The rule's Rego package.
-    pub package: String,
-}
-
-/// What one evaluation of a rule sees.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Scope {
-    /// `input` is one object; evaluated on every object of the rule's kinds.
-    #[default]
-    Object,
-    /// `input.objects` holds every object of the rule's kinds in the run; evaluated once.
-    /// Each violation names the object it is about by its index (`"object": i`).
-    Inventory,
-}
-
-/// True equivalents in other tools: same condition, same scope.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Equivalents {
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub checkov: Vec<String>,
-    #[serde(default, rename = "kube-linter", skip_serializing_if = "Vec::is_empty")]
-    pub kube_linter: Vec<String>,
-    /// Pod Security Standards control, e.g. `baseline: Privileged Containers`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pss: Option<String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub trivy: Vec<String>,
-}
+pub use crate::rule::{Equivalents, RuleMeta, Scope};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

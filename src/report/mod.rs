@@ -75,7 +75,7 @@ pub struct Context<'a> {
     pub color: bool,
     /// Metadata of every built-in rule (for rule descriptions and help in SARIF and the
     /// job summary); findings of other rules (schema, user policies) have none.
-    pub rules: &'a [crate::policy::RuleMeta],
+    pub rules: &'a [crate::rule::RuleMeta],
     /// What the merge request changes (objects and RBAC grants), when its base is known.
     pub changes: Option<&'a crate::changes::ChangeSummary>,
     /// Per finding (in report order), whether it touches a line the merge request added or

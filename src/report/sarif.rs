@@ -26,7 +26,7 @@ use serde_json::{Map, Value, json};
 
 use super::Context;
 use crate::finding::{Finding, Severity};
-use crate::policy::RuleMeta;
+use crate::rule::RuleMeta;
 
 /// The `$schema` of the log (the one GitHub's documentation uses).
 pub const SCHEMA_URI: &str = "https://json.schemastore.org/sarif-2.1.0.json";
@@ -272,7 +272,7 @@ fn builtin_descriptor(m: &RuleMeta) -> Value {
 
 /// What kubegate's own checks (not Rego rules) are about: `(title, description, tag)`.
 fn internal(rule: &str) -> Option<(&'static str, &'static str, &'static str)> {
-    crate::finding::core_rule(rule).map(|r| (r.title, r.description, r.tag))
+    crate::rule::core_rule(rule).map(|r| (r.title, r.description, r.tag))
 }
 
 /// The descriptor of a rule that is not built in: one of kubegate's own checks, or a user
@@ -346,7 +346,7 @@ fn help_markdown(m: &RuleMeta) -> String {
         "**{}** ({}, {})\n\n{}\n\n**Fix.** {}",
         m.name, m.severity, m.category, m.rationale, m.remediation
     );
-    let equivalents = crate::rules::equivalents(m);
+    let equivalents = m.equivalent_tools();
     if !equivalents.is_empty() {
         s.push_str("\n\n**Equivalents.** ");
         s.push_str(&equivalents.join("; "));

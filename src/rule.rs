@@ -1,0 +1,219 @@
+//! What is known about rules, for the checks that run them and the reports that describe
+//! them: the built-in Rego rules' metadata ([`RuleMeta`], parsed by `policy::metadata`) and
+//! kubegate's own checks ([`CORE_RULES`]). Data only: no engine, no CLI.
+
+use serde::{Deserialize, Serialize};
+
+use crate::finding::Severity;
+
+/// Everything known about a built-in rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuleMeta {
+    /// Stable id, e.g. `KG101`. Never reused.
+    pub id: String,
+    /// Kebab-case name of the bad pattern, e.g. `privileged-container`.
+    pub name: String,
+    pub title: String,
+    pub severity: Severity,
+    pub category: String,
+    /// Kinds the rule applies to: kind names, `workloads`, `namespaced`, or `*` (all).
+    /// The engine evaluates a rule only on objects of these kinds.
+    pub kinds: Vec<String>,
+    /// What one evaluation of the rule sees: one object, or every object of its `kinds` in
+    /// the run (for checks across objects, such as a Service that selects no pod).
+    pub scope: Scope,
+    /// Why it matters.
+    pub rationale: String,
+    /// How to fix it.
+    pub remediation: String,
+    pub references: Vec<String>,
+    /// The same check in other tools, for users migrating.
+    pub equivalents: Equivalents,
+    /// Path of the rule file under `policies/`.
+    pub file: String,
+    /// The rule's Rego package.
+    pub package: String,
+}
+
+/// What one evaluation of a rule sees.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// `input` is one object; evaluated on every object of the rule's kinds.
+    #[default]
+    Object,
+    /// `input.objects` holds every object of the rule's kinds in the run; evaluated once.
+    /// Each violation names the object it is about by its index (`"object": i`).
+    Inventory,
+}
+
+/// True equivalents in other tools: same condition, same scope.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Equivalents {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checkov: Vec<String>,
+    #[serde(default, rename = "kube-linter", skip_serializing_if = "Vec::is_empty")]
+    pub kube_linter: Vec<String>,
+    /// Pod Security Standards control, e.g. `baseline: Privileged Containers`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pss: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trivy: Vec<String>,
+}
+
+impl RuleMeta {
+    /// The same check in other tools, one line per tool (`kube-linter: privileged-container`).
+    pub fn equivalent_tools(&self) -> Vec<String> {
+        let e = &self.equivalents;
+        let mut out = Vec::new();
+        if !e.checkov.is_empty() {
+            out.push(format!("checkov: {}", e.checkov.join(", ")));
+        }
+        if !e.kube_linter.is_empty() {
+            out.push(format!("kube-linter: {}", e.kube_linter.join(", ")));
+        }
+        if let Some(p) = &e.pss {
+            out.push(format!("Pod Security Standards: {p}"));
+        }
+        if !e.trivy.is_empty() {
+            out.push(format!("trivy: {}", e.trivy.join(", ")));
+        }
+        out
+    }
+}
+
+/// One of kubegate's own checks: parsing, schemas, the run itself (the built-in Rego rules
+/// carry their own metadata).
+#[derive(Debug)]
+pub struct CoreRule {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub description: &'static str,
+    /// The SARIF tag that groups it.
+    pub tag: &'static str,
+}
+
+/// Every rule id kubegate reports besides the built-in rules (`KGnnn`) and user policies
+/// (`<package>.<rule>`).
+pub const CORE_RULES: &[CoreRule] = &[
+    CoreRule {
+        id: "yaml-syntax",
+        title: "Not valid YAML or JSON",
+        description: "The file is not valid YAML/JSON, is binary, is not UTF-8, uses a mapping as a key, or holds what kubectl and kustomize refuse (a float infinity, content after `---`, a directive, an empty tagged scalar).",
+        tag: "yaml",
+    },
+    CoreRule {
+        id: "yaml-limit",
+        title: "Safety limit exceeded",
+        description: "A safety budget was exceeded: aliases expanding past 1,000,000 nodes or 32 MiB of text, nesting deeper than 256 levels, or a file over --max-file-size.",
+        tag: "yaml",
+    },
+    CoreRule {
+        id: "duplicate-key",
+        title: "Mapping repeats a key",
+        description: "A mapping repeats a key: kubectl keeps the last value, kustomize and the API server's strict decoding refuse it.",
+        tag: "yaml",
+    },
+    CoreRule {
+        id: "yaml-ambiguous",
+        title: "Read differently by kubectl and kustomize",
+        description: "kubectl (YAML 1.1) and kustomize (YAML 1.2) build different values from this text (`yes`, `on`, a date, a key that is not a string, a merge key after an explicit key): every reading is checked; quote the value.",
+        tag: "yaml",
+    },
+    CoreRule {
+        id: "yaml-dropped",
+        title: "Document never read",
+        description: "kubectl and kustomize never read this document (after `...` without `---`, or after a `---` that follows a lone carriage return): nothing in it is deployed or checked.",
+        tag: "yaml",
+    },
+    CoreRule {
+        id: "yaml-not-object",
+        title: "Not a Kubernetes object",
+        description: "A document or List item without a string apiVersion and kind (misspelt, missing) in a file of Kubernetes objects: the controller refuses to apply it.",
+        tag: "yaml",
+    },
+    CoreRule {
+        id: "schema-unknown-field",
+        title: "Unknown field",
+        description: "A field the kind does not have, reported at the key.",
+        tag: "schema",
+    },
+    CoreRule {
+        id: "schema-type",
+        title: "Value of the wrong type",
+        description: "A value of the wrong type for its field.",
+        tag: "schema",
+    },
+    CoreRule {
+        id: "schema-required",
+        title: "Required field missing",
+        description: "A required field is missing (reported at the object that should hold it).",
+        tag: "schema",
+    },
+    CoreRule {
+        id: "schema-enum",
+        title: "Value not allowed",
+        description: "A value outside the field's allowed values.",
+        tag: "schema",
+    },
+    CoreRule {
+        id: "schema-format",
+        title: "Malformed value",
+        description: "A malformed quantity or date-time.",
+        tag: "schema",
+    },
+    CoreRule {
+        id: "schema-invalid",
+        title: "Schema violation",
+        description: "A violation of the kind's schema.",
+        tag: "schema",
+    },
+    CoreRule {
+        id: "removed-api",
+        title: "API version removed",
+        description: "A built-in kind under an apiVersion that Kubernetes removed; the message names the version that removed it and the replacement.",
+        tag: "schema",
+    },
+    CoreRule {
+        id: "no-schema",
+        title: "No schema for the kind",
+        description: "No schema for this apiVersion and kind (a custom resource, or an API newer than the selected Kubernetes version); the object was not validated.",
+        tag: "schema",
+    },
+    CoreRule {
+        id: "io-error",
+        title: "File could not be read",
+        description: "A file could not be read, so it was not checked.",
+        tag: "error",
+    },
+    CoreRule {
+        id: "policy-error",
+        title: "Policy failed",
+        description: "A policy failed at run time on an object, so its verdict is unknown.",
+        tag: "error",
+    },
+    CoreRule {
+        id: "policy-changed",
+        title: "Gate configuration changed",
+        description: "The merge request changes the configuration, policies or data of the gate; they were taken from its base, and the change needs a review of its own.",
+        tag: "policy",
+    },
+    CoreRule {
+        id: "unused-suppression",
+        title: "Suppression matched nothing",
+        description: "A suppression that silenced no finding; remove it.",
+        tag: "suppression",
+    },
+    CoreRule {
+        id: "internal-error",
+        title: "Internal error",
+        description: "A bug in kubegate; please report it.",
+        tag: "error",
+    },
+];
+
+/// kubegate's own rule `id`, if it is one.
+pub fn core_rule(id: &str) -> Option<&'static CoreRule> {
+    CORE_RULES.iter().find(|r| r.id == id)
+}
