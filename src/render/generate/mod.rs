@@ -6,6 +6,8 @@
 //! - [`generate`] turns one generator item (with the kustomization's `generatorOptions`) into
 //!   a [`Generated`]: the object before its name suffix, its [`Behavior`], and whether it
 //!   gets a suffix.
+//! - [`merge_generated`] folds a `behavior: merge|replace` object into the object it
+//!   targets; finding that object (by kind, name and namespace) is the builder's job.
 //! - [`hash_suffix`] computes the suffix from the final object: the builder appends
 //!   `-<suffix>` to the name of every object whose `hash` is true at the end of the root
 //!   build, after every transformer and patch (so the data the hash covers is final).
@@ -60,6 +62,7 @@
 
 mod args;
 mod hash;
+mod merge;
 mod sources;
 
 use std::path::{Component, Path, PathBuf};
@@ -69,6 +72,7 @@ use self::args::{Args, Options, StringMap, Text};
 use crate::render::node::{FileId, Kind, Map, Node, Origin, Span};
 
 pub use self::hash::hash_suffix;
+pub use self::merge::merge_generated;
 
 /// Which generator an item belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -104,10 +108,10 @@ pub enum Behavior {
     #[default]
     Create,
     /// Keep the existing object's name, namespace, labels, annotations and data, overlaid
-    /// with the generated ones.
+    /// with the generated ones ([`merge_generated`]).
     Merge,
     /// The generated object, with the existing one's name, namespace, labels and
-    /// annotations.
+    /// annotations ([`merge_generated`]).
     Replace,
 }
 
@@ -465,6 +469,16 @@ fn merge_options(
         .find(|(m, _)| !m.is_empty())
         .map(|(_, n)| n.origin)?;
     Some(Node::new(Kind::Map(out), origin))
+}
+
+/// The string value of a scalar as kyaml's `GetValue` gives it (`null` is empty).
+fn scalar_text(node: &Node) -> String {
+    match &node.kind {
+        Kind::String(s) => s.clone(),
+        Kind::Number(n) => n.to_string(),
+        Kind::Bool(b) => b.to_string(),
+        Kind::Null | Kind::Seq(_) | Kind::Map(_) => String::new(),
+    }
 }
 
 #[cfg(test)]

@@ -250,3 +250,74 @@ fn secrets_are_base64_with_a_type() {
     );
     assert_eq!(g.object.get("data").unwrap().to_value(), json!({}));
 }
+
+#[test]
+fn merge_keeps_the_base_origins_it_keeps() {
+    let f = Fixture::new(
+        "configMapGenerator:\n- name: app\n  namespace: ns\n  literals: [A=base, B=base]\n  \
+         options: {labels: {keep: base, owner: base}}\n\
+         - name: app\n  behavior: merge\n  literals: [B=over]\n  options: {labels: {owner: \
+         over}}\n- name: app\n  behavior: replace\n  literals: [C=over]\n",
+        &[],
+    );
+    let base = f.run(GeneratorKind::ConfigMap, 0).unwrap().object;
+    let over = f.run(GeneratorKind::ConfigMap, 1).unwrap();
+    assert_eq!(over.behavior, Behavior::Merge);
+    let mut merged = base.clone();
+    merge_generated(&mut merged, &over.object, over.behavior).unwrap();
+    assert_eq!(
+        merged.to_value(),
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "app", "namespace": "ns",
+                            "labels": {"keep": "base", "owner": "over"}},
+               "data": {"A": "base", "B": "over"}})
+    );
+    assert_eq!(merged.origin, base.origin);
+    assert_eq!(f.text(merged.path(&["data", "A"]).unwrap().origin), "base");
+    assert_eq!(
+        merged.path(&["data", "B"]).unwrap().origin,
+        over.object.path(&["data", "B"]).unwrap().origin
+    );
+    assert_eq!(
+        merged.path(&["metadata", "namespace"]).unwrap().origin,
+        base.path(&["metadata", "namespace"]).unwrap().origin
+    );
+
+    let replace = f.run(GeneratorKind::ConfigMap, 2).unwrap();
+    let mut replaced = base.clone();
+    merge_generated(&mut replaced, &replace.object, replace.behavior).unwrap();
+    assert_eq!(
+        replaced.get("data").unwrap().to_value(),
+        json!({"C": "over"})
+    );
+    assert_eq!(replaced.origin, replace.object.origin);
+    assert_eq!(
+        replaced.path(&["metadata", "labels"]).unwrap().to_value(),
+        json!({"keep": "base", "owner": "base"})
+    );
+
+    let e = merge_generated(&mut base.clone(), &base, Behavior::Create).unwrap_err();
+    assert!(e.message.contains("already exists"), "{}", e.message);
+}
+
+#[test]
+fn merge_keeps_kustomize_annotations_from_the_base_only() {
+    let origin = Origin::new(0, Span::default());
+    let base = Node::from_value(
+        &json!({"kind": "ConfigMap", "metadata": {"name": "a", "annotations": {
+            "config.kubernetes.io/index": "0", "x": "base"}}, "data": {"n": 1}}),
+        origin,
+    );
+    let over = Node::from_value(
+        &json!({"kind": "ConfigMap", "metadata": {"name": "a", "annotations": {
+            "config.kubernetes.io/index": "9", "config.k8s.io/id": "1", "x": "over"}}}),
+        origin,
+    );
+    let mut merged = base;
+    merge_generated(&mut merged, &over, Behavior::Merge).unwrap();
+    assert_eq!(
+        merged.to_value(),
+        json!({"kind": "ConfigMap", "metadata": {"name": "a", "annotations": {
+            "config.kubernetes.io/index": "0", "x": "over"}}, "data": {"n": "1"}})
+    );
+}
