@@ -9,6 +9,7 @@
 pub mod build;
 pub mod fieldpath;
 pub mod files;
+pub mod generate;
 pub mod kustomization;
 pub mod nameref;
 pub mod node;
