@@ -5,4 +5,5 @@
 //! on the line the author must edit: the base resource, the patch, or the kustomization
 //! field.
 
+pub mod emit;
 pub mod node;
