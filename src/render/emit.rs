@@ -773,8 +773,22 @@ impl Decimal {
                 point: 0,
             };
         }
-        // Rust's `{:e}` is the shortest round-trip form `d.ddde±x`, as Go's is.
-        let sci = format!("{:e}", f.abs());
+        // Rust's `{:e}` gives the shortest digit count that reads back, but when the value
+        // lies exactly halfway between two such candidates it takes the upper one, where Go
+        // (`ryuFtoaShortest`) rounds half to even (832795932642610.25 is
+        // `8.327959326426102e+14` in Go). Rust's fixed-precision formatting is exact and
+        // rounds half to even, so redo it at that digit count and keep it if it reads back.
+        let shortest = format!("{:e}", f.abs());
+        let significant = shortest
+            .split('e')
+            .next()
+            .map_or(1, |m| m.replace('.', "").len());
+        let even = format!("{:.*e}", significant - 1, f.abs());
+        let sci = if even.parse::<f64>() == Ok(f.abs()) {
+            even
+        } else {
+            shortest
+        };
         let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
         let exp: i32 = exp.parse().unwrap_or(0);
         let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
@@ -1072,6 +1086,9 @@ mod tests {
             (json!(1e20), "1e+20"),
             (json!(1e21), "1e+21"),
             (json!(1.8446744073709552e19), "1.8446744073709552e+19"),
+            // Exactly 832795932642610.25, halfway between two shortest candidates: Go
+            // rounds half to even.
+            (json!(832_795_932_642_610.2), "8.327959326426102e+14"),
         ] {
             assert_eq!(emit(json!({ "n": n })), format!("\"n\": {out}\n"), "{n}");
         }
