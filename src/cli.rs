@@ -47,6 +47,31 @@ pub enum Command {
         /// Rule id (`KG101`) or name (`privileged-container`)
         rule: String,
     },
+    /// Render a kustomization as `kustomize build` does (natively, offline)
+    Render(RenderArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The kustomization's directory
+    #[arg(value_name = "DIR", default_value = ".")]
+    pub dir: std::path::PathBuf,
+
+    /// `yaml`: what `kubectl kustomize DIR` prints; `json`: the objects with, for every
+    /// node, the file, line and column it came from
+    #[arg(long, short = 'f', value_enum, default_value_t = RenderFormat::Yaml)]
+    pub format: RenderFormat,
+
+    /// Let a kustomization read files outside its directory (kustomize's
+    /// `--load-restrictor LoadRestrictionsNone`, as Flux builds)
+    #[arg(long)]
+    pub load_restrictor_none: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RenderFormat {
+    Yaml,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -263,6 +288,11 @@ pub fn main() -> ExitCode {
         Command::Check(args) => run_check(&args),
         Command::Rules(args) => crate::rules::list(args.format),
         Command::Explain { rule } => crate::rules::explain(&rule),
+        Command::Render(args) => crate::render::command::run(
+            &args.dir,
+            args.format == RenderFormat::Json,
+            !args.load_restrictor_none,
+        ),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -41,6 +41,20 @@ fn ours(dir: &Path) -> Result<Vec<Value>, String> {
         .map_err(|e| e.message)
 }
 
+/// The first line where two texts differ, for messages.
+fn first_difference(a: &str, b: &str) -> String {
+    for (i, (x, y)) in a.lines().zip(b.lines()).enumerate() {
+        if x != y {
+            return format!("line {}: kubegate {x:?}, kubectl {y:?}", i + 1);
+        }
+    }
+    format!(
+        "kubegate has {} lines, kubectl {}",
+        a.lines().count(),
+        b.lines().count()
+    )
+}
+
 #[test]
 fn cases_render_as_kubectl_kustomize_renders_them() {
     let mut names: Vec<PathBuf> = std::fs::read_dir(cases_dir())
@@ -61,6 +75,18 @@ fn cases_render_as_kubectl_kustomize_renders_them() {
             (Ok(objects), false) => *objects == expected_objects(&dir.join("expected.yaml")),
             _ => false,
         };
+        // Same objects: then the same bytes as kubectl prints them.
+        if same && let Ok(objects) = &got {
+            let printed = kubegate::render::emit::documents(objects.iter());
+            let want = std::fs::read_to_string(dir.join("expected.yaml")).unwrap();
+            if printed != want {
+                failures.push(format!(
+                    "{name}: same objects, printed differently: {}",
+                    first_difference(&printed, &want)
+                ));
+                continue;
+            }
+        }
         if same {
             passed += 1;
         } else {

@@ -84,17 +84,25 @@ struct Builder<'a> {
 impl Builder<'_> {
     fn root(&mut self, dir: &Path) -> Result<Vec<Resource>> {
         let nowhere = Origin::new(0, Span::default());
+        // A Component built on its own works on an empty accumulation, as in kustomize.
         let k = self.load(dir, nowhere)?;
-        if k.component {
-            return Err(Error::new(
-                "a Component cannot be built on its own: list it under `components` of a \
-                 kustomization",
-                k.node.get("kind").map_or(k.node.origin, |n| n.origin),
-            ));
-        }
         self.stack.push(k.dir.clone());
         let mut resources = self.accumulate(&k, Vec::new())?;
         self.stack.pop();
+        // Generated names get the hash of their final content.
+        for r in &mut resources {
+            if r.generated.is_some_and(|g| g.hash)
+                && let Some(hash) = super::generate::hash_suffix(&r.node.to_value())
+            {
+                r.store_previous_id();
+                let name = format!("{}-{hash}", r.name());
+                let origin = r
+                    .node
+                    .path(&["metadata", "name"])
+                    .map_or(r.node.origin, |n| n.origin);
+                r.set_name(name, origin);
+            }
+        }
         super::nameref::fix_back_references(&mut resources)?;
         resources.retain(|r| !r.is_local_config());
         // kustomize rewrites every object's annotations at the end of a build (it strips
@@ -146,15 +154,7 @@ impl Builder<'_> {
                 );
             }
         }
-        for field in ["configMapGenerator", "secretGenerator"] {
-            if let Some(n) = k.field(field) {
-                self.warn(
-                    "kustomize-unsupported",
-                    format!("`{field}` is not rendered yet: its objects are missing"),
-                    n.origin,
-                );
-            }
-        }
+        self.generators(k, &mut acc)?;
         for field in ["helmCharts", "helmChartInflationGenerator", "helmGlobals"] {
             if let Some(n) = k.field(field) {
                 self.warn(
@@ -182,6 +182,87 @@ impl Builder<'_> {
         }
         self.transform(k, &mut acc)?;
         Ok(acc)
+    }
+
+    /// `configMapGenerator`, then `secretGenerator`: each object created, or merged into or
+    /// replacing the object of the same id (`behavior`).
+    fn generators(&mut self, k: &Kustomization, acc: &mut Vec<Resource>) -> Result<()> {
+        use super::generate::{self, Behavior, GeneratorKind};
+        for kind in [GeneratorKind::ConfigMap, GeneratorKind::Secret] {
+            let Some(items) = k.field(kind.field()) else {
+                continue;
+            };
+            let Some(items) = items.as_seq() else {
+                return Err(Error::new(
+                    format!("invalid kustomization: `{}` must be a list", kind.field()),
+                    items.origin,
+                ));
+            };
+            for entry in items {
+                let files = self.files;
+                let restrict = self.opts.restrict_to_root;
+                let mut used = Vec::new();
+                let mut read =
+                    |path: &Path| -> std::result::Result<(FileId, std::sync::Arc<[u8]>), String> {
+                        let canonical = path
+                            .canonicalize()
+                            .map_err(|e| format!("{}: {e}", files.display(path)))?;
+                        if restrict && !canonical.starts_with(&k.dir) {
+                            return Err(format!(
+                                "security; file '{}' is not in or below '{}'",
+                                files.display(&canonical),
+                                files.display(&k.dir)
+                            ));
+                        }
+                        let id = files.load(path)?;
+                        used.push(id);
+                        Ok((id, files.get(id).bytes.clone()))
+                    };
+                let g =
+                    generate::generate(kind, entry, k.field("generatorOptions"), &k.dir, &mut read)
+                        .map_err(|e| Error::new(e.message, e.origin))?;
+                self.used.extend(used);
+                let mut r = Resource::new(g.object);
+                r.generated = Some(super::resource::Generated { hash: g.hash });
+                let id = r.id();
+                let matches: Vec<usize> = acc
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, o)| {
+                        o.id().same(&id) || o.previous_ids().iter().any(|p| p.same(&id))
+                    })
+                    .map(|(i, _)| i)
+                    .collect();
+                match (matches.as_slice(), g.behavior) {
+                    ([], Behavior::Create) => acc.push(r),
+                    ([], _) => {
+                        return Err(Error::new(
+                            format!("id {} does not exist; cannot merge or replace", id.show()),
+                            entry.origin,
+                        ));
+                    }
+                    ([i], behavior) => {
+                        let old = &mut acc[*i];
+                        generate::merge_generated(&mut old.node, &r.node, behavior)
+                            .map_err(|e| Error::new(e.message, e.origin))?;
+                        let base_hash = old.generated.is_some_and(|g| g.hash);
+                        old.generated = Some(super::resource::Generated {
+                            hash: base_hash && g.hash,
+                        });
+                    }
+                    (_, _) => {
+                        return Err(Error::new(
+                            format!(
+                                "found multiple objects that could accept merge of {}",
+                                id.show()
+                            ),
+                            entry.origin,
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// kustomize's builtin transformers, in its order.

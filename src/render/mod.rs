@@ -7,6 +7,7 @@
 //! resource, the patch, or the kustomization field.
 
 pub mod build;
+pub mod command;
 pub mod emit;
 pub mod fieldpath;
 pub mod files;

@@ -96,21 +96,11 @@ impl ResId {
     }
 }
 
-/// How a generated object joins an accumulation that may already hold it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Behavior {
-    #[default]
-    Create,
-    Merge,
-    Replace,
-}
-
 /// What kustomize remembers of a generated ConfigMap or Secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Generated {
     /// Whether its name gets the content hash at the end of the build.
     pub hash: bool,
-    pub behavior: Behavior,
 }
 
 /// One object of an accumulation.

@@ -1,0 +1,121 @@
+//! `kubegate render DIR`: what `kubectl kustomize DIR` prints, natively; or, as JSON, the
+//! objects with the origin of every node.
+
+use std::io::Write;
+use std::path::Path;
+
+use serde_json::{Map, Value, json};
+
+use super::build::{self, Options};
+use super::files::Files;
+use super::node::{Kind, Node, Origin};
+use crate::cli::{EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, diag};
+use crate::source::LineIndex;
+
+/// Renders `dir`; exit 0 when it renders, 1 when kustomize would fail, 2 on a usage error.
+pub fn run(dir: &Path, json_out: bool, restrict_to_root: bool) -> anyhow::Result<u8> {
+    if !dir.is_dir() {
+        diag(&format!(
+            "kubegate: error: {}: not a directory",
+            crate::discover::display_path(dir)
+        ));
+        return Ok(EXIT_ERROR);
+    }
+    let confine = crate::git::Repo::discover(dir).ok().flatten().map_or_else(
+        || std::env::current_dir().unwrap_or_default(),
+        |r| r.root().to_path_buf(),
+    );
+    let files = Files::new(&confine, crate::parse::Limits::default());
+    let built = build::build(&files, dir, &Options { restrict_to_root });
+    let mut lines = Lines::new(&files);
+    for w in &built.warnings {
+        diag(&format!(
+            "kubegate: warning: {}: {} [{}]",
+            lines.at(w.origin, false),
+            w.message,
+            w.rule
+        ));
+    }
+    let resources = match built.result {
+        Ok(r) => r,
+        Err(e) => {
+            diag(&format!(
+                "kubegate: error: {}: {}",
+                lines.at(e.origin, e.at_key),
+                e.message
+            ));
+            return Ok(EXIT_FINDINGS);
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    if json_out {
+        let objects: Vec<Value> = resources
+            .iter()
+            .map(|r| {
+                let mut origins = Map::new();
+                collect_origins(&r.node, String::new(), &mut lines, &mut origins);
+                json!({"object": r.node.to_value(), "origins": origins})
+            })
+            .collect();
+        serde_json::to_writer_pretty(&mut out, &json!({"objects": objects}))?;
+        writeln!(out)?;
+    } else {
+        let values: Vec<Value> = resources.iter().map(|r| r.node.to_value()).collect();
+        out.write_all(super::emit::documents(values.iter()).as_bytes())?;
+    }
+    out.flush()?;
+    Ok(EXIT_CLEAN)
+}
+
+/// Every node's origin, by JSON pointer.
+fn collect_origins(
+    node: &Node,
+    pointer: String,
+    lines: &mut Lines<'_>,
+    out: &mut Map<String, Value>,
+) {
+    out.insert(pointer.clone(), Value::String(lines.at(node.origin, false)));
+    match &node.kind {
+        Kind::Map(m) => {
+            for (k, v) in m {
+                let p = format!("{pointer}/{}", crate::parse::source_map::escape(k));
+                collect_origins(v, p, lines, out);
+            }
+        }
+        Kind::Seq(items) => {
+            for (i, v) in items.iter().enumerate() {
+                collect_origins(v, format!("{pointer}/{i}"), lines, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `file:line:column` of origins, with each file's line index built once.
+struct Lines<'a> {
+    files: &'a Files,
+    index: std::collections::HashMap<u32, LineIndex>,
+}
+
+impl<'a> Lines<'a> {
+    fn new(files: &'a Files) -> Self {
+        Self {
+            files,
+            index: Default::default(),
+        }
+    }
+
+    fn at(&mut self, origin: Origin, at_key: bool) -> String {
+        if self.files.is_empty() {
+            return "<unknown>".into();
+        }
+        let f = self.files.get(origin.file);
+        let idx = self
+            .index
+            .entry(origin.file)
+            .or_insert_with(|| LineIndex::new(&f.text));
+        let span = origin.span(at_key);
+        let p = idx.position(&f.text, span.start as usize);
+        format!("{}:{}:{}", f.display, p.line, p.column)
+    }
+}
