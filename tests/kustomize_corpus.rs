@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::path::Path;
 
 use kubegate::parse::Limits;
 use kubegate::render::{build, emit, files::Files};
