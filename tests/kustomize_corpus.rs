@@ -5,7 +5,6 @@
 
 mod common;
 
-
 use kubegate::parse::Limits;
 use kubegate::render::{build, emit, files::Files};
 use sha2::{Digest, Sha256};

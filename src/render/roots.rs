@@ -7,7 +7,7 @@
 //! kustomization of the run uses (as a base or a component) is a root: the overlays, not
 //! their bases, are what gets deployed.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -38,11 +38,38 @@ pub struct Stage {
 /// Finds the roots among `inputs` and renders them.
 pub fn render(inputs: &[Input<'_>], confine: &Path, limits: Limits) -> Stage {
     let files = Files::new(confine, limits);
-    let roots = find_roots(inputs, confine);
-    let built: Vec<(PathBuf, build::Built)> = roots
+    let (roots, kustomizations, uses) = find_roots(inputs, confine);
+    let mut built: Vec<(PathBuf, build::Built)> = roots
         .par_iter()
         .map(|(dir, opts)| (dir.clone(), build::build(&files, dir, opts)))
         .collect();
+    // A kustomization no root reached (the kustomizations of a cycle use each other, so
+    // none of them is a root) is rendered on its own, so its error is reported. What a
+    // reached kustomization uses counts as reached: a chain cut at the depth limit, or
+    // after an error, is reported once, by its root.
+    let mut reached: HashSet<PathBuf> = built
+        .iter()
+        .flat_map(|(_, b)| b.used.iter())
+        .filter_map(|id| files.get(*id).path.parent().map(Path::to_path_buf))
+        .collect();
+    let mut queue: Vec<PathBuf> = reached.iter().cloned().collect();
+    while let Some(d) = queue.pop() {
+        for u in uses.get(&d).into_iter().flatten() {
+            if reached.insert(u.clone()) {
+                queue.push(u.clone());
+            }
+        }
+    }
+    let missed: Vec<PathBuf> = kustomizations
+        .into_iter()
+        .filter(|d| !reached.contains(d) && !roots.iter().any(|(r, _)| r == d))
+        .collect();
+    built.extend(
+        missed
+            .par_iter()
+            .map(|dir| (dir.clone(), build::build(&files, dir, &Options::default())))
+            .collect::<Vec<_>>(),
+    );
     let mut used = HashSet::new();
     let mut out = Vec::with_capacity(built.len());
     for (dir, b) in built {
@@ -70,11 +97,19 @@ pub fn render(inputs: &[Input<'_>], confine: &Path, limits: Limits) -> Stage {
     }
 }
 
-/// The directories to render, each with how to build it, sorted.
-fn find_roots(inputs: &[Input<'_>], confine: &Path) -> Vec<(PathBuf, Options)> {
+/// The directories to render, each with how to build it, sorted; and every kustomization
+/// directory of the run.
+/// What each kustomization directory uses (bases, components).
+type Uses = HashMap<PathBuf, Vec<PathBuf>>;
+
+fn find_roots(
+    inputs: &[Input<'_>],
+    confine: &Path,
+) -> (Vec<(PathBuf, Options)>, BTreeSet<PathBuf>, Uses) {
     let mut roots: BTreeMap<PathBuf, Options> = BTreeMap::new();
     let mut kustomizations: BTreeSet<PathBuf> = BTreeSet::new();
     let mut used: HashSet<PathBuf> = HashSet::new();
+    let mut uses: Uses = HashMap::new();
     for input in inputs {
         let name = input
             .path
@@ -99,8 +134,10 @@ fn find_roots(inputs: &[Input<'_>], confine: &Path) -> Vec<(PathBuf, Options)> {
                         .filter_map(Value::as_str)
                     {
                         let p = dir.join(entry);
-                        if p.is_dir() {
+                        // A kustomization listing its own directory uses nothing else.
+                        if p.is_dir() && canonical(&p) != dir {
                             used.insert(canonical(&p));
+                            uses.entry(dir.clone()).or_default().push(canonical(&p));
                         }
                     }
                 }
@@ -121,12 +158,12 @@ fn find_roots(inputs: &[Input<'_>], confine: &Path) -> Vec<(PathBuf, Options)> {
             }
         }
     }
-    for dir in kustomizations {
-        if !used.contains(&dir) {
-            roots.entry(dir).or_default();
+    for dir in &kustomizations {
+        if !used.contains(dir) {
+            roots.entry(dir.clone()).or_default();
         }
     }
-    roots.into_iter().collect()
+    (roots.into_iter().collect(), kustomizations, uses)
 }
 
 /// The directories Flux `Kustomization` and Argo CD `Application` objects in a file point

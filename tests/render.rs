@@ -1,0 +1,200 @@
+//! kustomize rendering inside `kubegate check`: findings on rendered objects at the line the
+//! author must edit, once per place whatever the number of overlays, and malformed
+//! kustomizations as findings at their line, never a panic or a hang.
+
+mod common;
+
+use std::path::Path;
+
+use common::{Run, kubegate_in};
+use serde_json::Value;
+
+fn write(dir: &Path, rel: &str, text: &str) {
+    let path = dir.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+fn check(dir: &Path) -> Run {
+    kubegate_in(dir, &["check", ".", "--no-config", "-f", "json"], None)
+}
+
+/// `(file, line, rule, rendered)` of every finding.
+fn findings(r: &Run) -> Vec<(String, u64, String, Vec<String>)> {
+    let report: Value = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", r.stdout, r.stderr));
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["file"].as_str().unwrap().to_owned(),
+                f["line"].as_u64().unwrap(),
+                f["rule"].as_str().unwrap().to_owned(),
+                f["rendered"]
+                    .as_array()
+                    .map(|a| a.iter().map(|v| v.as_str().unwrap().to_owned()).collect())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+const DEPLOYMENT: &str = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  selector:
+    matchLabels:
+      app: web
+  template:
+    metadata:
+      labels:
+        app: web
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.27
+";
+
+/// The user's story: a base and two overlays. A problem of the base is reported once, at
+/// the base's line, naming both overlays; a value an overlay sets is reported at the
+/// overlay's line.
+#[test]
+fn findings_land_on_the_line_that_produced_the_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "base/deploy.yaml", DEPLOYMENT);
+    write(d, "base/kustomization.yaml", "resources:\n- deploy.yaml\n");
+    write(
+        d,
+        "overlays/prod/kustomization.yaml",
+        "resources:\n- ../../base\nnamePrefix: prod-\nimages:\n- name: nginx\n  newTag: latest\n",
+    );
+    write(
+        d,
+        "overlays/dev/kustomization.yaml",
+        "resources:\n- ../../base\nnamePrefix: dev-\n",
+    );
+    let r = check(d);
+    let found = findings(&r);
+    // KG102 (no allowPrivilegeEscalation) at the container in the base, once, for both.
+    let kg102: Vec<_> = found.iter().filter(|f| f.2 == "KG102").collect();
+    assert_eq!(kg102.len(), 1, "{found:?}");
+    assert_eq!(kg102[0].0, "base/deploy.yaml");
+    assert_eq!(kg102[0].1, 15);
+    assert_eq!(kg102[0].3, ["overlays/dev", "overlays/prod"]);
+    // The `latest` tag comes from the prod overlay's newTag line.
+    assert!(
+        found
+            .iter()
+            .any(|f| f.0 == "overlays/prod/kustomization.yaml"
+                && f.1 == 6
+                && f.2 == "KG301"
+                && f.3 == ["overlays/prod"]),
+        "{found:?}"
+    );
+    assert!(
+        r.stderr.contains("2 kustomizations rendered"),
+        "{}",
+        r.stderr
+    );
+}
+
+/// Malformed kustomizations: each a `kustomize-error` at its line, the rest of the run
+/// checked, no panic (the harness asserts that) and no hang.
+#[test]
+fn malformed_kustomizations_are_findings_at_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "good/deploy.yaml", DEPLOYMENT);
+    write(d, "good/kustomization.yaml", "resources:\n- deploy.yaml\n");
+    // A resource that includes its own directory.
+    write(d, "self/kustomization.yaml", "resources:\n- .\n");
+    // A missing file.
+    write(
+        d,
+        "missing/kustomization.yaml",
+        "resources:\n- nothere.yaml\n",
+    );
+    // An unknown field.
+    write(d, "typo/kustomization.yaml", "resourcez:\n- x.yaml\n");
+    // A generator reading a missing file; one reading a binary file is fine (binaryData).
+    write(
+        d,
+        "gen/kustomization.yaml",
+        "configMapGenerator:\n- name: c\n  files:\n  - absent.txt\n",
+    );
+    std::fs::create_dir_all(d.join("bin")).unwrap();
+    std::fs::write(d.join("bin/blob.bin"), [0u8, 159, 146, 150]).unwrap();
+    write(
+        d,
+        "bin/kustomization.yaml",
+        "configMapGenerator:\n- name: c\n  files:\n  - blob.bin\n",
+    );
+    #[cfg(unix)]
+    {
+        // A base that is a symbolic link back to its own directory.
+        write(d, "loop/kustomization.yaml", "resources:\n- again\n");
+        std::os::unix::fs::symlink(".", d.join("loop/again")).unwrap();
+    }
+    let r = check(d);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let found = findings(&r);
+    let error_at = |file: &str, line: u64| {
+        found
+            .iter()
+            .any(|f| f.0 == file && f.1 == line && f.2 == "kustomize-error")
+    };
+    assert!(error_at("self/kustomization.yaml", 2), "{found:?}");
+    assert!(error_at("missing/kustomization.yaml", 2), "{found:?}");
+    assert!(error_at("typo/kustomization.yaml", 1), "{found:?}");
+    assert!(error_at("gen/kustomization.yaml", 4), "{found:?}");
+    #[cfg(unix)]
+    assert!(error_at("loop/kustomization.yaml", 2), "{found:?}");
+    assert!(
+        !found
+            .iter()
+            .any(|f| f.0.starts_with("bin/") && f.2 == "kustomize-error"),
+        "{found:?}"
+    );
+    // The good root is still rendered and checked.
+    assert!(
+        found
+            .iter()
+            .any(|f| f.0 == "good/deploy.yaml" && f.2 == "KG102"),
+        "{found:?}"
+    );
+}
+
+/// A chain of bases deeper than kubegate follows is one finding, not a stack overflow.
+#[test]
+fn a_ten_thousand_deep_base_chain_is_a_finding() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let depth = 10_000;
+    for i in 0..depth {
+        let dir = d.join(format!("chain/c{i}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let text = if i + 1 < depth {
+            format!("resources:\n- ../c{}\n", i + 1)
+        } else {
+            std::fs::write(dir.join("deploy.yaml"), DEPLOYMENT).unwrap();
+            "resources:\n- deploy.yaml\n".to_owned()
+        };
+        std::fs::write(dir.join("kustomization.yaml"), text).unwrap();
+    }
+    // Only the top of the chain is a root: every other one is used by its parent.
+    let r = kubegate_in(d, &["check", "chain", "--no-config", "-f", "json"], None);
+    let found = findings(&r);
+    assert!(
+        found
+            .iter()
+            .any(|f| f.2 == "kustomize-error" && f.0.ends_with("kustomization.yaml")),
+        "{found:?}\n{}",
+        r.stderr
+    );
+}
