@@ -6,3 +6,4 @@
 //! field.
 
 pub mod node;
+pub mod patch;
