@@ -1,11 +1,13 @@
 //! JSON patches (RFC 6902) as kustomize v5.7 applies them: `gopkg.in/evanphx/json-patch.v4`
-//! v4.12.0 on the object's JSON, here directly on the [`Node`] tree so that every value an
-//! operation adds keeps the origin of the patch text that wrote it.
+//! on the object's JSON, here directly on the [`Node`] tree so that every value an operation
+//! adds keeps the origin of the patch text that wrote it. kustomize v5.7.1 asks for v4.12.0,
+//! but kubectl 1.35 links v4.13.0 (Go takes the highest version a module requires): the same
+//! code with `fmt.Errorf` wrapping instead of `pkg/errors`, which is why replacing the whole
+//! document with a scalar fails with `%!w(<nil>)` in its message.
 //!
 //! evanphx's quirks are kept: the first segment of a path is ignored (`spec/replicas` is
 //! `/replicas`), `replace` of a missing mapping key adds it, negative array indices count from
-//! the end, `copy` from a missing key copies `null`, `replace` of the whole document with a
-//! scalar does nothing. Error messages are evanphx's.
+//! the end, `copy` from a missing key copies `null`. Error messages are evanphx's.
 
 use super::PatchError;
 use crate::render::node::{Kind, Node, Origin};
@@ -186,8 +188,40 @@ pub fn apply(target: &mut Node, ops: &Node) -> Result<()> {
     // evanphx patches a copy: a failing operation leaves the target as it was.
     let mut doc = target.clone();
     apply_ops(&mut doc, ops)?;
+    rewrite_annotations(&mut doc);
     *target = doc;
     Ok(())
+}
+
+/// What kustomize does to a JSON-patched object's annotations (it puts back its internal
+/// ones with `SetAnnotations`): a map of the values' texts, gone when empty.
+pub(super) fn rewrite_annotations(doc: &mut Node) {
+    let Some(meta) = doc.get_mut("metadata").and_then(Node::as_map_mut) else {
+        return;
+    };
+    let Some(annotations) = meta.remove("annotations") else {
+        return;
+    };
+    let Kind::Map(entries) = annotations.kind else {
+        return;
+    };
+    if entries.is_empty() {
+        return;
+    }
+    let entries = entries
+        .into_iter()
+        .map(|(k, v)| {
+            let value = match v.kind {
+                Kind::String(_) => v,
+                _ => Node::new(Kind::String(super::smp::text(&v)), v.origin),
+            };
+            (k, value)
+        })
+        .collect();
+    meta.insert(
+        "annotations".to_owned(),
+        Node::new(Kind::Map(entries), annotations.origin),
+    );
 }
 
 fn apply_ops(target: &mut Node, ops: &Node) -> Result<()> {
@@ -290,11 +324,14 @@ fn op_replace(doc: &mut Node, op: &Op) -> OpResult {
         })?;
     if path.is_empty() {
         let value = op.value();
-        // evanphx wraps a nil error here: a scalar replacing the document is no error and
-        // no change.
-        if value.is_container() {
-            *doc = value;
+        if !value.is_container() {
+            // v4.13 wraps a nil error here.
+            return Err((
+                "replace operation value must be object or array: %!w(<nil>)".to_owned(),
+                "value",
+            ));
         }
+        *doc = value;
         return Ok(());
     }
     let Some((con, key)) = find_object(doc, &path) else {

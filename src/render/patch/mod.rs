@@ -83,10 +83,19 @@ pub fn strategic_merge_with(
 /// as kustomize reads it (JSON when the text starts with `[`, else YAML through
 /// sigs.k8s.io/yaml, i.e. [`crate::parse::Reader::Kubectl`]: YAML 1.1 scalars, so `yes` is
 /// `true` and `0777` is 511). Values an operation adds carry the origin of the patch's
-/// `value`; `move` and `copy` keep the origins of what they move or copy. On error the
-/// target is left as it was.
+/// `value`; `move` and `copy` keep the origins of what they move or copy. Then, as
+/// kustomize does after every JSON patch, `metadata.annotations` becomes a map of strings,
+/// and goes away when empty. On error the target is left as it was.
 pub fn json6902(target: &mut Node, ops: &Node) -> Result<(), PatchError> {
     json6902::apply(target, ops)
+}
+
+/// What kustomize does to an object's annotations whenever it rewrites them through
+/// `SetAnnotations` (after every JSON patch, and for every object at the end of a build when
+/// it removes its internal annotations): `metadata.annotations` becomes a map of the values'
+/// texts (`1` becomes `"1"`, `{}` becomes `""`), and goes away when empty.
+pub fn string_annotations(object: &mut Node) {
+    json6902::rewrite_annotations(object);
 }
 
 #[cfg(test)]

@@ -44,15 +44,22 @@ fn anchored(field: &str, node: &Node) -> Result<Option<Regex>, PatchError> {
     if pattern.is_empty() {
         return Ok(None);
     }
-    Regex::new(&format!("^(?:{pattern})$"))
-        .map(Some)
-        .map_err(|e| PatchError {
-            message: format!(
-                "error parsing regexp: {}",
-                e.to_string().lines().last().unwrap_or_default().trim()
-            ),
+    let anchored = format!("^(?:{pattern})$");
+    Regex::new(&anchored).map(Some).map_err(|e| {
+        // Go words it `error parsing regexp: missing closing ): `^(?:web()$``; the regex
+        // crate's reason is worded differently.
+        let reason = e.to_string();
+        let reason = reason
+            .lines()
+            .rev()
+            .find_map(|l| l.trim().strip_prefix("error: "))
+            .unwrap_or(reason.trim())
+            .to_owned();
+        PatchError {
+            message: format!("error parsing regexp: {reason}: `{anchored}`"),
             origin: node.origin,
-        })
+        }
+    })
 }
 
 fn type_name(n: &Node) -> &'static str {
@@ -382,7 +389,10 @@ fn parse_selector(input: &str) -> Result<Vec<Requirement>, String> {
     loop {
         match p.peek(true) {
             Token::Identifier(_) | Token::Bang => {
-                out.push(parse_requirement(&mut p)?);
+                out.push(
+                    parse_requirement(&mut p)
+                        .map_err(|e| format!("unable to parse requirement: {e}"))?,
+                );
                 match p.next(true) {
                     Token::End => break,
                     Token::Comma => match p.peek(true) {

@@ -116,6 +116,21 @@ fn plain_scalar(text: &str, origin: Origin) -> Node {
     Node::new(kind, origin)
 }
 
+/// Whether a string was written quoted (or as a block scalar) rather than plain, as far as
+/// the node tells: its source span is longer than its text (quotes, escapes), it spans
+/// lines, or plain it would not read as a string. (yaml.v3 keeps the style; a node only has
+/// its value and span, so a multi-line plain scalar, or a generated string whose origin is
+/// some other text, counts as quoted.)
+fn quoted(n: &Node) -> bool {
+    let Kind::String(s) = &n.kind else {
+        return false;
+    };
+    let span = n.origin.value;
+    s.contains('\n')
+        || (span.end - span.start) as usize != s.len()
+        || !matches!(plain_scalar(s, n.origin).kind, Kind::String(_))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Shape {
     Map,
@@ -536,6 +551,7 @@ impl Merge {
         for name in names {
             let child_schema = schema.and_then(|s| s.field(&name));
             let mut d = map.remove(&name);
+            let dest_quoted = d.as_ref().is_some_and(quoted);
             let value = match &mut origin {
                 Src::Node(o) => {
                     let oc = o.as_map_mut().and_then(|m| m.get_mut(&name));
@@ -574,7 +590,13 @@ impl Merge {
                     Out::Dest => d.filter(|n| !matches!(n.kind, Kind::Null)),
                 },
             };
-            if let Some(v) = value {
+            if let Some(mut v) = value {
+                // kyaml's FieldSetter gives the new value the style of the one it replaces:
+                // a number or boolean written over a quoted string is printed quoted, and
+                // so read back as a string.
+                if dest_quoted && matches!(v.kind, Kind::Number(_) | Kind::Bool(_)) {
+                    v.kind = Kind::String(text(&v));
+                }
                 map.insert(name, v);
             }
         }
