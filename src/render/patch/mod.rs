@@ -23,6 +23,18 @@
 //!
 //! The merge keys and scopes come from the generated table `meta.rs` (`cargo run -p xtask --
 //! patch-meta`, from `xtask/upstream/`).
+//!
+//! Where a [`Node`] knows less than kyaml's YAML nodes, the engine approximates:
+//! - a scalar's style: kyaml gives a value the quoting of the one it replaces (a number
+//!   patched over `"8080"` becomes a string); whether a string was quoted is read from its
+//!   span (see `smp::quoted`);
+//! - a scalar's text (merge keys are compared as text): numbers and booleans are printed
+//!   from their values, so `0x50` and `80` are one key here and two in kyaml;
+//! - `key:` and `key: null` are the same null (kyaml keeps the second, drops the first);
+//! - known fields with nothing merged by key below them are one opaque schema node, so
+//!   kyaml's lookup of an embedded `apiVersion`/`kind` happens here only where kyaml has no
+//!   schema at all (custom resources, unknown kinds), not under unknown fields of known kinds;
+//! - schemas given in comments (`# {"$openapi": …}`, kyaml's field metadata) are not read.
 
 mod json6902;
 #[rustfmt::skip]
@@ -39,9 +51,10 @@ pub use smp::{Merged, SmpOptions};
 
 use crate::render::node::{Node, Origin};
 
-/// Why a patch could not be applied, at the patch node that failed (the operation, the list
-/// element, the directive), so that the finding lands on that line. `message` is worded as
-/// kustomize words it where practical.
+/// Why a patch could not be applied, at the patch node that failed (the operation, its path,
+/// the list element, the directive), so that the finding lands on that line; when it is the
+/// target's own content that breaks the merge (a scalar in a list of objects), at that target
+/// node. `message` is worded as kustomize words it where practical.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PatchError {
     pub message: String,

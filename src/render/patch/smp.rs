@@ -423,7 +423,6 @@ impl Merge {
         dest: Option<&mut Node>,
         mut origin: Src<'_>,
         schema: Option<Schema>,
-        at: Origin,
     ) -> Result<Out> {
         let origin_ref: Option<&Node> = match &origin {
             Src::Node(n) => Some(n),
@@ -433,7 +432,6 @@ impl Merge {
         let schema = schema
             .or_else(|| meta_schema(dest.as_deref().filter(|n| !is_null(Some(n)))))
             .or_else(|| meta_schema(origin_ref.filter(|n| !is_null(Some(n)))));
-        let at = origin_ref.map_or(at, |n| n.origin);
         let first = [dest.as_deref(), origin_ref]
             .into_iter()
             .flatten()
@@ -447,9 +445,9 @@ impl Merge {
             }
         }
         match first {
-            Some(Shape::Map) | None => self.walk_map(dest, origin, schema, at),
+            Some(Shape::Map) | None => self.walk_map(dest, origin, schema),
             Some(Shape::Seq) => match schema.and_then(Schema::merge_list) {
-                Some((keys, items)) => self.walk_keyed_list(dest, &mut origin, keys, items, at),
+                Some((keys, items)) => self.walk_keyed_list(dest, &mut origin, keys, items),
                 None => Ok(Self::visit_replace(&origin)),
             },
             Some(Shape::Scalar) => Ok(Self::visit_replace(&origin)),
@@ -470,7 +468,6 @@ impl Merge {
         dest: Option<&mut Node>,
         origin: Src<'_>,
         schema: Option<Schema>,
-        at: Origin,
     ) -> Result<Out> {
         if is_null(dest.as_deref()) {
             // Add: the patch's value, walked against itself.
@@ -487,7 +484,7 @@ impl Merge {
                         return Ok(Out::Clear);
                     }
                     if o.as_map().is_some() {
-                        self.walk_fields(o, Src::Alias, schema, at)?;
+                        self.walk_fields(o, Src::Alias, schema)?;
                     }
                     Ok(Out::Origin)
                 }
@@ -496,14 +493,14 @@ impl Merge {
         let dest = dest.expect("not null");
         match origin {
             Src::None => {
-                self.walk_fields(dest, Src::None, schema, at)?;
+                self.walk_fields(dest, Src::None, schema)?;
                 Ok(Out::Dest)
             }
             Src::Alias => match map_directive(dest) {
                 (_, Some(e)) => Err(e),
                 (Directive::Delete, _) => Ok(Out::Clear),
                 _ => {
-                    self.walk_fields(dest, Src::Alias, schema, at)?;
+                    self.walk_fields(dest, Src::Alias, schema)?;
                     Ok(Out::Dest)
                 }
             },
@@ -515,11 +512,11 @@ impl Merge {
                     (_, Some(e)) => Err(e),
                     (Directive::Delete, _) => Ok(Out::Clear),
                     (Directive::Replace, _) => {
-                        self.walk_fields(o, Src::Alias, schema, at)?;
+                        self.walk_fields(o, Src::Alias, schema)?;
                         Ok(Out::Origin)
                     }
                     _ => {
-                        self.walk_fields(dest, Src::Node(o), schema, at)?;
+                        self.walk_fields(dest, Src::Node(o), schema)?;
                         Ok(Out::Dest)
                     }
                 }
@@ -534,7 +531,6 @@ impl Merge {
         dest: &mut Node,
         mut origin: Src<'_>,
         schema: Option<Schema>,
-        at: Origin,
     ) -> Result<()> {
         let mut names: BTreeSet<String> = dest
             .as_map()
@@ -557,8 +553,8 @@ impl Merge {
                     let oc = o.as_map_mut().and_then(|m| m.get_mut(&name));
                     let has_origin = oc.is_some();
                     let out = match oc {
-                        Some(oc) => self.walk(d.as_mut(), Src::Node(oc), child_schema, at)?,
-                        None => self.walk(d.as_mut(), Src::None, child_schema, at)?,
+                        Some(oc) => self.walk(d.as_mut(), Src::Node(oc), child_schema)?,
+                        None => self.walk(d.as_mut(), Src::None, child_schema)?,
                     };
                     match out {
                         Out::Clear => None,
@@ -574,7 +570,7 @@ impl Merge {
                 }
                 Src::Alias => {
                     let out = if d.is_some() {
-                        self.walk(d.as_mut(), Src::Alias, child_schema, at)?
+                        self.walk(d.as_mut(), Src::Alias, child_schema)?
                     } else {
                         Out::Clear
                     };
@@ -584,7 +580,7 @@ impl Merge {
                         Out::Dest | Out::Origin => d.filter(|n| !matches!(n.kind, Kind::Null)),
                     }
                 }
-                Src::None => match self.walk(d.as_mut(), Src::None, child_schema, at)? {
+                Src::None => match self.walk(d.as_mut(), Src::None, child_schema)? {
                     Out::Clear | Out::Origin => None,
                     Out::KeepNull => d,
                     Out::Dest => d.filter(|n| !matches!(n.kind, Kind::Null)),
@@ -610,14 +606,13 @@ impl Merge {
         origin: &mut Src<'_>,
         keys: &[&str],
         items: Option<Schema>,
-        at: Origin,
     ) -> Result<Out> {
         let keys: Vec<String> = keys.iter().map(|k| (*k).to_owned()).collect();
         if is_null(dest.as_deref()) {
             // Add: the patch's list, walked against itself (no list directive here).
             return match origin {
                 Src::Node(o) => {
-                    self.merge_elements(o, &mut Src::Alias, &keys, items, at)?;
+                    self.merge_elements(o, &mut Src::Alias, &keys, items)?;
                     Ok(Out::Origin)
                 }
                 _ => Ok(Out::Clear),
@@ -626,13 +621,13 @@ impl Merge {
         let dest = dest.expect("not null");
         match origin {
             Src::None => {
-                self.merge_elements(dest, &mut Src::None, &keys, items, at)?;
+                self.merge_elements(dest, &mut Src::None, &keys, items)?;
                 Ok(Out::Dest)
             }
             Src::Alias => match seq_directive(dest)? {
                 Directive::Delete => Ok(Out::Clear),
                 _ => {
-                    self.merge_elements(dest, &mut Src::Alias, &keys, items, at)?;
+                    self.merge_elements(dest, &mut Src::Alias, &keys, items)?;
                     Ok(Out::Dest)
                 }
             },
@@ -643,11 +638,11 @@ impl Merge {
                 match seq_directive(o)? {
                     Directive::Delete => Ok(Out::Clear),
                     Directive::Replace => {
-                        self.merge_elements(o, &mut Src::Alias, &keys, items, at)?;
+                        self.merge_elements(o, &mut Src::Alias, &keys, items)?;
                         Ok(Out::Origin)
                     }
                     _ => {
-                        self.merge_elements(dest, &mut Src::Node(o), &keys, items, at)?;
+                        self.merge_elements(dest, &mut Src::Node(o), &keys, items)?;
                         Ok(Out::Dest)
                     }
                 }
@@ -702,7 +697,6 @@ impl Merge {
         origin: &mut Src<'_>,
         keys: &[String],
         items: Option<Schema>,
-        at: Origin,
     ) -> Result<()> {
         let empty: [Node; 0] = [];
         let (mut values, keys) = {
@@ -750,16 +744,13 @@ impl Merge {
                         (Some(l), Some(j)) => Src::Node(&mut l[j]),
                         _ => Src::None,
                     };
-                    (self.walk(di.map(|j| &mut dest[j]), osrc, items, at)?, oi)
+                    (self.walk(di.map(|j| &mut dest[j]), osrc, items)?, oi)
                 }
                 Src::Alias => match di {
-                    Some(j) => (self.walk(Some(&mut dest[j]), Src::Alias, items, at)?, None),
-                    None => (self.walk(None, Src::None, items, at)?, None),
+                    Some(j) => (self.walk(Some(&mut dest[j]), Src::Alias, items)?, None),
+                    None => (self.walk(None, Src::None, items)?, None),
                 },
-                Src::None => (
-                    self.walk(di.map(|j| &mut dest[j]), Src::None, items, at)?,
-                    None,
-                ),
+                Src::None => (self.walk(di.map(|j| &mut dest[j]), Src::None, items)?, None),
             };
             let val: Option<&mut Node> = match out {
                 Out::Clear => None,
@@ -927,9 +918,8 @@ fn apply_in_place(target: &mut Node, patch: &Node, options: SmpOptions) -> Resul
             normalize_string_map(meta, "annotations");
         }
     }
-    let at = patch.origin;
     let merge = Merge;
-    let out = merge.walk(Some(target), Src::Node(&mut patch), None, at)?;
+    let out = merge.walk(Some(target), Src::Node(&mut patch), None)?;
     match out {
         Out::Clear => return Ok(Merged::Deleted),
         // kustomize keeps the object it merged into and drops the node the merge returns:
