@@ -92,6 +92,13 @@ fn build(dir: &Path) -> Result<Vec<Node>, String> {
             }
             continue;
         }
+        // kustomize reads a strategic merge patch as resources: each needs a kind and a
+        // name (`GetValidatedMetadata`), else the text is neither kind of patch.
+        for doc in &docs {
+            if text(doc, &["kind"]).is_empty() || text(doc, &["metadata", "name"]).is_empty() {
+                return Err("unable to parse SM or JSON patch".into());
+            }
+        }
         match target {
             Some(target) => {
                 if docs.len() > 1 {
