@@ -616,6 +616,40 @@ pub fn generate(gz: &[u8]) -> Result<(String, Stats), String> {
     Ok((render(&b.types, &kinds, &scopes), stats))
 }
 
+/// The paths of the lists merged by key below `ty`, with their keys and `retainKeys`.
+fn list_paths(types: &[Ty], ty: usize, prefix: &str, out: &mut Vec<String>) {
+    let join = |name: &str| {
+        if prefix.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{prefix}.{name}")
+        }
+    };
+    match &types[ty] {
+        Ty::Opaque => {}
+        Ty::Object(fields) => {
+            for (name, t) in fields {
+                list_paths(types, *t, &join(name), out);
+            }
+        }
+        Ty::Map(t) => list_paths(types, *t, &join("*"), out),
+        Ty::List {
+            keys,
+            retain_keys,
+            items,
+        } => {
+            out.push(format!(
+                "{prefix} by [{}]{}",
+                keys.join(", "),
+                if *retain_keys { " (retainKeys)" } else { "" }
+            ));
+            if let Some(items) = items {
+                list_paths(types, *items, &format!("{prefix}[]"), out);
+            }
+        }
+    }
+}
+
 fn render(
     types: &[Ty],
     kinds: &BTreeMap<(String, String), (usize, String)>,
@@ -636,6 +670,24 @@ fn render(
          \n\
          use super::schema::Ty;\n\n",
     );
+    // For review: the lists merged by key under each root, as paths.
+    let mut roots: Vec<usize> = kinds
+        .values()
+        .map(|(t, _)| *t)
+        .filter(|t| *t != 0)
+        .collect();
+    roots.sort_unstable();
+    roots.dedup();
+    out.push_str("// The lists merged by key under each root type (`[]`: every element):\n");
+    for root in roots {
+        let mut paths = Vec::new();
+        list_paths(types, root, "", &mut paths);
+        let _ = writeln!(out, "// root {root}:");
+        for p in paths {
+            let _ = writeln!(out, "//   {p}");
+        }
+    }
+    out.push('\n');
     let _ = writeln!(
         out,
         "/// The schema nodes; index 0 is `Opaque` (known, nothing below is merged by key).\n\
