@@ -15,6 +15,7 @@ pub mod generate;
 pub mod kustomization;
 pub mod nameref;
 pub mod node;
+pub mod patch;
 pub mod resource;
 pub mod roots;
 pub mod scope;

@@ -21,12 +21,17 @@
 //! ```
 //!
 //! and is made stricter and more faithful than the raw schemars output; see [`transform`].
+//!
+//! `cargo run -p xtask -- patch-meta [--check]` (no version feature needed) generates
+//! `src/render/patch/meta.rs`, the patch merge keys and resource scopes kustomize reads from
+//! the Kubernetes v1.21.2 OpenAPI under `xtask/upstream/`; see [`patch_meta`].
 
 // Without a version feature only the tests use these.
 #[cfg_attr(not(feature = "k8s-openapi"), allow(dead_code))]
 mod enums;
 #[cfg(feature = "k8s-openapi")]
 mod k8s;
+mod patch_meta;
 #[cfg_attr(not(feature = "k8s-openapi"), allow(dead_code))]
 mod transform;
 
@@ -57,7 +62,8 @@ fn schema_path(version: &str) -> PathBuf {
         .join(format!("v{version}.json"))
 }
 
-const USAGE: &str = "usage: cargo run -p xtask --features v1_3x -- schemas [--check]";
+const USAGE: &str = "usage: cargo run -p xtask --features v1_3x -- schemas [--check]\n       \
+                     cargo run -p xtask -- patch-meta [--check]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -65,6 +71,8 @@ fn main() -> ExitCode {
     match args.as_slice() {
         ["schemas"] => schemas(false),
         ["schemas", "--check"] => schemas(true),
+        ["patch-meta"] => patch_meta(false),
+        ["patch-meta", "--check"] => patch_meta(true),
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -72,6 +80,16 @@ fn main() -> ExitCode {
         _ => {
             eprintln!("{USAGE}");
             ExitCode::from(2)
+        }
+    }
+}
+
+fn patch_meta(check: bool) -> ExitCode {
+    match patch_meta::run(check) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
         }
     }
 }
@@ -187,7 +205,6 @@ fn generate() -> Result<(String, GenerateStats), String> {
 }
 
 /// A short description of where two renderings first differ, for `--check`.
-#[cfg_attr(not(feature = "k8s-openapi"), allow(dead_code))]
 fn first_difference(committed: &str, generated: &str) -> String {
     let mut committed_lines = committed.lines();
     let mut generated_lines = generated.lines();
