@@ -46,14 +46,26 @@ pub fn parse(source: &str, limits: &Limits) -> (Vec<Document>, Vec<Issue>) {
 
 /// Parses every document of `source` as `reader` reads it.
 pub fn parse_as(source: &str, limits: &Limits, reader: Reader) -> Parsed {
-    let parsed = parse_stream(source, limits, reader);
+    parse_with(source, limits, reader, reader == Reader::Kyaml)
+}
+
+/// Parses a kustomize patch: read as kyaml reads it, but annotations stay what YAML makes
+/// of them (`key: null` deletes the annotation; kustomize makes annotations strings only on
+/// the objects it builds).
+pub fn parse_patch(source: &str, limits: &Limits) -> Parsed {
+    parse_with(source, limits, Reader::Kyaml, false)
+}
+
+/// [`parse_as`], saying whether annotations are the strings of their text.
+fn parse_with(source: &str, limits: &Limits, reader: Reader, annotation_text: bool) -> Parsed {
+    let parsed = parse_stream(source, limits, reader, annotation_text);
     // JSON objects back to back are no YAML, but kubectl reads them all (kustomize only
     // the first): a file whose first object is JSON goes to a JSON decoder.
     if parsed.issues.iter().any(|i| i.rule == "yaml-syntax")
         && source.trim_start().starts_with('{')
         && let Some(ranges) = json_objects(source)
     {
-        return parse_json_stream(source, &ranges, limits, reader);
+        return parse_json_stream(source, &ranges, limits, reader, annotation_text);
     }
     parsed
 }
@@ -84,11 +96,12 @@ fn parse_json_stream(
     ranges: &[std::ops::Range<usize>],
     limits: &Limits,
     reader: Reader,
+    annotation_text: bool,
 ) -> Parsed {
     let mut out = Parsed::default();
     for (index, range) in ranges.iter().enumerate() {
         let by = range.start as u32;
-        let part = parse_stream(&source[range.clone()], limits, reader);
+        let part = parse_stream(&source[range.clone()], limits, reader, annotation_text);
         let shift = |mut i: Issue| {
             i.start += by;
             i.end += by;
@@ -130,7 +143,7 @@ fn parse_json_stream(
 }
 
 /// Parses every document of a YAML stream.
-fn parse_stream(source: &str, limits: &Limits, reader: Reader) -> Parsed {
+fn parse_stream(source: &str, limits: &Limits, reader: Reader, annotation_text: bool) -> Parsed {
     let options = granit_parser::options! {
         block_scalar_eof_without_line_feed: true,
         flow_nesting_limit: limits.max_depth,
@@ -138,6 +151,7 @@ fn parse_stream(source: &str, limits: &Limits, reader: Reader) -> Parsed {
     };
     let mut parser = Parser::new_from_str_with_options(source, options);
     let mut b = Builder::new(source, limits, reader);
+    b.annotation_text = annotation_text;
     loop {
         match parser.next_event() {
             None => break,
@@ -226,6 +240,8 @@ struct Builder<'s> {
     source: &'s str,
     limits: &'s Limits,
     reader: Reader,
+    /// Annotations are the strings of their text (kustomize's objects).
+    annotation_text: bool,
     documents: Vec<Document>,
     issues: Vec<Issue>,
     notes: Vec<Issue>,
@@ -256,6 +272,7 @@ impl<'s> Builder<'s> {
             source,
             limits,
             reader,
+            annotation_text: false,
             documents: Vec::new(),
             issues: Vec::new(),
             notes: Vec::new(),
@@ -545,7 +562,7 @@ impl<'s> Builder<'s> {
         end: u32,
     ) -> Value {
         if self.annotation_depth() {
-            if self.reader == Reader::Kyaml {
+            if self.annotation_text {
                 return Value::String(text.to_owned());
             }
             // kubectl takes the value as YAML resolves it (and refuses a non-string).

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use super::files::Files;
 use super::kustomization::Kustomization;
 use super::node::{FileId, Kind, Node, Origin, Span};
+use super::patch::SmpOptions;
 use super::resource::Resource;
 use super::{Error, Result, Warning, transform};
 use crate::parse::Reader;
@@ -106,15 +107,9 @@ impl Builder<'_> {
         super::nameref::fix_back_references(&mut resources)?;
         resources.retain(|r| !r.is_local_config());
         // kustomize rewrites every object's annotations at the end of a build (it strips
-        // its own build annotations), and an empty mapping does not survive that.
+        // its own build annotations): strings, and an empty mapping does not survive.
         for r in &mut resources {
-            if let Some(meta) = r.node.get_mut("metadata").and_then(Node::as_map_mut)
-                && meta
-                    .get("annotations")
-                    .is_some_and(|a| a.as_map().is_some_and(|m| m.is_empty()))
-            {
-                meta.remove("annotations");
-            }
+            super::patch::string_annotations(&mut r.node);
         }
         sort(&k, &mut resources)?;
         Ok(resources)
@@ -143,6 +138,22 @@ impl Builder<'_> {
             }
         }
         for field in ["configurations", "crds"] {
+            // Read as kustomize reads them: a missing file fails the build.
+            for (path, node) in k.strings(field)? {
+                let full = k.dir.join(path);
+                if !full.is_file() {
+                    return Err(Error::new(
+                        format!("`{path}` ({field}) does not exist: no such file"),
+                        node.origin,
+                    ));
+                }
+                self.check_root(k, &full, path, node.origin)?;
+                let file = self
+                    .files
+                    .load(&full)
+                    .map_err(|e| Error::new(e, node.origin))?;
+                self.used.insert(file);
+            }
             if let Some(n) = k.field(field) {
                 self.warn(
                     "kustomize-unsupported",
@@ -266,14 +277,31 @@ impl Builder<'_> {
     }
 
     /// kustomize's builtin transformers, in its order.
-    fn transform(&mut self, k: &Kustomization, acc: &mut [Resource]) -> Result<()> {
-        for field in ["patchesStrategicMerge", "patches", "patchesJson6902"] {
-            if let Some(n) = k.field(field) {
-                self.warn(
-                    "kustomize-unsupported",
-                    format!("`{field}` is not rendered yet: the objects are checked unpatched"),
-                    n.origin,
-                );
+    fn transform(&mut self, k: &Kustomization, acc: &mut Vec<Resource>) -> Result<()> {
+        if let Some(entries) = k.field("patchesStrategicMerge") {
+            for entry in seq(entries, "patchesStrategicMerge")? {
+                let Some(text) = entry.as_str() else {
+                    return Err(Error::new(
+                        "invalid kustomization: `patchesStrategicMerge` entries are paths or \
+                         inline patches",
+                        entry.origin,
+                    ));
+                };
+                // A path when such a file exists, else an inline patch, as kustomize decides.
+                let source = if !text.contains('\n') && k.dir.join(text).is_file() {
+                    self.patch_file(k, text, entry.origin)?
+                } else {
+                    inline_patch(entry, self.files)
+                };
+                let docs = self.patch_documents(&source, Reader::Kyaml)?;
+                for doc in docs {
+                    self.untargeted_smp(acc, &doc, SmpOptions::default())?;
+                }
+            }
+        }
+        if let Some(entries) = k.field("patches") {
+            for entry in seq(entries, "patches")? {
+                self.patch_entry(k, entry, acc, false)?;
             }
         }
         if let Some((ns, node)) = k.string("namespace")?
@@ -365,6 +393,11 @@ impl Builder<'_> {
         if !annotations.is_empty() {
             transform::annotations(acc, &annotations)?;
         }
+        if let Some(entries) = k.field("patchesJson6902") {
+            for entry in seq(entries, "patchesJson6902")? {
+                self.patch_entry(k, entry, acc, true)?;
+            }
+        }
         if let Some(replicas) = k.field("replicas") {
             for entry in replicas.as_seq().unwrap_or_default() {
                 transform::replicas(acc, entry)?;
@@ -387,6 +420,270 @@ impl Builder<'_> {
             }
         }
         Ok(())
+    }
+
+    /// One `patches` (or, `legacy`, `patchesJson6902`) entry.
+    fn patch_entry(
+        &mut self,
+        k: &Kustomization,
+        entry: &Node,
+        acc: &mut Vec<Resource>,
+        legacy: bool,
+    ) -> Result<()> {
+        let field = if legacy { "patchesJson6902" } else { "patches" };
+        super::kustomization::check_keys(entry, field, &["path", "patch", "target", "options"])?;
+        let string = |key: &str| -> Result<Option<&Node>> {
+            match entry.get(key) {
+                None => Ok(None),
+                Some(n) if n.kind == Kind::Null => Ok(None),
+                Some(n) if n.as_str().is_some() => Ok(Some(n)),
+                Some(n) => Err(Error::new(
+                    format!("invalid kustomization: `{field}[].{key}` must be a string"),
+                    n.origin,
+                )),
+            }
+        };
+        let path = string("path")?.filter(|n| !n.as_str().unwrap_or("").is_empty());
+        let inline = string("patch")?.filter(|n| !n.as_str().unwrap_or("").trim().is_empty());
+        let source = match (path, inline) {
+            (None, None) => {
+                return Err(Error::new(
+                    "must specify one of patch and path",
+                    entry.origin,
+                ));
+            }
+            (Some(_), Some(n)) => {
+                return Err(Error::new(
+                    "patch and path can't be set at the same time",
+                    n.origin,
+                ));
+            }
+            (Some(p), None) => self.patch_file(k, p.as_str().unwrap_or(""), p.origin)?,
+            (None, Some(n)) => inline_patch(n, self.files),
+        };
+        let mut options = SmpOptions::default();
+        if let Some(opts) = entry.get("options").and_then(Node::as_map) {
+            for (key, value) in opts {
+                let on = matches!(value.kind, Kind::Bool(true));
+                match key.as_str() {
+                    "allowNameChange" => options.allow_name_change = on,
+                    "allowKindChange" => options.allow_kind_change = on,
+                    _ => {}
+                }
+            }
+        }
+        let target = match entry.get("target") {
+            Some(t) if t.kind != Kind::Null => Some(
+                super::patch::Selector::from_node(t)
+                    .map_err(|e| Error::new(e.message, e.origin))?,
+            ),
+            _ => None,
+        };
+        let trimmed = source.text.trim();
+        // kustomize tries both readings; exactly one must hold.
+        let smp = if legacy {
+            None
+        } else {
+            self.patch_documents(&source, Reader::Kyaml)
+                .ok()
+                .filter(|d| !d.is_empty() && d.iter().all(|n| n.as_map().is_some()))
+        };
+        let json = self
+            .patch_documents(&source, Reader::Kubectl)
+            .ok()
+            .and_then(|d| (d.len() == 1 && d[0].as_seq().is_some()).then(|| d[0].clone()));
+        let json = json.filter(|_| !trimmed.is_empty());
+        match (smp, json) {
+            (Some(_), Some(_)) => Err(Error::new(
+                "illegally qualifies as both an SM and JSON patch",
+                source.origin,
+            )),
+            (None, None) => Err(Error::new(
+                "unable to parse SM or JSON patch",
+                source.origin,
+            )),
+            (Some(docs), None) => match target {
+                None => {
+                    for doc in &docs {
+                        self.untargeted_smp(acc, doc, options)?;
+                    }
+                    Ok(())
+                }
+                Some(target) => {
+                    if docs.len() > 1 {
+                        return Err(Error::new(
+                            "Multiple Strategic-Merge Patches in one `patches` entry is not \
+                             allowed to set `patches.target` field",
+                            source.origin,
+                        ));
+                    }
+                    let patch = &docs[0];
+                    let selected = select(acc, &target);
+                    let opts = SmpOptions {
+                        targeted: true,
+                        ..options
+                    };
+                    let mut deleted = Vec::new();
+                    for i in selected {
+                        if options.allow_name_change || options.allow_kind_change {
+                            acc[i].store_previous_id();
+                        }
+                        match super::patch::strategic_merge_with(&mut acc[i].node, patch, opts)
+                            .map_err(|e| Error::new(e.message, e.origin))?
+                        {
+                            super::patch::Merged::Kept => {}
+                            super::patch::Merged::Deleted => deleted.push(i),
+                        }
+                    }
+                    remove_indices(acc, deleted);
+                    Ok(())
+                }
+            },
+            (None, Some(ops)) => {
+                let Some(target) = target else {
+                    return Err(Error::new(
+                        "must specify a target for JSON patch",
+                        source.origin,
+                    ));
+                };
+                for i in select(acc, &target) {
+                    acc[i].store_previous_id();
+                    // kustomize's objects always carry its internal annotations while it
+                    // builds, so a patch may add to `/metadata/annotations` of an object
+                    // that has none; the empty mapping is dropped again after the patch.
+                    if let Some(meta) = acc[i].node.get_mut("metadata")
+                        && let Kind::Map(m) = &mut meta.kind
+                        && !m.contains_key("annotations")
+                    {
+                        let origin = meta.origin;
+                        if let Kind::Map(m) = &mut meta.kind {
+                            m.insert(
+                                "annotations".into(),
+                                Node::new(Kind::Map(Default::default()), origin),
+                            );
+                        }
+                    }
+                    super::patch::json6902(&mut acc[i].node, &ops)
+                        .map_err(|e| Error::new(e.message, e.origin))?;
+                    super::patch::string_annotations(&mut acc[i].node);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// A strategic merge patch without a target: it patches the object with its own id.
+    fn untargeted_smp(
+        &mut self,
+        acc: &mut Vec<Resource>,
+        patch: &Node,
+        options: SmpOptions,
+    ) -> Result<()> {
+        let id = Resource::new(patch.clone()).id();
+        let at = patch
+            .path(&["metadata", "name"])
+            .map_or(patch.origin, |n| n.origin);
+        if patch
+            .get("kind")
+            .and_then(Node::as_str)
+            .is_none_or(str::is_empty)
+            || id.name.is_empty()
+        {
+            return Err(Error::new(
+                "a strategic merge patch needs `kind` and `metadata.name`",
+                patch.origin,
+            ));
+        }
+        let matches: Vec<usize> = acc
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.id().same(&id) || r.previous_ids().iter().any(|p| p.same(&id)))
+            .map(|(i, _)| i)
+            .collect();
+        let i = match matches.as_slice() {
+            [i] => *i,
+            [] => {
+                return Err(Error::new(
+                    format!(
+                        "no resource matches strategic merge patch \"{}\": no matches for Id {}",
+                        id.show(),
+                        id.show()
+                    ),
+                    at,
+                ));
+            }
+            _ => {
+                return Err(Error::new(
+                    format!("multiple matches for Id {}", id.show()),
+                    at,
+                ));
+            }
+        };
+        if options.allow_name_change || options.allow_kind_change {
+            acc[i].store_previous_id();
+        }
+        match super::patch::strategic_merge_with(&mut acc[i].node, patch, options)
+            .map_err(|e| Error::new(e.message, e.origin))?
+        {
+            super::patch::Merged::Kept => {}
+            super::patch::Merged::Deleted => {
+                acc.remove(i);
+            }
+        }
+        Ok(())
+    }
+
+    /// A patch file, read once (within the kustomization's directory).
+    fn patch_file(&mut self, k: &Kustomization, path: &str, at: Origin) -> Result<PatchSource> {
+        let full = k.dir.join(path);
+        if !full.is_file() {
+            return Err(Error::new(
+                format!("failed to get the patch file from path({path}): no such file"),
+                at,
+            ));
+        }
+        self.check_root(k, &full, path, at)?;
+        let file = self.files.load(&full).map_err(|e| Error::new(e, at))?;
+        self.used.insert(file);
+        let text = self.files.get(file).text.clone();
+        Ok(PatchSource {
+            text,
+            file,
+            lines: None,
+            origin: at,
+            inline: false,
+        })
+    }
+
+    /// The documents of a patch, read as `reader` reads them, each node with its origin
+    /// in the file (an inline patch's nodes in the kustomization's lines).
+    fn patch_documents(&self, source: &PatchSource, reader: Reader) -> Result<Vec<Node>> {
+        let parsed = match reader {
+            Reader::Kyaml => crate::parse::yaml::parse_patch(&source.text, &self.files.limits),
+            Reader::Kubectl => {
+                crate::parse::yaml::parse_as(&source.text, &self.files.limits, reader)
+            }
+        };
+        if let Some(issue) = parsed
+            .issues
+            .iter()
+            .find(|i| i.rule != crate::parse::yaml::DROPPED)
+        {
+            return Err(Error::new(
+                format!("malformed patch: {}", issue.message),
+                source.at(issue.start, issue.end),
+            ));
+        }
+        let mut out = Vec::new();
+        for doc in parsed.documents.iter().filter(|d| !d.value.is_null()) {
+            let mut node = Node::from_document(doc, "", &source.text, source.file)
+                .expect("the root pointer resolves");
+            if source.file == source.origin.file && source.is_inline() {
+                node.map_origins(&mut |o| source.remap(o));
+            }
+            out.push(node);
+        }
+        Ok(out)
     }
 
     /// One `resources` entry: a file of objects, a directory holding a kustomization, or
@@ -767,4 +1064,136 @@ fn sort(k: &Kustomization, resources: &mut [Resource]) -> Result<()> {
         key(a).cmp(&key(b))
     });
     Ok(())
+}
+
+/// A patch's text and where it came from.
+struct PatchSource {
+    text: std::sync::Arc<str>,
+    /// The patch file, or the kustomization of an inline patch.
+    file: FileId,
+    /// For an inline patch: where each line of its text starts in the kustomization.
+    lines: Option<Vec<u32>>,
+    /// The entry (or its `path`/`patch` field), for errors about the whole patch.
+    origin: Origin,
+    inline: bool,
+}
+
+impl PatchSource {
+    /// The origin of bytes `start..end` of the patch text.
+    fn at(&self, start: u32, end: u32) -> Origin {
+        let o = Origin::new(self.file, Span { start, end });
+        if self.inline { self.remap(o) } else { o }
+    }
+
+    /// Whether the patch text is a string of the kustomization (not a file of its own).
+    fn is_inline(&self) -> bool {
+        self.inline
+    }
+
+    /// An origin in an inline patch's text, moved to the kustomization's lines (to the
+    /// field as a whole when its lines cannot be followed).
+    fn remap(&self, o: Origin) -> Origin {
+        let Some(lines) = &self.lines else {
+            return self.origin;
+        };
+        let map = |offset: u32| -> u32 {
+            let before = &self.text[..(offset as usize).min(self.text.len())];
+            let line = before.matches('\n').count();
+            let col = before
+                .rfind('\n')
+                .map_or(before.len(), |i| before.len() - i - 1);
+            lines
+                .get(line)
+                .map_or(self.origin.value.start, |&start| start + col as u32)
+        };
+        let span = |s: Span| Span {
+            start: map(s.start),
+            end: map(s.end),
+        };
+        Origin {
+            file: self.origin.file,
+            key: o.key.map(span),
+            value: span(o.value),
+        }
+    }
+}
+
+/// An inline patch: the string value of a kustomization field. For a block scalar (`|`),
+/// each line of the text is a line of the kustomization, indented: findings in the patch
+/// land on those lines. Other strings (quoted, folded) map to the field as a whole.
+fn inline_patch(node: &Node, files: &Files) -> PatchSource {
+    let text: std::sync::Arc<str> = node.as_str().unwrap_or("").into();
+    let file_text = files.get(node.origin.file).text.clone();
+    PatchSource {
+        lines: block_lines(node, &text, &file_text),
+        text,
+        file: node.origin.file,
+        origin: node.origin,
+        inline: true,
+    }
+}
+
+/// Where each line of a block scalar's text starts in its file, when the text is the
+/// file's lines with their indentation removed (a literal `|` block); `None` otherwise.
+fn block_lines(node: &Node, text: &str, file_text: &str) -> Option<Vec<u32>> {
+    let start = node.origin.value.start as usize;
+    let end = (node.origin.value.end as usize).min(file_text.len());
+    let region = file_text.get(start..end)?;
+    // The region starts at the block's first content line (after its indentation).
+    let line_start = file_text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let indent = start - line_start;
+    let mut starts = Vec::new();
+    let mut offset = line_start;
+    let wanted = text.lines().collect::<Vec<_>>();
+    let file_lines: Vec<&str> = file_text
+        [line_start..line_start + (start - line_start) + region.len()]
+        .split('\n')
+        .collect();
+    for (i, want) in wanted.iter().enumerate() {
+        let have = file_lines.get(i)?;
+        let content = if have.len() >= indent {
+            &have[indent..]
+        } else {
+            ""
+        };
+        if content.trim_end_matches('\r') != *want && !(want.is_empty() && have.trim().is_empty()) {
+            return None;
+        }
+        starts.push((offset + indent.min(have.len())) as u32);
+        offset += have.len() + 1;
+    }
+    Some(starts)
+}
+
+/// The items of a list field.
+fn seq<'a>(node: &'a Node, field: &str) -> Result<&'a [Node]> {
+    node.as_seq().ok_or_else(|| {
+        Error::new(
+            format!("invalid kustomization: `{field}` must be a list"),
+            node.origin,
+        )
+    })
+}
+
+/// The indices of the resources a `target:` selector picks: by kind, by labels and
+/// annotations, and by name and namespace, original or current.
+fn select(acc: &[Resource], selector: &super::patch::Selector) -> Vec<usize> {
+    acc.iter()
+        .enumerate()
+        .filter(|(_, r)| {
+            let org = r.original_id();
+            let cur = r.id();
+            let names = [org.name.as_str(), cur.name.as_str()];
+            let namespaces = [org.namespace.as_str(), cur.namespace.as_str()];
+            selector.matches(&r.node, &names, &namespaces)
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// Removes the resources at `indices` (ascending).
+fn remove_indices(acc: &mut Vec<Resource>, indices: Vec<usize>) {
+    for i in indices.into_iter().rev() {
+        acc.remove(i);
+    }
 }

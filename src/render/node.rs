@@ -219,6 +219,16 @@ impl Node {
         matches!(self.kind, Kind::Map(_) | Kind::Seq(_))
     }
 
+    /// Rewrites the origin of every node of the tree.
+    pub fn map_origins(&mut self, f: &mut dyn FnMut(Origin) -> Origin) {
+        self.origin = f(self.origin);
+        match &mut self.kind {
+            Kind::Seq(items) => items.iter_mut().for_each(|n| n.map_origins(f)),
+            Kind::Map(m) => m.values_mut().for_each(|n| n.map_origins(f)),
+            _ => {}
+        }
+    }
+
     /// Gives every node of the tree `origin` (a value replaced wholesale by a field).
     pub fn set_origin_deep(&mut self, origin: Origin) {
         self.origin = origin;
