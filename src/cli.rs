@@ -714,9 +714,19 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         }
         None => None,
     };
+    // Under --changed-only, every kustomization still decides which overlays a change
+    // reaches: a changed base re-renders each overlay of it.
+    let mut kustomization_files: Vec<std::path::PathBuf> = Vec::new();
     if let (true, Some(mr)) = (args.changed_only, &mr) {
         found.inputs.retain(|i| match i {
-            Input::File { display, .. } => mr.is_changed(display),
+            Input::File { display, path } => {
+                let changed = mr.is_changed(display);
+                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                if !changed && crate::render::kustomization::FILE_NAMES.contains(&name) {
+                    kustomization_files.push(path.clone());
+                }
+                changed
+            }
             Input::Stdin { .. } => true,
         });
     }
@@ -831,7 +841,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     };
     // kustomizations are rendered, and the files they use are checked through them.
     let stage = (!args.no_render).then(|| {
-        let inputs: Vec<crate::render::roots::Input<'_>> = loaded
+        let mut inputs: Vec<crate::render::roots::Input<'_>> = loaded
             .iter()
             .filter_map(|l| match &l.input {
                 Input::File { path, .. } => Some(crate::render::roots::Input {
@@ -841,6 +851,11 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
                 Input::Stdin { .. } => None,
             })
             .collect();
+        inputs.extend(
+            kustomization_files
+                .iter()
+                .map(|path| crate::render::roots::Input { path, bytes: None }),
+        );
         let confine = match &mr {
             Some(mr) => mr.repo.root().to_path_buf(),
             None => crate::git::Repo::discover(Path::new("."))
@@ -851,7 +866,17 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
                     |r| r.root().to_path_buf(),
                 ),
         };
-        pool.install(|| crate::render::roots::render(&inputs, &confine, limits.clone()))
+        let mut stage =
+            pool.install(|| crate::render::roots::render(&inputs, &confine, limits.clone()));
+        if let (true, Some(mr)) = (args.changed_only, &mr) {
+            // Only the roots the change reaches: one of the files they read changed.
+            stage.retain_roots(|path| {
+                mr.repo
+                    .relative(path)
+                    .is_some_and(|rel| mr.changes.files.contains_key(&rel))
+            });
+        }
+        stage
     });
     let mut loaded = loaded;
     let mut through_render = 0;

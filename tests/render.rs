@@ -198,3 +198,93 @@ fn a_ten_thousand_deep_base_chain_is_a_finding() {
         r.stderr
     );
 }
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `--changed-only` re-renders every root the change reaches: a change to a base re-checks
+/// each overlay of it; a change to one overlay checks that overlay only.
+#[test]
+fn changed_only_renders_the_roots_a_change_reaches() {
+    if std::process::Command::new("git")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        println!("skipped: git not found");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "base/deploy.yaml", DEPLOYMENT);
+    write(d, "base/kustomization.yaml", "resources:\n- deploy.yaml\n");
+    write(
+        d,
+        "overlays/prod/kustomization.yaml",
+        "resources:\n- ../../base\nnamePrefix: prod-\n",
+    );
+    write(
+        d,
+        "overlays/dev/kustomization.yaml",
+        "resources:\n- ../../base\nnamePrefix: dev-\n",
+    );
+    git(d, &["init", "-q", "-b", "main"]);
+    git(d, &["add", "-A"]);
+    git(d, &["commit", "-q", "-m", "base"]);
+    let run = |d: &Path| {
+        kubegate_in(
+            d,
+            &[
+                "check",
+                ".",
+                "--no-config",
+                "-f",
+                "json",
+                "--base",
+                "main",
+                "--changed-only",
+            ],
+            None,
+        )
+    };
+    // Nothing changed: nothing rendered.
+    let r = run(d);
+    assert!(findings(&r).is_empty(), "{}", r.stdout);
+    // A change to the base reaches both overlays.
+    write(
+        d,
+        "base/deploy.yaml",
+        &DEPLOYMENT.replace(
+            "      containers:",
+            "      hostNetwork: true\n      containers:",
+        ),
+    );
+    let found = findings(&run(d));
+    let kg105: Vec<_> = found.iter().filter(|f| f.2 == "KG105").collect();
+    assert_eq!(kg105.len(), 1, "{found:?}");
+    assert_eq!(kg105[0].3, ["overlays/dev", "overlays/prod"]);
+    // A change to one overlay reaches that overlay only.
+    git(d, &["checkout", "-q", "--", "base/deploy.yaml"]);
+    write(
+        d,
+        "overlays/prod/kustomization.yaml",
+        "resources:\n- ../../base\nnamePrefix: prod2-\n",
+    );
+    let found = findings(&run(d));
+    assert!(!found.is_empty());
+    assert!(found.iter().all(|f| f.3 == ["overlays/prod"]), "{found:?}");
+}

@@ -33,6 +33,30 @@ pub struct Stage {
     /// Canonical paths of the files the roots that rendered read: they are checked
     /// through the rendered objects, not as loose files.
     pub used: HashSet<PathBuf>,
+    /// Canonical paths of the files each root read (rendered or not), by root.
+    pub read: Vec<BTreeSet<PathBuf>>,
+}
+
+impl Stage {
+    /// Keeps the roots that read a file `changed` says is changed (`--changed-only`).
+    pub fn retain_roots(&mut self, changed: impl Fn(&Path) -> bool) {
+        let keep: Vec<bool> = self
+            .read
+            .iter()
+            .map(|paths| paths.iter().any(|p| changed(p)))
+            .collect();
+        let mut i = 0;
+        self.roots.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
+        let mut i = 0;
+        self.read.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
+        self.used = self.read.iter().flatten().cloned().collect();
+    }
 }
 
 /// Finds the roots among `inputs` and renders them.
@@ -71,8 +95,15 @@ pub fn render(inputs: &[Input<'_>], confine: &Path, limits: Limits) -> Stage {
             .collect::<Vec<_>>(),
     );
     let mut used = HashSet::new();
+    let mut read = Vec::with_capacity(built.len());
     let mut out = Vec::with_capacity(built.len());
     for (dir, b) in built {
+        read.push(
+            b.used
+                .iter()
+                .map(|id| files.get(*id).path.clone())
+                .collect(),
+        );
         let display: Arc<str> = files.display(&dir).into();
         let (objects, error) = match b.result {
             Ok(resources) => {
@@ -94,6 +125,7 @@ pub fn render(inputs: &[Input<'_>], confine: &Path, limits: Limits) -> Stage {
         files,
         roots: out,
         used,
+        read,
     }
 }
 
@@ -116,7 +148,21 @@ fn find_roots(
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or("");
-        let Some(bytes) = input.bytes else { continue };
+        let owned;
+        let bytes = match input.bytes {
+            Some(b) => b,
+            // Under --changed-only, unchanged kustomizations are read here.
+            None if FILE_NAMES.contains(&name) => {
+                match crate::read::read(input.path, Limits::default().max_file_size) {
+                    Ok(b) => {
+                        owned = b;
+                        &owned
+                    }
+                    Err(_) => continue,
+                }
+            }
+            None => continue,
+        };
         if FILE_NAMES.contains(&name) {
             let Some(dir) = input.path.parent().map(canonical) else {
                 continue;
