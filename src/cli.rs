@@ -11,7 +11,7 @@ use std::path::Path;
 use crate::check::{self, Loaded, Outcome};
 use crate::config;
 use crate::discover::{self, Input};
-use crate::finding::Severity;
+use crate::finding::{Finding, Severity};
 use crate::mr::{BaseFiles, FilterMode, MergeRequest};
 use crate::parse::Limits;
 use crate::report::{self, Context, Counts, Format};
@@ -388,6 +388,7 @@ fn find_base(args: &CheckArgs) -> anyhow::Result<Option<(crate::git::Repo, crate
 
 /// `--new-only` and `--filter-mode`: drops the findings the merge request did not
 /// introduce, then those outside the lines it touched, counting both.
+#[allow(clippy::too_many_arguments)]
 fn merge_request_filters(
     args: &CheckArgs,
     mr: &MergeRequest,
@@ -396,8 +397,38 @@ fn merge_request_filters(
     pool: &rayon::ThreadPool,
     outcome: &mut Outcome,
     staged: Option<&crate::git::Repo>,
-) {
+    stage: Option<&crate::render::roots::Stage>,
+) -> anyhow::Result<()> {
     if args.new_only {
+        // Findings on rendered objects compare with the base revision's render: a change
+        // to an overlay can make a new finding at an unchanged line of its base.
+        let (mut rendered, loose): (Vec<Finding>, Vec<Finding>) = outcome
+            .findings
+            .drain(..)
+            .partition(|f| !f.rendered.is_empty());
+        outcome.findings = loose;
+        let mut existing = 0;
+        if let Some(stage) = stage.filter(|_| !rendered.is_empty()) {
+            let base_tree = BaseFiles::materialize(&mr.repo, mr.base.merge_base, &[String::new()])?;
+            let root = mr.repo.root();
+            let files =
+                crate::render::files::Files::new(&base_tree.root, stage.files.limits.clone())
+                    .show_as(&base_tree.root, root);
+            let dirs: Vec<_> = stage
+                .dirs
+                .iter()
+                .filter_map(|(dir, o)| {
+                    let rel = dir.strip_prefix(root).ok()?;
+                    let at_base = base_tree.root.join(rel);
+                    at_base.is_dir().then(|| (at_base, o.clone()))
+                })
+                .collect();
+            let base = crate::render::roots::render_dirs(files, &dirs);
+            let base_outcome =
+                pool.install(|| check::rendered::run(&base.roots, &base.files, opts));
+            existing +=
+                crate::mr::keep_new(&mut rendered, &base_outcome.findings, &|f| f.to_owned());
+        }
         // Findings in files the change does not touch existed before it.
         let changed: std::collections::HashSet<&str> = checked
             .iter()
@@ -406,7 +437,7 @@ fn merge_request_filters(
             .collect();
         let before = outcome.findings.len();
         outcome.findings.retain(|f| changed.contains(&*f.file));
-        let mut existing = before - outcome.findings.len();
+        existing += before - outcome.findings.len();
         // The base version of each changed file, under its current name, so a renamed
         // file's findings compare with their old selves.
         let mut base: Vec<Loaded> = changed
@@ -440,6 +471,7 @@ fn merge_request_filters(
         existing += crate::mr::keep_new(&mut outcome.findings, &base_outcome.findings, &|f| {
             f.to_owned()
         });
+        outcome.findings.extend(rendered);
         outcome.stats.existing = existing;
     }
     if args.filter_mode != FilterMode::Nofilter {
@@ -451,6 +483,7 @@ fn merge_request_filters(
         });
         outcome.stats.outside_diff = before - outcome.findings.len();
     }
+    Ok(())
 }
 
 /// What the merge request adds, changes and removes, and the RBAC grants it changes: the
@@ -925,7 +958,8 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
             &pool,
             &mut outcome,
             staged_from,
-        );
+            stage.as_ref(),
+        )?;
         outcome.findings.extend(crate::mr::policy_change_findings(
             mr,
             &gate_files,

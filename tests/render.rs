@@ -288,3 +288,74 @@ fn changed_only_renders_the_roots_a_change_reaches() {
     assert!(!found.is_empty());
     assert!(found.iter().all(|f| f.3 == ["overlays/prod"]), "{found:?}");
 }
+
+/// `--new-only` compares the rendered findings with the base revision's render: an overlay
+/// change that makes a new finding at an unchanged line of its base is new; a base finding
+/// the change leaves as it was is not.
+#[test]
+fn new_only_compares_with_the_base_revisions_render() {
+    if std::process::Command::new("git")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        println!("skipped: git not found");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "base/deploy.yaml", DEPLOYMENT);
+    write(
+        d,
+        "base/service.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector:\n    app: web\n  ports:\n  - port: 80\n",
+    );
+    write(
+        d,
+        "base/kustomization.yaml",
+        "resources:\n- deploy.yaml\n- service.yaml\n",
+    );
+    write(
+        d,
+        "overlays/prod/kustomization.yaml",
+        "resources:\n- ../../base\n",
+    );
+    git(d, &["init", "-q", "-b", "main"]);
+    git(d, &["add", "-A"]);
+    git(d, &["commit", "-q", "-m", "base"]);
+    // The overlay deletes the Deployment: the Service now selects nothing.
+    write(
+        d,
+        "overlays/prod/kustomization.yaml",
+        "resources:\n- ../../base\npatches:\n- patch: |-\n    $patch: delete\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata:\n      name: web\n",
+    );
+    let r = kubegate_in(
+        d,
+        &[
+            "check",
+            ".",
+            "--no-config",
+            "-f",
+            "json",
+            "--base",
+            "main",
+            "--new-only",
+        ],
+        None,
+    );
+    let found = findings(&r);
+    assert!(
+        found
+            .iter()
+            .any(|f| f.0 == "base/service.yaml" && f.2 == "KG507" && f.3 == ["overlays/prod"]),
+        "{found:?}\n{}",
+        r.stderr
+    );
+    // The Service's own findings existed before the change.
+    assert!(
+        !found
+            .iter()
+            .any(|f| f.0 == "base/service.yaml" && f.2 != "KG507"),
+        "{found:?}"
+    );
+}

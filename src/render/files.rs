@@ -63,6 +63,9 @@ pub struct Files {
     pub confine: PathBuf,
     pub limits: Limits,
     cwd: PathBuf,
+    /// Files under `.0` are shown as the same paths under `.1` would be (a copy of the
+    /// merge request's base tree, shown as the repository).
+    display_map: Option<(PathBuf, PathBuf)>,
 }
 
 impl Files {
@@ -79,7 +82,15 @@ impl Files {
             confine,
             limits,
             cwd,
+            display_map: None,
         }
+    }
+
+    /// Shows the files under `copy` as the same paths under `original` would be shown.
+    pub fn show_as(mut self, copy: &Path, original: &Path) -> Self {
+        let copy = copy.canonicalize().unwrap_or_else(|_| copy.to_path_buf());
+        self.display_map = Some((copy, original.to_path_buf()));
+        self
     }
 
     /// The file with id `id`.
@@ -145,6 +156,16 @@ impl Files {
     /// A canonical path as reports show it: relative to the working directory when it is
     /// below it, else absolute.
     pub fn display(&self, canonical: &Path) -> String {
+        if let Some((copy, original)) = &self.display_map
+            && let Ok(rest) = canonical.strip_prefix(copy)
+        {
+            let shown = original.join(rest);
+            return match shown.strip_prefix(&self.cwd) {
+                Ok(rel) if rel.as_os_str().is_empty() => ".".to_owned(),
+                Ok(rel) => crate::discover::display_path(rel),
+                Err(_) => crate::discover::display_path(&shown),
+            };
+        }
         match canonical.strip_prefix(&self.cwd) {
             Ok(rel) if rel.as_os_str().is_empty() => ".".to_owned(),
             Ok(rel) => crate::discover::display_path(rel),

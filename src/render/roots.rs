@@ -35,6 +35,8 @@ pub struct Stage {
     pub used: HashSet<PathBuf>,
     /// Canonical paths of the files each root read (rendered or not), by root.
     pub read: Vec<BTreeSet<PathBuf>>,
+    /// Each root's directory (canonical) and how it was built, by root.
+    pub dirs: Vec<(PathBuf, Options)>,
 }
 
 impl Stage {
@@ -55,6 +57,11 @@ impl Stage {
             i += 1;
             keep[i - 1]
         });
+        let mut i = 0;
+        self.dirs.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
         self.used = self.read.iter().flatten().cloned().collect();
     }
 }
@@ -63,9 +70,9 @@ impl Stage {
 pub fn render(inputs: &[Input<'_>], confine: &Path, limits: Limits) -> Stage {
     let files = Files::new(confine, limits);
     let (roots, kustomizations, uses) = find_roots(inputs, confine);
-    let mut built: Vec<(PathBuf, build::Built)> = roots
+    let mut built: Vec<(PathBuf, Options, build::Built)> = roots
         .par_iter()
-        .map(|(dir, opts)| (dir.clone(), build::build(&files, dir, opts)))
+        .map(|(dir, opts)| (dir.clone(), opts.clone(), build::build(&files, dir, opts)))
         .collect();
     // A kustomization no root reached (the kustomizations of a cycle use each other, so
     // none of them is a root) is rendered on its own, so its error is reported. What a
@@ -73,7 +80,7 @@ pub fn render(inputs: &[Input<'_>], confine: &Path, limits: Limits) -> Stage {
     // after an error, is reported once, by its root.
     let mut reached: HashSet<PathBuf> = built
         .iter()
-        .flat_map(|(_, b)| b.used.iter())
+        .flat_map(|(_, _, b)| b.used.iter())
         .filter_map(|id| files.get(*id).path.parent().map(Path::to_path_buf))
         .collect();
     let mut queue: Vec<PathBuf> = reached.iter().cloned().collect();
@@ -91,13 +98,32 @@ pub fn render(inputs: &[Input<'_>], confine: &Path, limits: Limits) -> Stage {
     built.extend(
         missed
             .par_iter()
-            .map(|dir| (dir.clone(), build::build(&files, dir, &Options::default())))
+            .map(|dir| {
+                let opts = Options::default();
+                let b = build::build(&files, dir, &opts);
+                (dir.clone(), opts, b)
+            })
             .collect::<Vec<_>>(),
     );
+    collect(files, built)
+}
+
+/// Renders `dirs` (each with how to build it) with `files`, as [`render`] does.
+pub fn render_dirs(files: Files, dirs: &[(PathBuf, Options)]) -> Stage {
+    let built: Vec<(PathBuf, Options, build::Built)> = dirs
+        .par_iter()
+        .map(|(dir, opts)| (dir.clone(), opts.clone(), build::build(&files, dir, opts)))
+        .collect();
+    collect(files, built)
+}
+
+fn collect(files: Files, built: Vec<(PathBuf, Options, build::Built)>) -> Stage {
     let mut used = HashSet::new();
     let mut read = Vec::with_capacity(built.len());
+    let mut dirs = Vec::with_capacity(built.len());
     let mut out = Vec::with_capacity(built.len());
-    for (dir, b) in built {
+    for (dir, opts, b) in built {
+        dirs.push((dir.clone(), opts));
         read.push(
             b.used
                 .iter()
@@ -126,6 +152,7 @@ pub fn render(inputs: &[Input<'_>], confine: &Path, limits: Limits) -> Stage {
         roots: out,
         used,
         read,
+        dirs,
     }
 }
 
