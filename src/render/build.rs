@@ -19,6 +19,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use super::files::Files;
+use super::fieldpath::OwnedSpec;
 use super::kustomization::Kustomization;
 use super::node::{FileId, Kind, Node, Origin, Span};
 use super::patch::SmpOptions;
@@ -334,28 +335,37 @@ impl Builder<'_> {
                 };
                 let flag =
                     |k: &str| matches!(entry.get(k).map(|n| &n.kind), Some(Kind::Bool(true)));
+                let mut specs: Vec<OwnedSpec> = Vec::new();
                 if let Some(fields) = entry.get("fields") {
-                    self.warn(
-                        "kustomize-unsupported",
-                        "`labels[].fields` (custom field specs) is not supported yet: the \
-                         labels go to the default fields only"
-                            .into(),
-                        fields.origin,
-                    );
+                    for f in seq(fields, "labels[].fields")? {
+                        specs.push(OwnedSpec::from_node(f, "labels[].fields")?);
+                    }
                 }
-                let mut specs: Vec<_> = Vec::new();
+                let mut defaults: Vec<OwnedSpec> = Vec::new();
                 if flag("includeSelectors") {
-                    specs.extend_from_slice(transform::SELECTOR_LABELS);
-                    specs.extend_from_slice(transform::TEMPLATE_LABELS);
+                    defaults.extend(transform::SELECTOR_LABELS.iter().map(OwnedSpec::from));
+                    defaults.extend(transform::TEMPLATE_LABELS.iter().map(OwnedSpec::from));
                 } else {
                     if flag("includeTemplates") {
-                        specs.extend_from_slice(transform::TEMPLATE_LABELS);
+                        defaults.extend(transform::TEMPLATE_LABELS.iter().map(OwnedSpec::from));
                     }
-                    if !specs.iter().any(|s| s.path == "metadata/labels") {
-                        specs.push(crate::render::fieldpath::FieldSpec::new(
-                            "metadata/labels",
-                            true,
-                        ));
+                    defaults.push(OwnedSpec::from(&crate::render::fieldpath::FieldSpec::new(
+                        "metadata/labels",
+                        true,
+                    )));
+                }
+                // kustomize's FsSlice.MergeOne: a spec already there (same kind and path)
+                // stays; one that differs only in `create` is a conflict.
+                for d in defaults {
+                    match specs.iter().find(|s| s.same_target(&d)) {
+                        Some(s) if s.create != d.create => {
+                            return Err(Error::new(
+                                "failed to merge labels: conflicting fieldspecs",
+                                entry.origin,
+                            ));
+                        }
+                        Some(_) => {}
+                        None => specs.push(d),
                     }
                 }
                 transform::labels(acc, &pairs, &specs)?;
@@ -382,10 +392,10 @@ impl Builder<'_> {
                     }
                 }
             }
-            let specs: Vec<_> = transform::SELECTOR_LABELS
+            let specs: Vec<OwnedSpec> = transform::SELECTOR_LABELS
                 .iter()
                 .chain(transform::TEMPLATE_LABELS)
-                .copied()
+                .map(OwnedSpec::from)
                 .collect();
             transform::labels(acc, &common, &specs)?;
         }

@@ -50,6 +50,61 @@ impl FieldSpec {
     }
 }
 
+/// A field spec written in a kustomization (`labels[].fields`, `configurations`), or a
+/// builtin one ([`FieldSpec`]) made owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedSpec {
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    pub path: String,
+    pub create: bool,
+}
+
+impl OwnedSpec {
+    pub fn selects(&self, gvk: &Gvk) -> bool {
+        gvk.selected_by(&self.group, &self.version, &self.kind)
+    }
+
+    /// Whether two specs name the same field of the same kinds (kustomize's
+    /// `effectivelyEquals`), whatever their `create`.
+    pub fn same_target(&self, other: &Self) -> bool {
+        self.group == other.group
+            && self.version == other.version
+            && self.kind == other.kind
+            && self.path == other.path
+    }
+
+    /// `{group, version, kind, path, create}` as a kustomization writes it.
+    pub fn from_node(node: &Node, field: &str) -> super::Result<Self> {
+        super::kustomization::check_keys(
+            node,
+            field,
+            &["group", "version", "kind", "path", "create"],
+        )?;
+        let text = |k: &str| node.get(k).and_then(Node::as_str).unwrap_or("").to_owned();
+        Ok(Self {
+            group: text("group"),
+            version: text("version"),
+            kind: text("kind"),
+            path: text("path"),
+            create: matches!(node.get("create").map(|n| &n.kind), Some(Kind::Bool(true))),
+        })
+    }
+}
+
+impl From<&FieldSpec> for OwnedSpec {
+    fn from(s: &FieldSpec) -> Self {
+        Self {
+            group: s.group.to_owned(),
+            version: s.version.to_owned(),
+            kind: s.kind.to_owned(),
+            path: s.path.to_owned(),
+            create: s.create,
+        }
+    }
+}
+
 /// The segments of a path: names, and whether the segment is an explicit list (`x[]`).
 pub fn segments(path: &str) -> Vec<(String, bool)> {
     let mut out = Vec::new();

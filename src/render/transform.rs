@@ -136,7 +136,7 @@ const NAME_SKIP: &[(&str, &str)] = &[
 pub fn labels(
     resources: &mut [Resource],
     pairs: &[(&str, &Node)],
-    specs: &[FieldSpec],
+    specs: &[super::fieldpath::OwnedSpec],
 ) -> Result<()> {
     for r in resources.iter_mut() {
         let gvk = r.gvk();
@@ -145,7 +145,7 @@ pub fn labels(
                 let text = value.as_str().unwrap_or_default().to_owned();
                 visit(
                     &mut r.node,
-                    &segments(spec.path),
+                    &segments(&spec.path),
                     spec.create.then_some((Leaf::Map, value.origin)),
                     &mut |m| {
                         if !matches!(m.kind, Kind::Map(_) | Kind::Null) {
@@ -170,7 +170,8 @@ pub fn labels(
 
 /// `commonAnnotations`.
 pub fn annotations(resources: &mut [Resource], pairs: &[(&str, &Node)]) -> Result<()> {
-    labels(resources, pairs, ANNOTATIONS)
+    let specs: Vec<_> = ANNOTATIONS.iter().map(Into::into).collect();
+    labels(resources, pairs, &specs)
 }
 
 /// `namespace`: every object not known to be cluster-scoped gets it (kustomize overwrites
