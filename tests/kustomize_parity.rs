@@ -55,6 +55,46 @@ fn first_difference(a: &str, b: &str) -> String {
     )
 }
 
+/// Cases kubegate renders differently from kubectl, each with why. A case listed here that
+/// starts to pass fails the test, so the list only shrinks. Each unsupported field is a
+/// `kustomize-unsupported` warning at its line when a check renders it (see `tests/render.rs`).
+const KNOWN: &[(&str, &str)] = &[
+    (
+        "build-metadata-origin-annotations",
+        "`buildMetadata` is not applied (warning)",
+    ),
+    (
+        "build-metadata-transformer-annotations",
+        "`buildMetadata` is not applied (warning)",
+    ),
+    (
+        "configurations-custom-fieldspecs",
+        "`configurations` files are not applied (warning)",
+    ),
+    (
+        "crds-openapi-references",
+        "`crds` OpenAPI files are not applied (warning)",
+    ),
+    (
+        "openapi-custom-schema-merge-keys",
+        "`openapi` schemas are not read (warning)",
+    ),
+    (
+        "transformers-builtin-configs",
+        "transformer plugins (builtin configs included) are not run (warning)",
+    ),
+    (
+        "error-helm-charts-offline",
+        "by design: kubectl fails without the chart; kubegate renders the rest and reports \
+         `kustomize-helm` at the `helmCharts` line",
+    ),
+    (
+        "format-unicode",
+        "the YAML reader does not take U+2028 inside a plain scalar as a line break as go-yaml \
+         does; the value differs by that character only",
+    ),
+];
+
 #[test]
 fn cases_render_as_kubectl_kustomize_renders_them() {
     let mut names: Vec<PathBuf> = std::fs::read_dir(cases_dir())
@@ -87,8 +127,15 @@ fn cases_render_as_kubectl_kustomize_renders_them() {
                 continue;
             }
         }
-        if same {
+        let known = KNOWN.iter().any(|(k, _)| *k == name);
+        if same && known {
+            failures.push(format!(
+                "{name}: now renders as kubectl does: take it off the KNOWN list"
+            ));
+        } else if same {
             passed += 1;
+        } else if known {
+            continue;
         } else {
             let show = |r: &Result<Vec<Value>, String>| match r {
                 Ok(o) => {
@@ -115,7 +162,18 @@ fn cases_render_as_kubectl_kustomize_renders_them() {
             ));
         }
     }
-    eprintln!("kustomize parity: {passed} of {} cases", names.len());
+    eprintln!(
+        "kustomize parity: {passed} of {} cases identical, {} known differences",
+        names.len(),
+        KNOWN.len()
+    );
+    for (name, why) in KNOWN {
+        assert!(
+            names.iter().any(|d| d.ends_with(name)),
+            "KNOWN names a case that does not exist: {name}"
+        );
+        eprintln!("  known: {name}: {why}");
+    }
     assert!(
         failures.is_empty(),
         "{} of {} cases differ from kubectl kustomize:\n{}",

@@ -170,6 +170,48 @@ fn malformed_kustomizations_are_findings_at_their_line() {
     );
 }
 
+/// What cannot be rendered offline or is not supported yet is said at its line, and the
+/// rest renders and is checked.
+#[test]
+fn what_is_not_rendered_is_said_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "app/deploy.yaml", DEPLOYMENT);
+    write(d, "app/kustomizeconfig.yaml", "nameReference: []\n");
+    write(
+        d,
+        "app/kustomization.yaml",
+        "resources:\n\
+         - deploy.yaml\n\
+         - https://github.com/example/repo//base?ref=v1\n\
+         helmCharts:\n\
+         - name: x\n\
+         openapi:\n\
+         \x20 path: schema.json\n\
+         buildMetadata: [originAnnotations]\n\
+         configurations:\n\
+         - kustomizeconfig.yaml\n",
+    );
+    let r = check(d);
+    let found = findings(&r);
+    let at = |line: u64, rule: &str| {
+        found
+            .iter()
+            .any(|f| f.0 == "app/kustomization.yaml" && f.1 == line && f.2 == rule)
+    };
+    assert!(at(3, "kustomize-remote"), "{found:?}");
+    assert!(at(5, "kustomize-helm"), "{found:?}");
+    assert!(at(7, "kustomize-unsupported"), "{found:?}");
+    assert!(at(8, "kustomize-unsupported"), "{found:?}");
+    assert!(at(10, "kustomize-unsupported"), "{found:?}");
+    assert!(
+        found
+            .iter()
+            .any(|f| f.0 == "app/deploy.yaml" && f.2 == "KG102" && f.3 == ["app"]),
+        "{found:?}"
+    );
+}
+
 /// A chain of bases deeper than kubegate follows is one finding, not a stack overflow.
 #[test]
 fn a_ten_thousand_deep_base_chain_is_a_finding() {

@@ -18,8 +18,8 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use super::files::Files;
 use super::fieldpath::OwnedSpec;
+use super::files::Files;
 use super::kustomization::Kustomization;
 use super::node::{FileId, Kind, Node, Origin, Span};
 use super::patch::SmpOptions;
@@ -178,6 +178,24 @@ impl Builder<'_> {
                     n.origin,
                 );
             }
+        }
+        if let Some(n) = k.field("openapi") {
+            self.warn(
+                "kustomize-unsupported",
+                "`openapi` (schemas for custom kinds) is not read yet: strategic merge patches \
+                 on custom kinds replace their lists instead of merging them by key"
+                    .into(),
+                n.origin,
+            );
+        }
+        if let Some(n) = k.field("buildMetadata") {
+            self.warn(
+                "kustomize-unsupported",
+                "`buildMetadata` is not applied yet: the rendered objects are checked without \
+                 the origin and transformer annotations or the managed-by label it adds"
+                    .into(),
+                n.origin,
+            );
         }
         for field in ["generators", "transformers", "validators"] {
             if let Some(n) = k.field(field) {
