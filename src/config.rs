@@ -38,6 +38,24 @@ pub struct Config {
     pub inline_suppressions: Option<bool>,
     #[serde(default)]
     pub suppressions: Vec<Suppression>,
+    #[serde(default)]
+    pub render: Render,
+}
+
+/// Which kustomizations are rendered (`render:`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Render {
+    /// `false`: nothing is rendered, as with `--no-render`.
+    pub enabled: Option<bool>,
+    /// Globs over directories (relative to the repository root): when given, exactly the
+    /// kustomizations in matching directories are rendered as roots, instead of the roots
+    /// kubegate finds (GitOps objects' paths, kustomizations no other one uses).
+    #[serde(default)]
+    pub roots: Vec<String>,
+    /// Globs over directories never rendered as roots.
+    #[serde(default)]
+    pub exclude: Vec<String>,
 }
 
 /// Which built-in rules run, and at what severity.
@@ -150,6 +168,9 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded> {
         for g in &s.paths {
             Glob::new(g).map_err(|e| anyhow::anyhow!("{file}: invalid path glob `{g}`: {e}"))?;
         }
+    }
+    for g in config.render.roots.iter().chain(&config.render.exclude) {
+        Glob::new(g).map_err(|e| anyhow::anyhow!("{file}: invalid render glob `{g}`: {e}"))?;
     }
     let dir = path
         .parent()

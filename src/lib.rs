@@ -15,6 +15,7 @@ pub mod finding;
 pub mod git;
 pub mod mr;
 pub mod parse;
+pub mod pipeline;
 pub mod policy;
 pub mod read;
 pub mod render;

@@ -212,6 +212,158 @@ fn what_is_not_rendered_is_said_at_its_line() {
     );
 }
 
+/// `.kubegate.yaml` picks the roots: `render.roots` names them (instead of the ones
+/// kubegate finds), `render.exclude` leaves some out, a glob matching no kustomization is
+/// a warning, `render.enabled: false` renders nothing.
+#[test]
+fn the_configuration_names_roots_and_exclusions() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "base/deploy.yaml", DEPLOYMENT);
+    write(d, "base/kustomization.yaml", "resources:\n- deploy.yaml\n");
+    for overlay in ["prod", "dev", "legacy"] {
+        write(
+            d,
+            &format!("overlays/{overlay}/kustomization.yaml"),
+            "resources:\n- ../../base\n",
+        );
+    }
+    let run = |config: &str| {
+        write(d, ".kubegate.yaml", config);
+        let r = kubegate_in(d, &["check", ".", "-f", "json"], None);
+        let found = findings(&r);
+        let kg102 = found
+            .iter()
+            .find(|f| f.2 == "KG102")
+            .map(|f| f.3.clone())
+            .unwrap_or_default();
+        (r, kg102)
+    };
+    let (r, roots) = run("render:\n  roots: [overlays/prod, ./overlays/dev/]\n");
+    assert_eq!(roots, ["overlays/dev", "overlays/prod"], "{}", r.stderr);
+    assert!(
+        r.stderr.contains("2 kustomizations rendered"),
+        "{}",
+        r.stderr
+    );
+    let (r, roots) = run("render:\n  exclude: [overlays/legacy, nowhere/*]\n");
+    assert_eq!(roots, ["overlays/dev", "overlays/prod"], "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("render.exclude `nowhere/*` matches no kustomization"),
+        "{}",
+        r.stderr
+    );
+    let (r, roots) = run("render:\n  roots: [overlays/*]\n  exclude: [overlays/dev]\n");
+    assert_eq!(roots, ["overlays/legacy", "overlays/prod"], "{}", r.stderr);
+    // Not rendered: the base is checked as a loose file.
+    let (r, roots) = run("render:\n  enabled: false\n");
+    assert!(roots.is_empty(), "{}", r.stdout);
+    assert!(!r.stderr.contains("rendered"), "{}", r.stderr);
+    assert!(
+        findings(&r)
+            .iter()
+            .any(|f| f.0 == "base/deploy.yaml" && f.2 == "KG102"),
+        "{}",
+        r.stdout
+    );
+    // A typo in the section is an error, not a silently ignored setting.
+    write(d, ".kubegate.yaml", "render:\n  root: [overlays/prod]\n");
+    let r = kubegate_in(d, &["check", ".", "-f", "json"], None);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}
+
+/// GitOps objects name roots: a Flux `Kustomization`, an Argo CD `Application` and an
+/// `ApplicationSet` Git generator pointing at a base make it a root of its own, beside the
+/// overlay that uses it; Flux builds without kustomize's load restrictor.
+#[test]
+fn gitops_objects_name_roots() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "apps/base/deploy.yaml", DEPLOYMENT);
+    write(
+        d,
+        "apps/base/kustomization.yaml",
+        "resources:\n- deploy.yaml\n",
+    );
+    write(d, "apps/prod/kustomization.yaml", "resources:\n- ../base\n");
+    let kg102 = |r: &Run| {
+        findings(r)
+            .iter()
+            .find(|f| f.2 == "KG102")
+            .map(|f| f.3.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(kg102(&check(d)), ["apps/prod"]);
+    write(
+        d,
+        "clusters/prod/apps.yaml",
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  \
+         name: apps\n  namespace: flux-system\nspec:\n  interval: 10m\n  path: ./apps/base\n  \
+         prune: true\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n",
+    );
+    assert_eq!(kg102(&check(d)), ["apps/base", "apps/prod"]);
+    std::fs::remove_file(d.join("clusters/prod/apps.yaml")).unwrap();
+    write(
+        d,
+        "argocd/apps.yaml",
+        "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata:\n  name: apps\n\
+         spec:\n  generators:\n  - matrix:\n      generators:\n      - git:\n          \
+         repoURL: https://example.com/repo.git\n          revision: HEAD\n          \
+         directories:\n          - path: apps/*\n          - path: apps/prod\n            \
+         exclude: true\n  template:\n    metadata:\n      name: '{{path.basename}}'\n    \
+         spec:\n      project: default\n      source:\n        path: '{{path}}'\n",
+    );
+    assert_eq!(kg102(&check(d)), ["apps/base", "apps/prod"]);
+    std::fs::remove_file(d.join("argocd/apps.yaml")).unwrap();
+    // A base reading a file outside its directory: an error under kustomize's load
+    // restrictor, fine when Flux builds it.
+    write(
+        d,
+        "shared/replicas.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 3\n",
+    );
+    write(
+        d,
+        "apps/base/kustomization.yaml",
+        "resources:\n- deploy.yaml\npatches:\n- path: ../../shared/replicas.yaml\n",
+    );
+    let errors = |r: &Run| -> Vec<(String, u64)> {
+        findings(r)
+            .into_iter()
+            .filter(|f| f.2 == "kustomize-error")
+            .map(|f| (f.0, f.1))
+            .collect()
+    };
+    let r = check(d);
+    assert_eq!(errors(&r), [("apps/base/kustomization.yaml".to_owned(), 4)]);
+    assert!(r.stdout.contains("is not in or below"), "{}", r.stdout);
+    write(
+        d,
+        "clusters/prod/apps.yaml",
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  \
+         name: apps\nspec:\n  path: ./apps/base\n",
+    );
+    let r = check(d);
+    let errors = errors(&r);
+    // Flux's root renders; the overlay, built by kustomize, still fails.
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        findings(&r)
+            .iter()
+            .any(|f| f.2 == "kustomize-error" && f.3 == ["apps/prod"]),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        findings(&r)
+            .iter()
+            .any(|f| f.0 == "apps/base/deploy.yaml" && f.2 == "KG102" && f.3 == ["apps/base"]),
+        "{}",
+        r.stdout
+    );
+}
+
 /// A chain of bases deeper than kubegate follows is one finding, not a stack overflow.
 #[test]
 fn a_ten_thousand_deep_base_chain_is_a_finding() {

@@ -1,8 +1,9 @@
 //! Which kustomizations a run renders, and rendering them.
 //!
-//! GitOps-aware first: a Flux `Kustomization` (`spec.path`) or an Argo CD `Application`
-//! (`spec.source.path`, `spec.sources[].path`) that points at a directory of this repository
-//! holding a kustomization makes it a root (Flux builds without kustomize's load
+//! GitOps-aware first: a Flux `Kustomization` (`spec.path`), an Argo CD `Application`
+//! (`spec.source.path`, `spec.sources[].path`) or `ApplicationSet` (its template's literal
+//! path, and the directory globs of its Git generators) that points at a directory of this
+//! repository holding a kustomization makes it a root (Flux builds without kustomize's load
 //! restrictor, so such roots do too). Then every kustomization of the run that no other
 //! kustomization of the run uses (as a base or a component) is a root: the overlays, not
 //! their bases, are what gets deployed.
@@ -37,6 +38,8 @@ pub struct Stage {
     pub read: Vec<BTreeSet<PathBuf>>,
     /// Each root's directory (canonical) and how it was built, by root.
     pub dirs: Vec<(PathBuf, Options)>,
+    /// The `render.roots` and `render.exclude` globs that matched no kustomization.
+    pub unmatched: Vec<String>,
 }
 
 impl Stage {
@@ -66,10 +69,97 @@ impl Stage {
     }
 }
 
+/// Which kustomizations are roots, as the configuration's `render:` says.
+#[derive(Debug, Default)]
+pub struct Select {
+    /// When set, the roots are exactly the kustomizations whose directory (relative to the
+    /// repository) matches.
+    pub roots: Option<globset::GlobSet>,
+    /// Directories never rendered as roots.
+    pub exclude: globset::GlobSet,
+    /// The patterns, for [`Stage::unmatched`].
+    patterns: Vec<(String, bool)>,
+}
+
+impl Select {
+    /// From `render.roots` and `render.exclude` globs (validated when the configuration
+    /// was loaded).
+    pub fn new(roots: &[String], exclude: &[String]) -> Result<Self, globset::Error> {
+        let set = |globs: &[String]| -> Result<globset::GlobSet, globset::Error> {
+            let mut b = globset::GlobSetBuilder::new();
+            for g in globs {
+                b.add(dir_glob(g)?);
+            }
+            b.build()
+        };
+        Ok(Self {
+            roots: if roots.is_empty() {
+                None
+            } else {
+                Some(set(roots)?)
+            },
+            exclude: set(exclude)?,
+            patterns: roots
+                .iter()
+                .map(|g| (g.clone(), true))
+                .chain(exclude.iter().map(|g| (g.clone(), false)))
+                .collect(),
+        })
+    }
+
+    fn relative<'p>(dir: &'p Path, confine: &Path) -> std::borrow::Cow<'p, str> {
+        let rel = dir.strip_prefix(confine).unwrap_or(dir);
+        let s = rel.to_string_lossy();
+        if s.is_empty() { ".".into() } else { s }
+    }
+
+    fn is_excluded(&self, dir: &Path, confine: &Path) -> bool {
+        self.exclude.is_match(&*Self::relative(dir, confine))
+    }
+}
+
+/// A directory glob as written: `overlays/*` and `./overlays/*/` are the same.
+fn dir_glob(g: &str) -> Result<globset::Glob, globset::Error> {
+    let g = g.trim_start_matches("./").trim_end_matches('/');
+    globset::GlobBuilder::new(if g.is_empty() { "." } else { g })
+        .literal_separator(true)
+        .build()
+}
+
 /// Finds the roots among `inputs` and renders them.
-pub fn render(inputs: &[Input<'_>], confine: &Path, limits: Limits) -> Stage {
+pub fn render(inputs: &[Input<'_>], confine: &Path, limits: Limits, select: &Select) -> Stage {
     let files = Files::new(confine, limits);
-    let (roots, kustomizations, uses) = find_roots(inputs, confine);
+    let (mut roots, kustomizations, uses) = find_roots(inputs, confine);
+    let mut unmatched: Vec<String> = select
+        .patterns
+        .iter()
+        .filter(|(g, _)| {
+            let Ok(m) = dir_glob(g).map(|g| g.compile_matcher()) else {
+                return false;
+            };
+            !kustomizations
+                .iter()
+                .any(|d| m.is_match(&*Select::relative(d, confine)))
+        })
+        .map(|(g, root)| {
+            format!(
+                "render.{} `{g}` matches no kustomization",
+                if *root { "roots" } else { "exclude" }
+            )
+        })
+        .collect();
+    unmatched.sort();
+    if let Some(named) = &select.roots {
+        // The configuration names the roots: exactly those (keeping how a GitOps object
+        // said to build one).
+        let found: BTreeMap<PathBuf, Options> = roots.into_iter().collect();
+        roots = kustomizations
+            .iter()
+            .filter(|d| named.is_match(&*Select::relative(d, confine)))
+            .map(|d| (d.clone(), found.get(d).cloned().unwrap_or_default()))
+            .collect();
+    }
+    roots.retain(|(d, _)| !select.is_excluded(d, confine));
     let mut built: Vec<(PathBuf, Options, build::Built)> = roots
         .par_iter()
         .map(|(dir, opts)| (dir.clone(), opts.clone(), build::build(&files, dir, opts)))
@@ -91,9 +181,12 @@ pub fn render(inputs: &[Input<'_>], confine: &Path, limits: Limits) -> Stage {
             }
         }
     }
+    // Only when kubegate chose the roots: named roots are all the user asked for.
     let missed: Vec<PathBuf> = kustomizations
         .into_iter()
+        .filter(|_| select.roots.is_none())
         .filter(|d| !reached.contains(d) && !roots.iter().any(|(r, _)| r == d))
+        .filter(|d| !select.is_excluded(d, confine))
         .collect();
     built.extend(
         missed
@@ -105,7 +198,9 @@ pub fn render(inputs: &[Input<'_>], confine: &Path, limits: Limits) -> Stage {
             })
             .collect::<Vec<_>>(),
     );
-    collect(files, built)
+    let mut stage = collect(files, built);
+    stage.unmatched = unmatched;
+    stage
 }
 
 /// Renders `dirs` (each with how to build it) with `files`, as [`render`] does.
@@ -153,6 +248,7 @@ fn collect(files: Files, built: Vec<(PathBuf, Options, build::Built)>) -> Stage 
         used,
         read,
         dirs,
+        unmatched: Vec::new(),
     }
 }
 
@@ -169,6 +265,7 @@ fn find_roots(
     let mut kustomizations: BTreeSet<PathBuf> = BTreeSet::new();
     let mut used: HashSet<PathBuf> = HashSet::new();
     let mut uses: Uses = HashMap::new();
+    let mut globs: Vec<String> = Vec::new();
     for input in inputs {
         let name = input
             .path
@@ -218,7 +315,7 @@ fn find_roots(
             kustomizations.insert(dir);
         } else if contains(bytes, b"kustomize.toolkit.fluxcd.io") || contains(bytes, b"argoproj.io")
         {
-            for dir in gitops_paths(bytes, confine) {
+            for dir in gitops_paths(bytes, confine, &mut globs) {
                 let flux = contains(bytes, b"kustomize.toolkit.fluxcd.io");
                 if has_kustomization(&dir) {
                     roots.insert(
@@ -231,6 +328,18 @@ fn find_roots(
             }
         }
     }
+    // ApplicationSet Git generators: each kustomization directory a glob matches (Argo
+    // CD matches them as Go's path.Match does: `*` stays within a directory).
+    for g in &globs {
+        let Ok(m) = dir_glob(g).map(|g| g.compile_matcher()) else {
+            continue;
+        };
+        for dir in &kustomizations {
+            if m.is_match(&*Select::relative(dir, confine)) {
+                roots.entry(dir.clone()).or_default();
+            }
+        }
+    }
     for dir in &kustomizations {
         if !used.contains(dir) {
             roots.entry(dir.clone()).or_default();
@@ -239,9 +348,50 @@ fn find_roots(
     (roots.into_iter().collect(), kustomizations, uses)
 }
 
-/// The directories Flux `Kustomization` and Argo CD `Application` objects in a file point
-/// at, below `confine` (the repository).
-fn gitops_paths(bytes: &[u8], confine: &Path) -> Vec<PathBuf> {
+/// `source.path` and `sources[].path` of an Argo CD application spec.
+fn source_paths<'v>(spec: Option<&'v Value>, out: &mut Vec<&'v str>) {
+    let Some(spec) = spec else { return };
+    out.extend(spec.pointer("/source/path").and_then(Value::as_str));
+    for s in spec
+        .get("sources")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        out.extend(s.get("path").and_then(Value::as_str));
+    }
+}
+
+/// The `git.directories[].path` globs (not those marked `exclude`) of ApplicationSet
+/// generators, nested ones included.
+fn git_directories(generators: Option<&Value>, out: &mut Vec<String>) {
+    let Some(generators) = generators.and_then(Value::as_array) else {
+        return;
+    };
+    for g in generators {
+        for d in g
+            .pointer("/git/directories")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if d.get("exclude").and_then(Value::as_bool) != Some(true)
+                && let Some(p) = d.get("path").and_then(Value::as_str)
+                && !p.contains("{{")
+            {
+                out.push(p.to_owned());
+            }
+        }
+        for nested in ["matrix", "merge"] {
+            git_directories(g.pointer(&format!("/{nested}/generators")), out);
+        }
+    }
+}
+
+/// The directories Flux `Kustomization` and Argo CD `Application`/`ApplicationSet` objects
+/// in a file point at, below `confine` (the repository); directory globs of ApplicationSet
+/// Git generators go to `globs`.
+fn gitops_paths(bytes: &[u8], confine: &Path, globs: &mut Vec<String>) -> Vec<PathBuf> {
     let text = String::from_utf8_lossy(bytes);
     let (docs, _) = parse::yaml::parse(&text, &Limits::default());
     let mut out = Vec::new();
@@ -253,15 +403,13 @@ fn gitops_paths(bytes: &[u8], confine: &Path) -> Vec<PathBuf> {
         if api.starts_with("kustomize.toolkit.fluxcd.io/") && kind == "Kustomization" {
             paths.extend(v.pointer("/spec/path").and_then(Value::as_str));
         } else if api.starts_with("argoproj.io/") && kind == "Application" {
-            paths.extend(v.pointer("/spec/source/path").and_then(Value::as_str));
-            for s in v
-                .pointer("/spec/sources")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                paths.extend(s.get("path").and_then(Value::as_str));
-            }
+            source_paths(v.get("spec"), &mut paths);
+        } else if api.starts_with("argoproj.io/") && kind == "ApplicationSet" {
+            // The template's path when it is literal; the Git directory generator's paths
+            // (globs, at any depth of matrix and merge generators) name the directories.
+            source_paths(v.pointer("/spec/template/spec"), &mut paths);
+            paths.retain(|p| !p.contains("{{"));
+            git_directories(v.pointer("/spec/generators"), globs);
         }
         for p in paths {
             let p = p.trim_start_matches("./");

@@ -1,0 +1,895 @@
+//! The `check` run, stage by stage: the configuration (from the merge request's trusted
+//! base when there is one), discovery, reading, rendering (kustomize roots), the checks of
+//! loose files and rendered objects, configuration severities and suppressions, the
+//! merge-request filters and change summary, then every report. `cli` only reads the flags.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::Path;
+use std::time::Instant;
+
+use crate::check::{self, Loaded, Outcome};
+use crate::cli::{
+    CheckArgs, ColorChoice, EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, FailOn, diag, env_is,
+    merge_config,
+};
+use crate::config;
+use crate::discover::{self, Input};
+use crate::finding::{Finding, Severity};
+use crate::mr::{BaseFiles, FilterMode, MergeRequest};
+use crate::parse::Limits;
+use crate::report::{self, Context, Counts, Format};
+use crate::schema::{self, Catalog};
+
+/// The repository and the merge request's base, when a flag needs them or CI is running.
+/// A flag that needs a base fails the run (exit 2) without one; in CI without such a flag,
+/// no base simply means no merge-request features (a push build, say).
+fn find_base(args: &CheckArgs) -> anyhow::Result<Option<(crate::git::Repo, crate::git::Base)>> {
+    let needed = args.base.is_some()
+        || args.changed_only
+        || args.new_only
+        || args.policies_from_base
+        || args.filter_mode != FilterMode::Nofilter;
+    let flag = if args.changed_only {
+        "--changed-only"
+    } else if args.new_only {
+        "--new-only"
+    } else if args.policies_from_base {
+        "--policies-from-base"
+    } else if args.base.is_some() {
+        "--base"
+    } else {
+        "--filter-mode"
+    };
+    let in_ci = env_is("GITHUB_ACTIONS", "true") || env_is("GITLAB_CI", "true");
+    let by_default = in_ci && !args.policies_from_head;
+    if !needed && !by_default {
+        return Ok(None);
+    }
+    let repo = match crate::git::Repo::discover(Path::new("."))? {
+        Some(r) => r,
+        None if needed => {
+            anyhow::bail!("{flag} needs a Git repository, and the current directory is not in one")
+        }
+        None => return Ok(None),
+    };
+    let env = |name: &str| std::env::var(name).ok();
+    match repo.detect_base(args.base.as_deref(), &env) {
+        Ok(base) => Ok(Some((repo, base))),
+        Err(e) if needed => Err(anyhow::anyhow!("{flag}: {e}")),
+        Err(e) => {
+            // A merge request whose base cannot be read checks with its own policies: say so.
+            let in_merge_request = ["GITHUB_BASE_REF", "CI_MERGE_REQUEST_DIFF_BASE_SHA"]
+                .iter()
+                .any(|v| std::env::var(v).is_ok_and(|v| !v.is_empty()));
+            if in_merge_request {
+                diag(&format!(
+                    "kubegate: warning: policies and config come from this checkout, not the \
+                     merge request's base: {e}"
+                ));
+            }
+            Ok(None)
+        }
+    }
+}
+
+/// `--new-only` and `--filter-mode`: drops the findings the merge request did not
+/// introduce, then those outside the lines it touched, counting both.
+#[allow(clippy::too_many_arguments)]
+fn merge_request_filters(
+    args: &CheckArgs,
+    mr: &MergeRequest,
+    checked: &[String],
+    opts: &mut check::Options<'_>,
+    pool: &rayon::ThreadPool,
+    outcome: &mut Outcome,
+    staged: Option<&crate::git::Repo>,
+    stage: Option<&crate::render::roots::Stage>,
+) -> anyhow::Result<()> {
+    if args.new_only {
+        // Findings on rendered objects compare with the base revision's render: a change
+        // to an overlay can make a new finding at an unchanged line of its base.
+        let (mut rendered, loose): (Vec<Finding>, Vec<Finding>) = outcome
+            .findings
+            .drain(..)
+            .partition(|f| !f.rendered.is_empty());
+        outcome.findings = loose;
+        let mut existing = 0;
+        if let Some(stage) = stage.filter(|_| !rendered.is_empty()) {
+            let base_tree = BaseFiles::materialize(&mr.repo, mr.base.merge_base, &[String::new()])?;
+            let root = mr.repo.root();
+            let files =
+                crate::render::files::Files::new(&base_tree.root, stage.files.limits.clone())
+                    .show_as(&base_tree.root, root);
+            let dirs: Vec<_> = stage
+                .dirs
+                .iter()
+                .filter_map(|(dir, o)| {
+                    let rel = dir.strip_prefix(root).ok()?;
+                    let at_base = base_tree.root.join(rel);
+                    at_base.is_dir().then(|| (at_base, o.clone()))
+                })
+                .collect();
+            let base = crate::render::roots::render_dirs(files, &dirs);
+            let base_outcome =
+                pool.install(|| check::rendered::run(&base.roots, &base.files, opts));
+            existing +=
+                crate::mr::keep_new(&mut rendered, &base_outcome.findings, &|f| f.to_owned());
+        }
+        // Findings in files the change does not touch existed before it.
+        let changed: std::collections::HashSet<&str> = checked
+            .iter()
+            .map(String::as_str)
+            .filter(|d| mr.is_changed(d))
+            .collect();
+        let before = outcome.findings.len();
+        outcome.findings.retain(|f| changed.contains(&*f.file));
+        existing += before - outcome.findings.len();
+        // The base version of each changed file, under its current name, so a renamed
+        // file's findings compare with their old selves.
+        let mut base: Vec<Loaded> = changed
+            .iter()
+            .filter_map(|d| {
+                let (_, bytes) = mr.base_text(d)?;
+                Some(Loaded {
+                    input: Input::Stdin {
+                        display: (*d).to_owned(),
+                    },
+                    bytes: Ok(bytes),
+                })
+            })
+            .collect();
+        // Deleted manifests were part of the base too: the rules that compare objects
+        // (a Service and the Deployment it selects) must see them there.
+        let manifest = |p: &str| [".yaml", ".yml", ".json"].iter().any(|e| p.ends_with(e));
+        for (path, oid) in mr.changes.deleted.iter().filter(|(p, _)| manifest(p)) {
+            if let Ok(bytes) = mr.repo.blob(*oid) {
+                base.push(Loaded {
+                    input: Input::Stdin {
+                        display: format!("(deleted) {path}"),
+                    },
+                    bytes: Ok(bytes),
+                });
+            }
+        }
+        opts.kustomize = check::kustomize_files(&base);
+        let mut base_outcome = pool.install(|| check::run(base, opts));
+        check::finish(&mut base_outcome, args.reject_missing_schemas);
+        existing += crate::mr::keep_new(&mut outcome.findings, &base_outcome.findings, &|f| {
+            f.to_owned()
+        });
+        outcome.findings.extend(rendered);
+        outcome.stats.existing = existing;
+    }
+    if args.filter_mode != FilterMode::Nofilter {
+        let mut lines = crate::mr::ChangedLines::new(mr, staged.filter(|_| args.staged));
+        let before = outcome.findings.len();
+        outcome.findings.retain(|f| {
+            let changed = lines.of(&f.file);
+            crate::mr::passes(args.filter_mode, f.start.line, f.end.line, changed)
+        });
+        outcome.stats.outside_diff = before - outcome.findings.len();
+    }
+    Ok(())
+}
+
+/// What the merge request adds, changes and removes, and the RBAC grants it changes: the
+/// objects of the changed files at the base and now, with the RBAC objects of every other
+/// manifest of the base tree (the same at both) to resolve role references.
+fn change_summary(mr: &MergeRequest) -> anyhow::Result<crate::changes::ChangeSummary> {
+    use crate::changes::objects_of;
+    let manifest = |p: &str| {
+        [".yaml", ".yml", ".json"]
+            .iter()
+            .any(|e| p.to_ascii_lowercase().ends_with(e))
+    };
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    let mut base = Vec::new();
+    let mut head = Vec::new();
+    let mut renames = Vec::new();
+    for (path, _) in mr.changes.files.iter().filter(|(p, _)| manifest(p)) {
+        // As Git sees it: a symbolic link is not followed (its target may be outside).
+        if let Ok(bytes) = crate::read::read_no_follow(&mr.repo.root().join(path), mr.read_limit) {
+            head.extend(objects_of(path, &text(&bytes)));
+        }
+        if let Some((from, oid)) = mr.changes.base_of(path) {
+            base.extend(objects_of(from, &text(&mr.repo.blob(oid)?)));
+            if from != path {
+                renames.push((from.to_owned(), path.clone()));
+            }
+        }
+    }
+    for (path, oid) in mr.changes.deleted.iter().filter(|(p, _)| manifest(p)) {
+        base.extend(objects_of(path, &text(&mr.repo.blob(*oid)?)));
+    }
+    let is_rbac = |o: &crate::changes::SourceObject| {
+        o.object
+            .api_version
+            .starts_with("rbac.authorization.k8s.io/")
+            && matches!(
+                o.object.kind.as_str(),
+                "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding"
+            )
+    };
+    if !base.iter().chain(&head).any(is_rbac) {
+        // No grant can change: the rest of the tree need not be read.
+        return Ok(crate::changes::summarize(&base, &head, &renames));
+    }
+    // Roles and bindings the change did not touch resolve references on both sides.
+    for (path, oid) in mr.repo.tree_files(mr.base.merge_base)? {
+        if !manifest(&path)
+            || mr.changes.files.contains_key(&path)
+            || mr.changes.deleted.contains_key(&path)
+        {
+            continue;
+        }
+        let bytes = mr.repo.blob(oid)?;
+        if !bytes.windows(4).any(|w| w == b"Role") {
+            continue;
+        }
+        for o in objects_of(&path, &text(&bytes)) {
+            if is_rbac(&o) {
+                base.push(o.clone());
+                head.push(o);
+            }
+        }
+    }
+    Ok(crate::changes::summarize(&base, &head, &renames))
+}
+
+/// Runs `check`; returns the exit code.
+pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
+    let started = Instant::now();
+    let git = find_base(args)?;
+    // Policies from the trusted base: asked for, or by default in CI once a base is known.
+    let in_ci = env_is("GITHUB_ACTIONS", "true") || env_is("GITLAB_CI", "true");
+    let from_base = git.is_some() && !args.policies_from_head && (args.policies_from_base || in_ci);
+    let mut base_files: Option<BaseFiles> = None;
+    // Repository-relative paths of the gate's own files, to flag when the change edits them.
+    let mut gate_files: Vec<String> = Vec::new();
+    let cfg = if args.no_config {
+        None
+    } else if let (true, Some((repo, base))) = (from_base, &git) {
+        let rel = match &args.config {
+            Some(p) => repo.relative(p),
+            None => config::FILE_NAMES
+                .iter()
+                .filter_map(|n| repo.relative(Path::new(n)))
+                .find(|rel| repo.files_at(base.commit, rel).is_ok_and(|f| !f.is_empty())),
+        };
+        let files = BaseFiles::materialize(repo, base.commit, rel.as_slice())?;
+        let loaded = match &rel {
+            Some(rel) if files.written.contains(rel) => Some(config::load(&files.path(rel))?),
+            _ => None,
+        };
+        gate_files.extend(rel);
+        base_files = Some(files);
+        loaded
+    } else {
+        let found = config::find(args.config.as_deref(), Path::new("."));
+        if let (Some(p), Some((repo, _))) = (&found, &git) {
+            gate_files.extend(repo.relative(p));
+        }
+        found.map(|p| config::load(&p)).transpose()?
+    };
+    // Which list the exclude globs come from, for the warning on one that matches nothing.
+    let excludes_from = if args.exclude.is_empty() {
+        "config exclude"
+    } else {
+        "--exclude"
+    };
+    let merged;
+    let args = match &cfg {
+        Some(c) => {
+            merged = merge_config(args, c)?;
+            &merged
+        }
+        None => args,
+    };
+    // The policy and data paths, at the base when policies come from there.
+    let mut policy_dirs = args.policy.clone();
+    let mut data_dirs = args.data.clone();
+    if let Some((repo, base)) = &git {
+        for dirs in [&mut policy_dirs, &mut data_dirs] {
+            let rels: Vec<String> = dirs
+                .iter()
+                .filter_map(|d| match &base_files {
+                    Some(f) if d.starts_with(&f.root) => d
+                        .strip_prefix(&f.root)
+                        .ok()
+                        .map(|r| r.to_string_lossy().replace('\\', "/")),
+                    _ => repo.relative(d),
+                })
+                .collect();
+            gate_files.extend(rels.iter().cloned());
+            if from_base {
+                // Also under --no-config: the policies must still come from the base.
+                let files = match &mut base_files {
+                    Some(f) => f,
+                    slot @ None => slot.insert(BaseFiles::materialize(repo, base.commit, &[])?),
+                };
+                files.add(repo, base.commit, &rels)?;
+                // A directory the base does not have holds no trusted policy.
+                *dirs = rels
+                    .iter()
+                    .map(|r| files.path(r))
+                    .filter(|p| p.exists())
+                    .collect();
+            }
+        }
+    }
+    let version = match &args.kubernetes_version {
+        None => schema::default_version(),
+        Some(v) => schema::normalize_version(v).ok_or_else(|| {
+            let known: Vec<_> = schema::VERSIONS.iter().map(|(v, _)| *v).collect();
+            anyhow::anyhow!(
+                "unknown --kubernetes-version `{v}`; this build has schemas for {}",
+                known.join(", ")
+            )
+        })?,
+    };
+    if let Some(0) = args.jobs {
+        anyhow::bail!("--jobs must be at least 1");
+    }
+    // The built-in rules compile (about 50 ms) while the files are found and read.
+    let pending_builtins = if args.no_builtin_rules {
+        None
+    } else {
+        let rules = cfg.as_ref().map(|c| c.config.rules.clone());
+        Some(std::thread::spawn(move || {
+            crate::policy::Builtins::load(|r| {
+                rules.as_ref().is_none_or(|rules| {
+                    (rules.enable.is_empty() || rules.enable.iter().any(|s| config::selects(s, r)))
+                        && !rules.disable.iter().any(|s| config::selects(s, r))
+                })
+            })
+        }))
+    };
+    let threads = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        // Deeply nested documents recurse in validation; give workers room.
+        .stack_size(16 * 1024 * 1024)
+        .build()?;
+
+    let limits = Limits {
+        max_file_size: args.max_file_size,
+        ..Limits::default()
+    };
+    let staged_repo = match (&git, args.staged) {
+        (_, false) | (Some(_), true) => None,
+        (None, true) => Some(crate::git::Repo::discover(Path::new("."))?.ok_or_else(|| {
+            anyhow::anyhow!(
+                "--staged needs a Git repository, and the current directory is not in one"
+            )
+        })?),
+    };
+    let found = discover::discover(&discover::Options {
+        paths: &args.paths,
+        excludes: &args.exclude,
+        excludes_from,
+        stdin_filename: args.stdin_filename.as_deref(),
+        threads,
+        // The repository already open, so that its index is read once.
+        repo: git.as_ref().map(|(repo, _)| repo).or(staged_repo.as_ref()),
+    })?;
+    let mut found = found;
+    let mr = match git {
+        Some((repo, base)) => {
+            let rels: Vec<String> = found
+                .inputs
+                .iter()
+                .filter_map(|i| match i {
+                    Input::File { path, .. } => repo.relative(path),
+                    Input::Stdin { .. } => None,
+                })
+                .collect();
+            let changes = repo.changes(base.merge_base, &rels)?;
+            Some(MergeRequest {
+                repo,
+                base,
+                changes,
+                read_limit: limits.max_file_size,
+            })
+        }
+        None => None,
+    };
+    // Under --changed-only, every kustomization still decides which overlays a change
+    // reaches: a changed base re-renders each overlay of it.
+    let mut kustomization_files: Vec<std::path::PathBuf> = Vec::new();
+    if let (true, Some(mr)) = (args.changed_only, &mr) {
+        found.inputs.retain(|i| match i {
+            Input::File { display, path } => {
+                let changed = mr.is_changed(display);
+                let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+                if !changed && crate::render::kustomization::FILE_NAMES.contains(&name) {
+                    kustomization_files.push(path.clone());
+                }
+                changed
+            }
+            Input::Stdin { .. } => true,
+        });
+    }
+    // The displays of the files checked, for --new-only's second look at the base.
+    let checked: Vec<String> = found
+        .inputs
+        .iter()
+        .filter(|i| matches!(i, Input::File { .. }))
+        .map(|i| i.display().to_owned())
+        .collect();
+    let staged_from = mr.as_ref().map(|m| &m.repo).or(staged_repo.as_ref());
+    let mut run_failed = false;
+    for e in &found.errors {
+        if e.fatal {
+            run_failed = true;
+            diag(&format!(
+                "kubegate: error: {}: {}",
+                report::one_line(&e.path),
+                e.message
+            ));
+        } else {
+            diag(&format!(
+                "kubegate: warning: {}: {}",
+                report::one_line(&e.path),
+                e.message
+            ));
+        }
+    }
+    let outputs = outputs(args)?;
+    // FIFOs, sockets and devices the walk skipped: counted in the summary.
+    let special_files = found.special;
+    let loaded: Vec<Loaded> = found
+        .inputs
+        .into_iter()
+        .map(|input| match input {
+            Input::Stdin { .. } => Loaded {
+                bytes: read_stdin(limits.max_file_size),
+                input,
+            },
+            // A pre-commit hook checks what is staged, not the worktree.
+            Input::File { ref path, .. } if args.staged => {
+                let bytes = match staged_from.map(|r| (r, r.relative(path))) {
+                    Some((repo, Some(rel))) => match repo.staged(&rel) {
+                        Ok(Some(b)) => Ok(b),
+                        Ok(None) => Err("not staged: the index has no such file".to_owned()),
+                        Err(e) => Err(format!("{e:#}")),
+                    },
+                    _ => Err("outside the repository: no staged content".to_owned()),
+                };
+                Loaded {
+                    input: Input::Stdin {
+                        display: input.display().to_owned(),
+                    },
+                    bytes,
+                }
+            }
+            Input::File { .. } => Loaded {
+                input,
+                bytes: Ok(Vec::new()),
+            },
+        })
+        .collect();
+    // Files are read in parallel while the built-in rules compile; stdin was read above.
+    let loaded = pool.install(|| rayon_load(loaded, &limits));
+    let catalog = if args.no_schema {
+        None
+    } else {
+        Some(Catalog::get(version)?)
+    };
+    let builtins = match pending_builtins {
+        None => None,
+        Some(loading) => Some(
+            loading
+                .join()
+                .map_err(|_| anyhow::anyhow!("compiling the built-in rules panicked"))??,
+        ),
+    };
+    let user = if policy_dirs.is_empty() {
+        if args.policy.is_empty() && !args.data.is_empty()
+            || !args.namespace.is_empty()
+            || args.all_namespaces
+            || args.policy.is_empty() && !args.policy_env.is_empty()
+        {
+            anyhow::bail!("--data, --namespace, --all-namespaces and --policy-env need --policy");
+        }
+        None
+    } else {
+        Some(crate::policy::user::UserPolicies::load(
+            &crate::policy::user::Options {
+                policy_dirs: policy_dirs.clone(),
+                data_dirs: data_dirs.clone(),
+                namespaces: args.namespace.clone(),
+                all_namespaces: args.all_namespaces,
+                rego_v0: args.rego_v0,
+                policy_env: args.policy_env.clone(),
+            },
+        )?)
+    };
+    let mut opts = check::Options {
+        catalog,
+        builtins: builtins.as_ref(),
+        user: user.as_ref(),
+        reject_missing_schemas: args.reject_missing_schemas,
+        limits: limits.clone(),
+        // Human snippets show the lines; rdjson counts columns in bytes of the line.
+        keep_sources: outputs
+            .iter()
+            .any(|(f, _)| matches!(f, Format::Human | Format::Rdjson)),
+        kustomize: Default::default(),
+        inline_suppressions: !args.no_inline_suppressions,
+        combine: args.combine,
+    };
+    // kustomizations are rendered, and the files they use are checked through them.
+    let select = match &cfg {
+        Some(c) => {
+            crate::render::roots::Select::new(&c.config.render.roots, &c.config.render.exclude)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", c.file))?
+        }
+        None => Default::default(),
+    };
+    let stage = (!args.no_render).then(|| {
+        let mut inputs: Vec<crate::render::roots::Input<'_>> = loaded
+            .iter()
+            .filter_map(|l| match &l.input {
+                Input::File { path, .. } => Some(crate::render::roots::Input {
+                    path,
+                    bytes: l.bytes.as_ref().ok().map(Vec::as_slice),
+                }),
+                Input::Stdin { .. } => None,
+            })
+            .collect();
+        inputs.extend(
+            kustomization_files
+                .iter()
+                .map(|path| crate::render::roots::Input { path, bytes: None }),
+        );
+        let confine = match &mr {
+            Some(mr) => mr.repo.root().to_path_buf(),
+            None => crate::git::Repo::discover(Path::new("."))
+                .ok()
+                .flatten()
+                .map_or_else(
+                    || std::env::current_dir().unwrap_or_default(),
+                    |r| r.root().to_path_buf(),
+                ),
+        };
+        let mut stage = pool
+            .install(|| crate::render::roots::render(&inputs, &confine, limits.clone(), &select));
+        for message in &stage.unmatched {
+            diag(&format!("kubegate: warning: {message}"));
+        }
+        if let (true, Some(mr)) = (args.changed_only, &mr) {
+            // Only the roots the change reaches: one of the files they read changed.
+            stage.retain_roots(|path| {
+                mr.repo
+                    .relative(path)
+                    .is_some_and(|rel| mr.changes.files.contains_key(&rel))
+            });
+        }
+        stage
+    });
+    let mut loaded = loaded;
+    let mut through_render = 0;
+    if let Some(stage) = &stage {
+        loaded.retain(|l| match &l.input {
+            Input::File { path, .. } => {
+                let used = path.canonicalize().is_ok_and(|p| stage.used.contains(&p));
+                through_render += usize::from(used);
+                !used
+            }
+            Input::Stdin { .. } => true,
+        });
+    }
+    let outcome: Outcome = pool.install(|| {
+        opts.kustomize = check::kustomize_files(&loaded);
+        check::run(loaded, &opts)
+    });
+    let mut outcome = outcome;
+    if let Some(stage) = &stage {
+        let rendered = pool.install(|| check::rendered::run(&stage.roots, &stage.files, &opts));
+        outcome.findings.extend(rendered.findings);
+        outcome.stats.objects += rendered.stats.objects;
+        outcome.stats.suppressed += rendered.stats.suppressed;
+        outcome.stats.rendered = stage.roots.len();
+        outcome.stats.through_render = through_render;
+        outcome.stats.files += through_render;
+        outcome.sources.extend(rendered.sources);
+    }
+    check::finish(&mut outcome, args.reject_missing_schemas);
+    if special_files > 0 {
+        *outcome.stats.skipped.entry("special_file").or_default() += special_files;
+    }
+    if let Some(c) = &cfg {
+        let names = crate::policy::rules().unwrap_or_default();
+        let name_of = |id: &str| names.iter().find(|r| r.id == id).map(|r| r.name.clone());
+        c.apply_severities(&mut outcome.findings, &name_of);
+        outcome.stats.suppressed += c.apply_suppressions(&mut outcome.findings, &name_of);
+        crate::finding::sort(&mut outcome.findings);
+    }
+    if let Some(mr) = &mr {
+        merge_request_filters(
+            args,
+            mr,
+            &checked,
+            &mut opts,
+            &pool,
+            &mut outcome,
+            staged_from,
+            stage.as_ref(),
+        )?;
+        outcome.findings.extend(crate::mr::policy_change_findings(
+            mr,
+            &gate_files,
+            from_base,
+        ));
+        crate::finding::sort(&mut outcome.findings);
+    }
+    drop(base_files);
+    if outcome
+        .findings
+        .iter()
+        .any(|f| f.rule == "io-error" || f.rule == "policy-error")
+    {
+        run_failed = true;
+    }
+
+    // NO_COLOR (https://no-color.org) wins over everything, --color=always included.
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let rules = crate::policy::rules().unwrap_or_default();
+    // The change summary, for the reports that show it.
+    let wants_changes = outputs
+        .iter()
+        .any(|(f, _)| matches!(f, Format::Markdown | Format::Json | Format::Github));
+    let changes = match (&mr, wants_changes) {
+        (Some(mr), true) => Some(change_summary(mr)?),
+        _ => None,
+    };
+    // Which findings touch the change's lines: they get GitHub's few annotation slots first.
+    let on_change: Option<Vec<bool>> = match &mr {
+        Some(mr) if outputs.iter().any(|(f, _)| *f == Format::Github) => {
+            let mut lines = crate::mr::ChangedLines::new(mr, staged_from.filter(|_| args.staged));
+            Some(
+                outcome
+                    .findings
+                    .iter()
+                    .map(|f| {
+                        let changed = lines.of(&f.file);
+                        crate::mr::passes(FilterMode::Added, f.start.line, f.end.line, changed)
+                    })
+                    .collect(),
+            )
+        }
+        _ => None,
+    };
+    let mut cx = Context {
+        outcome: &outcome,
+        kubernetes_version: catalog.map(|c| c.version),
+        color: false,
+        rules: &rules,
+        changes: changes.as_ref(),
+        on_change: on_change.as_deref(),
+    };
+    let in_actions = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
+    for (format, path) in &outputs {
+        cx.color = !no_color
+            && *format == Format::Human
+            && match args.color {
+                ColorChoice::Always => true,
+                ColorChoice::Never => false,
+                ColorChoice::Auto => path.is_none() && std::io::stdout().is_terminal(),
+            };
+        match path {
+            Some(path) => {
+                let mut buf = Vec::new();
+                report::render(*format, &cx, &mut buf)?;
+                // One report that cannot be written must not cost the others: say so, write
+                // the rest, and exit 2 at the end.
+                if let Err(e) = std::fs::write(path, buf) {
+                    diag(&format!(
+                        "kubegate: error: cannot write the {} report to {}: {e}",
+                        format.name(),
+                        path.display()
+                    ));
+                    run_failed = true;
+                }
+            }
+            // In a GitHub Actions log, untrusted text in the text reports must not read as
+            // workflow commands (the `github` format escapes its own).
+            None if in_actions && matches!(format, Format::Human | Format::Concise) => {
+                let mut buf = Vec::new();
+                report::render(*format, &cx, &mut buf)?;
+                let text = String::from_utf8_lossy(&buf);
+                let mut lock = std::io::stdout().lock();
+                lock.write_all(report::github::neutralise_log(&text).as_bytes())?;
+                lock.flush()?;
+            }
+            // The machine formats can only carry `##[` inside strings, where an escape of
+            // `#` keeps the data the same and the log inert.
+            None if in_actions && *format != Format::Github => {
+                let mut buf = Vec::new();
+                report::render(*format, &cx, &mut buf)?;
+                let text = String::from_utf8_lossy(&buf);
+                let escaped = if *format == Format::Junit {
+                    text.replace("##[", "#&#35;[")
+                } else {
+                    text.replace("##[", "#\\u0023[")
+                };
+                let mut lock = std::io::stdout().lock();
+                lock.write_all(escaped.as_bytes())?;
+                lock.flush()?;
+            }
+            None => {
+                let stdout = std::io::stdout();
+                let mut lock = std::io::BufWriter::new(stdout.lock());
+                report::render(*format, &cx, &mut lock)?;
+                lock.flush()?;
+            }
+        }
+    }
+    if outputs.iter().any(|(f, _)| *f == Format::Github)
+        && let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty())
+    {
+        let path = std::path::PathBuf::from(path);
+        if let Err(e) = report::github::write_summary(&cx, &path) {
+            diag(&format!(
+                "kubegate: error: cannot write the job summary to {}: {e}",
+                path.display()
+            ));
+            run_failed = true;
+        }
+    }
+
+    let counts = Counts::of(&outcome);
+    if !args.quiet {
+        diag(&summary_line(&outcome, counts, started.elapsed()));
+    }
+    let fail_on = args.fail_on.unwrap_or(FailOn::Error).threshold();
+    let threshold = if args.fail_on_warn {
+        fail_on.min(Severity::Warning)
+    } else {
+        fail_on
+    };
+    let failing = outcome.findings.iter().any(|f| f.severity >= threshold);
+    Ok(if run_failed {
+        EXIT_ERROR
+    } else if failing && !args.exit_zero {
+        EXIT_FINDINGS
+    } else {
+        EXIT_CLEAN
+    })
+}
+
+/// The reports to write: `(format, file)`, standard output where there is no file.
+///
+/// `--format` (default: `human` in a terminal, else `concise`) goes to standard output, or
+/// to the one bare `--output FILE`; each `--output FORMAT=FILE` adds a report. Under GitHub
+/// Actions (`GITHUB_ACTIONS=true`) with no `--format`, standard output gets the human report
+/// and the workflow-command annotations.
+fn outputs(args: &CheckArgs) -> anyhow::Result<Vec<(Format, Option<std::path::PathBuf>)>> {
+    let mut extra = Vec::new();
+    let mut main_file: Option<std::path::PathBuf> = None;
+    for spec in &args.output {
+        let named = spec.split_once('=').and_then(|(name, file)| {
+            Format::ALL
+                .iter()
+                .find(|f| f.name() == name)
+                .map(|f| (*f, file))
+        });
+        // `sarf=report.sarif` is a misspelt format, not a file to create: a file whose name
+        // holds `=` is written `./name=...`.
+        if named.is_none()
+            && let Some((prefix, _)) = spec.split_once('=')
+            && !prefix.is_empty()
+            && prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+            let hint = names
+                .iter()
+                .map(|n| (strsim::jaro_winkler(prefix, n), n))
+                .filter(|(score, _)| *score > 0.7)
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+                .map(|(_, n)| format!(" (did you mean `{n}`?)"))
+                .unwrap_or_default();
+            anyhow::bail!(
+                "--output {spec}: unknown format `{prefix}`{hint}; the formats are {}. A file \
+                 whose name holds `=` is written `./{spec}`",
+                names.join(", ")
+            );
+        }
+        match named {
+            Some((_, "")) => anyhow::bail!("--output {spec}: no file after `=`"),
+            Some((format, file)) => extra.push((format, Some(file.into()))),
+            None if main_file.is_some() => anyhow::bail!(
+                "--output {spec}: only one bare FILE (for --format); name the format of the others, e.g. sarif=FILE"
+            ),
+            None => main_file = Some(spec.into()),
+        }
+    }
+    let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
+    let mut out = match (args.format, main_file) {
+        (Some(format), file) => vec![(format, file)],
+        (None, None) if github => vec![(Format::Human, None), (Format::Github, None)],
+        (None, None) if std::io::stdout().is_terminal() => vec![(Format::Human, None)],
+        (None, file) => vec![(Format::Concise, file)],
+    };
+    out.extend(extra);
+    Ok(out)
+}
+
+fn rayon_load(loaded: Vec<Loaded>, limits: &Limits) -> Vec<Loaded> {
+    use rayon::prelude::*;
+    loaded
+        .into_par_iter()
+        .map(|l| match l.input {
+            Input::File { .. } => check::load(l.input, limits),
+            Input::Stdin { .. } => l,
+        })
+        .collect()
+}
+
+fn read_stdin(max: u64) -> Result<Vec<u8>, String> {
+    let mut buf = Vec::new();
+    std::io::stdin()
+        .lock()
+        .take(max + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| e.to_string())?;
+    if buf.len() as u64 > max {
+        return Err(format!(
+            "input is over the {max} byte limit (--max-file-size); not checked"
+        ));
+    }
+    Ok(buf)
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn summary_line(o: &Outcome, c: Counts, elapsed: std::time::Duration) -> String {
+    let skipped: usize = o.stats.skipped.values().sum();
+    let mut s = format!(
+        "kubegate: checked {}, {}, {}",
+        plural(o.stats.files, "file", "files"),
+        plural(o.stats.documents, "document", "documents"),
+        plural(o.stats.objects, "object", "objects"),
+    );
+    if skipped > 0 {
+        let parts: Vec<String> = o
+            .stats
+            .skipped
+            .iter()
+            .map(|(k, v)| format!("{v} {}", k.replace('_', " ")))
+            .collect();
+        s.push_str(&format!(" ({skipped} skipped: {})", parts.join(", ")));
+    }
+    if o.stats.rendered > 0 {
+        s.push_str(&format!(
+            ", {} rendered",
+            plural(o.stats.rendered, "kustomization", "kustomizations")
+        ));
+    }
+    if o.stats.suppressed > 0 {
+        s.push_str(&format!(", {} suppressed", o.stats.suppressed));
+    }
+    if o.stats.existing > 0 {
+        s.push_str(&format!(", {} not new (--new-only)", o.stats.existing));
+    }
+    if o.stats.outside_diff > 0 {
+        s.push_str(&format!(
+            ", {} outside the change (--filter-mode)",
+            o.stats.outside_diff
+        ));
+    }
+    s.push_str(&format!(
+        " in {:.2}s: {}, {}, {}",
+        elapsed.as_secs_f64(),
+        plural(c.error, "error", "errors"),
+        plural(c.warning, "warning", "warnings"),
+        plural(c.info, "info", "infos"),
+    ));
+    s
+}
