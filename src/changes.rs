@@ -21,6 +21,8 @@ pub struct SourceObject {
     pub object: ObjectRef,
     /// The whole object.
     pub value: Value,
+    /// `file` is a kustomization directory that renders the object, not a file.
+    pub rendered: bool,
 }
 
 /// Parses a manifest text (YAML or JSON, multi-document, `kind: List`) into its objects, in
@@ -43,10 +45,38 @@ pub fn objects_of(file: &str, text: &str) -> Vec<SourceObject> {
                 file: path.clone(),
                 object: object_ref(o),
                 value: o.value.clone(),
+                rendered: false,
             }));
         }
     }
     out
+}
+
+/// The objects a kustomization rendered, under its directory's name.
+pub fn rendered_objects(dir: &str, objects: &[Value]) -> Vec<SourceObject> {
+    let file: Arc<str> = dir.into();
+    objects
+        .iter()
+        .map(|v| {
+            let text = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+            let meta = |k: &str| {
+                v.pointer(&format!("/metadata/{k}"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            };
+            SourceObject {
+                file: file.clone(),
+                object: ObjectRef {
+                    api_version: text("apiVersion"),
+                    kind: text("kind"),
+                    namespace: meta("namespace"),
+                    name: meta("name"),
+                },
+                value: v.clone(),
+                rendered: true,
+            }
+        })
+        .collect()
 }
 
 fn object_ref(o: &Object<'_>) -> ObjectRef {
@@ -91,6 +121,9 @@ pub struct ObjectChange {
     pub file: String,
     /// Its file at base, when that is not `file` (it moved, or its file was renamed).
     pub base_file: Option<String>,
+    /// The object is what a kustomization renders: `file` is the kustomization's directory.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub rendered: bool,
 }
 
 /// Who a binding grants permissions to.
@@ -322,6 +355,7 @@ fn diff_objects(
         object: o.object.clone(),
         file: o.file.to_string(),
         base_file: base_file.filter(|b| **b != *o.file).map(str::to_owned),
+        rendered: o.rendered,
     };
     for (_, (mut b, mut h)) in by_identity {
         b.sort_by(|&x, &y| base_files[x].cmp(&base_files[y]).then(x.cmp(&y)));

@@ -175,18 +175,81 @@ fn merge_request_filters(
 /// What the merge request adds, changes and removes, and the RBAC grants it changes: the
 /// objects of the changed files at the base and now, with the RBAC objects of every other
 /// manifest of the base tree (the same at both) to resolve role references.
-fn change_summary(mr: &MergeRequest) -> anyhow::Result<crate::changes::ChangeSummary> {
-    use crate::changes::objects_of;
+///
+/// What kustomizations render is summarised as rendered: each root a changed file reaches
+/// is rendered at the base too, and its objects compared, under the root's directory; the
+/// files such roots read are not compared as loose files.
+fn change_summary(
+    mr: &MergeRequest,
+    stage: Option<&crate::render::roots::Stage>,
+    pool: &rayon::ThreadPool,
+) -> anyhow::Result<crate::changes::ChangeSummary> {
+    use crate::changes::{objects_of, rendered_objects};
+    let root = mr.repo.root();
+    let is_changed = |p: &Path| {
+        mr.repo.relative(p).is_some_and(|rel| {
+            mr.changes.files.contains_key(&rel) || mr.changes.deleted.contains_key(&rel)
+        })
+    };
+    // The roots the change reaches, and every file a root reads (rendered, not loose).
+    let mut through_render: std::collections::HashSet<String> = Default::default();
+    let mut base = Vec::new();
+    let mut head = Vec::new();
+    if let Some(stage) = stage {
+        let touched: Vec<usize> = (0..stage.roots.len())
+            .filter(|&i| stage.read[i].iter().any(|p| is_changed(p)))
+            .collect();
+        for i in 0..stage.roots.len() {
+            through_render.extend(stage.read[i].iter().filter_map(|p| mr.repo.relative(p)));
+        }
+        if !touched.is_empty() {
+            let tree = BaseFiles::materialize(&mr.repo, mr.base.merge_base, &[String::new()])?;
+            let files = crate::render::files::Files::new(&tree.root, stage.files.limits.clone())
+                .show_as(&tree.root, root);
+            let dirs: Vec<_> = touched
+                .iter()
+                .filter_map(|&i| {
+                    let (dir, o) = &stage.dirs[i];
+                    let at_base = tree.root.join(dir.strip_prefix(root).ok()?);
+                    at_base.is_dir().then(|| (at_base, o.clone()))
+                })
+                .collect();
+            let at_base = pool.install(|| crate::render::roots::render_dirs(files, &dirs));
+            // A file only the base's render read (deleted since) is rendered too.
+            let tree_root = tree
+                .root
+                .canonicalize()
+                .unwrap_or_else(|_| tree.root.clone());
+            through_render.extend(at_base.read.iter().flatten().filter_map(|p| {
+                let rel = p.strip_prefix(&tree_root).ok()?;
+                Some(rel.to_string_lossy().replace('\\', "/"))
+            }));
+            for r in at_base.roots.iter().filter(|r| r.error.is_none()) {
+                let values: Vec<_> = r.objects.iter().map(|n| n.to_value()).collect();
+                base.extend(rendered_objects(&r.dir, &values));
+            }
+            for &i in &touched {
+                let r = &stage.roots[i];
+                if r.error.is_none() {
+                    let values: Vec<_> = r.objects.iter().map(|n| n.to_value()).collect();
+                    head.extend(rendered_objects(&r.dir, &values));
+                }
+            }
+        }
+    }
     let manifest = |p: &str| {
         [".yaml", ".yml", ".json"]
             .iter()
             .any(|e| p.to_ascii_lowercase().ends_with(e))
     };
     let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
-    let mut base = Vec::new();
-    let mut head = Vec::new();
     let mut renames = Vec::new();
-    for (path, _) in mr.changes.files.iter().filter(|(p, _)| manifest(p)) {
+    for (path, _) in mr
+        .changes
+        .files
+        .iter()
+        .filter(|(p, _)| manifest(p) && !through_render.contains(*p))
+    {
         // As Git sees it: a symbolic link is not followed (its target may be outside).
         if let Ok(bytes) = crate::read::read_no_follow(&mr.repo.root().join(path), mr.read_limit) {
             head.extend(objects_of(path, &text(&bytes)));
@@ -198,7 +261,12 @@ fn change_summary(mr: &MergeRequest) -> anyhow::Result<crate::changes::ChangeSum
             }
         }
     }
-    for (path, oid) in mr.changes.deleted.iter().filter(|(p, _)| manifest(p)) {
+    for (path, oid) in mr
+        .changes
+        .deleted
+        .iter()
+        .filter(|(p, _)| manifest(p) && !through_render.contains(*p))
+    {
         base.extend(objects_of(path, &text(&mr.repo.blob(*oid)?)));
     }
     let is_rbac = |o: &crate::changes::SourceObject| {
@@ -642,7 +710,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         .iter()
         .any(|(f, _)| matches!(f, Format::Markdown | Format::Json | Format::Github));
     let changes = match (&mr, wants_changes) {
-        (Some(mr), true) => Some(change_summary(mr)?),
+        (Some(mr), true) => Some(change_summary(mr, stage.as_ref(), &pool)?),
         _ => None,
     };
     // Which findings touch the change's lines: they get GitHub's few annotation slots first.

@@ -553,3 +553,112 @@ fn new_only_compares_with_the_base_revisions_render() {
         "{found:?}"
     );
 }
+
+/// The change summary counts what the cluster gets: a change to a base or an overlay shows
+/// as the rendered objects that change, under each overlay, not as the base file's objects.
+#[test]
+fn the_change_summary_counts_rendered_objects() {
+    if std::process::Command::new("git")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        println!("skipped: git not found");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "base/deploy.yaml", DEPLOYMENT);
+    write(d, "base/kustomization.yaml", "resources:\n- deploy.yaml\n");
+    write(
+        d,
+        "loose/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: loose\n",
+    );
+    write(
+        d,
+        "overlays/prod/old.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: old\n",
+    );
+    write(
+        d,
+        "overlays/prod/kustomization.yaml",
+        "resources:\n- ../../base\n- old.yaml\nnamePrefix: prod-\n",
+    );
+    write(
+        d,
+        "overlays/dev/kustomization.yaml",
+        "resources:\n- ../../base\nnamePrefix: dev-\n",
+    );
+    git(d, &["init", "-q", "-b", "main"]);
+    git(d, &["add", "-A"]);
+    git(d, &["commit", "-q", "-m", "base"]);
+    // The base's image changes (both overlays deploy it); prod drops old.yaml, which is
+    // deleted, and gains a ConfigMap; a loose file's object is renamed.
+    write(
+        d,
+        "base/deploy.yaml",
+        &DEPLOYMENT.replace("nginx:1.27", "nginx:1.28"),
+    );
+    std::fs::remove_file(d.join("overlays/prod/old.yaml")).unwrap();
+    write(
+        d,
+        "overlays/prod/kustomization.yaml",
+        "resources:\n- ../../base\nnamePrefix: prod-\nconfigMapGenerator:\n- name: extra\n  \
+         literals: [A=1]\n",
+    );
+    write(
+        d,
+        "loose/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: loose2\n",
+    );
+    let r = kubegate_in(
+        d,
+        &["check", ".", "--no-config", "-f", "json", "--base", "main"],
+        None,
+    );
+    let report: Value = serde_json::from_str(&r.stdout).unwrap();
+    let list = |key: &str| -> Vec<(String, String, bool)> {
+        report["changes"][key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["file"].as_str().unwrap().to_owned(),
+                    c["object"]["name"].as_str().unwrap().to_owned(),
+                    c["rendered"].as_bool().unwrap_or(false),
+                )
+            })
+            .collect()
+    };
+    let s = |f: &str, n: &str, rendered: bool| (f.to_owned(), n.to_owned(), rendered);
+    assert_eq!(
+        list("changed"),
+        [
+            s("overlays/dev", "dev-web", true),
+            s("overlays/prod", "prod-web", true)
+        ],
+        "{}",
+        r.stdout
+    );
+    assert_eq!(
+        list("added"),
+        [
+            s("loose/cm.yaml", "loose2", false),
+            s("overlays/prod", "prod-extra-89g4tffbfk", true),
+        ],
+        "{}",
+        r.stdout
+    );
+    // The deleted file's object is removed from what prod renders, not as a loose file.
+    assert_eq!(
+        list("removed"),
+        [
+            s("loose/cm.yaml", "loose", false),
+            s("overlays/prod", "prod-old", true),
+        ],
+        "{}",
+        r.stdout
+    );
+}

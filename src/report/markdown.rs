@@ -77,6 +77,7 @@ fn row(out: &mut (impl Write + ?Sized), label: &str, c: &ObjectChange) -> io::Re
     let o = &c.object;
     let file = match &c.base_file {
         Some(from) => format!("{} (was {})", escape(&c.file), escape(from)),
+        None if c.rendered => format!("{} (rendered)", escape(&c.file)),
         None => escape(&c.file),
     };
     writeln!(
@@ -289,6 +290,7 @@ mod tests {
             object: object(kind, ns, name),
             file: file.into(),
             base_file: None,
+            rendered: false,
         };
         let mut moved = change("Service", Some("shop"), Some("web"), "new.yaml");
         moved.base_file = Some("old.yaml".into());
