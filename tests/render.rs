@@ -662,3 +662,100 @@ fn the_change_summary_counts_rendered_objects() {
         r.stdout
     );
 }
+
+/// The issue's story: an overlay patch makes production privileged on the host network.
+/// Every CI format puts the finding on the patch's line, where the author must fix it and
+/// where GitHub shows it in "Files changed".
+#[test]
+fn every_format_puts_an_overlay_finding_on_the_patch_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "base/deploy.yaml", DEPLOYMENT);
+    write(d, "base/kustomization.yaml", "resources:\n- deploy.yaml\n");
+    write(
+        d,
+        "overlays/prod/kustomization.yaml",
+        "resources:\n- ../../base\npatches:\n- path: privileged.yaml\n",
+    );
+    let patch = "overlays/prod/privileged.yaml";
+    write(
+        d,
+        patch,
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    \
+         spec:\n      hostNetwork: true\n      containers:\n      - name: web\n        \
+         securityContext:\n          privileged: true\n",
+    );
+    let out = |name: &str| d.join(name).to_string_lossy().into_owned();
+    let r = kubegate_in(
+        d,
+        &[
+            "check",
+            ".",
+            "--no-config",
+            "-f",
+            "github",
+            "-o",
+            &format!("sarif={}", out("r.sarif")),
+            "-o",
+            &format!("gitlab={}", out("r.gitlab.json")),
+            "-o",
+            &format!("junit={}", out("r.xml")),
+            "-o",
+            &format!("rdjson={}", out("r.rdjson")),
+        ],
+        None,
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    // GitHub annotations: on the patch, at the `privileged` and `hostNetwork` lines.
+    assert!(
+        r.stdout.lines().any(|l| l
+            .starts_with(&format!("::error file={patch},line=12,endLine=12,col=23"))
+            && l.contains("KG101")),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.starts_with(&format!("::error file={patch},line=8,")) && l.contains("KG105")),
+        "{}",
+        r.stdout
+    );
+    let json = |name: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(d.join(name)).unwrap()).unwrap()
+    };
+    let sarif = json("r.sarif");
+    let result = sarif["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["ruleId"] == "KG101")
+        .expect("KG101 in SARIF");
+    let loc = &result["locations"][0]["physicalLocation"];
+    assert_eq!(loc["artifactLocation"]["uri"], patch);
+    assert_eq!(loc["region"]["startLine"], 12);
+    assert_eq!(loc["region"]["startColumn"], 23);
+    let gitlab = json("r.gitlab.json");
+    let issue = gitlab
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["check_name"].as_str().unwrap().contains("KG101"))
+        .expect("KG101 in Code Quality");
+    assert_eq!(issue["location"]["path"], patch);
+    assert_eq!(issue["location"]["lines"]["begin"], 12);
+    let rdjson = json("r.rdjson");
+    let diag = rdjson["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["code"]["value"] == "KG101")
+        .expect("KG101 in rdjson");
+    assert_eq!(diag["location"]["path"], patch);
+    assert_eq!(diag["location"]["range"]["start"]["line"], 12);
+    let junit = std::fs::read_to_string(d.join("r.xml")).unwrap();
+    assert!(
+        junit.contains(&format!("{patch}:12:23: error[KG101]")),
+        "{junit}"
+    );
+}
