@@ -155,3 +155,42 @@ fn locate_every_key_of_a_large_mapping(b: divan::Bencher) {
         pointers.iter().filter_map(|p| map.locate(p, &text)).count()
     });
 }
+
+/// kustomize rendering alone: every kustomization of the corpus built natively, one after
+/// the other (each root's own `kustomize build`, files read once and shared).
+#[divan::bench(sample_count = 5)]
+fn render_every_kustomization(b: divan::Bencher) {
+    let dir = CORPUS.0.canonicalize().unwrap();
+    let dirs: Vec<PathBuf> = walk_kustomizations(&dir);
+    b.bench(|| {
+        let files = kubegate::render::files::Files::new(&dir, Limits::default());
+        let opts = kubegate::render::build::Options::default();
+        dirs.iter()
+            .map(|d| {
+                kubegate::render::build::build(&files, d, &opts)
+                    .result
+                    .map_or(0, |r| r.len())
+            })
+            .sum::<usize>()
+    });
+}
+
+fn walk_kustomizations(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(p);
+            } else if p.file_name().is_some_and(|n| n == "kustomization.yaml") {
+                out.push(d.clone());
+            }
+        }
+    }
+    out.sort();
+    out
+}

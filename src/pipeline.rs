@@ -660,6 +660,8 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         outcome.stats.objects += rendered.stats.objects;
         outcome.stats.suppressed += rendered.stats.suppressed;
         outcome.stats.rendered = stage.roots.len();
+        outcome.stats.roots = stage.roots.iter().map(|r| r.dir.clone()).collect();
+        outcome.stats.roots.sort();
         outcome.stats.through_render = through_render;
         outcome.stats.files += through_render;
         outcome.sources.extend(rendered.sources);

@@ -52,6 +52,8 @@ pub struct Stats {
     pub outside_diff: usize,
     /// Kustomizations rendered (roots).
     pub rendered: usize,
+    /// Their directories, sorted.
+    pub roots: Vec<std::sync::Arc<str>>,
     /// Files checked through the kustomizations that use them, not on their own.
     pub through_render: usize,
 }

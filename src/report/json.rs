@@ -45,6 +45,8 @@ struct Summary<'a> {
     outside_change: usize,
     /// Kustomizations rendered.
     rendered: usize,
+    /// Their directories.
+    roots: &'a [std::sync::Arc<str>],
     findings: SeverityCounts,
 }
 
@@ -114,6 +116,7 @@ pub fn render(cx: &Context<'_>, out: &mut dyn Write) -> io::Result<()> {
             not_new: o.stats.existing,
             outside_change: o.stats.outside_diff,
             rendered: o.stats.rendered,
+            roots: &o.stats.roots,
             findings: SeverityCounts {
                 error: c.error,
                 warning: c.warning,
