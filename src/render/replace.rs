@@ -463,11 +463,8 @@ impl<'a> Fields<'a> {
                 .find(|a| **a == key)
                 .or_else(|| allowed.iter().find(|a| a.eq_ignore_ascii_case(key)));
             match name {
-                Some(name) => {
-                    if value.kind != Kind::Null {
-                        found.push((*name, value));
-                    }
-                }
+                Some(name) if value.kind != Kind::Null => found.push((*name, value)),
+                Some(_) => {}
                 None if strict => {
                     return Err(Error::at_key(
                         format!("invalid kustomization: json: unknown field \"{key}\" in `{what}`"),
@@ -1092,7 +1089,7 @@ mod tests {
         Node::from_document(&docs[0], "", text, file).unwrap()
     }
 
-    fn text_at<'a>(text: &'a str, o: Origin) -> &'a str {
+    fn text_at(text: &str, o: Origin) -> &str {
         &text[o.value.start as usize..o.value.end as usize]
     }
 
