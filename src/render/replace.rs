@@ -1013,10 +1013,15 @@ fn copy_to_target(object: &mut Node, value: &Value, target: &Target) -> Result<(
                 format!("unable to find field {fp:?} in replacement target")
             }
         };
+        let path = split_path(fp);
+        // kustomize rewrites an object's annotations from their text at the end of the
+        // build: a scalar set there stays the text it was given (`"007"`, not 7).
+        let annotation = path.len() == 3 && path[0] == "metadata" && path[1] == "annotations";
         let mut set = |node: &mut Node, created: bool| -> Result<()> {
-            set_field(node, value, &target.options, created).map_err(|e| Error::new(e, *at))
+            set_field(node, value, &target.options, created, annotation)
+                .map_err(|e| Error::new(e, *at))
         };
-        let found = walk(object, &split_path(fp), create, &mut set, false, *at)
+        let found = walk(object, &path, create, &mut set, false, *at)
             .map_err(|e| Error::new(format!("{}: {}", not_found(), e.message), e.origin))?;
         if found == 0 {
             return Err(Error::new(not_found(), *at));
@@ -1032,6 +1037,7 @@ fn set_field(
     value: &Value,
     options: &FieldOptions,
     created: bool,
+    annotation: bool,
 ) -> std::result::Result<(), String> {
     let target_is_scalar = !target.is_container();
     let mut text = scalar_text(&value.node);
@@ -1058,7 +1064,9 @@ fn set_field(
     }
     if target_is_scalar {
         let text = text.unwrap_or_default();
-        let kind = if created {
+        let kind = if annotation {
+            Kind::String(text)
+        } else if created {
             untyped(&text)?
         } else {
             retyped(&target.kind, &text).map_err(|e| format!("yaml: {e}"))?
@@ -1148,6 +1156,7 @@ replacements:
     fieldPaths:
     - spec.template.metadata.annotations.port
     - spec.template.spec.containers.[name=app].image
+    - metadata.annotations.port
     options:
       create: true
 ";
@@ -1161,6 +1170,9 @@ replacements:
         assert_eq!(port.kind, Kind::Number(8080.into()));
         assert_eq!(port.origin.file, 1);
         assert_eq!(text_at(text, port.origin), "\"8080\"");
+        // The object's own annotations keep the text (kustomize rewrites them from it).
+        let own = d.pointer("/metadata/annotations/port").unwrap();
+        assert_eq!(own.kind, Kind::String("8080".into()));
         // The mappings created on the way point at the fieldPaths entry.
         let created = d.pointer("/spec/template/metadata").unwrap();
         assert_eq!(created.origin.file, 2);
