@@ -9,7 +9,8 @@
 //! 3. `components`, run against everything accumulated so far;
 //! 4. transformers: patches, `namespace`, `namePrefix`, `nameSuffix`, `labels`,
 //!    `commonLabels`, `commonAnnotations`, JSON 6902 patches, `replicas`, `images`,
-//!    `replacements`.
+//!    `replacements`;
+//! 5. its `vars`, bound to the objects accumulated so far (resolved at the root).
 //!
 //! A build stops at its first error, as kustomize does: the controller deploys nothing
 //! from a kustomization that fails. What cannot be rendered offline (remote bases, Helm
@@ -65,6 +66,7 @@ pub fn build(files: &Files, dir: &Path, opts: &Options) -> Built {
         stack: Vec::new(),
         warnings: Vec::new(),
         used: BTreeSet::new(),
+        vars: super::vars::Vars::default(),
     };
     let result = b.root(dir);
     Built {
@@ -81,6 +83,8 @@ struct Builder<'a> {
     stack: Vec<PathBuf>,
     warnings: Vec<Warning>,
     used: BTreeSet<FileId>,
+    /// The `vars` of every kustomization built so far (one set, as kustomize merges them).
+    vars: super::vars::Vars,
 }
 
 impl Builder<'_> {
@@ -106,6 +110,7 @@ impl Builder<'_> {
             }
         }
         super::nameref::fix_back_references(&mut resources)?;
+        self.vars.resolve(&mut resources)?;
         resources.retain(|r| !r.is_local_config());
         // kustomize rewrites every object's annotations at the end of a build (it strips
         // its own build annotations): strings, and an empty mapping does not survive.
@@ -211,6 +216,15 @@ impl Builder<'_> {
             acc = self.directory(&dir, node.origin, true, acc)?;
         }
         self.transform(k, &mut acc)?;
+        if let Some(field) = k.field("vars") {
+            let at_key = Origin {
+                value: field.origin.key.unwrap_or(field.origin.value),
+                ..field.origin
+            };
+            let message = super::vars::DEPRECATED.to_owned();
+            self.warn("kustomize-deprecated", message, at_key);
+            self.vars.merge(field, &acc)?;
+        }
         Ok(acc)
     }
 
@@ -438,14 +452,13 @@ impl Builder<'_> {
                 }
             }
         }
-        for field in ["replacements", "vars"] {
-            if let Some(n) = k.field(field) {
-                self.warn(
-                    "kustomize-unsupported",
-                    format!("`{field}` is not rendered yet: the objects are checked without it"),
-                    n.origin,
-                );
-            }
+        if let Some(field) = k.field("replacements") {
+            let mut load = |path: &str, at: Origin| -> Result<Vec<Node>> {
+                let source = self.patch_file(k, path, at)?;
+                self.patch_documents(&source, Reader::Kubectl)
+            };
+            let replacements = super::replace::load(field, &mut load)?;
+            super::replace::apply(acc, &replacements)?;
         }
         Ok(())
     }

@@ -16,10 +16,12 @@ pub mod kustomization;
 pub mod nameref;
 pub mod node;
 pub mod patch;
+pub mod replace;
 pub mod resource;
 pub mod roots;
 pub mod scope;
 pub mod transform;
+pub mod vars;
 
 use node::Origin;
 
