@@ -49,6 +49,20 @@ impl Origin {
         }
     }
 
+    /// The origin of a value set from `from` (a kustomization field) in place of this
+    /// one: `from`'s file and spans. The key's span is kept only when it is in the same
+    /// file, since a span means nothing in another file's text.
+    pub fn replaced_by(self, from: Origin) -> Origin {
+        if self.file == from.file && from.key.is_none() {
+            Origin {
+                key: self.key,
+                ..from
+            }
+        } else {
+            from
+        }
+    }
+
     /// The span a finding about this node is reported at: the key when there is one and
     /// `at_key` (or the node is a container), else the value.
     pub fn span(&self, at_key: bool) -> Span {
@@ -291,6 +305,28 @@ mod tests {
     use super::*;
     use crate::parse::{Limits, yaml};
     use serde_json::json;
+
+    /// A value set from another file takes that file's spans whole: a key span of the
+    /// old file would point at unrelated text of the new one.
+    #[test]
+    fn a_replaced_value_never_mixes_files() {
+        let old = Origin {
+            file: 1,
+            key: Some(Span::new(10, 14)),
+            value: Span::new(16, 20),
+        };
+        let elsewhere = Origin::new(2, Span::new(3, 5));
+        assert_eq!(old.replaced_by(elsewhere), elsewhere);
+        let same_file = Origin::new(1, Span::new(30, 35));
+        assert_eq!(
+            old.replaced_by(same_file),
+            Origin {
+                file: 1,
+                key: Some(Span::new(10, 14)),
+                value: Span::new(30, 35)
+            }
+        );
+    }
 
     #[test]
     fn every_node_of_a_document_keeps_its_span() {

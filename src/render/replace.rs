@@ -197,13 +197,15 @@ impl Replacement {
         let f = Fields::read(node, "replacements", allowed, strict)?;
         let source_value = f.string("sourceValue")?.map(|(_, n)| n.clone());
         let source = f.get("source");
-        let targets = f.get("targets");
-        if (source_value.is_none() && source.is_none()) || targets.is_none() {
-            return Err(Error::new(
+        let missing = || {
+            Error::new(
                 "replacements must specify a source and at least one target",
                 node.origin,
-            ));
-        }
+            )
+        };
+        let Some(targets) = f.get("targets") else {
+            return Err(missing());
+        };
         let source = match (source_value, source) {
             (Some(_), Some(s)) => {
                 return Err(Error::new(
@@ -240,10 +242,9 @@ impl Replacement {
                     origin: s.origin,
                 }
             }
-            (None, None) => unreachable_source(node)?,
+            (None, None) => return Err(missing()),
         };
         let mut out = Vec::new();
-        let targets = targets.expect("checked above");
         let Some(items) = targets.as_seq() else {
             return Err(Error::new(
                 "invalid kustomization: `replacements[].targets` must be a list",
@@ -258,14 +259,6 @@ impl Replacement {
             targets: out,
         })
     }
-}
-
-/// A replacement with neither source is refused before this is reached.
-fn unreachable_source(node: &Node) -> Result<Source> {
-    Err(Error::new(
-        "replacements must specify a source and at least one target",
-        node.origin,
-    ))
 }
 
 impl Target {

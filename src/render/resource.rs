@@ -191,9 +191,8 @@ impl Resource {
             .get_mut("metadata")
             .and_then(|m| m.get_mut("name"))
         {
-            let key = n.origin.key;
             n.kind = Kind::String(name);
-            n.origin = Origin { key, ..origin };
+            n.origin = n.origin.replaced_by(origin);
         }
     }
 

@@ -191,9 +191,8 @@ pub fn namespace(resources: &mut [Resource], ns: &str, origin: Origin) -> Result
         .kind("CustomResourceDefinition"),
     ];
     let mut set = |n: &mut Node| -> Result<()> {
-        let key = n.origin.key;
         n.kind = Kind::String(ns.to_owned());
-        n.origin = Origin { key, ..origin };
+        n.origin = n.origin.replaced_by(origin);
         Ok(())
     };
     for r in resources.iter_mut() {
@@ -316,12 +315,8 @@ pub fn replicas(resources: &mut [Resource], entry: &Node) -> Result<()> {
                 &segments(spec.path),
                 Some((Leaf::Scalar, count_node.origin)),
                 &mut |n| {
-                    let key = n.origin.key;
                     n.kind = Kind::Number(count.clone());
-                    n.origin = Origin {
-                        key,
-                        ..count_node.origin
-                    };
+                    n.origin = n.origin.replaced_by(count_node.origin);
                     Ok(())
                 },
             )?;
@@ -490,9 +485,8 @@ pub fn images(resources: &mut [Resource], entry: &Node) -> Result<()> {
         if let Some(value) = n.as_str()
             && let Some((new, origin)) = image.apply(value)
         {
-            let key = n.origin.key;
             n.kind = Kind::String(new);
-            n.origin = Origin { key, ..origin };
+            n.origin = n.origin.replaced_by(origin);
         }
         Ok(())
     };
