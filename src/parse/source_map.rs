@@ -354,6 +354,29 @@ impl SourceMap {
         })
     }
 
+    /// The child of node `idx` for one step of a path, as [`Self::locate`] takes it: a
+    /// mapping key, or a sequence index. Walking a whole tree this way costs one lookup a
+    /// node, where `locate` re-walks the path from the root.
+    pub fn child(&self, idx: usize, step: Step<'_>, source: &str) -> Option<usize> {
+        let node = self.nodes.get(idx)?;
+        match (node.kind, step) {
+            (NodeKind::Map, Step::Key(k)) => self.map_child(idx, k, source),
+            (NodeKind::Seq, Step::Index(i)) => self.seq_child(idx, i, source),
+            _ => None,
+        }
+    }
+
+    /// What node `idx` is, as [`Self::locate`] reports it (`ancestor` false).
+    pub fn located(&self, idx: usize) -> Option<Located> {
+        let n = self.nodes.get(idx)?;
+        Some(Located {
+            key: (n.key != KeyText::None).then_some(n.key_start as usize..n.key_end as usize),
+            value: n.start as usize..n.end as usize,
+            kind: n.kind,
+            ancestor: false,
+        })
+    }
+
     /// Every JSON pointer of the document with its node, in source order (for tests and
     /// debugging; allocates a pointer per node).
     pub fn pointers(&self, source: &str) -> Vec<(String, Located)> {
@@ -395,6 +418,13 @@ impl SourceMap {
             }
         }
     }
+}
+
+/// One step of a path into a document.
+#[derive(Debug, Clone, Copy)]
+pub enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
 }
 
 /// A mapping key as recorded for a node.

@@ -133,10 +133,16 @@ impl Files {
         let decoded = parse::decode(&bytes);
         let text: Arc<str> = decoded.text.as_ref().into();
         let issue = decoded.issue;
+        // Most files are their text: one allocation serves as both.
+        let bytes: Arc<[u8]> = if text.as_bytes() == bytes.as_slice() {
+            Arc::<[u8]>::from(text.clone())
+        } else {
+            bytes.into()
+        };
         let file = SourceFile {
             display: self.display(&canonical).into(),
             path: canonical.clone(),
-            bytes: bytes.into(),
+            bytes,
             text,
             decode_issue: issue,
             kyaml: OnceLock::new(),
@@ -151,6 +157,18 @@ impl Files {
         files.push(Arc::new(file));
         by_path.insert(canonical, id);
         Ok(id)
+    }
+
+    /// Lets go of every file's parsed documents (the rendered objects hold what they
+    /// need): the bytes and text stay, for reports.
+    pub fn forget_parsed(&self) {
+        let mut files = self.files.write().unwrap_or_else(|p| p.into_inner());
+        for f in files.iter_mut() {
+            if let Some(f) = Arc::get_mut(f) {
+                f.kyaml.take();
+                f.kubectl.take();
+            }
+        }
     }
 
     /// A canonical path as reports show it: relative to the working directory when it is

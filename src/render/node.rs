@@ -256,14 +256,83 @@ impl Node {
 
 /// The node of `value` at `pointer` in `doc`, with its children.
 fn build(doc: &Document, value: &Value, pointer: String, text: &str, file: FileId) -> Node {
-    let origin = match doc.source_map.locate(&pointer, text) {
-        Some(loc) if !loc.ancestor => Origin {
-            file,
-            key: loc.key.map(|k| Span::new(k.start, k.end)),
-            value: scalar_or_head(loc.kind, loc.value.start, loc.value.end, text),
-        },
-        Some(loc) => Origin::new(file, Span::new(loc.value.start, loc.value.start)),
-        None => Origin::new(file, Span::new(doc.start as usize, doc.start as usize)),
+    let map = &doc.source_map;
+    // The pointer's node once; below it, each child is one step from its parent.
+    let at = if map.is_empty() {
+        None
+    } else {
+        map.locate(&pointer, text).map(|loc| {
+            let idx = if loc.ancestor {
+                Err(loc.value.start)
+            } else {
+                Ok(index_of(map, &pointer, text))
+            };
+            (loc, idx)
+        })
+    };
+    let place = match at {
+        Some((loc, Ok(Some(idx)))) => Place::At(idx, loc),
+        Some((loc, _)) => Place::Under(loc.value.start),
+        None => Place::Under(doc.start as usize),
+    };
+    build_at(map, value, place, text, file)
+}
+
+/// Where a value is in its document's source map.
+enum Place {
+    /// At node `.0`.
+    At(usize, crate::parse::source_map::Located),
+    /// Not in the source (a value the reader built, such as a merged key): reported at the
+    /// start of its nearest ancestor that is.
+    Under(usize),
+}
+
+/// The index of the node at `pointer` (which resolves).
+fn index_of(map: &crate::parse::source_map::SourceMap, pointer: &str, text: &str) -> Option<usize> {
+    use crate::parse::source_map::{Step, unescape};
+    let mut idx = 0usize;
+    if pointer.is_empty() {
+        return Some(0);
+    }
+    for raw in pointer.strip_prefix('/').unwrap_or(pointer).split('/') {
+        let seg = unescape(raw);
+        let step = match map.located(idx)?.kind {
+            NodeKind::Seq => Step::Index(seg.parse().ok()?),
+            _ => Step::Key(&seg),
+        };
+        idx = map.child(idx, step, text)?;
+    }
+    Some(idx)
+}
+
+fn build_at(
+    map: &crate::parse::source_map::SourceMap,
+    value: &Value,
+    place: Place,
+    text: &str,
+    file: FileId,
+) -> Node {
+    use crate::parse::source_map::Step;
+    let (origin, idx, under) = match &place {
+        Place::At(idx, loc) => (
+            Origin {
+                file,
+                key: loc.key.as_ref().map(|k| Span::new(k.start, k.end)),
+                value: scalar_or_head(loc.kind, loc.value.start, loc.value.end, text),
+            },
+            Some(*idx),
+            loc.value.start,
+        ),
+        Place::Under(start) => (Origin::new(file, Span::new(*start, *start)), None, *start),
+    };
+    let child_place = |step: Step<'_>| -> Place {
+        match idx.and_then(|i| map.child(i, step, text)) {
+            Some(c) => match map.located(c) {
+                Some(loc) => Place::At(c, loc),
+                None => Place::Under(under),
+            },
+            None => Place::Under(under),
+        }
     };
     let kind = match value {
         Value::Null => Kind::Null,
@@ -274,14 +343,16 @@ fn build(doc: &Document, value: &Value, pointer: String, text: &str, file: FileI
             items
                 .iter()
                 .enumerate()
-                .map(|(i, v)| build(doc, v, format!("{pointer}/{i}"), text, file))
+                .map(|(i, v)| build_at(map, v, child_place(Step::Index(i)), text, file))
                 .collect(),
         ),
         Value::Object(m) => Kind::Map(
             m.iter()
                 .map(|(k, v)| {
-                    let child = format!("{pointer}/{}", crate::parse::source_map::escape(k));
-                    (k.clone(), build(doc, v, child, text, file))
+                    (
+                        k.clone(),
+                        build_at(map, v, child_place(Step::Key(k)), text, file),
+                    )
                 })
                 .collect(),
         ),

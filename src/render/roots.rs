@@ -213,6 +213,7 @@ pub fn render_dirs(files: Files, dirs: &[(PathBuf, Options)]) -> Stage {
 }
 
 fn collect(files: Files, built: Vec<(PathBuf, Options, build::Built)>) -> Stage {
+    files.forget_parsed();
     let mut used = HashSet::new();
     let mut read = Vec::with_capacity(built.len());
     let mut dirs = Vec::with_capacity(built.len());
@@ -432,5 +433,5 @@ fn canonical(p: &Path) -> PathBuf {
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
+    memchr::memmem::find(hay, needle).is_some()
 }
