@@ -68,10 +68,6 @@ const KNOWN: &[(&str, &str)] = &[
         "`buildMetadata` is not applied (warning)",
     ),
     (
-        "configurations-custom-fieldspecs",
-        "`configurations` files are not applied (warning)",
-    ),
-    (
         "crds-openapi-references",
         "`crds` OpenAPI files are not applied (warning)",
     ),

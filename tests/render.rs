@@ -122,6 +122,18 @@ fn malformed_kustomizations_are_findings_at_their_line() {
     );
     // An unknown field.
     write(d, "typo/kustomization.yaml", "resourcez:\n- x.yaml\n");
+    // A transformer configuration with an unknown key: an error in that file, at the key.
+    write(
+        d,
+        "config/kustomization.yaml",
+        "resources:\n- deploy.yaml\nconfigurations:\n- kustomizeconfig.yaml\n",
+    );
+    write(d, "config/deploy.yaml", DEPLOYMENT);
+    write(
+        d,
+        "config/kustomizeconfig.yaml",
+        "images:\n- kind: Shop\n  path: spec/image\nnamePrefixes:\n- path: spec/name\n",
+    );
     // A generator reading a missing file; one reading a binary file is fine (binaryData).
     write(
         d,
@@ -152,6 +164,7 @@ fn malformed_kustomizations_are_findings_at_their_line() {
     assert!(error_at("self/kustomization.yaml", 2), "{found:?}");
     assert!(error_at("missing/kustomization.yaml", 2), "{found:?}");
     assert!(error_at("typo/kustomization.yaml", 1), "{found:?}");
+    assert!(error_at("config/kustomizeconfig.yaml", 4), "{found:?}");
     assert!(error_at("gen/kustomization.yaml", 4), "{found:?}");
     #[cfg(unix)]
     assert!(error_at("loop/kustomization.yaml", 2), "{found:?}");
@@ -203,7 +216,13 @@ fn what_is_not_rendered_is_said_at_its_line() {
     assert!(at(5, "kustomize-helm"), "{found:?}");
     assert!(at(7, "kustomize-unsupported"), "{found:?}");
     assert!(at(8, "kustomize-unsupported"), "{found:?}");
-    assert!(at(10, "kustomize-unsupported"), "{found:?}");
+    // A configurations file is applied: nothing to say about it.
+    assert!(
+        !found
+            .iter()
+            .any(|f| f.0 == "app/kustomization.yaml" && f.1 == 10),
+        "{found:?}"
+    );
     assert!(
         found
             .iter()

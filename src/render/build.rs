@@ -19,7 +19,8 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use super::fieldpath::OwnedSpec;
+use super::config::TransformerConfig;
+use super::fieldpath::{OwnedSpec, merge_one};
 use super::files::Files;
 use super::kustomization::Kustomization;
 use super::node::{FileId, Kind, Node, Origin, Span};
@@ -67,6 +68,7 @@ pub fn build(files: &Files, dir: &Path, opts: &Options) -> Built {
         warnings: Vec::new(),
         used: BTreeSet::new(),
         vars: super::vars::Vars::default(),
+        configs: Vec::new(),
     };
     let result = b.root(dir);
     Built {
@@ -85,6 +87,9 @@ struct Builder<'a> {
     used: BTreeSet<FileId>,
     /// The `vars` of every kustomization built so far (one set, as kustomize merges them).
     vars: super::vars::Vars,
+    /// The transformer configuration of each accumulation being built, outermost first
+    /// (kustomize's `ResAccumulator.tConfig`; a component adds to its parent's).
+    configs: Vec<TransformerConfig>,
 }
 
 impl Builder<'_> {
@@ -93,7 +98,10 @@ impl Builder<'_> {
         // A Component built on its own works on an empty accumulation, as in kustomize.
         let k = self.load(dir, nowhere)?;
         self.stack.push(k.dir.clone());
-        let mut resources = self.accumulate(&k, Vec::new())?;
+        self.configs.push(TransformerConfig::default());
+        let accumulated = self.accumulate(&k, Vec::new());
+        let config = self.configs.pop().unwrap_or_default();
+        let mut resources = accumulated?;
         self.stack.pop();
         // Generated names get the hash of their final content.
         for r in &mut resources {
@@ -109,8 +117,8 @@ impl Builder<'_> {
                 r.set_name(name, origin);
             }
         }
-        super::nameref::fix_back_references(&mut resources)?;
-        self.vars.resolve(&mut resources)?;
+        super::nameref::fix_back_references(&mut resources, &config.name_reference)?;
+        self.vars.resolve(&mut resources, &config.var_reference)?;
         resources.retain(|r| !r.is_local_config());
         // kustomize rewrites every object's annotations at the end of a build (it strips
         // its own build annotations): strings, and an empty mapping does not survive.
@@ -125,6 +133,13 @@ impl Builder<'_> {
         let k = Kustomization::load(self.files, dir, from)?;
         self.used.insert(k.file);
         Ok(k)
+    }
+
+    /// The configuration of the accumulation being built.
+    fn config(&self) -> &TransformerConfig {
+        self.configs
+            .last()
+            .unwrap_or_else(|| TransformerConfig::defaults())
     }
 
     fn warn(&mut self, rule: &'static str, message: String, origin: Origin) {
@@ -143,33 +158,31 @@ impl Builder<'_> {
                 self.resource(k, path, node, &mut acc)?;
             }
         }
-        for field in ["configurations", "crds"] {
-            // Read as kustomize reads them: a missing file fails the build.
-            for (path, node) in k.strings(field)? {
-                let full = k.dir.join(path);
-                if !full.is_file() {
-                    return Err(Error::new(
-                        format!("`{path}` ({field}) does not exist: no such file"),
-                        node.origin,
-                    ));
-                }
-                self.check_root(k, &full, path, node.origin)?;
-                let file = self
-                    .files
-                    .load(&full)
-                    .map_err(|e| Error::new(e, node.origin))?;
-                self.used.insert(file);
+        self.configurations(k)?;
+        // `crds`: read as kustomize reads them (a missing file fails the build), not applied.
+        for (path, node) in k.strings("crds")? {
+            let full = k.dir.join(path);
+            if !full.is_file() {
+                return Err(Error::new(
+                    format!("`{path}` (crds) does not exist: no such file"),
+                    node.origin,
+                ));
             }
-            if let Some(n) = k.field(field) {
-                self.warn(
-                    "kustomize-unsupported",
-                    format!(
-                        "`{field}` (custom transformer configuration) is not supported yet: \
-                         rendered without it"
-                    ),
-                    n.origin,
-                );
-            }
+            self.check_root(k, &full, path, node.origin)?;
+            let file = self
+                .files
+                .load(&full)
+                .map_err(|e| Error::new(e, node.origin))?;
+            self.used.insert(file);
+        }
+        if let Some(n) = k.field("crds") {
+            self.warn(
+                "kustomize-unsupported",
+                "`crds` (custom transformer configuration from CRD schemas) is not supported \
+                 yet: rendered without it"
+                    .into(),
+                n.origin,
+            );
         }
         self.generators(k, &mut acc)?;
         for field in ["helmCharts", "helmChartInflationGenerator", "helmGlobals"] {
@@ -226,6 +239,72 @@ impl Builder<'_> {
             self.vars.merge(field, &acc)?;
         }
         Ok(acc)
+    }
+
+    /// The transformer configuration of this accumulation, once its resources are in:
+    /// kustomize's defaults with the kustomization's `configurations` files merged in
+    /// (`MakeTransformerConfig`), merged into what its bases (or, for a component, its
+    /// parent) brought.
+    fn configurations(&mut self, k: &Kustomization) -> Result<()> {
+        let mut custom = TransformerConfig::default();
+        let mut at = None;
+        for (path, node) in k.strings("configurations")? {
+            let full = k.dir.join(path);
+            if !full.is_file() {
+                return Err(Error::new(
+                    format!("`{path}` (configurations) does not exist: no such file"),
+                    node.origin,
+                ));
+            }
+            self.check_root(k, &full, path, node.origin)?;
+            let file = self
+                .files
+                .load(&full)
+                .map_err(|e| Error::new(e, node.origin))?;
+            self.used.insert(file);
+            let source = self.files.get(file);
+            let parsed =
+                crate::parse::yaml::parse_as(&source.text, &self.files.limits, Reader::Kubectl);
+            if let Some(issue) = parsed
+                .issues
+                .iter()
+                .find(|i| i.rule != crate::parse::yaml::DROPPED)
+            {
+                return Err(Error::new(
+                    format!(
+                        "malformed transformer configuration `{path}`: {}",
+                        issue.message
+                    ),
+                    Origin::new(file, Span::new(issue.start as usize, issue.end as usize)),
+                ));
+            }
+            // kustomize reads the first document of the file.
+            let Some(doc) = parsed.documents.first() else {
+                continue;
+            };
+            let Some(doc) = Node::from_document(doc, "", &source.text, file) else {
+                continue;
+            };
+            custom.merge(&TransformerConfig::from_node(&doc)?, node.origin)?;
+            at = Some(node.origin);
+        }
+        let config = match at {
+            None => TransformerConfig::defaults().clone(),
+            Some(at) => {
+                let mut config = TransformerConfig::defaults().clone();
+                config.merge(&custom, at)?;
+                config
+            }
+        };
+        let at = at
+            .or_else(|| k.field("configurations").map(|n| n.origin))
+            .unwrap_or(Origin::new(k.file, Span::default()));
+        match self.configs.last_mut() {
+            Some(top) if *top == TransformerConfig::default() => *top = config,
+            Some(top) => top.merge(&config, at)?,
+            None => self.configs.push(config),
+        }
+        Ok(())
     }
 
     /// `configMapGenerator`, then `secretGenerator`: each object created, or merged into or
@@ -340,13 +419,13 @@ impl Builder<'_> {
         if let Some((ns, node)) = k.string("namespace")?
             && !ns.is_empty()
         {
-            transform::namespace(acc, ns, node.origin)?;
+            transform::namespace(acc, ns, node.origin, &self.config().namespace)?;
         }
         if let Some((prefix, node)) = k.string("namePrefix")? {
-            transform::name_affix(acc, prefix, false, node.origin)?;
+            transform::name_affix(acc, prefix, false, node.origin, &self.config().name_prefix)?;
         }
         if let Some((suffix, node)) = k.string("nameSuffix")? {
-            transform::name_affix(acc, suffix, true, node.origin)?;
+            transform::name_affix(acc, suffix, true, node.origin, &self.config().name_suffix)?;
         }
         if let Some(labels) = k.field("labels") {
             let Some(entries) = labels.as_seq() else {
@@ -373,13 +452,15 @@ impl Builder<'_> {
                         specs.push(OwnedSpec::from_node(f, "labels[].fields")?);
                     }
                 }
-                let mut defaults: Vec<OwnedSpec> = Vec::new();
+                // The configuration's `labels`, then its `commonLabels` (with selectors) or
+                // its `templateLabels` (with templates) and `metadata/labels`.
+                let config = self.config();
+                let mut defaults: Vec<OwnedSpec> = config.labels.clone();
                 if flag("includeSelectors") {
-                    defaults.extend(transform::SELECTOR_LABELS.iter().map(OwnedSpec::from));
-                    defaults.extend(transform::TEMPLATE_LABELS.iter().map(OwnedSpec::from));
+                    defaults.extend(config.common_labels.iter().cloned());
                 } else {
                     if flag("includeTemplates") {
-                        defaults.extend(transform::TEMPLATE_LABELS.iter().map(OwnedSpec::from));
+                        defaults.extend(config.template_labels.iter().cloned());
                     }
                     defaults.push(OwnedSpec::from(&crate::render::fieldpath::FieldSpec::new(
                         "metadata/labels",
@@ -389,15 +470,11 @@ impl Builder<'_> {
                 // kustomize's FsSlice.MergeOne: a spec already there (same kind and path)
                 // stays; one that differs only in `create` is a conflict.
                 for d in defaults {
-                    match specs.iter().find(|s| s.same_target(&d)) {
-                        Some(s) if s.create != d.create => {
-                            return Err(Error::new(
-                                "failed to merge labels: conflicting fieldspecs",
-                                entry.origin,
-                            ));
-                        }
-                        Some(_) => {}
-                        None => specs.push(d),
+                    if merge_one(&mut specs, d).is_err() {
+                        return Err(Error::new(
+                            "failed to merge labels: conflicting fieldspecs",
+                            entry.origin,
+                        ));
                     }
                 }
                 transform::labels(acc, &pairs, &specs)?;
@@ -424,16 +501,11 @@ impl Builder<'_> {
                     }
                 }
             }
-            let specs: Vec<OwnedSpec> = transform::SELECTOR_LABELS
-                .iter()
-                .chain(transform::TEMPLATE_LABELS)
-                .map(OwnedSpec::from)
-                .collect();
-            transform::labels(acc, &common, &specs)?;
+            transform::labels(acc, &common, &self.config().common_labels)?;
         }
         let annotations = k.string_map("commonAnnotations")?;
         if !annotations.is_empty() {
-            transform::annotations(acc, &annotations)?;
+            transform::annotations(acc, &annotations, &self.config().common_annotations)?;
         }
         if let Some(entries) = k.field("patchesJson6902") {
             for entry in seq(entries, "patchesJson6902")? {
@@ -442,13 +514,13 @@ impl Builder<'_> {
         }
         if let Some(replicas) = k.field("replicas") {
             for entry in replicas.as_seq().unwrap_or_default() {
-                transform::replicas(acc, entry)?;
+                transform::replicas(acc, entry, &self.config().replicas)?;
             }
         }
         for field in ["images", "imageTags"] {
             if let Some(images) = k.field(field) {
                 for entry in images.as_seq().unwrap_or_default() {
-                    transform::images(acc, entry)?;
+                    transform::images(acc, entry, &self.config().images)?;
                 }
             }
         }
@@ -854,11 +926,19 @@ impl Builder<'_> {
         let result = if component {
             self.accumulate(&k, acc)
         } else {
+            // A base accumulates with a configuration of its own, which then joins this one.
+            self.configs.push(TransformerConfig::default());
             let sub = self.accumulate(&k, Vec::new());
+            let config = self.configs.pop().unwrap_or_default();
             sub.and_then(|sub| {
                 let mut acc = acc;
                 for r in sub {
                     append(&mut acc, r, from)?;
+                }
+                match self.configs.last_mut() {
+                    Some(top) if *top == TransformerConfig::default() => *top = config,
+                    Some(top) => top.merge(&config, from)?,
+                    None => self.configs.push(config),
                 }
                 Ok(acc)
             })

@@ -59,6 +59,9 @@ pub struct OwnedSpec {
     pub kind: String,
     pub path: String,
     pub create: bool,
+    /// Where it was written (a kustomization or a configurations file); `None` for a
+    /// builtin one.
+    pub origin: Option<Origin>,
 }
 
 impl OwnedSpec {
@@ -66,13 +69,15 @@ impl OwnedSpec {
         gvk.selected_by(&self.group, &self.version, &self.kind)
     }
 
-    /// Whether two specs name the same field of the same kinds (kustomize's
-    /// `effectivelyEquals`), whatever their `create`.
-    pub fn same_target(&self, other: &Self) -> bool {
-        self.group == other.group
-            && self.version == other.version
-            && self.kind == other.kind
-            && self.path == other.path
+    /// kustomize's `effectivelyEquals`, as `FsSlice.MergeOne` calls it on a spec already
+    /// in a list (`self`) with the one being added (`incoming`): the same path, and
+    /// `self`'s kind selected by `incoming`'s (whose empty group, version or kind match
+    /// anything), whatever their `create`.
+    pub fn same_target(&self, incoming: &Self) -> bool {
+        self.path == incoming.path
+            && (incoming.group.is_empty() || incoming.group == self.group)
+            && (incoming.version.is_empty() || incoming.version == self.version)
+            && (incoming.kind.is_empty() || incoming.kind == self.kind)
     }
 
     /// `{group, version, kind, path, create}` as a kustomization writes it.
@@ -89,7 +94,25 @@ impl OwnedSpec {
             kind: text("kind"),
             path: text("path"),
             create: matches!(node.get("create").map(|n| &n.kind), Some(Kind::Bool(true))),
+            origin: Some(node.origin),
         })
+    }
+}
+
+/// kustomize's `FsSlice.MergeOne`: `incoming` is added unless a spec already there names
+/// the same field ([`OwnedSpec::same_target`]); one that differs only in `create` is a
+/// conflict (`Err`).
+pub fn merge_one(
+    specs: &mut Vec<OwnedSpec>,
+    incoming: OwnedSpec,
+) -> std::result::Result<(), Box<OwnedSpec>> {
+    match specs.iter().find(|s| s.same_target(&incoming)) {
+        Some(s) if s.create != incoming.create => Err(Box::new(incoming)),
+        Some(_) => Ok(()),
+        None => {
+            specs.push(incoming);
+            Ok(())
+        }
     }
 }
 
@@ -101,6 +124,7 @@ impl From<&FieldSpec> for OwnedSpec {
             kind: s.kind.to_owned(),
             path: s.path.to_owned(),
             create: s.create,
+            origin: None,
         }
     }
 }

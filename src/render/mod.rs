@@ -8,6 +8,7 @@
 
 pub mod build;
 pub mod command;
+pub mod config;
 pub mod emit;
 pub mod fieldpath;
 pub mod files;

@@ -914,29 +914,30 @@ pub const BACKREFS: &[Backref] = &[
 ];
 
 /// Rewrites every name reference of `resources` to the current name of the object it
-/// refers to.
-pub fn fix_back_references(resources: &mut [Resource]) -> Result<()> {
+/// refers to, at the fields `backrefs` name (the root's configuration's `nameReference`:
+/// [`BACKREFS`] and any `configurations` of the tree).
+pub fn fix_back_references(
+    resources: &mut [Resource],
+    backrefs: &[super::config::NameBackRefs],
+) -> Result<()> {
     let snapshot: Vec<Candidate> = resources.iter().map(Candidate::of).collect();
     for (i, r) in resources.iter_mut().enumerate() {
         let org = r.original_id();
         let referrer = &snapshot[i];
         let candidates: Vec<&Candidate> = could_be_referenced_by(referrer, &r.node, &snapshot);
-        for backref in BACKREFS {
-            let target = Gvk {
-                group: backref.target.0.to_owned(),
-                version: backref.target.1.to_owned(),
-                kind: backref.target.2.to_owned(),
-            };
-            for (g, v, k, path) in backref.referrers {
-                if !org.gvk.selected_by(g, v, k) {
+        for backref in backrefs {
+            let target = &backref.target;
+            for spec in &backref.referrers {
+                if !spec.selects(&org.gvk) {
                     continue;
                 }
+                let path = &spec.path;
                 let role_ref = path
                     .ends_with("roleRef/name")
                     .then(|| role_ref_gvk(&r.node))
                     .flatten();
                 let select = Select {
-                    target: &target,
+                    target,
                     referrer,
                     role_ref: role_ref.as_ref(),
                 };

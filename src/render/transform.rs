@@ -7,7 +7,7 @@
 //! (`api/internal/konfig/builtinpluginconsts`); the parity suite (`tests/kustomize`)
 //! checks the result against `kubectl kustomize`.
 
-use super::fieldpath::{FieldSpec, Leaf, segments, set_entry, visit};
+use super::fieldpath::{FieldSpec, Leaf, OwnedSpec, segments, set_entry, visit};
 use super::node::{Kind, Node, Origin};
 use super::resource::{Gvk, Resource};
 use super::{Error, Result};
@@ -124,6 +124,20 @@ pub const IMAGES: &[FieldSpec] = &[
     fs("spec/template/spec/volumes[]/image/reference", true),
 ];
 
+/// Where `namespace` goes besides `metadata/namespace` (which every namespaced object gets).
+pub const NAMESPACE: &[FieldSpec] = &[
+    fs("metadata/name", true).kind("Namespace"),
+    fs("spec/service/namespace", true)
+        .group("apiregistration.k8s.io")
+        .kind("APIService"),
+    fs(
+        "spec/conversion/webhook/clientConfig/service/namespace",
+        false,
+    )
+    .group("apiextensions.k8s.io")
+    .kind("CustomResourceDefinition"),
+];
+
 /// Kinds whose names `namePrefix`/`nameSuffix` leave alone.
 const NAME_SKIP: &[(&str, &str)] = &[
     ("apiextensions.k8s.io", "CustomResourceDefinition"),
@@ -136,7 +150,7 @@ const NAME_SKIP: &[(&str, &str)] = &[
 pub fn labels(
     resources: &mut [Resource],
     pairs: &[(&str, &Node)],
-    specs: &[super::fieldpath::OwnedSpec],
+    specs: &[OwnedSpec],
 ) -> Result<()> {
     for r in resources.iter_mut() {
         let gvk = r.gvk();
@@ -168,29 +182,36 @@ pub fn labels(
     Ok(())
 }
 
-/// `commonAnnotations`.
-pub fn annotations(resources: &mut [Resource], pairs: &[(&str, &Node)]) -> Result<()> {
-    let specs: Vec<_> = ANNOTATIONS.iter().map(Into::into).collect();
-    labels(resources, pairs, &specs)
+/// `commonAnnotations`, at `specs` (the configuration's `commonAnnotations`).
+pub fn annotations(
+    resources: &mut [Resource],
+    pairs: &[(&str, &Node)],
+    specs: &[OwnedSpec],
+) -> Result<()> {
+    labels(resources, pairs, specs)
 }
 
 /// `namespace`: every object not known to be cluster-scoped gets it (kustomize overwrites
 /// what is there), a `Namespace` object is renamed to it, binding subjects named `default`
-/// follow it, and the service references of APIService and CRD webhooks follow it.
-pub fn namespace(resources: &mut [Resource], ns: &str, origin: Origin) -> Result<()> {
-    let specs: [FieldSpec; 3] = [
-        fs("metadata/name", true).kind("Namespace"),
-        fs("spec/service/namespace", true)
-            .group("apiregistration.k8s.io")
-            .kind("APIService"),
-        fs(
-            "spec/conversion/webhook/clientConfig/service/namespace",
-            false,
-        )
-        .group("apiextensions.k8s.io")
-        .kind("CustomResourceDefinition"),
-    ];
+/// follow it, and so do the fields of `specs` (the configuration's `namespace`: by default
+/// the service references of APIService and CRD webhooks).
+pub fn namespace(
+    resources: &mut [Resource],
+    ns: &str,
+    origin: Origin,
+    specs: &[OwnedSpec],
+) -> Result<()> {
     let mut set = |n: &mut Node| -> Result<()> {
+        if matches!(n.kind, Kind::Map(_) | Kind::Seq(_)) {
+            return Err(Error::new(
+                format!(
+                    "namespace field specs must target scalar nodes: kustomize cannot set the \
+                     namespace `{ns}` on {}",
+                    super::kustomization::describe(&n.kind)
+                ),
+                origin,
+            ));
+        }
         n.kind = Kind::String(ns.to_owned());
         n.origin = n.origin.replaced_by(origin);
         Ok(())
@@ -209,9 +230,8 @@ pub fn namespace(resources: &mut [Resource], ns: &str, origin: Origin) -> Result
                 &mut set,
             )?;
         }
-        if matches!(gvk.kind.as_str(), "RoleBinding" | "ClusterRoleBinding")
-            && let Some(subjects) = r.node.get_mut("subjects").and_then(Node::as_seq_mut)
-        {
+        let binding = matches!(gvk.kind.as_str(), "RoleBinding" | "ClusterRoleBinding");
+        if binding && let Some(subjects) = r.node.get_mut("subjects").and_then(Node::as_seq_mut) {
             for s in subjects {
                 if s.get("name").and_then(Node::as_str) == Some("default") {
                     visit(
@@ -224,13 +244,20 @@ pub fn namespace(resources: &mut [Resource], ns: &str, origin: Origin) -> Result
             }
         }
         for spec in specs.iter().filter(|s| s.selects(&gvk)) {
-            // The Namespace rename applies to `v1` Namespaces only.
-            if spec.path == "metadata/name" && r.api_version() != "v1" {
+            // kustomize's filter drops these specs: `metadata/namespace` is set above (never
+            // on cluster-scoped objects), `metadata/name` only on `v1` objects, and binding
+            // subjects only as above.
+            if spec.path == "metadata/namespace"
+                || (spec.path == "metadata/name" && r.api_version() != "v1")
+                || (binding
+                    && matches!(spec.kind.as_str(), "RoleBinding" | "ClusterRoleBinding")
+                    && spec.path == "subjects/namespace")
+            {
                 continue;
             }
             visit(
                 &mut r.node,
-                &segments(spec.path),
+                &segments(&spec.path),
                 spec.create.then_some((Leaf::Scalar, origin)),
                 &mut set,
             )?;
@@ -252,41 +279,86 @@ pub fn namespace(resources: &mut [Resource], ns: &str, origin: Origin) -> Result
     Ok(())
 }
 
-/// `namePrefix` (`suffix` false) or `nameSuffix` (true).
+/// `namePrefix` (`suffix` false) or `nameSuffix` (true), at `specs` (the configuration's
+/// `namePrefix`/`nameSuffix`: by default `metadata/name`), selected by each object's
+/// original kind. The name itself is tracked for name references; other fields (custom
+/// specs) just get the affix, created empty first where the spec says `create`.
 pub fn name_affix(
     resources: &mut [Resource],
     affix: &str,
     suffix: bool,
     origin: Origin,
+    specs: &[OwnedSpec],
 ) -> Result<()> {
+    let with_affix = |value: &str| {
+        if suffix {
+            format!("{value}{affix}")
+        } else {
+            format!("{affix}{value}")
+        }
+    };
     for r in resources.iter_mut() {
         let id = r.original_id();
         if NAME_SKIP.iter().any(|(g, k)| id.gvk.selected_by(g, "", k)) {
             continue;
         }
-        if !affix.is_empty() {
-            if suffix {
-                r.suffixes.push(affix.to_owned());
-            } else {
-                r.prefixes.push(affix.to_owned());
+        for spec in specs.iter().filter(|s| s.selects(&id.gvk)) {
+            if spec.path == "metadata/name" {
+                if !affix.is_empty() {
+                    if suffix {
+                        r.suffixes.push(affix.to_owned());
+                    } else {
+                        r.prefixes.push(affix.to_owned());
+                    }
+                    r.store_previous_id();
+                }
+                let name = r.name().to_owned();
+                let new = with_affix(&name);
+                if new != name {
+                    r.set_name(new, origin);
+                }
+                continue;
             }
-            r.store_previous_id();
-        }
-        let name = r.name().to_owned();
-        let new = if suffix {
-            format!("{name}{affix}")
-        } else {
-            format!("{affix}{name}")
-        };
-        if new != name {
-            r.set_name(new, origin);
+            if !r.gvk().selected_by(&spec.group, &spec.version, &spec.kind) {
+                continue;
+            }
+            let kind = r.kind().to_owned();
+            visit(
+                &mut r.node,
+                &segments(&spec.path),
+                spec.create.then_some((Leaf::Scalar, origin)),
+                &mut |n| {
+                    let value = match &n.kind {
+                        Kind::String(s) => s.clone(),
+                        Kind::Number(x) => x.to_string(),
+                        Kind::Bool(b) => b.to_string(),
+                        Kind::Null => String::new(),
+                        other => {
+                            return Err(Error::new(
+                                format!(
+                                    "`{}` of a {kind} is {}: kustomize cannot add the name {} \
+                                     `{affix}` to it",
+                                    spec.path,
+                                    super::kustomization::describe(other),
+                                    if suffix { "suffix" } else { "prefix" }
+                                ),
+                                origin,
+                            ));
+                        }
+                    };
+                    n.kind = Kind::String(with_affix(&value));
+                    n.origin = n.origin.replaced_by(origin);
+                    Ok(())
+                },
+            )?;
         }
     }
     Ok(())
 }
 
-/// `replicas`: one entry, `{name, count}`, matched by current or previous name.
-pub fn replicas(resources: &mut [Resource], entry: &Node) -> Result<()> {
+/// `replicas`: one entry, `{name, count}`, matched by current or previous name, set at
+/// `specs` (the configuration's `replicas`).
+pub fn replicas(resources: &mut [Resource], entry: &Node, specs: &[OwnedSpec]) -> Result<()> {
     super::kustomization::check_keys(entry, "replicas", &["name", "count"])?;
     let name = entry.get("name").and_then(Node::as_str).unwrap_or("");
     let Some(count_node) = entry.get("count") else {
@@ -303,7 +375,7 @@ pub fn replicas(resources: &mut [Resource], entry: &Node) -> Result<()> {
     };
     let count = count.clone();
     let mut found = false;
-    for spec in REPLICAS {
+    for spec in specs {
         for r in resources.iter_mut() {
             let matches = |id: &super::resource::ResId| id.name == name && spec.selects(&id.gvk);
             if !(matches(&r.id()) || r.previous_ids().iter().any(matches)) {
@@ -312,8 +384,8 @@ pub fn replicas(resources: &mut [Resource], entry: &Node) -> Result<()> {
             found = true;
             visit(
                 &mut r.node,
-                &segments(spec.path),
-                Some((Leaf::Scalar, count_node.origin)),
+                &segments(&spec.path),
+                spec.create.then_some((Leaf::Scalar, count_node.origin)),
                 &mut |n| {
                     n.kind = Kind::Number(count.clone());
                     n.origin = n.origin.replaced_by(count_node.origin);
@@ -323,9 +395,9 @@ pub fn replicas(resources: &mut [Resource], entry: &Node) -> Result<()> {
         }
     }
     if !found {
-        let gvks: Vec<String> = REPLICAS
+        let gvks: Vec<String> = specs
             .iter()
-            .map(|s| Gvk::new(s.version, s.kind).id_string())
+            .map(|s| Gvk::new(&s.version, &s.kind).id_string())
             .collect();
         return Err(Error::new(
             format!(
@@ -478,8 +550,8 @@ fn split_image(image: &str) -> (String, String, String) {
 
 /// `images`: one entry, applied first to every `image` of every `containers` and
 /// `initContainers` list at any depth (kustomize's legacy pass), then at the field specs —
-/// both passes, as kustomize runs them.
-pub fn images(resources: &mut [Resource], entry: &Node) -> Result<()> {
+/// both passes, as kustomize runs them; the field specs are the configuration's `images`.
+pub fn images(resources: &mut [Resource], entry: &Node, specs: &[OwnedSpec]) -> Result<()> {
     let image = Image::from_node(entry)?;
     let mut set = |n: &mut Node| -> Result<()> {
         if let Some(value) = n.as_str()
@@ -496,9 +568,9 @@ pub fn images(resources: &mut [Resource], entry: &Node) -> Result<()> {
         }
         legacy_images(&mut r.node, &mut set)?;
         let gvk = r.gvk();
-        for spec in IMAGES.iter().filter(|s| s.selects(&gvk)) {
+        for spec in specs.iter().filter(|s| s.selects(&gvk)) {
             // Created only where the path leads to a container without an image.
-            visit(&mut r.node, &segments(spec.path), None, &mut set)?;
+            visit(&mut r.node, &segments(&spec.path), None, &mut set)?;
         }
     }
     Ok(())

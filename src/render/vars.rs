@@ -357,8 +357,13 @@ impl Vars {
     }
 
     /// kustomize's `ResolveVars`: each var's value read from its object, then `$(NAME)`
-    /// replaced in the var reference fields of every object.
-    pub fn resolve(&self, resources: &mut [Resource]) -> Result<()> {
+    /// replaced in the var reference fields of every object (`var_reference`: the root's
+    /// configuration's, [`VAR_REFERENCE`] and any `configurations` of the tree).
+    pub fn resolve(
+        &self,
+        resources: &mut [Resource],
+        var_reference: &[super::fieldpath::OwnedSpec],
+    ) -> Result<()> {
         if self.vars.is_empty() {
             return Ok(());
         }
@@ -400,10 +405,8 @@ impl Vars {
         for r in resources.iter_mut() {
             let gvk = r.gvk();
             let id = r.id();
-            for (kind, path) in VAR_REFERENCE {
-                if !kind.is_empty() && *kind != gvk.kind {
-                    continue;
-                }
+            for spec in var_reference.iter().filter(|s| s.selects(&gvk)) {
+                let path = &spec.path;
                 let segments = super::fieldpath::segments(path);
                 walk(&mut r.node, &segments, &lookup).map_err(|e| {
                     Error::new(
@@ -822,7 +825,11 @@ vars:
         acc[0].store_previous_id();
         let o = acc[0].node.origin;
         acc[0].set_name("prod-db".into(), o);
-        vars.resolve(&mut acc).unwrap();
+        vars.resolve(
+            &mut acc,
+            &crate::render::config::TransformerConfig::defaults().var_reference,
+        )
+        .unwrap();
         let c = acc[1]
             .node
             .pointer("/spec/template/spec/containers/0")
@@ -869,7 +876,12 @@ vars:
         let mut vars = Vars::default();
         vars.merge(doc(k, 3).get("vars").unwrap(), &acc).unwrap();
         let mut acc = acc;
-        let err = vars.resolve(&mut acc).unwrap_err();
+        let err = vars
+            .resolve(
+                &mut acc,
+                &crate::render::config::TransformerConfig::defaults().var_reference,
+            )
+            .unwrap_err();
         assert_eq!(
             err.message,
             "var '{X Secret.v1.[noGrp] {metadata.name}}' cannot be mapped to a field in the \
@@ -885,7 +897,12 @@ vars:
         let k = "vars:\n- name: X\n  objref: {apiVersion: v1, kind: Service, name: db}\n  fieldref: {fieldPath: spec.nothere}\n";
         let mut vars = Vars::default();
         vars.merge(doc(k, 3).get("vars").unwrap(), &acc).unwrap();
-        let err = vars.resolve(&mut acc).unwrap_err();
+        let err = vars
+            .resolve(
+                &mut acc,
+                &crate::render::config::TransformerConfig::defaults().var_reference,
+            )
+            .unwrap_err();
         assert!(err.message.contains("not found in corresponding resource"));
         assert_eq!(text_at(k, err.origin), "spec.nothere");
     }
@@ -897,7 +914,12 @@ vars:
         let k = "vars:\n- name: X\n  objref: {apiVersion: v1, kind: Pod, name: p}\n";
         let mut vars = Vars::default();
         vars.merge(doc(k, 2).get("vars").unwrap(), &acc).unwrap();
-        let err = vars.resolve(&mut acc).unwrap_err();
+        let err = vars
+            .resolve(
+                &mut acc,
+                &crate::render::config::TransformerConfig::defaults().var_reference,
+            )
+            .unwrap_err();
         assert!(err.message.ends_with("invalid value type expect a string"));
     }
 
