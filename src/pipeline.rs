@@ -821,6 +821,10 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         fail_on
     };
     let failing = outcome.findings.iter().any(|f| f.severity >= threshold);
+    // The process ends here: freeing the rendered trees and every finding one by one
+    // would only delay the exit.
+    std::mem::forget(stage);
+    std::mem::forget(outcome);
     Ok(if run_failed {
         EXIT_ERROR
     } else if failing && !args.exit_zero {

@@ -267,58 +267,25 @@ fn find_roots(
     let mut used: HashSet<PathBuf> = HashSet::new();
     let mut uses: Uses = HashMap::new();
     let mut globs: Vec<String> = Vec::new();
-    for input in inputs {
-        let name = input
-            .path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("");
-        let owned;
-        let bytes = match input.bytes {
-            Some(b) => b,
-            // Under --changed-only, unchanged kustomizations are read here.
-            None if FILE_NAMES.contains(&name) => {
-                match crate::read::read(input.path, Limits::default().max_file_size) {
-                    Ok(b) => {
-                        owned = b;
-                        &owned
-                    }
-                    Err(_) => continue,
+    // Each input looked at in parallel (every file is searched for GitOps objects), then
+    // the findings joined in input order.
+    let seen: Vec<Seen> = inputs.par_iter().map(|i| look_at(i, confine)).collect();
+    for s in seen {
+        match s {
+            Seen::Nothing => {}
+            Seen::Kustomization { dir, bases } => {
+                for b in bases {
+                    used.insert(b.clone());
+                    uses.entry(dir.clone()).or_default().push(b);
                 }
+                kustomizations.insert(dir);
             }
-            None => continue,
-        };
-        if FILE_NAMES.contains(&name) {
-            let Some(dir) = input.path.parent().map(canonical) else {
-                continue;
-            };
-            let text = String::from_utf8_lossy(bytes);
-            let (docs, _) = parse::yaml::parse(&text, &Limits::default());
-            for doc in docs {
-                for key in ["resources", "bases", "components"] {
-                    for entry in doc
-                        .value
-                        .get(key)
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                        .filter_map(Value::as_str)
-                    {
-                        let p = dir.join(entry);
-                        // A kustomization listing its own directory uses nothing else.
-                        if p.is_dir() && canonical(&p) != dir {
-                            used.insert(canonical(&p));
-                            uses.entry(dir.clone()).or_default().push(canonical(&p));
-                        }
-                    }
-                }
-            }
-            kustomizations.insert(dir);
-        } else if contains(bytes, b"kustomize.toolkit.fluxcd.io") || contains(bytes, b"argoproj.io")
-        {
-            for dir in gitops_paths(bytes, confine, &mut globs) {
-                let flux = contains(bytes, b"kustomize.toolkit.fluxcd.io");
-                if has_kustomization(&dir) {
+            Seen::GitOps {
+                dirs,
+                flux,
+                globs: g,
+            } => {
+                for dir in dirs {
                     roots.insert(
                         dir,
                         Options {
@@ -326,6 +293,7 @@ fn find_roots(
                         },
                     );
                 }
+                globs.extend(g);
             }
         }
     }
@@ -347,6 +315,83 @@ fn find_roots(
         }
     }
     (roots.into_iter().collect(), kustomizations, uses)
+}
+
+/// What one input says about roots.
+enum Seen {
+    Nothing,
+    /// A kustomization, and the directories it uses (bases, components).
+    Kustomization {
+        dir: PathBuf,
+        bases: Vec<PathBuf>,
+    },
+    /// GitOps objects: the kustomization directories they point at, whether Flux builds
+    /// them, and ApplicationSet directory globs.
+    GitOps {
+        dirs: Vec<PathBuf>,
+        flux: bool,
+        globs: Vec<String>,
+    },
+}
+
+fn look_at(input: &Input<'_>, confine: &Path) -> Seen {
+    let name = input
+        .path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("");
+    let owned;
+    let bytes = match input.bytes {
+        Some(b) => b,
+        // Under --changed-only, unchanged kustomizations are read here.
+        None if FILE_NAMES.contains(&name) => {
+            match crate::read::read(input.path, Limits::default().max_file_size) {
+                Ok(b) => {
+                    owned = b;
+                    &owned
+                }
+                Err(_) => return Seen::Nothing,
+            }
+        }
+        None => return Seen::Nothing,
+    };
+    if FILE_NAMES.contains(&name) {
+        let Some(dir) = input.path.parent().map(canonical) else {
+            return Seen::Nothing;
+        };
+        let text = String::from_utf8_lossy(bytes);
+        let (docs, _) = parse::yaml::parse(&text, &Limits::default());
+        let mut bases = Vec::new();
+        for doc in docs {
+            for key in ["resources", "bases", "components"] {
+                for entry in doc
+                    .value
+                    .get(key)
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                {
+                    let p = dir.join(entry);
+                    // A kustomization listing its own directory uses nothing else.
+                    if p.is_dir() && canonical(&p) != dir {
+                        bases.push(canonical(&p));
+                    }
+                }
+            }
+        }
+        return Seen::Kustomization { dir, bases };
+    }
+    let flux = contains(bytes, b"kustomize.toolkit.fluxcd.io");
+    if !flux && !contains(bytes, b"argoproj.io") {
+        return Seen::Nothing;
+    }
+    let mut globs = Vec::new();
+    let dirs = gitops_paths(bytes, confine, &mut globs)
+        .into_iter()
+        .filter(|d| has_kustomization(d))
+        .collect();
+    Seen::GitOps { dirs, flux, globs }
 }
 
 /// `source.path` and `sources[].path` of an Argo CD application spec.
