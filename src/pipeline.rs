@@ -649,13 +649,20 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
             Input::Stdin { .. } => true,
         });
     }
-    let outcome: Outcome = pool.install(|| {
-        opts.kustomize = check::kustomize_files(&loaded);
-        check::run(loaded, &opts)
+    opts.kustomize = check::kustomize_files(&loaded);
+    // The loose files and the rendered objects are checked side by side: one large root
+    // on one thread leaves the others to the files.
+    let (mut outcome, rendered): (Outcome, Option<Outcome>) = pool.install(|| {
+        rayon::join(
+            || check::run(loaded, &opts),
+            || {
+                stage
+                    .as_ref()
+                    .map(|stage| check::rendered::run(&stage.roots, &stage.files, &opts))
+            },
+        )
     });
-    let mut outcome = outcome;
-    if let Some(stage) = &stage {
-        let rendered = pool.install(|| check::rendered::run(&stage.roots, &stage.files, &opts));
+    if let (Some(stage), Some(rendered)) = (&stage, rendered) {
         outcome.findings.extend(rendered.findings);
         outcome.stats.objects += rendered.stats.objects;
         outcome.stats.suppressed += rendered.stats.suppressed;

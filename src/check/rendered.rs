@@ -85,27 +85,78 @@ struct InventoryItem {
 }
 
 /// Checks every object of every root, in parallel, and reports each finding once.
+///
+/// An object several overlays render identically (same values, each from the same place:
+/// a base none of them changes) is checked once; its findings count for each of them.
+/// Objects, not roots, are the unit of work, so one large root does not hold a thread.
 pub fn run(roots: &[Root], files: &Files, opts: &Options<'_>) -> Outcome {
-    type PerRoot = (Vec<Finding>, usize, usize, Vec<InventoryItem>);
-    let results: Vec<PerRoot> = roots
+    // Each object's index among the distinct ones.
+    let mut distinct: Vec<(usize, usize)> = Vec::new();
+    let mut by_hash: HashMap<u64, Vec<usize>> = HashMap::new();
+    let hashes: Vec<Vec<u64>> = roots
         .par_iter()
-        .enumerate()
+        .map(|r| r.objects.par_iter().map(fingerprint).collect())
+        .collect();
+    let mut which: Vec<Vec<usize>> = Vec::with_capacity(roots.len());
+    for (ri, root) in roots.iter().enumerate() {
+        let mut of_root = Vec::with_capacity(root.objects.len());
+        for (oi, node) in root.objects.iter().enumerate() {
+            let same = by_hash.entry(hashes[ri][oi]).or_default();
+            let index = match same
+                .iter()
+                .find(|&&d| roots[distinct[d].0].objects[distinct[d].1] == *node)
+            {
+                Some(&d) => d,
+                None => {
+                    distinct.push((ri, oi));
+                    same.push(distinct.len() - 1);
+                    distinct.len() - 1
+                }
+            };
+            of_root.push(index);
+        }
+        which.push(of_root);
+    }
+    let checked: Vec<Option<Checked>> = distinct
+        .par_iter()
         .map_init(
-            || Engines {
-                builtins: opts.builtins.cloned(),
-                user: opts.user.cloned(),
+            || {
+                (
+                    Engines {
+                        builtins: opts.builtins.cloned(),
+                        user: opts.user.cloned(),
+                    },
+                    HashMap::new(),
+                )
             },
-            |engines, (ri, root)| check_root(ri, root, files, opts, engines),
+            |(engines, texts), &(ri, oi)| {
+                check_one(&roots[ri].objects[oi], files, opts, engines, texts)
+            },
         )
         .collect();
     let mut out = Outcome::default();
     let mut inventory = Vec::new();
     let mut per_root: Vec<Vec<Finding>> = Vec::with_capacity(roots.len());
-    for (findings, objects, suppressed, items) in results {
-        out.stats.objects += objects;
-        out.stats.suppressed += suppressed;
+    let mut texts: HashMap<FileId, FileText> = HashMap::new();
+    for (ri, root) in roots.iter().enumerate() {
+        let mut findings = root_findings(root, files, &mut texts);
+        out.stats.objects += root.objects.len();
+        for (oi, &d) in which[ri].iter().enumerate() {
+            let Some(c) = &checked[d] else { continue };
+            findings.extend(c.findings.iter().cloned());
+            out.stats.suppressed += c.suppressed;
+            if let Some((value, kind, object_ref, suppressions)) = &c.inventory {
+                inventory.push(InventoryItem {
+                    root: ri,
+                    object: oi,
+                    value: value.clone(),
+                    kind: kind.clone(),
+                    object_ref: object_ref.clone(),
+                    suppressions: suppressions.clone(),
+                });
+            }
+        }
         per_root.push(findings);
-        inventory.extend(items);
     }
     if let Some(builtins) = opts.builtins {
         evaluate_inventory(roots, files, builtins, inventory, &mut per_root, &mut out);
@@ -129,6 +180,48 @@ pub fn run(roots: &[Root], files: &Files, opts: &Options<'_>) -> Outcome {
     out
 }
 
+/// A hash of a rendered tree: its values and where each came from.
+fn fingerprint(node: &Node) -> u64 {
+    use std::hash::{Hash, Hasher};
+    fn walk(n: &Node, h: &mut impl Hasher) {
+        use crate::render::node::Kind;
+        n.origin.hash(h);
+        match &n.kind {
+            Kind::Null => 0u8.hash(h),
+            Kind::Bool(b) => (1u8, b).hash(h),
+            Kind::Number(x) => (2u8, x.to_string()).hash(h),
+            Kind::String(s) => (3u8, s).hash(h),
+            Kind::Seq(items) => {
+                (4u8, items.len()).hash(h);
+                items.iter().for_each(|i| walk(i, h));
+            }
+            Kind::Map(m) => {
+                (5u8, m.len()).hash(h);
+                for (k, v) in m {
+                    k.hash(h);
+                    walk(v, h);
+                }
+            }
+        }
+    }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    walk(node, &mut h);
+    h.finish()
+}
+
+/// What checking one rendered object gave: its findings, how many inline suppressions
+/// silenced, and what the inventory rules need of it.
+struct Checked {
+    findings: Vec<Finding>,
+    suppressed: usize,
+    inventory: Option<(
+        regorus::Value,
+        String,
+        ObjectRef,
+        Vec<crate::suppress::Inline>,
+    )>,
+}
+
 fn text_of(files: &Files, display: &str) -> Option<Arc<str>> {
     (0..files.len() as FileId)
         .map(|id| files.get(id))
@@ -136,39 +229,29 @@ fn text_of(files: &Files, display: &str) -> Option<Arc<str>> {
         .map(|f| f.text.clone())
 }
 
-/// One root: its error or warnings as findings, then its objects.
-fn check_root(
-    ri: usize,
+/// A root's error and warnings, as findings.
+fn root_findings(
     root: &Root,
     files: &Files,
-    opts: &Options<'_>,
-    engines: &mut Engines,
-) -> (Vec<Finding>, usize, usize, Vec<InventoryItem>) {
-    let mut texts: HashMap<FileId, FileText> = HashMap::new();
+    texts: &mut HashMap<FileId, FileText>,
+) -> Vec<Finding> {
     let mut out = Vec::new();
-    let mut suppressed = 0;
-    let mut inventory = Vec::new();
     let nowhere = Node::new(
         crate::render::node::Kind::Null,
         Origin::new(0, Default::default()),
     );
+    let mut place = NodePlace {
+        files,
+        texts,
+        node: &nowhere,
+    };
     if let Some(e) = &root.error {
-        let mut place = NodePlace {
-            files,
-            texts: &mut texts,
-            node: &nowhere,
-        };
         let mut f = place.at_origin(e.origin, e.at_key);
         f.rule = "kustomize-error".into();
         f.message = format!("kustomize cannot build {}: {}", root.dir, e.message);
         out.push(f);
     }
     for w in &root.warnings {
-        let mut place = NodePlace {
-            files,
-            texts: &mut texts,
-            node: &nowhere,
-        };
         let mut f = place.at_origin(w.origin, false);
         f.rule = w.rule.into();
         f.severity = if w.rule == "kustomize-helm" {
@@ -179,75 +262,81 @@ fn check_root(
         f.message = w.message.clone();
         out.push(f);
     }
-    for (oi, node) in root.objects.iter().enumerate() {
-        let value = node.to_value();
-        let (Some(api_version), Some(kind)) = (
-            value.get("apiVersion").and_then(|v| v.as_str()),
-            value.get("kind").and_then(|v| v.as_str()),
-        ) else {
-            continue;
-        };
-        let obj = Object {
-            value: &value,
-            pointer_index: None,
-            api_version,
-            kind,
-        };
-        let start = out.len();
-        let mut place = NodePlace {
-            files,
-            texts: &mut texts,
-            node,
-        };
-        if let Some(user) = engines.user.as_mut()
-            && !opts.combine
-        {
-            let file = files.get(node.origin.file).display.clone();
-            evaluate_user(
-                &mut place,
-                &mut out,
-                user,
-                &file,
-                &value,
-                Some(super::object_ref(&obj)),
-            );
-        }
-        if let Some(catalog) = opts.catalog {
-            check_object(&mut place, &mut out, catalog, &obj, opts);
-        }
-        if let Some(engine) = engines.builtins.as_mut() {
-            if engine.in_inventory(kind) {
-                let rego = crate::policy::to_rego(&value);
-                evaluate_rules(&mut place, &mut out, engine, &obj, Some(&rego));
-                let suppressions = if opts.inline_suppressions {
-                    crate::suppress::inline(&value)
-                        .into_iter()
-                        .filter(|s| {
-                            s.rules
-                                .iter()
-                                .any(|spec| inventory_rule(engine, spec, kind))
-                        })
-                        .collect()
-                } else {
-                    Vec::new()
-                };
-                inventory.push(InventoryItem {
-                    root: ri,
-                    object: oi,
-                    value: rego,
-                    kind: kind.to_owned(),
-                    object_ref: super::object_ref(&obj),
-                    suppressions,
-                });
+    out
+}
+
+/// One rendered object: schemas, built-in rules, the user's policies, inline
+/// suppressions. `None` for something that is not an object.
+fn check_one(
+    node: &Node,
+    files: &Files,
+    opts: &Options<'_>,
+    engines: &mut Engines,
+    texts: &mut HashMap<FileId, FileText>,
+) -> Option<Checked> {
+    let value = node.to_value();
+    let (Some(api_version), Some(kind)) = (
+        value.get("apiVersion").and_then(|v| v.as_str()),
+        value.get("kind").and_then(|v| v.as_str()),
+    ) else {
+        return None;
+    };
+    let obj = Object {
+        value: &value,
+        pointer_index: None,
+        api_version,
+        kind,
+    };
+    let mut out = Vec::new();
+    let mut inventory = None;
+    let mut place = NodePlace { files, texts, node };
+    if let Some(user) = engines.user.as_mut()
+        && !opts.combine
+    {
+        let file = files.get(node.origin.file).display.clone();
+        evaluate_user(
+            &mut place,
+            &mut out,
+            user,
+            &file,
+            &value,
+            Some(super::object_ref(&obj)),
+        );
+    }
+    if let Some(catalog) = opts.catalog {
+        check_object(&mut place, &mut out, catalog, &obj, opts);
+    }
+    if let Some(engine) = engines.builtins.as_mut() {
+        if engine.in_inventory(kind) {
+            let rego = crate::policy::to_rego(&value);
+            evaluate_rules(&mut place, &mut out, engine, &obj, Some(&rego));
+            let suppressions = if opts.inline_suppressions {
+                crate::suppress::inline(&value)
+                    .into_iter()
+                    .filter(|s| {
+                        s.rules
+                            .iter()
+                            .any(|spec| inventory_rule(engine, spec, kind))
+                    })
+                    .collect()
             } else {
-                evaluate_rules(&mut place, &mut out, engine, &obj, None);
-            }
-        }
-        if opts.inline_suppressions {
-            suppressed += apply_inline(&mut place, &mut out, &obj, start, engines, opts);
+                Vec::new()
+            };
+            inventory = Some((rego, kind.to_owned(), super::object_ref(&obj), suppressions));
+        } else {
+            evaluate_rules(&mut place, &mut out, engine, &obj, None);
         }
     }
-    (out, root.objects.len(), suppressed, inventory)
+    let suppressed = if opts.inline_suppressions {
+        apply_inline(&mut place, &mut out, &obj, 0, engines, opts)
+    } else {
+        0
+    };
+    Some(Checked {
+        findings: out,
+        suppressed,
+        inventory,
+    })
 }
 
 /// The inventory rules compare the objects of one root: they run once per root.
