@@ -161,19 +161,7 @@ impl Builder<'_> {
         self.configurations(k)?;
         // `crds`: read as kustomize reads them (a missing file fails the build), not applied.
         for (path, node) in k.strings("crds")? {
-            let full = k.dir.join(path);
-            if !full.is_file() {
-                return Err(Error::new(
-                    format!("`{path}` (crds) does not exist: no such file"),
-                    node.origin,
-                ));
-            }
-            self.check_root(k, &full, path, node.origin)?;
-            let file = self
-                .files
-                .load(&full)
-                .map_err(|e| Error::new(e, node.origin))?;
-            self.used.insert(file);
+            self.listed_file(k, path, node, "crds")?;
         }
         if let Some(n) = k.field("crds") {
             self.warn(
@@ -245,23 +233,36 @@ impl Builder<'_> {
     /// kustomize's defaults with the kustomization's `configurations` files merged in
     /// (`MakeTransformerConfig`), merged into what its bases (or, for a component, its
     /// parent) brought.
+    /// A file a kustomization field lists (`crds`, `configurations`), read as kustomize
+    /// reads it: a missing file fails the build, the load restrictor applies.
+    fn listed_file(
+        &mut self,
+        k: &Kustomization,
+        path: &str,
+        node: &Node,
+        field: &str,
+    ) -> Result<FileId> {
+        let full = k.dir.join(path);
+        if !full.is_file() {
+            return Err(Error::new(
+                format!("`{path}` ({field}) does not exist: no such file"),
+                node.origin,
+            ));
+        }
+        self.check_root(k, &full, path, node.origin)?;
+        let file = self
+            .files
+            .load(&full)
+            .map_err(|e| Error::new(e, node.origin))?;
+        self.used.insert(file);
+        Ok(file)
+    }
+
     fn configurations(&mut self, k: &Kustomization) -> Result<()> {
         let mut custom = TransformerConfig::default();
         let mut at = None;
         for (path, node) in k.strings("configurations")? {
-            let full = k.dir.join(path);
-            if !full.is_file() {
-                return Err(Error::new(
-                    format!("`{path}` (configurations) does not exist: no such file"),
-                    node.origin,
-                ));
-            }
-            self.check_root(k, &full, path, node.origin)?;
-            let file = self
-                .files
-                .load(&full)
-                .map_err(|e| Error::new(e, node.origin))?;
-            self.used.insert(file);
+            let file = self.listed_file(k, path, node, "configurations")?;
             let source = self.files.get(file);
             let parsed =
                 crate::parse::yaml::parse_as(&source.text, &self.files.limits, Reader::Kubectl);

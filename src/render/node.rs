@@ -371,6 +371,25 @@ fn scalar_or_head(kind: NodeKind, start: usize, end: usize, text: &str) -> Span 
     Span::new(start, line_end.min(end.max(start)))
 }
 
+/// Helpers for the render's unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::{Node, Origin};
+    use crate::parse::{Limits, yaml};
+
+    /// The first document of `text` as a tree of file `file`.
+    pub fn doc(text: &str, file: u32) -> Node {
+        let (docs, issues) = yaml::parse(text, &Limits::default());
+        assert!(issues.is_empty(), "{issues:?}");
+        Node::from_document(&docs[0], "", text, file).unwrap()
+    }
+
+    /// The text of `o`'s value span.
+    pub fn text_at(text: &str, o: Origin) -> &str {
+        &text[o.value.start as usize..o.value.end as usize]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1081,18 +1081,9 @@ fn set_field(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::{Limits, yaml};
     use crate::render::node::Span;
 
-    fn doc(text: &str, file: u32) -> Node {
-        let (docs, issues) = yaml::parse(text, &Limits::default());
-        assert!(issues.is_empty(), "{issues:?}");
-        Node::from_document(&docs[0], "", text, file).unwrap()
-    }
-
-    fn text_at(text: &str, o: Origin) -> &str {
-        &text[o.value.start as usize..o.value.end as usize]
-    }
+    use crate::render::node::testing::{doc, text_at};
 
     const OBJECTS: &str = "\
 - apiVersion: v1

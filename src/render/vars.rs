@@ -761,17 +761,8 @@ fn read_var(entry: &Node) -> Result<Var> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::{Limits, yaml};
 
-    fn doc(text: &str, file: u32) -> Node {
-        let (docs, issues) = yaml::parse(text, &Limits::default());
-        assert!(issues.is_empty(), "{issues:?}");
-        Node::from_document(&docs[0], "", text, file).unwrap()
-    }
-
-    fn text_at(text: &str, o: Origin) -> &str {
-        &text[o.value.start as usize..o.value.end as usize]
-    }
+    use crate::render::node::testing::{doc, text_at};
 
     const OBJECTS: &str = "\
 - apiVersion: v1
