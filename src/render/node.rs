@@ -126,6 +126,16 @@ impl Node {
         Some(build(doc, value, pointer.to_owned(), text, file))
     }
 
+    /// kyaml's `IsNilOrEmpty`: null, `{}` or `[]`.
+    pub fn is_nil_or_empty(&self) -> bool {
+        match &self.kind {
+            Kind::Null => true,
+            Kind::Map(m) => m.is_empty(),
+            Kind::Seq(s) => s.is_empty(),
+            _ => false,
+        }
+    }
+
     /// The JSON value of the tree.
     pub fn to_value(&self) -> Value {
         match &self.kind {

@@ -60,24 +60,16 @@ impl IdSelector {
 
     /// kustomize's `ResId.String()`: `Kind.version.group/name.namespace`.
     pub fn show(&self) -> String {
-        let gvk = Gvk {
-            group: self.group.clone(),
-            version: self.version.clone(),
-            kind: self.kind.clone(),
-        };
-        let or = |s: &str, d: &str| {
-            if s.is_empty() {
-                d.to_owned()
-            } else {
-                s.to_owned()
-            }
-        };
-        format!(
-            "{}/{}.{}",
-            gvk.id_string(),
-            or(&self.name, "[noName]"),
-            or(&self.namespace, "[noNs]")
-        )
+        ResId {
+            gvk: Gvk {
+                group: self.group.clone(),
+                version: self.version.clone(),
+                kind: self.kind.clone(),
+            },
+            name: self.name.clone(),
+            namespace: self.namespace.clone(),
+        }
+        .show()
     }
 }
 
@@ -593,7 +585,7 @@ fn source_value(acc: &[Resource], source: &Source) -> Result<Value> {
     let found = lookup_field(&object.node, &split_path(path))
         .map_err(|e| Error::new(format!("error looking up replacement source: {e}"), origin))?;
     let node = match found {
-        Some(n) if !is_nil_or_empty(n) => n,
+        Some(n) if !Node::is_nil_or_empty(n) => n,
         _ => {
             return Err(Error::new(
                 format!(
@@ -630,16 +622,6 @@ fn source_value(acc: &[Resource], source: &Source) -> Result<Value> {
         node,
         untyped: false,
     })
-}
-
-/// kyaml's `IsNilOrEmpty`: null, or an empty mapping or sequence.
-fn is_nil_or_empty(n: &Node) -> bool {
-    match &n.kind {
-        Kind::Null => true,
-        Kind::Map(m) => m.is_empty(),
-        Kind::Seq(s) => s.is_empty(),
-        _ => false,
-    }
 }
 
 /// The text of a scalar node, as its YAML value (`None` for a mapping or sequence).

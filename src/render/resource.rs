@@ -85,14 +85,16 @@ impl ResId {
             && self.effective_namespace() == other.effective_namespace()
     }
 
-    /// As kustomize prints ids in messages: `Deployment.v1.apps/web.[noNs]`.
+    /// As kustomize prints ids in messages (`ResId.String()`):
+    /// `Deployment.v1.apps/web.[noNs]`.
     pub fn show(&self) -> String {
-        let ns = if self.namespace.is_empty() {
-            "[noNs]"
-        } else {
-            &self.namespace
-        };
-        format!("{}/{}.{}", self.gvk.id_string(), self.name, ns)
+        let or = |s: &'_ str, d: &'static str| if s.is_empty() { d } else { s }.to_owned();
+        format!(
+            "{}/{}.{}",
+            self.gvk.id_string(),
+            or(&self.name, "[noName]"),
+            or(&self.namespace, "[noNs]")
+        )
     }
 }
 

@@ -77,16 +77,6 @@ fn is_empty_map(n: &Node) -> bool {
     matches!(&n.kind, Kind::Map(m) if m.is_empty())
 }
 
-/// kyaml's `IsNilOrEmpty` of a value: null, `{}` or `[]`.
-fn is_nil_or_empty(n: &Node) -> bool {
-    match &n.kind {
-        Kind::Null => true,
-        Kind::Map(m) => m.is_empty(),
-        Kind::Seq(s) => s.is_empty(),
-        _ => false,
-    }
-}
-
 /// The text of a node as yaml.v3 keeps it (`Node.Value`): a scalar's text, `""` for a mapping
 /// or a sequence. Scalars are rebuilt from their values (`null` for every null).
 pub(super) fn text(n: &Node) -> String {
@@ -172,7 +162,7 @@ fn meta_schema(n: Option<&Node>) -> Option<Schema> {
     let m = n.as_map()?;
     let get = |k: &str| {
         m.get(k)
-            .filter(|v| !is_nil_or_empty(v))
+            .filter(|v| !Node::is_nil_or_empty(v))
             .map(text)
             .filter(|s| !s.is_empty())
     };
@@ -661,7 +651,7 @@ impl Merge {
                     .map(|k| {
                         elem.as_map()
                             .and_then(|m| m.get(k))
-                            .filter(|f| !is_nil_or_empty(f))
+                            .filter(|f| !Node::is_nil_or_empty(f))
                             .map(text)
                             .unwrap_or_default()
                     })
