@@ -4,7 +4,7 @@
 //! merge-request filters and change summary, then every report. `cli` only reads the flags.
 
 use std::io::{IsTerminal, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::check::{self, Loaded, Outcome};
@@ -135,6 +135,7 @@ fn merge_request_filters(
                         display: (*d).to_owned(),
                     },
                     bytes: Ok(bytes),
+                    parsed: None,
                 })
             })
             .collect();
@@ -148,6 +149,7 @@ fn merge_request_filters(
                         display: format!("(deleted) {path}"),
                     },
                     bytes: Ok(bytes),
+                    parsed: None,
                 });
             }
         }
@@ -514,6 +516,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
             Input::Stdin { .. } => Loaded {
                 bytes: read_stdin(limits.max_file_size),
                 input,
+                parsed: None,
             },
             // A pre-commit hook checks what is staged, not the worktree.
             Input::File { ref path, .. } if args.staged => {
@@ -530,11 +533,13 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
                         display: input.display().to_owned(),
                     },
                     bytes,
+                    parsed: None,
                 }
             }
             Input::File { .. } => Loaded {
                 input,
                 bytes: Ok(Vec::new()),
+                parsed: None,
             },
         })
         .collect();
@@ -596,7 +601,18 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         }
         None => Default::default(),
     };
-    let stage = (!args.no_render).then(|| {
+    let confine = match &mr {
+        Some(mr) => mr.repo.root().to_path_buf(),
+        None => crate::git::Repo::discover(Path::new("."))
+            .ok()
+            .flatten()
+            .map_or_else(
+                || std::env::current_dir().unwrap_or_default(),
+                |r| r.root().to_path_buf(),
+            ),
+    };
+    // What the render will build, found from the files as read.
+    let plan = (!args.no_render).then(|| {
         let mut inputs: Vec<crate::render::roots::Input<'_>> = loaded
             .iter()
             .filter_map(|l| match &l.input {
@@ -612,18 +628,37 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
                 .iter()
                 .map(|path| crate::render::roots::Input { path, bytes: None }),
         );
-        let confine = match &mr {
-            Some(mr) => mr.repo.root().to_path_buf(),
-            None => crate::git::Repo::discover(Path::new("."))
-                .ok()
-                .flatten()
-                .map_or_else(
-                    || std::env::current_dir().unwrap_or_default(),
-                    |r| r.root().to_path_buf(),
-                ),
+        pool.install(|| crate::render::roots::plan(&inputs, &confine, &select))
+    });
+    opts.kustomize = check::kustomize_files(&loaded);
+    // A file no kustomization names cannot be read by the render: it is checked while the
+    // render runs. The others wait for the render to say whether they are checked
+    // through it (their root built) or loose (kept with the documents it read).
+    let mut early = Split::default();
+    let mut late = Split::default();
+    for (i, l) in loaded.into_iter().enumerate() {
+        let path = match (&plan, &l.input) {
+            (Some(_), Input::File { path, .. }) => path.canonicalize().ok(),
+            _ => None,
         };
-        let mut stage = pool
-            .install(|| crate::render::roots::render(&inputs, &confine, limits.clone(), &select));
+        let named = match (&plan, &path) {
+            (Some(plan), Some(path)) => plan.may_read(path),
+            _ => false,
+        };
+        if named { &mut late } else { &mut early }.push(i, path, l);
+    }
+    let (stage, early_results) = pool.install(|| {
+        rayon::join(
+            || {
+                plan.map(|plan| {
+                    plan.build(crate::render::files::Files::new(&confine, limits.clone()))
+                })
+            },
+            || check::check_files(early.loaded, &opts),
+        )
+    });
+    let mut stage = stage;
+    if let Some(stage) = &mut stage {
         for message in &stage.unmatched {
             diag(&format!("kubegate: warning: {message}"));
         }
@@ -635,26 +670,33 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
                     .is_some_and(|rel| mr.changes.files.contains_key(&rel))
             });
         }
-        stage
-    });
-    let mut loaded = loaded;
-    let mut through_render = 0;
-    if let Some(stage) = &stage {
-        loaded.retain(|l| match &l.input {
-            Input::File { path, .. } => {
-                let used = path.canonicalize().is_ok_and(|p| stage.used.contains(&p));
-                through_render += usize::from(used);
-                !used
-            }
-            Input::Stdin { .. } => true,
-        });
     }
-    opts.kustomize = check::kustomize_files(&loaded);
-    // The loose files and the rendered objects are checked side by side: one large root
-    // on one thread leaves the others to the files.
-    let (mut outcome, rendered): (Outcome, Option<Outcome>) = pool.install(|| {
+    let used = |path: &Option<PathBuf>| {
+        stage
+            .as_ref()
+            .zip(path.as_ref())
+            .is_some_and(|(stage, p)| stage.used.contains(p))
+    };
+    let mut through_render = 0;
+    let mut late_loaded = Vec::with_capacity(late.loaded.len());
+    let mut late_index = Vec::with_capacity(late.loaded.len());
+    for ((i, path), mut l) in late.meta.into_iter().zip(late.loaded) {
+        if used(&path) {
+            through_render += 1;
+            continue;
+        }
+        if let (Some(stage), Some(path)) = (&stage, &path) {
+            let reader = opts.kustomize.reader_of(l.input.display());
+            l.parsed = stage.files.take_parsed(path, reader).map(|p| (reader, p));
+        }
+        late_loaded.push(l);
+        late_index.push(i);
+    }
+    // The rest of the loose files and the rendered objects are checked side by side: one
+    // large root on one thread leaves the others to the files.
+    let (late_results, rendered) = pool.install(|| {
         rayon::join(
-            || check::run(loaded, &opts),
+            || check::check_files(late_loaded, &opts),
             || {
                 stage
                     .as_ref()
@@ -662,6 +704,19 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
             },
         )
     });
+    // Every loose file in input order; a file the render read after all (a kustomization
+    // named it in a way the plan did not see) is checked through the render only.
+    let mut results: Vec<(usize, check::FileResult)> = Vec::new();
+    for ((i, path), r) in early.meta.into_iter().zip(early_results) {
+        if used(&path) {
+            through_render += 1;
+        } else {
+            results.push((i, r));
+        }
+    }
+    results.extend(late_index.into_iter().zip(late_results));
+    results.sort_unstable_by_key(|(i, _)| *i);
+    let mut outcome = check::outcome(results.into_iter().map(|(_, r)| r).collect(), &opts);
     if let (Some(stage), Some(rendered)) = (&stage, rendered) {
         outcome.findings.extend(rendered.findings);
         outcome.stats.objects += rendered.stats.objects;
@@ -898,6 +953,21 @@ fn outputs(args: &CheckArgs) -> anyhow::Result<Vec<(Format, Option<std::path::Pa
     };
     out.extend(extra);
     Ok(out)
+}
+
+/// Loose files set aside together: each with its index among the inputs and its
+/// canonical path (when a render may read it).
+#[derive(Default)]
+struct Split {
+    loaded: Vec<Loaded>,
+    meta: Vec<(usize, Option<PathBuf>)>,
+}
+
+impl Split {
+    fn push(&mut self, index: usize, path: Option<PathBuf>, loaded: Loaded) {
+        self.loaded.push(loaded);
+        self.meta.push((index, path));
+    }
 }
 
 fn rayon_load(loaded: Vec<Loaded>, limits: &Limits) -> Vec<Loaded> {

@@ -778,3 +778,67 @@ fn every_format_puts_an_overlay_finding_on_the_patch_line() {
         "{junit}"
     );
 }
+
+/// Each file is checked once: through the root that read it when the root builds, as a
+/// loose file when its root fails or no kustomization reads it; the same report whatever
+/// the number of threads (files no kustomization names are checked while roots render).
+#[test]
+fn each_file_is_checked_once_through_its_root_or_loose() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // A root that builds; one of its files is named only as a generator's `key=path`.
+    write(d, "ok/deploy.yaml", DEPLOYMENT);
+    write(d, "ok/settings.yaml", DEPLOYMENT);
+    write(
+        d,
+        "ok/kustomization.yaml",
+        "resources:\n- deploy.yaml\nconfigMapGenerator:\n- name: c\n  files:\n  - app=settings.yaml\n",
+    );
+    // A root that fails after reading a file: that file is checked loose.
+    write(d, "broken/deploy.yaml", DEPLOYMENT);
+    write(
+        d,
+        "broken/kustomization.yaml",
+        "resources:\n- deploy.yaml\n- absent.yaml\n",
+    );
+    // A file no kustomization names.
+    write(d, "loose/deploy.yaml", DEPLOYMENT);
+    let run = |jobs: &str| {
+        kubegate_in(
+            d,
+            &["check", ".", "--no-config", "-f", "json", "-j", jobs],
+            None,
+        )
+    };
+    let r = run("2");
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let found = findings(&r);
+    let of = |file: &str| -> Vec<&(String, u64, String, Vec<String>)> {
+        found
+            .iter()
+            .filter(|f| f.0 == file && f.2 == "KG102")
+            .collect()
+    };
+    assert_eq!(of("ok/deploy.yaml").len(), 1, "{found:?}");
+    assert_eq!(
+        of("ok/deploy.yaml")[0].3,
+        vec!["ok".to_owned()],
+        "{found:?}"
+    );
+    // Generator data is not a manifest of the root: not checked as one.
+    assert!(of("ok/settings.yaml").is_empty(), "{found:?}");
+    for loose in ["broken/deploy.yaml", "loose/deploy.yaml"] {
+        assert_eq!(of(loose).len(), 1, "{loose}: {found:?}");
+        assert!(of(loose)[0].3.is_empty(), "{loose}: {found:?}");
+    }
+    assert!(
+        found
+            .iter()
+            .any(|f| f.0 == "broken/kustomization.yaml" && f.1 == 3 && f.2 == "kustomize-error"),
+        "{found:?}"
+    );
+    for jobs in ["1", "3"] {
+        let other = run(jobs);
+        assert_eq!(other.stdout, r.stdout, "-j {jobs} reports differently");
+    }
+}

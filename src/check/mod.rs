@@ -82,6 +82,9 @@ pub struct Outcome {
 pub struct Loaded {
     pub input: Input,
     pub bytes: Result<Vec<u8>, String>,
+    /// The file's documents, when the render already read them, and how it read them
+    /// (used when the check reads the file the same way).
+    pub parsed: Option<(Reader, parse::yaml::Parsed)>,
 }
 
 /// The files that the kustomizations among the inputs read, by display path.
@@ -91,6 +94,18 @@ pub struct KustomizeFiles {
     pub patches: HashSet<String>,
     /// Listed as resources: read as kustomize reads YAML ([`Reader::Kyaml`]).
     pub resources: HashSet<String>,
+}
+
+impl KustomizeFiles {
+    /// How a file is read: as kustomize reads YAML when a kustomization lists it as a
+    /// resource, else as kubectl does.
+    pub fn reader_of(&self, display: &str) -> Reader {
+        if self.resources.contains(display) {
+            Reader::Kyaml
+        } else {
+            Reader::Kubectl
+        }
+    }
 }
 
 /// The files that the kustomizations among `inputs` list as patches and as resources.
@@ -141,7 +156,13 @@ fn normalize(dir: &str, rel: &str) -> String {
 
 /// Checks every input in parallel on the current rayon pool.
 pub fn run(inputs: Vec<Loaded>, opts: &Options<'_>) -> Outcome {
-    let results: Vec<FileResult> = inputs
+    outcome(check_files(inputs, opts), opts)
+}
+
+/// Checks each input on its own, in parallel on the current rayon pool: what
+/// [`outcome`] then joins (the checks across files need every file).
+pub fn check_files(inputs: Vec<Loaded>, opts: &Options<'_>) -> Vec<FileResult> {
+    inputs
         .into_par_iter()
         .map_init(
             || Engines {
@@ -150,7 +171,12 @@ pub fn run(inputs: Vec<Loaded>, opts: &Options<'_>) -> Outcome {
             },
             |engines, loaded| check_input(loaded, opts, engines),
         )
-        .collect();
+        .collect()
+}
+
+/// The outcome of the files checked by [`check_files`], in input order: their findings,
+/// and those of the checks across files (inventory rules, `--combine`).
+pub fn outcome(results: Vec<FileResult>, opts: &Options<'_>) -> Outcome {
     let mut out = Outcome::default();
     let mut combined = Vec::new();
     let mut inventory = Vec::new();
@@ -437,7 +463,8 @@ pub(crate) struct Engines {
     user: Option<UserPolicies>,
 }
 
-struct FileResult {
+/// What checking one file found ([`check_files`]).
+pub struct FileResult {
     file: Arc<str>,
     text: Option<Arc<str>>,
     findings: Vec<Finding>,
@@ -459,7 +486,11 @@ pub fn load(input: Input, limits: &Limits) -> Loaded {
         Input::File { path, .. } => read_limited(path, limits.max_file_size),
         Input::Stdin { .. } => Err("standard input must be read by the caller".into()),
     };
-    Loaded { input, bytes }
+    Loaded {
+        input,
+        bytes,
+        parsed: None,
+    }
 }
 
 fn read_limited(path: &std::path::Path, max: u64) -> Result<Vec<u8>, String> {
@@ -504,11 +535,7 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
     let mut inventory = Vec::new();
     // A file a kustomization lists is read as kustomize reads it; any other may be applied
     // as it is (kubectl, Argo CD) or through a generated kustomization (Flux).
-    let reader = if opts.kustomize.resources.contains(&*file) {
-        Reader::Kyaml
-    } else {
-        Reader::Kubectl
-    };
+    let reader = opts.kustomize.reader_of(&file);
     if let Some(issue) = &decode_issue {
         ctx.issue(issue);
     }
@@ -522,7 +549,10 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
             .entry(parse::Skip::KustomizePatch.as_str())
             .or_default() += 1;
     } else {
-        let parsed = parse::yaml::parse_as(&text, &opts.limits, reader);
+        let parsed = match loaded.parsed {
+            Some((how, parsed)) if how == reader => parsed,
+            _ => parse::yaml::parse_as(&text, &opts.limits, reader),
+        };
         for issue in &parsed.issues {
             ctx.issue(issue);
         }
@@ -1098,12 +1128,14 @@ impl FileCtx {
 pub(crate) struct FileText {
     file: Arc<str>,
     text: Arc<str>,
-    lines: Option<LineIndex>,
+    /// Built when first needed (or shared, for a file a render read).
+    lines: Option<Arc<LineIndex>>,
 }
 
 impl FileText {
     pub(crate) fn lines(&mut self) -> &LineIndex {
-        self.lines.get_or_insert_with(|| LineIndex::new(&self.text))
+        self.lines
+            .get_or_insert_with(|| Arc::new(LineIndex::new(&self.text)))
     }
 
     pub(crate) fn finding_at(&mut self, start: usize, end: usize) -> Finding {

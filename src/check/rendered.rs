@@ -46,7 +46,7 @@ impl NodePlace<'_> {
             FileText {
                 file: f.display.clone(),
                 text: f.text.clone(),
-                lines: None,
+                lines: Some(f.lines()),
             }
         });
         let span = origin.span(at_key);
@@ -189,7 +189,7 @@ fn fingerprint(node: &Node) -> u64 {
         match &n.kind {
             Kind::Null => 0u8.hash(h),
             Kind::Bool(b) => (1u8, b).hash(h),
-            Kind::Number(x) => (2u8, x.to_string()).hash(h),
+            Kind::Number(x) => (2u8, x).hash(h),
             Kind::String(s) => (3u8, s).hash(h),
             Kind::Seq(items) => {
                 (4u8, items.len()).hash(h);
@@ -204,7 +204,7 @@ fn fingerprint(node: &Node) -> u64 {
             }
         }
     }
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut h = std::hash::BuildHasher::build_hasher(&foldhash::fast::FixedState::default());
     walk(node, &mut h);
     h.finish()
 }

@@ -153,6 +153,7 @@ impl Builder<'_> {
     /// Accumulates a kustomization on top of `acc` (empty for a kustomization, the
     /// parent's accumulation for a component).
     fn accumulate(&mut self, k: &Kustomization, mut acc: Vec<Resource>) -> Result<Vec<Resource>> {
+        self.prefetch(k);
         for field in ["resources", "bases"] {
             for (path, node) in k.strings(field)? {
                 self.resource(k, path, node, &mut acc)?;
@@ -798,6 +799,29 @@ impl Builder<'_> {
             out.push(node);
         }
         Ok(out)
+    }
+
+    /// Reads and parses a kustomization's resource files side by side before they are
+    /// accumulated in order, so that a root listing many large files does not hold one
+    /// thread while the others wait. What goes wrong is said by the accumulation.
+    fn prefetch(&self, k: &Kustomization) {
+        use rayon::prelude::*;
+        let paths: Vec<PathBuf> = ["resources", "bases"]
+            .into_iter()
+            .filter_map(|field| k.strings(field).ok())
+            .flatten()
+            .filter(|(path, _)| !is_remote(path))
+            .map(|(path, _)| k.dir.join(path))
+            .filter(|full| full.is_file())
+            .collect();
+        if paths.len() < 2 {
+            return;
+        }
+        paths.par_iter().for_each(|full| {
+            if let Ok(id) = self.files.load(full) {
+                self.files.get(id).parsed(Reader::Kyaml, &self.files.limits);
+            }
+        });
     }
 
     /// One `resources` entry: a file of objects, a directory holding a kustomization, or

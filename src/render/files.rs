@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use super::node::FileId;
-use crate::parse::{self, Document, Limits, Reader};
+use crate::parse::{self, Limits, Reader};
 
 /// One file of the repository, as read.
 #[derive(Debug)]
@@ -23,33 +23,27 @@ pub struct SourceFile {
     pub decode_issue: Option<parse::Issue>,
     kyaml: OnceLock<Arc<Parsed>>,
     kubectl: OnceLock<Arc<Parsed>>,
+    lines: OnceLock<Arc<crate::source::LineIndex>>,
 }
 
-/// A file's documents and the errors met reading them.
-#[derive(Debug, Default)]
-pub struct Parsed {
-    pub documents: Vec<Document>,
-    pub issues: Vec<parse::Issue>,
-    /// Where the other reader would build something else (`yaml-ambiguous`).
-    pub notes: Vec<parse::Issue>,
-}
+pub use crate::parse::yaml::Parsed;
 
 impl SourceFile {
+    /// Where the text's lines start (built once, for every finding placed in the file).
+    pub fn lines(&self) -> Arc<crate::source::LineIndex> {
+        self.lines
+            .get_or_init(|| Arc::new(crate::source::LineIndex::new(&self.text)))
+            .clone()
+    }
+
     /// The file's documents, read as `reader` reads them (parsed once per reader).
     pub fn parsed(&self, reader: Reader, limits: &Limits) -> Arc<Parsed> {
         let cell = match reader {
             Reader::Kyaml => &self.kyaml,
             Reader::Kubectl => &self.kubectl,
         };
-        cell.get_or_init(|| {
-            let p = parse::yaml::parse_as(&self.text, limits, reader);
-            Arc::new(Parsed {
-                documents: p.documents,
-                issues: p.issues,
-                notes: p.notes,
-            })
-        })
-        .clone()
+        cell.get_or_init(|| Arc::new(parse::yaml::parse_as(&self.text, limits, reader)))
+            .clone()
     }
 }
 
@@ -147,6 +141,7 @@ impl Files {
             decode_issue: issue,
             kyaml: OnceLock::new(),
             kubectl: OnceLock::new(),
+            lines: OnceLock::new(),
         };
         let mut by_path = self.by_path.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(&id) = by_path.get(&canonical) {
@@ -159,18 +154,38 @@ impl Files {
         Ok(id)
     }
 
-    /// Lets go of every file's parsed documents (the rendered objects hold what they
-    /// need): the bytes and text stay, for reports.
-    pub fn forget_parsed(&self) {
+    /// Lets go of the parsed documents of every file `keep` does not name (the rendered
+    /// objects hold what they need): the bytes and text stay, for reports.
+    pub fn forget_parsed(&self, keep: impl Fn(&Path) -> bool + Sync) {
         use rayon::prelude::*;
         let mut files = self.files.write().unwrap_or_else(|p| p.into_inner());
         // Freed in parallel: a large repository's documents take a while to free.
         files.par_iter_mut().for_each(|f| {
-            if let Some(f) = Arc::get_mut(f) {
+            if let Some(f) = Arc::get_mut(f)
+                && !keep(&f.path)
+            {
                 f.kyaml.take();
                 f.kubectl.take();
             }
         });
+    }
+
+    /// Hands over the documents of the file at `canonical` as `reader` read them, if the
+    /// render parsed it that way (a file a root read that is checked as a loose file: the
+    /// root did not build): the check does not parse it again.
+    pub fn take_parsed(&self, canonical: &Path, reader: Reader) -> Option<Parsed> {
+        let id = *self
+            .by_path
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(canonical)?;
+        let mut files = self.files.write().unwrap_or_else(|p| p.into_inner());
+        let file = Arc::get_mut(files.get_mut(id as usize)?)?;
+        let cell = match reader {
+            Reader::Kyaml => &mut file.kyaml,
+            Reader::Kubectl => &mut file.kubectl,
+        };
+        Arc::into_inner(cell.take()?)
     }
 
     /// A canonical path as reports show it: relative to the working directory when it is

@@ -128,8 +128,28 @@ fn dir_glob(g: &str) -> Result<globset::Glob, globset::Error> {
 
 /// Finds the roots among `inputs` and renders them.
 pub fn render(inputs: &[Input<'_>], confine: &Path, limits: Limits, select: &Select) -> Stage {
-    let files = Files::new(confine, limits);
-    let (mut roots, kustomizations, uses) = find_roots(inputs, confine);
+    plan(inputs, confine, select).build(Files::new(confine, limits))
+}
+
+/// What a render will build, found from the inputs alone ([`plan`]).
+pub struct Plan {
+    /// The roots, each with how to build it.
+    roots: Vec<(PathBuf, Options)>,
+    /// The kustomizations that may be rendered on their own if no root reaches them.
+    others: Vec<PathBuf>,
+    uses: Uses,
+    unmatched: Vec<String>,
+    /// Canonical paths of the files a kustomization of the run names (in any field) and
+    /// of the kustomizations themselves: the only files a render can read among the
+    /// inputs.
+    named: HashSet<PathBuf>,
+}
+
+/// Finds the roots among `inputs`: the GitOps objects and kustomizations they hold, the
+/// configuration's `render:` selection applied.
+pub fn plan(inputs: &[Input<'_>], confine: &Path, select: &Select) -> Plan {
+    let found = find_roots(inputs, confine);
+    let (mut roots, kustomizations, uses) = (found.roots, found.kustomizations, found.uses);
     let mut unmatched: Vec<String> = select
         .patterns
         .iter()
@@ -160,47 +180,72 @@ pub fn render(inputs: &[Input<'_>], confine: &Path, limits: Limits, select: &Sel
             .collect();
     }
     roots.retain(|(d, _)| !select.is_excluded(d, confine));
-    let mut built: Vec<(PathBuf, Options, build::Built)> = roots
-        .par_iter()
-        .map(|(dir, opts)| (dir.clone(), opts.clone(), build::build(&files, dir, opts)))
-        .collect();
-    // A kustomization no root reached (the kustomizations of a cycle use each other, so
-    // none of them is a root) is rendered on its own, so its error is reported. What a
-    // reached kustomization uses counts as reached: a chain cut at the depth limit, or
-    // after an error, is reported once, by its root.
-    let mut reached: HashSet<PathBuf> = built
-        .iter()
-        .flat_map(|(_, _, b)| b.used.iter())
-        .filter_map(|id| files.get(*id).path.parent().map(Path::to_path_buf))
-        .collect();
-    let mut queue: Vec<PathBuf> = reached.iter().cloned().collect();
-    while let Some(d) = queue.pop() {
-        for u in uses.get(&d).into_iter().flatten() {
-            if reached.insert(u.clone()) {
-                queue.push(u.clone());
-            }
-        }
-    }
     // Only when kubegate chose the roots: named roots are all the user asked for.
-    let missed: Vec<PathBuf> = kustomizations
+    let others = kustomizations
         .into_iter()
         .filter(|_| select.roots.is_none())
-        .filter(|d| !reached.contains(d) && !roots.iter().any(|(r, _)| r == d))
+        .filter(|d| !roots.iter().any(|(r, _)| r == d))
         .filter(|d| !select.is_excluded(d, confine))
         .collect();
-    built.extend(
-        missed
+    Plan {
+        roots,
+        others,
+        uses,
+        unmatched,
+        named: found.named,
+    }
+}
+
+impl Plan {
+    /// Whether a render may read the file at `canonical` (a kustomization names it);
+    /// files it cannot read can be checked while it runs.
+    pub fn may_read(&self, canonical: &Path) -> bool {
+        self.named.contains(canonical)
+    }
+
+    /// Renders the roots, reading through `files`.
+    pub fn build(self, files: Files) -> Stage {
+        let mut built: Vec<(PathBuf, Options, build::Built)> = self
+            .roots
             .par_iter()
-            .map(|dir| {
-                let opts = Options::default();
-                let b = build::build(&files, dir, &opts);
-                (dir.clone(), opts, b)
-            })
-            .collect::<Vec<_>>(),
-    );
-    let mut stage = collect(files, built);
-    stage.unmatched = unmatched;
-    stage
+            .map(|(dir, opts)| (dir.clone(), opts.clone(), build::build(&files, dir, opts)))
+            .collect();
+        // A kustomization no root reached (the kustomizations of a cycle use each other,
+        // so none of them is a root) is rendered on its own, so its error is reported.
+        // What a reached kustomization uses counts as reached: a chain cut at the depth
+        // limit, or after an error, is reported once, by its root.
+        let mut reached: HashSet<PathBuf> = built
+            .iter()
+            .flat_map(|(_, _, b)| b.used.iter())
+            .filter_map(|id| files.get(*id).path.parent().map(Path::to_path_buf))
+            .collect();
+        let mut queue: Vec<PathBuf> = reached.iter().cloned().collect();
+        while let Some(d) = queue.pop() {
+            for u in self.uses.get(&d).into_iter().flatten() {
+                if reached.insert(u.clone()) {
+                    queue.push(u.clone());
+                }
+            }
+        }
+        let missed: Vec<PathBuf> = self
+            .others
+            .into_iter()
+            .filter(|d| !reached.contains(d))
+            .collect();
+        built.extend(
+            missed
+                .par_iter()
+                .map(|dir| {
+                    let opts = Options::default();
+                    let b = build::build(&files, dir, &opts);
+                    (dir.clone(), opts, b)
+                })
+                .collect::<Vec<_>>(),
+        );
+        let mut stage = collect(files, built);
+        stage.unmatched = self.unmatched;
+        stage
+    }
 }
 
 /// Renders `dirs` (each with how to build it) with `files`, as [`render`] does.
@@ -213,8 +258,14 @@ pub fn render_dirs(files: Files, dirs: &[(PathBuf, Options)]) -> Stage {
 }
 
 fn collect(files: Files, built: Vec<(PathBuf, Options, build::Built)>) -> Stage {
-    files.forget_parsed();
-    let mut used = HashSet::new();
+    // The files of the roots that rendered are checked through them; any other file a
+    // root read is checked as a loose file, and keeps its documents for that check.
+    let used: HashSet<PathBuf> = built
+        .iter()
+        .filter(|(_, _, b)| b.result.is_ok())
+        .flat_map(|(_, _, b)| b.used.iter().map(|id| files.get(*id).path.clone()))
+        .collect();
+    files.forget_parsed(|path| !used.contains(path));
     let mut read = Vec::with_capacity(built.len());
     let mut dirs = Vec::with_capacity(built.len());
     let mut out = Vec::with_capacity(built.len());
@@ -228,12 +279,7 @@ fn collect(files: Files, built: Vec<(PathBuf, Options, build::Built)>) -> Stage 
         );
         let display: Arc<str> = files.display(&dir).into();
         let (objects, error) = match b.result {
-            Ok(resources) => {
-                for id in &b.used {
-                    used.insert(files.get(*id).path.clone());
-                }
-                (resources.into_iter().map(|r| r.node).collect(), None)
-            }
+            Ok(resources) => (resources.into_iter().map(|r| r.node).collect(), None),
             Err(e) => (Vec::new(), Some(e)),
         };
         out.push(Root {
@@ -253,19 +299,26 @@ fn collect(files: Files, built: Vec<(PathBuf, Options, build::Built)>) -> Stage 
     }
 }
 
-/// The directories to render, each with how to build it, sorted; and every kustomization
-/// directory of the run.
 /// What each kustomization directory uses (bases, components).
 type Uses = HashMap<PathBuf, Vec<PathBuf>>;
 
-fn find_roots(
-    inputs: &[Input<'_>],
-    confine: &Path,
-) -> (Vec<(PathBuf, Options)>, BTreeSet<PathBuf>, Uses) {
+/// What the inputs say about rendering ([`find_roots`]).
+struct Found {
+    /// The directories to render, each with how to build it, sorted.
+    roots: Vec<(PathBuf, Options)>,
+    /// Every kustomization directory of the run.
+    kustomizations: BTreeSet<PathBuf>,
+    uses: Uses,
+    /// See [`Plan::named`].
+    named: HashSet<PathBuf>,
+}
+
+fn find_roots(inputs: &[Input<'_>], confine: &Path) -> Found {
     let mut roots: BTreeMap<PathBuf, Options> = BTreeMap::new();
     let mut kustomizations: BTreeSet<PathBuf> = BTreeSet::new();
     let mut used: HashSet<PathBuf> = HashSet::new();
     let mut uses: Uses = HashMap::new();
+    let mut named: HashSet<PathBuf> = HashSet::new();
     let mut globs: Vec<String> = Vec::new();
     // Each input looked at in parallel (every file is searched for GitOps objects), then
     // the findings joined in input order.
@@ -273,7 +326,14 @@ fn find_roots(
     for s in seen {
         match s {
             Seen::Nothing => {}
-            Seen::Kustomization { dir, bases } => {
+            Seen::Kustomization {
+                dir,
+                bases,
+                file,
+                names,
+            } => {
+                named.insert(file);
+                named.extend(names);
                 for b in bases {
                     used.insert(b.clone());
                     uses.entry(dir.clone()).or_default().push(b);
@@ -314,16 +374,24 @@ fn find_roots(
             roots.entry(dir.clone()).or_default();
         }
     }
-    (roots.into_iter().collect(), kustomizations, uses)
+    Found {
+        roots: roots.into_iter().collect(),
+        kustomizations,
+        uses,
+        named,
+    }
 }
 
 /// What one input says about roots.
 enum Seen {
     Nothing,
-    /// A kustomization, and the directories it uses (bases, components).
+    /// A kustomization, the directories it uses (bases, components), its own canonical
+    /// path and those of the files its strings name.
     Kustomization {
         dir: PathBuf,
         bases: Vec<PathBuf>,
+        file: PathBuf,
+        names: Vec<PathBuf>,
     },
     /// GitOps objects: the kustomization directories they point at, whether Flux builds
     /// them, and ApplicationSet directory globs.
@@ -362,6 +430,10 @@ fn look_at(input: &Input<'_>, confine: &Path) -> Seen {
         let text = String::from_utf8_lossy(bytes);
         let (docs, _) = parse::yaml::parse(&text, &Limits::default());
         let mut bases = Vec::new();
+        let mut names = Vec::new();
+        for doc in &docs {
+            named_files(&doc.value, &dir, &mut names);
+        }
         for doc in docs {
             for key in ["resources", "bases", "components"] {
                 for entry in doc
@@ -380,7 +452,12 @@ fn look_at(input: &Input<'_>, confine: &Path) -> Seen {
                 }
             }
         }
-        return Seen::Kustomization { dir, bases };
+        return Seen::Kustomization {
+            file: canonical(input.path),
+            dir,
+            bases,
+            names,
+        };
     }
     let flux = contains(bytes, b"kustomize.toolkit.fluxcd.io");
     if !flux && !contains(bytes, b"argoproj.io") {
@@ -392,6 +469,32 @@ fn look_at(input: &Input<'_>, confine: &Path) -> Seen {
         .filter(|d| has_kustomization(d))
         .collect();
     Seen::GitOps { dirs, flux, globs }
+}
+
+/// The files that the strings of a kustomization name, in any field (`resources`,
+/// patches, generators' `key=path` sources, replacements…), relative to its directory:
+/// more than the render reads, never less (see [`Plan::may_read`]).
+fn named_files(value: &Value, dir: &Path, out: &mut Vec<PathBuf>) {
+    match value {
+        Value::String(s) => {
+            if s.is_empty() || s.len() > 4096 || s.contains('\n') || s.contains("://") {
+                return;
+            }
+            let after_key = s.split_once('=').map(|(_, path)| path);
+            for path in std::iter::once(s.as_str()).chain(after_key) {
+                // Most strings name nothing: one `stat` says so.
+                let full = dir.join(path);
+                if std::fs::metadata(&full).is_ok_and(|m| m.is_file())
+                    && let Ok(c) = full.canonicalize()
+                {
+                    out.push(c);
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| named_files(v, dir, out)),
+        Value::Object(map) => map.values().for_each(|v| named_files(v, dir, out)),
+        _ => {}
+    }
 }
 
 /// `source.path` and `sources[].path` of an Argo CD application spec.

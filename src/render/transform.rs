@@ -419,6 +419,9 @@ pub struct Image<'a> {
     pub digest: Option<&'a Node>,
     pub tag_suffix: Option<&'a Node>,
     pub origin: Origin,
+    /// What the name matches ([`image_matcher`]), compiled once for every image the
+    /// entry is tried on.
+    matcher: Option<regex::Regex>,
 }
 
 impl<'a> Image<'a> {
@@ -442,8 +445,10 @@ impl<'a> Image<'a> {
                 )),
             }
         };
+        let name = string("name")?.and_then(Node::as_str).unwrap_or("");
         Ok(Self {
-            name: string("name")?.and_then(Node::as_str).unwrap_or(""),
+            name,
+            matcher: image_matcher(name),
             new_name: string("newName")?,
             new_tag: string("newTag")?,
             digest: string("digest")?,
@@ -455,7 +460,7 @@ impl<'a> Image<'a> {
     /// The image reference `value` becomes, and the origin of the field that changed it
     /// the most (the new tag or digest, else the new name); `None` when it does not match.
     fn apply(&self, value: &str) -> Option<(String, Origin)> {
-        if !image_matches(value, self.name) {
+        if !self.matcher.as_ref().is_some_and(|m| m.is_match(value)) {
             return None;
         }
         let (mut name, mut tag, mut digest) = split_image(value);
@@ -503,9 +508,9 @@ impl<'a> Image<'a> {
 /// kustomize's image match: `^<name>(:[a-zA-Z0-9_.{}-]*)?(@sha256:[a-zA-Z0-9_.{}-]*)?$`
 /// with `<name>` taken as a regular expression, as kustomize does (a name that is not one
 /// matches nothing).
-fn image_matches(value: &str, name: &str) -> bool {
+fn image_matcher(name: &str) -> Option<regex::Regex> {
     let pattern = format!("^{name}(:[a-zA-Z0-9_.{{}}-]*)?(@sha256:[a-zA-Z0-9_.{{}}-]*)?$");
-    regex::Regex::new(&pattern).is_ok_and(|re| re.is_match(value))
+    regex::Regex::new(&pattern).ok()
 }
 
 /// kustomize's `image.Split`: name, tag and digest of an image reference, the name keeping
@@ -627,6 +632,8 @@ mod tests {
             s("app:1@sha256:abc"),
             ("app".into(), "1".into(), "sha256:abc".into())
         );
+        let image_matches =
+            |value: &str, name: &str| image_matcher(name).is_some_and(|m| m.is_match(value));
         assert!(image_matches("nginx:1.2", "nginx"));
         assert!(!image_matches("nginx2", "nginx"));
         assert!(image_matches("docker.io/nginx@sha256:x", "docker.io/nginx"));
