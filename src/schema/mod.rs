@@ -6,6 +6,7 @@
 //! threads.
 
 pub mod removed;
+pub mod structural;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;

@@ -1,0 +1,1068 @@
+//! Custom resources validated as the API server validates them: a CRD version's
+//! `openAPIV3Schema` (a structural schema) compiled once into a tree, then walked with the
+//! object (issue 11; not wired into the check yet).
+//!
+//! The semantics are the API server's, not JSON Schema's (`RENDER-CRD-FACTS` C.1–C.4):
+//! - a field the schema does not specify is pruned by the server; with
+//!   `kubectl apply --validate=strict` (kubectl's default) it is an error: here
+//!   `schema-unknown-field`, except under `x-kubernetes-preserve-unknown-fields`, and
+//!   `apiVersion`/`kind`/`metadata` at the root and in embedded resources;
+//! - `null` where the schema is not `nullable` is dropped before validation (so a required
+//!   field set to `null` is missing);
+//! - `integer` accepts a number without a fraction (`1.0`), as Kubernetes' JSON decoding does;
+//! - `x-kubernetes-int-or-string` accepts an integer or a string;
+//! - `x-kubernetes-list-type: set|map` rejects duplicates (map: by `x-kubernetes-list-map-keys`);
+//! - `format`: only the formats the API server checks; any other is ignored.
+
+use serde_json::{Map, Value};
+
+use super::SchemaError;
+use crate::parse::source_map::escape;
+
+/// How deep a schema may nest before it is refused (a recursive or generated schema).
+const MAX_DEPTH: usize = 128;
+
+/// One node of a structural schema.
+#[derive(Debug, Default)]
+pub struct Node {
+    ty: Option<Type>,
+    properties: Vec<(String, Node)>,
+    additional: Option<Box<Node>>,
+    items: Option<Box<Node>>,
+    required: Vec<String>,
+    enumeration: Option<Vec<Value>>,
+    nullable: bool,
+    preserve_unknown: bool,
+    int_or_string: bool,
+    embedded: bool,
+    list: ListType,
+    pattern: Option<regex::Regex>,
+    format: Option<Format>,
+    min_length: Option<u64>,
+    max_length: Option<u64>,
+    min_items: Option<u64>,
+    max_items: Option<u64>,
+    min_properties: Option<u64>,
+    max_properties: Option<u64>,
+    minimum: Option<(f64, bool)>,
+    maximum: Option<(f64, bool)>,
+    multiple_of: Option<f64>,
+    all_of: Vec<Node>,
+    any_of: Vec<Node>,
+    one_of: Vec<Node>,
+    not: Option<Box<Node>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Type {
+    Object,
+    Array,
+    String,
+    Integer,
+    Number,
+    Boolean,
+}
+
+impl Type {
+    fn name(self) -> &'static str {
+        match self {
+            Type::Object => "object",
+            Type::Array => "array",
+            Type::String => "string",
+            Type::Integer => "integer",
+            Type::Number => "number",
+            Type::Boolean => "boolean",
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+enum ListType {
+    #[default]
+    Atomic,
+    Set,
+    Map(Vec<String>),
+}
+
+/// The formats the API server checks (`apiextensions-apiserver` `formats.go`); any other
+/// format is not checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Uri,
+    Email,
+    Hostname,
+    Ipv4,
+    Ipv6,
+    Cidr,
+    Mac,
+    Uuid,
+    Byte,
+    Date,
+    DateTime,
+    Duration,
+    ShortName,
+    LongName,
+}
+
+impl Format {
+    fn of(name: &str) -> Option<Format> {
+        // The server strips dashes first: `date-time` is `datetime`.
+        Some(match name.replace('-', "").as_str() {
+            "uri" => Format::Uri,
+            "email" => Format::Email,
+            "hostname" => Format::Hostname,
+            "ipv4" => Format::Ipv4,
+            "ipv6" => Format::Ipv6,
+            "cidr" => Format::Cidr,
+            "mac" => Format::Mac,
+            "uuid" | "uuid3" | "uuid4" | "uuid5" => Format::Uuid,
+            "byte" => Format::Byte,
+            "date" => Format::Date,
+            "datetime" => Format::DateTime,
+            "duration" => Format::Duration,
+            "k8sshortname" => Format::ShortName,
+            "k8slongname" => Format::LongName,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Format::Uri => "uri",
+            Format::Email => "email",
+            Format::Hostname => "hostname",
+            Format::Ipv4 => "ipv4",
+            Format::Ipv6 => "ipv6",
+            Format::Cidr => "cidr",
+            Format::Mac => "mac",
+            Format::Uuid => "uuid",
+            Format::Byte => "byte",
+            Format::Date => "date",
+            Format::DateTime => "date-time",
+            Format::Duration => "duration",
+            Format::ShortName => "k8s-short-name",
+            Format::LongName => "k8s-long-name",
+        }
+    }
+
+    fn accepts(self, s: &str) -> bool {
+        use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+        let dns_label = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        };
+        match self {
+            Format::Uri => url_like(s),
+            Format::Email => s
+                .split_once('@')
+                .is_some_and(|(u, d)| !u.is_empty() && d.contains('.') && !d.contains('@')),
+            Format::Hostname => {
+                s.len() <= 253
+                    && s.split('.').all(|l| {
+                        !l.is_empty()
+                            && l.len() <= 63
+                            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                            && !l.starts_with('-')
+                            && !l.ends_with('-')
+                    })
+            }
+            Format::Ipv4 => s.parse::<Ipv4Addr>().is_ok(),
+            Format::Ipv6 => s.parse::<Ipv6Addr>().is_ok(),
+            Format::Cidr => s.split_once('/').is_some_and(|(ip, bits)| {
+                match (ip.parse::<IpAddr>(), bits.parse::<u8>()) {
+                    (Ok(IpAddr::V4(_)), Ok(b)) => b <= 32,
+                    (Ok(IpAddr::V6(_)), Ok(b)) => b <= 128,
+                    _ => false,
+                }
+            }),
+            Format::Mac => {
+                let parts: Vec<&str> = s.split([':', '-']).collect();
+                matches!(parts.len(), 6 | 8 | 20)
+                    && parts
+                        .iter()
+                        .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+            }
+            Format::Uuid => {
+                let hex: String = s.chars().filter(|c| *c != '-').collect();
+                hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit())
+            }
+            Format::Byte => data_encoding::BASE64.decode(s.as_bytes()).is_ok(),
+            Format::Date => is_date(s),
+            Format::DateTime => is_date_time(s),
+            Format::Duration => is_duration(s),
+            Format::ShortName => dns_label(s),
+            Format::LongName => s.len() <= 253 && s.split('.').all(dns_label),
+        }
+    }
+}
+
+fn url_like(s: &str) -> bool {
+    // What Go's url.ParseRequestURI accepts, in short: an absolute URI or an absolute path.
+    if s.starts_with('/') {
+        return !s.contains(char::is_whitespace);
+    }
+    match s.split_once(':') {
+        Some((scheme, rest)) => {
+            !scheme.is_empty()
+                && scheme
+                    .bytes()
+                    .next()
+                    .is_some_and(|b| b.is_ascii_alphabetic())
+                && scheme
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+                && !rest.is_empty()
+                && !rest.contains(char::is_whitespace)
+        }
+        None => false,
+    }
+}
+
+fn is_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return false;
+    }
+    let num = |r: std::ops::Range<usize>| s[r].parse::<u32>().ok();
+    match (num(0..4), num(5..7), num(8..10)) {
+        (Some(_), Some(m), Some(d)) => (1..=12).contains(&m) && (1..=31).contains(&d),
+        _ => false,
+    }
+}
+
+fn is_date_time(s: &str) -> bool {
+    let Some((date, time)) = s.split_once(['T', 't', ' ']) else {
+        return false;
+    };
+    if !is_date(date) || time.len() < 8 {
+        return false;
+    }
+    let b = time.as_bytes();
+    let two = |i: usize| time.get(i..i + 2).and_then(|t| t.parse::<u32>().ok());
+    if b[2] != b':' || b[5] != b':' {
+        return false;
+    }
+    match (two(0), two(3), two(6)) {
+        (Some(h), Some(m), Some(sec)) if h < 24 && m < 60 && sec <= 60 => {}
+        _ => return false,
+    }
+    let mut rest = &time[8..];
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return false;
+        }
+        rest = &frac[digits..];
+    }
+    match rest {
+        "" | "Z" | "z" => true,
+        zone => {
+            let z = zone.as_bytes();
+            z.len() == 6
+                && matches!(z[0], b'+' | b'-')
+                && z[3] == b':'
+                && zone[1..3].parse::<u32>().is_ok()
+                && zone[4..6].parse::<u32>().is_ok()
+        }
+    }
+}
+
+/// Go's `time.ParseDuration` (`1h30m`, `-1.5s`, `300ms`, `0`).
+fn is_duration(s: &str) -> bool {
+    let s = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if s == "0" {
+        return true;
+    }
+    if s.is_empty() {
+        return false;
+    }
+    let mut rest = s;
+    while !rest.is_empty() {
+        let n = rest
+            .bytes()
+            .take_while(|b| b.is_ascii_digit() || *b == b'.')
+            .count();
+        if n == 0 || rest[..n] == *"." {
+            return false;
+        }
+        rest = &rest[n..];
+        let unit = ["ns", "us", "µs", "μs", "ms", "s", "m", "h"]
+            .into_iter()
+            .find(|u| rest.starts_with(u));
+        match unit {
+            Some(u) => rest = &rest[u.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// Why a schema could not be compiled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaProblem {
+    /// JSON pointer to the offending place, from the `openAPIV3Schema` node.
+    pub pointer: String,
+    pub message: String,
+}
+
+impl Node {
+    /// Compiles a CRD version's `openAPIV3Schema`.
+    pub fn compile(schema: &Value) -> Result<Node, SchemaProblem> {
+        Node::at(schema, "", 0)
+    }
+
+    fn at(schema: &Value, pointer: &str, depth: usize) -> Result<Node, SchemaProblem> {
+        let problem = |message: String| SchemaProblem {
+            pointer: pointer.to_owned(),
+            message,
+        };
+        if depth > MAX_DEPTH {
+            return Err(problem(format!(
+                "the schema nests deeper than {MAX_DEPTH} levels"
+            )));
+        }
+        let Some(m) = schema.as_object() else {
+            return Err(problem("a schema must be a mapping".into()));
+        };
+        let flag = |k: &str| m.get(k).and_then(Value::as_bool).unwrap_or(false);
+        let count = |k: &str| m.get(k).and_then(Value::as_u64);
+        let number = |k: &str| m.get(k).and_then(Value::as_f64);
+        let child = |key: &str, v: &Value| Node::at(v, &format!("{pointer}/{key}"), depth + 1);
+        let mut node = Node {
+            ty: match m.get("type").and_then(Value::as_str) {
+                None | Some("") => None,
+                Some("object") => Some(Type::Object),
+                Some("array") => Some(Type::Array),
+                Some("string") => Some(Type::String),
+                Some("integer") => Some(Type::Integer),
+                Some("number") => Some(Type::Number),
+                Some("boolean") => Some(Type::Boolean),
+                Some(other) => return Err(problem(format!("unknown type `{other}`"))),
+            },
+            nullable: flag("nullable"),
+            preserve_unknown: flag("x-kubernetes-preserve-unknown-fields"),
+            int_or_string: flag("x-kubernetes-int-or-string"),
+            embedded: flag("x-kubernetes-embedded-resource"),
+            required: m
+                .get("required")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect(),
+            enumeration: m.get("enum").and_then(Value::as_array).cloned(),
+            format: m.get("format").and_then(Value::as_str).and_then(Format::of),
+            min_length: count("minLength"),
+            max_length: count("maxLength"),
+            min_items: count("minItems"),
+            max_items: count("maxItems"),
+            min_properties: count("minProperties"),
+            max_properties: count("maxProperties"),
+            minimum: number("minimum").map(|n| (n, flag("exclusiveMinimum"))),
+            maximum: number("maximum").map(|n| (n, flag("exclusiveMaximum"))),
+            multiple_of: number("multipleOf").filter(|n| *n > 0.0),
+            ..Node::default()
+        };
+        if let Some(p) = m.get("pattern").and_then(Value::as_str) {
+            node.pattern = Some(
+                regex::Regex::new(p)
+                    .map_err(|e| problem(format!("`pattern` does not compile: {e}")))?,
+            );
+        }
+        node.list = match m.get("x-kubernetes-list-type").and_then(Value::as_str) {
+            Some("set") => ListType::Set,
+            Some("map") => ListType::Map(
+                m.get("x-kubernetes-list-map-keys")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect(),
+            ),
+            _ => ListType::Atomic,
+        };
+        if let Some(props) = m.get("properties").and_then(Value::as_object) {
+            for (k, v) in props {
+                node.properties
+                    .push((k.clone(), child(&format!("properties/{}", escape(k)), v)?));
+            }
+            node.properties.sort_by(|a, b| a.0.cmp(&b.0));
+        }
+        match m.get("additionalProperties") {
+            Some(Value::Bool(true)) => node.preserve_unknown = true,
+            Some(v @ Value::Object(_)) => {
+                node.additional = Some(Box::new(child("additionalProperties", v)?));
+            }
+            _ => {}
+        }
+        if let Some(v) = m.get("items") {
+            node.items = Some(Box::new(child("items", v)?));
+        }
+        for (key, into) in [
+            ("allOf", &mut node.all_of),
+            ("anyOf", &mut node.any_of),
+            ("oneOf", &mut node.one_of),
+        ] {
+            for (i, v) in m
+                .get(key)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                into.push(child(&format!("{key}/{i}"), v)?);
+            }
+        }
+        if let Some(v) = m.get("not") {
+            node.not = Some(Box::new(child("not", v)?));
+        }
+        Ok(node)
+    }
+
+    fn property(&self, name: &str) -> Option<&Node> {
+        self.properties
+            .binary_search_by(|(k, _)| k.as_str().cmp(name))
+            .ok()
+            .map(|i| &self.properties[i].1)
+    }
+
+    /// Validates the object `value` (the whole custom resource) against this schema.
+    pub fn validate(&self, value: &Value) -> Vec<SchemaError> {
+        let mut out = Vec::new();
+        self.walk(value, &mut String::new(), Walk::Resource, &mut out);
+        out
+    }
+
+    fn walk(&self, value: &Value, ptr: &mut String, how: Walk, out: &mut Vec<SchemaError>) {
+        let error = |rule: &'static str, message: String, ptr: &str, at_key: bool| SchemaError {
+            rule,
+            message,
+            pointer: ptr.to_owned(),
+            at_key,
+            help: None,
+        };
+        let field = super::dotted(ptr);
+        let field = super::or_root(&field);
+        if value.is_null() {
+            // Dropped by the server unless nullable; either way nothing more to check.
+            return;
+        }
+        if self.int_or_string {
+            if !(is_integer(value) || value.is_string()) {
+                out.push(error(
+                    "schema-type",
+                    format!(
+                        "`{field}` must be an integer or a string, not {}",
+                        super::describe(value)
+                    ),
+                    ptr,
+                    false,
+                ));
+                return;
+            }
+        } else if let Some(ty) = self.ty {
+            let ok = match ty {
+                Type::Object => value.is_object(),
+                Type::Array => value.is_array(),
+                Type::String => value.is_string(),
+                Type::Integer => is_integer(value),
+                Type::Number => value.is_number(),
+                Type::Boolean => value.is_boolean(),
+            };
+            if !ok {
+                let expected = ty.name();
+                out.push(error(
+                    "schema-type",
+                    format!(
+                        "`{field}` must be {} {expected}, not {}",
+                        super::article(expected),
+                        super::describe(value)
+                    ),
+                    ptr,
+                    false,
+                ));
+                return;
+            }
+        }
+        if let Some(options) = &self.enumeration
+            && !options.iter().any(|o| same(o, value))
+        {
+            let allowed = options
+                .iter()
+                .map(|o| format!("`{}`", o.as_str().map_or(o.to_string(), str::to_owned)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            out.push(error(
+                "schema-enum",
+                format!(
+                    "`{field}` must be one of {allowed}, not {}",
+                    super::describe(value)
+                ),
+                ptr,
+                false,
+            ));
+        }
+        match value {
+            Value::String(s) => self.string(s, field, ptr, out),
+            Value::Number(n) => self.number(n, field, ptr, out),
+            Value::Array(items) => self.array(items, field, ptr, how, out),
+            Value::Object(map) => self.object(map, field, ptr, how, out),
+            _ => {}
+        }
+        for n in &self.all_of {
+            n.walk(value, ptr, Walk::Branch, out);
+        }
+        let quiet = |n: &Node| {
+            let mut errs = Vec::new();
+            n.walk(value, &mut ptr.clone(), Walk::Branch, &mut errs);
+            errs.is_empty()
+        };
+        if !self.any_of.is_empty() && !self.any_of.iter().any(quiet) {
+            out.push(error(
+                "schema-invalid",
+                format!("`{field}` matches none of the schemas `anyOf` lists"),
+                ptr,
+                false,
+            ));
+        }
+        if !self.one_of.is_empty() && self.one_of.iter().filter(|n| quiet(n)).count() != 1 {
+            out.push(error(
+                "schema-invalid",
+                format!("`{field}` must match exactly one of the schemas `oneOf` lists"),
+                ptr,
+                false,
+            ));
+        }
+        if let Some(n) = &self.not
+            && quiet(n)
+        {
+            out.push(error(
+                "schema-invalid",
+                format!("`{field}` matches the schema `not` forbids"),
+                ptr,
+                false,
+            ));
+        }
+    }
+
+    fn string(&self, s: &str, field: &str, ptr: &str, out: &mut Vec<SchemaError>) {
+        let len = s.chars().count() as u64;
+        let bound = |rule: &'static str, message: String| SchemaError {
+            rule,
+            message,
+            pointer: ptr.to_owned(),
+            at_key: false,
+            help: None,
+        };
+        if let Some(min) = self.min_length.filter(|m| len < *m) {
+            out.push(bound(
+                "schema-invalid",
+                format!("`{field}` must be at least {min} characters long, not {len}"),
+            ));
+        }
+        if let Some(max) = self.max_length.filter(|m| len > *m) {
+            out.push(bound(
+                "schema-invalid",
+                format!("`{field}` may be at most {max} characters long, not {len}"),
+            ));
+        }
+        if let Some(re) = &self.pattern
+            && !re.is_match(s)
+        {
+            out.push(bound(
+                "schema-format",
+                format!(
+                    "`{field}` must be a string matching `{}`, not {}",
+                    re.as_str(),
+                    super::describe(&Value::String(s.to_owned()))
+                ),
+            ));
+        }
+        if let Some(f) = self.format
+            && !f.accepts(s)
+        {
+            out.push(bound(
+                "schema-format",
+                format!(
+                    "`{field}` must be a valid {}, not {}",
+                    f.name(),
+                    super::describe(&Value::String(s.to_owned()))
+                ),
+            ));
+        }
+    }
+
+    fn number(&self, n: &serde_json::Number, field: &str, ptr: &str, out: &mut Vec<SchemaError>) {
+        let Some(x) = n.as_f64() else { return };
+        let mut fail = |message: String| {
+            out.push(SchemaError {
+                rule: "schema-invalid",
+                message,
+                pointer: ptr.to_owned(),
+                at_key: false,
+                help: None,
+            })
+        };
+        if let Some((min, exclusive)) = self.minimum
+            && (x < min || exclusive && x == min)
+        {
+            let than = if exclusive {
+                "greater than"
+            } else {
+                "at least"
+            };
+            fail(format!("`{field}` must be {than} {min}, not {n}"));
+        }
+        if let Some((max, exclusive)) = self.maximum
+            && (x > max || exclusive && x == max)
+        {
+            let than = if exclusive { "less than" } else { "at most" };
+            fail(format!("`{field}` must be {than} {max}, not {n}"));
+        }
+        if let Some(m) = self.multiple_of
+            && ((x / m) - (x / m).round()).abs() > 1e-9
+        {
+            fail(format!("`{field}` must be a multiple of {m}, not {n}"));
+        }
+    }
+
+    fn array(
+        &self,
+        items: &[Value],
+        field: &str,
+        ptr: &mut String,
+        how: Walk,
+        out: &mut Vec<SchemaError>,
+    ) {
+        let len = items.len() as u64;
+        if let Some(min) = self.min_items.filter(|m| len < *m) {
+            out.push(SchemaError {
+                rule: "schema-invalid",
+                message: format!("`{field}` must have at least {min} items, not {len}"),
+                pointer: ptr.clone(),
+                at_key: false,
+                help: None,
+            });
+        }
+        if let Some(max) = self.max_items.filter(|m| len > *m) {
+            out.push(SchemaError {
+                rule: "schema-invalid",
+                message: format!("`{field}` may have at most {max} items, not {len}"),
+                pointer: ptr.clone(),
+                at_key: false,
+                help: None,
+            });
+        }
+        // Duplicates of a set or a map list, each reported at the later item.
+        let key_of = |v: &Value| -> Option<Vec<Value>> {
+            match &self.list {
+                ListType::Atomic => None,
+                ListType::Set => Some(vec![v.clone()]),
+                ListType::Map(keys) => Some(
+                    keys.iter()
+                        .map(|k| v.get(k).cloned().unwrap_or(Value::Null))
+                        .collect(),
+                ),
+            }
+        };
+        let mut seen: Vec<Vec<Value>> = Vec::new();
+        let len_before = ptr.len();
+        for (i, item) in items.iter().enumerate() {
+            ptr.push('/');
+            ptr.push_str(&i.to_string());
+            if let Some(key) = key_of(item) {
+                if seen
+                    .iter()
+                    .any(|k| k.iter().zip(&key).all(|(a, b)| same(a, b)))
+                {
+                    let what = match &self.list {
+                        ListType::Map(keys) => format!(
+                            "duplicate entry for key {}",
+                            keys.iter()
+                                .zip(&key)
+                                .map(|(k, v)| format!("{k}={v}"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                        _ => format!("duplicate value {}", super::describe(item)),
+                    };
+                    out.push(SchemaError {
+                        rule: "schema-invalid",
+                        message: format!("`{}`: {what}", super::dotted(ptr)),
+                        pointer: ptr.clone(),
+                        at_key: false,
+                        help: None,
+                    });
+                } else {
+                    seen.push(key);
+                }
+            }
+            if let Some(schema) = &self.items {
+                schema.walk(item, ptr, how.below(), out);
+            }
+            ptr.truncate(len_before);
+        }
+    }
+
+    fn object(
+        &self,
+        map: &Map<String, Value>,
+        field: &str,
+        ptr: &mut String,
+        how: Walk,
+        out: &mut Vec<SchemaError>,
+    ) {
+        let resource = how == Walk::Resource || self.embedded;
+        for name in &self.required {
+            let present = map
+                .get(name)
+                .is_some_and(|v| !v.is_null() || self.nullable_child(name));
+            if !present {
+                let full = if ptr.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{}.{name}", super::dotted(ptr))
+                };
+                out.push(SchemaError {
+                    rule: "schema-required",
+                    message: format!("missing required field `{full}`"),
+                    pointer: ptr.clone(),
+                    at_key: true,
+                    help: None,
+                });
+            }
+        }
+        if self.embedded {
+            for name in ["apiVersion", "kind"] {
+                if map
+                    .get(name)
+                    .and_then(Value::as_str)
+                    .is_none_or(str::is_empty)
+                {
+                    out.push(SchemaError {
+                        rule: "schema-required",
+                        message: format!(
+                            "missing required field `{}.{name}` (an embedded resource)",
+                            super::or_root(&super::dotted(ptr))
+                        ),
+                        pointer: ptr.clone(),
+                        at_key: true,
+                        help: None,
+                    });
+                }
+            }
+        }
+        let n = map.len() as u64;
+        if let Some(min) = self.min_properties.filter(|m| n < *m) {
+            out.push(SchemaError {
+                rule: "schema-invalid",
+                message: format!("`{field}` must have at least {min} fields, not {n}"),
+                pointer: ptr.clone(),
+                at_key: false,
+                help: None,
+            });
+        }
+        if let Some(max) = self.max_properties.filter(|m| n > *m) {
+            out.push(SchemaError {
+                rule: "schema-invalid",
+                message: format!("`{field}` may have at most {max} fields, not {n}"),
+                pointer: ptr.clone(),
+                at_key: false,
+                help: None,
+            });
+        }
+        let len_before = ptr.len();
+        for (key, value) in map {
+            let schema = self.property(key).or(self.additional.as_deref());
+            ptr.push('/');
+            ptr.push_str(&escape(key));
+            match schema {
+                // A resource's `metadata` is ObjectMeta whatever the CRD says of it (it may
+                // only restrict `name` and `generateName`): validated as for built-in kinds.
+                _ if resource && key == "metadata" => {}
+                Some(s) => s.walk(value, ptr, how.below(), out),
+                None if resource && matches!(key.as_str(), "apiVersion" | "kind" | "metadata") => {}
+                None if self.preserve_unknown => {}
+                // What a combinator branch does not name, the structural schema decides.
+                None if how == Walk::Branch => {}
+                None => {
+                    let allowed: Vec<String> =
+                        self.properties.iter().map(|(k, _)| k.clone()).collect();
+                    out.push(SchemaError {
+                        rule: "schema-unknown-field",
+                        message: format!("unknown field `{}`", super::dotted(ptr)),
+                        pointer: ptr.clone(),
+                        at_key: true,
+                        help: super::suggest(key, &allowed).map(|s| format!("did you mean `{s}`?")),
+                    });
+                }
+            }
+            ptr.truncate(len_before);
+        }
+    }
+
+    fn nullable_child(&self, name: &str) -> bool {
+        self.property(name).is_some_and(|n| n.nullable)
+    }
+}
+
+/// Where a walk is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Walk {
+    /// At the root of a resource: `apiVersion`, `kind` and `metadata` need no schema.
+    Resource,
+    /// Below the root, in the structural schema: it decides what is pruned.
+    Field,
+    /// In an `allOf`/`anyOf`/`oneOf`/`not` branch: value validations only.
+    Branch,
+}
+
+impl Walk {
+    fn below(self) -> Walk {
+        match self {
+            Walk::Resource | Walk::Field => Walk::Field,
+            Walk::Branch => Walk::Branch,
+        }
+    }
+}
+
+/// An integer as Kubernetes decodes JSON: a number without a fraction.
+fn is_integer(v: &Value) -> bool {
+    match v {
+        Value::Number(n) => {
+            n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0)
+        }
+        _ => false,
+    }
+}
+
+/// Equality as the API server compares JSON values (numbers by value: `1` is `1.0`).
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same(a, b))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn schema() -> Node {
+        Node::compile(&json!({
+            "type": "object",
+            "properties": {
+                "spec": {
+                    "type": "object",
+                    "required": ["replicas"],
+                    "properties": {
+                        "replicas": {"type": "integer", "minimum": 1},
+                        "mode": {"type": "string", "enum": ["a", "b"]},
+                        "port": {"x-kubernetes-int-or-string": true},
+                        "when": {"type": "string", "format": "date-time"},
+                        "name": {"type": "string", "pattern": "^[a-z]+$", "maxLength": 5},
+                        "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": true},
+                        "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                        "tags": {"type": "array", "x-kubernetes-list-type": "set",
+                                  "items": {"type": "string"}},
+                        "ports": {"type": "array", "x-kubernetes-list-type": "map",
+                                  "x-kubernetes-list-map-keys": ["port"],
+                                  "items": {"type": "object", "properties": {
+                                      "port": {"type": "integer"}, "name": {"type": "string"}}}},
+                        "template": {"type": "object", "x-kubernetes-embedded-resource": true,
+                                     "x-kubernetes-preserve-unknown-fields": true},
+                        "opt": {"type": "string", "nullable": true}
+                    }
+                }
+            }
+        }))
+        .unwrap()
+    }
+
+    fn errors(v: Value) -> Vec<(String, &'static str)> {
+        schema()
+            .validate(&v)
+            .into_iter()
+            .map(|e| (e.pointer, e.rule))
+            .collect()
+    }
+
+    #[test]
+    fn a_valid_object_passes() {
+        let v = json!({
+            "apiVersion": "x.io/v1", "kind": "X", "metadata": {"name": "n"},
+            "spec": {"replicas": 2.0, "mode": "a", "port": "http", "when": "2024-01-02T03:04:05Z",
+                     "name": "abc", "extra": {"anything": [1]}, "labels": {"a": "b"},
+                     "tags": ["x", "y"], "ports": [{"port": 80}, {"port": 443}],
+                     "template": {"apiVersion": "v1", "kind": "Pod", "spec": {}}, "opt": null}
+        });
+        assert_eq!(errors(v), vec![]);
+    }
+
+    #[test]
+    fn each_violation_is_found_at_its_pointer() {
+        let v = json!({
+            "apiVersion": "x.io/v1", "kind": "X",
+            "spec": {"replicas": 0, "mode": "c", "port": true, "when": "yesterday",
+                     "name": "ABCDEFG", "typo": 1, "labels": {"a": 1},
+                     "tags": ["x", "x"], "ports": [{"port": 80}, {"port": 80.0}],
+                     "template": {"spec": {}}}
+        });
+        let found = errors(v);
+        for (ptr, rule) in [
+            ("/spec/replicas", "schema-invalid"),
+            ("/spec/mode", "schema-enum"),
+            ("/spec/port", "schema-type"),
+            ("/spec/when", "schema-format"),
+            ("/spec/name", "schema-format"),
+            ("/spec/name", "schema-invalid"),
+            ("/spec/typo", "schema-unknown-field"),
+            ("/spec/labels/a", "schema-type"),
+            ("/spec/tags/1", "schema-invalid"),
+            ("/spec/ports/1", "schema-invalid"),
+            ("/spec/template", "schema-required"),
+        ] {
+            assert!(
+                found.contains(&(ptr.to_owned(), rule)),
+                "{ptr} {rule} not in {found:?}"
+            );
+        }
+        assert_eq!(found.len(), 12, "{found:?}");
+    }
+
+    #[test]
+    fn a_null_required_field_is_missing_and_unknown_root_fields_are_errors() {
+        let found = errors(json!({"apiVersion": "x.io/v1", "kind": "X", "specs": {},
+                                  "spec": {"replicas": null}}));
+        assert!(
+            found.contains(&("/spec".to_owned(), "schema-required")),
+            "{found:?}"
+        );
+        assert!(
+            found.contains(&("/specs".to_owned(), "schema-unknown-field")),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn bad_schemas_are_problems_not_panics() {
+        assert!(
+            Node::compile(&json!({"type": "object", "properties": {"a": {"pattern": "("}}}))
+                .is_err()
+        );
+        assert!(Node::compile(&json!({"type": "nothing"})).is_err());
+        let mut deep = json!({"type": "string"});
+        for _ in 0..500 {
+            deep = json!({"type": "object", "properties": {"a": deep}});
+        }
+        let e = Node::compile(&deep).unwrap_err();
+        assert!(e.message.contains("deeper"), "{e:?}");
+    }
+
+    #[test]
+    fn formats_follow_the_api_server() {
+        for (f, good, bad) in [
+            ("date-time", "2024-01-02T03:04:05.5+01:00", "2024-01-02"),
+            ("date", "2024-01-02", "2024-13-02"),
+            ("duration", "1h30m", "90"),
+            ("ipv4", "10.0.0.1", "10.0.0.256"),
+            ("cidr", "10.0.0.0/8", "10.0.0.0/33"),
+            ("uuid", "123e4567-e89b-12d3-a456-426614174000", "123"),
+            ("k8s-short-name", "web-1", "Web"),
+            ("byte", "aGk=", "!!"),
+            ("uri", "https://example.com/x", "not a uri"),
+        ] {
+            let f = Format::of(f).unwrap();
+            assert!(f.accepts(good), "{f:?} {good}");
+            assert!(!f.accepts(bad), "{f:?} {bad}");
+        }
+        assert!(Format::of("int32").is_none());
+    }
+
+    /// Every CRD version schema of `../shared/corpus` compiles, and every custom resource
+    /// of the corpus whose CRD is there is walked without a panic.
+    #[test]
+    fn the_corpus_crds_compile() {
+        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+        if !corpus.is_dir() {
+            eprintln!("did not run: ../shared/corpus is missing");
+            return;
+        }
+        let mut schemas = std::collections::HashMap::new();
+        let mut objects = Vec::new();
+        let mut failures = Vec::new();
+        for entry in ignore::WalkBuilder::new(&corpus).build().flatten() {
+            let path = entry.path();
+            if !path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                continue;
+            }
+            let Ok(text) = std::fs::read_to_string(path) else {
+                continue;
+            };
+            let (docs, _) = crate::parse::yaml::parse(&text, &crate::parse::Limits::default());
+            for d in docs {
+                let v = d.value;
+                if v.get("kind").and_then(Value::as_str) == Some("CustomResourceDefinition") {
+                    let group = v
+                        .pointer("/spec/group")
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
+                    let kind = v
+                        .pointer("/spec/names/kind")
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
+                    for ver in v
+                        .pointer("/spec/versions")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
+                        let name = ver.get("name").and_then(Value::as_str).unwrap_or("");
+                        let Some(schema) = ver.pointer("/schema/openAPIV3Schema") else {
+                            continue;
+                        };
+                        match Node::compile(schema) {
+                            Ok(n) => {
+                                schemas.insert((format!("{group}/{name}"), kind.to_owned()), n);
+                            }
+                            Err(e) => {
+                                failures.push(format!("{}: {kind} {name}: {e:?}", path.display()))
+                            }
+                        }
+                    }
+                } else if let (Some(a), Some(k)) = (
+                    v.get("apiVersion").and_then(Value::as_str),
+                    v.get("kind").and_then(Value::as_str),
+                ) {
+                    objects.push((a.to_owned(), k.to_owned(), v.clone()));
+                }
+            }
+        }
+        assert!(schemas.len() > 100, "{} schemas", schemas.len());
+        assert!(failures.is_empty(), "{failures:#?}");
+        let mut walked = 0;
+        for (a, k, v) in &objects {
+            if let Some(n) = schemas.get(&(a.clone(), k.clone())) {
+                n.validate(v);
+                walked += 1;
+            }
+        }
+        eprintln!(
+            "{} schemas, {walked} custom resources walked",
+            schemas.len()
+        );
+    }
+}
