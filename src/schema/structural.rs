@@ -642,22 +642,16 @@ impl Node {
     ) {
         let len = items.len() as u64;
         if let Some(min) = self.min_items.filter(|m| len < *m) {
-            out.push(SchemaError {
-                rule: "schema-invalid",
-                message: format!("`{field}` must have at least {min} items, not {len}"),
-                pointer: ptr.clone(),
-                at_key: false,
-                help: None,
-            });
+            out.push(invalid(
+                ptr,
+                format!("`{field}` must have at least {min} items, not {len}"),
+            ));
         }
         if let Some(max) = self.max_items.filter(|m| len > *m) {
-            out.push(SchemaError {
-                rule: "schema-invalid",
-                message: format!("`{field}` may have at most {max} items, not {len}"),
-                pointer: ptr.clone(),
-                at_key: false,
-                help: None,
-            });
+            out.push(invalid(
+                ptr,
+                format!("`{field}` may have at most {max} items, not {len}"),
+            ));
         }
         // Duplicates of a set or a map list, each reported at the later item.
         let key_of = |v: &Value| -> Option<Vec<Value>> {
@@ -692,13 +686,7 @@ impl Node {
                         ),
                         _ => format!("duplicate value {}", super::describe(item)),
                     };
-                    out.push(SchemaError {
-                        rule: "schema-invalid",
-                        message: format!("`{}`: {what}", super::dotted(ptr)),
-                        pointer: ptr.clone(),
-                        at_key: false,
-                        help: None,
-                    });
+                    out.push(invalid(ptr, format!("`{}`: {what}", super::dotted(ptr))));
                 } else {
                     seen.push(key);
                 }
@@ -760,22 +748,16 @@ impl Node {
         }
         let n = map.len() as u64;
         if let Some(min) = self.min_properties.filter(|m| n < *m) {
-            out.push(SchemaError {
-                rule: "schema-invalid",
-                message: format!("`{field}` must have at least {min} fields, not {n}"),
-                pointer: ptr.clone(),
-                at_key: false,
-                help: None,
-            });
+            out.push(invalid(
+                ptr,
+                format!("`{field}` must have at least {min} fields, not {n}"),
+            ));
         }
         if let Some(max) = self.max_properties.filter(|m| n > *m) {
-            out.push(SchemaError {
-                rule: "schema-invalid",
-                message: format!("`{field}` may have at most {max} fields, not {n}"),
-                pointer: ptr.clone(),
-                at_key: false,
-                help: None,
-            });
+            out.push(invalid(
+                ptr,
+                format!("`{field}` may have at most {max} fields, not {n}"),
+            ));
         }
         let len_before = ptr.len();
         for (key, value) in map {
@@ -809,6 +791,17 @@ impl Node {
 
     fn nullable_child(&self, name: &str) -> bool {
         self.property(name).is_some_and(|n| n.nullable)
+    }
+}
+
+/// A `schema-invalid` error at `ptr`.
+fn invalid(ptr: &str, message: String) -> SchemaError {
+    SchemaError {
+        rule: "schema-invalid",
+        message,
+        pointer: ptr.to_owned(),
+        at_key: false,
+        help: None,
     }
 }
 
