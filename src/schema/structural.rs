@@ -36,7 +36,7 @@ pub struct Node {
     int_or_string: bool,
     embedded: bool,
     list: ListType,
-    pattern: Option<regex::Regex>,
+    pattern: Option<Pattern>,
     format: Option<Format>,
     min_length: Option<u64>,
     max_length: Option<u64>,
@@ -51,6 +51,26 @@ pub struct Node {
     any_of: Vec<Node>,
     one_of: Vec<Node>,
     not: Option<Box<Node>>,
+    default: Option<Value>,
+    /// Whether this node or one below it has a `default`.
+    defaults_below: bool,
+}
+
+/// A `pattern`, compiled on first use.
+#[derive(Debug)]
+struct Pattern {
+    source: String,
+    compiled: std::sync::OnceLock<Option<regex::Regex>>,
+}
+
+impl Pattern {
+    fn is_match(&self, s: &str) -> bool {
+        self.compiled
+            .get_or_init(|| regex::Regex::new(&self.source).ok())
+            .as_ref()
+            // A pattern too large to compile checks nothing (the server's RE2 has limits too).
+            .is_none_or(|re| re.is_match(s))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -366,13 +386,19 @@ impl Node {
             minimum: number("minimum").map(|n| (n, flag("exclusiveMinimum"))),
             maximum: number("maximum").map(|n| (n, flag("exclusiveMaximum"))),
             multiple_of: number("multipleOf").filter(|n| *n > 0.0),
+            default: m.get("default").cloned(),
             ..Node::default()
         };
         if let Some(p) = m.get("pattern").and_then(Value::as_str) {
-            node.pattern = Some(
-                regex::Regex::new(p)
-                    .map_err(|e| problem(format!("`pattern` does not compile: {e}")))?,
-            );
+            // Parsed now (a pattern that is no regular expression is the CRD's error),
+            // compiled on first use: most patterns of a large CRD never meet a value.
+            regex_syntax::Parser::new()
+                .parse(p)
+                .map_err(|e| problem(format!("`pattern` does not compile: {e}")))?;
+            node.pattern = Some(Pattern {
+                source: p.to_owned(),
+                compiled: std::sync::OnceLock::new(),
+            });
         }
         node.list = match m.get("x-kubernetes-list-type").and_then(Value::as_str) {
             Some("set") => ListType::Set,
@@ -422,6 +448,10 @@ impl Node {
         if let Some(v) = m.get("not") {
             node.not = Some(Box::new(child("not", v)?));
         }
+        node.defaults_below = node.default.is_some()
+            || node.properties.iter().any(|(_, n)| n.defaults_below)
+            || node.additional.as_ref().is_some_and(|n| n.defaults_below)
+            || node.items.as_ref().is_some_and(|n| n.defaults_below);
         Ok(node)
     }
 
@@ -432,11 +462,53 @@ impl Node {
             .map(|i| &self.properties[i].1)
     }
 
-    /// Validates the object `value` (the whole custom resource) against this schema.
+    /// Validates the object `value` (the whole custom resource) against this schema, its
+    /// defaults applied first as the API server applies them.
     pub fn validate(&self, value: &Value) -> Vec<SchemaError> {
         let mut out = Vec::new();
-        self.walk(value, &mut String::new(), Walk::Resource, &mut out);
+        if self.defaults_below {
+            let mut defaulted = value.clone();
+            self.apply_defaults(&mut defaulted);
+            self.walk(&defaulted, &mut String::new(), Walk::Resource, &mut out);
+        } else {
+            self.walk(value, &mut String::new(), Walk::Resource, &mut out);
+        }
         out
+    }
+
+    /// Sets every absent field that has a `default` (a `null` one too, when the field is
+    /// not nullable), at every depth of the structural schema.
+    fn apply_defaults(&self, value: &mut Value) {
+        if !self.defaults_below {
+            return;
+        }
+        match value {
+            Value::Object(map) => {
+                for (key, child) in &self.properties {
+                    if let Some(d) = &child.default {
+                        let absent = match map.get(key) {
+                            None => true,
+                            Some(Value::Null) => !child.nullable,
+                            Some(_) => false,
+                        };
+                        if absent {
+                            map.insert(key.clone(), d.clone());
+                        }
+                    }
+                }
+                for (key, v) in map.iter_mut() {
+                    if let Some(child) = self.property(key).or(self.additional.as_deref()) {
+                        child.apply_defaults(v);
+                    }
+                }
+            }
+            Value::Array(items) => {
+                if let Some(child) = &self.items {
+                    items.iter_mut().for_each(|v| child.apply_defaults(v));
+                }
+            }
+            _ => {}
+        }
     }
 
     fn walk(&self, value: &Value, ptr: &mut String, how: Walk, out: &mut Vec<SchemaError>) {
@@ -572,14 +644,14 @@ impl Node {
                 format!("`{field}` may be at most {max} characters long, not {len}"),
             ));
         }
-        if let Some(re) = &self.pattern
-            && !re.is_match(s)
+        if let Some(p) = &self.pattern
+            && !p.is_match(s)
         {
             out.push(bound(
                 "schema-format",
                 format!(
                     "`{field}` must be a string matching `{}`, not {}",
-                    re.as_str(),
+                    p.source,
                     super::describe(&Value::String(s.to_owned()))
                 ),
             ));
@@ -948,6 +1020,24 @@ mod tests {
             found.contains(&("/specs".to_owned(), "schema-unknown-field")),
             "{found:?}"
         );
+    }
+
+    #[test]
+    fn defaults_are_applied_before_validation() {
+        // The Gateway API's address: `type` defaults to IPAddress, which decides the
+        // `oneOf` branch.
+        let n = Node::compile(&json!({"type": "object", "properties": {"a": {
+            "type": "array", "items": {"type": "object",
+                "properties": {"type": {"type": "string", "default": "IP"},
+                               "value": {"type": "string"}},
+                "oneOf": [
+                    {"properties": {"type": {"enum": ["IP"]}, "value": {"format": "ipv4"}}},
+                    {"properties": {"type": {"not": {"enum": ["IP"]}}}}]}}}}))
+        .unwrap();
+        let ok = json!({"a": [{"value": "1.2.3.4"}, {"type": "Host", "value": "x"}]});
+        assert_eq!(n.validate(&ok).len(), 0, "{:?}", n.validate(&ok));
+        let bad = json!({"a": [{"value": "x"}]});
+        assert_eq!(n.validate(&bad).len(), 1);
     }
 
     #[test]

@@ -1,0 +1,288 @@
+//! Schemas from the `CustomResourceDefinition` objects of the run: each custom resource
+//! whose CRD the repository holds is validated against that CRD's schema for its version
+//! ([`super::structural`]), compiled once per kind and version, on first use.
+//!
+//! Not wired into the check yet (issue 11). Measured on `../shared/corpus`: a pass that
+//! parses the files holding CRDs before the check (25 of its 27 MB) made the default run
+//! 1.5× slower, since the check and the render parse those files again. The CRDs must come
+//! from the parse the check and the render already do: parse every file first, collect
+//! the CRDs, then check the objects.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use serde_json::Value;
+
+use super::SchemaError;
+use super::structural::{Node, SchemaProblem};
+
+/// The CRDs of a run, by group and kind.
+#[derive(Debug, Default)]
+pub struct Crds {
+    kinds: HashMap<(String, String), Crd>,
+}
+
+#[derive(Debug)]
+struct Crd {
+    /// Where the CRD is, for messages (`crds/widgets.yaml`).
+    file: Arc<str>,
+    versions: Vec<Version>,
+}
+
+#[derive(Debug)]
+struct Version {
+    name: String,
+    served: bool,
+    deprecated: Option<String>,
+    schema: Option<Value>,
+    compiled: OnceLock<Result<Node, SchemaProblem>>,
+}
+
+/// What a CRD says of one custom resource.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Validated: the schema errors (and a `schema-deprecated` warning).
+    Checked(Vec<SchemaError>),
+    /// The CRD's schema for this version does not compile (a `crd-invalid` error is
+    /// reported at the CRD): the object is not validated.
+    Unusable(String),
+}
+
+impl Crds {
+    /// Adds the CRD `value` (an `apiextensions.k8s.io/v1` object) found in `file`. The
+    /// first CRD of a group and kind is kept: a later one for the same kind is ignored.
+    pub fn add(&mut self, mut value: Value, file: &Arc<str>) {
+        let text = |p: &str| value.pointer(p).and_then(Value::as_str);
+        let (Some(group), Some(kind)) = (text("/spec/group"), text("/spec/names/kind")) else {
+            return;
+        };
+        let (group, kind) = (group.to_owned(), kind.to_owned());
+        if self.kinds.contains_key(&(group.clone(), kind.clone())) {
+            return;
+        }
+        let versions = value
+            .pointer_mut("/spec/versions")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+            .filter_map(|v| {
+                Some(Version {
+                    name: v.get("name")?.as_str()?.to_owned(),
+                    served: v.get("served").and_then(Value::as_bool).unwrap_or(false),
+                    deprecated: v
+                        .get("deprecated")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false)
+                        .then(|| {
+                            v.get("deprecationWarning")
+                                .and_then(Value::as_str)
+                                .map_or_else(String::new, str::to_owned)
+                        }),
+                    // Moved, not copied: a CRD's schema is most of its size.
+                    schema: v.pointer_mut("/schema/openAPIV3Schema").map(Value::take),
+                    compiled: OnceLock::new(),
+                })
+            })
+            .collect();
+        self.kinds.insert(
+            (group, kind),
+            Crd {
+                file: file.clone(),
+                versions,
+            },
+        );
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.kinds.is_empty()
+    }
+
+    /// How many kinds the CRDs define.
+    pub fn len(&self) -> usize {
+        self.kinds.len()
+    }
+
+    /// Validates `value`, of `apiVersion`/`kind`, if a CRD of the run defines its kind.
+    pub fn check(&self, api_version: &str, kind: &str, value: &Value) -> Option<Verdict> {
+        let (group, version) = api_version.rsplit_once('/')?;
+        let crd = self.kinds.get(&(group.to_owned(), kind.to_owned()))?;
+        let at_version = |message: String| SchemaError {
+            rule: "schema-version",
+            message,
+            pointer: "/apiVersion".into(),
+            at_key: false,
+            help: None,
+        };
+        let Some(v) = crd.versions.iter().find(|v| v.name == version && v.served) else {
+            let served: Vec<String> = crd
+                .versions
+                .iter()
+                .filter(|v| v.served)
+                .map(|v| format!("`{group}/{}`", v.name))
+                .collect();
+            let served = if served.is_empty() {
+                "none".to_owned()
+            } else {
+                served.join(", ")
+            };
+            return Some(Verdict::Checked(vec![at_version(format!(
+                "{kind} `{api_version}` is not served by its CustomResourceDefinition ({}); \
+                 served: {served}",
+                crd.file
+            ))]));
+        };
+        let Some(schema) = &v.schema else {
+            // A CRD version without a schema accepts anything (apiextensions v1 requires
+            // one; the CRD itself is reported).
+            return Some(Verdict::Checked(Vec::new()));
+        };
+        let node = match v.compiled.get_or_init(|| Node::compile(schema)) {
+            Ok(n) => n,
+            Err(p) => {
+                return Some(Verdict::Unusable(format!(
+                    "the schema of {kind} `{api_version}` in {} does not compile ({}); not \
+                     validated",
+                    crd.file, p.message
+                )));
+            }
+        };
+        let mut errors = node.validate(value);
+        if let Some(warning) = &v.deprecated {
+            let mut e = at_version(if warning.is_empty() {
+                format!("{kind} `{api_version}` is deprecated by its CustomResourceDefinition")
+            } else {
+                format!("{kind} `{api_version}` is deprecated: {warning}")
+            });
+            e.rule = "schema-deprecated";
+            errors.push(e);
+        }
+        Some(Verdict::Checked(errors))
+    }
+}
+
+/// The problems of a CRD object itself (`crd-invalid`): a version's schema that does not
+/// compile, no storage version or more than one. Pointers are from the object's root.
+pub fn problems(crd: &Value) -> Vec<SchemaError> {
+    let mut out = Vec::new();
+    let invalid = |pointer: String, message: String| SchemaError {
+        rule: "crd-invalid",
+        message,
+        pointer,
+        at_key: false,
+        help: None,
+    };
+    let Some(versions) = crd.pointer("/spec/versions").and_then(Value::as_array) else {
+        return out;
+    };
+    let mut storage = 0;
+    for (i, v) in versions.iter().enumerate() {
+        storage += usize::from(v.get("storage").and_then(Value::as_bool) == Some(true));
+        if let Some(schema) = v.pointer("/schema/openAPIV3Schema")
+            && let Err(p) = Node::compile(schema)
+        {
+            out.push(invalid(
+                format!("/spec/versions/{i}/schema/openAPIV3Schema{}", p.pointer),
+                format!("invalid schema: {}", p.message),
+            ));
+        }
+    }
+    if storage != 1 && !versions.is_empty() {
+        out.push(invalid(
+            "/spec/versions".into(),
+            format!("exactly one version must be the storage version, not {storage}"),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn crds() -> Crds {
+        let crd = json!({
+            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "spec": {"group": "x.io", "names": {"kind": "Widget"}, "versions": [
+                {"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {
+                    "type": "object", "properties": {"spec": {"type": "object", "properties": {
+                        "size": {"type": "integer"}}}}}}},
+                {"name": "v1beta1", "served": true, "storage": false, "deprecated": true,
+                 "deprecationWarning": "use x.io/v1", "schema": {"openAPIV3Schema": {
+                    "type": "object", "x-kubernetes-preserve-unknown-fields": true}}},
+                {"name": "v0", "served": false, "storage": false}
+            ]}
+        });
+        let mut c = Crds::default();
+        c.add(crd, &"crd.yaml".into());
+        c
+    }
+
+    fn rules(v: Option<Verdict>) -> Vec<(&'static str, String)> {
+        match v {
+            Some(Verdict::Checked(e)) => e.into_iter().map(|e| (e.rule, e.pointer)).collect(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_custom_resource_is_validated_by_its_crd() {
+        let c = crds();
+        let ok = json!({"apiVersion": "x.io/v1", "kind": "Widget", "spec": {"size": 1}});
+        assert_eq!(rules(c.check("x.io/v1", "Widget", &ok)), vec![]);
+        let bad =
+            json!({"apiVersion": "x.io/v1", "kind": "Widget", "spec": {"size": "1", "sise": 1}});
+        assert_eq!(
+            rules(c.check("x.io/v1", "Widget", &bad)),
+            vec![
+                ("schema-unknown-field", "/spec/sise".into()),
+                ("schema-type", "/spec/size".into())
+            ]
+        );
+        assert!(c.check("y.io/v1", "Widget", &ok).is_none());
+        assert!(c.check("v1", "Widget", &ok).is_none());
+    }
+
+    #[test]
+    fn versions_not_served_are_errors_and_deprecated_ones_warnings() {
+        let c = crds();
+        let v = json!({});
+        match c.check("x.io/v0", "Widget", &v) {
+            Some(Verdict::Checked(e)) => {
+                assert_eq!(e.len(), 1);
+                assert!(
+                    e[0].message.contains("served: `x.io/v1`, `x.io/v1beta1`"),
+                    "{e:?}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        match c.check("x.io/v1beta1", "Widget", &v) {
+            Some(Verdict::Checked(e)) => {
+                assert_eq!(e.len(), 1);
+                assert!(e[0].message.ends_with("deprecated: use x.io/v1"), "{e:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_crd_that_does_not_compile_is_said() {
+        let crd = json!({"spec": {"group": "x.io", "names": {"kind": "W"}, "versions": [
+            {"name": "v1", "served": true, "storage": false, "schema": {"openAPIV3Schema": {
+                "type": "object", "properties": {"a": {"type": "string", "pattern": "("}}}}}]}});
+        let p = problems(&crd);
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert_eq!(
+            p[0].pointer,
+            "/spec/versions/0/schema/openAPIV3Schema/properties/a"
+        );
+        assert_eq!(p[1].pointer, "/spec/versions");
+        let mut c = Crds::default();
+        c.add(crd.clone(), &"w.yaml".into());
+        assert!(matches!(
+            c.check("x.io/v1", "W", &json!({})),
+            Some(Verdict::Unusable(_))
+        ));
+    }
+}
