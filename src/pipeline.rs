@@ -647,7 +647,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         };
         if named { &mut late } else { &mut early }.push(i, path, l);
     }
-    let (stage, early_results) = pool.install(|| {
+    let (mut stage, early_results) = pool.install(|| {
         rayon::join(
             || {
                 plan.map(|plan| {
@@ -657,7 +657,6 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
             || check::check_files(early.loaded, &opts),
         )
     });
-    let mut stage = stage;
     if let Some(stage) = &mut stage {
         for message in &stage.unmatched {
             diag(&format!("kubegate: warning: {message}"));

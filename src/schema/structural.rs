@@ -632,18 +632,14 @@ impl Node {
             at_key: false,
             help: None,
         };
-        if let Some(min) = self.min_length.filter(|m| len < *m) {
-            out.push(bound(
-                "schema-invalid",
-                format!("`{field}` must be at least {min} characters long, not {len}"),
-            ));
-        }
-        if let Some(max) = self.max_length.filter(|m| len > *m) {
-            out.push(bound(
-                "schema-invalid",
-                format!("`{field}` may be at most {max} characters long, not {len}"),
-            ));
-        }
+        counted(
+            out,
+            ptr,
+            field,
+            len,
+            (self.min_length, self.max_length),
+            "characters",
+        );
         if let Some(p) = &self.pattern
             && !p.is_match(s)
         {
@@ -713,18 +709,14 @@ impl Node {
         out: &mut Vec<SchemaError>,
     ) {
         let len = items.len() as u64;
-        if let Some(min) = self.min_items.filter(|m| len < *m) {
-            out.push(invalid(
-                ptr,
-                format!("`{field}` must have at least {min} items, not {len}"),
-            ));
-        }
-        if let Some(max) = self.max_items.filter(|m| len > *m) {
-            out.push(invalid(
-                ptr,
-                format!("`{field}` may have at most {max} items, not {len}"),
-            ));
-        }
+        counted(
+            out,
+            ptr,
+            field,
+            len,
+            (self.min_items, self.max_items),
+            "items",
+        );
         // Duplicates of a set or a map list, each reported at the later item.
         let key_of = |v: &Value| -> Option<Vec<Value>> {
             match &self.list {
@@ -819,18 +811,14 @@ impl Node {
             }
         }
         let n = map.len() as u64;
-        if let Some(min) = self.min_properties.filter(|m| n < *m) {
-            out.push(invalid(
-                ptr,
-                format!("`{field}` must have at least {min} fields, not {n}"),
-            ));
-        }
-        if let Some(max) = self.max_properties.filter(|m| n > *m) {
-            out.push(invalid(
-                ptr,
-                format!("`{field}` may have at most {max} fields, not {n}"),
-            ));
-        }
+        counted(
+            out,
+            ptr,
+            field,
+            n,
+            (self.min_properties, self.max_properties),
+            "fields",
+        );
         let len_before = ptr.len();
         for (key, value) in map {
             let schema = self.property(key).or(self.additional.as_deref());
@@ -874,6 +862,30 @@ fn invalid(ptr: &str, message: String) -> SchemaError {
         pointer: ptr.to_owned(),
         at_key: false,
         help: None,
+    }
+}
+
+/// `minLength`/`maxLength`, `minItems`/`maxItems`, `minProperties`/`maxProperties`:
+/// `count` things against the bounds.
+fn counted(
+    out: &mut Vec<SchemaError>,
+    ptr: &str,
+    field: &str,
+    count: u64,
+    (min, max): (Option<u64>, Option<u64>),
+    things: &str,
+) {
+    if let Some(min) = min.filter(|m| count < *m) {
+        out.push(invalid(
+            ptr,
+            format!("`{field}` must have at least {min} {things}, not {count}"),
+        ));
+    }
+    if let Some(max) = max.filter(|m| count > *m) {
+        out.push(invalid(
+            ptr,
+            format!("`{field}` may have at most {max} {things}, not {count}"),
+        ));
     }
 }
 
