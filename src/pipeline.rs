@@ -18,6 +18,7 @@ use crate::finding::{Finding, Severity};
 use crate::mr::{BaseFiles, FilterMode, MergeRequest};
 use crate::parse::Limits;
 use crate::report::{self, Context, Counts, Format};
+use crate::schema::crd::Crds;
 use crate::schema::{self, Catalog};
 
 /// The repository and the merge request's base, when a flag needs them or CI is running.
@@ -110,8 +111,19 @@ fn merge_request_filters(
                 })
                 .collect();
             let base = crate::render::roots::render_dirs(files, &dirs);
+            // The base render's CRDs first, then the run's.
+            let mut crds = Crds::default();
+            let found = check::rendered::found_crds(&base.roots, &base.files);
+            check::add_crds(&mut crds, found, &mut Vec::new());
+            if let Some(given) = opts.crds {
+                crds.extend_from(given);
+            }
+            let opts = check::Options {
+                crds: Some(&crds),
+                ..opts.clone()
+            };
             let base_outcome =
-                pool.install(|| check::rendered::run(&base.roots, &base.files, opts));
+                pool.install(|| check::rendered::run(&base.roots, &base.files, &opts));
             existing +=
                 crate::mr::keep_new(&mut rendered, &base_outcome.findings, &|f| f.to_owned());
         }
@@ -579,8 +591,11 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
             },
         )?)
     };
+    // Every CRD of the run: the files', the render's, then those given.
+    let mut crds = Crds::default();
     let mut opts = check::Options {
         catalog,
+        crds: None,
         builtins: builtins.as_ref(),
         user: user.as_ref(),
         reject_missing_schemas: args.reject_missing_schemas,
@@ -691,18 +706,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         late_loaded.push(l);
         late_index.push(i);
     }
-    // The rest of the loose files and the rendered objects are checked side by side: one
-    // large root on one thread leaves the others to the files.
-    let (late_results, rendered) = pool.install(|| {
-        rayon::join(
-            || check::check_files(late_loaded, &opts),
-            || {
-                stage
-                    .as_ref()
-                    .map(|stage| check::rendered::run(&stage.roots, &stage.files, &opts))
-            },
-        )
-    });
+    let late_results = pool.install(|| check::check_files(late_loaded, &opts));
     // Every loose file in input order; a file the render read after all (a kustomization
     // named it in a way the plan did not see) is checked through the render only.
     let mut results: Vec<(usize, check::FileResult)> = Vec::new();
@@ -716,6 +720,29 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     results.extend(late_index.into_iter().zip(late_results));
     results.sort_unstable_by_key(|(i, _)| *i);
     let mut outcome = check::outcome(results.into_iter().map(|(_, r)| r).collect(), &opts);
+    // Custom resources are validated once every CRD is known: the files' (in input order),
+    // then the render's; rendered objects and the files' custom resources side by side.
+    check::add_crds(
+        &mut crds,
+        std::mem::take(&mut outcome.crds),
+        &mut outcome.findings,
+    );
+    if let Some(stage) = &stage {
+        let found = check::rendered::found_crds(&stage.roots, &stage.files);
+        check::add_crds(&mut crds, found, &mut outcome.findings);
+    }
+    opts.crds = Some(&crds);
+    let rendered = pool.install(|| {
+        rayon::join(
+            || check::custom_resources(&mut outcome, &crds, &opts),
+            || {
+                stage
+                    .as_ref()
+                    .map(|stage| check::rendered::run(&stage.roots, &stage.files, &opts))
+            },
+        )
+        .1
+    });
     if let (Some(stage), Some(rendered)) = (&stage, rendered) {
         outcome.findings.extend(rendered.findings);
         outcome.stats.objects += rendered.stats.objects;

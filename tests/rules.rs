@@ -15,6 +15,7 @@ fn run(file: &Path, id: &str) -> Vec<kubegate::finding::Finding> {
     let catalog = Catalog::get(schema::default_version()).unwrap();
     let opts = check::Options {
         catalog: Some(catalog),
+        crds: None,
         builtins: Some(&builtins),
         user: None,
         reject_missing_schemas: false,

@@ -13,13 +13,19 @@ use crate::finding::{self, Finding, ObjectRef, Severity};
 use crate::parse::{self, Contents, Document, Issue, Limits, NodeKind, Object, Reader};
 use crate::policy::Builtins;
 use crate::policy::user::{Kind, UserPolicies};
+use crate::schema::crd::{self, Crds};
 use crate::schema::{Catalog, SchemaError, Verdict};
 use crate::source::LineIndex;
 
 /// What a check run needs to know.
+#[derive(Clone)]
 pub struct Options<'a> {
     /// `None` skips schema validation.
     pub catalog: Option<&'a Catalog>,
+    /// The CRDs known before the files are checked (`--crds`; for rendered objects, every
+    /// CRD of the run). The CRDs among the checked files come first: custom resources of
+    /// the files wait for them ([`custom_resources`]).
+    pub crds: Option<&'a Crds>,
     /// Built-in Rego rules; `None` skips them. Cloned once per worker thread.
     pub builtins: Option<&'a Builtins>,
     /// User policies (conftest conventions); evaluated on every document.
@@ -76,6 +82,93 @@ pub struct Outcome {
     pub findings: Vec<Finding>,
     pub stats: Stats,
     pub sources: BTreeMap<Arc<str>, Arc<str>>,
+    /// The CRDs found among the files, in input order.
+    pub crds: Vec<FoundCrd>,
+    /// Custom resources waiting for every CRD of the run ([`custom_resources`]).
+    pub pending: Vec<PendingFile>,
+}
+
+/// A `CustomResourceDefinition` found in a file or rendered: what [`Crds`] needs of it,
+/// and a finding at its kind, for what is said of the CRD as a whole.
+#[derive(Debug)]
+pub struct FoundCrd {
+    pub spec: serde_json::Value,
+    pub at: Finding,
+}
+
+/// The documents of a file that hold custom resources, kept until every CRD of the run is
+/// known: each such object with the findings it already has (not yet through its inline
+/// suppressions, which may name schema rules).
+#[derive(Debug)]
+pub struct PendingFile {
+    file: Arc<str>,
+    text: Arc<str>,
+    docs: Vec<(Document, Vec<(usize, Vec<Finding>)>)>,
+}
+
+/// Adds `found` to `crds` in order, with a `crd-conflict` warning for each CRD of a kind
+/// an earlier, different CRD already defines.
+pub fn add_crds(crds: &mut Crds, found: Vec<FoundCrd>, findings: &mut Vec<Finding>) {
+    for FoundCrd { spec, mut at } in found {
+        if let crd::Added::Conflict { first, kind } = crds.add(spec, &at.file) {
+            at.rule = "crd-conflict".into();
+            at.severity = Severity::Warning;
+            at.message = format!(
+                "a second, different CustomResourceDefinition for {kind}: the one in {first}, \
+                 found first, validates its custom resources"
+            );
+            findings.push(at);
+        }
+    }
+}
+
+/// Validates the custom resources that waited for the CRDs of the run (`crds`: those of
+/// the files and the render first, then those given), in parallel, and adds their
+/// findings through their inline suppressions.
+pub fn custom_resources(out: &mut Outcome, crds: &Crds, opts: &Options<'_>) {
+    let rules = Rules {
+        builtins: opts.builtins,
+        user: opts.user,
+    };
+    let done: Vec<(Vec<Finding>, usize, Arc<str>, Arc<str>)> = std::mem::take(&mut out.pending)
+        .into_par_iter()
+        .map(|p| {
+            let mut src = FileText {
+                file: p.file.clone(),
+                text: p.text.clone(),
+                lines: None,
+            };
+            let mut findings = Vec::new();
+            let mut suppressed = 0;
+            for (doc, objects) in p.docs {
+                let Contents::Objects(all) = parse::objects(&doc) else {
+                    continue;
+                };
+                for (oi, mut fs) in objects {
+                    let Some(obj) = all.get(oi) else { continue };
+                    let mut place = DocPlace {
+                        src: &mut src,
+                        doc: &doc,
+                    };
+                    if let Some(catalog) = opts.catalog {
+                        check_object(&mut place, &mut fs, catalog, Some(crds), obj, opts);
+                    }
+                    if opts.inline_suppressions {
+                        suppressed += apply_inline(&mut place, &mut fs, obj, 0, rules, opts);
+                    }
+                    findings.extend(fs);
+                }
+            }
+            (findings, suppressed, p.file, p.text)
+        })
+        .collect();
+    for (findings, suppressed, file, text) in done {
+        out.stats.suppressed += suppressed;
+        if opts.keep_sources && !findings.is_empty() {
+            out.sources.entry(file).or_insert(text);
+        }
+        out.findings.extend(findings);
+    }
 }
 
 /// The content of one input, already read.
@@ -154,9 +247,17 @@ fn normalize(dir: &str, rel: &str) -> String {
     parts.join("/")
 }
 
-/// Checks every input in parallel on the current rayon pool.
+/// Checks every input in parallel on the current rayon pool, the custom resources with
+/// the CRDs among the inputs first, then those of `opts`.
 pub fn run(inputs: Vec<Loaded>, opts: &Options<'_>) -> Outcome {
-    outcome(check_files(inputs, opts), opts)
+    let mut out = outcome(check_files(inputs, opts), opts);
+    let mut crds = Crds::default();
+    add_crds(&mut crds, std::mem::take(&mut out.crds), &mut out.findings);
+    if let Some(given) = opts.crds {
+        crds.extend_from(given);
+    }
+    custom_resources(&mut out, &crds, opts);
+    out
 }
 
 /// Checks each input on its own, in parallel on the current rayon pool: what
@@ -197,6 +298,14 @@ pub fn outcome(results: Vec<FileResult>, opts: &Options<'_>) -> Outcome {
             out.sources.insert(r.file.clone(), text);
         }
         out.findings.extend(r.findings);
+        out.crds.extend(r.crds);
+        if !r.pending.is_empty() {
+            out.pending.push(PendingFile {
+                file: r.file,
+                text: r.source,
+                docs: r.pending,
+            });
+        }
     }
     if let Some(builtins) = opts.builtins {
         evaluate_inventory(&mut out, builtins, inventory, opts);
@@ -463,6 +572,22 @@ pub(crate) struct Engines {
     user: Option<UserPolicies>,
 }
 
+impl Engines {
+    fn rules(&self) -> Rules<'_> {
+        Rules {
+            builtins: self.builtins.as_ref(),
+            user: self.user.as_ref(),
+        }
+    }
+}
+
+/// The rules of a run, for what suppressions need to know of them (ids, names, queries).
+#[derive(Clone, Copy)]
+pub(crate) struct Rules<'a> {
+    builtins: Option<&'a Builtins>,
+    user: Option<&'a UserPolicies>,
+}
+
 /// What checking one file found ([`check_files`]).
 pub struct FileResult {
     file: Arc<str>,
@@ -477,6 +602,10 @@ pub struct FileResult {
     inventory: Vec<InventoryObject>,
     /// How the file was read.
     reader: Reader,
+    /// Its CRDs.
+    crds: Vec<FoundCrd>,
+    /// Its documents that hold custom resources, with them.
+    pending: Vec<(Document, Vec<(usize, Vec<Finding>)>)>,
 }
 
 /// Reads a file through [`crate::read`]: regular files only, opened without blocking, at
@@ -523,6 +652,8 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
                 docs: None,
                 inventory: Vec::new(),
                 reader: Reader::Kubectl,
+                crds: Vec::new(),
+                pending: Vec::new(),
             };
         }
     };
@@ -533,6 +664,8 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
     let mut ctx = FileCtx::new(file.clone(), text.clone());
     let mut combined = None;
     let mut inventory = Vec::new();
+    let mut crds = Vec::new();
+    let mut pending = Vec::new();
     // A file a kustomization lists is read as kustomize reads it; any other may be applied
     // as it is (kubectl, Argo CD) or through a generated kustomization (Flux).
     let reader = opts.kustomize.reader_of(&file);
@@ -583,8 +716,11 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
         } else {
             Vec::new()
         };
+        // Which documents (of `docs`, then of `other`) hold custom resources, and which.
+        let mut waiting: Vec<(bool, usize, Vec<(usize, Vec<Finding>)>)> = Vec::new();
         for (di, doc) in docs.iter().enumerate() {
             let inv = engines.builtins.is_some().then_some((&mut inventory, di));
+            let mut custom = Vec::new();
             check_document(
                 &mut ctx,
                 doc,
@@ -593,19 +729,54 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
                 Some(&mut stats),
                 inv,
                 among_objects,
+                &mut Found {
+                    crds: &mut crds,
+                    custom: &mut custom,
+                },
             );
+            if !custom.is_empty() {
+                waiting.push((false, di, custom));
+            }
             if ambiguous.contains(&doc.index)
-                && let Some(alt) = other.iter().find(|d| d.index == doc.index)
+                && let Some(ai) = other.iter().position(|d| d.index == doc.index)
             {
-                check_document(&mut ctx, alt, engines, opts, None, None, among_objects);
+                let mut custom = Vec::new();
+                let mut ignored = Vec::new();
+                check_document(
+                    &mut ctx,
+                    &other[ai],
+                    engines,
+                    opts,
+                    None,
+                    None,
+                    among_objects,
+                    &mut Found {
+                        crds: &mut ignored,
+                        custom: &mut custom,
+                    },
+                );
+                if !custom.is_empty() {
+                    waiting.push((true, ai, custom));
+                }
             }
         }
-        if opts.combine && opts.user.is_some() {
-            combined = Some(docs);
+        let keep_docs = opts.combine && opts.user.is_some();
+        let mut docs: Vec<Option<Document>> = docs.into_iter().map(Some).collect();
+        let mut other: Vec<Option<Document>> = other.into_iter().map(Some).collect();
+        for (alt, i, custom) in waiting {
+            let doc = match (alt, keep_docs) {
+                (true, _) => other[i].take(),
+                (false, false) => docs[i].take(),
+                (false, true) => docs[i].clone(),
+            };
+            pending.extend(doc.map(|d| (d, custom)));
+        }
+        if keep_docs {
+            combined = Some(docs.into_iter().flatten().collect());
         }
     }
     let keep = opts.keep_sources && !ctx.findings.is_empty();
-    let source = if combined.is_some() || !inventory.is_empty() {
+    let source = if combined.is_some() || !inventory.is_empty() || !pending.is_empty() {
         text.clone()
     } else {
         "".into()
@@ -619,7 +790,16 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
         docs: combined,
         inventory,
         reader,
+        crds,
+        pending,
     }
+}
+
+/// What a document yields for the checks across the run: its CRDs, and the objects
+/// (their index among the document's, with their findings so far) that wait for them.
+struct Found<'a> {
+    crds: &'a mut Vec<FoundCrd>,
+    custom: &'a mut Vec<(usize, Vec<Finding>)>,
 }
 
 /// Checks one document: user policies, then each object with the schemas, the built-in
@@ -634,6 +814,7 @@ fn check_document(
     mut stats: Option<&mut Stats>,
     mut inventory: Option<(&mut Vec<InventoryObject>, usize)>,
     among_objects: bool,
+    found: &mut Found<'_>,
 ) {
     let doc_start = ctx.findings.len();
     if let Some(user) = engines.user.as_mut()
@@ -678,7 +859,7 @@ fn check_document(
         ctx.findings.push(f);
     }
     let single = objects.len() == 1;
-    for obj in &objects {
+    for (oi, obj) in objects.iter().enumerate() {
         if let Some(stats) = stats.as_deref_mut() {
             stats.objects += 1;
         }
@@ -688,8 +869,18 @@ fn check_document(
             ctx.findings.len()
         };
         let (mut place, out) = ctx.place(doc);
-        if let Some(catalog) = opts.catalog {
-            check_object(&mut place, out, catalog, obj, opts);
+        // A kind the built-in schemas do not know waits for the CRDs of the whole run.
+        let custom = opts
+            .catalog
+            .is_some_and(|c| !c.knows(obj.api_version, obj.kind));
+        if let Some(catalog) = opts.catalog.filter(|_| !custom) {
+            check_object(&mut place, out, catalog, None, obj, opts);
+            if crd::is_crd(obj.api_version, obj.kind) {
+                found.crds.push(FoundCrd {
+                    spec: serde_json::json!({ "spec": obj.value.get("spec") }),
+                    at: place.at(&format!("{}/spec/names/kind", obj.prefix()), false),
+                });
+            }
         }
         if let Some(engine) = engines.builtins.as_mut() {
             match inventory.as_mut() {
@@ -701,8 +892,10 @@ fn check_document(
                 _ => evaluate_rules(&mut place, out, engine, obj, None),
             }
         }
-        if opts.inline_suppressions {
-            let silenced = apply_inline(&mut place, out, obj, start, engines, opts);
+        if custom {
+            found.custom.push((oi, out.drain(start..).collect()));
+        } else if opts.inline_suppressions {
+            let silenced = apply_inline(&mut place, out, obj, start, engines.rules(), opts);
             if let Some(stats) = stats.as_deref_mut() {
                 stats.suppressed += silenced;
             }
@@ -748,23 +941,56 @@ fn schema_finding(
     let pointer = format!("{prefix}{}", e.pointer);
     let mut f = place.at(&pointer, e.at_key);
     f.rule = e.rule.into();
-    f.severity = Severity::Error;
+    f.severity = if e.rule == "schema-deprecated" {
+        Severity::Warning
+    } else {
+        Severity::Error
+    };
     f.message = e.message;
     f.help = e.help;
     f.object = Some(object_ref(obj));
     f
 }
 
-/// Validates one object against its schema.
+/// Validates one object against its schema: the built-in one of its kind, else its CRD's
+/// among `crds`. A CRD is checked as a CRD too (`crd-invalid`).
 pub(crate) fn check_object(
     place: &mut dyn Place,
     out: &mut Vec<Finding>,
     catalog: &Catalog,
+    crds: Option<&Crds>,
     obj: &Object<'_>,
     opts: &Options<'_>,
 ) {
     let prefix = obj.prefix();
-    match catalog.check(obj.api_version, obj.kind, obj.value) {
+    let verdict = catalog.check(obj.api_version, obj.kind, obj.value);
+    if crd::is_crd(obj.api_version, obj.kind) {
+        for e in crd::problems(obj.value) {
+            out.push(schema_finding(place, obj, &prefix, e));
+        }
+    }
+    let by_crd = match verdict {
+        Verdict::NoSchema => crds.and_then(|c| c.check(obj.api_version, obj.kind, obj.value)),
+        _ => None,
+    };
+    let verdict = match by_crd {
+        Some(crd::Verdict::Checked(errors)) => Verdict::Checked(errors),
+        Some(crd::Verdict::Unusable(message)) => {
+            let mut f = place.at(&format!("{prefix}/kind"), false);
+            f.rule = "no-schema".into();
+            f.severity = if opts.reject_missing_schemas {
+                Severity::Error
+            } else {
+                Severity::Info
+            };
+            f.message = message;
+            f.object = Some(object_ref(obj));
+            out.push(f);
+            return;
+        }
+        None => verdict,
+    };
+    match verdict {
         Verdict::Checked(errors) => {
             for e in errors {
                 out.push(schema_finding(place, obj, &prefix, e));
@@ -797,7 +1023,8 @@ pub(crate) fn check_object(
                 (
                     Severity::Error,
                     format!(
-                        "no schema for {} `{}` in Kubernetes {} (--reject-missing-schemas)",
+                        "no schema for {} `{}` in Kubernetes {} or any CRD \
+                         (--reject-missing-schemas)",
                         obj.kind, obj.api_version, catalog.version
                     ),
                 )
@@ -805,7 +1032,7 @@ pub(crate) fn check_object(
                 (
                     Severity::Info,
                     format!(
-                        "no schema for {} `{}` in Kubernetes {}; not validated",
+                        "no schema for {} `{}` in Kubernetes {} or any CRD; not validated",
                         obj.kind, obj.api_version, catalog.version
                     ),
                 )
@@ -828,7 +1055,7 @@ pub(crate) fn apply_inline(
     out: &mut Vec<Finding>,
     obj: &Object<'_>,
     start: usize,
-    engines: &Engines,
+    rules: Rules<'_>,
     opts: &Options<'_>,
 ) -> usize {
     let suppressions = crate::suppress::inline(obj.value);
@@ -836,9 +1063,8 @@ pub(crate) fn apply_inline(
         return 0;
     }
     let builtin = |id: &str| {
-        engines
+        rules
             .builtins
-            .as_ref()
             .and_then(|b| b.rules.iter().find(|r| r.id == id))
             .map(|r| r.name.clone())
     };
@@ -868,10 +1094,9 @@ pub(crate) fn apply_inline(
     let mut k = 0;
     for s in &suppressions {
         for spec in &s.rules {
-            let ran = rule_ran(spec, engines, opts);
-            let deferred = engines
+            let ran = rule_ran(spec, rules, opts);
+            let deferred = rules
                 .builtins
-                .as_ref()
                 .is_some_and(|b| inventory_rule(b, spec, obj.kind));
             if !used[k] && ran != Some(false) && !deferred {
                 let mut f = place.at(&format!("{prefix}{}", s.pointer), false);
@@ -893,8 +1118,8 @@ pub(crate) fn apply_inline(
 /// Whether the rule `spec` names ran in this check: `Some(true)` if it did, `Some(false)`
 /// if it exists but was not run (so an unused suppression of it proves nothing), `None` if
 /// no rule has that id or name.
-fn rule_ran(spec: &str, engines: &Engines, opts: &Options<'_>) -> Option<bool> {
-    if let Some(b) = engines.builtins.as_ref()
+fn rule_ran(spec: &str, rules: Rules<'_>, opts: &Options<'_>) -> Option<bool> {
+    if let Some(b) = rules.builtins
         && b.rules
             .iter()
             .any(|r| crate::suppress::designates(spec, &r.id, Some(&r.name)))
@@ -908,10 +1133,14 @@ fn rule_ran(spec: &str, engines: &Engines, opts: &Options<'_>) -> Option<bool> {
     {
         return Some(false);
     }
-    if spec.starts_with("schema-") || spec == "removed-api" || spec == "no-schema" {
+    if spec.starts_with("schema-")
+        || spec.starts_with("crd-")
+        || spec == "removed-api"
+        || spec == "no-schema"
+    {
         return Some(opts.catalog.is_some());
     }
-    if let Some(u) = engines.user.as_ref()
+    if let Some(u) = rules.user
         && u.queries.iter().any(|q| q.id() == spec)
     {
         return Some(true);

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use super::{
-    Engines, FileText, Options, Outcome, Place, apply_inline, check_object, evaluate_rules,
-    evaluate_user, inventory_rule,
+    Engines, FileText, FoundCrd, Options, Outcome, Place, apply_inline, check_object,
+    evaluate_rules, evaluate_user, inventory_rule,
 };
 use crate::finding::{Finding, ObjectRef, Severity};
 use crate::parse::Object;
@@ -180,6 +180,34 @@ pub fn run(roots: &[Root], files: &Files, opts: &Options<'_>) -> Outcome {
     out
 }
 
+/// The CRDs the roots render, in order: the custom resources of the run are validated
+/// with them too.
+pub fn found_crds(roots: &[Root], files: &Files) -> Vec<FoundCrd> {
+    use crate::render::node::Kind;
+    let mut texts = HashMap::new();
+    let mut out = Vec::new();
+    for node in roots.iter().flat_map(|r| &r.objects) {
+        let text = |p: &str| match node.pointer(p).map(|n| &n.kind) {
+            Some(Kind::String(s)) => s.as_str(),
+            _ => "",
+        };
+        if !crate::schema::crd::is_crd(text("/apiVersion"), text("/kind")) {
+            continue;
+        }
+        let spec = node.get("spec").map(Node::to_value);
+        let mut place = NodePlace {
+            files,
+            texts: &mut texts,
+            node,
+        };
+        out.push(FoundCrd {
+            spec: serde_json::json!({ "spec": spec }),
+            at: place.at("/spec/names/kind", false),
+        });
+    }
+    out
+}
+
 /// A hash of a rendered tree: its values and where each came from.
 fn fingerprint(node: &Node) -> u64 {
     use std::hash::{Hash, Hasher};
@@ -304,7 +332,7 @@ fn check_one(
         );
     }
     if let Some(catalog) = opts.catalog {
-        check_object(&mut place, &mut out, catalog, &obj, opts);
+        check_object(&mut place, &mut out, catalog, opts.crds, &obj, opts);
     }
     if let Some(engine) = engines.builtins.as_mut() {
         if engine.in_inventory(kind) {
@@ -328,7 +356,7 @@ fn check_one(
         }
     }
     let suppressed = if opts.inline_suppressions {
-        apply_inline(&mut place, &mut out, &obj, 0, engines, opts)
+        apply_inline(&mut place, &mut out, &obj, 0, engines.rules(), opts)
     } else {
         0
     };

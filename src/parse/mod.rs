@@ -60,7 +60,7 @@ impl Default for Limits {
 }
 
 /// One YAML document of a file.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Document {
     /// 0-based index of the document in its file.
     pub index: usize,

@@ -2,11 +2,9 @@
 //! whose CRD the repository holds is validated against that CRD's schema for its version
 //! ([`super::structural`]), compiled once per kind and version, on first use.
 //!
-//! Not wired into the check yet (issue 11). Measured on `../shared/corpus`: a pass that
-//! parses the files holding CRDs before the check (25 of its 27 MB) made the default run
-//! 1.5× slower, since the check and the render parse those files again. The CRDs must come
-//! from the parse the check and the render already do: parse every file first, collect
-//! the CRDs, then check the objects.
+//! The CRDs come from the parse the check already does (on `../shared/corpus`, files
+//! holding CRDs are 25 of its 27 MB: a pass of their own cost half the run): custom
+//! resources wait until every file is checked, then are validated here.
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -16,10 +14,26 @@ use serde_json::Value;
 use super::SchemaError;
 use super::structural::{Node, SchemaProblem};
 
+/// Whether `apiVersion`/`kind` is a CRD whose schema kubegate reads.
+pub fn is_crd(api_version: &str, kind: &str) -> bool {
+    api_version == "apiextensions.k8s.io/v1" && kind == "CustomResourceDefinition"
+}
+
 /// The CRDs of a run, by group and kind.
 #[derive(Debug, Default)]
 pub struct Crds {
-    kinds: HashMap<(String, String), Crd>,
+    kinds: HashMap<(String, String), Arc<Crd>>,
+}
+
+/// What [`Crds::add`] did with a CRD.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Added {
+    /// The first CRD of its kind.
+    New,
+    /// Not a CRD kubegate can use (no group or kind), or the same as the first of its kind.
+    Ignored,
+    /// A different CRD of a kind already defined in `first`: ignored.
+    Conflict { first: Arc<str>, kind: String },
 }
 
 #[derive(Debug)]
@@ -49,16 +63,33 @@ pub enum Verdict {
 }
 
 impl Crds {
-    /// Adds the CRD `value` (an `apiextensions.k8s.io/v1` object) found in `file`. The
-    /// first CRD of a group and kind is kept: a later one for the same kind is ignored.
-    pub fn add(&mut self, mut value: Value, file: &Arc<str>) {
+    /// Adds the CRD `value` (an `apiextensions.k8s.io/v1` object, or its `spec` under
+    /// `spec`) found in `file`. The first CRD of a group and kind is kept: a later one for
+    /// the same kind is ignored, and said when it differs.
+    pub fn add(&mut self, mut value: Value, file: &Arc<str>) -> Added {
         let text = |p: &str| value.pointer(p).and_then(Value::as_str);
         let (Some(group), Some(kind)) = (text("/spec/group"), text("/spec/names/kind")) else {
-            return;
+            return Added::Ignored;
         };
         let (group, kind) = (group.to_owned(), kind.to_owned());
-        if self.kinds.contains_key(&(group.clone(), kind.clone())) {
-            return;
+        if let Some(first) = self.kinds.get(&(group.clone(), kind.clone())) {
+            let versions = value.pointer("/spec/versions").and_then(Value::as_array);
+            let same = versions.is_some_and(|vs| {
+                vs.len() == first.versions.len()
+                    && vs.iter().zip(&first.versions).all(|(v, f)| {
+                        v.get("name").and_then(Value::as_str) == Some(&f.name)
+                            && v.get("served").and_then(Value::as_bool).unwrap_or(false) == f.served
+                            && v.pointer("/schema/openAPIV3Schema") == f.schema.as_ref()
+                    })
+            });
+            return if same {
+                Added::Ignored
+            } else {
+                Added::Conflict {
+                    first: first.file.clone(),
+                    kind: format!("{kind}.{group}"),
+                }
+            };
         }
         let versions = value
             .pointer_mut("/spec/versions")
@@ -86,11 +117,20 @@ impl Crds {
             .collect();
         self.kinds.insert(
             (group, kind),
-            Crd {
+            Arc::new(Crd {
                 file: file.clone(),
                 versions,
-            },
+            }),
         );
+        Added::New
+    }
+
+    /// Adds every CRD of `other` whose kind `self` does not define yet (shared, with what
+    /// each compiled).
+    pub fn extend_from(&mut self, other: &Crds) {
+        for (key, crd) in &other.kinds {
+            self.kinds.entry(key.clone()).or_insert_with(|| crd.clone());
+        }
     }
 
     pub fn is_empty(&self) -> bool {

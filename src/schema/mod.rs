@@ -125,6 +125,11 @@ impl Catalog {
             .contains_key(&(api_version.to_owned(), kind.to_owned()))
     }
 
+    /// Whether [`Self::check`] knows the kind: a schema, or an API removed.
+    pub fn knows(&self, api_version: &str, kind: &str) -> bool {
+        self.has_kind(api_version, kind) || removed::lookup(api_version, kind).is_some()
+    }
+
     fn validator(&self, i: usize) -> Result<&Validator, &str> {
         self.validators[i]
             .get_or_init(|| {
