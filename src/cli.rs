@@ -136,6 +136,11 @@ pub struct CheckArgs {
     #[arg(long, help_heading = "Schemas")]
     pub reject_missing_schemas: bool,
 
+    /// CRD manifests (files or directories) outside the checked paths whose schemas
+    /// validate custom resources; a CRD among the checked files comes first (repeatable)
+    #[arg(long, value_name = "PATH", help_heading = "Schemas")]
+    pub crds: Vec<std::path::PathBuf>,
+
     /// Do not validate against schemas (parse errors are still reported)
     #[arg(long, help_heading = "Schemas")]
     pub no_schema: bool,
@@ -349,6 +354,9 @@ pub(crate) fn merge_config(args: &CheckArgs, cfg: &config::Loaded) -> anyhow::Re
         })?);
     }
     a.reject_missing_schemas |= c.reject_missing_schemas.unwrap_or(false);
+    if a.crds.is_empty() {
+        a.crds = c.crds.iter().map(|p| cfg.resolve(p)).collect();
+    }
     if a.policy.is_empty() {
         a.policy = c.policies.iter().map(|p| cfg.resolve(p)).collect();
     }

@@ -22,6 +22,9 @@ pub struct Config {
     pub exclude: Vec<String>,
     pub fail_on: Option<String>,
     pub reject_missing_schemas: Option<bool>,
+    /// CRD manifests outside the checked paths (`--crds`), relative to the config file.
+    #[serde(default)]
+    pub crds: Vec<PathBuf>,
     #[serde(default)]
     pub rules: Rules,
     #[serde(default)]

@@ -593,6 +593,15 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     };
     // Every CRD of the run: the files', the render's, then those given.
     let mut crds = Crds::default();
+    let given = if args.crds.is_empty() || args.no_schema {
+        None
+    } else {
+        let (given, warnings) = crate::schema::crd::load(&args.crds, &limits)?;
+        for w in warnings {
+            diag(&format!("kubegate: warning: {}", report::one_line(&w)));
+        }
+        Some(given)
+    };
     let mut opts = check::Options {
         catalog,
         crds: None,
@@ -730,6 +739,9 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     if let Some(stage) = &stage {
         let found = check::rendered::found_crds(&stage.roots, &stage.files);
         check::add_crds(&mut crds, found, &mut outcome.findings);
+    }
+    if let Some(given) = &given {
+        crds.extend_from(given);
     }
     opts.crds = Some(&crds);
     let rendered = pool.install(|| {

@@ -176,6 +176,30 @@ pub const CORE_RULES: &[CoreRule] = &[
         tag: "schema",
     },
     CoreRule {
+        id: "schema-version",
+        title: "Version not served",
+        description: "A custom resource under an apiVersion its CustomResourceDefinition does not serve; the message lists the versions it serves.",
+        tag: "schema",
+    },
+    CoreRule {
+        id: "schema-deprecated",
+        title: "Version deprecated",
+        description: "A custom resource under a version its CustomResourceDefinition marks deprecated (a warning carrying the CRD's deprecationWarning).",
+        tag: "schema",
+    },
+    CoreRule {
+        id: "crd-invalid",
+        title: "CustomResourceDefinition rejected",
+        description: "A CustomResourceDefinition the API server would reject: a schema that is not structural or does not compile (a pattern, a rule), no storage version or more than one. Its custom resources are not validated with it.",
+        tag: "schema",
+    },
+    CoreRule {
+        id: "crd-conflict",
+        title: "Two CRDs for one kind",
+        description: "A second, different CustomResourceDefinition for a group and kind already defined: the first found (in input order, files before rendered output before --crds) validates its custom resources.",
+        tag: "schema",
+    },
+    CoreRule {
         id: "no-schema",
         title: "No schema for the kind",
         description: "No schema for this apiVersion and kind (a custom resource, or an API newer than the selected Kubernetes version); the object was not validated.",

@@ -200,6 +200,78 @@ impl Crds {
     }
 }
 
+/// The CRDs of the files `paths` name (`--crds`): files, or directories searched for
+/// `.yaml`, `.yml` and `.json` files, read in path order. A path that does not exist is an
+/// error; a file that cannot be read or parsed is a warning (returned), and the rest goes on.
+pub fn load(
+    paths: &[std::path::PathBuf],
+    limits: &crate::parse::Limits,
+) -> anyhow::Result<(Crds, Vec<String>)> {
+    use crate::parse::{self, Contents, Reader};
+    let mut files = Vec::new();
+    for p in paths {
+        let meta =
+            std::fs::metadata(p).map_err(|e| anyhow::anyhow!("--crds {}: {e}", p.display()))?;
+        if meta.is_dir() {
+            let walk = ignore::WalkBuilder::new(p)
+                .standard_filters(false)
+                .hidden(true)
+                .sort_by_file_path(|a, b| a.cmp(b))
+                .build();
+            for entry in walk {
+                let entry = entry.map_err(|e| anyhow::anyhow!("--crds {}: {e}", p.display()))?;
+                let manifest = entry.file_type().is_some_and(|t| t.is_file())
+                    && entry
+                        .path()
+                        .extension()
+                        .and_then(|e| e.to_str())
+                        .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"));
+                if manifest {
+                    files.push(entry.into_path());
+                }
+            }
+        } else {
+            files.push(p.clone());
+        }
+    }
+    let mut crds = Crds::default();
+    let mut warnings = Vec::new();
+    for path in files {
+        let display: Arc<str> = path.display().to_string().into();
+        let bytes = match crate::read::read(&path, limits.max_file_size) {
+            Ok(b) => b,
+            Err(e) => {
+                warnings.push(format!("--crds {display}: {e}; its CRDs are not used"));
+                continue;
+            }
+        };
+        let decoded = parse::decode(&bytes);
+        let parsed = parse::yaml::parse_as(&decoded.text, limits, Reader::Kubectl);
+        if let Some(issue) = parsed
+            .issues
+            .iter()
+            .find(|i| !matches!(i.rule, parse::yaml::AMBIGUOUS | parse::yaml::DROPPED))
+        {
+            warnings.push(format!("--crds {display}: {}", issue.message));
+        }
+        for doc in &parsed.documents {
+            let Contents::Objects(objects) = parse::objects(doc) else {
+                continue;
+            };
+            for obj in objects.iter().filter(|o| is_crd(o.api_version, o.kind)) {
+                let spec = serde_json::json!({ "spec": obj.value.get("spec") });
+                if let Added::Conflict { first, kind } = crds.add(spec, &display) {
+                    warnings.push(format!(
+                        "--crds {display}: a second, different CustomResourceDefinition for \
+                         {kind}: the one in {first}, found first, is used"
+                    ));
+                }
+            }
+        }
+    }
+    Ok((crds, warnings))
+}
+
 /// The problems of a CRD object itself (`crd-invalid`): a version's schema that does not
 /// compile, no storage version or more than one. Pointers are from the object's root.
 pub fn problems(crd: &Value) -> Vec<SchemaError> {
