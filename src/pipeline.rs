@@ -318,6 +318,34 @@ fn change_summary(
     Ok(crate::changes::summarize(&base, &head, &renames))
 }
 
+/// Where the render may read: the repository of each checked path (the path itself when it
+/// is in none), and the directory holding them all when they are in several.
+fn confinement(paths: &[String]) -> PathBuf {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let mut common: Option<PathBuf> = None;
+    for p in paths.iter().filter(|p| p.as_str() != "-") {
+        let path = Path::new(p).canonicalize().unwrap_or_else(|_| cwd.join(p));
+        let dir = if path.is_dir() {
+            path.clone()
+        } else {
+            path.parent()
+                .map_or_else(|| path.clone(), Path::to_path_buf)
+        };
+        let top = match crate::git::Repo::discover(&dir) {
+            Ok(Some(repo)) => repo.root().canonicalize().unwrap_or(dir),
+            _ => dir,
+        };
+        common = Some(match common {
+            None => top,
+            Some(c) => c
+                .ancestors()
+                .find(|a| top.starts_with(a))
+                .map_or(c.clone(), Path::to_path_buf),
+        });
+    }
+    common.unwrap_or(cwd)
+}
+
 /// Runs `check`; returns the exit code.
 pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     let started = Instant::now();
@@ -627,13 +655,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     };
     let confine = match &mr {
         Some(mr) => mr.repo.root().to_path_buf(),
-        None => crate::git::Repo::discover(Path::new("."))
-            .ok()
-            .flatten()
-            .map_or_else(
-                || std::env::current_dir().unwrap_or_default(),
-                |r| r.root().to_path_buf(),
-            ),
+        None => confinement(&args.paths),
     };
     // What the render will build, found from the files as read.
     let plan = (!args.no_render).then(|| {

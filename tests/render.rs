@@ -842,3 +842,48 @@ fn each_file_is_checked_once_through_its_root_or_loose() {
         assert_eq!(other.stdout, r.stdout, "-j {jobs} reports differently");
     }
 }
+
+/// A directory outside the working directory (and outside any repository) is rendered
+/// with reads confined to it: it used to be refused whole, and the refusal panicked.
+#[test]
+fn a_directory_outside_the_working_directory_is_rendered() {
+    let cwd = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "app/kustomization.yaml",
+        "resources:\n- web.yaml\n",
+    );
+    write(
+        dir.path(),
+        "app/web.yaml",
+        &DEPLOYMENT.replace(
+            "image: nginx:1.27",
+            "image: nginx:1.27\n        imagePullPolicy: Sometimes",
+        ),
+    );
+    let path = dir.path().to_str().unwrap();
+    let r = kubegate_in(
+        cwd.path(),
+        &[
+            "check",
+            path,
+            "--no-config",
+            "--no-builtin-rules",
+            "-f",
+            "json",
+        ],
+        None,
+    );
+    let got: Vec<_> = findings(&r)
+        .into_iter()
+        .map(|(file, line, rule, _)| (file.rsplit('/').next().unwrap().to_owned(), line, rule))
+        .collect();
+    assert_eq!(
+        got,
+        vec![("web.yaml".to_owned(), 17, "schema-enum".to_owned())],
+        "{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+}

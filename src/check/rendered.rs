@@ -274,13 +274,23 @@ fn root_findings(
         node: &nowhere,
     };
     if let Some(e) = &root.error {
-        let mut f = place.at_origin(e.origin, e.at_key);
+        // An error before any file was read (the kustomization itself refused) is said at
+        // the root's directory.
+        let mut f = if (e.origin.file as usize) < files.len() {
+            place.at_origin(e.origin, e.at_key)
+        } else {
+            super::file_finding(&root.dir, "kustomize-error", String::new())
+        };
         f.rule = "kustomize-error".into();
         f.message = format!("kustomize cannot build {}: {}", root.dir, e.message);
         out.push(f);
     }
     for w in &root.warnings {
-        let mut f = place.at_origin(w.origin, false);
+        let mut f = if (w.origin.file as usize) < files.len() {
+            place.at_origin(w.origin, false)
+        } else {
+            super::file_finding(&root.dir, "kustomize-error", String::new())
+        };
         f.rule = w.rule.into();
         f.severity = if w.rule == "kustomize-helm" {
             Severity::Info
