@@ -103,8 +103,12 @@ pub struct FoundCrd {
 pub struct PendingFile {
     file: Arc<str>,
     text: Arc<str>,
-    docs: Vec<(Document, Vec<(usize, Vec<Finding>)>)>,
+    docs: Vec<(Document, Waiting)>,
 }
+
+/// The objects of a document that wait for the CRDs of the run: each one's index among
+/// the document's objects, with its findings so far.
+type Waiting = Vec<(usize, Vec<Finding>)>;
 
 /// Adds `found` to `crds` in order, with a `crd-conflict` warning for each CRD of a kind
 /// an earlier, different CRD already defines.
@@ -130,7 +134,8 @@ pub fn custom_resources(out: &mut Outcome, crds: &Crds, opts: &Options<'_>) {
         builtins: opts.builtins,
         user: opts.user,
     };
-    let done: Vec<(Vec<Finding>, usize, Arc<str>, Arc<str>)> = std::mem::take(&mut out.pending)
+    type Done = (Vec<Finding>, usize, Arc<str>, Arc<str>);
+    let done: Vec<Done> = std::mem::take(&mut out.pending)
         .into_par_iter()
         .map(|p| {
             let mut src = FileText {
@@ -605,7 +610,7 @@ pub struct FileResult {
     /// Its CRDs.
     crds: Vec<FoundCrd>,
     /// Its documents that hold custom resources, with them.
-    pending: Vec<(Document, Vec<(usize, Vec<Finding>)>)>,
+    pending: Vec<(Document, Waiting)>,
 }
 
 /// Reads a file through [`crate::read`]: regular files only, opened without blocking, at
@@ -717,7 +722,7 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
             Vec::new()
         };
         // Which documents (of `docs`, then of `other`) hold custom resources, and which.
-        let mut waiting: Vec<(bool, usize, Vec<(usize, Vec<Finding>)>)> = Vec::new();
+        let mut waiting: Vec<(bool, usize, Waiting)> = Vec::new();
         for (di, doc) in docs.iter().enumerate() {
             let inv = engines.builtins.is_some().then_some((&mut inventory, di));
             let mut custom = Vec::new();
@@ -799,13 +804,14 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
 /// (their index among the document's, with their findings so far) that wait for them.
 struct Found<'a> {
     crds: &'a mut Vec<FoundCrd>,
-    custom: &'a mut Vec<(usize, Vec<Finding>)>,
+    custom: &'a mut Waiting,
 }
 
 /// Checks one document: user policies, then each object with the schemas, the built-in
 /// rules and its inline suppressions. `stats` is `None` for a second reading of a document
 /// already counted; `inventory` collects what the inventory rules read (`None`: not
 /// collected), with the document's position in the file.
+#[allow(clippy::too_many_arguments)]
 fn check_document(
     ctx: &mut FileCtx,
     doc: &Document,
