@@ -379,6 +379,22 @@ mod tests {
     }
 
     #[test]
+    fn a_cel_rule_that_does_not_parse_makes_the_crd_invalid() {
+        let crd = json!({"spec": {"group": "x.io", "names": {"kind": "W"}, "versions": [
+            {"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {
+                "type": "object", "properties": {"spec": {"type": "object",
+                    "x-kubernetes-validations": [{"rule": "self.a ==", "message": "m"}]}}}}}]}});
+        let p = problems(&crd);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].rule, "crd-invalid");
+        assert_eq!(
+            p[0].pointer,
+            "/spec/versions/0/schema/openAPIV3Schema/properties/spec/x-kubernetes-validations/0"
+        );
+        assert!(p[0].message.contains("self.a =="), "{p:?}");
+    }
+
+    #[test]
     fn a_crd_that_does_not_compile_is_said() {
         let crd = json!({"spec": {"group": "x.io", "names": {"kind": "W"}, "versions": [
             {"name": "v1", "served": true, "storage": false, "schema": {"openAPIV3Schema": {

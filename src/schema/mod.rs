@@ -5,6 +5,7 @@
 //! fetched at run time. Each kind's validator is compiled on first use and shared by all
 //! threads.
 
+pub mod cel;
 pub mod crd;
 pub mod removed;
 pub mod structural;

@@ -1,0 +1,707 @@
+//! CRD `x-kubernetes-validations` (CEL rules), evaluated as the API server evaluates them
+//! (`RENDER-CRD-FACTS` C.5), on the cel-rust interpreter with the Kubernetes libraries of
+//! `kube-cel`.
+//!
+//! [`super::structural`] compiles each rule with its schema node ([`Rule::compile`]) and,
+//! after its structural walk, evaluates the rules of every node whose subtree had no error
+//! ([`Run::node`]), `self` being the node's value converted following the schema
+//! ([`to_cel`]). What the interpreter cannot decide is never an error of the object:
+//! - a rule using syntax the parser lacks, a function the interpreter does not have, a
+//!   runtime error (the interpreter's error handling differs from cel-go's: `exists` stops
+//!   at the first error, for one), or a result that is not a boolean: `cel-unsupported`,
+//!   once per rule and object;
+//! - the interpreter tracks no cost: a rule whose estimated cost (AST nodes × the largest
+//!   list, map or string under `self` ^ comprehension depth) exceeds the API server's
+//!   per-call limit is not evaluated (`cel-unsupported`), nor are the rules after the
+//!   per-object budget is spent;
+//! - a panic in the interpreter is caught and said as `cel-unsupported`.
+//!
+//! Transition rules (those reading `oldSelf`) need the old object: they are skipped, unless
+//! `optionalOldSelf` is set, when they run as on a create (`oldSelf` is `optional.none()`).
+//! [`Run::old`] is where an old object would be bound.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use kube_cel::KubeCelExt;
+pub use kube_cel::cel::Value as Cel;
+use kube_cel::cel::{self, ExecutionError, Program};
+use serde_json::Value;
+
+use super::SchemaError;
+
+/// The API server's runtime cost limit for one evaluation of one rule (`PerCallLimit`).
+pub const PER_CALL_LIMIT: u64 = 1_000_000;
+/// The API server's runtime cost budget for all the rules of one object
+/// (`RuntimeCELCostBudget`).
+pub const PER_OBJECT_BUDGET: u64 = 10_000_000;
+
+/// Rules longer than this, or nested deeper, are not parsed (the parser recurses).
+const MAX_RULE_LEN: usize = 32 * 1024;
+const MAX_NESTING: usize = 64;
+
+/// One `x-kubernetes-validations` entry.
+#[derive(Debug)]
+pub struct Rule {
+    /// The rule as written.
+    pub source: String,
+    compiled: Compiled,
+    message: Option<String>,
+    message_expression: Option<Expr>,
+    /// `fieldPath`, as JSON field names from the node.
+    field_path: Vec<String>,
+    /// `reason`: kept for the report; the API server's error type.
+    pub reason: Option<String>,
+    optional_old_self: bool,
+}
+
+#[derive(Debug)]
+enum Compiled {
+    Ready(Expr),
+    /// Valid CEL, presumably, that the interpreter cannot run: why.
+    Unsupported(String),
+}
+
+/// A parsed expression and what the cost estimate needs of it.
+#[derive(Debug)]
+struct Expr {
+    program: Program,
+    /// AST nodes.
+    nodes: u64,
+    /// How deep comprehensions (macros `all`, `exists`, `map`, `filter`…) nest.
+    depth: u32,
+    /// Whether it reads `oldSelf`.
+    transition: bool,
+}
+
+impl Rule {
+    /// Compiles one `x-kubernetes-validations` entry. `Err` is a problem of the CRD (the
+    /// API server would refuse it): no `rule`, a rule that does not parse, a bad
+    /// `fieldPath`.
+    pub fn compile(entry: &Value) -> Result<Rule, String> {
+        let Some(m) = entry.as_object() else {
+            return Err("an `x-kubernetes-validations` entry must be a mapping".into());
+        };
+        let text = |k: &str| m.get(k).and_then(Value::as_str).map(str::to_owned);
+        let Some(source) = text("rule").filter(|r| !r.trim().is_empty()) else {
+            return Err("an `x-kubernetes-validations` entry needs a `rule`".into());
+        };
+        let compiled = match parse(&source) {
+            Parsed::Ok(e) => Compiled::Ready(e),
+            Parsed::Unsupported(why) => Compiled::Unsupported(why),
+            Parsed::Invalid(why) => return Err(format!("rule `{source}` does not compile: {why}")),
+        };
+        let message_expression = match text("messageExpression") {
+            None => None,
+            Some(me) => match parse(&me) {
+                Parsed::Ok(e) => Some(e),
+                // The rule's `message` (or the default) is said instead.
+                Parsed::Unsupported(_) => None,
+                Parsed::Invalid(why) => {
+                    return Err(format!("messageExpression `{me}` does not compile: {why}"));
+                }
+            },
+        };
+        let field_path = match text("fieldPath") {
+            None => Vec::new(),
+            Some(p) => field_path(&p).ok_or_else(|| {
+                format!("fieldPath `{p}` is not a path such as `.a.b` or `['a']`")
+            })?,
+        };
+        Ok(Rule {
+            source,
+            compiled,
+            message: text("message").filter(|s| !s.is_empty()),
+            message_expression,
+            field_path,
+            reason: text("reason"),
+            optional_old_self: m
+                .get("optionalOldSelf")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        })
+    }
+
+    /// Whether the rule reads `oldSelf`.
+    pub fn is_transition(&self) -> bool {
+        matches!(&self.compiled, Compiled::Ready(e) if e.transition)
+    }
+
+    /// Why the interpreter cannot run the rule at all, if it cannot.
+    pub fn unsupported(&self) -> Option<&str> {
+        match &self.compiled {
+            Compiled::Unsupported(why) => Some(why),
+            Compiled::Ready(_) => None,
+        }
+    }
+}
+
+enum Parsed {
+    Ok(Expr),
+    Unsupported(String),
+    Invalid(String),
+}
+
+fn parse(source: &str) -> Parsed {
+    if source.len() > MAX_RULE_LEN {
+        return Parsed::Unsupported(format!("longer than {MAX_RULE_LEN} bytes"));
+    }
+    let mut nesting: usize = 0;
+    let mut deepest = 0;
+    for b in source.bytes() {
+        match b {
+            b'(' | b'[' | b'{' => {
+                nesting += 1;
+                deepest = deepest.max(nesting);
+            }
+            b')' | b']' | b'}' => nesting = nesting.saturating_sub(1),
+            _ => {}
+        }
+    }
+    if deepest > MAX_NESTING {
+        return Parsed::Unsupported(format!("nested deeper than {MAX_NESTING} levels"));
+    }
+    let program = match catch_unwind(|| Program::compile(source)) {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) => {
+            let why = e.to_string();
+            let why = why.lines().next().unwrap_or_default().to_owned();
+            // Deep expressions: cel-go allows more than the 96 levels of this parser.
+            return if why.contains("recursion") {
+                Parsed::Unsupported(format!("the parser refused it ({why})"))
+            } else {
+                Parsed::Invalid(why)
+            };
+        }
+        Err(_) => return Parsed::Unsupported("the parser panicked on it".into()),
+    };
+    let mut shape = Shape::default();
+    shape.visit(program.expression(), 0);
+    if let Some(why) = shape.unsupported {
+        return Parsed::Unsupported(why.into());
+    }
+    Parsed::Ok(Expr {
+        program,
+        nodes: shape.nodes,
+        depth: shape.depth,
+        transition: shape.old_self,
+    })
+}
+
+/// What an AST holds.
+#[derive(Default)]
+struct Shape {
+    nodes: u64,
+    depth: u32,
+    old_self: bool,
+    unsupported: Option<&'static str>,
+}
+
+impl Shape {
+    fn visit(&mut self, e: &cel::IdedExpr, depth: u32) {
+        use cel::common::ast::{EntryExpr, Expr as E};
+        self.nodes += 1;
+        self.depth = self.depth.max(depth);
+        match &e.expr {
+            E::Call(c) => {
+                // `all(k, v, …)` and the like: cel-go's two-variable comprehensions, which
+                // this parser reads as calls of a function it does not have.
+                if c.target.is_some()
+                    && c.args.len() == 3
+                    && matches!(
+                        c.func_name.as_str(),
+                        "all" | "exists" | "existsOne" | "exists_one" | "transformList"
+                    )
+                    || matches!(c.func_name.as_str(), "transformMap" | "transformMapEntry")
+                {
+                    self.unsupported = Some("two-variable comprehensions are not supported");
+                }
+                if let Some(t) = &c.target {
+                    self.visit(t, depth);
+                }
+                c.args.iter().for_each(|a| self.visit(a, depth));
+            }
+            E::Comprehension(c) => {
+                if c.iter_var2.is_some() {
+                    // Parsed, but evaluated with the second variable unbound.
+                    self.unsupported = Some("two-variable comprehensions are not supported");
+                }
+                self.visit(&c.iter_range, depth);
+                self.visit(&c.accu_init, depth);
+                self.visit(&c.loop_cond, depth + 1);
+                self.visit(&c.loop_step, depth + 1);
+                self.visit(&c.result, depth);
+            }
+            E::Ident(name) => self.old_self |= name == "oldSelf",
+            E::List(l) => l.elements.iter().for_each(|x| self.visit(x, depth)),
+            E::Map(m) => {
+                for entry in &m.entries {
+                    match &entry.expr {
+                        EntryExpr::MapEntry(me) => {
+                            self.visit(&me.key, depth);
+                            self.visit(&me.value, depth);
+                        }
+                        EntryExpr::StructField(_) => {
+                            self.unsupported = Some("message construction is not supported");
+                        }
+                    }
+                }
+            }
+            E::Select(s) => self.visit(&s.operand, depth),
+            // The interpreter panics on these.
+            E::Struct(_) => self.unsupported = Some("message construction is not supported"),
+            E::Unspecified => self.unsupported = Some("an unspecified expression"),
+            E::Literal(_) => {}
+        }
+    }
+}
+
+/// `.a.b`, `['a.b']`, `.a['b']` as field names; `None` if it is not such a path.
+fn field_path(p: &str) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    let mut rest = p.trim();
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix("['") {
+            let end = r.find("']")?;
+            out.push(r[..end].to_owned());
+            rest = &r[end + 2..];
+        } else if let Some(r) = rest.strip_prefix('.') {
+            let end = r.find(['.', '[']).unwrap_or(r.len());
+            if end == 0 {
+                return None;
+            }
+            out.push(r[..end].to_owned());
+            rest = &r[end..];
+        } else {
+            return None;
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// A property name as CEL sees it (`apiserver/pkg/cel/escaping.go`); `None` if it cannot
+/// be a CEL identifier (the field is not visible to rules).
+pub fn escape(name: &str) -> Option<String> {
+    const RESERVED: &[&str] = &[
+        "true",
+        "false",
+        "null",
+        "in",
+        "as",
+        "break",
+        "const",
+        "continue",
+        "else",
+        "for",
+        "function",
+        "if",
+        "import",
+        "let",
+        "loop",
+        "package",
+        "namespace",
+        "return",
+        "var",
+        "void",
+        "while",
+    ];
+    if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
+        return None;
+    }
+    if RESERVED.contains(&name) {
+        return Some(format!("__{name}__"));
+    }
+    let mut out = String::with_capacity(name.len());
+    let mut rest = name;
+    while let Some(c) = rest.chars().next() {
+        if rest.starts_with("__") {
+            out.push_str("__underscores__");
+            rest = &rest[2..];
+            continue;
+        }
+        match c {
+            '.' => out.push_str("__dot__"),
+            '-' => out.push_str("__dash__"),
+            '/' => out.push_str("__slash__"),
+            c if c.is_ascii_alphanumeric() || c == '_' => out.push(c),
+            _ => return None,
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    Some(out)
+}
+
+/// What the cost estimate needs of a converted value: its largest list, map or string.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Size {
+    pub largest: u64,
+}
+
+impl Size {
+    pub fn saw(&mut self, n: usize) {
+        self.largest = self.largest.max(n as u64);
+    }
+}
+
+/// A JSON value with no schema (under `x-kubernetes-preserve-unknown-fields` without
+/// properties) as a CEL value: names as they are.
+pub fn untyped(v: &Value, size: &mut Size) -> Cel {
+    match v {
+        Value::Null => Cel::Null,
+        Value::Bool(b) => Cel::Bool(*b),
+        Value::Number(n) => number(n, false),
+        Value::String(s) => {
+            size.saw(s.chars().count());
+            Cel::String(Arc::new(s.clone()))
+        }
+        Value::Array(items) => {
+            size.saw(items.len());
+            Cel::List(Arc::new(items.iter().map(|i| untyped(i, size)).collect()))
+        }
+        Value::Object(m) => {
+            size.saw(m.len());
+            map(m.iter().map(|(k, v)| (k.clone(), untyped(v, size))))
+        }
+    }
+}
+
+/// A number: `double` where the schema says `number`, else an `int` when it has no
+/// fraction (Kubernetes decodes JSON integers as int64).
+pub fn number(n: &serde_json::Number, double: bool) -> Cel {
+    if !double {
+        if let Some(i) = n.as_i64() {
+            return Cel::Int(i);
+        }
+        if let Some(u) = n.as_u64() {
+            return Cel::UInt(u);
+        }
+        if let Some(f) = n.as_f64()
+            && f.fract() == 0.0
+            && f.abs() < 9.0e18
+        {
+            return Cel::Int(f as i64);
+        }
+    }
+    Cel::Float(n.as_f64().unwrap_or(0.0))
+}
+
+/// A CEL map of string keys.
+pub fn map(entries: impl Iterator<Item = (String, Cel)>) -> Cel {
+    let m: std::collections::HashMap<cel::objects::Key, Cel> = entries
+        .map(|(k, v)| (cel::objects::Key::String(Arc::new(k)), v))
+        .collect();
+    Cel::Map(cel::objects::Map { map: Arc::new(m) })
+}
+
+/// A string of a `format` CEL types: `date-time` and `date` as timestamps, `duration` as
+/// a duration, `byte` as bytes; `None` if it does not convert (kept a string).
+pub fn formatted(s: &str, format: &str) -> Option<Cel> {
+    match format {
+        "date-time" => {
+            let s = s.replacen(['t', ' '], "T", 1);
+            chrono::DateTime::parse_from_rfc3339(&s)
+                .ok()
+                .map(Cel::Timestamp)
+        }
+        "date" => chrono::DateTime::parse_from_rfc3339(&format!("{s}T00:00:00Z"))
+            .ok()
+            .map(Cel::Timestamp),
+        "duration" => go_duration(s).map(Cel::Duration),
+        "byte" => data_encoding::BASE64
+            .decode(s.as_bytes())
+            .ok()
+            .map(|b| Cel::Bytes(Arc::new(b))),
+        _ => None,
+    }
+}
+
+/// Go's `time.ParseDuration`.
+fn go_duration(s: &str) -> Option<chrono::Duration> {
+    let (neg, s) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    if s == "0" {
+        return Some(chrono::Duration::zero());
+    }
+    let mut total = 0f64;
+    let mut rest = s;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let n = rest
+            .bytes()
+            .take_while(|b| b.is_ascii_digit() || *b == b'.')
+            .count();
+        let value: f64 = rest[..n].parse().ok()?;
+        rest = &rest[n..];
+        let (unit, nanos) = [
+            ("ns", 1.0),
+            ("us", 1e3),
+            ("µs", 1e3),
+            ("μs", 1e3),
+            ("ms", 1e6),
+            ("s", 1e9),
+            ("m", 60e9),
+            ("h", 3600e9),
+        ]
+        .into_iter()
+        .find(|(u, _)| rest.starts_with(u))?;
+        rest = &rest[unit.len()..];
+        total += value * nanos;
+    }
+    if total > 9.2e18 {
+        return None;
+    }
+    let d = chrono::Duration::nanoseconds(total as i64);
+    Some(if neg { -d } else { d })
+}
+
+thread_local! {
+    /// The standard functions and the Kubernetes libraries, registered once per thread.
+    static ROOT: cel::Context<'static> = cel::Context::default().with_all();
+}
+
+/// The rules of one object being validated: the budget left and what was said.
+#[derive(Debug)]
+pub struct Run<'a> {
+    budget: u64,
+    exhausted: bool,
+    /// Rules already said to be unsupported for this object (by address).
+    said: Vec<usize>,
+    /// The old object of an update, for transition rules (not wired yet: creates only).
+    pub old: Option<&'a Value>,
+}
+
+impl Default for Run<'_> {
+    fn default() -> Self {
+        Run {
+            budget: PER_OBJECT_BUDGET,
+            exhausted: false,
+            said: Vec::new(),
+            old: None,
+        }
+    }
+}
+
+impl Run<'_> {
+    /// Evaluates `rules` at the node `ptr`, whose value is `raw` (the JSON, for `fieldPath`)
+    /// and `this` (as CEL), whose largest list, map or string is `size`.
+    pub fn node(
+        &mut self,
+        rules: &[Rule],
+        this: Cel,
+        size: Size,
+        raw: &Value,
+        ptr: &str,
+        out: &mut Vec<SchemaError>,
+    ) {
+        ROOT.with(|root| {
+            let mut ctx = root.new_inner_scope();
+            ctx.add_variable_from_value("self", this);
+            let mut with_old = None;
+            for rule in rules {
+                if self.exhausted {
+                    return;
+                }
+                let expr = match &rule.compiled {
+                    Compiled::Ready(e) => e,
+                    Compiled::Unsupported(why) => {
+                        self.unsupported(rule, ptr, why.clone(), out);
+                        continue;
+                    }
+                };
+                let ctx = if expr.transition {
+                    if !rule.optional_old_self {
+                        // Needs the old object: not checked on a create.
+                        continue;
+                    }
+                    with_old.get_or_insert_with(|| {
+                        let mut c = ctx.new_inner_scope();
+                        c.add_variable_from_value(
+                            "oldSelf",
+                            Cel::Opaque(Arc::new(cel::objects::OptionalValue::none())),
+                        );
+                        c
+                    })
+                } else {
+                    &ctx
+                };
+                let cost = estimate(expr, size);
+                if cost > PER_CALL_LIMIT {
+                    self.unsupported(
+                        rule,
+                        ptr,
+                        format!(
+                            "its estimated cost ({cost}) exceeds the API server's per-call \
+                             limit ({PER_CALL_LIMIT}); not evaluated"
+                        ),
+                        out,
+                    );
+                    continue;
+                }
+                if cost > self.budget {
+                    self.exhausted = true;
+                    out.push(SchemaError {
+                        rule: "cel-unsupported",
+                        message: format!(
+                            "the estimated cost of the validation rules exceeds the API \
+                             server's per-object budget ({PER_OBJECT_BUDGET}); rule `{}` and \
+                             the rules after it were not evaluated",
+                            rule.source
+                        ),
+                        pointer: ptr.to_owned(),
+                        at_key: false,
+                        help: None,
+                    });
+                    return;
+                }
+                self.budget -= cost;
+                match eval(&expr.program, ctx) {
+                    Ok(Cel::Bool(true)) => {}
+                    Ok(Cel::Bool(false)) => {
+                        let message = rule
+                            .message_expression
+                            .as_ref()
+                            .and_then(|me| message(me, ctx, size, &mut self.budget))
+                            .or_else(|| rule.message.clone())
+                            .unwrap_or_else(|| format!("failed rule: {}", rule.source));
+                        out.push(SchemaError {
+                            rule: "schema-cel",
+                            message,
+                            pointer: at_field_path(ptr, raw, &rule.field_path),
+                            at_key: false,
+                            help: None,
+                        });
+                    }
+                    Ok(other) => self.unsupported(
+                        rule,
+                        ptr,
+                        format!("it gave {other:?}, not a boolean"),
+                        out,
+                    ),
+                    Err(why) => self.unsupported(rule, ptr, why, out),
+                }
+            }
+        });
+    }
+
+    fn unsupported(&mut self, rule: &Rule, ptr: &str, why: String, out: &mut Vec<SchemaError>) {
+        let key = std::ptr::from_ref(rule) as usize;
+        if self.said.contains(&key) {
+            return;
+        }
+        self.said.push(key);
+        out.push(SchemaError {
+            rule: "cel-unsupported",
+            message: format!("validation rule `{}` not checked: {why}", rule.source),
+            pointer: ptr.to_owned(),
+            at_key: false,
+            help: None,
+        });
+    }
+}
+
+/// AST nodes × the largest list, map or string (at least 1) ^ comprehension depth.
+fn estimate(e: &Expr, size: Size) -> u64 {
+    e.nodes
+        .saturating_mul(size.largest.max(1).saturating_pow(e.depth))
+}
+
+/// Runs a program, a panic and every runtime error said as why it could not be decided.
+fn eval(program: &Program, ctx: &cel::Context) -> Result<Cel, String> {
+    match catch_unwind(AssertUnwindSafe(|| program.execute(ctx))) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(ExecutionError::UndeclaredReference(name))) => Err(format!(
+            "`{name}` is not known to kubegate's CEL interpreter"
+        )),
+        Ok(Err(e)) => Err(format!(
+            "evaluation failed ({e}); the API server may reject the object or accept it"
+        )),
+        Err(_) => Err("the CEL interpreter panicked on it".into()),
+    }
+}
+
+/// A `messageExpression`'s message: a non-empty string of at most 5 KiB without line
+/// breaks, else `None` (the rule's `message` is said).
+fn message(e: &Expr, ctx: &cel::Context, size: Size, budget: &mut u64) -> Option<String> {
+    let cost = estimate(e, size);
+    if cost > PER_CALL_LIMIT || cost > *budget {
+        return None;
+    }
+    *budget -= cost;
+    match eval(&e.program, ctx) {
+        Ok(Cel::String(s)) if !s.trim().is_empty() && s.len() <= 5120 && !s.contains('\n') => {
+            Some(s.to_string())
+        }
+        _ => None,
+    }
+}
+
+/// The pointer of `fieldPath` below `ptr`, if the value has it; else `ptr`.
+fn at_field_path(ptr: &str, raw: &Value, path: &[String]) -> String {
+    let mut at = raw;
+    let mut out = ptr.to_owned();
+    for seg in path {
+        match at.get(seg) {
+            Some(v) => at = v,
+            None => return ptr.to_owned(),
+        }
+        out.push('/');
+        out.push_str(&crate::parse::source_map::escape(seg));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_escaped_as_the_api_server_escapes_them() {
+        for (name, cel) in [
+            ("foo-bar", Some("foo__dash__bar")),
+            ("a.b/c", Some("a__dot__b__slash__c")),
+            ("a__b", Some("a__underscores__b")),
+            ("a_b", Some("a_b")),
+            ("namespace", Some("__namespace__")),
+            ("1a", None),
+            ("a b", None),
+        ] {
+            assert_eq!(escape(name).as_deref(), cel, "{name}");
+        }
+    }
+
+    #[test]
+    fn field_paths_parse() {
+        assert_eq!(
+            field_path(".a.b").unwrap(),
+            vec!["a".to_owned(), "b".to_owned()]
+        );
+        assert_eq!(
+            field_path(".a['b.c']").unwrap(),
+            vec!["a".to_owned(), "b.c".to_owned()]
+        );
+        assert!(field_path("a").is_none());
+        assert!(field_path("..a").is_none());
+    }
+
+    #[test]
+    fn durations_and_timestamps_convert() {
+        assert_eq!(go_duration("1h30m"), Some(chrono::Duration::minutes(90)));
+        assert_eq!(
+            go_duration("-1.5s"),
+            Some(chrono::Duration::milliseconds(-1500))
+        );
+        assert!(go_duration("90").is_none());
+        assert!(matches!(
+            formatted("2024-01-02T03:04:05Z", "date-time"),
+            Some(Cel::Timestamp(_))
+        ));
+        assert!(matches!(
+            formatted("2024-01-02", "date"),
+            Some(Cel::Timestamp(_))
+        ));
+    }
+}
