@@ -188,6 +188,18 @@ pub const CORE_RULES: &[CoreRule] = &[
         tag: "schema",
     },
     CoreRule {
+        id: "schema-cel",
+        title: "CEL validation rule failed",
+        description: "A custom resource breaks one of its CRD's x-kubernetes-validations rules; the message is the rule's message (or messageExpression), at the rule's fieldPath or the node the rule is on.",
+        tag: "schema",
+    },
+    CoreRule {
+        id: "cel-unsupported",
+        title: "CEL rule not evaluated",
+        description: "A CRD's CEL rule kubegate cannot evaluate on this object (a function it does not implement, a runtime error, an estimated cost over the API server's budget): never reported as a failure, so the object may still be rejected by the API server.",
+        tag: "schema",
+    },
+    CoreRule {
         id: "crd-invalid",
         title: "CustomResourceDefinition rejected",
         description: "A CustomResourceDefinition the API server would reject: a schema that is not structural or does not compile (a pattern, a rule), no storage version or more than one. Its custom resources are not validated with it.",

@@ -90,6 +90,13 @@ spec:
           spec:
             type: object
             required: [size]
+            x-kubernetes-validations:
+            - rule: '!has(self.color) || self.color != ''blue'' || self.size <= 10'
+              message: a blue widget is at most 10
+              fieldPath: .size
+            - rule: self.ports.all(p, p.port > 0)
+              messageExpression: >-
+                'ports must be positive: ' + self.ports.filter(p, p.port <= 0).map(p, p.name).join(', ')
             properties:
               size:
                 type: integer
@@ -169,6 +176,37 @@ fn a_custom_resource_is_validated_by_a_crd_in_another_file() {
 }
 
 #[test]
+fn cel_rules_of_the_crd_are_evaluated() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "crd.yaml", CRD);
+    write(
+        dir.path(),
+        "w.yaml",
+        &WIDGET.replace("color: red", "color: blue"),
+    );
+    let r = check(dir.path(), &[]);
+    assert_eq!(findings(&r), vec![], "{}", r.stdout);
+    let bad = WIDGET
+        .replace("color: red", "color: blue")
+        .replace("size: 2", "size: 11")
+        .replace("port: 80", "port: -1");
+    write(dir.path(), "w.yaml", &bad);
+    let r = check(dir.path(), &[]);
+    assert_eq!(
+        findings(&r),
+        vec![
+            f("w.yaml", 5, 1, "schema-cel", "error"),
+            f("w.yaml", 6, 9, "schema-cel", "error"),
+        ],
+        "{}",
+        r.stdout
+    );
+    let m = messages(&r);
+    assert_eq!(m[0], "ports must be positive: http", "{m:?}");
+    assert_eq!(m[1], "a blue widget is at most 10", "{m:?}");
+}
+
+#[test]
 fn versions_not_served_and_deprecated_versions_are_said() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "crd.yaml", CRD);
@@ -223,7 +261,7 @@ fn a_crd_that_kubernetes_rejects_is_said_and_its_resources_are_not_validated() {
     let r = check(dir.path(), &[]);
     let got = findings(&r);
     assert!(
-        got.contains(&f("crd.yaml", 23, 15, "crd-invalid", "error")),
+        got.contains(&f("crd.yaml", 30, 15, "crd-invalid", "error")),
         "{got:?}\n{}",
         r.stdout
     );
@@ -370,7 +408,12 @@ fn gateway_api_examples_with_their_crds() {
             1,
         )
         .replacen("    port: 80\n", "    port: \"80\"\n", 1)
-        .replacen("        type: PathPrefix\n", "        type: Prefix\n", 1);
+        .replacen("        type: PathPrefix\n", "        type: Prefix\n", 1)
+        .replacen(
+            "        value: /some/thing\n",
+            "        value: some/thing\n",
+            1,
+        );
     write(dir.path(), "basic-http.yaml", &seeded);
     let r = check(dir.path(), &[]);
     assert_eq!(
@@ -379,6 +422,7 @@ fn gateway_api_examples_with_their_crds() {
             f("basic-http.yaml", 23, 5, "schema-unknown-field", "error"),
             f("basic-http.yaml", 24, 11, "schema-type", "error"),
             f("basic-http.yaml", 38, 15, "schema-enum", "error"),
+            f("basic-http.yaml", 52, 7, "schema-cel", "error"),
         ],
         "{}",
         r.stdout

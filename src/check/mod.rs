@@ -92,7 +92,7 @@ pub struct Outcome {
 /// and a finding at its kind, for what is said of the CRD as a whole.
 #[derive(Debug)]
 pub struct FoundCrd {
-    pub spec: serde_json::Value,
+    pub definition: crd::Definition,
     pub at: Finding,
 }
 
@@ -113,8 +113,8 @@ type Waiting = Vec<(usize, Vec<Finding>)>;
 /// Adds `found` to `crds` in order, with a `crd-conflict` warning for each CRD of a kind
 /// an earlier, different CRD already defines.
 pub fn add_crds(crds: &mut Crds, found: Vec<FoundCrd>, findings: &mut Vec<Finding>) {
-    for FoundCrd { spec, mut at } in found {
-        if let crd::Added::Conflict { first, kind } = crds.add(spec, &at.file) {
+    for FoundCrd { definition, mut at } in found {
+        if let crd::Added::Conflict { first, kind } = crds.add_definition(definition, &at.file) {
             at.rule = "crd-conflict".into();
             at.severity = Severity::Warning;
             at.message = format!(
@@ -879,14 +879,13 @@ fn check_document(
         let custom = opts
             .catalog
             .is_some_and(|c| !c.knows(obj.api_version, obj.kind));
-        if let Some(catalog) = opts.catalog.filter(|_| !custom) {
-            check_object(&mut place, out, catalog, None, obj, opts);
-            if crd::is_crd(obj.api_version, obj.kind) {
-                found.crds.push(FoundCrd {
-                    spec: serde_json::json!({ "spec": obj.value.get("spec") }),
-                    at: place.at(&format!("{}/spec/names/kind", obj.prefix()), false),
-                });
-            }
+        if let Some(catalog) = opts.catalog.filter(|_| !custom)
+            && let Some(definition) = check_object(&mut place, out, catalog, None, obj, opts)
+        {
+            found.crds.push(FoundCrd {
+                definition,
+                at: place.at(&format!("{}/spec/names/kind", obj.prefix()), false),
+            });
         }
         if let Some(engine) = engines.builtins.as_mut() {
             match inventory.as_mut() {
@@ -947,10 +946,10 @@ fn schema_finding(
     let pointer = format!("{prefix}{}", e.pointer);
     let mut f = place.at(&pointer, e.at_key);
     f.rule = e.rule.into();
-    f.severity = if e.rule == "schema-deprecated" {
-        Severity::Warning
-    } else {
-        Severity::Error
+    f.severity = match e.rule {
+        "schema-deprecated" => Severity::Warning,
+        "cel-unsupported" => Severity::Info,
+        _ => Severity::Error,
     };
     f.message = e.message;
     f.help = e.help;
@@ -959,7 +958,7 @@ fn schema_finding(
 }
 
 /// Validates one object against its schema: the built-in one of its kind, else its CRD's
-/// among `crds`. A CRD is checked as a CRD too (`crd-invalid`).
+/// among `crds`. A CRD is checked as a CRD too (`crd-invalid`), and returned compiled.
 pub(crate) fn check_object(
     place: &mut dyn Place,
     out: &mut Vec<Finding>,
@@ -967,13 +966,16 @@ pub(crate) fn check_object(
     crds: Option<&Crds>,
     obj: &Object<'_>,
     opts: &Options<'_>,
-) {
+) -> Option<crd::Definition> {
     let prefix = obj.prefix();
     let verdict = catalog.check(obj.api_version, obj.kind, obj.value);
+    let mut definition = None;
     if crd::is_crd(obj.api_version, obj.kind) {
-        for e in crd::problems(obj.value) {
+        let (def, problems) = crd::compile(obj.value);
+        for e in problems {
             out.push(schema_finding(place, obj, &prefix, e));
         }
+        definition = def;
     }
     let by_crd = match verdict {
         Verdict::NoSchema => crds.and_then(|c| c.check(obj.api_version, obj.kind, obj.value)),
@@ -992,7 +994,7 @@ pub(crate) fn check_object(
             f.message = message;
             f.object = Some(object_ref(obj));
             out.push(f);
-            return;
+            return definition;
         }
         None => verdict,
     };
@@ -1051,6 +1053,7 @@ pub(crate) fn check_object(
             out.push(f);
         }
     }
+    definition
 }
 
 /// Applies the object's `kubegate.io/ignore` annotations to its findings (those from
@@ -1141,6 +1144,7 @@ fn rule_ran(spec: &str, rules: Rules<'_>, opts: &Options<'_>) -> Option<bool> {
     }
     if spec.starts_with("schema-")
         || spec.starts_with("crd-")
+        || spec == "cel-unsupported"
         || spec == "removed-api"
         || spec == "no-schema"
     {

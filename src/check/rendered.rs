@@ -195,13 +195,17 @@ pub fn found_crds(roots: &[Root], files: &Files) -> Vec<FoundCrd> {
             continue;
         }
         let spec = node.get("spec").map(Node::to_value);
+        let Some(definition) = crate::schema::crd::define(serde_json::json!({ "spec": spec }))
+        else {
+            continue;
+        };
         let mut place = NodePlace {
             files,
             texts: &mut texts,
             node,
         };
         out.push(FoundCrd {
-            spec: serde_json::json!({ "spec": spec }),
+            definition,
             at: place.at("/spec/names/kind", false),
         });
     }

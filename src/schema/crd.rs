@@ -48,8 +48,21 @@ struct Version {
     name: String,
     served: bool,
     deprecated: Option<String>,
-    schema: Option<Value>,
+    /// Whether the version has a schema (apiextensions v1 requires one).
+    has_schema: bool,
+    /// The schema, until compiled on first use (`None` once [`compile`]d).
+    source: Option<Value>,
     compiled: OnceLock<Result<Node, SchemaProblem>>,
+    /// A hash of the schema: two CRDs of one kind differ when their versions do.
+    fingerprint: u64,
+}
+
+/// A CRD as [`Crds`] keeps it: its kind and versions, each schema compiled or to compile.
+#[derive(Debug)]
+pub struct Definition {
+    group: String,
+    kind: String,
+    versions: Vec<Version>,
 }
 
 /// What a CRD says of one custom resource.
@@ -62,64 +75,174 @@ pub enum Verdict {
     Unusable(String),
 }
 
+/// The versions of the CRD `crd` (the object, or its spec under `spec`); each schema is
+/// given to `schema` (with the version's index) to keep, compile or both.
+fn definition(
+    crd: &Value,
+    mut schema: impl FnMut(usize, &Value) -> (Option<Value>, OnceLock<Result<Node, SchemaProblem>>),
+) -> Option<Definition> {
+    let text = |p: &str| crd.pointer(p).and_then(Value::as_str);
+    let (group, kind) = (text("/spec/group")?, text("/spec/names/kind")?);
+    let versions = crd
+        .pointer("/spec/versions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .filter_map(|(i, v)| {
+            let name = v.get("name")?.as_str()?.to_owned();
+            let found = v.pointer("/schema/openAPIV3Schema");
+            let (source, compiled) = match found {
+                Some(s) => schema(i, s),
+                None => (None, OnceLock::new()),
+            };
+            let fingerprint = source.as_ref().or(found).map_or(0, fingerprint);
+            Some(Version {
+                name,
+                served: v.get("served").and_then(Value::as_bool).unwrap_or(false),
+                deprecated: v
+                    .get("deprecated")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false)
+                    .then(|| {
+                        v.get("deprecationWarning")
+                            .and_then(Value::as_str)
+                            .map_or_else(String::new, str::to_owned)
+                    }),
+                has_schema: found.is_some(),
+                source,
+                compiled,
+                fingerprint,
+            })
+        })
+        .collect();
+    Some(Definition {
+        group: group.to_owned(),
+        kind: kind.to_owned(),
+        versions,
+    })
+}
+
+/// A hash of a JSON value (object keys in their order).
+fn fingerprint(v: &Value) -> u64 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    fn walk(v: &Value, h: &mut impl Hasher) {
+        match v {
+            Value::Null => 0u8.hash(h),
+            Value::Bool(b) => (1u8, b).hash(h),
+            Value::Number(n) => (2u8, n.to_string()).hash(h),
+            Value::String(s) => (3u8, s).hash(h),
+            Value::Array(a) => {
+                (4u8, a.len()).hash(h);
+                a.iter().for_each(|i| walk(i, h));
+            }
+            Value::Object(m) => {
+                (5u8, m.len()).hash(h);
+                for (k, v) in m {
+                    k.hash(h);
+                    walk(v, h);
+                }
+            }
+        }
+    }
+    let mut h = foldhash::fast::FixedState::default().build_hasher();
+    walk(v, &mut h);
+    h.finish()
+}
+
+/// Compiles every version's schema of the CRD `crd` (the object, or its spec under
+/// `spec`) once: what its custom resources are validated with (`None` without a group
+/// and kind), and the problems of the CRD itself (`crd-invalid`, pointers from the
+/// object's root): a schema that does not compile, no storage version or more than one.
+pub fn compile(crd: &Value) -> (Option<Definition>, Vec<SchemaError>) {
+    let mut out = Vec::new();
+    let invalid = |pointer: String, message: String| SchemaError {
+        rule: "crd-invalid",
+        message,
+        pointer,
+        at_key: false,
+        help: None,
+    };
+    let def = definition(crd, |i, schema| {
+        let compiled = Node::compile(schema);
+        if let Err(p) = &compiled {
+            out.push(invalid(
+                format!("/spec/versions/{i}/schema/openAPIV3Schema{}", p.pointer),
+                format!("invalid schema: {}", p.message),
+            ));
+        }
+        (None, OnceLock::from(compiled))
+    });
+    let versions = crd.pointer("/spec/versions").and_then(Value::as_array);
+    if let Some(versions) = versions.filter(|v| !v.is_empty()) {
+        let storage = versions
+            .iter()
+            .filter(|v| v.get("storage").and_then(Value::as_bool) == Some(true))
+            .count();
+        if storage != 1 {
+            out.push(invalid(
+                "/spec/versions".into(),
+                format!("exactly one version must be the storage version, not {storage}"),
+            ));
+        }
+    }
+    (def, out)
+}
+
+/// The CRD `value` (the object, or its spec under `spec`) as [`Crds`] keeps it, its
+/// schemas compiled on first use; `None` without a group and kind.
+pub fn define(mut value: Value) -> Option<Definition> {
+    // Moved out, not copied: a CRD's schema is most of its size.
+    let mut schemas: Vec<Option<Value>> = value
+        .pointer_mut("/spec/versions")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+        .map(|v| v.pointer_mut("/schema/openAPIV3Schema").map(Value::take))
+        .collect();
+    definition(&value, |i, _| {
+        (schemas.get_mut(i).and_then(Option::take), OnceLock::new())
+    })
+}
+
+/// The problems of a CRD object itself (`crd-invalid`): see [`compile`].
+pub fn problems(crd: &Value) -> Vec<SchemaError> {
+    compile(crd).1
+}
+
 impl Crds {
     /// Adds the CRD `value` (an `apiextensions.k8s.io/v1` object, or its `spec` under
-    /// `spec`) found in `file`. The first CRD of a group and kind is kept: a later one for
-    /// the same kind is ignored, and said when it differs.
-    pub fn add(&mut self, mut value: Value, file: &Arc<str>) -> Added {
-        let text = |p: &str| value.pointer(p).and_then(Value::as_str);
-        let (Some(group), Some(kind)) = (text("/spec/group"), text("/spec/names/kind")) else {
-            return Added::Ignored;
-        };
-        let (group, kind) = (group.to_owned(), kind.to_owned());
-        if let Some(first) = self.kinds.get(&(group.clone(), kind.clone())) {
-            let versions = value.pointer("/spec/versions").and_then(Value::as_array);
-            let same = versions.is_some_and(|vs| {
-                vs.len() == first.versions.len()
-                    && vs.iter().zip(&first.versions).all(|(v, f)| {
-                        v.get("name").and_then(Value::as_str) == Some(&f.name)
-                            && v.get("served").and_then(Value::as_bool).unwrap_or(false) == f.served
-                            && v.pointer("/schema/openAPIV3Schema") == f.schema.as_ref()
-                    })
-            });
+    /// `spec`) found in `file`, its schemas compiled on first use. The first CRD of a group
+    /// and kind is kept: a later one for the same kind is ignored, and said when it differs.
+    pub fn add(&mut self, value: Value, file: &Arc<str>) -> Added {
+        match define(value) {
+            Some(def) => self.add_definition(def, file),
+            None => Added::Ignored,
+        }
+    }
+
+    /// Adds a CRD already [`compile`]d (or defined), found in `file`: as [`Self::add`].
+    pub fn add_definition(&mut self, def: Definition, file: &Arc<str>) -> Added {
+        let key = (def.group, def.kind);
+        if let Some(first) = self.kinds.get(&key) {
+            let same = def.versions.len() == first.versions.len()
+                && def.versions.iter().zip(&first.versions).all(|(v, f)| {
+                    v.name == f.name && v.served == f.served && v.fingerprint == f.fingerprint
+                });
             return if same {
                 Added::Ignored
             } else {
                 Added::Conflict {
                     first: first.file.clone(),
-                    kind: format!("{kind}.{group}"),
+                    kind: format!("{}.{}", key.1, key.0),
                 }
             };
         }
-        let versions = value
-            .pointer_mut("/spec/versions")
-            .and_then(Value::as_array_mut)
-            .into_iter()
-            .flatten()
-            .filter_map(|v| {
-                Some(Version {
-                    name: v.get("name")?.as_str()?.to_owned(),
-                    served: v.get("served").and_then(Value::as_bool).unwrap_or(false),
-                    deprecated: v
-                        .get("deprecated")
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false)
-                        .then(|| {
-                            v.get("deprecationWarning")
-                                .and_then(Value::as_str)
-                                .map_or_else(String::new, str::to_owned)
-                        }),
-                    // Moved, not copied: a CRD's schema is most of its size.
-                    schema: v.pointer_mut("/schema/openAPIV3Schema").map(Value::take),
-                    compiled: OnceLock::new(),
-                })
-            })
-            .collect();
         self.kinds.insert(
-            (group, kind),
+            key,
             Arc::new(Crd {
                 file: file.clone(),
-                versions,
+                versions: def.versions,
             }),
         );
         Added::New
@@ -171,12 +294,19 @@ impl Crds {
                 crd.file
             ))]));
         };
-        let Some(schema) = &v.schema else {
+        if !v.has_schema {
             // A CRD version without a schema accepts anything (apiextensions v1 requires
             // one; the CRD itself is reported).
             return Some(Verdict::Checked(Vec::new()));
+        }
+        let compile = || match &v.source {
+            Some(schema) => Node::compile(schema),
+            None => Err(SchemaProblem {
+                pointer: String::new(),
+                message: "no schema".into(),
+            }),
         };
-        let node = match v.compiled.get_or_init(|| Node::compile(schema)) {
+        let node = match v.compiled.get_or_init(compile) {
             Ok(n) => n,
             Err(p) => {
                 return Some(Verdict::Unusable(format!(
@@ -270,41 +400,6 @@ pub fn load(
         }
     }
     Ok((crds, warnings))
-}
-
-/// The problems of a CRD object itself (`crd-invalid`): a version's schema that does not
-/// compile, no storage version or more than one. Pointers are from the object's root.
-pub fn problems(crd: &Value) -> Vec<SchemaError> {
-    let mut out = Vec::new();
-    let invalid = |pointer: String, message: String| SchemaError {
-        rule: "crd-invalid",
-        message,
-        pointer,
-        at_key: false,
-        help: None,
-    };
-    let Some(versions) = crd.pointer("/spec/versions").and_then(Value::as_array) else {
-        return out;
-    };
-    let mut storage = 0;
-    for (i, v) in versions.iter().enumerate() {
-        storage += usize::from(v.get("storage").and_then(Value::as_bool) == Some(true));
-        if let Some(schema) = v.pointer("/schema/openAPIV3Schema")
-            && let Err(p) = Node::compile(schema)
-        {
-            out.push(invalid(
-                format!("/spec/versions/{i}/schema/openAPIV3Schema{}", p.pointer),
-                format!("invalid schema: {}", p.message),
-            ));
-        }
-    }
-    if storage != 1 && !versions.is_empty() {
-        out.push(invalid(
-            "/spec/versions".into(),
-            format!("exactly one version must be the storage version, not {storage}"),
-        ));
-    }
-    out
 }
 
 #[cfg(test)]
