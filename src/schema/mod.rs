@@ -6,6 +6,7 @@
 //! threads.
 
 pub mod crd;
+pub mod embedded;
 pub mod removed;
 pub mod structural;
 
