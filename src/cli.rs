@@ -44,6 +44,8 @@ pub enum Command {
     },
     /// Render a kustomization as `kustomize build` does (natively, offline)
     Render(RenderArgs),
+    /// List the CRDs embedded in kubegate (kind, group, versions served, project, version)
+    Crds,
 }
 
 #[derive(Debug, Args)]
@@ -293,6 +295,7 @@ pub fn main() -> ExitCode {
             args.format == RenderFormat::Json,
             !args.load_restrictor_none,
         ),
+        Command::Crds => crate::schema::embedded::print_listing(),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -7,6 +7,7 @@
 
 pub mod cel;
 pub mod crd;
+pub mod embedded;
 pub mod removed;
 pub mod structural;
 

@@ -25,7 +25,12 @@
 //! `cargo run -p xtask -- patch-meta [--check]` (no version feature needed) generates
 //! `src/render/patch/meta.rs`, the patch merge keys and resource scopes kustomize reads from
 //! the Kubernetes v1.21.2 OpenAPI under `xtask/upstream/`; see [`patch_meta`].
+//!
+//! `cargo run -p xtask -- crds [--check] [--mirrors DIR]` (no version feature needed)
+//! generates `schemas/crds.json.gz` and `schemas/crds-SOURCES.md`, the embedded catalog of
+//! upstream CRDs, from local git mirrors of the pinned repositories; see [`crds`].
 
+mod crds;
 // Without a version feature only the tests use these.
 #[cfg_attr(not(feature = "k8s-openapi"), allow(dead_code))]
 mod enums;
@@ -46,7 +51,6 @@ fn generator_name() -> String {
     format!("xtask schemas from k8s-openapi {K8S_OPENAPI_VERSION}")
 }
 
-#[cfg_attr(not(feature = "k8s-openapi"), allow(dead_code))]
 fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -63,7 +67,12 @@ fn schema_path(version: &str) -> PathBuf {
 }
 
 const USAGE: &str = "usage: cargo run -p xtask --features v1_3x -- schemas [--check]\n       \
-                     cargo run -p xtask -- patch-meta [--check]";
+                     cargo run -p xtask -- patch-meta [--check]\n       \
+                     cargo run -p xtask -- crds [--check] [--mirrors DIR]\n\n\
+                     crds reads the pinned upstream CRD manifests with git from local mirrors \
+                     (bare or not) under DIR\n\
+                     (default $KUBEGATE_CRD_MIRRORS, else /work/.mirror), as \
+                     owner+name/repo, owner+name or owner/name.";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -73,6 +82,19 @@ fn main() -> ExitCode {
         ["schemas", "--check"] => schemas(true),
         ["patch-meta"] => patch_meta(false),
         ["patch-meta", "--check"] => patch_meta(true),
+        ["crds", rest @ ..] => {
+            let (check, mirrors) = match rest {
+                [] => (false, None),
+                ["--check"] => (true, None),
+                ["--mirrors", dir] => (false, Some(*dir)),
+                ["--check", "--mirrors", dir] | ["--mirrors", dir, "--check"] => (true, Some(*dir)),
+                _ => {
+                    eprintln!("{USAGE}");
+                    return ExitCode::from(2);
+                }
+            };
+            crds(check, mirrors)
+        }
         ["help" | "--help" | "-h"] => {
             println!("{USAGE}");
             ExitCode::SUCCESS
@@ -81,6 +103,61 @@ fn main() -> ExitCode {
             eprintln!("{USAGE}");
             ExitCode::from(2)
         }
+    }
+}
+
+fn crds(check: bool, mirrors: Option<&str>) -> ExitCode {
+    let mirrors = crds::mirrors_dir(mirrors);
+    let started = std::time::Instant::now();
+    let generated = match crds::generate(&mirrors) {
+        Ok(g) => g,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!(
+        "{} kinds from {} sources: {} bytes of JSON, {} gzip-compressed ({:.1?})",
+        generated.kinds,
+        crds::SOURCES.len(),
+        generated.json_len,
+        generated.compressed.len(),
+        started.elapsed()
+    );
+    let root = workspace_root();
+    let outputs = [
+        (crds::OUTPUT, generated.compressed.clone()),
+        (crds::LISTING, generated.listing.into_bytes()),
+    ];
+    let mut failed = false;
+    for (path, bytes) in outputs {
+        let full = root.join(path);
+        if check {
+            match std::fs::read(&full) {
+                Ok(committed) if committed == bytes => println!("{path} is up to date"),
+                Ok(_) => {
+                    eprintln!(
+                        "error: {path} is out of date; regenerate it with `cargo run -p xtask \
+                         -- crds` and commit the result"
+                    );
+                    failed = true;
+                }
+                Err(e) => {
+                    eprintln!("error: cannot read {path}: {e}");
+                    failed = true;
+                }
+            }
+        } else if let Err(e) = std::fs::write(&full, &bytes) {
+            eprintln!("error: cannot write {path}: {e}");
+            failed = true;
+        } else {
+            println!("wrote {path}");
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }
 
