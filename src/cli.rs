@@ -143,6 +143,11 @@ pub struct CheckArgs {
     #[arg(long, value_name = "PATH", help_heading = "Schemas")]
     pub crds: Vec<std::path::PathBuf>,
 
+    /// Do not use the CRDs embedded in kubegate (`kubegate crds` lists them) for custom
+    /// resources no CRD of the run or of --crds defines
+    #[arg(long, help_heading = "Schemas")]
+    pub no_embedded_crds: bool,
+
     /// Do not validate against schemas (parse errors are still reported)
     #[arg(long, help_heading = "Schemas")]
     pub no_schema: bool,

@@ -765,6 +765,9 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     if let Some(given) = &given {
         crds.extend_from(given);
     }
+    if !args.no_embedded_crds {
+        crds.with_fallback(crate::schema::embedded::embedded);
+    }
     opts.crds = Some(&crds);
     let rendered = pool.install(|| {
         rayon::join(

@@ -12,7 +12,7 @@ fn concise_reports_every_schema_error_at_its_exact_position() {
     let r = kubegate(&["check", DEMO, "--format", "concise", "--no-builtin-rules"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let expected = [
-        "fixtures/demo/apps/certificate.yaml:3:7: info[no-schema] ",
+        "fixtures/demo/apps/dashboard.yaml:4:7: info[no-schema] ",
         "fixtures/demo/apps/legacy.yaml:1:13: error[removed-api] Ingress `extensions/v1beta1` was removed in Kubernetes 1.22",
         "fixtures/demo/apps/web.yaml:10:3: error[schema-unknown-field] unknown field `spec.replica`",
         "fixtures/demo/apps/web.yaml:19:7: error[schema-unknown-field] unknown field `spec.template.spec.imagePullPolicy`",
@@ -142,7 +142,13 @@ fn exit_codes() {
 
     assert_eq!(kubegate(&["check", DEMO]).code, 1);
     assert_eq!(kubegate(&["check", DEMO, "--exit-zero"]).code, 0);
-    let custom = "fixtures/demo/apps/certificate.yaml";
+    // A custom resource its (embedded) CRD validates.
+    let certificate = "fixtures/demo/apps/certificate.yaml";
+    assert_eq!(
+        kubegate(&["check", certificate, "--fail-on", "info"]).code,
+        0
+    );
+    let custom = "fixtures/demo/apps/dashboard.yaml";
     assert_eq!(kubegate(&["check", custom]).code, 0, "info does not fail");
     assert_eq!(kubegate(&["check", custom, "--fail-on", "warning"]).code, 0);
     assert_eq!(kubegate(&["check", custom, "--fail-on", "info"]).code, 1);
@@ -213,7 +219,7 @@ fn output_file_and_summary_on_stderr() {
     assert_eq!(r.code, 1);
     assert_eq!(r.stdout, "", "the report goes to the file");
     assert!(
-        r.stderr.contains("kubegate: checked 6 files"),
+        r.stderr.contains("kubegate: checked 7 files"),
         "{}",
         r.stderr
     );

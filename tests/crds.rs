@@ -428,3 +428,63 @@ fn gateway_api_examples_with_their_crds() {
         r.stdout
     );
 }
+
+#[test]
+fn the_embedded_crds_validate_what_no_crd_of_the_run_defines() {
+    let dir = tempfile::tempdir().unwrap();
+    let ks = "\
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: apps
+  namespace: flux-system
+spec:
+  interval: 10m
+  path: ./apps
+  prun: true
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+";
+    write(dir.path(), "ks.yaml", ks);
+    let r = check(dir.path(), &[]);
+    // `prune` is required by Flux's CRD: the typo hides it.
+    assert_eq!(
+        findings(&r),
+        vec![
+            f("ks.yaml", 6, 1, "schema-required", "error"),
+            f("ks.yaml", 9, 3, "schema-unknown-field", "error")
+        ],
+        "{}",
+        r.stdout
+    );
+    let r = check(dir.path(), &["--no-embedded-crds"]);
+    assert_eq!(findings(&r), vec![f("ks.yaml", 2, 7, "no-schema", "info")]);
+    // A version the embedded CRD no longer serves may still run in the cluster: not
+    // validated, and said.
+    write(
+        dir.path(),
+        "ks.yaml",
+        &ks.replace("toolkit.fluxcd.io/v1\n", "toolkit.fluxcd.io/v1beta1\n"),
+    );
+    let r = check(dir.path(), &[]);
+    assert_eq!(
+        findings(&r),
+        vec![f("ks.yaml", 2, 7, "no-schema", "info")],
+        "{}",
+        r.stdout
+    );
+    assert!(messages(&r)[0].contains("--crds"), "{}", r.stdout);
+    // The repository's own CRD comes first.
+    write(dir.path(), "ks.yaml", ks);
+    let crd = CRD
+        .replace("group: example.io", "group: kustomize.toolkit.fluxcd.io")
+        .replace("kind: Widget", "kind: Kustomization");
+    write(dir.path(), "crd.yaml", &crd);
+    let r = check(dir.path(), &[]);
+    let got = findings(&r);
+    assert!(
+        got.contains(&f("ks.yaml", 7, 3, "schema-unknown-field", "error")),
+        "{got:?}"
+    );
+}

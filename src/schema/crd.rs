@@ -23,6 +23,9 @@ pub fn is_crd(api_version: &str, kind: &str) -> bool {
 #[derive(Debug, Default)]
 pub struct Crds {
     kinds: HashMap<(String, String), Arc<Crd>>,
+    /// The CRDs consulted for a kind none of these defines, loaded on first use (the
+    /// embedded catalog).
+    fallback: Option<fn() -> &'static Crds>,
 }
 
 /// What [`Crds::add`] did with a CRD.
@@ -254,6 +257,14 @@ impl Crds {
         for (key, crd) in &other.kinds {
             self.kinds.entry(key.clone()).or_insert_with(|| crd.clone());
         }
+        self.fallback = self.fallback.or(other.fallback);
+    }
+
+    /// Consults `fallback()` (called on first need) for a kind none of these CRDs defines.
+    /// A version the fallback does not serve is not validated (the cluster may run
+    /// another version of the operator), rather than an error.
+    pub fn with_fallback(&mut self, fallback: fn() -> &'static Crds) {
+        self.fallback = Some(fallback);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -268,7 +279,11 @@ impl Crds {
     /// Validates `value`, of `apiVersion`/`kind`, if a CRD of the run defines its kind.
     pub fn check(&self, api_version: &str, kind: &str, value: &Value) -> Option<Verdict> {
         let (group, version) = api_version.rsplit_once('/')?;
-        let crd = self.kinds.get(&(group.to_owned(), kind.to_owned()))?;
+        let key = (group.to_owned(), kind.to_owned());
+        let (crd, guessed) = match self.kinds.get(&key) {
+            Some(crd) => (crd, false),
+            None => (self.fallback?().kinds.get(&key)?, true),
+        };
         let at_version = |message: String| SchemaError {
             rule: "schema-version",
             message,
@@ -277,6 +292,13 @@ impl Crds {
             help: None,
         };
         let Some(v) = crd.versions.iter().find(|v| v.name == version && v.served) else {
+            if guessed {
+                return Some(Verdict::Unusable(format!(
+                    "{kind} `{api_version}` is not served by {}; not validated (give the CRD \
+                     your cluster runs with --crds)",
+                    crd.file
+                )));
+            }
             let served: Vec<String> = crd
                 .versions
                 .iter()
