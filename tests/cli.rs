@@ -86,9 +86,9 @@ fn json_report_is_versioned_and_complete() {
     assert_eq!(v["version"], 1);
     assert_eq!(v["kubernetesVersion"], "1.37");
     let s = &v["summary"];
-    assert_eq!(s["files"], 6);
-    assert_eq!(s["documents"], 6);
-    assert_eq!(s["objects"], 4);
+    assert_eq!(s["files"], 7);
+    assert_eq!(s["documents"], 7);
+    assert_eq!(s["objects"], 5);
     assert_eq!(s["skipped"]["helm_template"], 1);
     assert_eq!(s["skipped"]["not_kubernetes"], 2);
     assert_eq!(s["findings"]["error"], 6);
