@@ -488,3 +488,97 @@ spec:
         "{got:?}"
     );
 }
+
+/// The Gateway API's verdicts, file by file, as upstream states them: every file under
+/// `hack/invalid-examples` is rejected (most by CEL rules), every file under `examples/`
+/// and `conformance/` is accepted, but for the two conformance templates whose
+/// placeholders the conformance suite replaces before it applies them.
+#[test]
+fn gateway_api_verdicts_agree_with_upstream() {
+    let Some(shared) = shared() else {
+        eprintln!("gateway_api_verdicts_agree_with_upstream: ../shared is missing; not run");
+        return;
+    };
+    let gw = shared.join("corpus/kubernetes-sigs__gateway-api");
+    let run = |dir: &str, crds: &str| {
+        let crds = gw.join(crds);
+        let r = kubegate_in(
+            &gw,
+            &[
+                "check",
+                dir,
+                "--crds",
+                crds.to_str().unwrap(),
+                "--no-config",
+                "--no-builtin-rules",
+                "--no-embedded-crds",
+                "-f",
+                "json",
+            ],
+            None,
+        );
+        let report: Value = serde_json::from_str(&r.stdout).unwrap();
+        let mut errors: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for f in report["findings"].as_array().unwrap() {
+            if f["severity"] == "error" {
+                errors
+                    .entry(f["file"].as_str().unwrap().to_owned())
+                    .or_default()
+                    .push(f["rule"].as_str().unwrap().to_owned());
+            }
+        }
+        errors
+    };
+    let files = |dir: &str| -> Vec<String> {
+        let mut out = Vec::new();
+        let mut stack = vec![gw.join(dir)];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if p.extension().is_some_and(|x| x == "yaml") {
+                    out.push(p.strip_prefix(&gw).unwrap().to_string_lossy().into_owned());
+                }
+            }
+        }
+        out.sort();
+        out
+    };
+    let invalid = files("hack/invalid-examples");
+    assert_eq!(invalid.len(), 36);
+    let rejected = run("hack/invalid-examples", "config/crd/experimental");
+    let passed: Vec<&String> = invalid
+        .iter()
+        .filter(|f| !rejected.contains_key(*f))
+        .collect();
+    assert!(passed.is_empty(), "accepted, upstream rejects: {passed:?}");
+    let by_cel = rejected
+        .values()
+        .filter(|r| r.iter().any(|r| r == "schema-cel"))
+        .count();
+    assert!(by_cel >= 17, "{by_cel} rejected by CEL rules: {rejected:?}");
+
+    assert_eq!(
+        run("examples/standard", "config/crd/standard"),
+        Default::default()
+    );
+    assert_eq!(
+        run("examples", "config/crd/experimental"),
+        Default::default()
+    );
+    let conformance = run("conformance", "config/crd/experimental");
+    let templates: Vec<&str> = conformance.keys().map(String::as_str).collect();
+    assert_eq!(
+        templates,
+        [
+            "conformance/tests/gateway-static-addresses.yaml",
+            "conformance/tests/gatewayclass-observed-generation-bump.yaml"
+        ],
+        "{conformance:?}"
+    );
+    for t in templates {
+        let text = std::fs::read_to_string(gw.join(t)).unwrap();
+        assert!(text.contains("PLACEHOLDER_") || text.contains("{GATEWAY_CONTROLLER_NAME}"));
+    }
+}
