@@ -176,6 +176,33 @@ fn a_custom_resource_is_validated_by_a_crd_in_another_file() {
 }
 
 #[test]
+fn the_metadata_of_a_custom_resource_is_checked_as_for_built_in_kinds() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "crd.yaml", CRD);
+    let bad = WIDGET.replace(
+        "  name: w\n",
+        "  name: w\n  lables:\n    app: w\n  annotations:\n    replicas: 3\n",
+    );
+    write(dir.path(), "widget.yaml", &bad);
+    let r = check(dir.path(), &[]);
+    assert_eq!(
+        findings(&r),
+        vec![
+            f("widget.yaml", 5, 3, "schema-unknown-field", "error"),
+            f("widget.yaml", 8, 15, "schema-type", "error"),
+        ],
+        "{}",
+        r.stdout
+    );
+    let said = messages(&r);
+    assert!(said[0].contains("`metadata.lables`"), "{said:?}");
+    assert!(
+        said[1].contains("`metadata.annotations.replicas`"),
+        "{said:?}"
+    );
+}
+
+#[test]
 fn cel_rules_of_the_crd_are_evaluated() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "crd.yaml", CRD);

@@ -982,7 +982,13 @@ pub(crate) fn check_object(
         _ => None,
     };
     let verdict = match by_crd {
-        Some(crd::Verdict::Checked(errors)) => Verdict::Checked(errors),
+        Some(crd::Verdict::Checked(mut errors)) => {
+            // The CRD's schema leaves `metadata` to the API server, which checks it as it
+            // does for every kind.
+            let mut meta = catalog.check_metadata(obj.value);
+            meta.append(&mut errors);
+            Verdict::Checked(meta)
+        }
         Some(crd::Verdict::Unusable(message)) => {
             let mut f = place.at(&format!("{prefix}/kind"), false);
             f.rule = "no-schema".into();

@@ -47,7 +47,7 @@ pub struct Rule {
     pub source: String,
     compiled: Compiled,
     message: Option<String>,
-    message_expression: Option<Expr>,
+    message_expression: Option<Arc<Expr>>,
     /// `fieldPath`, as JSON field names from the node.
     field_path: Vec<String>,
     /// `reason`: kept for the report; the API server's error type.
@@ -57,7 +57,7 @@ pub struct Rule {
 
 #[derive(Debug)]
 enum Compiled {
-    Ready(Expr),
+    Ready(Arc<Expr>),
     /// Valid CEL, presumably, that the interpreter cannot run: why.
     Unsupported(String),
 }
@@ -136,13 +136,38 @@ impl Rule {
     }
 }
 
+#[derive(Clone)]
 enum Parsed {
-    Ok(Expr),
+    Ok(Arc<Expr>),
     Unsupported(String),
     Invalid(String),
 }
 
+/// `source` parsed, once per process: CRDs repeat their rules (on `../shared/corpus`,
+/// 1,045 rules, 135 distinct), and parsing is most of what compiling a schema costs.
 fn parse(source: &str) -> Parsed {
+    use std::collections::HashMap;
+    use std::sync::{LazyLock, Mutex, PoisonError};
+    static PARSED: LazyLock<Mutex<HashMap<String, Parsed>>> = LazyLock::new(Mutex::default);
+    let cached = PARSED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(source)
+        .cloned();
+    if let Some(p) = cached {
+        return p;
+    }
+    // Parsed outside the lock: other threads go on with other rules meanwhile.
+    let parsed = parse_uncached(source);
+    PARSED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(source.to_owned())
+        .or_insert(parsed)
+        .clone()
+}
+
+fn parse_uncached(source: &str) -> Parsed {
     if source.len() > MAX_RULE_LEN {
         return Parsed::Unsupported(format!("longer than {MAX_RULE_LEN} bytes"));
     }
@@ -180,12 +205,12 @@ fn parse(source: &str) -> Parsed {
     if let Some(why) = shape.unsupported {
         return Parsed::Unsupported(why.into());
     }
-    Parsed::Ok(Expr {
+    Parsed::Ok(Arc::new(Expr {
         program,
         nodes: shape.nodes,
         depth: shape.depth,
         transition: shape.old_self,
-    })
+    }))
 }
 
 /// What an AST holds.

@@ -25,7 +25,72 @@ pub struct Crds {
     kinds: HashMap<(String, String), Arc<Crd>>,
     /// The CRDs consulted for a kind none of these defines, loaded on first use (the
     /// embedded catalog).
-    fallback: Option<fn() -> &'static Crds>,
+    fallback: Option<fn() -> &'static Deferred>,
+}
+
+/// CRDs kept as JSON text, each parsed on first use: the embedded catalog (112 kinds, of
+/// which a run needs a few).
+#[derive(Debug, Default)]
+pub struct Deferred {
+    kinds: HashMap<(String, String), DeferredCrd>,
+}
+
+#[derive(Debug)]
+struct DeferredCrd {
+    file: Arc<str>,
+    /// The CRD's `spec`, as JSON.
+    spec: Box<serde_json::value::RawValue>,
+    parsed: OnceLock<Option<Arc<Crd>>>,
+}
+
+impl Deferred {
+    /// Keeps the CRD of `group`/`kind` whose `spec` is the JSON `spec`, found in `file`;
+    /// `false` (and nothing kept) when the kind is there already.
+    pub fn insert(
+        &mut self,
+        group: String,
+        kind: String,
+        spec: Box<serde_json::value::RawValue>,
+        file: Arc<str>,
+    ) -> bool {
+        match self.kinds.entry((group, kind)) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(DeferredCrd {
+                    file,
+                    spec,
+                    parsed: OnceLock::new(),
+                });
+                true
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.kinds.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.kinds.is_empty()
+    }
+
+    /// The CRD of `key`, parsed on the first call (`None` if its JSON is no CRD).
+    fn get(&self, key: &(String, String)) -> Option<&Arc<Crd>> {
+        let d = self.kinds.get(key)?;
+        d.parsed
+            .get_or_init(|| {
+                let spec: Value = serde_json::from_str(d.spec.get()).ok()?;
+                let def = define(Value::Object(serde_json::Map::from_iter([(
+                    "spec".to_owned(),
+                    spec,
+                )])))?;
+                Some(Arc::new(Crd {
+                    file: d.file.clone(),
+                    versions: def.versions,
+                }))
+            })
+            .as_ref()
+    }
 }
 
 /// What [`Crds::add`] did with a CRD.
@@ -133,7 +198,7 @@ fn fingerprint(v: &Value) -> u64 {
         match v {
             Value::Null => 0u8.hash(h),
             Value::Bool(b) => (1u8, b).hash(h),
-            Value::Number(n) => (2u8, n.to_string()).hash(h),
+            Value::Number(n) => (2u8, n.as_i64(), n.as_f64().map(f64::to_bits)).hash(h),
             Value::String(s) => (3u8, s).hash(h),
             Value::Array(a) => {
                 (4u8, a.len()).hash(h);
@@ -263,7 +328,7 @@ impl Crds {
     /// Consults `fallback()` (called on first need) for a kind none of these CRDs defines.
     /// A version the fallback does not serve is not validated (the cluster may run
     /// another version of the operator), rather than an error.
-    pub fn with_fallback(&mut self, fallback: fn() -> &'static Crds) {
+    pub fn with_fallback(&mut self, fallback: fn() -> &'static Deferred) {
         self.fallback = Some(fallback);
     }
 
@@ -282,7 +347,7 @@ impl Crds {
         let key = (group.to_owned(), kind.to_owned());
         let (crd, guessed) = match self.kinds.get(&key) {
             Some(crd) => (crd, false),
-            None => (self.fallback?().kinds.get(&key)?, true),
+            None => (self.fallback?().get(&key)?, true),
         };
         let at_version = |message: String| SchemaError {
             rule: "schema-version",

@@ -69,7 +69,14 @@ pub struct Catalog {
     kinds: HashMap<(String, String), usize>,
     defs: Vec<String>,
     validators: Vec<OnceLock<Result<Validator, String>>>,
+    /// The index in `defs` of [`CUSTOM_RESOURCE`].
+    custom_resource: Option<usize>,
 }
+
+/// A definition added to the bundle: an object whose `metadata` is a built-in kind's, what
+/// the API server checks of every custom resource's metadata (the CRD's schema says only
+/// `type: object` there).
+const CUSTOM_RESOURCE: &str = "kubegate.CustomResourceMetadata";
 
 impl Catalog {
     /// The catalog of `version` (one of [`VERSIONS`]), built once per process.
@@ -86,7 +93,7 @@ impl Catalog {
     }
 
     fn load(version: &'static str, text: &str) -> anyhow::Result<Catalog> {
-        let file: Value = serde_json::from_str(text)?;
+        let mut file: Value = serde_json::from_str(text)?;
         let mut kinds = HashMap::new();
         let mut defs = Vec::new();
         if let Some(groups) = file.get("kinds").and_then(Value::as_object) {
@@ -98,11 +105,23 @@ impl Catalog {
                 }
             }
         }
-        let bundle: &'static Value = Box::leak(Box::new(
-            file.get("schema")
-                .cloned()
-                .ok_or_else(|| anyhow::anyhow!("missing `schema`"))?,
-        ));
+        let mut bundle = file
+            .get_mut("schema")
+            .map(Value::take)
+            .ok_or_else(|| anyhow::anyhow!("missing `schema`"))?;
+        let meta = bundle
+            .pointer("/$defs/io.k8s.api.core.v1.ConfigMap/properties/metadata")
+            .cloned();
+        let mut custom_resource = None;
+        if let (Some(meta), Some(Value::Object(all))) = (meta, bundle.get_mut("$defs")) {
+            all.insert(
+                CUSTOM_RESOURCE.to_owned(),
+                serde_json::json!({"type": "object", "properties": {"metadata": meta}}),
+            );
+            custom_resource = Some(defs.len());
+            defs.push(CUSTOM_RESOURCE.to_owned());
+        }
+        let bundle: &'static Value = Box::leak(Box::new(bundle));
         let registry = jsonschema::Registry::new()
             .add(bundle_uri(version), bundle)?
             .prepare()?;
@@ -114,12 +133,13 @@ impl Catalog {
             kinds,
             defs,
             validators,
+            custom_resource,
         })
     }
 
     /// Number of built-in kinds with a schema.
     pub fn kind_count(&self) -> usize {
-        self.defs.len()
+        self.kinds.len()
     }
 
     pub fn has_kind(&self, api_version: &str, kind: &str) -> bool {
@@ -149,6 +169,18 @@ impl Catalog {
             .map_err(String::as_str)
     }
 
+    /// Validates the `metadata` of `value`, a custom resource, as the API server validates
+    /// every kind's: an `ObjectMeta` (pointers from the object's root).
+    pub fn check_metadata(&self, value: &Value) -> Vec<SchemaError> {
+        let Some(i) = self.custom_resource else {
+            return Vec::new();
+        };
+        match self.validate(i, value) {
+            Verdict::Checked(errors) => errors,
+            _ => Vec::new(),
+        }
+    }
+
     /// Validates one object.
     pub fn check(&self, api_version: &str, kind: &str, value: &Value) -> Verdict {
         let Some(&i) = self.kinds.get(&(api_version.to_owned(), kind.to_owned())) else {
@@ -157,12 +189,16 @@ impl Catalog {
             }
             return Verdict::NoSchema;
         };
+        self.validate(i, value)
+    }
+
+    fn validate(&self, i: usize, value: &Value) -> Verdict {
         let validator = match self.validator(i) {
             Ok(v) => v,
             Err(e) => {
                 return Verdict::Checked(vec![SchemaError {
                     rule: "internal-error",
-                    message: format!("the schema of {kind} could not be compiled: {e}"),
+                    message: format!("the schema {} could not be compiled: {e}", self.defs[i]),
                     pointer: String::new(),
                     at_key: false,
                     help: None,
