@@ -4,11 +4,21 @@
 use std::path::{Path, PathBuf};
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    // Read at run time, not with `env!`: a build script binary is reused by every checkout
+    // that shares the target directory, and would read the policies of the one it was
+    // compiled in (an empty list once that checkout is gone).
+    let manifest_dir =
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let root = Path::new(&manifest_dir).join("policies");
     println!("cargo:rerun-if-changed=policies");
     let mut files = Vec::new();
     collect(&root, &mut files);
     files.sort();
+    assert!(
+        !files.is_empty(),
+        "no built-in policies under {}",
+        root.display()
+    );
     let mut out = String::from("&[\n");
     for f in &files {
         let rel = f

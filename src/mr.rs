@@ -293,6 +293,73 @@ impl BaseFiles {
     }
 }
 
+/// The objects of the changed files as the merge request's base has them, by the file's
+/// current display path: the old objects that CRD transition rules (`oldSelf`) compare
+/// with. A file is parsed when one of its custom resources first asks.
+///
+/// An object's old version is looked for in the base version of its own file only (a
+/// renamed file's under its old name): GitOps repositories hold one object name in several
+/// environment directories, and an object of `staging/` is not the old `prod/` one. An
+/// object moved to another file is validated as a create.
+#[derive(Default)]
+pub struct OldObjects {
+    files: HashMap<String, OldFile>,
+}
+
+struct OldFile {
+    /// The base path, as the base had it.
+    path: String,
+    text: String,
+    objects: std::sync::OnceLock<Vec<crate::changes::SourceObject>>,
+}
+
+impl OldObjects {
+    /// The base versions of the changed files among `checked` (display paths).
+    pub fn of(mr: &MergeRequest, checked: &[String]) -> Self {
+        let files = checked
+            .iter()
+            .filter_map(|d| {
+                let (path, bytes) = mr.base_text(d)?;
+                let file = OldFile {
+                    path,
+                    text: String::from_utf8(bytes).ok()?,
+                    objects: std::sync::OnceLock::new(),
+                };
+                Some((d.clone(), file))
+            })
+            .collect();
+        Self { files }
+    }
+
+    /// The object of `file` (display path) at the base that has the group of `api_version`,
+    /// `kind`, `namespace` and `name` (the API server converts between versions).
+    pub fn get(
+        &self,
+        file: &str,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        name: Option<&str>,
+    ) -> Option<&serde_json::Value> {
+        let name = name?;
+        let f = self.files.get(file)?;
+        let objects = f
+            .objects
+            .get_or_init(|| crate::changes::objects_of(&f.path, &f.text));
+        let group = |av: &'_ str| -> String { av.rsplit_once('/').map_or("", |(g, _)| g).into() };
+        let wanted = group(api_version);
+        objects
+            .iter()
+            .find(|o| {
+                o.object.kind == kind
+                    && o.object.name.as_deref() == Some(name)
+                    && o.object.namespace.as_deref() == namespace
+                    && group(&o.object.api_version) == wanted
+            })
+            .map(|o| &o.value)
+    }
+}
+
 /// Warnings on the policy files (config, policies, data) a merge request changes while the
 /// base revision's versions are used, so a reviewer sees that the gate itself changed.
 pub fn policy_change_findings(

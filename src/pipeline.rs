@@ -630,9 +630,15 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         }
         Some(given)
     };
+    // The changed files at the base: CRD transition rules compare with their objects.
+    let old_objects = mr
+        .as_ref()
+        .filter(|_| !args.no_schema)
+        .map(|mr| crate::mr::OldObjects::of(mr, &checked));
     let mut opts = check::Options {
         catalog,
         crds: None,
+        old: old_objects.as_ref(),
         builtins: builtins.as_ref(),
         user: user.as_ref(),
         reject_missing_schemas: args.reject_missing_schemas,

@@ -1327,3 +1327,99 @@ fn a_tracked_symlink_is_hashed_from_its_link_text() {
     assert_eq!(findings(&out), ["m.yaml:6 main.deny"], "{out}{err}");
     assert_eq!(code, 1, "{err}");
 }
+
+/// A CRD whose `spec.size` may not shrink and whose `spec.class` is immutable
+/// (transition rules, `oldSelf`).
+const VOLUME_CRD: &str = "\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: volumes.example.io
+spec:
+  group: example.io
+  scope: Namespaced
+  names: {kind: Volume, plural: volumes}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              size:
+                type: integer
+                x-kubernetes-validations:
+                - rule: self >= oldSelf
+                  message: a volume cannot shrink
+              class:
+                type: string
+                x-kubernetes-validations:
+                - rule: self == oldSelf
+                  message: class is immutable
+";
+
+fn volume(name: &str, size: u32, class: &str) -> String {
+    format!(
+        "apiVersion: example.io/v1\nkind: Volume\nmetadata:\n  name: {name}\n  namespace: db\n\
+         spec:\n  size: {size}\n  class: {class}\n"
+    )
+}
+
+/// CRD transition rules compare a changed custom resource with its version at the base,
+/// in the base version of its own file; a new object, an object of another file with the
+/// same name, and a run outside a merge request are creates (the rules are skipped).
+#[test]
+fn transition_rules_compare_with_the_base_version_of_the_object() {
+    if !git_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Repo::init(tmp.path());
+    repo.write("crds/volume.yaml", VOLUME_CRD);
+    repo.write("prod/volume.yaml", &volume("data", 10, "ssd"));
+    repo.write("staging/volume.yaml", &volume("data", 10, "ssd"));
+    repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    // prod shrinks and changes class; staging's same-named volume is unchanged; a new
+    // volume in prod.
+    repo.write(
+        "prod/volume.yaml",
+        &format!(
+            "{}---\n{}",
+            volume("data", 5, "hdd"),
+            volume("logs", 1, "hdd")
+        ),
+    );
+    repo.commit("feature");
+    let base = [
+        "check",
+        "--no-config",
+        "--no-builtin-rules",
+        "-f",
+        "concise",
+        ".",
+    ];
+    let args = with(&base, &["--base", "main"]);
+    let (code, out, err) = repo.kubegate(&refs(&args), &[]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert_eq!(
+        findings(&out),
+        [
+            "prod/volume.yaml:7 schema-cel",
+            "prod/volume.yaml:8 schema-cel"
+        ],
+        "{out}"
+    );
+    assert!(out.contains("a volume cannot shrink"), "{out}");
+    assert!(out.contains("class is immutable"), "{out}");
+    let args = with(&base, &["--base", "main", "--new-only"]);
+    let (_, new_only, err) = repo.kubegate(&refs(&args), &[]);
+    assert_eq!(findings(&new_only), findings(&out), "{err}");
+    // Outside a merge request every object is a create.
+    let (code, out, err) = repo.kubegate(&base, &[]);
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+}

@@ -40,6 +40,9 @@ pub struct Options<'a> {
     pub inline_suppressions: bool,
     /// conftest's `--combine`: user policies see one input holding every document.
     pub combine: bool,
+    /// The objects of the changed files at the merge request's base, for the transition
+    /// rules of CRDs; `None` outside a merge request.
+    pub old: Option<&'a crate::mr::OldObjects>,
 }
 
 /// Counts over the whole run.
@@ -156,7 +159,16 @@ pub fn custom_resources(out: &mut Outcome, crds: &Crds, opts: &Options<'_>) {
                         doc: &doc,
                     };
                     if let Some(catalog) = opts.catalog {
-                        check_object(&mut place, &mut fs, catalog, Some(crds), obj, opts);
+                        let old = opts.old.and_then(|o| {
+                            o.get(
+                                &p.file,
+                                obj.api_version,
+                                obj.kind,
+                                obj.namespace(),
+                                obj.name(),
+                            )
+                        });
+                        check_object(&mut place, &mut fs, catalog, Some(crds), obj, old, opts);
                     }
                     if opts.inline_suppressions {
                         suppressed += apply_inline(&mut place, &mut fs, obj, 0, rules, opts);
@@ -880,7 +892,7 @@ fn check_document(
             .catalog
             .is_some_and(|c| !c.knows(obj.api_version, obj.kind));
         if let Some(catalog) = opts.catalog.filter(|_| !custom)
-            && let Some(definition) = check_object(&mut place, out, catalog, None, obj, opts)
+            && let Some(definition) = check_object(&mut place, out, catalog, None, obj, None, opts)
         {
             found.crds.push(FoundCrd {
                 definition,
@@ -958,13 +970,16 @@ fn schema_finding(
 }
 
 /// Validates one object against its schema: the built-in one of its kind, else its CRD's
-/// among `crds`. A CRD is checked as a CRD too (`crd-invalid`), and returned compiled.
+/// among `crds` (as an update from `old`, the object at the merge request's base, when
+/// given). A CRD is checked as a CRD too (`crd-invalid`), and returned compiled.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn check_object(
     place: &mut dyn Place,
     out: &mut Vec<Finding>,
     catalog: &Catalog,
     crds: Option<&Crds>,
     obj: &Object<'_>,
+    old: Option<&serde_json::Value>,
     opts: &Options<'_>,
 ) -> Option<crd::Definition> {
     let prefix = obj.prefix();
@@ -978,7 +993,7 @@ pub(crate) fn check_object(
         definition = def;
     }
     let by_crd = match verdict {
-        Verdict::NoSchema => crds.and_then(|c| c.check(obj.api_version, obj.kind, obj.value)),
+        Verdict::NoSchema => crds.and_then(|c| c.check(obj.api_version, obj.kind, obj.value, old)),
         _ => None,
     };
     let verdict = match by_crd {

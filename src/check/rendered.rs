@@ -346,7 +346,9 @@ fn check_one(
         );
     }
     if let Some(catalog) = opts.catalog {
-        check_object(&mut place, &mut out, catalog, opts.crds, &obj, opts);
+        // Rendered objects are validated as creates: the old object would be the base's
+        // render, not a file's base version.
+        check_object(&mut place, &mut out, catalog, opts.crds, &obj, None, opts);
     }
     if let Some(engine) = engines.builtins.as_mut() {
         if engine.in_inventory(kind) {

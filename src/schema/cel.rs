@@ -16,9 +16,10 @@
 //!   per-object budget is spent;
 //! - a panic in the interpreter is caught and said as `cel-unsupported`.
 //!
-//! Transition rules (those reading `oldSelf`) need the old object: they are skipped, unless
-//! `optionalOldSelf` is set, when they run as on a create (`oldSelf` is `optional.none()`).
-//! [`Run::old`] is where an old object would be bound.
+//! Transition rules (those reading `oldSelf`) run where the node has a correlated old value
+//! (an update, [`super::structural::Node::validate_update`]); elsewhere they are skipped,
+//! unless `optionalOldSelf` is set, when they run as on a create (`oldSelf` is
+//! `optional.none()`; with an old value, `optional.of(old)`).
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -490,33 +491,33 @@ thread_local! {
 
 /// The rules of one object being validated: the budget left and what was said.
 #[derive(Debug)]
-pub struct Run<'a> {
+pub struct Run {
     budget: u64,
     exhausted: bool,
     /// Rules already said to be unsupported for this object (by address).
     said: Vec<usize>,
-    /// The old object of an update, for transition rules (not wired yet: creates only).
-    pub old: Option<&'a Value>,
 }
 
-impl Default for Run<'_> {
+impl Default for Run {
     fn default() -> Self {
         Run {
             budget: PER_OBJECT_BUDGET,
             exhausted: false,
             said: Vec::new(),
-            old: None,
         }
     }
 }
 
-impl Run<'_> {
+impl Run {
     /// Evaluates `rules` at the node `ptr`, whose value is `raw` (the JSON, for `fieldPath`)
-    /// and `this` (as CEL), whose largest list, map or string is `size`.
+    /// and `this` (as CEL), its correlated old value `old` on an update, the largest list,
+    /// map or string of both being `size`.
+    #[allow(clippy::too_many_arguments)]
     pub fn node(
         &mut self,
         rules: &[Rule],
         this: Cel,
+        old: Option<Cel>,
         size: Size,
         raw: &Value,
         ptr: &str,
@@ -525,7 +526,7 @@ impl Run<'_> {
         ROOT.with(|root| {
             let mut ctx = root.new_inner_scope();
             ctx.add_variable_from_value("self", this);
-            let mut with_old = None;
+            let mut with_old = [None, None];
             for rule in rules {
                 if self.exhausted {
                     return;
@@ -538,16 +539,22 @@ impl Run<'_> {
                     }
                 };
                 let ctx = if expr.transition {
-                    if !rule.optional_old_self {
-                        // Needs the old object: not checked on a create.
+                    if old.is_none() && !rule.optional_old_self {
+                        // Needs the old value: not checked on a create.
                         continue;
                     }
-                    with_old.get_or_insert_with(|| {
+                    // Rules with `optionalOldSelf` see an optional, the others the value.
+                    let slot = usize::from(rule.optional_old_self);
+                    with_old[slot].get_or_insert_with(|| {
                         let mut c = ctx.new_inner_scope();
-                        c.add_variable_from_value(
-                            "oldSelf",
-                            Cel::Opaque(Arc::new(cel::objects::OptionalValue::none())),
-                        );
+                        let bound = match (&old, rule.optional_old_self) {
+                            (Some(o), false) => o.clone(),
+                            (Some(o), true) => {
+                                Cel::Opaque(Arc::new(cel::objects::OptionalValue::of(o.clone())))
+                            }
+                            (None, _) => Cel::Opaque(Arc::new(cel::objects::OptionalValue::none())),
+                        };
+                        c.add_variable_from_value("oldSelf", bound);
                         c
                     })
                 } else {

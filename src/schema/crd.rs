@@ -341,8 +341,15 @@ impl Crds {
         self.kinds.len()
     }
 
-    /// Validates `value`, of `apiVersion`/`kind`, if a CRD of the run defines its kind.
-    pub fn check(&self, api_version: &str, kind: &str, value: &Value) -> Option<Verdict> {
+    /// Validates `value`, of `apiVersion`/`kind`, if a CRD of the run defines its kind: as
+    /// an update from `old` when the cluster has it (transition rules run), else as a create.
+    pub fn check(
+        &self,
+        api_version: &str,
+        kind: &str,
+        value: &Value,
+        old: Option<&Value>,
+    ) -> Option<Verdict> {
         let (group, version) = api_version.rsplit_once('/')?;
         let key = (group.to_owned(), kind.to_owned());
         let (crd, guessed) = match self.kinds.get(&key) {
@@ -403,7 +410,7 @@ impl Crds {
                 )));
             }
         };
-        let mut errors = node.validate(value);
+        let mut errors = node.validate_update(value, old);
         if let Some(warning) = &v.deprecated {
             let mut e = at_version(if warning.is_empty() {
                 format!("{kind} `{api_version}` is deprecated by its CustomResourceDefinition")

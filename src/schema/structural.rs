@@ -541,8 +541,10 @@ impl Node {
         self.validate_update(value, None)
     }
 
-    /// [`Self::validate`] for an update from `old`: where transition rules (`oldSelf`)
-    /// would get their old value. Not wired yet: they are skipped whatever `old` is.
+    /// [`Self::validate`] for an update from `old` (the object as the cluster has it):
+    /// transition rules (`oldSelf`) run where the old object has a value correlated with
+    /// the new one (the same property, map key or `x-kubernetes-list-type: map` item, as the
+    /// API server correlates them); elsewhere, and without `old`, they are skipped.
     pub fn validate_update(&self, value: &Value, old: Option<&Value>) -> Vec<SchemaError> {
         let mut out = Vec::new();
         let defaulted;
@@ -554,15 +556,26 @@ impl Node {
         } else {
             value
         };
+        // The stored object had its defaults applied when it was written.
+        let old_defaulted;
+        let old = match old {
+            Some(o) if self.defaults_below && self.rules_below => {
+                let mut v = o.clone();
+                self.apply_defaults(&mut v);
+                old_defaulted = v;
+                Some(&old_defaulted)
+            }
+            other => other,
+        };
         self.walk(value, &mut String::new(), Walk::Resource, &mut out);
         if self.rules_below {
             // The server skips CEL when earlier errors are of some kinds; here a node's
             // rules are skipped when its subtree has any error.
             let blocked: Vec<String> = out.iter().map(|e| e.pointer.clone()).collect();
             let mut run = cel::Run::default();
-            run.old = old;
             self.cel_walk(
                 value,
+                old,
                 &mut String::new(),
                 true,
                 &blocked,
@@ -575,9 +588,11 @@ impl Node {
 
     /// Evaluates the CEL rules of every node whose subtree is not `blocked` (has errors at
     /// or under it), parents before children.
+    #[allow(clippy::too_many_arguments)]
     fn cel_walk(
         &self,
         value: &Value,
+        old: Option<&Value>,
         ptr: &mut String,
         resource: bool,
         blocked: &[String],
@@ -587,6 +602,7 @@ impl Node {
         if !self.rules_below || value.is_null() {
             return;
         }
+        let old = old.filter(|o| !o.is_null());
         if !self.rules.is_empty() {
             let is_blocked = blocked.iter().any(|b| {
                 b.strip_prefix(ptr.as_str())
@@ -595,7 +611,10 @@ impl Node {
             if !is_blocked {
                 let mut size = cel::Size::default();
                 let this = self.to_cel(value, resource, &mut size);
-                run.node(&self.rules, this, size, value, ptr, out);
+                let old_this = old
+                    .filter(|_| self.rules.iter().any(cel::Rule::is_transition))
+                    .map(|o| self.to_cel(o, resource, &mut size));
+                run.node(&self.rules, this, old_this, size, value, ptr, out);
             }
         }
         let len_before = ptr.len();
@@ -608,17 +627,29 @@ impl Node {
                     if let Some(child) = self.property(key).or(self.additional.as_deref()) {
                         ptr.push('/');
                         ptr.push_str(&escape(key));
-                        child.cel_walk(v, ptr, child.embedded, blocked, run, out);
+                        let old = old.and_then(|o| o.get(key));
+                        child.cel_walk(v, old, ptr, child.embedded, blocked, run, out);
                         ptr.truncate(len_before);
                     }
                 }
             }
             Value::Array(items) => {
                 if let Some(child) = &self.items {
+                    // Items correlate with old ones only in a map list, by their keys.
+                    let old_items = match (&self.list, old) {
+                        (ListType::Map(keys), Some(Value::Array(o))) if !keys.is_empty() => {
+                            Some((keys, o))
+                        }
+                        _ => None,
+                    };
                     for (i, v) in items.iter().enumerate() {
                         ptr.push('/');
                         ptr.push_str(&i.to_string());
-                        child.cel_walk(v, ptr, child.embedded, blocked, run, out);
+                        let old = old_items.and_then(|(keys, o)| {
+                            o.iter()
+                                .find(|item| keys.iter().all(|k| item.get(k) == v.get(k)))
+                        });
+                        child.cel_walk(v, old, ptr, child.embedded, blocked, run, out);
                         ptr.truncate(len_before);
                     }
                 }
@@ -1471,6 +1502,66 @@ mod tests {
         let e = cel_errors(&n, json!({}));
         assert_eq!(e.len(), 1, "{e:?}");
         assert_eq!(e[0].1, "cel-unsupported");
+    }
+
+    #[test]
+    fn transition_rules_compare_with_the_correlated_old_value() {
+        let n = Node::compile(&json!({"type": "object", "properties": {"spec": {
+            "type": "object",
+            "properties": {
+                "class": {"type": "string", "x-kubernetes-validations": [
+                    {"rule": "self == oldSelf", "message": "class is immutable"}]},
+                "size": {"type": "integer", "default": 1, "x-kubernetes-validations": [
+                    {"rule": "self >= oldSelf", "message": "size cannot shrink"}]},
+                "tier": {"type": "string", "x-kubernetes-validations": [
+                    {"rule": "!oldSelf.hasValue() || oldSelf.value() != 'gold' || self == 'gold'",
+                     "optionalOldSelf": true, "message": "gold stays gold"}]},
+                "ports": {"type": "array", "x-kubernetes-list-type": "map",
+                    "x-kubernetes-list-map-keys": ["name"],
+                    "items": {"type": "object", "properties": {
+                        "name": {"type": "string"},
+                        "port": {"type": "integer", "x-kubernetes-validations": [
+                            {"rule": "self == oldSelf", "message": "a port is immutable"}]}}}},
+                "tags": {"type": "array", "items": {"type": "string",
+                    "x-kubernetes-validations": [{"rule": "self == oldSelf"}]}}}}}}))
+        .unwrap();
+        let new = json!({"spec": {"class": "a", "size": 2, "tier": "gold",
+            "ports": [{"name": "http", "port": 80}, {"name": "grpc", "port": 90}],
+            "tags": ["x"]}});
+        let errors = |new: &Value, old: Option<&Value>| -> Vec<(String, String)> {
+            n.validate_update(new, old)
+                .into_iter()
+                .map(|e| (e.pointer, e.message))
+                .collect()
+        };
+        // A create: no old value, transition rules skipped (`optionalOldSelf` ones run).
+        assert_eq!(errors(&new, None), vec![]);
+        // An update that changes nothing.
+        assert_eq!(errors(&new, Some(&new)), vec![]);
+        // An update that breaks each rule; the list items correlate by their key, not their
+        // index; set-like lists (`tags`) do not correlate.
+        let old = json!({"spec": {"class": "b", "size": 3, "tier": "gold",
+            "ports": [{"name": "grpc", "port": 90}, {"name": "http", "port": 81}],
+            "tags": ["y"]}});
+        let mut changed = new.clone();
+        changed["spec"]["tier"] = json!("silver");
+        assert_eq!(
+            errors(&changed, Some(&old)),
+            vec![
+                ("/spec/class".into(), "class is immutable".into()),
+                ("/spec/ports/0/port".into(), "a port is immutable".into()),
+                ("/spec/size".into(), "size cannot shrink".into()),
+                ("/spec/tier".into(), "gold stays gold".into()),
+            ]
+        );
+        // Defaults apply to both sides: an old object without `size` had 1.
+        let mut no_size = new.clone();
+        no_size["spec"].as_object_mut().unwrap().remove("size");
+        let mut grown = old.clone();
+        grown["spec"] = json!({"class": "a"});
+        assert_eq!(errors(&no_size, Some(&grown)), vec![]);
+        // A field the old object did not have: its rules are skipped.
+        assert_eq!(errors(&new, Some(&json!({"spec": {}}))), vec![]);
     }
 
     #[test]
