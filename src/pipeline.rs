@@ -73,6 +73,29 @@ fn find_base(args: &CheckArgs) -> anyhow::Result<Option<(crate::git::Repo, crate
     }
 }
 
+/// The CRDs of `files` (in their order), the files not checked under `--changed-only`: only
+/// those that name `CustomResourceDefinition` are parsed. A file that cannot be read or
+/// parsed gives nothing: it is not under review.
+fn crds_of_unchanged(
+    files: &[std::path::PathBuf],
+    limits: &crate::parse::Limits,
+    pool: &rayon::ThreadPool,
+) -> Crds {
+    use rayon::prelude::*;
+    let named: Vec<std::path::PathBuf> = pool.install(|| {
+        files
+            .par_iter()
+            .filter(|p| {
+                crate::read::read(p, limits.max_file_size).is_ok_and(|bytes| {
+                    memchr::memmem::find(&bytes, b"CustomResourceDefinition").is_some()
+                })
+            })
+            .cloned()
+            .collect()
+    });
+    crate::schema::crd::read_files(&named, limits).0
+}
+
 /// `--new-only` and `--filter-mode`: drops the findings the merge request did not
 /// introduce, then those outside the lines it touched, counting both.
 #[allow(clippy::too_many_arguments)]
@@ -508,6 +531,8 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     // Under --changed-only, every kustomization still decides which overlays a change
     // reaches: a changed base re-renders each overlay of it.
     let mut kustomization_files: Vec<std::path::PathBuf> = Vec::new();
+    // And the CRDs of unchanged files still validate the changed custom resources.
+    let mut unchanged_manifests: Vec<std::path::PathBuf> = Vec::new();
     if let (true, Some(mr)) = (args.changed_only, &mr) {
         found.inputs.retain(|i| match i {
             Input::File { display, path } => {
@@ -515,6 +540,8 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
                 let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
                 if !changed && crate::render::kustomization::FILE_NAMES.contains(&name) {
                     kustomization_files.push(path.clone());
+                } else if !changed {
+                    unchanged_manifests.push(path.clone());
                 }
                 changed
             }
@@ -767,6 +794,10 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     if let Some(stage) = &stage {
         let found = check::rendered::found_crds(&stage.roots, &stage.files);
         check::add_crds(&mut crds, found, &mut outcome.findings);
+    }
+    if !unchanged_manifests.is_empty() && opts.catalog.is_some() {
+        // --changed-only: the CRDs of the files not checked, after those checked.
+        crds.extend_from(&crds_of_unchanged(&unchanged_manifests, &limits, &pool));
     }
     if let Some(given) = &given {
         crds.extend_from(given);

@@ -1423,3 +1423,38 @@ fn transition_rules_compare_with_the_base_version_of_the_object() {
     let (code, out, err) = repo.kubegate(&base, &[]);
     assert_eq!((code, out.as_str()), (0, ""), "{err}");
 }
+
+/// Under `--changed-only` the CRDs of the files not checked still validate the custom
+/// resources that are.
+#[test]
+fn changed_only_validates_custom_resources_with_the_crds_of_unchanged_files() {
+    if !git_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Repo::init(tmp.path());
+    repo.write("crds/volume.yaml", VOLUME_CRD);
+    repo.write("prod/volume.yaml", &volume("data", 10, "ssd"));
+    repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write(
+        "prod/volume.yaml",
+        &volume("data", 10, "ssd").replace("size: 10", "size: ten"),
+    );
+    repo.commit("feature");
+    let args = [
+        "check",
+        "--no-config",
+        "--no-builtin-rules",
+        "-f",
+        "concise",
+        "--changed-only",
+        "--base",
+        "main",
+        ".",
+    ];
+    let (code, out, err) = repo.kubegate(&args, &[]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert_eq!(findings(&out), ["prod/volume.yaml:7 schema-type"], "{out}");
+    assert!(err.contains("checked 1 file"), "{err}");
+}

@@ -431,7 +431,6 @@ pub fn load(
     paths: &[std::path::PathBuf],
     limits: &crate::parse::Limits,
 ) -> anyhow::Result<(Crds, Vec<String>)> {
-    use crate::parse::{self, Contents, Reader};
     let mut files = Vec::new();
     for p in paths {
         let meta =
@@ -458,11 +457,21 @@ pub fn load(
             files.push(p.clone());
         }
     }
+    Ok(read_files(&files, limits))
+}
+
+/// The CRDs of the manifest files `files`, in their order, and warnings on what could not
+/// be read or parsed (`--crds` names the files).
+pub fn read_files(
+    files: &[std::path::PathBuf],
+    limits: &crate::parse::Limits,
+) -> (Crds, Vec<String>) {
+    use crate::parse::{self, Contents, Reader};
     let mut crds = Crds::default();
     let mut warnings = Vec::new();
     for path in files {
         let display: Arc<str> = path.display().to_string().into();
-        let bytes = match crate::read::read(&path, limits.max_file_size) {
+        let bytes = match crate::read::read(path, limits.max_file_size) {
             Ok(b) => b,
             Err(e) => {
                 warnings.push(format!("--crds {display}: {e}; its CRDs are not used"));
@@ -483,7 +492,13 @@ pub fn load(
                 continue;
             };
             for obj in objects.iter().filter(|o| is_crd(o.api_version, o.kind)) {
-                let spec = serde_json::json!({ "spec": obj.value.get("spec") });
+                let Some(spec) = obj.value.get("spec") else {
+                    continue;
+                };
+                let spec = Value::Object(serde_json::Map::from_iter([(
+                    "spec".to_owned(),
+                    spec.clone(),
+                )]));
                 if let Added::Conflict { first, kind } = crds.add(spec, &display) {
                     warnings.push(format!(
                         "--crds {display}: a second, different CustomResourceDefinition for \
@@ -493,7 +508,7 @@ pub fn load(
             }
         }
     }
-    Ok((crds, warnings))
+    (crds, warnings)
 }
 
 #[cfg(test)]
