@@ -194,9 +194,11 @@ pub fn found_crds(roots: &[Root], files: &Files) -> Vec<FoundCrd> {
         if !crate::schema::crd::is_crd(text("/apiVersion"), text("/kind")) {
             continue;
         }
-        let spec = node.get("spec").map(Node::to_value);
-        let Some(definition) = crate::schema::crd::define(serde_json::json!({ "spec": spec }))
-        else {
+        let Some(spec) = node.get("spec").map(Node::to_value) else {
+            continue;
+        };
+        let crd = serde_json::Value::Object(serde_json::Map::from_iter([("spec".into(), spec)]));
+        let Some(definition) = crate::schema::crd::define(crd) else {
             continue;
         };
         let mut place = NodePlace {
