@@ -47,7 +47,10 @@ fn whole_corpus_runs_clean_of_parser_disagreements() {
         ("builtin", "LabelTransformer"),
         // Operator configuration files loaded from a ConfigMap, not applied as objects.
         ("config.kubeflow.org/v1beta1", "KatibConfig"),
-        ("controller-runtime.sigs.k8s.io/v1alpha1", "ControllerManagerConfig"),
+        (
+            "controller-runtime.sigs.k8s.io/v1alpha1",
+            "ControllerManagerConfig",
+        ),
         ("config.trainer.kubeflow.org/v1alpha1", "Configuration"),
         // OpenShift's API, not a CRD.
         ("route.openshift.io/v1", "Route"),
@@ -55,7 +58,10 @@ fn whole_corpus_runs_clean_of_parser_disagreements() {
         ("certmanager.k8s.io/v1alpha1", "Issuer"),
         ("certmanager.k8s.io/v1alpha1", "Certificate"),
         // A Kubernetes alpha API removed in 1.14, without a schema in any embedded version.
-        ("admissionregistration.k8s.io/v1alpha1", "InitializerConfiguration"),
+        (
+            "admissionregistration.k8s.io/v1alpha1",
+            "InitializerConfiguration",
+        ),
         // The Secrets Store CSI driver: not in the embedded catalog.
         ("secrets-store.csi.x-k8s.io/v1", "SecretProviderClass"),
     ]

@@ -545,25 +545,25 @@ mod tests {
     fn a_custom_resource_is_validated_by_its_crd() {
         let c = crds();
         let ok = json!({"apiVersion": "x.io/v1", "kind": "Widget", "spec": {"size": 1}});
-        assert_eq!(rules(c.check("x.io/v1", "Widget", &ok)), vec![]);
+        assert_eq!(rules(c.check("x.io/v1", "Widget", &ok, None)), vec![]);
         let bad =
             json!({"apiVersion": "x.io/v1", "kind": "Widget", "spec": {"size": "1", "sise": 1}});
         assert_eq!(
-            rules(c.check("x.io/v1", "Widget", &bad)),
+            rules(c.check("x.io/v1", "Widget", &bad, None)),
             vec![
                 ("schema-unknown-field", "/spec/sise".into()),
                 ("schema-type", "/spec/size".into())
             ]
         );
-        assert!(c.check("y.io/v1", "Widget", &ok).is_none());
-        assert!(c.check("v1", "Widget", &ok).is_none());
+        assert!(c.check("y.io/v1", "Widget", &ok, None).is_none());
+        assert!(c.check("v1", "Widget", &ok, None).is_none());
     }
 
     #[test]
     fn versions_not_served_are_errors_and_deprecated_ones_warnings() {
         let c = crds();
         let v = json!({});
-        match c.check("x.io/v0", "Widget", &v) {
+        match c.check("x.io/v0", "Widget", &v, None) {
             Some(Verdict::Checked(e)) => {
                 assert_eq!(e.len(), 1);
                 assert!(
@@ -573,7 +573,7 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        match c.check("x.io/v1beta1", "Widget", &v) {
+        match c.check("x.io/v1beta1", "Widget", &v, None) {
             Some(Verdict::Checked(e)) => {
                 assert_eq!(e.len(), 1);
                 assert!(e[0].message.ends_with("deprecated: use x.io/v1"), "{e:?}");
@@ -613,7 +613,7 @@ mod tests {
         let mut c = Crds::default();
         c.add(crd.clone(), &"w.yaml".into());
         assert!(matches!(
-            c.check("x.io/v1", "W", &json!({})),
+            c.check("x.io/v1", "W", &json!({}), None),
             Some(Verdict::Unusable(_))
         ));
     }

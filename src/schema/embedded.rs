@@ -348,18 +348,23 @@ mod tests {
                 obj["apiVersion"].as_str().unwrap(),
                 obj["kind"].as_str().unwrap(),
             );
-            assert_eq!(rules(c.check(av, kind, obj)), vec![], "{kind}");
+            assert_eq!(rules(c.check(av, kind, obj, None)), vec![], "{kind}");
         }
         let mut typo = kustomization.clone();
         typo["spec"]["prun"] = json!(true);
         assert_eq!(
-            rules(c.check("kustomize.toolkit.fluxcd.io/v1", "Kustomization", &typo)),
+            rules(c.check(
+                "kustomize.toolkit.fluxcd.io/v1",
+                "Kustomization",
+                &typo,
+                None
+            )),
             vec![("schema-unknown-field", "/spec/prun".to_owned())]
         );
         let mut typo = application.clone();
         typo["spec"]["source"]["targetRevison"] = json!("main");
         assert_eq!(
-            rules(c.check("argoproj.io/v1alpha1", "Application", &typo)),
+            rules(c.check("argoproj.io/v1alpha1", "Application", &typo, None)),
             vec![(
                 "schema-unknown-field",
                 "/spec/source/targetRevison".to_owned()
@@ -368,13 +373,14 @@ mod tests {
         let mut wrong = route.clone();
         wrong["spec"]["rules"][0]["backendRefs"][0]["port"] = json!("eighty");
         assert_eq!(
-            rules(c.check("gateway.networking.k8s.io/v1", "HTTPRoute", &wrong)),
+            rules(c.check("gateway.networking.k8s.io/v1", "HTTPRoute", &wrong, None)),
             vec![("schema-type", "/spec/rules/0/backendRefs/0/port".to_owned())]
         );
         match c.check(
             "kustomize.toolkit.fluxcd.io/v1alpha9",
             "Kustomization",
             &kustomization,
+            None,
         ) {
             // The cluster may run another version of the operator: not validated.
             Some(Verdict::Unusable(m)) => {
@@ -383,6 +389,9 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(c.check("example.com/v1", "Widget", &json!({})).is_none());
+        assert!(
+            c.check("example.com/v1", "Widget", &json!({}), None)
+                .is_none()
+        );
     }
 }

@@ -65,6 +65,51 @@ pub struct Node {
     rules_below: bool,
 }
 
+/// Where a schema node is, from the schema's root: the JSON pointer is written only when a
+/// problem names it (compiling a large CRD visits tens of thousands of nodes).
+struct At<'a> {
+    parent: Option<&'a At<'a>>,
+    /// The keyword that leads here (`properties`, `items`, `anyOf`...).
+    seg: &'a str,
+    /// The property or the index under it.
+    name: Option<Name<'a>>,
+}
+
+#[derive(Clone, Copy)]
+enum Name<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+impl At<'_> {
+    const ROOT: At<'static> = At {
+        parent: None,
+        seg: "",
+        name: None,
+    };
+
+    fn pointer(&self) -> String {
+        let Some(parent) = self.parent else {
+            return String::new();
+        };
+        let mut out = parent.pointer();
+        out.push('/');
+        out.push_str(self.seg);
+        match self.name {
+            Some(Name::Key(k)) => {
+                out.push('/');
+                out.push_str(&escape(k));
+            }
+            Some(Name::Index(i)) => {
+                out.push('/');
+                out.push_str(&i.to_string());
+            }
+            None => {}
+        }
+        out
+    }
+}
+
 /// A `pattern`, compiled on first use.
 #[derive(Debug)]
 struct Pattern {
@@ -374,12 +419,12 @@ pub struct SchemaProblem {
 impl Node {
     /// Compiles a CRD version's `openAPIV3Schema`.
     pub fn compile(schema: &Value) -> Result<Node, SchemaProblem> {
-        Node::at(schema, "", 0)
+        Node::at(schema, &At::ROOT, 0)
     }
 
-    fn at(schema: &Value, pointer: &str, depth: usize) -> Result<Node, SchemaProblem> {
+    fn at(schema: &Value, at: &At<'_>, depth: usize) -> Result<Node, SchemaProblem> {
         let problem = |message: String| SchemaProblem {
-            pointer: pointer.to_owned(),
+            pointer: at.pointer(),
             message,
         };
         if depth > MAX_DEPTH {
@@ -393,7 +438,14 @@ impl Node {
         let flag = |k: &str| m.get(k).and_then(Value::as_bool).unwrap_or(false);
         let count = |k: &str| m.get(k).and_then(Value::as_u64);
         let number = |k: &str| m.get(k).and_then(Value::as_f64);
-        let child = |key: &str, v: &Value| Node::at(v, &format!("{pointer}/{key}"), depth + 1);
+        let child = |seg: &str, name: Option<Name<'_>>, v: &Value| {
+            let here = At {
+                parent: Some(at),
+                seg,
+                name,
+            };
+            Node::at(v, &here, depth + 1)
+        };
         let mut node = Node {
             ty: match m.get("type").and_then(Value::as_str) {
                 None | Some("") => None,
@@ -453,19 +505,19 @@ impl Node {
         if let Some(props) = m.get("properties").and_then(Value::as_object) {
             for (k, v) in props {
                 node.properties
-                    .push((k.clone(), child(&format!("properties/{}", escape(k)), v)?));
+                    .push((k.clone(), child("properties", Some(Name::Key(k)), v)?));
             }
             node.properties.sort_by(|a, b| a.0.cmp(&b.0));
         }
         match m.get("additionalProperties") {
             Some(Value::Bool(true)) => node.preserve_unknown = true,
             Some(v @ Value::Object(_)) => {
-                node.additional = Some(Box::new(child("additionalProperties", v)?));
+                node.additional = Some(Box::new(child("additionalProperties", None, v)?));
             }
             _ => {}
         }
         if let Some(v) = m.get("items") {
-            node.items = Some(Box::new(child("items", v)?));
+            node.items = Some(Box::new(child("items", None, v)?));
         }
         for (key, into) in [
             ("allOf", &mut node.all_of),
@@ -479,11 +531,11 @@ impl Node {
                 .flatten()
                 .enumerate()
             {
-                into.push(child(&format!("{key}/{i}"), v)?);
+                into.push(child(key, Some(Name::Index(i)), v)?);
             }
         }
         if let Some(v) = m.get("not") {
-            node.not = Some(Box::new(child("not", v)?));
+            node.not = Some(Box::new(child("not", None, v)?));
         }
         for (i, rule) in m
             .get("x-kubernetes-validations")
@@ -494,7 +546,7 @@ impl Node {
         {
             node.rules
                 .push(cel::Rule::compile(rule).map_err(|message| SchemaProblem {
-                    pointer: format!("{pointer}/x-kubernetes-validations/{i}"),
+                    pointer: format!("{}/x-kubernetes-validations/{i}", at.pointer()),
                     message,
                 })?);
         }
