@@ -16,6 +16,7 @@ fn run(file: &Path, id: &str) -> Vec<kubegate::finding::Finding> {
     let opts = check::Options {
         catalog: Some(catalog),
         crds: None,
+        old: None,
         builtins: Some(&builtins),
         user: None,
         reject_missing_schemas: false,
