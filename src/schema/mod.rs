@@ -8,6 +8,7 @@
 pub mod cel;
 pub mod crd;
 pub mod embedded;
+pub mod location;
 pub mod removed;
 pub mod structural;
 
