@@ -429,7 +429,7 @@ impl Compiled {
         };
         let mut out = Vec::new();
         for e in self.validator.iter_errors(value) {
-            super::convert(&e, &allowed, &mut out);
+            super::convert(&e, value, &allowed, &mut out);
         }
         out
     }
@@ -613,6 +613,37 @@ mod tests {
             Some(Verdict::Checked(_))
         ));
         assert!(l.check("x.io/v1", "Other", &value).is_none());
+    }
+
+    #[test]
+    fn an_object_with_no_properties_allowed_has_every_key_unknown() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("w.json"),
+            r#"{"properties": {"spec": {"type": "object", "additionalProperties": false}}}"#,
+        )
+        .unwrap();
+        let location = format!("{}/{{{{ .ResourceKind }}}}.json", dir.path().display());
+        let l = Locations::new(&[location], None, 1 << 20).unwrap().unwrap();
+        let value = json!({"spec": {"a": 1, "b~/": 2}});
+        let Some(Verdict::Checked(errors)) = l.check("x.io/v1", "W", &value) else {
+            panic!()
+        };
+        let got: Vec<_> = errors
+            .iter()
+            .map(|e| (e.rule, e.pointer.as_str(), e.message.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("schema-unknown-field", "/spec/a", "unknown field `spec.a`"),
+                (
+                    "schema-unknown-field",
+                    "/spec/b~0~1",
+                    "unknown field `spec.b~/`"
+                ),
+            ]
+        );
     }
 
     #[test]

@@ -213,7 +213,7 @@ impl Catalog {
         let def = self.defs[i].as_str();
         let allowed = |path: &str| self.allowed_properties(def, path);
         for e in validator.iter_errors(value) {
-            convert(&e, &allowed, &mut out);
+            convert(&e, value, &allowed, &mut out);
         }
         Verdict::Checked(out)
     }
@@ -243,10 +243,11 @@ impl Catalog {
 
 /// Converts one error of a JSON Schema validator into kubegate's [`SchemaError`]s (rule ids
 /// and messages shared by every schema: the built-in kinds' and `--schema-location`'s).
-/// `allowed` gives the property names the schema object at an error's evaluation path
-/// allows, for the did-you-mean help of unknown fields.
+/// `root` is the validated value; `allowed` gives the property names the schema object at
+/// an error's evaluation path allows, for the did-you-mean help of unknown fields.
 pub(crate) fn convert(
     e: &ValidationError<'_>,
+    root: &Value,
     allowed: &dyn Fn(&str) -> Vec<String>,
     out: &mut Vec<SchemaError>,
 ) {
@@ -256,21 +257,22 @@ pub(crate) fn convert(
     match e.kind() {
         ValidationErrorKind::AdditionalProperties { unexpected } => {
             let allowed = allowed(e.evaluation_path().as_str());
-            for key in unexpected {
-                let full = if field.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{field}.{key}")
-                };
-                let help = suggest(key, &allowed).map(|s| format!("did you mean `{s}`?"));
-                out.push(SchemaError {
-                    rule: "schema-unknown-field",
-                    message: format!("unknown field `{full}`"),
-                    pointer: format!("{ptr}/{}", escape(key)),
-                    at_key: true,
-                    help,
-                });
-            }
+            unknown_fields(ptr, &field, unexpected, &allowed, out);
+        }
+        // `additionalProperties: false` with no `properties` at all: every key is unknown,
+        // and the validator names only the first one's value.
+        ValidationErrorKind::FalseSchema
+            if e.evaluation_path()
+                .as_str()
+                .ends_with("/additionalProperties")
+                && root.pointer(ptr).is_some_and(Value::is_object) =>
+        {
+            let keys: Vec<String> = root
+                .pointer(ptr)
+                .and_then(Value::as_object)
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default();
+            unknown_fields(ptr, &field, &keys, &[], out);
         }
         ValidationErrorKind::Required { property } => {
             let name = property.as_str().unwrap_or_default();
@@ -361,7 +363,7 @@ pub(crate) fn convert(
             // `{"anyOf": [{"type": "null"}, {"$ref": ...}]}` is how the generator makes an
             // optional field accept `null`; the real errors are in the second branch.
             for inner in &context[1] {
-                convert(inner, allowed, out);
+                convert(inner, root, allowed, out);
             }
         }
         _ => out.push(SchemaError {
@@ -371,6 +373,32 @@ pub(crate) fn convert(
             at_key: false,
             help: None,
         }),
+    }
+}
+
+/// A `schema-unknown-field` for each of `keys` of the object at `ptr` (`field`, dotted),
+/// with the closest of `allowed` as help.
+fn unknown_fields(
+    ptr: &str,
+    field: &str,
+    keys: &[String],
+    allowed: &[String],
+    out: &mut Vec<SchemaError>,
+) {
+    for key in keys {
+        let full = if field.is_empty() {
+            key.clone()
+        } else {
+            format!("{field}.{key}")
+        };
+        let help = suggest(key, allowed).map(|s| format!("did you mean `{s}`?"));
+        out.push(SchemaError {
+            rule: "schema-unknown-field",
+            message: format!("unknown field `{full}`"),
+            pointer: format!("{ptr}/{}", escape(key)),
+            at_key: true,
+            help,
+        });
     }
 }
 
