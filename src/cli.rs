@@ -143,10 +143,10 @@ pub struct CheckArgs {
     #[arg(long, value_name = "PATH", help_heading = "Schemas")]
     pub crds: Vec<std::path::PathBuf>,
 
-    /// kubeconform's -schema-location: a local file template (`schemas/{{ .ResourceKind
-    /// }}{{ .KindSuffix }}.json`) or folder whose JSON schemas validate custom resources no
-    /// CRD of the run or of --crds defines, before the embedded CRDs; the first location
-    /// with a file wins. URLs are refused: nothing is downloaded (repeatable)
+    /// JSON schemas for the custom resources no CRD of the run or of --crds defines, before
+    /// the embedded CRDs: kubeconform's -schema-location, local only (a file template such as
+    /// `schemas/{{ .ResourceKind }}{{ .KindSuffix }}.json`, or a folder in its layout); the
+    /// first location with the file wins, URLs are refused (repeatable)
     #[arg(long, value_name = "TEMPLATE", help_heading = "Schemas")]
     pub schema_location: Vec<String>,
 

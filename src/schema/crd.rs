@@ -608,6 +608,42 @@ mod tests {
     }
 
     #[test]
+    fn schema_locations_come_after_the_crds_and_carry_over() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("widget.json"),
+            r#"{"properties": {"spec": {"properties": {"size": {}}, "additionalProperties": false}}}"#,
+        )
+        .unwrap();
+        let location = format!("{}/{{{{ .ResourceKind }}}}.json", dir.path().display());
+        let locations = Locations::new(&[location], None, 1 << 20).unwrap().unwrap();
+        let mut c = crds();
+        c.with_locations(Arc::new(locations));
+        let extra = json!({"spec": {"extra": 1}});
+        // The run's CRD first: `spec` of x.io/v1 Widget has no `extra` either.
+        assert_eq!(
+            rules(c.check("x.io/v1", "Widget", &extra)),
+            vec![("schema-unknown-field", "/spec/extra".into())]
+        );
+        assert_eq!(
+            rules(c.check("x.io/v1beta1", "Widget", &extra)),
+            vec![("schema-deprecated", "/apiVersion".into())]
+        );
+        // Any other group, and the core group, from the location.
+        for api_version in ["y.io/v1", "v1"] {
+            assert_eq!(
+                rules(c.check(api_version, "Widget", &extra)),
+                vec![("schema-unknown-field", "/spec/extra".into())]
+            );
+        }
+        assert!(c.check("y.io/v1", "Gadget", &extra).is_none());
+        // The --new-only base run's CRDs take them over.
+        let mut base = Crds::default();
+        base.extend_from(&c);
+        assert_eq!(rules(base.check("z.io/v1", "Widget", &extra)).len(), 1);
+    }
+
+    #[test]
     fn a_crd_that_does_not_compile_is_said() {
         let crd = json!({"spec": {"group": "x.io", "names": {"kind": "W"}, "versions": [
             {"name": "v1", "served": true, "storage": false, "schema": {"openAPIV3Schema": {
