@@ -143,6 +143,13 @@ pub struct CheckArgs {
     #[arg(long, value_name = "PATH", help_heading = "Schemas")]
     pub crds: Vec<std::path::PathBuf>,
 
+    /// JSON schemas for the custom resources no CRD of the run or of --crds defines, before
+    /// the embedded CRDs: kubeconform's -schema-location, local only (a file template such as
+    /// `schemas/{{ .ResourceKind }}{{ .KindSuffix }}.json`, or a folder in its layout); the
+    /// first location with the file wins, URLs are refused (repeatable)
+    #[arg(long, value_name = "TEMPLATE", help_heading = "Schemas")]
+    pub schema_location: Vec<String>,
+
     /// Do not use the CRDs embedded in kubegate (`kubegate crds` lists them) for custom
     /// resources no CRD of the run or of --crds defines
     #[arg(long, help_heading = "Schemas")]
@@ -364,6 +371,13 @@ pub(crate) fn merge_config(args: &CheckArgs, cfg: &config::Loaded) -> anyhow::Re
     a.reject_missing_schemas |= c.reject_missing_schemas.unwrap_or(false);
     if a.crds.is_empty() {
         a.crds = c.crds.iter().map(|p| cfg.resolve(p)).collect();
+    }
+    if a.schema_location.is_empty() {
+        a.schema_location = c
+            .schema_location
+            .iter()
+            .map(|l| config::resolve_location(cfg, l))
+            .collect();
     }
     if a.policy.is_empty() {
         a.policy = c.policies.iter().map(|p| cfg.resolve(p)).collect();

@@ -25,6 +25,10 @@ pub struct Config {
     /// CRD manifests outside the checked paths (`--crds`), relative to the config file.
     #[serde(default)]
     pub crds: Vec<PathBuf>,
+    /// kubeconform's `-schema-location` templates (`--schema-location`), relative to the
+    /// config file.
+    #[serde(default)]
+    pub schema_location: Vec<String>,
     #[serde(default)]
     pub rules: Rules,
     #[serde(default)]
@@ -391,6 +395,17 @@ impl Suppression {
             && field(&self.namespaces, o.and_then(|o| o.namespace.as_deref()))
             && field(&self.names, o.and_then(|o| o.name.as_deref()))
     }
+}
+
+/// A schema location of the config (`schemaLocation`), a path relative to the config file:
+/// `default` and URLs (refused later, as given) are kept as they are.
+pub fn resolve_location(cfg: &Loaded, location: &str) -> String {
+    if location == "default" || location.contains("://") || location.trim().is_empty() {
+        return location.to_owned();
+    }
+    cfg.resolve(Path::new(location))
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// Whether `spec` (an id, a name or a category) selects the built-in rule `r`.

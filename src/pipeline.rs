@@ -460,6 +460,14 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
             )
         })?,
     };
+    // Checked before anything is read: a URL or a template kubegate cannot follow is a
+    // usage error.
+    let locations = crate::schema::location::Locations::new(
+        &args.schema_location,
+        args.kubernetes_version.as_deref(),
+        args.max_file_size,
+    )?
+    .map(std::sync::Arc::new);
     if let Some(0) = args.jobs {
         anyhow::bail!("--jobs must be at least 1");
     }
@@ -801,6 +809,9 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     }
     if let Some(given) = &given {
         crds.extend_from(given);
+    }
+    if let Some(locations) = &locations {
+        crds.with_locations(locations.clone());
     }
     if !args.no_embedded_crds {
         crds.with_fallback(crate::schema::embedded::embedded);

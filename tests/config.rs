@@ -213,3 +213,47 @@ fn rule_names_that_match_no_rule_are_errors_at_their_line() {
     assert_eq!(code, 1, "{stderr}");
     assert!(rules_of(&v).contains(&"KG101".to_owned()));
 }
+
+/// `schemaLocation` holds kubeconform templates, relative to the config file (here in a
+/// subdirectory, named by `--config`); `--schema-location` replaces the list.
+#[test]
+fn schema_locations_come_from_the_config_relative_to_it() {
+    let dir = repo("");
+    std::fs::create_dir_all(dir.path().join("ci/schemas")).unwrap();
+    std::fs::write(
+        dir.path().join("ci/.kubegate.yaml"),
+        "schemaLocation:\n  - default\n  - \"schemas/{{ .ResourceKind }}{{ .KindSuffix }}.json\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("ci/schemas/widget-example-v1.json"),
+        r#"{"type": "object", "properties": {"apiVersion": {}, "kind": {}, "metadata": {},
+            "spec": {"type": "object", "additionalProperties": false}},
+            "additionalProperties": false}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("apps/agent.yaml"),
+        "apiVersion: example.io/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n  size: 1\n",
+    )
+    .unwrap();
+    let base = ["--config", "ci/.kubegate.yaml", "--no-builtin-rules"];
+    let (code, v, stderr) = json(&dir, &base);
+    assert_eq!(rules_of(&v), ["schema-unknown-field"], "{stderr}");
+    assert_eq!(v["findings"][0]["line"], 6);
+    assert_eq!(code, 1);
+    let mut flag = base.to_vec();
+    flag.extend(["--schema-location", "elsewhere/{{ .ResourceKind }}.json"]);
+    let (code, v, stderr) = json(&dir, &flag);
+    assert_eq!(rules_of(&v), ["no-schema"], "{stderr}");
+    assert_eq!(code, 0);
+    // A URL in the config is refused as on the command line.
+    std::fs::write(
+        dir.path().join("ci/.kubegate.yaml"),
+        "schemaLocation: [\"https://example.com/{{ .ResourceKind }}.json\"]\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = json(&dir, &base);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("never downloads"), "{stderr}");
+}

@@ -609,3 +609,335 @@ fn gateway_api_verdicts_agree_with_upstream() {
         assert!(text.contains("PLACEHOLDER_") || text.contains("{GATEWAY_CONTROLLER_NAME}"));
     }
 }
+
+/// A schema as `openapi2jsonschema` writes it from the CRD of `Widget` (what kubeconform
+/// users keep in their repositories): strict, with `required` and an `enum`.
+const WIDGET_SCHEMA: &str = r#"{
+  "description": "Widget is the Schema for the widgets API",
+  "type": "object",
+  "properties": {
+    "apiVersion": {"type": "string"},
+    "kind": {"type": "string"},
+    "metadata": {"type": "object"},
+    "spec": {
+      "type": "object",
+      "required": ["size"],
+      "properties": {
+        "size": {"type": "integer", "minimum": 1},
+        "color": {"type": "string", "enum": ["red", "blue"]}
+      },
+      "additionalProperties": false
+    }
+  },
+  "additionalProperties": false
+}"#;
+
+const SMALL_WIDGET: &str = "\
+apiVersion: example.io/v1
+kind: Widget
+metadata:
+  name: w
+spec:
+  size: 2
+  color: red
+";
+
+/// [`SMALL_WIDGET`] with a wrong type (6:9), an enum miss (7:10) and an unknown key (8:3).
+fn broken_widget() -> String {
+    SMALL_WIDGET
+        .replace("size: 2", "size: \"2\"")
+        .replace("  color: red", "  color: green\n  colour: red")
+}
+
+#[test]
+fn schema_locations_validate_custom_resources_as_kubeconform_finds_their_schemas() {
+    // kubeconform's own layout, relative to the working directory.
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "schemas/widget-example-v1.json", WIDGET_SCHEMA);
+    write(dir.path(), "w.yaml", SMALL_WIDGET);
+    let kubeconform = [
+        "--schema-location",
+        "schemas/{{ .ResourceKind }}{{ .KindSuffix }}.json",
+    ];
+    let r = check(dir.path(), &kubeconform);
+    assert_eq!(findings(&r), vec![], "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.code, 0);
+    write(dir.path(), "w.yaml", &broken_widget());
+    let r = check(dir.path(), &kubeconform);
+    let expected = vec![
+        f("w.yaml", 6, 9, "schema-type", "error"),
+        f("w.yaml", 7, 10, "schema-enum", "error"),
+        f("w.yaml", 8, 3, "schema-unknown-field", "error"),
+    ];
+    assert_eq!(findings(&r), expected, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.code, 1);
+    let m = messages(&r);
+    assert!(m[0].contains("`spec.size` must be an integer"), "{m:?}");
+    assert!(m[1].contains("one of `red`, `blue`"), "{m:?}");
+    assert_eq!(m[2], "unknown field `spec.colour`", "{m:?}");
+    let report: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(report["findings"][2]["help"], "did you mean `color`?");
+
+    // Datree's CRDs-catalog layout, a clone outside the checked paths; `default` (kubeconform's
+    // Kubernetes schemas) is accepted.
+    let catalog = tempfile::tempdir().unwrap();
+    write(catalog.path(), "example.io/widget_v1.json", WIDGET_SCHEMA);
+    let datree = format!(
+        "{}/{{{{.Group}}}}/{{{{.ResourceKind}}}}_{{{{.ResourceAPIVersion}}}}.json",
+        catalog.path().display()
+    );
+    let r = check(
+        dir.path(),
+        &["--schema-location", "default", "--schema-location", &datree],
+    );
+    assert_eq!(findings(&r), expected, "{}\n{}", r.stdout, r.stderr);
+    // The first location with a file wins.
+    write(
+        catalog.path(),
+        "example.io/widget_v1.json",
+        &WIDGET_SCHEMA.replace(
+            "\"additionalProperties\": false\n    }",
+            "\"additionalProperties\": true\n    }",
+        ),
+    );
+    let r = check(
+        dir.path(),
+        &[
+            "--schema-location",
+            &datree,
+            "--schema-location",
+            kubeconform[1],
+        ],
+    );
+    assert_eq!(
+        findings(&r),
+        expected[..2].to_vec(),
+        "{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+    let r = check(
+        dir.path(),
+        &[
+            "--schema-location",
+            kubeconform[1],
+            "--schema-location",
+            &datree,
+        ],
+    );
+    assert_eq!(findings(&r), expected, "{}\n{}", r.stdout, r.stderr);
+}
+
+#[test]
+fn a_crd_of_the_run_beats_a_schema_location_which_beats_the_embedded_crds() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = [
+        "--schema-location",
+        "schemas/{{ .ResourceKind }}{{ .KindSuffix }}.json",
+    ];
+    // The location allows red only; the CRD red and blue.
+    write(
+        dir.path(),
+        "schemas/widget-example-v1.json",
+        r#"{"type": "object", "properties": {"spec": {"type": "object",
+            "properties": {"color": {"enum": ["red"]}}}}}"#,
+    );
+    write(
+        dir.path(),
+        "w.yaml",
+        &WIDGET.replace("color: red", "color: blue"),
+    );
+    let r = check(dir.path(), &location);
+    assert_eq!(
+        findings(&r),
+        vec![f("w.yaml", 7, 10, "schema-enum", "error")],
+        "{}",
+        r.stdout
+    );
+    write(dir.path(), "crd.yaml", CRD);
+    let r = check(dir.path(), &location);
+    assert_eq!(findings(&r), vec![], "{}", r.stdout);
+
+    // cert-manager's Certificate is in the embedded catalog, which allows `duration`; the
+    // location's schema does not, and comes first.
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "cert.yaml",
+        "\
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata:
+  name: web
+spec:
+  secretName: web-tls
+  duration: 2160h
+  dnsNames: [web.example.com]
+  issuerRef:
+    name: ca
+",
+    );
+    let r = check(dir.path(), &[]);
+    assert_eq!(findings(&r), vec![], "{}", r.stdout);
+    write(
+        dir.path(),
+        "schemas/certificate-cert-manager-v1.json",
+        r#"{"type": "object", "properties": {
+            "apiVersion": {"type": "string"}, "kind": {"type": "string"},
+            "metadata": {"type": "object"},
+            "spec": {"type": "object", "additionalProperties": false, "properties": {
+                "secretName": {"type": "string"},
+                "dnsNames": {"type": "array", "items": {"type": "string"}},
+                "issuerRef": {"type": "object"}}}}}"#,
+    );
+    let r = check(dir.path(), &location);
+    assert_eq!(
+        findings(&r),
+        vec![f("cert.yaml", 7, 3, "schema-unknown-field", "error")],
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn schema_locations_are_local_and_plain_templates() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "w.yaml", SMALL_WIDGET);
+    let url = "https://raw.githubusercontent.com/datreeio/CRDs-catalog/main/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json";
+    let r = check(dir.path(), &["--schema-location", url]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    assert!(r.stderr.contains(url), "{}", r.stderr);
+    assert!(r.stderr.contains("never downloads schemas"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("git clone https://github.com/datreeio/CRDs-catalog"),
+        "{}",
+        r.stderr
+    );
+    for template in [
+        "schemas/{{ .ResourceKind | lower }}.json",
+        "schemas/{{ .Kind }}.json",
+        "schemas/{{ printf \"%s\" .Group }}.json",
+    ] {
+        let r = check(dir.path(), &["--schema-location", template]);
+        assert_eq!(r.code, 2, "{template}: {}", r.stderr);
+        assert!(r.stderr.contains(template), "{}", r.stderr);
+    }
+}
+
+#[test]
+fn a_schema_file_that_is_not_json_leaves_its_resources_unvalidated() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "w.yaml", &broken_widget());
+    write(
+        dir.path(),
+        "schemas/widget-example-v1.json",
+        "<html>rate limited</html>",
+    );
+    let location = [
+        "--schema-location",
+        "schemas/{{ .ResourceKind }}{{ .KindSuffix }}.json",
+    ];
+    let r = check(dir.path(), &location);
+    assert_eq!(
+        findings(&r),
+        vec![f("w.yaml", 2, 7, "no-schema", "info")],
+        "{}",
+        r.stdout
+    );
+    assert_eq!(r.code, 0);
+    let m = messages(&r);
+    assert!(
+        m[0].contains("schemas/widget-example-v1.json") && m[0].contains("is not JSON"),
+        "{m:?}"
+    );
+    let mut reject = location.to_vec();
+    reject.push("--reject-missing-schemas");
+    let r = check(dir.path(), &reject);
+    assert_eq!(findings(&r), vec![f("w.yaml", 2, 7, "no-schema", "error")]);
+    // No file at all: the embedded CRDs, then `no-schema`, which says where it looked.
+    std::fs::remove_file(dir.path().join("schemas/widget-example-v1.json")).unwrap();
+    let r = check(dir.path(), &location);
+    assert_eq!(findings(&r), vec![f("w.yaml", 2, 7, "no-schema", "info")]);
+    assert!(
+        messages(&r)[0].contains("no file schemas/widget-example-v1.json"),
+        "{:?}",
+        messages(&r)
+    );
+}
+
+#[test]
+fn a_manifest_cannot_make_a_schema_location_read_elsewhere() {
+    let dir = tempfile::tempdir().unwrap();
+    // What a path built from the manifest as it is would reach, outside `schemas/`: a
+    // schema that refuses everything.
+    let refuse_all = r#"{"type": "object", "additionalProperties": false}"#;
+    write(dir.path(), "w_v1.json", refuse_all);
+    write(dir.path(), "evil.json", refuse_all);
+    write(dir.path(), "schemas/README.md", "the location exists\n");
+    write(
+        dir.path(),
+        "w.yaml",
+        "apiVersion: ../../etc/v1\nkind: W\nmetadata:\n  name: a\n---\n\
+         apiVersion: example.io/v1\nkind: ../Evil\nmetadata:\n  name: b\n",
+    );
+    let r = check(
+        dir.path(),
+        &[
+            "--schema-location",
+            "schemas/{{ .Group }}/{{ .ResourceKind }}_{{ .ResourceAPIVersion }}.json",
+            "--schema-location",
+            "schemas/{{ .ResourceKind }}.json",
+        ],
+    );
+    let got = findings(&r);
+    assert!(
+        got.iter().all(|(_, _, _, rule, _)| rule == "no-schema"),
+        "{}",
+        r.stdout
+    );
+    assert!(!got.is_empty(), "{}", r.stdout);
+    for m in messages(&r) {
+        assert!(m.contains("cannot name a schema file"), "{m}");
+    }
+}
+
+#[test]
+fn a_folder_location_follows_kubeconforms_layout_and_kubernetes_version() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "schemas/v1.35.0-standalone-strict/widget-example-v1.json",
+        WIDGET_SCHEMA,
+    );
+    write(dir.path(), "w.yaml", &broken_widget());
+    let r = check(
+        dir.path(),
+        &[
+            "--schema-location",
+            "schemas",
+            "--kubernetes-version",
+            "1.35.0",
+        ],
+    );
+    assert_eq!(
+        findings(&r),
+        vec![
+            f("w.yaml", 6, 9, "schema-type", "error"),
+            f("w.yaml", 7, 10, "schema-enum", "error"),
+            f("w.yaml", 8, 3, "schema-unknown-field", "error"),
+        ],
+        "{}\n{}",
+        r.stdout,
+        r.stderr
+    );
+    // Without --kubernetes-version, kubeconform's `master`.
+    let r = check(dir.path(), &["--schema-location", "schemas"]);
+    assert_eq!(findings(&r), vec![f("w.yaml", 2, 7, "no-schema", "info")]);
+    assert!(
+        messages(&r)[0].contains("schemas/master-standalone-strict/widget-example-v1.json"),
+        "{:?}",
+        messages(&r)
+    );
+}

@@ -1048,11 +1048,23 @@ pub(crate) fn check_object(
             ));
         }
         Verdict::NoSchema => {
+            // With schema locations, where they looked: a template that does not match the
+            // files is the usual mistake.
+            let sources = match crds.and_then(|c| c.location_paths(obj.api_version, obj.kind)) {
+                None => " or any CRD".to_owned(),
+                Some(None) => ", any CRD or a schema location (its apiVersion or kind cannot \
+                               name a schema file)"
+                    .to_owned(),
+                Some(Some(paths)) => format!(
+                    ", any CRD or a schema location (no file {})",
+                    paths.join(", ")
+                ),
+            };
             let (severity, message) = if opts.reject_missing_schemas {
                 (
                     Severity::Error,
                     format!(
-                        "no schema for {} `{}` in Kubernetes {} or any CRD \
+                        "no schema for {} `{}` in Kubernetes {}{sources} \
                          (--reject-missing-schemas)",
                         obj.kind, obj.api_version, catalog.version
                     ),
@@ -1061,7 +1073,7 @@ pub(crate) fn check_object(
                 (
                     Severity::Info,
                     format!(
-                        "no schema for {} `{}` in Kubernetes {} or any CRD; not validated",
+                        "no schema for {} `{}` in Kubernetes {}{sources}; not validated",
                         obj.kind, obj.api_version, catalog.version
                     ),
                 )

@@ -12,6 +12,7 @@ use std::sync::{Arc, OnceLock};
 use serde_json::Value;
 
 use super::SchemaError;
+use super::location::Locations;
 use super::structural::{Node, SchemaProblem};
 
 /// Whether `apiVersion`/`kind` is a CRD whose schema kubegate reads.
@@ -26,6 +27,9 @@ pub struct Crds {
     /// The CRDs consulted for a kind none of these defines, loaded on first use (the
     /// embedded catalog).
     fallback: Option<fn() -> &'static Deferred>,
+    /// The schema files consulted for a kind none of these defines, before the fallback
+    /// (`--schema-location`).
+    locations: Option<Arc<Locations>>,
 }
 
 /// CRDs kept as JSON text, each parsed on first use: the embedded catalog (112 kinds, of
@@ -323,6 +327,21 @@ impl Crds {
             self.kinds.entry(key.clone()).or_insert_with(|| crd.clone());
         }
         self.fallback = self.fallback.or(other.fallback);
+        if self.locations.is_none() {
+            self.locations = other.locations.clone();
+        }
+    }
+
+    /// Consults the schema files of `locations` for a kind none of these CRDs defines,
+    /// before the fallback.
+    pub fn with_locations(&mut self, locations: Arc<Locations>) {
+        self.locations = Some(locations);
+    }
+
+    /// Where the schema locations look for the schema of `apiVersion`/`kind`: `None`
+    /// without locations, `Some(None)` when the kind or apiVersion cannot name a file.
+    pub fn location_paths(&self, api_version: &str, kind: &str) -> Option<Option<Vec<String>>> {
+        Some(self.locations.as_ref()?.paths(api_version, kind))
     }
 
     /// Consults `fallback()` (called on first need) for a kind none of these CRDs defines.
@@ -341,8 +360,9 @@ impl Crds {
         self.kinds.len()
     }
 
-    /// Validates `value`, of `apiVersion`/`kind`, if a CRD of the run defines its kind: as
-    /// an update from `old` when the cluster has it (transition rules run), else as a create.
+    /// Validates `value`, of `apiVersion`/`kind`, if a CRD of the run defines its kind, else
+    /// a schema location has a schema for it, else the fallback defines it: as an update
+    /// from `old` when the cluster has it (transition rules run), else as a create.
     pub fn check(
         &self,
         api_version: &str,
@@ -350,12 +370,23 @@ impl Crds {
         value: &Value,
         old: Option<&Value>,
     ) -> Option<Verdict> {
-        let (group, version) = api_version.rsplit_once('/')?;
-        let key = (group.to_owned(), kind.to_owned());
-        let (crd, guessed) = match self.kinds.get(&key) {
+        let split = api_version.rsplit_once('/');
+        let key = split.map(|(group, _)| (group.to_owned(), kind.to_owned()));
+        let (crd, guessed) = match key.as_ref().and_then(|k| self.kinds.get(k)) {
             Some(crd) => (crd, false),
-            None => (self.fallback?().get(&key)?, true),
+            None => {
+                // Schema locations take any apiVersion, the core group's (`v1`) too.
+                if let Some(verdict) = self
+                    .locations
+                    .as_ref()
+                    .and_then(|l| l.check(api_version, kind, value))
+                {
+                    return Some(verdict);
+                }
+                (self.fallback?().get(key.as_ref()?)?, true)
+            }
         };
+        let (group, version) = split?;
         let at_version = |message: String| SchemaError {
             rule: "schema-version",
             message,
@@ -596,6 +627,45 @@ mod tests {
             "/spec/versions/0/schema/openAPIV3Schema/properties/spec/x-kubernetes-validations/0"
         );
         assert!(p[0].message.contains("self.a =="), "{p:?}");
+    }
+
+    #[test]
+    fn schema_locations_come_after_the_crds_and_carry_over() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("widget.json"),
+            r#"{"properties": {"spec": {"properties": {"size": {}}, "additionalProperties": false}}}"#,
+        )
+        .unwrap();
+        let location = format!("{}/{{{{ .ResourceKind }}}}.json", dir.path().display());
+        let locations = Locations::new(&[location], None, 1 << 20).unwrap().unwrap();
+        let mut c = crds();
+        c.with_locations(Arc::new(locations));
+        let extra = json!({"spec": {"extra": 1}});
+        // The run's CRD first: `spec` of x.io/v1 Widget has no `extra` either.
+        assert_eq!(
+            rules(c.check("x.io/v1", "Widget", &extra, None)),
+            vec![("schema-unknown-field", "/spec/extra".into())]
+        );
+        assert_eq!(
+            rules(c.check("x.io/v1beta1", "Widget", &extra, None)),
+            vec![("schema-deprecated", "/apiVersion".into())]
+        );
+        // Any other group, and the core group, from the location.
+        for api_version in ["y.io/v1", "v1"] {
+            assert_eq!(
+                rules(c.check(api_version, "Widget", &extra, None)),
+                vec![("schema-unknown-field", "/spec/extra".into())]
+            );
+        }
+        assert!(c.check("y.io/v1", "Gadget", &extra, None).is_none());
+        // The --new-only base run's CRDs take them over.
+        let mut base = Crds::default();
+        base.extend_from(&c);
+        assert_eq!(
+            rules(base.check("z.io/v1", "Widget", &extra, None)).len(),
+            1
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 pub mod cel;
 pub mod crd;
 pub mod embedded;
+pub mod location;
 pub mod removed;
 pub mod structural;
 
@@ -210,181 +211,27 @@ impl Catalog {
         }
         let mut out = Vec::new();
         let def = self.defs[i].as_str();
+        let allowed = |path: &str| self.allowed_properties(def, path);
         for e in validator.iter_errors(value) {
-            self.convert(def, &e, &mut out);
+            convert(&e, value, &allowed, &mut out);
         }
         Verdict::Checked(out)
-    }
-
-    fn convert(&self, def: &str, e: &ValidationError<'_>, out: &mut Vec<SchemaError>) {
-        let ptr = e.instance_path().as_str();
-        let field = dotted(ptr);
-        let instance = e.instance();
-        match e.kind() {
-            ValidationErrorKind::AdditionalProperties { unexpected } => {
-                let allowed = self.allowed_properties(def, e.evaluation_path().as_str());
-                for key in unexpected {
-                    let full = if field.is_empty() {
-                        key.clone()
-                    } else {
-                        format!("{field}.{key}")
-                    };
-                    let help = suggest(key, &allowed).map(|s| format!("did you mean `{s}`?"));
-                    out.push(SchemaError {
-                        rule: "schema-unknown-field",
-                        message: format!("unknown field `{full}`"),
-                        pointer: format!("{ptr}/{}", escape(key)),
-                        at_key: true,
-                        help,
-                    });
-                }
-            }
-            ValidationErrorKind::Required { property } => {
-                let name = property.as_str().unwrap_or_default();
-                let full = if field.is_empty() {
-                    name.to_owned()
-                } else {
-                    format!("{field}.{name}")
-                };
-                out.push(SchemaError {
-                    rule: "schema-required",
-                    message: format!("missing required field `{full}`"),
-                    pointer: ptr.to_owned(),
-                    at_key: true,
-                    help: None,
-                });
-            }
-            ValidationErrorKind::Type { kind } => {
-                use jsonschema::error::TypeKind;
-                let expected = match kind {
-                    TypeKind::Single(t) => t.to_string(),
-                    TypeKind::Multiple(set) => set
-                        .iter()
-                        .filter(|t| t.to_string() != "null")
-                        .map(|t| t.to_string())
-                        .collect::<Vec<_>>()
-                        .join(" or "),
-                };
-                out.push(SchemaError {
-                    rule: "schema-type",
-                    message: format!(
-                        "`{}` must be {} {expected}, not {}",
-                        or_root(&field),
-                        article(&expected),
-                        describe(instance)
-                    ),
-                    pointer: ptr.to_owned(),
-                    at_key: false,
-                    help: None,
-                });
-            }
-            ValidationErrorKind::Enum { options } => {
-                let allowed = options
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter(|o| !o.is_null())
-                            .map(|o| {
-                                format!("`{}`", o.as_str().map_or(o.to_string(), str::to_owned))
-                            })
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    })
-                    .unwrap_or_default();
-                out.push(SchemaError {
-                    rule: "schema-enum",
-                    message: format!(
-                        "`{}` must be one of {allowed}, not {}",
-                        or_root(&field),
-                        describe(instance)
-                    ),
-                    pointer: ptr.to_owned(),
-                    at_key: false,
-                    help: None,
-                });
-            }
-            ValidationErrorKind::Pattern { .. } | ValidationErrorKind::Format { .. } => {
-                let what = match e.kind() {
-                    ValidationErrorKind::Format { format } => format!("a valid {format}"),
-                    ValidationErrorKind::Pattern { pattern } if pattern.contains("[KMGTPE]i") => {
-                        "a valid quantity (such as `500m`, `1.5`, `128Mi`, `2Gi`)".into()
-                    }
-                    ValidationErrorKind::Pattern { pattern } => {
-                        format!("a string matching `{pattern}`")
-                    }
-                    _ => unreachable!(),
-                };
-                out.push(SchemaError {
-                    rule: "schema-format",
-                    message: format!(
-                        "`{}` must be {what}, not {}",
-                        or_root(&field),
-                        describe(instance)
-                    ),
-                    pointer: ptr.to_owned(),
-                    at_key: false,
-                    help: None,
-                });
-            }
-            ValidationErrorKind::AnyOf { context } if is_nullable_wrapper(context) => {
-                // `{"anyOf": [{"type": "null"}, {"$ref": ...}]}` is how the generator makes an
-                // optional field accept `null`; the real errors are in the second branch.
-                for inner in &context[1] {
-                    self.convert(def, inner, out);
-                }
-            }
-            _ => out.push(SchemaError {
-                rule: "schema-invalid",
-                message: format!("`{}`: {e}", or_root(&field)),
-                pointer: ptr.to_owned(),
-                at_key: false,
-                help: None,
-            }),
-        }
     }
 
     /// The property names allowed by the schema object an `additionalProperties` error came
     /// from, found by following the error's evaluation path through the bundle.
     fn allowed_properties(&self, def: &str, evaluation_path: &str) -> Vec<String> {
-        let Some(mut node) = self.bundle.get("$defs").and_then(|d| d.get(def)) else {
+        let Some(node) = self.bundle.get("$defs").and_then(|d| d.get(def)) else {
             return Vec::new();
         };
         // Every validator's root is `{"$ref": ".../$defs/<def>"}`: skip that first hop.
-        let mut segs = evaluation_path.split('/').skip(2).peekable();
-        while let Some(seg) = segs.next() {
-            if seg == "additionalProperties" && segs.peek().is_none() {
-                break;
-            }
-            let seg = crate::parse::source_map::unescape(seg);
-            if seg == "$ref" {
-                let Some(target) = node.get("$ref").and_then(Value::as_str) else {
-                    return Vec::new();
-                };
-                let Some(def) = target.rsplit('/').next() else {
-                    return Vec::new();
-                };
-                match self.bundle.pointer(&format!("/$defs/{def}")) {
-                    Some(d) => node = d,
-                    None => return Vec::new(),
-                }
-                continue;
-            }
-            node = match node {
-                Value::Object(m) => match m.get(seg.as_ref()) {
-                    Some(n) => n,
-                    None => return Vec::new(),
-                },
-                Value::Array(a) => match seg.parse::<usize>().ok().and_then(|i| a.get(i)) {
-                    Some(n) => n,
-                    None => return Vec::new(),
-                },
-                _ => return Vec::new(),
-            };
-        }
-        node.get("properties")
-            .and_then(Value::as_object)
-            .map(|p| p.keys().cloned().collect())
-            .unwrap_or_default()
+        let path = evaluation_path
+            .strip_prefix("/$ref")
+            .unwrap_or(evaluation_path);
+        properties_along(node, path, &|target| {
+            let def = target.rsplit('/').next()?;
+            self.bundle.pointer(&format!("/$defs/{def}"))
+        })
     }
 
     /// The definition name of a kind, for the evaluation-path walk's first `$ref`.
@@ -392,6 +239,210 @@ impl Catalog {
         let i = *self.kinds.get(&(api_version.to_owned(), kind.to_owned()))?;
         Some(&self.defs[i])
     }
+}
+
+/// Converts one error of a JSON Schema validator into kubegate's [`SchemaError`]s (rule ids
+/// and messages shared by every schema: the built-in kinds' and `--schema-location`'s).
+/// `root` is the validated value; `allowed` gives the property names the schema object at
+/// an error's evaluation path allows, for the did-you-mean help of unknown fields.
+pub(crate) fn convert(
+    e: &ValidationError<'_>,
+    root: &Value,
+    allowed: &dyn Fn(&str) -> Vec<String>,
+    out: &mut Vec<SchemaError>,
+) {
+    let ptr = e.instance_path().as_str();
+    let field = dotted(ptr);
+    let instance = e.instance();
+    match e.kind() {
+        ValidationErrorKind::AdditionalProperties { unexpected } => {
+            let allowed = allowed(e.evaluation_path().as_str());
+            unknown_fields(ptr, &field, unexpected, &allowed, out);
+        }
+        // `additionalProperties: false` with no `properties` at all: every key is unknown,
+        // and the validator names only the first one's value.
+        ValidationErrorKind::FalseSchema
+            if e.evaluation_path()
+                .as_str()
+                .ends_with("/additionalProperties")
+                && root.pointer(ptr).is_some_and(Value::is_object) =>
+        {
+            let keys: Vec<String> = root
+                .pointer(ptr)
+                .and_then(Value::as_object)
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default();
+            unknown_fields(ptr, &field, &keys, &[], out);
+        }
+        ValidationErrorKind::Required { property } => {
+            let name = property.as_str().unwrap_or_default();
+            let full = if field.is_empty() {
+                name.to_owned()
+            } else {
+                format!("{field}.{name}")
+            };
+            out.push(SchemaError {
+                rule: "schema-required",
+                message: format!("missing required field `{full}`"),
+                pointer: ptr.to_owned(),
+                at_key: true,
+                help: None,
+            });
+        }
+        ValidationErrorKind::Type { kind } => {
+            use jsonschema::error::TypeKind;
+            let expected = match kind {
+                TypeKind::Single(t) => t.to_string(),
+                TypeKind::Multiple(set) => set
+                    .iter()
+                    .filter(|t| t.to_string() != "null")
+                    .map(|t| t.to_string())
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+            };
+            out.push(SchemaError {
+                rule: "schema-type",
+                message: format!(
+                    "`{}` must be {} {expected}, not {}",
+                    or_root(&field),
+                    article(&expected),
+                    describe(instance)
+                ),
+                pointer: ptr.to_owned(),
+                at_key: false,
+                help: None,
+            });
+        }
+        ValidationErrorKind::Enum { options } => {
+            let allowed = options
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter(|o| !o.is_null())
+                        .map(|o| format!("`{}`", o.as_str().map_or(o.to_string(), str::to_owned)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default();
+            out.push(SchemaError {
+                rule: "schema-enum",
+                message: format!(
+                    "`{}` must be one of {allowed}, not {}",
+                    or_root(&field),
+                    describe(instance)
+                ),
+                pointer: ptr.to_owned(),
+                at_key: false,
+                help: None,
+            });
+        }
+        ValidationErrorKind::Pattern { .. } | ValidationErrorKind::Format { .. } => {
+            let what = match e.kind() {
+                ValidationErrorKind::Format { format } => format!("a valid {format}"),
+                ValidationErrorKind::Pattern { pattern } if pattern.contains("[KMGTPE]i") => {
+                    "a valid quantity (such as `500m`, `1.5`, `128Mi`, `2Gi`)".into()
+                }
+                ValidationErrorKind::Pattern { pattern } => {
+                    format!("a string matching `{pattern}`")
+                }
+                _ => unreachable!(),
+            };
+            out.push(SchemaError {
+                rule: "schema-format",
+                message: format!(
+                    "`{}` must be {what}, not {}",
+                    or_root(&field),
+                    describe(instance)
+                ),
+                pointer: ptr.to_owned(),
+                at_key: false,
+                help: None,
+            });
+        }
+        ValidationErrorKind::AnyOf { context } if is_nullable_wrapper(context) => {
+            // `{"anyOf": [{"type": "null"}, {"$ref": ...}]}` is how the generator makes an
+            // optional field accept `null`; the real errors are in the second branch.
+            for inner in &context[1] {
+                convert(inner, root, allowed, out);
+            }
+        }
+        _ => out.push(SchemaError {
+            rule: "schema-invalid",
+            message: format!("`{}`: {e}", or_root(&field)),
+            pointer: ptr.to_owned(),
+            at_key: false,
+            help: None,
+        }),
+    }
+}
+
+/// A `schema-unknown-field` for each of `keys` of the object at `ptr` (`field`, dotted),
+/// with the closest of `allowed` as help.
+fn unknown_fields(
+    ptr: &str,
+    field: &str,
+    keys: &[String],
+    allowed: &[String],
+    out: &mut Vec<SchemaError>,
+) {
+    for key in keys {
+        let full = if field.is_empty() {
+            key.clone()
+        } else {
+            format!("{field}.{key}")
+        };
+        let help = suggest(key, allowed).map(|s| format!("did you mean `{s}`?"));
+        out.push(SchemaError {
+            rule: "schema-unknown-field",
+            message: format!("unknown field `{full}`"),
+            pointer: format!("{ptr}/{}", escape(key)),
+            at_key: true,
+            help,
+        });
+    }
+}
+
+/// The property names of the schema object an `additionalProperties` error came from:
+/// `node` followed along `path` (the error's evaluation path from `node`), each `$ref`
+/// segment through `resolve` (the reference, as written, to its target). Empty when the
+/// walk gets lost.
+pub(crate) fn properties_along<'a>(
+    mut node: &'a Value,
+    path: &str,
+    resolve: &dyn Fn(&str) -> Option<&'a Value>,
+) -> Vec<String> {
+    let mut segs = path.split('/').skip(1).peekable();
+    while let Some(seg) = segs.next() {
+        if seg == "additionalProperties" && segs.peek().is_none() {
+            break;
+        }
+        let seg = crate::parse::source_map::unescape(seg);
+        if seg == "$ref" {
+            let Some(target) = node.get("$ref").and_then(Value::as_str) else {
+                return Vec::new();
+            };
+            match resolve(target) {
+                Some(t) => node = t,
+                None => return Vec::new(),
+            }
+            continue;
+        }
+        node = match node {
+            Value::Object(m) => match m.get(seg.as_ref()) {
+                Some(n) => n,
+                None => return Vec::new(),
+            },
+            Value::Array(a) => match seg.parse::<usize>().ok().and_then(|i| a.get(i)) {
+                Some(n) => n,
+                None => return Vec::new(),
+            },
+            _ => return Vec::new(),
+        };
+    }
+    node.get("properties")
+        .and_then(Value::as_object)
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default()
 }
 
 fn bundle_uri(version: &str) -> String {
