@@ -391,7 +391,16 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         };
         let files = BaseFiles::materialize(repo, base.commit, rel.as_slice())?;
         let loaded = match &rel {
-            Some(rel) if files.written.contains(rel) => Some(config::load(&files.path(rel))?),
+            Some(rel) if files.written.contains(rel) => {
+                let mut loaded = config::load(&files.path(rel))?;
+                // Its paths name files of the repository, relative to the config's place
+                // there: the policies and data are read at the base below, the CRDs and
+                // schema locations from the checkout, as the checked files are.
+                if let Some(dir) = repo.root().join(rel).parent() {
+                    loaded.dir = dir.to_path_buf();
+                }
+                Some(loaded)
+            }
             _ => None,
         };
         gate_files.extend(rel);

@@ -1458,3 +1458,37 @@ fn changed_only_validates_custom_resources_with_the_crds_of_unchanged_files() {
     assert_eq!(findings(&out), ["prod/volume.yaml:7 schema-type"], "{out}");
     assert!(err.contains("checked 1 file"), "{err}");
 }
+
+/// A config read at the merge request's base names its CRDs relative to its place in the
+/// repository (it used to name a directory of the base's copy that holds only the config).
+#[test]
+fn crds_of_a_config_read_at_the_base_are_found() {
+    if !git_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Repo::init(tmp.path());
+    repo.write(".kubegate.yaml", "crds: [crds]\n");
+    repo.write("crds/volume.yaml", VOLUME_CRD);
+    repo.write("prod/volume.yaml", &volume("data", 10, "ssd"));
+    repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write(
+        "prod/volume.yaml",
+        &volume("data", 10, "ssd").replace("size: 10", "size: ten"),
+    );
+    repo.commit("feature");
+    let args = [
+        "check",
+        "--policies-from-base",
+        "--base",
+        "main",
+        "--no-builtin-rules",
+        "-f",
+        "concise",
+        "prod",
+    ];
+    let (code, out, err) = repo.kubegate(&args, &[]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert_eq!(findings(&out), ["prod/volume.yaml:7 schema-type"], "{out}");
+}
