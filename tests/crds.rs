@@ -941,3 +941,27 @@ fn a_folder_location_follows_kubeconforms_layout_and_kubernetes_version() {
         messages(&r)
     );
 }
+
+#[test]
+fn a_required_field_a_crd_does_not_define_is_said_at_its_name() {
+    // The API server accepts this CRD, then prunes `colour` from every Widget and rejects
+    // each one for lacking it: the CRD is the file to fix.
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "crd.yaml",
+        &CRD.replace("required: [size]", "required: [size, colour]"),
+    );
+    write(dir.path(), "w.yaml", WIDGET);
+    let r = check(dir.path(), &[]);
+    assert_eq!(
+        findings(&r),
+        vec![
+            f("crd.yaml", 21, 30, "crd-invalid", "error"),
+            f("w.yaml", 5, 1, "schema-required", "error"),
+        ],
+        "{}",
+        r.stdout
+    );
+    assert!(messages(&r)[0].contains("`colour` is not in `properties`"));
+}

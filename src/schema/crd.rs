@@ -243,6 +243,23 @@ pub fn compile(crd: &Value) -> (Option<Definition>, Vec<SchemaError>) {
                 format!("invalid schema: {}", p.message),
             ));
         }
+        if compiled.is_ok() {
+            let mut base = format!("/spec/versions/{i}/schema/openAPIV3Schema");
+            unpruned_required(schema, &mut base, true, &mut |ptr, name| {
+                out.push(SchemaError {
+                    help: Some(format!(
+                        "add `{name}` to `properties`, or remove it from `required`"
+                    )),
+                    ..invalid(
+                        ptr,
+                        format!(
+                            "required field `{name}` is not in `properties`: the API server \
+                             prunes it, so it rejects every object of this version"
+                        ),
+                    )
+                })
+            });
+        }
         (None, OnceLock::from(compiled))
     });
     let versions = crd.pointer("/spec/versions").and_then(Value::as_array);
@@ -259,6 +276,65 @@ pub fn compile(crd: &Value) -> (Option<Definition>, Vec<SchemaError>) {
         }
     }
     (def, out)
+}
+
+/// Calls `found` with the pointer of its `required` list and the name, for each name
+/// `required` of an object node of `schema` (at `ptr`) that its `properties` do not
+/// have. The API server accepts such a CRD, but prunes the field before it validates
+/// (unless the node keeps unknown fields or has `additionalProperties`), so no object
+/// can have it. Only the structural schema is walked: `allOf`/`anyOf`/`oneOf`/`not` may
+/// require what only the structural schema names. `resource`: the node is a resource's
+/// root (or embedded resource), where `apiVersion`, `kind` and `metadata` always are.
+fn unpruned_required(
+    schema: &Value,
+    ptr: &mut String,
+    resource: bool,
+    found: &mut impl FnMut(String, &str),
+) {
+    let Some(node) = schema.as_object() else {
+        return;
+    };
+    let properties = node.get("properties").and_then(Value::as_object);
+    let keeps_unknown = node
+        .get("x-kubernetes-preserve-unknown-fields")
+        .and_then(Value::as_bool)
+        == Some(true)
+        || node
+            .get("additionalProperties")
+            .is_some_and(|a| a != &Value::Bool(false));
+    if !keeps_unknown {
+        let names = node.get("required").and_then(Value::as_array);
+        for (i, name) in names.into_iter().flatten().enumerate() {
+            let Some(name) = name.as_str() else { continue };
+            let implicit = resource && matches!(name, "apiVersion" | "kind" | "metadata");
+            if !implicit && !properties.is_some_and(|p| p.contains_key(name)) {
+                found(format!("{ptr}/required/{i}"), name);
+            }
+        }
+    }
+    let len = ptr.len();
+    for (key, child) in properties.into_iter().flatten() {
+        ptr.push_str("/properties/");
+        ptr.push_str(&crate::parse::source_map::escape(key));
+        let embedded = child
+            .get("x-kubernetes-embedded-resource")
+            .and_then(Value::as_bool)
+            == Some(true);
+        unpruned_required(child, ptr, embedded, found);
+        ptr.truncate(len);
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(child) = node.get(key).filter(|c| c.is_object()) {
+            ptr.push('/');
+            ptr.push_str(key);
+            let embedded = child
+                .get("x-kubernetes-embedded-resource")
+                .and_then(Value::as_bool)
+                == Some(true);
+            unpruned_required(child, ptr, embedded, found);
+            ptr.truncate(len);
+        }
+    }
 }
 
 /// The CRD `value` (the object, or its spec under `spec`) as [`Crds`] keeps it, its
@@ -666,6 +742,35 @@ mod tests {
             rules(base.check("z.io/v1", "Widget", &extra, None)).len(),
             1
         );
+    }
+
+    #[test]
+    fn a_required_field_the_schema_prunes_makes_the_crd_invalid() {
+        let crd = json!({"spec": {"group": "x.io", "names": {"kind": "W"}, "versions": [
+            {"name": "v1", "served": true, "storage": true, "schema": {"openAPIV3Schema": {
+                "type": "object", "required": ["metadata", "spec"], "properties": {
+                "spec": {"type": "object", "required": ["size", "sise"],
+                    "properties": {"size": {"type": "integer"},
+                        "free": {"type": "object", "required": ["any"],
+                                 "x-kubernetes-preserve-unknown-fields": true},
+                        "map": {"type": "object", "required": ["any"],
+                                "additionalProperties": {"type": "string"}},
+                        "list": {"type": "array", "items": {"type": "object",
+                                 "required": ["name"], "properties": {}}},
+                        "template": {"type": "object", "x-kubernetes-embedded-resource": true,
+                                     "required": ["kind"], "properties": {}}}}}}}}]}});
+        let p = problems(&crd);
+        let at: Vec<&str> = p.iter().map(|e| e.pointer.as_str()).collect();
+        assert_eq!(
+            at,
+            [
+                "/spec/versions/0/schema/openAPIV3Schema/properties/spec/required/1",
+                "/spec/versions/0/schema/openAPIV3Schema/properties/spec/properties/list/items/required/0",
+            ],
+            "{p:?}"
+        );
+        assert!(p.iter().all(|e| e.rule == "crd-invalid"));
+        assert!(p[0].message.contains("`sise`"), "{p:?}");
     }
 
     #[test]
