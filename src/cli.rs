@@ -163,9 +163,27 @@ pub struct CheckArgs {
     #[arg(long, help_heading = "Policies")]
     pub no_builtin_rules: bool,
 
-    /// Do not render kustomizations: check their files as they are
+    /// Do not render kustomizations or Helm charts: check their files as they are
     #[arg(long, help_heading = "Rendering")]
     pub no_render: bool,
+
+    /// The `helm` that renders the charts [default: `helm` on PATH; without one, charts
+    /// are not rendered and each gets a `helm-not-found` info]
+    #[arg(long, value_name = "PATH", help_heading = "Rendering")]
+    pub helm: Option<std::path::PathBuf>,
+
+    /// Seconds a chart's `helm template` may take before it is stopped (a `helm-error`)
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 60,
+        help_heading = "Rendering"
+    )]
+    pub helm_timeout: u64,
+
+    /// The chart renderings `.kubegate.yaml` names (`helm:`), paths resolved.
+    #[arg(skip)]
+    pub helm_renderings: Vec<crate::render::helm::Configured>,
 
     /// Directory (or file) of user Rego policies, conftest conventions (repeatable)
     #[arg(long, short = 'p', value_name = "DIR", help_heading = "Policies")]
@@ -395,5 +413,16 @@ pub(crate) fn merge_config(args: &CheckArgs, cfg: &config::Loaded) -> anyhow::Re
     a.rego_v0 |= c.rego_v0.unwrap_or(false);
     a.no_inline_suppressions |= c.inline_suppressions == Some(false);
     a.no_render |= c.render.enabled == Some(false);
+    a.helm_renderings = c
+        .helm
+        .iter()
+        .map(|h| crate::render::helm::Configured {
+            chart: cfg.resolve(&h.chart),
+            release: h.release.clone(),
+            namespace: h.namespace.clone(),
+            values: h.values.iter().map(|v| cfg.resolve(v)).collect(),
+            set: h.set.clone(),
+        })
+        .collect();
     Ok(a)
 }

@@ -47,6 +47,23 @@ pub struct Config {
     pub suppressions: Vec<Suppression>,
     #[serde(default)]
     pub render: Render,
+    /// Chart renderings to check (`helm:`), besides those GitOps objects ask for.
+    #[serde(default)]
+    pub helm: Vec<HelmRendering>,
+}
+
+/// One chart rendering (`helm:` entries): `helm template <release> <chart> -n <namespace>
+/// -f <values>... --set <set>...`; paths relative to the config file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HelmRendering {
+    pub chart: PathBuf,
+    pub release: Option<String>,
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub values: Vec<PathBuf>,
+    #[serde(default)]
+    pub set: Vec<String>,
 }
 
 /// Which kustomizations are rendered (`render:`).

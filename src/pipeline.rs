@@ -545,6 +545,23 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         }
         None => None,
     };
+    // Every chart of the run, found from the paths before --changed-only keeps the changed
+    // files: a chart renders whole, whichever of its files changed.
+    let chart_dirs: Vec<PathBuf> = if args.no_render {
+        Vec::new()
+    } else {
+        let files: Vec<PathBuf> = found
+            .inputs
+            .iter()
+            .filter_map(|i| match i {
+                Input::File { path, .. } if path.ends_with("Chart.yaml") => {
+                    path.canonicalize().ok()
+                }
+                _ => None,
+            })
+            .collect();
+        crate::render::helm::charts_of(&files)
+    };
     // Under --changed-only, every kustomization still decides which overlays a change
     // reaches: a changed base re-renders each overlay of it.
     let mut kustomization_files: Vec<std::path::PathBuf> = Vec::new();
@@ -707,6 +724,54 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         Some(mr) => mr.repo.root().to_path_buf(),
         None => confinement(&args.paths),
     };
+    // The charts, rendered by the user's helm: a --helm that is not there is a usage error.
+    if let Some(h) = &args.helm
+        && !h.is_file()
+    {
+        anyhow::bail!("--helm {}: no such file", h.display());
+    }
+    let helm_opts = crate::render::helm::Options {
+        helm: crate::render::helm::run::find(args.helm.as_deref()),
+        timeout: std::time::Duration::from_secs(args.helm_timeout),
+        kube_version: format!("{version}.0"),
+        max_output: limits.max_file_size,
+        configured: args.helm_renderings.clone(),
+    };
+    // Under --changed-only, the charts holding a changed file.
+    let chart_dirs: Vec<PathBuf> = match (&mr, args.changed_only) {
+        (Some(mr), true) => chart_dirs
+            .into_iter()
+            .filter(|dir| {
+                loaded.iter().any(|l| match &l.input {
+                    Input::File { path, display } => {
+                        mr.is_changed(display)
+                            && path.canonicalize().is_ok_and(|p| p.starts_with(dir))
+                    }
+                    Input::Stdin { .. } => false,
+                })
+            })
+            .collect(),
+        _ => chart_dirs,
+    };
+    // The files that may hold a HelmRelease or an Application naming a chart.
+    let gitops_objects: Vec<PathBuf> = if chart_dirs.is_empty() {
+        Vec::new()
+    } else {
+        loaded
+            .iter()
+            .filter_map(|l| match (&l.input, &l.bytes) {
+                (Input::File { path, .. }, Ok(bytes))
+                    if memchr::memmem::find(bytes, b"HelmRelease").is_some()
+                        || memchr::memmem::find(bytes, b"Application").is_some() =>
+                {
+                    path.canonicalize().ok()
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    // With a helm to render them, a chart's templates and CRDs are checked as rendered.
+    let charts_rendered = helm_opts.helm.is_some() && !chart_dirs.is_empty();
     // What the render will build, found from the files as read.
     let plan = (!args.no_render).then(|| {
         let mut inputs: Vec<crate::render::roots::Input<'_>> = loaded
@@ -732,23 +797,49 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     // through it (their root built) or loose (kept with the documents it read).
     let mut early = Split::default();
     let mut late = Split::default();
+    let mut through_render = 0;
     for (i, l) in loaded.into_iter().enumerate() {
         let path = match (&plan, &l.input) {
-            (Some(_), Input::File { path, .. }) => path.canonicalize().ok(),
+            (_, Input::File { path, .. }) if plan.is_some() || charts_rendered => {
+                path.canonicalize().ok()
+            }
             _ => None,
         };
+        if charts_rendered
+            && let Some(p) = &path
+            && chart_dirs
+                .iter()
+                .any(|c| crate::render::helm::owned_by(c, p))
+        {
+            through_render += 1;
+            continue;
+        }
         let named = match (&plan, &path) {
             (Some(plan), Some(path)) => plan.may_read(path),
             _ => false,
         };
         if named { &mut late } else { &mut early }.push(i, path, l);
     }
-    let (mut stage, early_results) = pool.install(|| {
+    let ((mut stage, helm_stage), early_results) = pool.install(|| {
         rayon::join(
             || {
-                plan.map(|plan| {
-                    plan.build(crate::render::files::Files::new(&confine, limits.clone()))
-                })
+                rayon::join(
+                    || {
+                        plan.map(|plan| {
+                            plan.build(crate::render::files::Files::new(&confine, limits.clone()))
+                        })
+                    },
+                    || {
+                        (!chart_dirs.is_empty()).then(|| {
+                            crate::render::helm::render(
+                                chart_dirs.clone(),
+                                &gitops_objects,
+                                crate::render::files::Files::new(&confine, limits.clone()),
+                                &helm_opts,
+                            )
+                        })
+                    },
+                )
             },
             || check::check_files(early.loaded, &opts),
         )
@@ -772,7 +863,6 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
             .zip(path.as_ref())
             .is_some_and(|(stage, p)| stage.used.contains(p))
     };
-    let mut through_render = 0;
     let mut late_loaded = Vec::with_capacity(late.loaded.len());
     let mut late_index = Vec::with_capacity(late.loaded.len());
     for ((i, path), mut l) in late.meta.into_iter().zip(late.loaded) {
@@ -812,6 +902,10 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         let found = check::rendered::found_crds(&stage.roots, &stage.files);
         check::add_crds(&mut crds, found, &mut outcome.findings);
     }
+    if let Some(helm) = &helm_stage {
+        let found = check::rendered::found_crds(&helm.roots, &helm.files);
+        check::add_crds(&mut crds, found, &mut outcome.findings);
+    }
     if !unchanged_manifests.is_empty() && opts.catalog.is_some() {
         // --changed-only: the CRDs of the files not checked, after those checked.
         crds.extend_from(&crds_of_unchanged(&unchanged_manifests, &limits, &pool));
@@ -826,28 +920,51 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         crds.with_fallback(crate::schema::embedded::embedded);
     }
     opts.crds = Some(&crds);
-    let rendered = pool.install(|| {
+    let (rendered, charts) = pool.install(|| {
         rayon::join(
             || check::custom_resources(&mut outcome, &crds, &opts),
             || {
-                stage
-                    .as_ref()
-                    .map(|stage| check::rendered::run(&stage.roots, &stage.files, &opts))
+                rayon::join(
+                    || {
+                        stage
+                            .as_ref()
+                            .map(|stage| check::rendered::run(&stage.roots, &stage.files, &opts))
+                    },
+                    || {
+                        helm_stage
+                            .as_ref()
+                            .map(|h| check::rendered::run(&h.roots, &h.files, &opts))
+                    },
+                )
             },
         )
         .1
     });
+    if let (Some(helm), Some(charts)) = (&helm_stage, charts) {
+        outcome.findings.extend(charts.findings);
+        outcome.stats.objects += charts.stats.objects;
+        outcome.stats.suppressed += charts.stats.suppressed;
+        outcome.stats.rendered += helm.roots.iter().filter(|r| !r.objects.is_empty()).count();
+        outcome
+            .stats
+            .roots
+            .extend(helm.roots.iter().map(|r| r.dir.clone()));
+        outcome.sources.extend(charts.sources);
+    }
+    outcome.stats.through_render = through_render;
+    outcome.stats.files += through_render;
     if let (Some(stage), Some(rendered)) = (&stage, rendered) {
         outcome.findings.extend(rendered.findings);
         outcome.stats.objects += rendered.stats.objects;
         outcome.stats.suppressed += rendered.stats.suppressed;
-        outcome.stats.rendered = stage.roots.len();
-        outcome.stats.roots = stage.roots.iter().map(|r| r.dir.clone()).collect();
-        outcome.stats.roots.sort();
-        outcome.stats.through_render = through_render;
-        outcome.stats.files += through_render;
+        outcome.stats.rendered += stage.roots.len();
+        outcome
+            .stats
+            .roots
+            .extend(stage.roots.iter().map(|r| r.dir.clone()));
         outcome.sources.extend(rendered.sources);
     }
+    outcome.stats.roots.sort();
     check::finish(&mut outcome, args.reject_missing_schemas);
     if special_files > 0 {
         *outcome.stats.skipped.entry("special_file").or_default() += special_files;

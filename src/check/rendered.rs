@@ -298,10 +298,10 @@ fn root_findings(
             super::file_finding(&root.dir, "kustomize-error", String::new())
         };
         f.rule = w.rule.into();
-        f.severity = if w.rule == "kustomize-helm" {
-            Severity::Info
-        } else {
-            Severity::Warning
+        f.severity = match w.rule {
+            "kustomize-helm" | "helm-not-found" => Severity::Info,
+            "helm-error" => Severity::Error,
+            _ => Severity::Warning,
         };
         f.message = w.message.clone();
         out.push(f);

@@ -4,7 +4,9 @@
 //! (resources, components, generators, transformers, name references, sort), and every
 //! node of a rendered object keeps the file and span that produced it ([`node`]), so a
 //! finding on the rendered object lands on the line the author must edit: the base
-//! resource, the patch, or the kustomization field.
+//! resource, the patch, or the kustomization field. Helm charts are rendered by the
+//! user's `helm` ([`helm`]), and each rendered node is traced back to the template line
+//! that wrote it or the values line that set it.
 
 pub mod build;
 pub mod command;
@@ -13,6 +15,7 @@ pub mod emit;
 pub mod fieldpath;
 pub mod files;
 pub mod generate;
+pub mod helm;
 pub mod kustomization;
 pub mod nameref;
 pub mod node;
@@ -58,7 +61,8 @@ pub type Result<T> = std::result::Result<T, Error>;
 /// Something a render could not do or warns about, at its line; the render goes on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Warning {
-    /// `kustomize-remote`, `kustomize-helm`, `kustomize-unsupported`, `kustomize-deprecated`.
+    /// `kustomize-remote`, `kustomize-helm`, `kustomize-unsupported`, `kustomize-deprecated`;
+    /// for charts `helm-error`, `helm-not-found`, `helm-dependency-missing`.
     pub rule: &'static str,
     pub message: String,
     pub origin: Origin,

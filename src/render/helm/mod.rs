@@ -1,0 +1,756 @@
+//! Helm charts rendered as they deploy, with the user's `helm`.
+//!
+//! What is rendered, GitOps-aware first: the renderings `.kubegate.yaml` names, a Flux
+//! `HelmRelease` whose chart is a path of this repository (its `valuesFiles` and inline
+//! `values`), an Argo CD `Application` whose `spec.source.path` is a chart (its
+//! `helm.valueFiles`, `values`, `valuesObject`, `parameters`, `releaseName`), then every chart
+//! nothing renders, once with its default values. Each rendering is one `helm template`
+//! (never `--dependency-update`, never the network), run in parallel and bounded in time
+//! and output; each rendered object becomes a tree whose nodes point at the template line
+//! that wrote them, or the values line that set them ([`locate`]), and goes through every
+//! check as a kustomize render's objects do.
+
+pub mod locate;
+pub mod output;
+pub mod run;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rayon::prelude::*;
+use serde_json::Value;
+
+use super::Warning;
+use super::files::Files;
+use super::node::{FileId, Node, Origin, Span};
+use crate::check::rendered::Root;
+use crate::parse::Reader;
+
+/// A rendering a configuration names (`helm:` in `.kubegate.yaml`), paths resolved.
+#[derive(Debug, Clone, Default)]
+pub struct Configured {
+    pub chart: PathBuf,
+    pub release: Option<String>,
+    pub namespace: Option<String>,
+    pub values: Vec<PathBuf>,
+    pub set: Vec<String>,
+}
+
+/// How the charts are rendered.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The `helm` to run; `None`: not found (each chart gets a `helm-not-found` info).
+    pub helm: Option<PathBuf>,
+    pub timeout: Duration,
+    /// `--kube-version`.
+    pub kube_version: String,
+    /// The most a rendering may print.
+    pub max_output: u64,
+    pub configured: Vec<Configured>,
+}
+
+/// The charts of a run, rendered.
+#[derive(Debug)]
+pub struct Stage {
+    pub files: Files,
+    pub roots: Vec<Root>,
+    /// The chart directories (canonical) found: their templates and CRDs are checked
+    /// through the renderings, not as loose files.
+    pub charts: Vec<PathBuf>,
+}
+
+impl Stage {
+    /// Whether the file at `canonical` is part of a chart rendered here: a template, a CRD
+    /// of its `crds/`, anything under its `charts/`.
+    pub fn owns(&self, canonical: &Path) -> bool {
+        self.charts.iter().any(|c| owned_by(c, canonical))
+    }
+}
+
+/// Whether `path` is a file a rendering of the chart at `chart` covers.
+pub fn owned_by(chart: &Path, path: &Path) -> bool {
+    path.strip_prefix(chart).is_ok_and(|rel| {
+        matches!(
+            rel.components().next().and_then(|c| c.as_os_str().to_str()),
+            Some("templates" | "crds" | "charts")
+        )
+    })
+}
+
+/// A chart found in the run.
+#[derive(Debug)]
+struct Chart {
+    /// Canonical directory.
+    dir: PathBuf,
+    /// `Chart.yaml`'s id.
+    file: FileId,
+    name: String,
+    /// The problem that stops it from rendering (a broken `Chart.yaml`, a dependency not
+    /// vendored), as a warning at its line.
+    problem: Option<Warning>,
+    library: bool,
+}
+
+/// One `helm template` to run.
+#[derive(Debug, Clone)]
+struct Rendering {
+    chart: usize,
+    release: String,
+    namespace: String,
+    /// `-f` files, in order (later wins).
+    files: Vec<PathBuf>,
+    /// Inline values (a GitOps object's): the file, the document, the pointer; after the
+    /// files.
+    inline: Vec<(PathBuf, usize, String)>,
+    set: Vec<String>,
+    /// Where it is asked for, for its problems: the object or config entry.
+    label: String,
+}
+
+/// The chart directories among `inputs` (canonical paths of the run's files): each
+/// directory holding a `Chart.yaml`, except subcharts (rendered by their parent).
+pub fn charts_of(inputs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = inputs
+        .iter()
+        .filter(|p| p.file_name().is_some_and(|n| n == "Chart.yaml"))
+        .filter_map(|p| p.parent().map(Path::to_path_buf))
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    let all = dirs.clone();
+    dirs.retain(|d| !all.iter().any(|parent| parent != d && owned_by(parent, d)));
+    dirs
+}
+
+/// Renders the charts at `dirs` (canonical) as `objects` (the run's files holding GitOps
+/// objects that may name a chart) and the configuration ask.
+pub fn render(dirs: Vec<PathBuf>, objects: &[PathBuf], files: Files, opts: &Options) -> Stage {
+    let charts: Vec<Chart> = dirs.iter().map(|d| read_chart(d, &files)).collect();
+    let mut roots = Vec::new();
+    let Some(helm) = &opts.helm else {
+        for c in &charts {
+            roots.push(Root {
+                dir: files.display(&c.dir).into(),
+                objects: Vec::new(),
+                error: None,
+                warnings: vec![Warning {
+                    rule: "helm-not-found",
+                    message: format!(
+                        "chart `{}` is not rendered: no `helm` on PATH (give one with --helm); \
+                         its templates are not checked",
+                        c.name
+                    ),
+                    origin: Origin::new(c.file, first_line(&files, c.file)),
+                }],
+            });
+        }
+        return Stage {
+            files,
+            roots,
+            charts: Vec::new(),
+        };
+    };
+    let mut renderings = configured(&charts, opts, &files);
+    renderings.extend(gitops(&charts, objects, &files));
+    for (i, c) in charts.iter().enumerate() {
+        if !c.library && !renderings.iter().any(|r| r.chart == i) {
+            renderings.push(Rendering {
+                chart: i,
+                release: "release-name".into(),
+                namespace: "default".into(),
+                files: Vec::new(),
+                inline: Vec::new(),
+                set: Vec::new(),
+                label: String::new(),
+            });
+        }
+    }
+    // The same inputs render once.
+    let mut seen = HashSet::new();
+    renderings.retain(|r| {
+        seen.insert((
+            r.chart,
+            r.release.clone(),
+            r.namespace.clone(),
+            r.files.clone(),
+            r.inline.clone(),
+            r.set.clone(),
+        ))
+    });
+    // A chart that cannot render says so once.
+    for c in &charts {
+        if let Some(w) = &c.problem {
+            roots.push(Root {
+                dir: files.display(&c.dir).into(),
+                objects: Vec::new(),
+                error: None,
+                warnings: vec![w.clone()],
+            });
+        }
+    }
+    renderings.retain(|r| charts[r.chart].problem.is_none());
+    let rendered: Vec<Root> = renderings
+        .par_iter()
+        .map(|r| render_one(helm, &charts[r.chart], r, &files, opts))
+        .collect();
+    roots.extend(rendered);
+    Stage {
+        files,
+        roots,
+        charts: dirs,
+    }
+}
+
+/// The span of the first line of a file.
+fn first_line(files: &Files, id: FileId) -> Span {
+    let text = files.get(id).text.clone();
+    let end = text.find('\n').unwrap_or(text.len());
+    Span::new(0, end.min(text.trim_end_matches('\r').len()))
+}
+
+/// Reads `dir/Chart.yaml`: the chart's name and type, and whether its dependencies are
+/// vendored under `charts/` (helm refuses to render without them, and kubegate never
+/// downloads them).
+fn read_chart(dir: &Path, files: &Files) -> Chart {
+    let path = dir.join("Chart.yaml");
+    let fallback_name = dir
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let file = match files.load(&path) {
+        Ok(id) => id,
+        Err(e) => {
+            return Chart {
+                dir: dir.to_path_buf(),
+                file: 0,
+                name: fallback_name,
+                problem: Some(Warning {
+                    rule: "helm-error",
+                    message: e,
+                    origin: Origin::new(u32::MAX, Span::default()),
+                }),
+                library: false,
+            };
+        }
+    };
+    let parsed = files.get(file).parsed(Reader::Kubectl, &files.limits);
+    let mut chart = Chart {
+        dir: dir.to_path_buf(),
+        file,
+        name: fallback_name,
+        problem: None,
+        library: false,
+    };
+    if let Some(issue) = parsed.issues.first() {
+        chart.problem = Some(Warning {
+            rule: "helm-error",
+            message: format!("Chart.yaml cannot be read: {}", issue.message),
+            origin: Origin::new(file, Span::new(issue.start as usize, issue.end as usize)),
+        });
+        return chart;
+    }
+    let Some(doc) = parsed.documents.first() else {
+        chart.problem = Some(Warning {
+            rule: "helm-error",
+            message: "Chart.yaml is empty".into(),
+            origin: Origin::new(file, first_line(files, file)),
+        });
+        return chart;
+    };
+    let text = files.get(file).text.clone();
+    let Some(tree) = Node::from_document(doc, "", &text, file) else {
+        return chart;
+    };
+    match tree.get("name").and_then(Node::as_str) {
+        Some(n) => chart.name = n.to_owned(),
+        None => {
+            chart.problem = Some(Warning {
+                rule: "helm-error",
+                message: "Chart.yaml has no `name`".into(),
+                origin: Origin::new(file, first_line(files, file)),
+            });
+            return chart;
+        }
+    }
+    chart.library = tree.get("type").and_then(Node::as_str) == Some("library");
+    let deps = tree
+        .get("dependencies")
+        .and_then(Node::as_seq)
+        .unwrap_or(&[]);
+    for dep in deps {
+        let Some(name) = dep.get("name").and_then(Node::as_str) else {
+            continue;
+        };
+        if !vendored(dir, name) {
+            let origin = dep.get("name").map_or(dep.origin, |n| n.origin);
+            chart.problem = Some(Warning {
+                rule: "helm-dependency-missing",
+                message: format!(
+                    "dependency `{name}` of chart `{}` is not vendored under charts/: the \
+                     chart is not rendered (run `helm dependency build` and commit charts/; \
+                     kubegate never downloads)",
+                    chart.name
+                ),
+                origin,
+            });
+            return chart;
+        }
+    }
+    chart
+}
+
+/// Whether `charts/` of `dir` holds the dependency `name`: a directory whose `Chart.yaml`
+/// names it, or an archive `name-<version>.tgz`.
+fn vendored(dir: &Path, name: &str) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir.join("charts")) else {
+        return false;
+    };
+    entries.flatten().any(|e| {
+        let file = e.file_name().to_string_lossy().into_owned();
+        let path = e.path();
+        if path.is_dir() {
+            file == name
+                || std::fs::read_to_string(path.join("Chart.yaml")).is_ok_and(|t| {
+                    t.lines().any(|l| {
+                        l.trim() == format!("name: {name}")
+                            || l.trim() == format!("name: \"{name}\"")
+                    })
+                })
+        } else {
+            file.strip_prefix(name)
+                .and_then(|r| r.strip_prefix('-'))
+                .is_some_and(|r| r.ends_with(".tgz") && r.starts_with(|c: char| c.is_ascii_digit()))
+        }
+    })
+}
+
+/// The renderings the configuration names.
+fn configured(charts: &[Chart], opts: &Options, files: &Files) -> Vec<Rendering> {
+    let mut out = Vec::new();
+    for c in &opts.configured {
+        let Ok(dir) = c.chart.canonicalize() else {
+            continue;
+        };
+        let Some(i) = charts.iter().position(|ch| ch.dir == dir) else {
+            continue;
+        };
+        let values: Vec<String> = c
+            .values
+            .iter()
+            .map(|v| files.display(&v.canonicalize().unwrap_or_else(|_| v.clone())))
+            .collect();
+        out.push(Rendering {
+            chart: i,
+            release: c.release.clone().unwrap_or_else(|| "release-name".into()),
+            namespace: c.namespace.clone().unwrap_or_else(|| "default".into()),
+            files: c.values.clone(),
+            inline: Vec::new(),
+            set: c.set.clone(),
+            label: if values.is_empty() {
+                String::new()
+            } else {
+                format!("values {}", values.join(", "))
+            },
+        });
+    }
+    out
+}
+
+/// The renderings GitOps objects of the run ask for: Flux `HelmRelease`s with a chart path
+/// from a `GitRepository`, Argo CD `Application`s whose source path is a chart.
+fn gitops(charts: &[Chart], objects: &[PathBuf], files: &Files) -> Vec<Rendering> {
+    let mut out = Vec::new();
+    let chart_at = |dir: &Path| {
+        let dir = dir.canonicalize().ok()?;
+        charts.iter().position(|c| c.dir == dir)
+    };
+    for path in objects {
+        let Ok(id) = files.load(path) else { continue };
+        let parsed = files.get(id).parsed(Reader::Kubectl, &files.limits);
+        for (d, doc) in parsed.documents.iter().enumerate() {
+            let v = &doc.value;
+            let text = |p: &str| v.pointer(p).and_then(Value::as_str);
+            let (Some(api), Some(kind)) = (text("/apiVersion"), text("/kind")) else {
+                continue;
+            };
+            let name = text("/metadata/name").unwrap_or("release-name");
+            let own_ns = text("/metadata/namespace").unwrap_or("default");
+            let label = format!("{kind} {name}");
+            if api.starts_with("helm.toolkit.fluxcd.io/") && kind == "HelmRelease" {
+                let git = text("/spec/chart/spec/sourceRef/kind") == Some("GitRepository");
+                let Some(chart) = text("/spec/chart/spec/chart").filter(|_| git) else {
+                    continue;
+                };
+                // A GitRepository's paths are relative to the repository's root.
+                let Some(i) = chart_at(&files.confine.join(chart)) else {
+                    continue;
+                };
+                let target = text("/spec/targetNamespace");
+                let release = text("/spec/releaseName").map_or_else(
+                    || match target {
+                        Some(t) => format!("{t}-{name}"),
+                        None => name.to_owned(),
+                    },
+                    str::to_owned,
+                );
+                let values_files: Vec<PathBuf> = v
+                    .pointer("/spec/chart/spec/valuesFiles")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .map(|f| files.confine.join(f))
+                    .collect();
+                out.push(Rendering {
+                    chart: i,
+                    release,
+                    namespace: target.unwrap_or(own_ns).to_owned(),
+                    files: values_files,
+                    inline: v
+                        .pointer("/spec/values")
+                        .filter(|v| v.is_object())
+                        .map(|_| (path.clone(), d, "/spec/values".to_owned()))
+                        .into_iter()
+                        .collect(),
+                    set: Vec::new(),
+                    label,
+                });
+            } else if api.starts_with("argoproj.io/") && kind == "Application" {
+                let Some(src) = text("/spec/source/path") else {
+                    continue;
+                };
+                let Some(i) = chart_at(&files.confine.join(src)) else {
+                    continue;
+                };
+                let helm = v.pointer("/spec/source/helm");
+                let h = |p: &str| helm.and_then(|h| h.pointer(p));
+                let dir = charts[i].dir.clone();
+                let mut inline = Vec::new();
+                if h("/values").and_then(Value::as_str).is_some() {
+                    inline.push((path.clone(), d, "/spec/source/helm/values".to_owned()));
+                }
+                if h("/valuesObject").is_some_and(Value::is_object) {
+                    inline.push((path.clone(), d, "/spec/source/helm/valuesObject".to_owned()));
+                }
+                let set = h("/parameters")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| {
+                        Some(format!(
+                            "{}={}",
+                            p.get("name")?.as_str()?,
+                            p.get("value")?.as_str()?
+                        ))
+                    })
+                    .collect();
+                out.push(Rendering {
+                    chart: i,
+                    release: h("/releaseName")
+                        .and_then(Value::as_str)
+                        .unwrap_or(name)
+                        .to_owned(),
+                    namespace: text("/spec/destination/namespace")
+                        .unwrap_or("default")
+                        .to_owned(),
+                    files: h("/valueFiles")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .map(|f| dir.join(f))
+                        .collect(),
+                    inline,
+                    set,
+                    label,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// One rendering: `helm template`, then each document located in the chart's files.
+fn render_one(helm: &Path, chart: &Chart, r: &Rendering, files: &Files, opts: &Options) -> Root {
+    let mut what = vec![format!("release {}", r.release)];
+    if !r.label.is_empty() {
+        what.push(r.label.clone());
+    }
+    let dir: Arc<str> = format!("{} ({})", files.display(&chart.dir), what.join(", ")).into();
+    let mut root = Root {
+        dir,
+        objects: Vec::new(),
+        error: None,
+        warnings: Vec::new(),
+    };
+    let at_chart = Origin::new(chart.file, first_line(files, chart.file));
+    let problem = |message: String, origin: Origin| Warning {
+        rule: "helm-error",
+        message,
+        origin,
+    };
+    // The values, highest precedence first, each read (and refused) as helm would.
+    let mut sources: Vec<locate::Values> = Vec::new();
+    let mut args: Vec<String> = vec![
+        "template".into(),
+        r.release.clone(),
+        chart.dir.to_string_lossy().into_owned(),
+        "--namespace".into(),
+        r.namespace.clone(),
+        "--kube-version".into(),
+        opts.kube_version.clone(),
+        "--include-crds".into(),
+    ];
+    for f in &r.files {
+        let id = match files.load(f) {
+            Ok(id) => id,
+            Err(e) => {
+                root.warnings
+                    .push(problem(format!("values file: {e}"), at_chart));
+                return root;
+            }
+        };
+        let parsed = files.get(id).parsed(Reader::Kubectl, &files.limits);
+        if let Some(issue) = parsed.issues.first() {
+            root.warnings.push(problem(
+                format!("values file is not valid YAML: {}", issue.message),
+                Origin::new(id, Span::new(issue.start as usize, issue.end as usize)),
+            ));
+            return root;
+        }
+        let text = files.get(id).text.clone();
+        if let Some(node) = parsed
+            .documents
+            .first()
+            .and_then(|d| Node::from_document(d, "", &text, id))
+        {
+            sources.push(locate::Values {
+                node,
+                chart: Vec::new(),
+            });
+        }
+        args.push("--values".into());
+        args.push(files.get(id).path.to_string_lossy().into_owned());
+    }
+    // Inline values go to helm as a file of their own, after the files.
+    let tmp = tempfile::Builder::new().prefix("kubegate-values").tempdir();
+    for (n, (path, d, pointer)) in r.inline.iter().enumerate() {
+        let Ok(id) = files.load(path) else { continue };
+        let parsed = files.get(id).parsed(Reader::Kubectl, &files.limits);
+        let Some(doc) = parsed.documents.get(*d) else {
+            continue;
+        };
+        let Some(value) = doc.value.pointer(pointer) else {
+            continue;
+        };
+        let text = files.get(id).text.clone();
+        // Argo CD's `values` is a string of YAML: its positions are not kept.
+        let json = match value {
+            Value::String(s) => s.clone(),
+            other => {
+                if let Some(node) = Node::from_document(doc, pointer, &text, id) {
+                    sources.push(locate::Values {
+                        node,
+                        chart: Vec::new(),
+                    });
+                }
+                other.to_string()
+            }
+        };
+        let Ok(tmp) = &tmp else { continue };
+        let file = tmp.path().join(format!("inline-{n}.yaml"));
+        if std::fs::write(&file, json).is_ok() {
+            args.push("--values".into());
+            args.push(file.to_string_lossy().into_owned());
+        }
+    }
+    for s in &r.set {
+        args.push("--set".into());
+        args.push(s.clone());
+    }
+    // Later sources win: the inline values, then the files in reverse, then the chart's.
+    sources.reverse();
+    let chart_values = chart.dir.join("values.yaml");
+    if let Ok(id) = files.load(&chart_values) {
+        let parsed = files.get(id).parsed(Reader::Kubectl, &files.limits);
+        if let Some(issue) = parsed.issues.first() {
+            root.warnings.push(problem(
+                format!("values.yaml is not valid YAML: {}", issue.message),
+                Origin::new(id, Span::new(issue.start as usize, issue.end as usize)),
+            ));
+            return root;
+        }
+        let text = files.get(id).text.clone();
+        if let Some(node) = parsed
+            .documents
+            .first()
+            .and_then(|d| Node::from_document(d, "", &text, id))
+        {
+            sources.push(locate::Values {
+                node,
+                chart: Vec::new(),
+            });
+        }
+    }
+    let out = match run::run(helm, &args, &chart.dir, opts.timeout, opts.max_output) {
+        run::Outcome::Rendered(out) => out,
+        run::Outcome::Failed(stderr) => {
+            let message = output::clean_error(&stderr);
+            let origin = output::error_at(&stderr, &chart.name)
+                .and_then(|at| error_origin(files, chart, &at))
+                .unwrap_or(at_chart);
+            root.warnings.push(problem(
+                format!("helm cannot render chart `{}`: {message}", chart.name),
+                origin,
+            ));
+            return root;
+        }
+        run::Outcome::TimedOut => {
+            root.warnings.push(problem(
+                format!(
+                    "helm did not render chart `{}` within {} s (--helm-timeout): stopped",
+                    chart.name,
+                    opts.timeout.as_secs_f64()
+                ),
+                at_chart,
+            ));
+            return root;
+        }
+        run::Outcome::TooLarge(n) => {
+            root.warnings.push(problem(
+                format!(
+                    "chart `{}` renders more than {} bytes ({n} read): stopped, not checked",
+                    chart.name, opts.max_output
+                ),
+                at_chart,
+            ));
+            return root;
+        }
+        run::Outcome::NotRun(e) => {
+            root.warnings.push(problem(e, at_chart));
+            return root;
+        }
+    };
+    drop(tmp);
+    root.objects = objects(&out, chart, &sources, files);
+    root
+}
+
+/// The objects of helm's output `out`, each located in the chart's files.
+fn objects(out: &str, chart: &Chart, sources: &[locate::Values], files: &Files) -> Vec<Node> {
+    let mut templates: HashMap<String, Option<(Arc<locate::Template>, Vec<locate::Values>)>> =
+        HashMap::new();
+    let mut nth: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut objects = Vec::new();
+    for doc in output::split(out) {
+        let parsed = crate::parse::yaml::parse_as(doc.text, &files.limits, Reader::Kubectl);
+        let located = templates
+            .entry(doc.source.to_owned())
+            .or_insert_with(|| template_of(doc.source, chart, sources, files))
+            .clone();
+        for d in &parsed.documents {
+            if !d.value.is_object() {
+                continue;
+            }
+            let kind = d.value.get("kind").and_then(Value::as_str).unwrap_or("");
+            let n = nth
+                .entry((doc.source.to_owned(), kind.to_owned()))
+                .or_default();
+            let node = match &located {
+                Some((t, values)) => {
+                    let which = t.doc_for(kind, *n);
+                    t.locate(&d.value, which, values)
+                }
+                None => Node::from_value(
+                    &d.value,
+                    Origin::new(chart.file, first_line(files, chart.file)),
+                ),
+            };
+            *n += 1;
+            objects.push(node);
+        }
+    }
+    objects
+}
+
+/// The template helm names `source` (`<chart>/templates/x.yaml`,
+/// `<chart>/charts/<sub>/templates/x.yaml`), read, with the values as its `.Values` sees
+/// them (a subchart's under its name in the parent's, then its own `values.yaml`).
+fn template_of(
+    source: &str,
+    chart: &Chart,
+    sources: &[locate::Values],
+    files: &Files,
+) -> Option<(Arc<locate::Template>, Vec<locate::Values>)> {
+    let rel = source.strip_prefix(&format!("{}/", chart.name))?;
+    let path = chart.dir.join(rel);
+    let id = files.load(&path).ok()?;
+    let text = files.get(id).text.clone();
+    let template = Arc::new(locate::Template::read(&text, id));
+    // `charts/a/charts/b/templates/x.yaml`: the subchart path [a, b].
+    let parts: Vec<&str> = rel.split('/').collect();
+    let mut sub = Vec::new();
+    let mut i = 0;
+    while i + 1 < parts.len() && parts[i] == "charts" {
+        sub.push(parts[i + 1].to_owned());
+        i += 2;
+    }
+    let mut values: Vec<locate::Values> = sources
+        .iter()
+        .map(|s| locate::Values {
+            node: s.node.clone(),
+            chart: sub.clone(),
+        })
+        .collect();
+    // Each subchart's own values.yaml, innermost last.
+    let mut dir = chart.dir.clone();
+    let mut owned: Vec<locate::Values> = Vec::new();
+    for (depth, name) in sub.iter().enumerate() {
+        dir = dir.join("charts").join(name);
+        if let Ok(vid) = files.load(&dir.join("values.yaml")) {
+            let parsed = files.get(vid).parsed(Reader::Kubectl, &files.limits);
+            let vtext = files.get(vid).text.clone();
+            if let Some(node) = parsed
+                .documents
+                .first()
+                .and_then(|d| Node::from_document(d, "", &vtext, vid))
+            {
+                owned.push(locate::Values {
+                    node,
+                    chart: sub[depth + 1..].to_vec(),
+                });
+            }
+        }
+    }
+    owned.reverse();
+    values.extend(owned);
+    Some((template, values))
+}
+
+/// Where helm's error points, in the chart's files.
+fn error_origin(files: &Files, chart: &Chart, at: &output::ErrorAt) -> Option<Origin> {
+    let rel = at.source.strip_prefix(&format!("{}/", chart.name))?;
+    let id = files.load(&chart.dir.join(rel)).ok()?;
+    let text = files.get(id).text.clone();
+    let Some(line) = at.line else {
+        return Some(Origin::new(id, first_line(files, id)));
+    };
+    let start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1) as usize)
+        .map(str::len)
+        .sum();
+    let this = text[start..].split('\n').next().unwrap_or("");
+    let col = at
+        .column
+        .map_or(0, |c| (c.saturating_sub(1) as usize).min(this.len()));
+    let col = (0..=col)
+        .rev()
+        .find(|&c| this.is_char_boundary(c))
+        .unwrap_or(0);
+    Some(Origin::new(
+        id,
+        Span::new(start + col, start + this.trim_end_matches('\r').len()),
+    ))
+}

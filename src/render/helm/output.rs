@@ -1,0 +1,198 @@
+//! What `helm template` prints: its documents, each under the `# Source:` line that names
+//! the template it came from, and its errors, at the template and line they name.
+
+/// One document of helm's output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Doc<'a> {
+    /// The template, as helm names it: `<chart name>/templates/x.yaml`,
+    /// `<chart name>/charts/<sub>/templates/x.yaml`, `<chart name>/crds/x.yaml`.
+    pub source: &'a str,
+    /// The rendered text, after the `# Source:` line.
+    pub text: &'a str,
+}
+
+/// Splits helm's output into its documents: each starts with `---` and `# Source: ...`
+/// (helm 3 and 4 print the same). Text before the first header has no template and is
+/// dropped; a stray `---` inside a document stays in its text.
+pub fn split(out: &str) -> Vec<Doc<'_>> {
+    let mut docs = Vec::new();
+    let mut current: Option<(&str, usize)> = None;
+    let mut pos = 0;
+    let mut prev_dashes: Option<usize> = None;
+    for line in out.split_inclusive('\n') {
+        let start = pos;
+        pos += line.len();
+        let bare = line.trim_end_matches(['\n', '\r']);
+        if let (Some(dash_start), Some(source)) = (prev_dashes, bare.strip_prefix("# Source: ")) {
+            if let Some((s, from)) = current.take() {
+                docs.push(Doc {
+                    source: s,
+                    text: &out[from..dash_start],
+                });
+            }
+            current = Some((source.trim(), pos));
+            prev_dashes = None;
+            continue;
+        }
+        prev_dashes = (bare == "---").then_some(start);
+    }
+    if let Some((s, from)) = current {
+        docs.push(Doc {
+            source: s,
+            text: &out[from..],
+        });
+    }
+    docs
+}
+
+/// Where helm's error says it happened: the template (as helm names it) and, when it says,
+/// the line and column in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorAt {
+    pub source: String,
+    pub line: Option<u32>,
+    pub column: Option<u32>,
+}
+
+/// The first place helm's error message names: `(<chart>/templates/x.yaml:7)`,
+/// `<chart>/templates/x.yaml:6:15:` (parse, execution, `required`, `fail`, through
+/// `include`: the caller's), or `YAML parse error on <chart>/templates/x.yaml:` (a line of
+/// the rendered document, not of the template: no line then). `chart` is the chart's
+/// name, every template's first component.
+pub fn error_at(message: &str, chart: &str) -> Option<ErrorAt> {
+    if let Some(i) = message.find("YAML parse error on ") {
+        let rest = &message[i + "YAML parse error on ".len()..];
+        let end = rest.find(':').unwrap_or(rest.len());
+        let source = rest[..end].trim();
+        if source.starts_with(&format!("{chart}/")) {
+            return Some(ErrorAt {
+                source: source.to_owned(),
+                line: None,
+                column: None,
+            });
+        }
+    }
+    let prefix = format!("{chart}/");
+    let mut from = 0;
+    while let Some(i) = message[from..].find(&prefix) {
+        let start = from + i;
+        from = start + prefix.len();
+        // A name starts the message, a line or follows a space, `(` or a quote.
+        if start > 0
+            && !matches!(
+                message.as_bytes()[start - 1],
+                b' ' | b'(' | b'"' | b'\n' | b'\t'
+            )
+        {
+            continue;
+        }
+        let rest = &message[start..];
+        let end = rest
+            .find(|c: char| c == ':' || c == ')' || c == '"' || c.is_whitespace())
+            .unwrap_or(rest.len());
+        let source = &rest[..end];
+        // `:7`, `:6:15`: the line and column after the name.
+        let mut after = &rest[end..];
+        let mut numbers = Vec::new();
+        while numbers.len() < 2 {
+            let Some(r) = after.strip_prefix(':') else {
+                break;
+            };
+            let digits = r.bytes().take_while(u8::is_ascii_digit).count();
+            let Some(n) = r[..digits].parse::<u32>().ok() else {
+                break;
+            };
+            numbers.push(n);
+            after = &r[digits..];
+        }
+        let mut numbers = numbers.into_iter();
+        if source.contains('.') {
+            return Some(ErrorAt {
+                source: source.to_owned(),
+                line: numbers.next(),
+                column: numbers.next(),
+            });
+        }
+    }
+    None
+}
+
+/// Helm's error message without its `Error: ` prefix and its `--debug` footer, on one line.
+pub fn clean_error(stderr: &str) -> String {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty()
+                && !l.starts_with("Use --debug flag")
+                && !l.starts_with("level=")
+                && !l.starts_with("WARNING: ")
+        })
+        .collect();
+    let joined = lines.join(" ");
+    joined.strip_prefix("Error: ").unwrap_or(&joined).to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_are_split_at_their_source_lines() {
+        let out = "---\n# Source: app/templates/a.yaml\napiVersion: v1\nkind: A\n---\n# Source: app/templates/b.yaml\n# only a comment\n---\n---\n# Source: app/charts/sub/templates/c.yaml\nkind: C\n---\nkind: D\n";
+        let docs = split(out);
+        let got: Vec<(&str, &str)> = docs.iter().map(|d| (d.source, d.text)).collect();
+        assert_eq!(
+            got,
+            [
+                ("app/templates/a.yaml", "apiVersion: v1\nkind: A\n"),
+                ("app/templates/b.yaml", "# only a comment\n---\n"),
+                ("app/charts/sub/templates/c.yaml", "kind: C\n---\nkind: D\n"),
+            ]
+        );
+    }
+
+    #[test]
+    fn errors_name_their_template_line_and_column() {
+        let at = |m: &str| error_at(m, "app").map(|e| (e.source, e.line, e.column));
+        assert_eq!(
+            at(
+                "Error: parse error at (app/templates/cm.yaml:7): unclosed action started at app/templates/cm.yaml:6"
+            ),
+            Some(("app/templates/cm.yaml".into(), Some(7), None))
+        );
+        assert_eq!(
+            at(
+                "Error: template: app/templates/cm.yaml:6:15: executing \"app/templates/cm.yaml\" at <.Values.x>: nil pointer"
+            ),
+            Some(("app/templates/cm.yaml".into(), Some(6), Some(15)))
+        );
+        assert_eq!(
+            at(
+                "Error: app/templates/cm.yaml:6:15\n  executing \"app/templates/cm.yaml\" at <.Values.x>:"
+            ),
+            Some(("app/templates/cm.yaml".into(), Some(6), Some(15)))
+        );
+        assert_eq!(
+            at("Error: execution error at (app/templates/cm.yaml:7:8): need .Values.must"),
+            Some(("app/templates/cm.yaml".into(), Some(7), Some(8)))
+        );
+        assert_eq!(
+            at(
+                "Error: YAML parse error on app/templates/cm.yaml: error converting YAML to JSON: yaml: line 7: mapping values"
+            ),
+            Some(("app/templates/cm.yaml".into(), None, None))
+        );
+        assert_eq!(at("Error: values don't meet the specifications"), None);
+        // Another chart's name inside a word is not a place.
+        assert_eq!(at("Error: myapp/templates/x.yaml:3"), None);
+    }
+
+    #[test]
+    fn the_error_is_one_line_without_the_footer() {
+        assert_eq!(
+            clean_error("Error: a\n  b:\n    c\nUse --debug flag to render out invalid YAML\n"),
+            "a b: c"
+        );
+    }
+}
