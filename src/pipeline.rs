@@ -944,7 +944,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         outcome.findings.extend(charts.findings);
         outcome.stats.objects += charts.stats.objects;
         outcome.stats.suppressed += charts.stats.suppressed;
-        outcome.stats.rendered += helm.roots.iter().filter(|r| !r.objects.is_empty()).count();
+        outcome.stats.charts += helm.roots.iter().filter(|r| !r.objects.is_empty()).count();
         outcome
             .stats
             .roots
@@ -1258,6 +1258,12 @@ fn summary_line(o: &Outcome, c: Counts, elapsed: std::time::Duration) -> String 
         s.push_str(&format!(
             ", {} rendered",
             plural(o.stats.rendered, "kustomization", "kustomizations")
+        ));
+    }
+    if o.stats.charts > 0 {
+        s.push_str(&format!(
+            ", {}",
+            plural(o.stats.charts, "chart rendering", "chart renderings")
         ));
     }
     if o.stats.suppressed > 0 {

@@ -61,6 +61,8 @@ pub struct Stats {
     pub outside_diff: usize,
     /// Kustomizations rendered (roots).
     pub rendered: usize,
+    /// Chart renderings (`helm template` runs) that rendered.
+    pub charts: usize,
     /// Their directories, sorted.
     pub roots: Vec<std::sync::Arc<str>>,
     /// Files checked through the kustomizations that use them, not on their own.

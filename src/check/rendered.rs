@@ -163,7 +163,10 @@ pub fn run(roots: &[Root], files: &Files, opts: &Options<'_>) -> Outcome {
     }
     for (ri, findings) in per_root.into_iter().enumerate() {
         for mut f in findings {
-            f.rendered = vec![roots[ri].dir.clone()];
+            // A chart that was not rendered at all is not a rendering to name.
+            if !matches!(&*f.rule, "helm-not-found" | "helm-dependency-missing") {
+                f.rendered = vec![roots[ri].dir.clone()];
+            }
             out.findings.push(f);
         }
     }

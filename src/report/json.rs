@@ -45,7 +45,9 @@ struct Summary<'a> {
     outside_change: usize,
     /// Kustomizations rendered.
     rendered: usize,
-    /// Their directories.
+    /// Chart renderings that rendered.
+    charts: usize,
+    /// Their directories (and the chart renderings).
     roots: &'a [std::sync::Arc<str>],
     findings: SeverityCounts,
 }
@@ -116,6 +118,7 @@ pub fn render(cx: &Context<'_>, out: &mut dyn Write) -> io::Result<()> {
             not_new: o.stats.existing,
             outside_change: o.stats.outside_diff,
             rendered: o.stats.rendered,
+            charts: o.stats.charts,
             roots: &o.stats.roots,
             findings: SeverityCounts {
                 error: c.error,

@@ -349,21 +349,38 @@ impl Template {
                             .copied()
                             .filter(|&c| matches!(self.entries[c].what, What::Item { .. }))
                             .collect();
-                        let pick = if items.len() == *len {
-                            Some(items[*i])
-                        } else if items.len() == 1 {
-                            Some(items[0])
-                        } else {
-                            None
+                        let ranged = |c: usize| {
+                            self.entries[c]
+                                .dot
+                                .as_ref()
+                                .is_some_and(|d| d.last() == Some(&Seg::Item))
+                        };
+                        let by_range: Vec<usize> =
+                            (0..items.len()).filter(|&k| ranged(items[k])).collect();
+                        // Which template item wrote rendered item `i`, and which item of
+                        // its `range` it is.
+                        let pick = match by_range.as_slice() {
+                            _ if items.len() == 1 => Some((items[0], *i)),
+                            [] if items.len() == *len => Some((items[*i], *i)),
+                            // One `range` among literal items: it wrote what they did not.
+                            [k] if *len + 1 >= items.len() => {
+                                let wrote = *len + 1 - items.len();
+                                if *i < *k {
+                                    Some((items[*i], *i))
+                                } else if *i < k + wrote {
+                                    Some((items[*k], *i - k))
+                                } else {
+                                    Some((items[*i + 1 - wrote], *i))
+                                }
+                            }
+                            _ => None,
                         };
                         match pick {
-                            Some(item) => {
+                            Some((item, nth)) => {
                                 let block = self.block(range, item);
                                 let e = &self.entries[item];
-                                // The item a `range` writes: its values are the `i`th.
-                                let ranged =
-                                    e.dot.as_ref().is_some_and(|d| d.last() == Some(&Seg::Item));
-                                let index = if ranged { Some(*i) } else { index };
+                                // The item a `range` writes: its values are the `nth`.
+                                let index = if ranged(item) { Some(nth) } else { index };
                                 (At::Lines(block, None, index), self.origin_of(e))
                             }
                             None => {
@@ -658,4 +675,189 @@ fn key_of(s: &str) -> Option<(String, usize)> {
     let after = &s[colon + 1..];
     (after.is_empty() || after.starts_with([' ', '\t']))
         .then(|| (name.trim_end().to_owned(), colon + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::Limits;
+
+    /// The line (1-based) and the text at the origin of `pointer` in the object `rendered`
+    /// rendered from `template` (file 0) with `values` (file 1).
+    fn at(template: &str, values: &str, rendered: &str, pointer: &str) -> (u32, String) {
+        let t = Template::read(template, 0);
+        let (docs, _) = crate::parse::yaml::parse(values, &Limits::default());
+        let node = Node::from_document(&docs[0], "", values, 1).unwrap();
+        let sources = [Values {
+            node,
+            chart: Vec::new(),
+        }];
+        let (r, _) = crate::parse::yaml::parse(rendered, &Limits::default());
+        let kind = r[0].value["kind"].as_str().unwrap_or("");
+        let tree = t.locate(&r[0].value, t.doc_for(kind, 0), &sources);
+        let o = tree.pointer(pointer).unwrap().origin;
+        let text = if o.file == 0 { template } else { values };
+        let span = o.span(false);
+        let line = text[..span.start as usize].matches('\n').count() as u32 + 1;
+        (
+            o.file * 1000 + line,
+            text[span.start as usize..span.end as usize].to_owned(),
+        )
+    }
+
+    const TEMPLATE: &str = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}
+  labels:
+    {{- include \"app.labels\" . | nindent 4 }}
+spec:
+  replicas: {{ .Values.replicas }}
+  template:
+    spec:
+      {{- with .Values.podSecurityContext }}
+      securityContext:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      containers:
+      {{- range .Values.containers }}
+      - name: {{ .name }}
+        image: {{ .image | quote }}
+        securityContext: {{- toYaml .securityContext | nindent 10 }}
+      {{- end }}
+      - name: sidecar
+        image: busybox
+        hostNetwork: true
+";
+
+    const VALUES: &str = "\
+replicas: 3
+podSecurityContext:
+  runAsUser: 0
+containers:
+  - name: a
+    image: a:1
+    securityContext: {}
+  - name: b
+    image: b:1
+    securityContext:
+      privileged: true
+";
+
+    const RENDERED: &str = "\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: r
+  labels:
+    app: x
+spec:
+  replicas: 3
+  template:
+    spec:
+      securityContext:
+        runAsUser: 0
+      containers:
+      - name: a
+        image: \"a:1\"
+        securityContext: {}
+      - name: b
+        image: \"b:1\"
+        securityContext:
+          privileged: true
+      - name: sidecar
+        image: busybox
+        hostNetwork: true
+";
+
+    #[test]
+    fn literal_keys_are_found_at_their_template_line() {
+        assert_eq!(
+            at(TEMPLATE, VALUES, RENDERED, "/kind"),
+            (2, "Deployment".into())
+        );
+        assert_eq!(
+            at(TEMPLATE, VALUES, RENDERED, "/spec/template/spec/containers"),
+            (15, "containers".into())
+        );
+        // An include: the line that includes it.
+        assert_eq!(
+            at(TEMPLATE, VALUES, RENDERED, "/metadata/labels/app"),
+            (6, "{{- include \"app.labels\" . | nindent 4 }}".into())
+        );
+    }
+
+    #[test]
+    fn values_are_found_where_they_are_set() {
+        assert_eq!(
+            at(TEMPLATE, VALUES, RENDERED, "/spec/replicas"),
+            (1001, "3".into())
+        );
+        // `with` and `toYaml .`.
+        assert_eq!(
+            at(
+                TEMPLATE,
+                VALUES,
+                RENDERED,
+                "/spec/template/spec/securityContext/runAsUser"
+            ),
+            (1003, "0".into())
+        );
+        // `range`: the second item's values, on the key's own line.
+        assert_eq!(
+            at(
+                TEMPLATE,
+                VALUES,
+                RENDERED,
+                "/spec/template/spec/containers/1/securityContext/privileged"
+            ),
+            (1011, "true".into())
+        );
+        assert_eq!(
+            at(
+                TEMPLATE,
+                VALUES,
+                RENDERED,
+                "/spec/template/spec/containers/1/image"
+            ),
+            (1009, "b:1".into())
+        );
+    }
+
+    #[test]
+    fn what_cannot_be_traced_stays_on_the_line_that_wrote_it() {
+        // A literal item after a `range`: the rendered item after those the range wrote.
+        assert_eq!(
+            at(
+                TEMPLATE,
+                VALUES,
+                RENDERED,
+                "/spec/template/spec/containers/2/hostNetwork"
+            ),
+            (23, "true".into())
+        );
+        // Three rendered items, two literal ones: which wrote which is not known.
+        let t = "kind: X\nitems:\n- a: 1\n- b: 2\n";
+        let r = "kind: X\nitems:\n- a: 1\n- b: 2\n- c: 3\n";
+        assert_eq!(at(t, "{}\n", r, "/items/2/c"), (2, "items".into()));
+        assert_eq!(
+            at(TEMPLATE, VALUES, RENDERED, "/metadata/name"),
+            (4, "{{ .Release.Name }}".into())
+        );
+    }
+
+    #[test]
+    fn a_multi_document_template_is_matched_by_kind() {
+        let template = "apiVersion: v1\nkind: Service\nmetadata:\n  name: s\n---\napiVersion: v1\nkind: ConfigMap\ndata:\n  a: {{ .Values.a }}\n";
+        let rendered = "apiVersion: v1\nkind: ConfigMap\ndata:\n  a: x\n";
+        assert_eq!(
+            at(template, "a: x\n", rendered, "/data"),
+            (8, "data".into())
+        );
+        assert_eq!(
+            at(template, "a: x\n", rendered, "/data/a"),
+            (1001, "x".into())
+        );
+    }
 }
