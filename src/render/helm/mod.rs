@@ -742,9 +742,8 @@ fn error_origin(files: &Files, chart: &Chart, at: &output::ErrorAt) -> Option<Or
         .map(str::len)
         .sum();
     let this = text[start..].split('\n').next().unwrap_or("");
-    let col = at
-        .column
-        .map_or(0, |c| (c.saturating_sub(1) as usize).min(this.len()));
+    // Go's template errors count columns as byte offsets from 0.
+    let col = at.column.map_or(0, |c| (c as usize).min(this.len()));
     let col = (0..=col)
         .rev()
         .find(|&c| this.is_char_boundary(c))
