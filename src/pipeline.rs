@@ -96,6 +96,17 @@ fn crds_of_unchanged(
     crate::schema::crd::read_files(&named, limits).0
 }
 
+/// What the run's charts were rendered from, to render them again at the merge request's
+/// base (`--new-only`).
+#[derive(Clone, Copy)]
+struct ChartRenders<'a> {
+    /// The chart directories (canonical).
+    dirs: &'a [PathBuf],
+    /// The files that may hold GitOps objects naming them.
+    objects: &'a [PathBuf],
+    opts: &'a crate::render::helm::Options,
+}
+
 /// `--new-only` and `--filter-mode`: drops the findings the merge request did not
 /// introduce, then those outside the lines it touched, counting both.
 #[allow(clippy::too_many_arguments)]
@@ -108,6 +119,7 @@ fn merge_request_filters(
     outcome: &mut Outcome,
     staged: Option<&crate::git::Repo>,
     stage: Option<&crate::render::roots::Stage>,
+    charts: Option<ChartRenders<'_>>,
 ) -> anyhow::Result<()> {
     if args.new_only {
         // Findings on rendered objects compare with the base revision's render: a change
@@ -118,9 +130,56 @@ fn merge_request_filters(
             .partition(|f| !f.rendered.is_empty());
         outcome.findings = loose;
         let mut existing = 0;
-        if let Some(stage) = stage.filter(|_| !rendered.is_empty()) {
-            let base_tree = BaseFiles::materialize(&mr.repo, mr.base.merge_base, &[String::new()])?;
-            let root = mr.repo.root();
+        let base_tree = if !rendered.is_empty() && (stage.is_some() || charts.is_some()) {
+            Some(BaseFiles::materialize(
+                &mr.repo,
+                mr.base.merge_base,
+                &[String::new()],
+            )?)
+        } else {
+            None
+        };
+        let root = mr.repo.root();
+        // The same charts rendered at the base, as the base has them.
+        if let (Some(charts), Some(base_tree)) = (&charts, &base_tree) {
+            let at_base = |p: &PathBuf| -> Option<PathBuf> {
+                Some(base_tree.root.join(p.strip_prefix(root).ok()?))
+            };
+            let dirs: Vec<PathBuf> = charts
+                .dirs
+                .iter()
+                .filter_map(at_base)
+                .filter(|d| d.join("Chart.yaml").is_file())
+                .filter_map(|d| d.canonicalize().ok())
+                .collect();
+            let objects: Vec<PathBuf> = charts
+                .objects
+                .iter()
+                .filter_map(at_base)
+                .filter(|p| p.is_file())
+                .collect();
+            let mut opts_at_base = charts.opts.clone();
+            for c in &mut opts_at_base.configured {
+                let abs = |p: &PathBuf| {
+                    let p = p.canonicalize().unwrap_or_else(|_| p.clone());
+                    at_base(&p).unwrap_or(p)
+                };
+                c.chart = abs(&c.chart);
+                c.values = c.values.iter().map(abs).collect();
+            }
+            if !dirs.is_empty() {
+                let files =
+                    crate::render::files::Files::new(&base_tree.root, opts.limits.clone())
+                        .show_as(&base_tree.root, root);
+                let base =
+                    pool.install(|| crate::render::helm::render(dirs, &objects, files, &opts_at_base));
+                let base_outcome =
+                    pool.install(|| check::rendered::run(&base.roots, &base.files, opts));
+                existing +=
+                    crate::mr::keep_new(&mut rendered, &base_outcome.findings, &|f| f.to_owned());
+            }
+        }
+        if let (Some(stage), Some(base_tree)) = (stage, &base_tree) {
             let files =
                 crate::render::files::Files::new(&base_tree.root, stage.files.limits.clone())
                     .show_as(&base_tree.root, root);
@@ -986,6 +1045,11 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
             &mut outcome,
             staged_from,
             stage.as_ref(),
+            helm_stage.as_ref().map(|_| ChartRenders {
+                dirs: &chart_dirs,
+                objects: &gitops_objects,
+                opts: &helm_opts,
+            }),
         )?;
         outcome.findings.extend(crate::mr::policy_change_findings(
             mr,
