@@ -159,20 +159,19 @@ fn merge_request_filters(
                 .filter(|p| p.is_file())
                 .collect();
             let mut opts_at_base = charts.opts.clone();
+            let to_base = |p: &PathBuf| {
+                let p = p.canonicalize().unwrap_or_else(|_| p.clone());
+                at_base(&p).unwrap_or(p)
+            };
             for c in &mut opts_at_base.configured {
-                let abs = |p: &PathBuf| {
-                    let p = p.canonicalize().unwrap_or_else(|_| p.clone());
-                    at_base(&p).unwrap_or(p)
-                };
-                c.chart = abs(&c.chart);
-                c.values = c.values.iter().map(abs).collect();
+                c.chart = to_base(&c.chart);
+                c.values = c.values.iter().map(to_base).collect();
             }
             if !dirs.is_empty() {
-                let files =
-                    crate::render::files::Files::new(&base_tree.root, opts.limits.clone())
-                        .show_as(&base_tree.root, root);
-                let base =
-                    pool.install(|| crate::render::helm::render(dirs, &objects, files, &opts_at_base));
+                let files = crate::render::files::Files::new(&base_tree.root, opts.limits.clone())
+                    .show_as(&base_tree.root, root);
+                let base = pool
+                    .install(|| crate::render::helm::render(dirs, &objects, files, &opts_at_base));
                 let base_outcome =
                     pool.install(|| check::rendered::run(&base.roots, &base.files, opts));
                 existing +=

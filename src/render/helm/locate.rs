@@ -468,11 +468,11 @@ impl Template {
         let mut out = Vec::new();
         for &r in &range[from..] {
             let c = &self.entries[r];
+            // An item's inline key sits on the item's line, more indented: inside. A key's
+            // list may be written at the key's own indentation.
             let inside = c.indent > e.indent
-                || is_key && c.indent == e.indent && matches!(c.what, What::Item { .. })
-                || matches!(c.what, What::Insert { .. }) && c.indent > e.indent;
+                || is_key && c.indent == e.indent && matches!(c.what, What::Item { .. });
             if !inside {
-                // An item's inline key sits on the item's line, more indented: inside.
                 break;
             }
             out.push(r);
@@ -859,5 +859,37 @@ spec:
             at(template, "a: x\n", rendered, "/data/a"),
             (1001, "x".into())
         );
+    }
+
+    #[test]
+    fn odd_templates_do_not_panic() {
+        let odd = [
+            "",
+            "{{",
+            "}}",
+            "- ",
+            "-",
+            "--",
+            "---\n---",
+            "\"a",
+            "'x':",
+            "\"k\": v",
+            "a:\n- - - b: c",
+            "ü: {{ .Values.ü }}",
+            "{{- with }}\n{{- range }}\n{{ end }}{{ end }}{{ end }}",
+            "{{ toYaml }}",
+            "{{ toYaml . | nindent x }}",
+            "a: {{",
+            "  - {{ .Values.x }}",
+            "\t- a: b",
+            "{{- range $k, $v := .Values.m }}\n{{ $k }}: {{ $v }}\n{{- end }}",
+            "kind: \"",
+        ];
+        let value: Value = serde_json::json!({"kind": "X", "a": [{"b": {"c": [1, {"d": null}]}}]});
+        for t in odd {
+            let template = Template::read(t, 0);
+            let node = template.locate(&value, template.doc_for("X", 3), &[]);
+            assert!(node.pointer("/a/0/b/c/1/d").is_some(), "{t:?}");
+        }
     }
 }

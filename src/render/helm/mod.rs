@@ -637,10 +637,12 @@ fn render_one(helm: &Path, chart: &Chart, r: &Rendering, files: &Files, opts: &O
     root
 }
 
+/// A template read, with the values its `.Values` sees.
+type Located = (Arc<locate::Template>, Vec<locate::Values>);
+
 /// The objects of helm's output `out`, each located in the chart's files.
 fn objects(out: &str, chart: &Chart, sources: &[locate::Values], files: &Files) -> Vec<Node> {
-    let mut templates: HashMap<String, Option<(Arc<locate::Template>, Vec<locate::Values>)>> =
-        HashMap::new();
+    let mut templates: HashMap<String, Option<Located>> = HashMap::new();
     let mut nth: BTreeMap<(String, String), usize> = BTreeMap::new();
     let mut objects = Vec::new();
     for doc in output::split(out) {
@@ -682,7 +684,7 @@ fn template_of(
     chart: &Chart,
     sources: &[locate::Values],
     files: &Files,
-) -> Option<(Arc<locate::Template>, Vec<locate::Values>)> {
+) -> Option<Located> {
     let rel = source.strip_prefix(&format!("{}/", chart.name))?;
     let path = chart.dir.join(rel);
     let id = files.load(&path).ok()?;
