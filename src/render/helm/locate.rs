@@ -514,6 +514,12 @@ enum PathSeg {
     Index(usize, usize),
 }
 
+/// The origin of the value at `path` (keys) in the first of `values` that has it.
+pub fn find_values(values: &[Values], path: &[String]) -> Option<Origin> {
+    let path: Vec<Seg> = path.iter().map(|k| Seg::Key(k.clone())).collect();
+    lookup_values(values, &path, None)
+}
+
 /// `path` with its `range` item made the rendered item `index`. Nested ranges stay
 /// unresolved (no values source has an `Item` key): which item of the outer list wrote
 /// the node is not known.

@@ -599,6 +599,18 @@ fn render_one(helm: &Path, chart: &Chart, r: &Rendering, files: &Files, opts: &O
             let message = output::clean_error(&stderr);
             let origin = output::error_at(&stderr, &chart.name)
                 .and_then(|at| error_origin(files, chart, &at))
+                // A value the chart's values.schema.json refuses: where it is set.
+                .or_else(|| {
+                    let path = output::schema_path(&stderr)?;
+                    locate::find_values(&sources, &path)
+                })
+                // A Kubernetes version the chart does not accept: its `kubeVersion`.
+                .or_else(|| {
+                    stderr
+                        .contains("chart requires kubeVersion")
+                        .then_some(())?;
+                    chart_key(files, chart, "kubeVersion")
+                })
                 .unwrap_or(at_chart);
             root.warnings.push(problem(
                 format!("helm cannot render chart `{}`: {message}", chart.name),
@@ -728,6 +740,14 @@ fn template_of(
     owned.reverse();
     values.extend(owned);
     Some((template, values))
+}
+
+/// The origin of the top-level `key` of the chart's `Chart.yaml`.
+fn chart_key(files: &Files, chart: &Chart, key: &str) -> Option<Origin> {
+    let parsed = files.get(chart.file).parsed(Reader::Kubectl, &files.limits);
+    let text = files.get(chart.file).text.clone();
+    let tree = Node::from_document(parsed.documents.first()?, "", &text, chart.file)?;
+    Some(tree.get(key)?.origin)
 }
 
 /// Where helm's error points, in the chart's files.

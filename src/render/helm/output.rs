@@ -117,6 +117,35 @@ pub fn error_at(message: &str, chart: &str) -> Option<ErrorAt> {
     None
 }
 
+/// The values path of the first value a `values.schema.json` refuses: helm 4's
+/// `- at '/a/b': ...`, helm 3's `- a.b: ...` (`(root)`: the values themselves).
+pub fn schema_path(stderr: &str) -> Option<Vec<String>> {
+    if !stderr.contains("values don't meet the specifications of the schema") {
+        return None;
+    }
+    for line in stderr.lines() {
+        let Some(item) = line.trim_start().strip_prefix("- ") else {
+            continue;
+        };
+        if let Some(rest) = item.strip_prefix("at '") {
+            let pointer = &rest[..rest.find('\'')?];
+            return Some(
+                pointer
+                    .split('/')
+                    .filter(|s| !s.is_empty())
+                    .map(|s| s.replace("~1", "/").replace("~0", "~"))
+                    .collect(),
+            );
+        }
+        let (path, _) = item.split_once(": ")?;
+        if path == "(root)" {
+            return Some(Vec::new());
+        }
+        return Some(path.split('.').map(str::to_owned).collect());
+    }
+    None
+}
+
 /// Helm's error message without its `Error: ` prefix and its `--debug` footer, on one line.
 pub fn clean_error(stderr: &str) -> String {
     let lines: Vec<&str> = stderr
@@ -186,6 +215,20 @@ mod tests {
         assert_eq!(at("Error: values don't meet the specifications"), None);
         // Another chart's name inside a word is not a place.
         assert_eq!(at("Error: myapp/templates/x.yaml:3"), None);
+    }
+
+    #[test]
+    fn schema_errors_name_the_value() {
+        let h4 = "Error: values don't meet the specifications of the schema(s) in the following chart(s):\nschema:\n- at '/port': got string, want integer\n";
+        assert_eq!(schema_path(h4), Some(vec!["port".to_owned()]));
+        let h3 = "Error: values don't meet the specifications of the schema(s) in the following chart(s):\nschema:\n- db.port: Invalid type. Expected: integer, given: string\n";
+        assert_eq!(
+            schema_path(h3),
+            Some(vec!["db".to_owned(), "port".to_owned()])
+        );
+        let root = "Error: values don't meet the specifications of the schema(s) in the following chart(s):\nx:\n- (root): name is required\n";
+        assert_eq!(schema_path(root), Some(vec![]));
+        assert_eq!(schema_path("Error: other"), None);
     }
 
     #[test]
