@@ -33,7 +33,7 @@ fn concise_reports_every_schema_error_at_its_exact_position() {
     // Helm templates and non-Kubernetes YAML are skipped and counted, not reported.
     assert!(!r.stdout.contains("chart/"), "{}", r.stdout);
     assert!(r.stderr.contains("1 helm template"), "{}", r.stderr);
-    assert!(r.stderr.contains("2 not kubernetes"), "{}", r.stderr);
+    assert!(r.stderr.contains("3 not kubernetes"), "{}", r.stderr);
 }
 
 #[test]
@@ -86,11 +86,11 @@ fn json_report_is_versioned_and_complete() {
     assert_eq!(v["version"], 1);
     assert_eq!(v["kubernetesVersion"], "1.37");
     let s = &v["summary"];
-    assert_eq!(s["files"], 7);
-    assert_eq!(s["documents"], 7);
-    assert_eq!(s["objects"], 5);
+    assert_eq!(s["files"], 9);
+    assert_eq!(s["documents"], 9);
+    assert_eq!(s["objects"], 6);
     assert_eq!(s["skipped"]["helm_template"], 1);
-    assert_eq!(s["skipped"]["not_kubernetes"], 2);
+    assert_eq!(s["skipped"]["not_kubernetes"], 3);
     assert_eq!(s["findings"]["error"], 6);
     assert_eq!(s["findings"]["info"], 1);
     let findings = v["findings"].as_array().unwrap();
@@ -219,7 +219,7 @@ fn output_file_and_summary_on_stderr() {
     assert_eq!(r.code, 1);
     assert_eq!(r.stdout, "", "the report goes to the file");
     assert!(
-        r.stderr.contains("kubegate: checked 7 files"),
+        r.stderr.contains("kubegate: checked 9 files"),
         "{}",
         r.stderr
     );
