@@ -57,7 +57,7 @@ impl NodePlace<'_> {
 impl Place for NodePlace<'_> {
     fn at(&mut self, pointer: &str, at_key: bool) -> Finding {
         let (origin, ancestor, container) = match self.node.pointer(pointer) {
-            Some(n) => (n.origin, false, n.is_container()),
+            Some(n) => (n.origin_for(at_key), false, n.is_container()),
             None => {
                 let (o, _) = self.node.locate(pointer);
                 (o, true, true)

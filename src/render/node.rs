@@ -92,11 +92,28 @@ pub enum Kind {
 pub struct Node {
     pub kind: Kind,
     pub origin: Origin,
+    /// Where its key was written, when not in `origin`'s file: a chart template's
+    /// `key: {{ .Values.x }}` takes its value from a values file, and a finding about the
+    /// key (an unknown field) belongs in the template.
+    pub key_at: Option<Box<Origin>>,
 }
 
 impl Node {
     pub fn new(kind: Kind, origin: Origin) -> Self {
-        Self { kind, origin }
+        Self {
+            kind,
+            origin,
+            key_at: None,
+        }
+    }
+
+    /// The origin a finding about this node is reported at: its key's, when `at_key` and
+    /// the key was written elsewhere.
+    pub fn origin_for(&self, at_key: bool) -> Origin {
+        match &self.key_at {
+            Some(k) if at_key => **k,
+            _ => self.origin,
+        }
     }
 
     /// A tree built from a JSON value, every node with the same origin (a value a
@@ -116,7 +133,7 @@ impl Node {
                     .collect(),
             ),
         };
-        Node { kind, origin }
+        Node::new(kind, origin)
     }
 
     /// The tree of a parsed document (or of its node at `pointer`, an item of a List), each
@@ -367,7 +384,7 @@ fn build_at(
                 .collect(),
         ),
     };
-    Node { kind, origin }
+    Node::new(kind, origin)
 }
 
 /// A container's span, for a finding about it, is its first line; a scalar's is itself.

@@ -290,8 +290,18 @@ impl Template {
                     .map(|(k, v)| {
                         let seg = PathSeg::Key(k.clone());
                         let (child_at, child_origin) = self.child(&at, origin, &seg, values);
+                        // `key: {{ .Values.x }}`: the key is the template's.
+                        let key_at = match (&at, &child_at) {
+                            (At::Lines(range, ..), At::Values(_)) => self
+                                .children(range)
+                                .into_iter()
+                                .find(|&i| matches!(&self.entries[i].what, What::Key { name, .. } if name == k))
+                                .map(|i| Box::new(self.origin_of(&self.entries[i]))),
+                            _ => None,
+                        };
                         path.push(seg);
-                        let n = self.build(v, child_at, child_origin, path, values);
+                        let mut n = self.build(v, child_at, child_origin, path, values);
+                        n.key_at = key_at;
                         path.pop();
                         (k.clone(), n)
                     })

@@ -72,7 +72,10 @@ pub fn error_at(message: &str, chart: &str) -> Option<ErrorAt> {
             });
         }
     }
+    // The last place named with a line is the innermost: the define an `include` failed
+    // in, the line an unclosed action started on.
     let prefix = format!("{chart}/");
+    let mut last: Option<ErrorAt> = None;
     let mut from = 0;
     while let Some(i) = message[from..].find(&prefix) {
         let start = from + i;
@@ -107,14 +110,17 @@ pub fn error_at(message: &str, chart: &str) -> Option<ErrorAt> {
         }
         let mut numbers = numbers.into_iter();
         if source.contains('.') {
-            return Some(ErrorAt {
+            let at = ErrorAt {
                 source: source.to_owned(),
                 line: numbers.next(),
                 column: numbers.next(),
-            });
+            };
+            if at.line.is_some() || last.is_none() {
+                last = Some(at);
+            }
         }
     }
-    None
+    last
 }
 
 /// The values path of the first value a `values.schema.json` refuses: helm 4's
@@ -188,7 +194,7 @@ mod tests {
             at(
                 "Error: parse error at (app/templates/cm.yaml:7): unclosed action started at app/templates/cm.yaml:6"
             ),
-            Some(("app/templates/cm.yaml".into(), Some(7), None))
+            Some(("app/templates/cm.yaml".into(), Some(6), None))
         );
         assert_eq!(
             at(
@@ -201,6 +207,13 @@ mod tests {
                 "Error: app/templates/cm.yaml:6:15\n  executing \"app/templates/cm.yaml\" at <.Values.x>:"
             ),
             Some(("app/templates/cm.yaml".into(), Some(6), Some(15)))
+        );
+        // Through `include`: the define's place, helm 4's last frame.
+        assert_eq!(
+            at(
+                "Error: app/templates/cm.yaml:6:8\n  executing \"app/templates/cm.yaml\" at <include \"l\" .>:\n    error calling include:\napp/templates/_helpers.tpl:3:16\n  executing \"l\" at <.Values.o.t>:"
+            ),
+            Some(("app/templates/_helpers.tpl".into(), Some(3), Some(16)))
         );
         assert_eq!(
             at("Error: execution error at (app/templates/cm.yaml:7:8): need .Values.must"),
@@ -215,6 +228,33 @@ mod tests {
         assert_eq!(at("Error: values don't meet the specifications"), None);
         // Another chart's name inside a word is not a place.
         assert_eq!(at("Error: myapp/templates/x.yaml:3"), None);
+    }
+
+    /// helm 3's and 4's own errors, recorded by scripts/record-helm-errors.sh: each that
+    /// names a template of the chart is placed at that template, line and column.
+    #[test]
+    fn recorded_helm_errors_are_placed() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/helm/errors");
+        let mut placed = 0;
+        for case in std::fs::read_dir(&dir).unwrap().flatten() {
+            let name = case.file_name().to_string_lossy().into_owned();
+            for v in ["v3", "v4"] {
+                let Ok(stderr) = std::fs::read_to_string(case.path().join(format!("expected.stderr.{v}")))
+                else {
+                    continue;
+                };
+                let at = error_at(&stderr, &name);
+                let names = stderr.contains(&format!("{name}/templates/"))
+                    || stderr.contains(&format!("{name}/charts/"));
+                assert_eq!(at.is_some(), names, "{name} {v}: {stderr}");
+                let Some(at) = at else { continue };
+                assert!(case.path().join(at.source.strip_prefix(&format!("{name}/")).unwrap()).is_file(), "{name} {v}: {at:?}");
+                // Only a rendered document's YAML error has no template line.
+                assert_eq!(at.line.is_none(), stderr.contains("YAML parse error on"), "{name} {v}: {at:?}");
+                placed += 1;
+            }
+        }
+        assert!(placed >= 16, "{placed} recorded errors placed");
     }
 
     #[test]
