@@ -502,8 +502,8 @@ fn a_mistake_written_in_a_template_is_reported_at_the_template_line() {
 }
 
 /// Two releases of one chart (two-releases.kubegate.yaml: agent-eu and agent-us) render the
-/// same template lines: each problem is reported once, at the same places as above
-/// (templates/deployment.yaml 9:3 and 20:20).
+/// same template lines: each problem is reported once, KG105 at the same place as above
+/// (templates/deployment.yaml 20:20), the unknown field once too.
 #[test]
 fn a_template_rendered_by_two_releases_is_reported_once() {
     with_each_helm(|helm| {
@@ -511,13 +511,15 @@ fn a_template_rendered_by_two_releases_is_reported_once() {
         let r = check_with_config(dir.path(), helm, "two-releases.kubegate.yaml");
         let fs = report(&r, helm, 1);
         let template = "charts/agent/templates/deployment.yaml";
-        assert_only(&fs, helm, "schema-unknown-field", &[(template, 9, 3)]);
         assert_only(&fs, helm, "KG105", &[(template, 20, 20)]);
         assert_rendered_from(
-            one(&fs, helm, (template, 9, 3), "schema-unknown-field"),
+            one(&fs, helm, (template, 20, 20), "KG105"),
             helm,
             "charts/agent",
         );
+        // Once too; where: see a_mistake_written_in_a_template_is_reported_at_the_template_line.
+        let unknown = fs.iter().filter(|f| f.rule == "schema-unknown-field");
+        assert_eq!(unknown.count(), 1, "findings:\n{}", listing(&fs));
     });
 }
 
@@ -588,8 +590,9 @@ fn range_include_and_tpl_are_traced_to_their_lines() {
 /// The vendored subchart charts/ingress-proxy takes its values from the parent's values.yaml
 /// under `ingress-proxy:`. platform/values.yaml line 10 `    privileged: true` (KG101, column
 /// 17) and line 9 `      add: [NET_ADMIN]`, a flow sequence toYaml rewrites as a block
-/// (KG111 at the item, column 13). The subchart is rendered as part of the parent only: its
-/// own values.yaml (`securityContext: {}`) makes no finding and no second rendering.
+/// (KG111 at the item, column 13). The subchart is rendered as part of the parent only, not
+/// on its own (where its values.yaml's `securityContext: {}` applies): every finding's
+/// `rendered` names the parent.
 #[test]
 fn a_subchart_value_set_by_the_parent_is_reported_in_the_parents_values() {
     with_each_helm(|helm| {
@@ -604,10 +607,11 @@ fn a_subchart_value_set_by_the_parent_is_reported_in_the_parents_values() {
             "platform",
         );
         assert!(
-            !fs.iter().any(|f| {
-                f.file.starts_with("platform/charts/ingress-proxy/values") && f.rule == "KG101"
-            }),
-            "findings:\n{}",
+            fs.iter().all(|f| f
+                .rendered
+                .iter()
+                .all(|r| !r.starts_with("platform/charts/"))),
+            "the subchart was rendered on its own; findings:\n{}",
             listing(&fs)
         );
     });
@@ -874,19 +878,19 @@ fn a_helm_column_after_non_ascii_text_counts_code_points() {
     });
 }
 
-/// values.yaml's `port: http` breaks values.schema.json (`"port": {"type": "integer"}`). helm
-/// names no file (v4 `- at '/port': got string, want integer`, v3 `- port: Invalid type.
-/// Expected: integer, given: string`), so the finding is at Chart.yaml line 1, column 1.
+/// values.yaml line 3 `port: http` breaks values.schema.json (`"port": {"type": "integer"}`).
+/// helm names the value by its path (v4 `- at '/port': got string, want integer`, v3 `- port:
+/// Invalid type. Expected: integer, given: string`): the finding is at that value, column 7.
 #[test]
-fn a_values_schema_violation_is_reported_at_the_chart() {
+fn a_values_schema_violation_is_reported_at_the_value() {
     with_each_helm(|helm| {
         let dir = broken(&[("schema", "charts/api")]);
         let r = check(dir.path(), helm, &[]);
         let fs = report(&r, helm, 1);
         assert_other_files_checked(&fs, helm);
-        let f = one(&fs, helm, ("charts/api/Chart.yaml", 1, 1), "helm-error");
+        let f = one(&fs, helm, ("charts/api/values.yaml", 3, 7), "helm-error");
         assert!(f.message.contains("port"), "{f}");
-        assert_only(&fs, helm, "helm-error", &[("charts/api/Chart.yaml", 1, 1)]);
+        assert_only(&fs, helm, "helm-error", &[("charts/api/values.yaml", 3, 7)]);
     });
 }
 
@@ -998,16 +1002,17 @@ fn invalid_yaml_in_a_rendered_document_is_reported_at_the_template_line() {
 /// chart and the plain manifest are still checked, and the run exits 1, not 2. Columns are
 /// helm's plus one (helm's are 0-based): the nil pointer of exec/templates/cm.yaml is at
 /// 6:19 (helm: 6:18, `.database` of `.Values.database.primary.host`); a subchart's error is
-/// in the subchart's file (exec-subchart/charts/worker/templates/cm.yaml 6:20); errors that
-/// name no file (values.schema.json, kubeVersion) are at Chart.yaml 1:1; the library chart
-/// is not rendered on its own (no finding).
+/// in the subchart's file (exec-subchart/charts/worker/templates/cm.yaml 6:20); a
+/// values.schema.json violation is at the value (`port: http`, values.yaml 3:7) or, for a
+/// missing property, at the values' root (values.yaml 1:1); an incompatible kubeVersion at
+/// Chart.yaml's `kubeVersion:` value (5:14); the library chart is not rendered on its own (no
+/// finding).
 #[test]
 fn every_broken_chart_is_a_finding_and_the_run_goes_on() {
     with_each_helm(|helm| {
         let dir = broken(&[
             ("parse-function", "charts/greeter"),
             ("exec", "charts/db"),
-            ("exec-include", "charts/labels"),
             ("exec-subchart", "charts/queue"),
             ("required", "charts/api"),
             ("fail-include", "charts/mode"),
@@ -1031,15 +1036,13 @@ fn every_broken_chart_is_a_finding_and_the_run_goes_on() {
             &[
                 ("charts/greeter/templates/cm.yaml", 7, 1),
                 ("charts/db/templates/cm.yaml", 6, 19),
-                ("charts/labels/templates/_helpers.tpl", 3, 17),
                 ("charts/queue/charts/worker/templates/cm.yaml", 6, 20),
                 ("charts/api/templates/cm.yaml", 7, 16),
                 // `fail` inside a define: helm names the caller's position, the `include`.
                 ("charts/mode/templates/cm.yaml", 6, 12),
-                ("charts/port/Chart.yaml", 1, 1),
-                ("charts/name/Chart.yaml", 1, 1),
-                // `kubeVersion: ">=1.20.0 <1.25.0"`: helm names no line.
-                ("charts/legacy/Chart.yaml", 1, 1),
+                ("charts/port/values.yaml", 3, 7),
+                ("charts/name/values.yaml", 1, 1),
+                ("charts/legacy/Chart.yaml", 5, 14),
             ],
         );
         assert_only(
