@@ -22,11 +22,21 @@ pub fn shared() -> Option<PathBuf> {
     p.is_dir().then_some(p)
 }
 
-/// Runs kubegate in `dir` with `args`, feeding `stdin`, without colour-related environment.
+/// `PATH` without the directories that hold a `helm`: the same findings on every machine
+/// (charts are `helm-not-found`); the tests that render charts pass `--helm`.
+pub fn path_without_helm() -> std::ffi::OsString {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs = std::env::split_paths(&path).filter(|d| !d.join("helm").exists());
+    std::env::join_paths(dirs).unwrap_or_default()
+}
+
+/// Runs kubegate in `dir` with `args`, feeding `stdin`, without colour-related environment
+/// and without a `helm` on `PATH`.
 pub fn kubegate_in(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubegate"));
     cmd.args(args)
         .current_dir(dir)
+        .env("PATH", path_without_helm())
         .env_remove("NO_COLOR")
         .env_remove("GITHUB_ACTIONS")
         .stdin(if stdin.is_some() {
