@@ -239,7 +239,8 @@ mod tests {
         for case in std::fs::read_dir(&dir).unwrap().flatten() {
             let name = case.file_name().to_string_lossy().into_owned();
             for v in ["v3", "v4"] {
-                let Ok(stderr) = std::fs::read_to_string(case.path().join(format!("expected.stderr.{v}")))
+                let Ok(stderr) =
+                    std::fs::read_to_string(case.path().join(format!("expected.stderr.{v}")))
                 else {
                     continue;
                 };
@@ -248,9 +249,18 @@ mod tests {
                     || stderr.contains(&format!("{name}/charts/"));
                 assert_eq!(at.is_some(), names, "{name} {v}: {stderr}");
                 let Some(at) = at else { continue };
-                assert!(case.path().join(at.source.strip_prefix(&format!("{name}/")).unwrap()).is_file(), "{name} {v}: {at:?}");
+                assert!(
+                    case.path()
+                        .join(at.source.strip_prefix(&format!("{name}/")).unwrap())
+                        .is_file(),
+                    "{name} {v}: {at:?}"
+                );
                 // Only a rendered document's YAML error has no template line.
-                assert_eq!(at.line.is_none(), stderr.contains("YAML parse error on"), "{name} {v}: {at:?}");
+                assert_eq!(
+                    at.line.is_none(),
+                    stderr.contains("YAML parse error on"),
+                    "{name} {v}: {at:?}"
+                );
                 placed += 1;
             }
         }
