@@ -677,6 +677,38 @@ fn a_flux_helm_release_renders_its_chart_with_its_values() {
     });
 }
 
+/// Flux builds a chart from a GitRepository with exactly its `valuesFiles`: the chart's own
+/// values.yaml is merged only when listed (source-controller replaces the chart's values).
+/// apps/api.yaml lists only charts/api/values-prod.yaml, so the `runAsNonRoot: true` of
+/// charts/api/values.yaml is not deployed: KG104 (neither the container nor its pod sets
+/// runAsNonRoot) is reported, at the container's line of the template (line 16, column 11).
+/// The chart's default rendering would merge values.yaml and pass.
+#[test]
+fn a_flux_helm_release_with_values_files_does_not_merge_the_charts_values() {
+    with_each_helm(|helm| {
+        let dir = fixture("flux-values-files");
+        let r = check(dir.path(), helm, &[]);
+        // Warnings only: exit 0.
+        let fs = report(&r, helm, 0);
+        assert_only(
+            &fs,
+            helm,
+            "KG104",
+            &[("charts/api/templates/deployment.yaml", 16, 11)],
+        );
+        assert_rendered_from(
+            one(
+                &fs,
+                helm,
+                ("charts/api/templates/deployment.yaml", 16, 11),
+                "KG104",
+            ),
+            helm,
+            "HelmRelease api",
+        );
+    });
+}
+
 /// Argo CD: an Application whose source path is the chart charts/guestbook, with
 /// `helm.valueFiles: [values-prod.yaml]` (relative to the chart) and `valuesObject`.
 /// charts/guestbook/values-prod.yaml line 3 `  privileged: true` (KG101, column 15);

@@ -107,6 +107,9 @@ struct Rendering {
     set: Vec<String>,
     /// Where it is asked for, for its problems: the object or config entry.
     label: String,
+    /// The chart's own `values.yaml` is not merged in: a Flux `HelmRelease` with
+    /// `valuesFiles` uses exactly those (`values.yaml` only when listed).
+    without_defaults: bool,
 }
 
 /// The chart directories among `inputs` (canonical paths of the run's files): each
@@ -164,6 +167,7 @@ pub fn render(dirs: Vec<PathBuf>, objects: &[PathBuf], files: Files, opts: &Opti
                 inline: Vec::new(),
                 set: Vec::new(),
                 label: String::new(),
+                without_defaults: false,
             });
         }
     }
@@ -177,6 +181,7 @@ pub fn render(dirs: Vec<PathBuf>, objects: &[PathBuf], files: Files, opts: &Opti
             r.files.clone(),
             r.inline.clone(),
             r.set.clone(),
+            r.without_defaults,
         ))
     });
     // A chart that cannot render says so once.
@@ -352,6 +357,7 @@ fn configured(charts: &[Chart], opts: &Options, files: &Files) -> Vec<Rendering>
             } else {
                 format!("values {}", values.join(", "))
             },
+            without_defaults: false,
         });
     }
     out
@@ -406,6 +412,7 @@ fn gitops(charts: &[Chart], objects: &[PathBuf], files: &Files) -> Vec<Rendering
                     chart: i,
                     release,
                     namespace: target.unwrap_or(own_ns).to_owned(),
+                    without_defaults: !values_files.is_empty(),
                     files: values_files,
                     inline: v
                         .pointer("/spec/values")
@@ -464,6 +471,7 @@ fn gitops(charts: &[Chart], objects: &[PathBuf], files: &Files) -> Vec<Rendering
                     inline,
                     set,
                     label,
+                    without_defaults: false,
                 });
             }
         }
@@ -535,6 +543,28 @@ fn render_one(helm: &Path, chart: &Chart, r: &Rendering, files: &Files, opts: &O
     }
     // Inline values go to helm as a file of their own, after the files.
     let tmp = tempfile::Builder::new().prefix("kubegate-values").tempdir();
+    if r.without_defaults {
+        // helm always merges the chart's values.yaml: a copy without it renders what Flux
+        // renders.
+        let copied = tmp.as_ref().map_err(|e| e.to_string()).and_then(|t| {
+            let to = t.path().join("chart");
+            copy_chart(&chart.dir, &to, opts.max_output)?;
+            Ok(to)
+        });
+        match copied {
+            Ok(to) => args[2] = to.to_string_lossy().into_owned(),
+            Err(e) => {
+                root.warnings.push(problem(
+                    format!(
+                        "cannot copy chart `{}` to render it without its values.yaml: {e}",
+                        chart.name
+                    ),
+                    at_chart,
+                ));
+                return root;
+            }
+        }
+    }
     for (n, (path, d, pointer)) in r.inline.iter().enumerate() {
         let Ok(id) = files.load(path) else { continue };
         let parsed = files.get(id).parsed(Reader::Kubectl, &files.limits);
@@ -572,7 +602,10 @@ fn render_one(helm: &Path, chart: &Chart, r: &Rendering, files: &Files, opts: &O
     // Later sources win: the inline values, then the files in reverse, then the chart's.
     sources.reverse();
     let chart_values = chart.dir.join("values.yaml");
-    if let Ok(id) = files.load(&chart_values) {
+    if let Some(id) = (!r.without_defaults)
+        .then(|| files.load(&chart_values).ok())
+        .flatten()
+    {
         let parsed = files.get(id).parsed(Reader::Kubectl, &files.limits);
         if let Some(issue) = parsed.issues.first() {
             root.warnings.push(problem(
@@ -740,6 +773,44 @@ fn template_of(
     owned.reverse();
     values.extend(owned);
     Some((template, values))
+}
+
+/// Copies the chart at `from` to `to`, its own `values.yaml` empty: regular files and
+/// directories only (no link is followed), at most `budget` bytes in all.
+fn copy_chart(from: &Path, to: &Path, budget: u64) -> Result<(), String> {
+    fn walk(from: &Path, to: &Path, top: bool, left: &mut u64, depth: usize) -> Result<(), String> {
+        if depth > 32 {
+            return Err(format!("{} is nested too deep", from.display()));
+        }
+        std::fs::create_dir_all(to).map_err(|e| format!("{}: {e}", to.display()))?;
+        let entries = std::fs::read_dir(from).map_err(|e| format!("{}: {e}", from.display()))?;
+        for entry in entries.flatten() {
+            let Ok(meta) = std::fs::symlink_metadata(entry.path()) else {
+                continue;
+            };
+            let dest = to.join(entry.file_name());
+            if meta.is_dir() {
+                walk(&entry.path(), &dest, false, left, depth + 1)?;
+            } else if meta.is_file() {
+                if top && entry.file_name() == "values.yaml" {
+                    continue;
+                }
+                *left = left
+                    .checked_sub(meta.len())
+                    .ok_or_else(|| "the chart is larger than --max-file-size".to_owned())?;
+                let bytes = crate::read::read(&entry.path(), meta.len().max(1))
+                    .map_err(|e| format!("{}: {e}", entry.path().display()))?;
+                std::fs::write(&dest, bytes).map_err(|e| format!("{}: {e}", dest.display()))?;
+            }
+        }
+        if top {
+            std::fs::write(to.join("values.yaml"), "{}\n")
+                .map_err(|e| format!("{}: {e}", to.display()))?;
+        }
+        Ok(())
+    }
+    let mut left = budget;
+    walk(from, to, true, &mut left, 0)
 }
 
 /// The origin of the top-level `key` of the chart's `Chart.yaml`.
