@@ -519,24 +519,18 @@ fn render_one(helm: &Path, chart: &Chart, r: &Rendering, files: &Files, opts: &O
                 return root;
             }
         };
-        let parsed = files.get(id).parsed(Reader::Kubectl, &files.limits);
-        if let Some(issue) = parsed.issues.first() {
-            root.warnings.push(problem(
-                format!("values file is not valid YAML: {}", issue.message),
-                Origin::new(id, Span::new(issue.start as usize, issue.end as usize)),
-            ));
-            return root;
-        }
-        let text = files.get(id).text.clone();
-        if let Some(node) = parsed
-            .documents
-            .first()
-            .and_then(|d| Node::from_document(d, "", &text, id))
-        {
-            sources.push(locate::Values {
+        match tree_of(files, id) {
+            Ok(node) => sources.extend(node.map(|node| locate::Values {
                 node,
                 chart: Vec::new(),
-            });
+            })),
+            Err((message, origin)) => {
+                root.warnings.push(problem(
+                    format!("values file is not valid YAML: {message}"),
+                    origin,
+                ));
+                return root;
+            }
         }
         args.push("--values".into());
         args.push(files.get(id).path.to_string_lossy().into_owned());
@@ -606,24 +600,18 @@ fn render_one(helm: &Path, chart: &Chart, r: &Rendering, files: &Files, opts: &O
         .then(|| files.load(&chart_values).ok())
         .flatten()
     {
-        let parsed = files.get(id).parsed(Reader::Kubectl, &files.limits);
-        if let Some(issue) = parsed.issues.first() {
-            root.warnings.push(problem(
-                format!("values.yaml is not valid YAML: {}", issue.message),
-                Origin::new(id, Span::new(issue.start as usize, issue.end as usize)),
-            ));
-            return root;
-        }
-        let text = files.get(id).text.clone();
-        if let Some(node) = parsed
-            .documents
-            .first()
-            .and_then(|d| Node::from_document(d, "", &text, id))
-        {
-            sources.push(locate::Values {
+        match tree_of(files, id) {
+            Ok(node) => sources.extend(node.map(|node| locate::Values {
                 node,
                 chart: Vec::new(),
-            });
+            })),
+            Err((message, origin)) => {
+                root.warnings.push(problem(
+                    format!("values.yaml is not valid YAML: {message}"),
+                    origin,
+                ));
+                return root;
+            }
         }
     }
     let out = match run::run(helm, &args, &chart.dir, opts.timeout, opts.max_output) {
@@ -755,19 +743,13 @@ fn template_of(
     let mut owned: Vec<locate::Values> = Vec::new();
     for (depth, name) in sub.iter().enumerate() {
         dir = dir.join("charts").join(name);
-        if let Ok(vid) = files.load(&dir.join("values.yaml")) {
-            let parsed = files.get(vid).parsed(Reader::Kubectl, &files.limits);
-            let vtext = files.get(vid).text.clone();
-            if let Some(node) = parsed
-                .documents
-                .first()
-                .and_then(|d| Node::from_document(d, "", &vtext, vid))
-            {
-                owned.push(locate::Values {
-                    node,
-                    chart: sub[depth + 1..].to_vec(),
-                });
-            }
+        if let Ok(vid) = files.load(&dir.join("values.yaml"))
+            && let Ok(Some(node)) = tree_of(files, vid)
+        {
+            owned.push(locate::Values {
+                node,
+                chart: sub[depth + 1..].to_vec(),
+            });
         }
     }
     owned.reverse();
@@ -813,12 +795,24 @@ fn copy_chart(from: &Path, to: &Path, budget: u64) -> Result<(), String> {
     walk(from, to, true, &mut left, 0)
 }
 
+/// The first document of the file `id`, read as kubectl (and helm) reads it, as a tree
+/// whose nodes know their lines; `Err`: its first YAML error and where it is.
+fn tree_of(files: &Files, id: FileId) -> Result<Option<Node>, (String, Origin)> {
+    let parsed = files.get(id).parsed(Reader::Kubectl, &files.limits);
+    if let Some(issue) = parsed.issues.first() {
+        let at = Span::new(issue.start as usize, issue.end as usize);
+        return Err((issue.message.clone(), Origin::new(id, at)));
+    }
+    let text = files.get(id).text.clone();
+    Ok(parsed
+        .documents
+        .first()
+        .and_then(|d| Node::from_document(d, "", &text, id)))
+}
+
 /// The origin of the top-level `key` of the chart's `Chart.yaml`.
 fn chart_key(files: &Files, chart: &Chart, key: &str) -> Option<Origin> {
-    let parsed = files.get(chart.file).parsed(Reader::Kubectl, &files.limits);
-    let text = files.get(chart.file).text.clone();
-    let tree = Node::from_document(parsed.documents.first()?, "", &text, chart.file)?;
-    Some(tree.get(key)?.origin)
+    Some(tree_of(files, chart.file).ok()??.get(key)?.origin)
 }
 
 /// Where helm's error points, in the chart's files.
