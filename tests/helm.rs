@@ -818,6 +818,26 @@ fn a_flux_helm_release_takes_values_from_the_repositorys_configmaps_and_secrets(
     });
 }
 
+/// A HelmRelease's `spec.chartRef` naming a Flux HelmChart of the repository
+/// (tests/helm/flux-chart-ref/apps/web.yaml): the HelmChart's chart path and `valuesFiles`
+/// (charts/web/values-prod.yaml line 3, `privileged: true`, KG101 at column 15), then the
+/// release's inline values (line 27, `hostNetwork: true`, KG105 at column 18).
+#[test]
+fn a_flux_helm_release_renders_the_helm_chart_its_chart_ref_names() {
+    with_each_helm(|helm| {
+        let dir = fixture("flux-chart-ref");
+        let r = check(dir.path(), helm, &[]);
+        let fs = report(&r, helm, 1);
+        assert_only(
+            &fs,
+            helm,
+            "KG101",
+            &[("charts/web/values-prod.yaml", 3, 15)],
+        );
+        assert_only(&fs, helm, "KG105", &[("apps/web.yaml", 27, 18)]);
+    });
+}
+
 /// Argo CD multi-source (tests/helm/argo-multi-source): apps/api.yaml renders charts/api with
 /// `$values/envs/prod/values.yaml` from the source `ref: values`, the same repository
 /// (its URL without `.git`): line 3 `  privileged: true` is KG101 at column 15. The

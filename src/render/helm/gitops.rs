@@ -1,7 +1,8 @@
 //! The renderings GitOps objects of the repository ask for: Flux `HelmRelease`s whose chart
 //! is a path of this repository (from a `GitRepository`), with their `valuesFiles`,
 //! `valuesFrom` ConfigMaps and Secrets (as the repository has them, or as a kustomization's
-//! generator makes them) and inline `values`; Argo CD `Application`s whose source path is a
+//! generator makes them) and inline `values`, or through a `HelmChart` its `chartRef` names;
+//! Argo CD `Application`s whose source path is a
 //! chart, single- or multi-source (`$values/` files of the same repository).
 
 use std::collections::HashMap;
@@ -46,6 +47,8 @@ struct Asking<'a> {
 pub(super) fn renderings(charts: &[Chart], objects: &[PathBuf], files: &Files) -> Vec<Rendering> {
     let mut asking = Vec::new();
     let mut index = Index::new();
+    // Flux HelmChart objects a HelmRelease's `chartRef` may name: their `spec`s.
+    let mut helm_charts: HashMap<String, Vec<(Option<String>, Value)>> = HashMap::new();
     for path in objects {
         let Ok(id) = files.load(path) else { continue };
         let file = files.get(id);
@@ -65,7 +68,7 @@ pub(super) fn renderings(charts: &[Chart], objects: &[PathBuf], files: &Files) -
             }
             continue;
         }
-        let objects = has("HelmRelease") || has("Application");
+        let objects = has("HelmRelease") || has("Application") || has("HelmChart");
         if !objects && !has("ConfigMap") && !has("Secret") {
             continue;
         }
@@ -89,6 +92,14 @@ pub(super) fn renderings(charts: &[Chart], objects: &[PathBuf], files: &Files) -
                                 encrypted: v.get("sops").is_some_and(Value::is_object),
                             },
                         ));
+                }
+                (Some(api), Some("HelmChart")) if api.starts_with("source.toolkit.fluxcd.io/") => {
+                    if let (Some(name), Some(spec)) = (text("/metadata/name"), v.get("spec")) {
+                        helm_charts
+                            .entry(name.to_owned())
+                            .or_default()
+                            .push((text("/metadata/namespace").map(str::to_owned), spec.clone()));
+                    }
                 }
                 (Some(_), Some("HelmRelease" | "Application")) => {
                     asking.push(Asking { path, id, doc: d })
@@ -118,15 +129,28 @@ pub(super) fn renderings(charts: &[Chart], objects: &[PathBuf], files: &Files) -
         let at =
             |pointer: &str| Node::from_document(doc, pointer, &file.text, a.id).map(|n| n.origin);
         if api.starts_with("helm.toolkit.fluxcd.io/") && kind == "HelmRelease" {
-            let git = text("/spec/chart/spec/sourceRef/kind") == Some("GitRepository");
-            let Some(chart) = text("/spec/chart/spec/chart").filter(|_| git) else {
+            let own_ns = text("/metadata/namespace");
+            // The chart: `spec.chart.spec`, or the HelmChart `spec.chartRef` names.
+            let spec = match (v.pointer("/spec/chart/spec"), text("/spec/chartRef/kind")) {
+                (Some(spec), _) => Some(spec),
+                (None, Some("HelmChart")) => {
+                    let ns = text("/spec/chartRef/namespace").or(own_ns);
+                    text("/spec/chartRef/name")
+                        .and_then(|n| helm_charts.get(n))
+                        .and_then(|all| in_namespace(all, ns))
+                }
+                _ => None,
+            };
+            let Some(spec) = spec else { continue };
+            let git =
+                spec.pointer("/sourceRef/kind").and_then(Value::as_str) == Some("GitRepository");
+            let Some(chart) = spec.get("chart").and_then(Value::as_str).filter(|_| git) else {
                 continue;
             };
             // A GitRepository's paths are relative to the repository's root.
             let Some(i) = chart_at(&files.confine.join(chart)) else {
                 continue;
             };
-            let own_ns = text("/metadata/namespace");
             let target = text("/spec/targetNamespace");
             let release = text("/spec/releaseName").map_or_else(
                 || match target {
@@ -135,8 +159,8 @@ pub(super) fn renderings(charts: &[Chart], objects: &[PathBuf], files: &Files) -
                 },
                 str::to_owned,
             );
-            let values_files: Vec<Source> = v
-                .pointer("/spec/chart/spec/valuesFiles")
+            let values_files: Vec<Source> = spec
+                .get("valuesFiles")
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
@@ -289,6 +313,15 @@ pub(super) fn renderings(charts: &[Chart], objects: &[PathBuf], files: &Files) -
     out
 }
 
+/// The object of `all` (each with the namespace it says) in namespace `ns`, else one that
+/// says none (a kustomization or the cluster gives it one), or any when `ns` is unknown.
+fn in_namespace<'a, T>(all: &'a [(Option<String>, T)], ns: Option<&str>) -> Option<&'a T> {
+    all.iter()
+        .find(|(n, _)| n.as_deref() == ns)
+        .or_else(|| all.iter().find(|(n, _)| n.is_none() || ns.is_none()))
+        .map(|(_, t)| t)
+}
+
 /// Whether two `repoURL`s name the same repository (`.git`, a trailing `/` and case aside).
 fn same_repo(a: Option<&Value>, b: Option<&Value>) -> bool {
     let norm = |v: Option<&Value>| {
@@ -377,12 +410,8 @@ fn values_from(
     };
     let held = index
         .get(&(kind.to_owned(), name.to_owned()))
-        .and_then(|all| {
-            all.iter()
-                .find(|(n, _)| n.as_deref() == ns)
-                .or_else(|| all.iter().find(|(n, _)| n.is_none() || ns.is_none()))
-        });
-    let Some((_, held)) = held else {
+        .and_then(|all| in_namespace(all, ns));
+    let Some(held) = held else {
         note("not found in the repository".into());
         return;
     };
