@@ -1,9 +1,9 @@
 //! The renderings GitOps objects of the repository ask for: Flux `HelmRelease`s whose chart
-//! is a path of this repository (from a `GitRepository`), with their `valuesFiles`,
-//! `valuesFrom` ConfigMaps and Secrets (as the repository has them, or as a kustomization's
-//! generator makes them) and inline `values`, or through a `HelmChart` its `chartRef` names;
-//! Argo CD `Application`s whose source path is a
-//! chart, single- or multi-source (`$values/` files of the same repository).
+//! (`spec.chart`, or the `HelmChart` their `chartRef` names) is a path of this repository
+//! from a `GitRepository`, with their `valuesFiles`, `valuesFrom` ConfigMaps and Secrets (as
+//! the repository has them, or as a kustomization's generator makes them) and inline
+//! `values`; Argo CD `Application`s whose source path is a chart, single- or multi-source
+//! (`$values/` files of the same repository).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
