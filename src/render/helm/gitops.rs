@@ -49,62 +49,74 @@ pub(super) fn renderings(charts: &[Chart], objects: &[PathBuf], files: &Files) -
     let mut index = Index::new();
     // Flux HelmChart objects a HelmRelease's `chartRef` may name: their `spec`s.
     let mut helm_charts: HashMap<String, Vec<(Option<String>, Value)>> = HashMap::new();
-    for path in objects {
-        let Ok(id) = files.load(path) else { continue };
-        let file = files.get(id);
-        let bytes = file.text.as_bytes();
-        let has = |s: &str| memchr::memmem::find(bytes, s.as_bytes()).is_some();
-        let kustomization = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| crate::render::kustomization::FILE_NAMES.contains(&n));
-        if kustomization {
-            if has("Generator") {
-                generated(
-                    path,
-                    &file.parsed(Reader::Kubectl, &files.limits).documents,
-                    &mut index,
-                );
+    // The GitOps objects first; the ConfigMaps, Secrets and generators only when a
+    // `valuesFrom` may name one.
+    let mut any_values_from = false;
+    for values_pass in [false, true] {
+        if values_pass && !any_values_from {
+            break;
+        }
+        for path in objects {
+            let Ok(id) = files.load(path) else { continue };
+            let file = files.get(id);
+            let bytes = file.text.as_bytes();
+            let has = |s: &str| memchr::memmem::find(bytes, s.as_bytes()).is_some();
+            let kustomization = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| crate::render::kustomization::FILE_NAMES.contains(&n));
+            if kustomization {
+                if values_pass && has("Generator") {
+                    let parsed = file.parsed(Reader::Kubectl, &files.limits);
+                    generated(path, &parsed.documents, &mut index);
+                }
+                continue;
             }
-            continue;
-        }
-        let objects = has("HelmRelease") || has("Application") || has("HelmChart");
-        if !objects && !has("ConfigMap") && !has("Secret") {
-            continue;
-        }
-        let parsed = file.parsed(Reader::Kubectl, &files.limits);
-        for (d, doc) in parsed.documents.iter().enumerate() {
-            let v = &doc.value;
-            let text = |p: &str| v.pointer(p).and_then(Value::as_str);
-            match (text("/apiVersion"), text("/kind")) {
-                (Some("v1"), Some(kind @ ("ConfigMap" | "Secret"))) => {
-                    let Some(name) = text("/metadata/name") else {
-                        continue;
-                    };
-                    index
-                        .entry((kind.to_owned(), name.to_owned()))
-                        .or_default()
-                        .push((
-                            text("/metadata/namespace").map(str::to_owned),
-                            Held::Object {
-                                path: path.clone(),
-                                doc: d,
-                                encrypted: v.get("sops").is_some_and(Value::is_object),
-                            },
-                        ));
-                }
-                (Some(api), Some("HelmChart")) if api.starts_with("source.toolkit.fluxcd.io/") => {
-                    if let (Some(name), Some(spec)) = (text("/metadata/name"), v.get("spec")) {
-                        helm_charts
-                            .entry(name.to_owned())
+            let wanted = if values_pass {
+                has("ConfigMap") || has("Secret")
+            } else {
+                has("HelmRelease") || has("Application") || has("HelmChart")
+            };
+            if !wanted {
+                continue;
+            }
+            let parsed = file.parsed(Reader::Kubectl, &files.limits);
+            for (d, doc) in parsed.documents.iter().enumerate() {
+                let v = &doc.value;
+                let text = |p: &str| v.pointer(p).and_then(Value::as_str);
+                match (text("/apiVersion"), text("/kind")) {
+                    (Some("v1"), Some(kind @ ("ConfigMap" | "Secret"))) if values_pass => {
+                        let Some(name) = text("/metadata/name") else {
+                            continue;
+                        };
+                        index
+                            .entry((kind.to_owned(), name.to_owned()))
                             .or_default()
-                            .push((text("/metadata/namespace").map(str::to_owned), spec.clone()));
+                            .push((
+                                text("/metadata/namespace").map(str::to_owned),
+                                Held::Object {
+                                    path: path.clone(),
+                                    doc: d,
+                                    encrypted: v.get("sops").is_some_and(Value::is_object),
+                                },
+                            ));
                     }
+                    (Some(api), Some("HelmChart"))
+                        if !values_pass && api.starts_with("source.toolkit.fluxcd.io/") =>
+                    {
+                        if let (Some(name), Some(spec)) = (text("/metadata/name"), v.get("spec")) {
+                            helm_charts.entry(name.to_owned()).or_default().push((
+                                text("/metadata/namespace").map(str::to_owned),
+                                spec.clone(),
+                            ));
+                        }
+                    }
+                    (Some(_), Some("HelmRelease" | "Application")) if !values_pass => {
+                        any_values_from |= v.pointer("/spec/valuesFrom").is_some();
+                        asking.push(Asking { path, id, doc: d });
+                    }
+                    _ => {}
                 }
-                (Some(_), Some("HelmRelease" | "Application")) => {
-                    asking.push(Asking { path, id, doc: d })
-                }
-                _ => {}
             }
         }
     }
