@@ -1611,11 +1611,11 @@ spec:
         // Through `app.labels` into the `app.selectorLabels` it includes.
         assert_eq!(
             in_helpers("/metadata/labels/app.kubernetes.io~1instance"),
-            (2018, "{{ .Release.Name }}".into())
+            (2017, "{{ .Release.Name }}".into())
         );
         assert_eq!(
             in_helpers("/spec/selector/matchLabels/app.kubernetes.io~1name"),
-            (2017, "{{ include \"app.name\" . }}".into())
+            (2016, "{{ include \"app.name\" . }}".into())
         );
         // Without the define, the include line.
         assert_eq!(
@@ -1633,11 +1633,11 @@ spec:
     fn a_container_from_a_define_is_found_in_it_and_its_values_in_the_values() {
         assert_eq!(
             in_helpers("/spec/template/spec/containers/0/ports/0/hostPort"),
-            (2029, "80".into())
+            (2028, "80".into())
         );
         assert_eq!(
             in_helpers("/spec/template/spec/containers/0/name"),
-            (2023, "{{ .Chart.Name }}".into())
+            (2022, "{{ .Chart.Name }}".into())
         );
         // `toYaml .Values.securityContext` inside the define, included with the root
         // context: the values line.
@@ -1645,13 +1645,11 @@ spec:
             in_helpers("/spec/template/spec/containers/0/securityContext/privileged"),
             (1005, "true".into())
         );
-        // `.Values.x` in a string the define writes: its key's line.
+        // `key: "{{ .Values.x }}:{{ .Values.y }}"` in the define: where `x` is set, as in a
+        // template.
         assert_eq!(
             in_helpers("/spec/template/spec/containers/0/image"),
-            (
-                2024,
-                "\"{{ .Values.image.repository }}:{{ .Values.image.tag }}\"".into()
-            )
+            (1002, "nginx".into())
         );
     }
 
@@ -1699,11 +1697,11 @@ runAsUser: {{ .user }}
             (1005, "0".into())
         );
         // A dot that is not the root context: `.Values` in the define is not the chart's
-        // values; only literal keys are found.
+        // values; only the define's lines are found.
         let t = "kind: X\nspec:\n  {{- with .Values.main }}\n  {{- include \"c\" . | nindent 2 }}\n  {{- end }}\n";
         assert_eq!(
             at_with(t, &[helpers], values, rendered, "/spec/securityContext/privileged"),
-            (2002, "securityContext".into())
+            (2003, "{{- toYaml .Values.securityContext | nindent 2 }}".into())
         );
         assert_eq!(
             at_with(t, &[helpers], values, rendered, "/spec/runAsUser"),
