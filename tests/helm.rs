@@ -642,12 +642,7 @@ fn a_library_charts_define_is_reported_at_its_line_and_the_library_is_not_render
                 16,
             )],
         );
-        assert_only(
-            &fs,
-            helm,
-            "KG103",
-            &[("charts/billing/values.yaml", 5, 14)],
-        );
+        assert_only(&fs, helm, "KG103", &[("charts/billing/values.yaml", 5, 14)]);
         assert!(
             !fs.iter().any(|f| f.file.starts_with("charts/common/")),
             "the library chart is not rendered on its own; findings:\n{}",

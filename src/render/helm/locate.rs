@@ -278,15 +278,13 @@ impl Template {
                         "range" => {
                             open(&mut stack, &dot);
                             let expr = inner[5..].rsplit_once(":=").map_or(&inner[5..], |(_, e)| e);
-                            dot = Some(
-                                resolve(expr, dot.as_deref(), true, in_define).map_or_else(
-                                    || vec![Seg::Opaque],
-                                    |mut p| {
-                                        p.push(Seg::Item);
-                                        p
-                                    },
-                                ),
-                            );
+                            dot = Some(resolve(expr, dot.as_deref(), true, in_define).map_or_else(
+                                || vec![Seg::Opaque],
+                                |mut p| {
+                                    p.push(Seg::Item);
+                                    p
+                                },
+                            ));
                         }
                         "define" => {
                             let opens = define.is_none();
@@ -768,7 +766,15 @@ impl<'a> Walk<'a> {
                 let ctx = Rc::new(ctx_of(&inc.arg, &l.ctx));
                 let via = kids.includes.len() - 1;
                 let ranged = l.t.ranged(c);
-                self.splice(define, ctx, l.depth + 1, ranged, via, &mut kids, &mut budget);
+                self.splice(
+                    define,
+                    ctx,
+                    l.depth + 1,
+                    ranged,
+                    via,
+                    &mut kids,
+                    &mut budget,
+                );
                 continue;
             }
             kids.list.push(Child {
@@ -1676,7 +1682,13 @@ runAsUser: {{ .user }}
         for arg in [".", "$", "(.)"] {
             let t = call("c", arg);
             assert_eq!(
-                at_with(&t, &[helpers], values, rendered, "/spec/securityContext/privileged"),
+                at_with(
+                    &t,
+                    &[helpers],
+                    values,
+                    rendered,
+                    "/spec/securityContext/privileged"
+                ),
                 (1002, "true".into()),
                 "{arg}"
             );
@@ -1689,7 +1701,13 @@ runAsUser: {{ .user }}
         // A dict: its entries.
         let t = call("d", "(dict \"ctx\" $ \"user\" .Values.main.user)");
         assert_eq!(
-            at_with(&t, &[helpers], values, rendered, "/spec/securityContext/privileged"),
+            at_with(
+                &t,
+                &[helpers],
+                values,
+                rendered,
+                "/spec/securityContext/privileged"
+            ),
             (1002, "true".into())
         );
         assert_eq!(
@@ -1700,8 +1718,17 @@ runAsUser: {{ .user }}
         // values; only the define's lines are found.
         let t = "kind: X\nspec:\n  {{- with .Values.main }}\n  {{- include \"c\" . | nindent 2 }}\n  {{- end }}\n";
         assert_eq!(
-            at_with(t, &[helpers], values, rendered, "/spec/securityContext/privileged"),
-            (2003, "{{- toYaml .Values.securityContext | nindent 2 }}".into())
+            at_with(
+                t,
+                &[helpers],
+                values,
+                rendered,
+                "/spec/securityContext/privileged"
+            ),
+            (
+                2003,
+                "{{- toYaml .Values.securityContext | nindent 2 }}".into()
+            )
         );
         assert_eq!(
             at_with(t, &[helpers], values, rendered, "/spec/runAsUser"),
@@ -1730,7 +1757,13 @@ spec:
         let values = "securityContext:\n  runAsUser: 0\n";
         let rendered = "apiVersion: apps/v1\nkind: Deployment\nspec:\n  template:\n    spec:\n      hostPID: true\n      securityContext:\n        runAsUser: 0\n";
         assert_eq!(
-            at_with(t, &[library], values, rendered, "/spec/template/spec/hostPID"),
+            at_with(
+                t,
+                &[library],
+                values,
+                rendered,
+                "/spec/template/spec/hostPID"
+            ),
             (2007, "true".into())
         );
         assert_eq!(
@@ -1751,7 +1784,13 @@ spec:
         // The same name defined again later (added later: parsed later by helm) wins.
         let other = "{{- define \"common.deployment\" -}}\nkind: Deployment\nspec:\n  template:\n    spec:\n      hostPID: true\n{{- end }}\n";
         assert_eq!(
-            at_with(t, &[library, other], values, rendered, "/spec/template/spec/hostPID"),
+            at_with(
+                t,
+                &[library, other],
+                values,
+                rendered,
+                "/spec/template/spec/hostPID"
+            ),
             (3006, "true".into())
         );
     }
