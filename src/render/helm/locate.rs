@@ -1894,4 +1894,54 @@ spec:
             assert!(node.pointer("/a/0/b/c/1/d").is_some(), "{t:?}");
         }
     }
+
+    #[test]
+    fn generated_defines_and_includes_do_not_panic() {
+        // Lines of defines, includes and keys, combined by a fixed generator: each text is
+        // read and located with its own defines (which include each other and themselves).
+        let parts = [
+            "{{- define \"a\" -}}\n",
+            "{{- define \"b\" }}\n",
+            "{{ define `c` }}",
+            "{{- end }}\n",
+            "a:\n",
+            "  b:\n",
+            "- c: {{ .Values.c }}\n",
+            "  - d: {{ toYaml .d | nindent 4 }}\n",
+            "{{ include \"a\" . | nindent 2 }}\n",
+            "  {{- include \"b\" $ | indent 4 }}\n",
+            "{{ template \"c\" (dict \"x\" $ \"y\" (dict \"z\" .)) }}\n",
+            "b: {{- include \"a\" .Values.a | nindent 2 }}\n",
+            "{{- with .Values.a }}\n",
+            "{{- range $k, $v := .Values.b }}\n",
+            "{{ include \"a\" (( }}\n",
+            "{{ include \"ü\" . | nindent 99999999999999999999 }}\n",
+            "---\n",
+            "kind: X\n",
+        ];
+        let value: Value =
+            serde_json::json!({"kind": "X", "a": [{"b": {"c": [1, {"d": null}]}}], "b": {"c": 1}});
+        let (docs, _) = crate::parse::yaml::parse("a:\n  b: 1\nc: [1]\n", &Limits::default());
+        let values = [Values {
+            node: Node::from_document(&docs[0], "", "a:\n  b: 1\nc: [1]\n", 1).unwrap(),
+            chart: Vec::new(),
+        }];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..3000 {
+            let mut text = String::new();
+            let len = 1 + (seed >> 60) as usize;
+            for _ in 0..len {
+                seed = seed
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                text.push_str(parts[(seed >> 33) as usize % parts.len()]);
+            }
+            let template = Arc::new(Template::read(&text, 0));
+            let mut defines = Defines::default();
+            defines.add(template.clone());
+            defines.add(Arc::new(Template::read(&text, 2)));
+            let node = template.locate(&value, template.doc_for("X", 1), &values, &defines);
+            assert!(node.pointer("/a/0/b/c/1/d").is_some(), "{text:?}");
+        }
+    }
 }
