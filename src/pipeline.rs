@@ -167,6 +167,15 @@ fn merge_request_filters(
                 c.chart = to_base(&c.chart);
                 c.values = c.values.iter().map(to_base).collect();
             }
+            if let Some(changed) = &mut opts_at_base.changed {
+                *changed = changed
+                    .iter()
+                    .map(|p| {
+                        let b = to_base(p);
+                        b.canonicalize().unwrap_or(b)
+                    })
+                    .collect();
+            }
             if !dirs.is_empty() {
                 let files = crate::render::files::Files::new(&base_tree.root, opts.limits.clone())
                     .show_as(&base_tree.root, root);
@@ -794,39 +803,57 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         kube_version: format!("{version}.0"),
         max_output: limits.max_file_size,
         configured: args.helm_renderings.clone(),
+        // Under --changed-only, what a changed file reaches: a changed chart, values file or
+        // GitOps object re-renders each rendering reading it.
+        changed: match (&mr, args.changed_only) {
+            (Some(mr), true) => Some(
+                mr.changes
+                    .files
+                    .keys()
+                    .filter_map(|rel| mr.repo.root().join(rel).canonicalize().ok())
+                    .collect(),
+            ),
+            _ => None,
+        },
     };
-    // Under --changed-only, the charts holding a changed file.
-    let chart_dirs: Vec<PathBuf> = match (&mr, args.changed_only) {
-        (Some(mr), true) => chart_dirs
-            .into_iter()
-            .filter(|dir| {
-                loaded.iter().any(|l| match &l.input {
-                    Input::File { path, display } => {
-                        mr.is_changed(display)
-                            && path.canonicalize().is_ok_and(|p| p.starts_with(dir))
-                    }
-                    Input::Stdin { .. } => false,
-                })
-            })
-            .collect(),
-        _ => chart_dirs,
-    };
-    // The files that may hold a HelmRelease or an Application naming a chart.
+    for c in &args.helm_renderings {
+        if !c.chart.join("Chart.yaml").is_file() {
+            diag(&format!(
+                "kubegate: warning: configuration `helm:` names {}, which is not a chart (no \
+                 Chart.yaml): not rendered",
+                c.chart.display()
+            ));
+        }
+    }
+    // The files that may hold a HelmRelease or an Application naming a chart, or the
+    // ConfigMaps and Secrets their `valuesFrom` names; under --changed-only the unchanged
+    // files too, since a changed chart re-renders as they ask.
     let gitops_objects: Vec<PathBuf> = if chart_dirs.is_empty() {
         Vec::new()
     } else {
-        loaded
+        let mut all: Vec<PathBuf> = loaded
             .iter()
             .filter_map(|l| match (&l.input, &l.bytes) {
                 (Input::File { path, .. }, Ok(bytes))
-                    if memchr::memmem::find(bytes, b"HelmRelease").is_some()
-                        || memchr::memmem::find(bytes, b"Application").is_some() =>
+                    if [&b"HelmRelease"[..], b"Application", b"ConfigMap", b"Secret"]
+                        .iter()
+                        .any(|k| memchr::memmem::find(bytes, k).is_some())
+                        || path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                            crate::render::kustomization::FILE_NAMES.contains(&n)
+                        }) =>
                 {
                     path.canonicalize().ok()
                 }
                 _ => None,
             })
-            .collect()
+            .collect();
+        all.extend(
+            unchanged_manifests
+                .iter()
+                .chain(&kustomization_files)
+                .filter_map(|p| p.canonicalize().ok()),
+        );
+        all
     };
     // With a helm to render them, a chart's templates and CRDs are checked as rendered.
     let charts_rendered = helm_opts.helm.is_some() && !chart_dirs.is_empty();

@@ -19,7 +19,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{Run, root};
+use common::{Run, git, root};
 use serde_json::Value;
 
 /// Variables that change what kubegate reports or how (CI detection, colours).
@@ -421,6 +421,33 @@ fn configured_paths_are_relative_to_the_configuration_file() {
     });
 }
 
+/// A `helm:` entry naming a directory that is not a chart is said on stderr, and the run
+/// goes on with the others (the chart's default rendering here).
+#[test]
+fn a_configured_chart_that_is_not_a_chart_is_a_warning() {
+    with_each_helm(|helm| {
+        let dir = fixture("values-file");
+        write(
+            dir.path(),
+            "wrong.kubegate.yaml",
+            "helm:\n  - chart: deploy\n    values: [chart/values-prod.yaml]\n",
+        );
+        let r = check_with_config(dir.path(), helm, "wrong.kubegate.yaml");
+        let fs = report(&r, helm, 0);
+        assert!(
+            r.stderr.contains("warning: configuration `helm:` names")
+                && r.stderr.contains("which is not a chart"),
+            "{}",
+            r.stderr
+        );
+        assert!(
+            fs.iter().any(|f| f.file.starts_with("chart/")),
+            "{}",
+            listing(&fs)
+        );
+    });
+}
+
 /// Without the configuration nothing names a rendering, so the chart is rendered once with
 /// its values.yaml, whose securityContext is not privileged: no KG101 at all (and the chart
 /// was rendered: its other findings are in chart/).
@@ -768,6 +795,157 @@ fn an_argo_cd_application_renders_its_chart_with_its_value_files() {
             helm,
             "charts/guestbook",
         );
+    });
+}
+
+/// Flux `valuesFrom`, each as the repository holds it (tests/helm/flux-values-from):
+/// apps/web/release.yaml renders charts/web with, in order, the ConfigMap web-values
+/// (apps/web/values.yaml, a literal block whose line 11 `      privileged: true` is KG101 at
+/// column 19), the Secret web-secret's `security.yaml` (base64 in apps/web/secret.yaml: its
+/// `runAsUser: 0` is KG103 at the data line 8, column 18), the ConfigMap web-generated that
+/// apps/web/kustomization.yaml generates from generated-values.yaml (line 1
+/// `hostNetwork: true`, KG105 at column 14), a ConfigMap the repository does not hold (line
+/// 23: a `helm-values-missing` info), an optional one (nothing), and a `targetPath` entry
+/// (`image.tag` from web-values' `tag`, seen in KG302's message).
+#[test]
+fn a_flux_helm_release_takes_values_from_the_repositorys_configmaps_and_secrets() {
+    with_each_helm(|helm| {
+        let dir = fixture("flux-values-from");
+        let r = check(dir.path(), helm, &[]);
+        let fs = report(&r, helm, 1);
+        assert_only(&fs, helm, "KG101", &[("apps/web/values.yaml", 11, 19)]);
+        assert_only(&fs, helm, "KG103", &[("apps/web/secret.yaml", 8, 18)]);
+        assert_only(
+            &fs,
+            helm,
+            "KG105",
+            &[("apps/web/generated-values.yaml", 1, 14)],
+        );
+        assert_only(
+            &fs,
+            helm,
+            "helm-values-missing",
+            &[("apps/web/release.yaml", 23, 7)],
+        );
+        let missing = one(
+            &fs,
+            helm,
+            ("apps/web/release.yaml", 23, 7),
+            "helm-values-missing",
+        );
+        assert!(
+            missing.message.contains("web-cluster-values") && missing.severity == "info",
+            "{missing}"
+        );
+        let image = fs.iter().find(|f| f.rule == "KG302").expect("KG302");
+        assert!(
+            image.message.contains("ghcr.io/example/web:1.0-debug"),
+            "targetPath sets image.tag: {image}"
+        );
+        assert_rendered_from(
+            one(&fs, helm, ("apps/web/values.yaml", 11, 19), "KG101"),
+            helm,
+            "HelmRelease web",
+        );
+    });
+}
+
+/// A HelmRelease's `spec.chartRef` naming a Flux HelmChart of the repository
+/// (tests/helm/flux-chart-ref/apps/web.yaml): the HelmChart's chart path and `valuesFiles`
+/// (charts/web/values-prod.yaml line 3, `privileged: true`, KG101 at column 15), then the
+/// release's inline values (line 27, `hostNetwork: true`, KG105 at column 18).
+#[test]
+fn a_flux_helm_release_renders_the_helm_chart_its_chart_ref_names() {
+    with_each_helm(|helm| {
+        let dir = fixture("flux-chart-ref");
+        let r = check(dir.path(), helm, &[]);
+        let fs = report(&r, helm, 1);
+        assert_only(
+            &fs,
+            helm,
+            "KG101",
+            &[("charts/web/values-prod.yaml", 3, 15)],
+        );
+        assert_only(&fs, helm, "KG105", &[("apps/web.yaml", 27, 18)]);
+    });
+}
+
+/// Argo CD multi-source (tests/helm/argo-multi-source): apps/api.yaml renders charts/api with
+/// `$values/envs/prod/values.yaml` from the source `ref: values`, the same repository
+/// (its URL without `.git`): line 3 `  privileged: true` is KG101 at column 15. The
+/// `$shared/...` file is in another repository: a `helm-values-missing` info at its
+/// valueFiles entry (line 19, column 13). `helm.values` is a literal block: its
+/// `hostNetwork: true` is KG105 at its line in the Application (21, column 24).
+#[test]
+fn an_argo_cd_multi_source_application_reads_values_of_this_repository() {
+    with_each_helm(|helm| {
+        let dir = fixture("argo-multi-source");
+        let r = check(dir.path(), helm, &[]);
+        let fs = report(&r, helm, 1);
+        assert_only(&fs, helm, "KG101", &[("envs/prod/values.yaml", 3, 15)]);
+        assert_only(&fs, helm, "KG105", &[("apps/api.yaml", 21, 24)]);
+        assert_only(
+            &fs,
+            helm,
+            "helm-values-missing",
+            &[("apps/api.yaml", 19, 13)],
+        );
+        assert_rendered_from(
+            one(&fs, helm, ("envs/prod/values.yaml", 3, 15), "KG101"),
+            helm,
+            "release api-prod",
+        );
+    });
+}
+
+/// `--changed-only` re-renders what a change reaches: the flux fixture committed on main,
+/// then on a branch a change to the chart's template only. The unchanged HelmRelease
+/// apps/prod/app.yaml still renders it with its inline values (KG101 at line 19, column
+/// 19), and the chart is not rendered with its defaults (release-name). A change to the
+/// HelmRelease only re-renders its chart too; a change elsewhere renders no chart.
+#[test]
+fn changed_only_re_renders_the_releases_a_change_reaches() {
+    with_each_helm(|helm| {
+        let dir = fixture("flux");
+        let d = dir.path();
+        git(d, &["init", "-q", "-b", "main"]);
+        git(d, &["add", "-A"]);
+        git(d, &["commit", "-q", "-m", "base"]);
+        git(d, &["checkout", "-q", "-b", "change"]);
+        let only = ["--base", "main", "--changed-only"];
+        // The chart's template only.
+        let template = d.join("charts/app/templates/deployment.yaml");
+        let text = std::fs::read_to_string(&template).unwrap();
+        std::fs::write(
+            &template,
+            text.replace("replicas:", "revisionHistoryLimit: 3\n  replicas:"),
+        )
+        .unwrap();
+        git(d, &["commit", "-q", "-am", "template"]);
+        let fs = report(&check(d, helm, &only), helm, 1);
+        assert_only(&fs, helm, "KG101", &[("apps/prod/app.yaml", 19, 19)]);
+        assert!(
+            fs.iter()
+                .all(|f| f.rendered.iter().all(|r| !r.contains("release-name"))),
+            "no default rendering of a chart a HelmRelease renders:\n{}",
+            listing(&fs)
+        );
+        // The HelmRelease only.
+        git(d, &["reset", "-q", "--hard", "main"]);
+        let release = d.join("apps/prod/app.yaml");
+        let text = std::fs::read_to_string(&release).unwrap();
+        std::fs::write(&release, text.replace("replicaCount: 3", "replicaCount: 4")).unwrap();
+        git(d, &["commit", "-q", "-am", "release"]);
+        let fs = report(&check(d, helm, &only), helm, 1);
+        assert_only(&fs, helm, "KG101", &[("apps/prod/app.yaml", 19, 19)]);
+        // Neither: nothing rendered.
+        git(d, &["reset", "-q", "--hard", "main"]);
+        std::fs::write(d.join("README.md"), "notes\n").unwrap();
+        git(d, &["add", "-A"]);
+        git(d, &["commit", "-q", "-m", "notes"]);
+        let r = check(d, helm, &only);
+        let fs = report(&r, helm, 0);
+        assert!(fs.is_empty(), "{}", listing(&fs));
     });
 }
 

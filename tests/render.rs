@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{Run, kubegate_in};
+use common::{Run, git, kubegate_in};
 use serde_json::Value;
 
 fn write(dir: &Path, rel: &str, text: &str) {
@@ -409,23 +409,6 @@ fn a_ten_thousand_deep_base_chain_is_a_finding() {
             .any(|f| f.2 == "kustomize-error" && f.0.ends_with("kustomization.yaml")),
         "{found:?}\n{}",
         r.stderr
-    );
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = std::process::Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
     );
 }
 

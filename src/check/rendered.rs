@@ -302,7 +302,7 @@ fn root_findings(
         };
         f.rule = w.rule.into();
         f.severity = match w.rule {
-            "kustomize-helm" | "helm-not-found" => Severity::Info,
+            "kustomize-helm" | "helm-not-found" | "helm-values-missing" => Severity::Info,
             "helm-error" => Severity::Error,
             _ => Severity::Warning,
         };

@@ -72,3 +72,24 @@ pub fn kubegate_in(dir: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
 pub fn kubegate(args: &[&str]) -> Run {
     kubegate_in(&root(), args, None)
 }
+
+/// Runs git in `dir` with a fixed identity and no system configuration; panics unless it
+/// succeeds.
+pub fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.invalid")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.invalid")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env_remove("GIT_DIR")
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -10,6 +10,7 @@
 //! that wrote them, or the values line that set them ([`locate`]), and goes through every
 //! check as a kustomize render's objects do.
 
+mod gitops;
 pub mod locate;
 pub mod output;
 pub mod run;
@@ -49,6 +50,9 @@ pub struct Options {
     /// The most a rendering may print.
     pub max_output: u64,
     pub configured: Vec<Configured>,
+    /// `--changed-only`: the changed files (canonical); only the renderings that read one
+    /// are run.
+    pub changed: Option<Vec<PathBuf>>,
 }
 
 /// The charts of a run, rendered.
@@ -96,23 +100,72 @@ struct Chart {
     defines: OnceLock<Arc<locate::Defines>>,
 }
 
+/// Values given to a rendering, each handed to helm as a `--values` file.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Source {
+    /// A values file.
+    File(PathBuf),
+    /// Values in a manifest: its file, the document, the pointer to a mapping (a
+    /// HelmRelease's `spec.values`) or to a string of YAML (Argo CD's `helm.values`, a
+    /// ConfigMap's key; `base64`: a Secret's `data`).
+    Embedded {
+        path: PathBuf,
+        doc: usize,
+        pointer: String,
+        base64: bool,
+    },
+}
+
 /// One `helm template` to run.
 #[derive(Debug, Clone)]
 struct Rendering {
     chart: usize,
     release: String,
     namespace: String,
-    /// `-f` files, in order (later wins).
-    files: Vec<PathBuf>,
-    /// Inline values (a GitOps object's): the file, the document, the pointer; after the
-    /// files.
-    inline: Vec<(PathBuf, usize, String)>,
-    set: Vec<String>,
+    /// The values, in order (later wins).
+    values: Vec<Source>,
+    /// `--set`/`--set-string` and its argument, after the values.
+    set: Vec<(&'static str, String)>,
     /// Where it is asked for, for its problems: the object or config entry.
     label: String,
     /// The chart's own `values.yaml` is not merged in: a Flux `HelmRelease` with
     /// `valuesFiles` uses exactly those (`values.yaml` only when listed).
     without_defaults: bool,
+    /// The file of the GitOps object asking for it.
+    asked_by: Option<PathBuf>,
+    /// What could not be given to it (values the repository does not hold).
+    notes: Vec<Warning>,
+}
+
+impl Rendering {
+    /// A rendering with the chart's defaults.
+    fn default_of(chart: usize) -> Self {
+        Self {
+            chart,
+            release: "release-name".into(),
+            namespace: "default".into(),
+            values: Vec::new(),
+            set: Vec::new(),
+            label: String::new(),
+            without_defaults: false,
+            asked_by: None,
+            notes: Vec::new(),
+        }
+    }
+
+    /// Whether a file it reads is among `changed` (canonical): the chart's, a values file,
+    /// the object asking for it.
+    fn reads_any(&self, chart: &Path, changed: &[PathBuf]) -> bool {
+        changed.iter().any(|c| {
+            c.starts_with(chart)
+                || self.asked_by.as_ref() == Some(c)
+                || self.values.iter().any(|v| match v {
+                    Source::File(p) | Source::Embedded { path: p, .. } => {
+                        p == c || p.canonicalize().is_ok_and(|p| &p == c)
+                    }
+                })
+        })
+    }
 }
 
 /// The chart directories among `inputs` (canonical paths of the run's files): each
@@ -136,7 +189,12 @@ pub fn render(dirs: Vec<PathBuf>, objects: &[PathBuf], files: Files, opts: &Opti
     let charts: Vec<Chart> = dirs.iter().map(|d| read_chart(d, &files)).collect();
     let mut roots = Vec::new();
     let Some(helm) = &opts.helm else {
-        for c in &charts {
+        let reached = |c: &&Chart| {
+            opts.changed
+                .as_ref()
+                .is_none_or(|changed| changed.iter().any(|p| p.starts_with(&c.dir)))
+        };
+        for c in charts.iter().filter(reached) {
             roots.push(Root {
                 dir: files.display(&c.dir).into(),
                 objects: Vec::new(),
@@ -159,20 +217,15 @@ pub fn render(dirs: Vec<PathBuf>, objects: &[PathBuf], files: Files, opts: &Opti
         };
     };
     let mut renderings = configured(&charts, opts, &files);
-    renderings.extend(gitops(&charts, objects, &files));
+    renderings.extend(gitops::renderings(&charts, objects, &files));
     for (i, c) in charts.iter().enumerate() {
         if !c.library && !renderings.iter().any(|r| r.chart == i) {
-            renderings.push(Rendering {
-                chart: i,
-                release: "release-name".into(),
-                namespace: "default".into(),
-                files: Vec::new(),
-                inline: Vec::new(),
-                set: Vec::new(),
-                label: String::new(),
-                without_defaults: false,
-            });
+            renderings.push(Rendering::default_of(i));
         }
+    }
+    // Under --changed-only, the renderings that read a changed file.
+    if let Some(changed) = &opts.changed {
+        renderings.retain(|r| r.reads_any(&charts[r.chart].dir, changed));
     }
     // The same inputs render once.
     let mut seen = HashSet::new();
@@ -181,8 +234,7 @@ pub fn render(dirs: Vec<PathBuf>, objects: &[PathBuf], files: Files, opts: &Opti
             r.chart,
             r.release.clone(),
             r.namespace.clone(),
-            r.files.clone(),
-            r.inline.clone(),
+            r.values.clone(),
             r.set.clone(),
             r.without_defaults,
         ))
@@ -354,132 +406,17 @@ fn configured(charts: &[Chart], opts: &Options, files: &Files) -> Vec<Rendering>
             chart: i,
             release: c.release.clone().unwrap_or_else(|| "release-name".into()),
             namespace: c.namespace.clone().unwrap_or_else(|| "default".into()),
-            files: c.values.clone(),
-            inline: Vec::new(),
-            set: c.set.clone(),
+            values: c.values.iter().cloned().map(Source::File).collect(),
+            set: c.set.iter().map(|s| ("--set", s.clone())).collect(),
             label: if values.is_empty() {
                 String::new()
             } else {
                 format!("values {}", values.join(", "))
             },
             without_defaults: false,
+            asked_by: None,
+            notes: Vec::new(),
         });
-    }
-    out
-}
-
-/// The renderings GitOps objects of the run ask for: Flux `HelmRelease`s with a chart path
-/// from a `GitRepository`, Argo CD `Application`s whose source path is a chart.
-fn gitops(charts: &[Chart], objects: &[PathBuf], files: &Files) -> Vec<Rendering> {
-    let mut out = Vec::new();
-    let chart_at = |dir: &Path| {
-        let dir = dir.canonicalize().ok()?;
-        charts.iter().position(|c| c.dir == dir)
-    };
-    for path in objects {
-        let Ok(id) = files.load(path) else { continue };
-        let parsed = files.get(id).parsed(Reader::Kubectl, &files.limits);
-        for (d, doc) in parsed.documents.iter().enumerate() {
-            let v = &doc.value;
-            let text = |p: &str| v.pointer(p).and_then(Value::as_str);
-            let (Some(api), Some(kind)) = (text("/apiVersion"), text("/kind")) else {
-                continue;
-            };
-            let name = text("/metadata/name").unwrap_or("release-name");
-            let own_ns = text("/metadata/namespace").unwrap_or("default");
-            let label = format!("{kind} {name}");
-            if api.starts_with("helm.toolkit.fluxcd.io/") && kind == "HelmRelease" {
-                let git = text("/spec/chart/spec/sourceRef/kind") == Some("GitRepository");
-                let Some(chart) = text("/spec/chart/spec/chart").filter(|_| git) else {
-                    continue;
-                };
-                // A GitRepository's paths are relative to the repository's root.
-                let Some(i) = chart_at(&files.confine.join(chart)) else {
-                    continue;
-                };
-                let target = text("/spec/targetNamespace");
-                let release = text("/spec/releaseName").map_or_else(
-                    || match target {
-                        Some(t) => format!("{t}-{name}"),
-                        None => name.to_owned(),
-                    },
-                    str::to_owned,
-                );
-                let values_files: Vec<PathBuf> = v
-                    .pointer("/spec/chart/spec/valuesFiles")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .map(|f| files.confine.join(f))
-                    .collect();
-                out.push(Rendering {
-                    chart: i,
-                    release,
-                    namespace: target.unwrap_or(own_ns).to_owned(),
-                    without_defaults: !values_files.is_empty(),
-                    files: values_files,
-                    inline: v
-                        .pointer("/spec/values")
-                        .filter(|v| v.is_object())
-                        .map(|_| (path.clone(), d, "/spec/values".to_owned()))
-                        .into_iter()
-                        .collect(),
-                    set: Vec::new(),
-                    label,
-                });
-            } else if api.starts_with("argoproj.io/") && kind == "Application" {
-                let Some(src) = text("/spec/source/path") else {
-                    continue;
-                };
-                let Some(i) = chart_at(&files.confine.join(src)) else {
-                    continue;
-                };
-                let helm = v.pointer("/spec/source/helm");
-                let h = |p: &str| helm.and_then(|h| h.pointer(p));
-                let dir = charts[i].dir.clone();
-                let mut inline = Vec::new();
-                if h("/values").and_then(Value::as_str).is_some() {
-                    inline.push((path.clone(), d, "/spec/source/helm/values".to_owned()));
-                }
-                if h("/valuesObject").is_some_and(Value::is_object) {
-                    inline.push((path.clone(), d, "/spec/source/helm/valuesObject".to_owned()));
-                }
-                let set = h("/parameters")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|p| {
-                        Some(format!(
-                            "{}={}",
-                            p.get("name")?.as_str()?,
-                            p.get("value")?.as_str()?
-                        ))
-                    })
-                    .collect();
-                out.push(Rendering {
-                    chart: i,
-                    release: h("/releaseName")
-                        .and_then(Value::as_str)
-                        .unwrap_or(name)
-                        .to_owned(),
-                    namespace: text("/spec/destination/namespace")
-                        .unwrap_or("default")
-                        .to_owned(),
-                    files: h("/valueFiles")
-                        .and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                        .filter_map(Value::as_str)
-                        .map(|f| dir.join(f))
-                        .collect(),
-                    inline,
-                    set,
-                    label,
-                    without_defaults: false,
-                });
-            }
-        }
     }
     out
 }
@@ -503,6 +440,7 @@ fn render_one(helm: &Path, chart: &Chart, r: &Rendering, files: &Files, opts: &O
         message,
         origin,
     };
+    root.warnings.extend(r.notes.iter().cloned());
     // The values, highest precedence first, each read (and refused) as helm would.
     let mut sources: Vec<locate::Values> = Vec::new();
     let mut args: Vec<String> = vec![
@@ -515,32 +453,7 @@ fn render_one(helm: &Path, chart: &Chart, r: &Rendering, files: &Files, opts: &O
         opts.kube_version.clone(),
         "--include-crds".into(),
     ];
-    for f in &r.files {
-        let id = match files.load(f) {
-            Ok(id) => id,
-            Err(e) => {
-                root.warnings
-                    .push(problem(format!("values file: {e}"), at_chart));
-                return root;
-            }
-        };
-        match tree_of(files, id) {
-            Ok(node) => sources.extend(node.map(|node| locate::Values {
-                node,
-                chart: Vec::new(),
-            })),
-            Err((message, origin)) => {
-                root.warnings.push(problem(
-                    format!("values file is not valid YAML: {message}"),
-                    origin,
-                ));
-                return root;
-            }
-        }
-        args.push("--values".into());
-        args.push(files.get(id).path.to_string_lossy().into_owned());
-    }
-    // Inline values go to helm as a file of their own, after the files.
+    // Values go to helm as files: manifests' values as files of their own.
     let tmp = tempfile::Builder::new().prefix("kubegate-values").tempdir();
     if r.without_defaults {
         // helm always merges the chart's values.yaml: a copy without it renders what Flux
@@ -564,41 +477,48 @@ fn render_one(helm: &Path, chart: &Chart, r: &Rendering, files: &Files, opts: &O
             }
         }
     }
-    for (n, (path, d, pointer)) in r.inline.iter().enumerate() {
-        let Ok(id) = files.load(path) else { continue };
-        let parsed = files.get(id).parsed(Reader::Kubectl, &files.limits);
-        let Some(doc) = parsed.documents.get(*d) else {
-            continue;
-        };
-        let Some(value) = doc.value.pointer(pointer) else {
-            continue;
-        };
-        let text = files.get(id).text.clone();
-        // Argo CD's `values` is a string of YAML: its positions are not kept.
-        let json = match value {
-            Value::String(s) => s.clone(),
-            other => {
-                if let Some(node) = Node::from_document(doc, pointer, &text, id) {
-                    sources.push(locate::Values {
-                        node,
-                        chart: Vec::new(),
-                    });
+    for (n, v) in r.values.iter().enumerate() {
+        let (node, file) = match values_of(v, files) {
+            Ok(Values::File(id, node)) => (node, files.get(id).path.clone()),
+            Ok(Values::Text(text, node)) => {
+                let file = match &tmp {
+                    Ok(tmp) => tmp.path().join(format!("values-{n}.yaml")),
+                    Err(e) => {
+                        root.warnings.push(problem(
+                            format!("cannot write values for helm: {e}"),
+                            at_chart,
+                        ));
+                        return root;
+                    }
+                };
+                if let Err(e) = std::fs::write(&file, text) {
+                    root.warnings.push(problem(
+                        format!("cannot write values for helm: {e}"),
+                        at_chart,
+                    ));
+                    return root;
                 }
-                other.to_string()
+                (node, file)
+            }
+            Ok(Values::Missing) => continue,
+            Err((message, origin)) => {
+                root.warnings
+                    .push(problem(message, origin.unwrap_or(at_chart)));
+                return root;
             }
         };
-        let Ok(tmp) = &tmp else { continue };
-        let file = tmp.path().join(format!("inline-{n}.yaml"));
-        if std::fs::write(&file, json).is_ok() {
-            args.push("--values".into());
-            args.push(file.to_string_lossy().into_owned());
-        }
+        sources.extend(node.map(|node| locate::Values {
+            node,
+            chart: Vec::new(),
+        }));
+        args.push("--values".into());
+        args.push(file.to_string_lossy().into_owned());
     }
-    for s in &r.set {
-        args.push("--set".into());
+    for (flag, s) in &r.set {
+        args.push((*flag).into());
         args.push(s.clone());
     }
-    // Later sources win: the inline values, then the files in reverse, then the chart's.
+    // Later sources win: the given values in reverse, then the chart's.
     sources.reverse();
     let chart_values = chart.dir.join("values.yaml");
     if let Some(id) = (!r.without_defaults)
@@ -638,8 +558,15 @@ fn render_one(helm: &Path, chart: &Chart, r: &Rendering, files: &Files, opts: &O
                     chart_key(files, chart, "kubeVersion")
                 })
                 .unwrap_or(at_chart);
+            // helm counts that line in the rendered document, which is not kept.
+            let note = if stderr.contains("YAML parse error on") {
+                " (the line is of the rendered document, not of the template: reported at \
+                 the template's first line)"
+            } else {
+                ""
+            };
             root.warnings.push(problem(
-                format!("helm cannot render chart `{}`: {message}", chart.name),
+                format!("helm cannot render chart `{}`: {message}{note}", chart.name),
                 origin,
             ));
             return root;
@@ -843,6 +770,81 @@ fn chart_templates(dir: &Path, rel: &str, depth: usize, out: &mut Vec<(String, P
         if std::fs::symlink_metadata(e.path()).is_ok_and(|m| m.is_dir()) {
             let name = e.file_name().to_string_lossy().into_owned();
             chart_templates(&e.path(), &format!("{rel}charts/{name}/"), depth + 1, out);
+        }
+    }
+}
+
+/// A rendering's values, read.
+enum Values {
+    /// A file of the repository, handed to helm as it is.
+    File(FileId, Option<Node>),
+    /// Values of a manifest, to hand to helm as a file of this text.
+    Text(String, Option<Node>),
+    /// A manifest's values no longer there (the file changed under the run).
+    Missing,
+}
+
+/// Reads the values `v` as helm will, each node pointing where it is written; `Err`: why
+/// helm would refuse them, and where.
+fn values_of(v: &Source, files: &Files) -> Result<Values, (String, Option<Origin>)> {
+    match v {
+        Source::File(f) => {
+            let id = files
+                .load(f)
+                .map_err(|e| (format!("values file: {e}"), None))?;
+            let node = tree_of(files, id).map_err(|(message, origin)| {
+                (
+                    format!("values file is not valid YAML: {message}"),
+                    Some(origin),
+                )
+            })?;
+            Ok(Values::File(id, node))
+        }
+        Source::Embedded {
+            path,
+            doc,
+            pointer,
+            base64,
+        } => {
+            let Ok(id) = files.load(path) else {
+                return Ok(Values::Missing);
+            };
+            let file = files.get(id);
+            let parsed = file.parsed(Reader::Kubectl, &files.limits);
+            let Some(d) = parsed.documents.get(*doc) else {
+                return Ok(Values::Missing);
+            };
+            let Some(at) = Node::from_document(d, pointer, &file.text, id) else {
+                return Ok(Values::Missing);
+            };
+            let s = match &d.value.pointer(pointer) {
+                Some(Value::String(s)) if *base64 => gitops::decode(s).ok_or_else(|| {
+                    (
+                        "values are not base64-encoded UTF-8 text".to_owned(),
+                        Some(at.origin),
+                    )
+                })?,
+                Some(Value::String(s)) => s.clone(),
+                Some(other) => return Ok(Values::Text(other.to_string(), Some(at))),
+                None => return Ok(Values::Missing),
+            };
+            let read = crate::parse::yaml::parse_as(&s, &files.limits, Reader::Kubectl);
+            if let Some(issue) = read.issues.first() {
+                return Err((
+                    format!("values are not valid YAML: {}", issue.message),
+                    Some(at.origin),
+                ));
+            }
+            let node = if *base64 {
+                read.documents.first().map(|d| {
+                    let mut n = Node::from_value(&d.value, at.origin);
+                    n.set_origin_deep(at.origin);
+                    n
+                })
+            } else {
+                gitops::embedded_tree(&s, &file.text, at.origin, files)
+            };
+            Ok(Values::Text(s, node))
         }
     }
 }
