@@ -592,9 +592,8 @@ fn a_map_from_values_through_with_and_to_yaml_is_reported_at_its_key() {
 /// (`include`), env values that are templates (`tpl (toYaml .) $`):
 /// - shop/values.yaml line 8 `      privileged: true`, the second container's (KG101, column 19);
 /// - shop/templates/_helpers.tpl line 6 `cost-center: 4711`, a number where a label must be a
-///   string: kubegate does not follow an `include` into its define yet, so the finding stays
-///   on the line that includes it, shop/templates/deployment.yaml line 6 (column 5), never
-///   on a guess;
+///   string: the `include "shop.labels"` of shop/templates/deployment.yaml line 6 is followed
+///   into its define, where the value is (column 14);
 /// - shop/values.yaml line 15 `    value: "hunter2-{{ .Release.Namespace }}"`, a literal
 ///   password after tpl (KG602 at the value, column 12), although the rendered text differs.
 #[test]
@@ -608,7 +607,7 @@ fn range_include_and_tpl_are_traced_to_their_lines() {
             &fs,
             helm,
             "schema-type",
-            &[("shop/templates/deployment.yaml", 6, 5)],
+            &[("shop/templates/_helpers.tpl", 6, 14)],
         );
         assert_only(&fs, helm, "KG602", &[("shop/values.yaml", 15, 12)]);
     });
@@ -648,10 +647,12 @@ fn a_subchart_value_set_by_the_parent_is_reported_in_the_parents_values() {
 /// charts/billing/charts/common; the library's source charts/common is not rendered on its
 /// own (helm refuses: "library charts are not installable"). The define in
 /// charts/billing/charts/common/templates/_deployment.tpl writes line 24 `      hostPID: true`
-/// (KG106) and the container's securityContext from charts/billing/values.yaml line 5
-/// `  runAsUser: 0` (KG103). kubegate does not follow an `include` into its define yet: the
-/// whole Deployment is the one line `{{ include "common.deployment" . }}` of
-/// charts/billing/templates/deployment.yaml, where both findings stay (1:1).
+/// (KG106, at the value, column 16) and the container's securityContext from
+/// charts/billing/values.yaml line 5 `  runAsUser: 0` (KG103, column 14): the whole
+/// Deployment is the one line `{{ include "common.deployment" . }}` of
+/// charts/billing/templates/deployment.yaml, followed into the library's define, whose
+/// `with .Values.securityContext` is the billing chart's values (the root context is
+/// passed).
 #[test]
 fn a_library_charts_define_is_reported_at_its_line_and_the_library_is_not_rendered_alone() {
     with_each_helm(|helm| {
@@ -662,18 +663,49 @@ fn a_library_charts_define_is_reported_at_its_line_and_the_library_is_not_render
             &fs,
             helm,
             "KG106",
-            &[("charts/billing/templates/deployment.yaml", 1, 1)],
+            &[(
+                "charts/billing/charts/common/templates/_deployment.tpl",
+                24,
+                16,
+            )],
         );
-        assert_only(
-            &fs,
-            helm,
-            "KG103",
-            &[("charts/billing/templates/deployment.yaml", 1, 1)],
-        );
+        assert_only(&fs, helm, "KG103", &[("charts/billing/values.yaml", 5, 14)]);
         assert!(
             !fs.iter().any(|f| f.file.starts_with("charts/common/")),
             "the library chart is not rendered on its own; findings:\n{}",
             listing(&fs)
+        );
+    });
+}
+
+/// A chart in `helm create`'s shape: labels, selector labels (included by the labels) and the
+/// container are defines of web/templates/_helpers.tpl, included with the root context by
+/// web/templates/deployment.yaml and web/templates/service.yaml. Each finding is at the line
+/// the author edits, inside the define or in the values:
+/// - `cost-center: 4711` (line 16 of _helpers.tpl, column 14), a number where a label must be
+///   a string, in the labels of the Deployment and of the Service;
+/// - the container's `hostPort: 8080` (line 36, column 17, KG110) and
+///   `allowPrivilegeEscalation: true` (line 38, column 31, KG102), literal in the define;
+/// - `privileged: true`, from `{{- toYaml .Values.securityContext | nindent 4 }}` inside the
+///   define: web/values.yaml line 10, column 15 (KG101);
+/// - the container's missing liveness probe at its item, `- name:` (line 31, column 3).
+#[test]
+fn a_key_written_by_a_define_is_reported_at_the_defines_line() {
+    with_each_helm(|helm| {
+        let dir = fixture("define");
+        let r = check(dir.path(), helm, &[]);
+        let fs = report(&r, helm, 1);
+        let helpers = "web/templates/_helpers.tpl";
+        assert_only(&fs, helm, "schema-type", &[(helpers, 16, 14)]);
+        assert_only(&fs, helm, "KG110", &[(helpers, 36, 17)]);
+        assert_only(&fs, helm, "KG102", &[(helpers, 38, 31)]);
+        assert_only(&fs, helm, "KG101", &[("web/values.yaml", 10, 15)]);
+        // About the whole container: its item in the define (line 31, column 3).
+        assert_only(&fs, helm, "KG405", &[(helpers, 31, 3)]);
+        assert_rendered_from(
+            one(&fs, helm, ("web/values.yaml", 10, 15), "KG101"),
+            helm,
+            "web",
         );
     });
 }

@@ -17,7 +17,7 @@ pub mod run;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use rayon::prelude::*;
@@ -95,6 +95,9 @@ struct Chart {
     /// vendored), as a warning at its line.
     problem: Option<Warning>,
     library: bool,
+    /// The defines of its templates and its vendored subcharts', read when a template
+    /// includes one (once for all its renderings).
+    defines: OnceLock<Arc<locate::Defines>>,
 }
 
 /// Values given to a rendering, each handed to helm as a `--values` file.
@@ -288,6 +291,7 @@ fn read_chart(dir: &Path, files: &Files) -> Chart {
                     origin: Origin::new(u32::MAX, Span::default()),
                 }),
                 library: false,
+                defines: OnceLock::new(),
             };
         }
     };
@@ -298,6 +302,7 @@ fn read_chart(dir: &Path, files: &Files) -> Chart {
         name: fallback_name,
         problem: None,
         library: false,
+        defines: OnceLock::new(),
     };
     if let Some(issue) = parsed.issues.first() {
         chart.problem = Some(Warning {
@@ -622,7 +627,12 @@ fn objects(out: &str, chart: &Chart, sources: &[locate::Values], files: &Files) 
             let node = match &located {
                 Some((t, values)) => {
                     let which = t.doc_for(kind, *n);
-                    t.locate(&d.value, which, values)
+                    let defines = if t.includes() {
+                        defines_of(chart, files)
+                    } else {
+                        Arc::default()
+                    };
+                    t.locate(&d.value, which, values, &defines)
                 }
                 None => Node::from_value(
                     &d.value,
@@ -682,6 +692,86 @@ fn template_of(
     owned.reverse();
     values.extend(owned);
     Some((template, values))
+}
+
+/// The most template files read for a chart's defines.
+const MAX_TEMPLATE_FILES: usize = 4096;
+/// How deep subcharts (`charts/a/charts/b/...`) and directories under `templates/` are
+/// searched for defines.
+const MAX_TEMPLATE_DEPTH: usize = 8;
+
+/// The defines of `chart`: of every file under its `templates/` and under those of the
+/// subcharts vendored as directories in `charts/` (a `.tgz` is not opened), in one
+/// namespace as helm has them. helm parses the deepest paths first and, among paths as
+/// deep, the last in byte order first; a define parsed later replaces one of the same
+/// name: the parent chart's wins over a subchart's, `_a.tpl`'s over `_b.tpl`'s. Read once
+/// per chart.
+fn defines_of(chart: &Chart, files: &Files) -> Arc<locate::Defines> {
+    chart
+        .defines
+        .get_or_init(|| {
+            let mut found: Vec<(String, PathBuf)> = Vec::new();
+            chart_templates(&chart.dir, "", 0, &mut found);
+            let slashes = |p: &str| p.matches('/').count();
+            found.sort_by(|a, b| {
+                slashes(&b.0)
+                    .cmp(&slashes(&a.0))
+                    .then_with(|| b.0.cmp(&a.0))
+            });
+            let mut defines = locate::Defines::default();
+            for (_, path) in found {
+                let Ok(id) = files.load(&path) else { continue };
+                let text = files.get(id).text.clone();
+                if text.contains("define") {
+                    defines.add(Arc::new(locate::Template::read(&text, id)));
+                }
+            }
+            Arc::new(defines)
+        })
+        .clone()
+}
+
+/// Adds the template files of the chart at `dir` (its path `rel` in the chart rendered)
+/// and of its vendored subcharts to `out`, as (path as helm names it below the chart,
+/// path). Directories are not followed through links.
+fn chart_templates(dir: &Path, rel: &str, depth: usize, out: &mut Vec<(String, PathBuf)>) {
+    fn walk(dir: &Path, rel: &str, depth: usize, out: &mut Vec<(String, PathBuf)>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            if out.len() >= MAX_TEMPLATE_FILES {
+                return;
+            }
+            let Ok(meta) = std::fs::symlink_metadata(e.path()) else {
+                continue;
+            };
+            let name = e.file_name().to_string_lossy().into_owned();
+            let here = format!("{rel}/{name}");
+            if meta.is_dir() {
+                if depth < MAX_TEMPLATE_DEPTH {
+                    walk(&e.path(), &here, depth + 1, out);
+                }
+            } else {
+                // A file linked into templates/ is read (`Files` keeps it inside the
+                // repository), as helm reads it.
+                out.push((here, e.path()));
+            }
+        }
+    }
+    walk(&dir.join("templates"), &format!("{rel}templates"), 0, out);
+    if depth >= MAX_TEMPLATE_DEPTH {
+        return;
+    }
+    let Ok(subs) = std::fs::read_dir(dir.join("charts")) else {
+        return;
+    };
+    for e in subs.flatten() {
+        if std::fs::symlink_metadata(e.path()).is_ok_and(|m| m.is_dir()) {
+            let name = e.file_name().to_string_lossy().into_owned();
+            chart_templates(&e.path(), &format!("{rel}charts/{name}/"), depth + 1, out);
+        }
+    }
 }
 
 /// A rendering's values, read.
