@@ -857,12 +857,17 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         .map(|p| p.helm_charts().cloned().collect())
         .unwrap_or_default();
     let plan = plan.map(|p| {
-        p.with_helm(helm_opts.helm.clone().map(|path| crate::render::helmcharts::Helm {
-            path,
-            timeout: helm_opts.timeout,
-            kube_version: Some(helm_opts.kube_version.clone()),
-            max_output: helm_opts.max_output,
-        }))
+        p.with_helm(
+            helm_opts
+                .helm
+                .clone()
+                .map(|path| crate::render::helmcharts::Helm {
+                    path,
+                    timeout: helm_opts.timeout,
+                    kube_version: Some(helm_opts.kube_version.clone()),
+                    max_output: helm_opts.max_output,
+                }),
+        )
     });
     let chart_dirs: Vec<PathBuf> = chart_dirs
         .into_iter()
@@ -870,7 +875,10 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         .collect();
     let charts_rendered = charts_rendered && !chart_dirs.is_empty();
     let owned = |p: &Path| {
-        (charts_rendered && chart_dirs.iter().any(|c| crate::render::helm::owned_by(c, p)))
+        (charts_rendered
+            && chart_dirs
+                .iter()
+                .any(|c| crate::render::helm::owned_by(c, p)))
             || (helm_opts.helm.is_some()
                 && kustomize_charts
                     .iter()

@@ -1309,7 +1309,12 @@ fn helm_charts_without_helm_is_an_info() {
     let infos: Vec<String> = fs
         .iter()
         .filter(|f| f.rule == "kustomize-helm" || is_helm_rule(&f.rule))
-        .map(|f| format!("{}:{}:{} {} {}", f.file, f.line, f.column, f.severity, f.rule))
+        .map(|f| {
+            format!(
+                "{}:{}:{} {} {}",
+                f.file, f.line, f.column, f.severity, f.rule
+            )
+        })
         .collect();
     assert_eq!(
         infos,

@@ -57,7 +57,9 @@ fn helms() -> Vec<PathBuf> {
             std::env::var_os("KUBEGATE_REQUIRE_HELM").is_none(),
             "KUBEGATE_REQUIRE_HELM is set but no helm was found: set KUBEGATE_TEST_HELM"
         );
-        eprintln!("skipped: the helmcharts-* cases did not run: helm not found (set KUBEGATE_TEST_HELM)");
+        eprintln!(
+            "skipped: the helmcharts-* cases did not run: helm not found (set KUBEGATE_TEST_HELM)"
+        );
         return Vec::new();
     };
     let mut all = vec![first];
@@ -154,7 +156,12 @@ fn cases_render_as_kubectl_kustomize_renders_them() {
     // Each helmcharts-* case once with each helm.
     let mut runs: Vec<(&PathBuf, Option<&Path>)> = Vec::new();
     for dir in &names {
-        if dir.file_name().unwrap().to_string_lossy().starts_with("helmcharts-") {
+        if dir
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("helmcharts-")
+        {
             runs.extend(helms.iter().map(|h| (dir, Some(h.as_path()))));
         } else {
             runs.push((dir, None));

@@ -397,11 +397,10 @@ impl Builder<'_> {
                 .any(|o| o.id().same(&id) || o.previous_ids().iter().any(|p| p.same(&id)))
             {
                 return Err(Error::new(
-                    format!(
-                        "id {} exists; behavior must be merge or replace",
-                        id.show()
-                    ),
-                    r.node.path(&["metadata", "name"]).map_or(r.node.origin, |n| n.origin),
+                    format!("id {} exists; behavior must be merge or replace", id.show()),
+                    r.node
+                        .path(&["metadata", "name"])
+                        .map_or(r.node.origin, |n| n.origin),
                 ));
             }
             acc.push(r);

@@ -105,7 +105,11 @@ fn chart_home(k: &Value) -> String {
         .flatten()
         .filter_map(|e| e.get("chartHome").and_then(Value::as_str))
         .rfind(|s| !s.is_empty());
-    match (k.get("helmGlobals").filter(|g| !g.is_null()), globals, legacy) {
+    match (
+        k.get("helmGlobals").filter(|g| !g.is_null()),
+        globals,
+        legacy,
+    ) {
         (_, Some(h), _) if !h.is_empty() => h.to_owned(),
         (None, _, Some(h)) => h.to_owned(),
         _ => "charts".to_owned(),
@@ -342,7 +346,10 @@ fn entry<'a>(node: &'a Node, field: &str, legacy: bool) -> Result<Entry<'a>> {
         api_versions: if legacy {
             Vec::new()
         } else {
-            strings("apiVersions")?.into_iter().map(|(s, _)| s).collect()
+            strings("apiVersions")?
+                .into_iter()
+                .map(|(s, _)| s)
+                .collect()
         },
         kube_version: if legacy {
             String::new()
@@ -363,12 +370,9 @@ fn values_file(
     at: Origin,
     what: &str,
 ) -> Result<(FileId, Option<Node>)> {
-    let canonical = full.canonicalize().map_err(|e| {
-        Error::new(
-            format!("{what}: evalsymlink failure on '{shown}': {e}"),
-            at,
-        )
-    })?;
+    let canonical = full
+        .canonicalize()
+        .map_err(|e| Error::new(format!("{what}: evalsymlink failure on '{shown}': {e}"), at))?;
     if opts.restrict_to_root && !canonical.starts_with(&k.dir) {
         return Err(Error::new(
             format!(
@@ -382,10 +386,7 @@ fn values_file(
         .load(&canonical)
         .map_err(|e| Error::new(format!("{what}: {e}"), at))?;
     let node = super::helm::values_tree(files, id).map_err(|(message, origin)| {
-        Error::new(
-            format!("{what} is not valid YAML: {message}"),
-            origin,
-        )
+        Error::new(format!("{what} is not valid YAML: {message}"), origin)
     })?;
     Ok((id, node))
 }
@@ -405,7 +406,10 @@ fn render(
     let chart = LocalChart::read(&dir, files);
     if let Some(problem) = chart.problem() {
         return Err(Error::new(
-            format!("chart `{}` cannot be rendered: {}", entry.name, problem.message),
+            format!(
+                "chart `{}` cannot be rendered: {}",
+                entry.name, problem.message
+            ),
             problem.origin,
         ));
     }
@@ -446,7 +450,9 @@ fn render(
         additional.push((files.get(id).path.clone(), node));
     }
     // The values kustomize hands helm first: the file, with valuesInline merged.
-    let inline = entry.inline.filter(|n| n.as_map().is_some_and(|m| !m.is_empty()));
+    let inline = entry
+        .inline
+        .filter(|n| n.as_map().is_some_and(|m| !m.is_empty()));
     let tmp = tempfile::Builder::new()
         .prefix("kubegate-helmcharts")
         .tempdir()
@@ -469,10 +475,11 @@ fn render(
                     dest
                 }
             };
-            let path = tmp.path().join(format!("{}-kustomize-values.yaml", entry.name));
-            std::fs::write(&path, merged.to_value().to_string()).map_err(|e| {
-                Error::new(format!("cannot write the values for helm: {e}"), at)
-            })?;
+            let path = tmp
+                .path()
+                .join(format!("{}-kustomize-values.yaml", entry.name));
+            std::fs::write(&path, merged.to_value().to_string())
+                .map_err(|e| Error::new(format!("cannot write the values for helm: {e}"), at))?;
             (path, Some(merged))
         }
     };
@@ -498,7 +505,10 @@ fn render(
     for v in &entry.api_versions {
         args.extend(["--api-versions".into(), v.clone()]);
     }
-    let kube = helm.kube_version.clone().unwrap_or(entry.kube_version.clone());
+    let kube = helm
+        .kube_version
+        .clone()
+        .unwrap_or_else(|| entry.kube_version.clone());
     if !kube.is_empty() {
         args.extend(["--kube-version".into(), kube]);
     }
@@ -562,7 +572,10 @@ fn render(
     drop(tmp);
     let objects = chart.objects(&text, &sources, files);
     for o in &objects {
-        if o.get("kind").and_then(Node::as_str).is_none_or(str::is_empty) {
+        if o.get("kind")
+            .and_then(Node::as_str)
+            .is_none_or(str::is_empty)
+        {
             return Err(Error::new(
                 format!("chart `{name}` renders an object without `kind`"),
                 o.origin,
