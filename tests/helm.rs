@@ -1318,7 +1318,7 @@ fn helm_charts_without_helm_is_an_info() {
         .collect();
     assert_eq!(
         infos,
-        ["overlay/kustomization.yaml:3:1 info kustomize-helm"],
+        ["overlay/kustomization.yaml:3:3 info kustomize-helm"],
         "findings:\n{}",
         listing(&fs)
     );

@@ -67,12 +67,8 @@ fn helms() -> Vec<PathBuf> {
     all
 }
 
-/// What our build of `dir` gives: the objects, or the error message.
-fn ours(dir: &Path) -> Result<Vec<Value>, String> {
-    ours_with(dir, None)
-}
-
-/// [`ours`], `helmCharts` rendered with `helm`.
+/// What our build of `dir` gives: the objects, or the error message; `helmCharts` rendered
+/// with `helm`.
 fn ours_with(dir: &Path, helm: Option<&Path>) -> Result<Vec<Value>, String> {
     let files = Files::new(Path::new(env!("CARGO_MANIFEST_DIR")), Limits::default());
     let opts = build::Options {
@@ -167,6 +163,7 @@ fn cases_render_as_kubectl_kustomize_renders_them() {
             runs.push((dir, None));
         }
     }
+    let total = runs.len();
     for (dir, helm) in runs {
         let mut name = dir.file_name().unwrap().to_string_lossy().into_owned();
         let got = ours_with(dir, helm);
@@ -227,7 +224,8 @@ fn cases_render_as_kubectl_kustomize_renders_them() {
         }
     }
     eprintln!(
-        "kustomize parity: {passed} of {} cases identical, {} known differences",
+        "kustomize parity: {passed} of {total} renderings identical ({} cases, the \
+         helmcharts-* ones once per helm), {} known differences",
         names.len(),
         KNOWN.len()
     );
