@@ -67,7 +67,7 @@ const FIELDS: [&str; 3] = ["helmCharts", "helmChartInflationGenerator", "helmGlo
 
 /// How `valuesInline` meets the values file.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Merge {
+enum ValuesMerge {
     Override,
     Merge,
     Replace,
@@ -86,7 +86,7 @@ struct Entry<'a> {
     values_file: Option<(String, Origin)>,
     additional: Vec<(String, Origin)>,
     inline: Option<&'a Node>,
-    merge: Merge,
+    merge: ValuesMerge,
     include_crds: bool,
     skip_hooks: bool,
     skip_tests: bool,
@@ -292,9 +292,9 @@ fn entry<'a>(node: &'a Node, field: &str, legacy: bool) -> Result<Entry<'a>> {
     }
     let (merge, merge_at) = string("valuesMerge")?;
     let merge = match merge.as_str() {
-        "" | "override" => Merge::Override,
-        "merge" => Merge::Merge,
-        "replace" => Merge::Replace,
+        "" | "override" => ValuesMerge::Override,
+        "merge" => ValuesMerge::Merge,
+        "replace" => ValuesMerge::Replace,
         _ => {
             return Err(Error::new(
                 "valuesMerge must be one of [merge override replace]",
@@ -462,14 +462,14 @@ fn render(
         Some(inline) => {
             let empty = || Node::new(Kind::Map(Default::default()), values_at);
             let merged = match entry.merge {
-                Merge::Replace => inline.clone(),
+                ValuesMerge::Replace => inline.clone(),
                 // kyaml's merge2.Merge(src, dest): src wins.
-                Merge::Override => {
+                ValuesMerge::Override => {
                     let mut dest = file_values.unwrap_or_else(empty);
                     merge(&mut dest, inline);
                     dest
                 }
-                Merge::Merge => {
+                ValuesMerge::Merge => {
                     let mut dest = inline.clone();
                     merge(&mut dest, &file_values.unwrap_or_else(empty));
                     dest
