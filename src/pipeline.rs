@@ -876,6 +876,41 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         );
         pool.install(|| crate::render::roots::plan(&inputs, &confine, &select))
     });
+    // A chart a kustomization renders through `helmCharts` belongs to that render: the helm
+    // stage does not render it again (with its default values), and its templates are not
+    // checked as loose files.
+    let kustomize_charts: Vec<PathBuf> = plan
+        .as_ref()
+        .map(|p| p.helm_charts().cloned().collect())
+        .unwrap_or_default();
+    let plan = plan.map(|p| {
+        p.with_helm(
+            helm_opts
+                .helm
+                .clone()
+                .map(|path| crate::render::helmcharts::Helm {
+                    path,
+                    timeout: helm_opts.timeout,
+                    kube_version: Some(helm_opts.kube_version.clone()),
+                    max_output: helm_opts.max_output,
+                }),
+        )
+    });
+    let chart_dirs: Vec<PathBuf> = chart_dirs
+        .into_iter()
+        .filter(|d| !kustomize_charts.contains(d))
+        .collect();
+    let charts_rendered = charts_rendered && !chart_dirs.is_empty();
+    let owned = |p: &Path| {
+        (charts_rendered
+            && chart_dirs
+                .iter()
+                .any(|c| crate::render::helm::owned_by(c, p)))
+            || (helm_opts.helm.is_some()
+                && kustomize_charts
+                    .iter()
+                    .any(|c| crate::render::helm::owned_by(c, p)))
+    };
     opts.kustomize = check::kustomize_files(&loaded);
     // A file no kustomization names cannot be read by the render: it is checked while the
     // render runs. The others wait for the render to say whether they are checked
@@ -890,11 +925,8 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
             }
             _ => None,
         };
-        if charts_rendered
-            && let Some(p) = &path
-            && chart_dirs
-                .iter()
-                .any(|c| crate::render::helm::owned_by(c, p))
+        if let Some(p) = &path
+            && owned(p)
         {
             through_render += 1;
             continue;

@@ -1440,3 +1440,96 @@ fn without_helm_each_chart_is_an_info() {
         ]
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// kustomize `helmCharts`
+// ---------------------------------------------------------------------------------------
+
+/// overlay/kustomization.yaml renders the vendored chart overlay/charts/web through
+/// `helmCharts` with `valuesFile: values-prod.yaml`, which sets `securityContext.privileged`
+/// (overlay/values-prod.yaml line 3 `  privileged: true`, value at column 15): the KG101
+/// finding is there, on the object kustomize rendered (namespace and labels applied), once.
+/// The chart belongs to the kustomization: the helm stage does not render it again with its
+/// default values, and its templates are not checked as loose files.
+#[test]
+fn a_helm_charts_value_from_its_values_file_is_reported_at_that_line() {
+    with_each_helm(|helm| {
+        let dir = fixture("kustomize-helmcharts");
+        let r = check(dir.path(), helm, &[]);
+        let fs = report(&r, helm, 1);
+        assert_only(&fs, helm, "KG101", &[("overlay/values-prod.yaml", 3, 15)]);
+        let f = one(&fs, helm, ("overlay/values-prod.yaml", 3, 15), "KG101");
+        assert_rendered_from(f, helm, "overlay");
+        assert!(
+            !fs.iter().any(|f| is_helm_rule(&f.rule)
+                || f.rule.starts_with("kustomize-")
+                || f.rule.starts_with("yaml")),
+            "with helm {}, the chart renders once, through the kustomization; findings:\n{}",
+            helm.version,
+            listing(&fs)
+        );
+        assert!(
+            !fs.iter().any(|f| f
+                .rendered
+                .iter()
+                .any(|r| r.contains("release release-name"))),
+            "with helm {}, the chart was rendered with its default values too; findings:\n{}",
+            helm.version,
+            listing(&fs)
+        );
+    });
+}
+
+/// The same chart with `valuesInline` setting the value instead (overlay/kustomization.yaml
+/// line 8 `      privileged: true`, value at column 19): reported in the kustomization.
+#[test]
+fn a_helm_charts_inline_value_is_reported_in_the_kustomization() {
+    with_each_helm(|helm| {
+        let dir = fixture("kustomize-helmcharts");
+        write(
+            dir.path(),
+            "overlay/kustomization.yaml",
+            "helmCharts:\n\
+             - name: web\n\
+             \x20 releaseName: shop\n\
+             \x20 namespace: storefront\n\
+             \x20 valuesInline:\n\
+             \x20   replicaCount: 2\n\
+             \x20   securityContext:\n\
+             \x20     privileged: true\n\
+             namespace: storefront\n",
+        );
+        let r = check(dir.path(), helm, &[]);
+        let fs = report(&r, helm, 1);
+        assert_only(&fs, helm, "KG101", &[("overlay/kustomization.yaml", 8, 19)]);
+    });
+}
+
+/// Without helm, the `helmCharts` field is an info (`kustomize-helm`) and the rest renders.
+#[test]
+fn helm_charts_without_helm_is_an_info() {
+    let dir = fixture("kustomize-helmcharts");
+    let empty = tempfile::tempdir().unwrap();
+    let r = kubegate(
+        dir.path(),
+        &["check", ".", "--no-config", "-f", "json"],
+        &[("PATH", empty.path())],
+    );
+    let fs = findings(&r);
+    let infos: Vec<String> = fs
+        .iter()
+        .filter(|f| f.rule == "kustomize-helm" || is_helm_rule(&f.rule))
+        .map(|f| {
+            format!(
+                "{}:{}:{} {} {}",
+                f.file, f.line, f.column, f.severity, f.rule
+            )
+        })
+        .collect();
+    assert_eq!(
+        infos,
+        ["overlay/kustomization.yaml:3:3 info kustomize-helm"],
+        "findings:\n{}",
+        listing(&fs)
+    );
+}

@@ -2,6 +2,11 @@
 //! is built natively and compared with what `kubectl kustomize` (kubectl 1.35, kustomize
 //! v5.7.1) printed for it (`expected.yaml`, or `expected.error` when it failed), recorded by
 //! `scripts/record-kustomize.sh`.
+//!
+//! The `helmcharts-*` cases render a local chart with helm: they run with `KUBEGATE_TEST_HELM`
+//! (else `helm` on `PATH`) and again with `KUBEGATE_TEST_HELM3` when it is set (they were
+//! recorded with helm 3, which kustomize v5.7.1 needs; kubegate renders with helm 3 or 4).
+//! Without helm they are skipped with a message, unless `KUBEGATE_REQUIRE_HELM` is set.
 
 use std::path::{Path, PathBuf};
 
@@ -31,10 +36,51 @@ fn expected_objects(path: &Path) -> Vec<Value> {
         .collect()
 }
 
-/// What our build of `dir` gives: the objects, or the error message.
-fn ours(dir: &Path) -> Result<Vec<Value>, String> {
+/// The helms to render the `helmcharts-*` cases with: `KUBEGATE_TEST_HELM` (else `helm` on
+/// `PATH`), then `KUBEGATE_TEST_HELM3` when set. Empty, after saying so, when there is none
+/// (a failure when `KUBEGATE_REQUIRE_HELM` is set).
+fn helms() -> Vec<PathBuf> {
+    let given = |var: &str| {
+        std::env::var_os(var).filter(|p| !p.is_empty()).map(|p| {
+            let p = PathBuf::from(p);
+            assert!(p.is_file(), "{var}={} is not a file", p.display());
+            p
+        })
+    };
+    let first = given("KUBEGATE_TEST_HELM").or_else(|| {
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+            .map(|d| d.join("helm"))
+            .find(|p| p.is_file())
+    });
+    let Some(first) = first else {
+        assert!(
+            std::env::var_os("KUBEGATE_REQUIRE_HELM").is_none(),
+            "KUBEGATE_REQUIRE_HELM is set but no helm was found: set KUBEGATE_TEST_HELM"
+        );
+        eprintln!(
+            "skipped: the helmcharts-* cases did not run: helm not found (set KUBEGATE_TEST_HELM)"
+        );
+        return Vec::new();
+    };
+    let mut all = vec![first];
+    all.extend(given("KUBEGATE_TEST_HELM3"));
+    all
+}
+
+/// What our build of `dir` gives: the objects, or the error message; `helmCharts` rendered
+/// with `helm`.
+fn ours_with(dir: &Path, helm: Option<&Path>) -> Result<Vec<Value>, String> {
     let files = Files::new(Path::new(env!("CARGO_MANIFEST_DIR")), Limits::default());
-    let built = build::build(&files, dir, &build::Options::default());
+    let opts = build::Options {
+        helm: helm.map(|path| kubegate::render::helmcharts::Helm {
+            path: path.to_path_buf(),
+            timeout: std::time::Duration::from_secs(60),
+            kube_version: None,
+            max_output: Limits::default().max_file_size,
+        }),
+        ..build::Options::default()
+    };
+    let built = build::build(&files, dir, &opts);
     built
         .result
         .map(|rs| rs.into_iter().map(|r| r.node.to_value()).collect())
@@ -102,9 +148,28 @@ fn cases_render_as_kubectl_kustomize_renders_them() {
     assert!(names.len() > 50, "only {} cases", names.len());
     let mut failures = Vec::new();
     let mut passed = 0;
+    let helms = helms();
+    // Each helmcharts-* case once with each helm.
+    let mut runs: Vec<(&PathBuf, Option<&Path>)> = Vec::new();
     for dir in &names {
-        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-        let got = ours(dir);
+        if dir
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("helmcharts-")
+        {
+            runs.extend(helms.iter().map(|h| (dir, Some(h.as_path()))));
+        } else {
+            runs.push((dir, None));
+        }
+    }
+    let total = runs.len();
+    for (dir, helm) in runs {
+        let mut name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let got = ours_with(dir, helm);
+        if let Some(h) = helm {
+            name = format!("{name} (helm {})", h.display());
+        }
         let want_err = dir.join("expected.error").is_file();
         let same = match (&got, want_err) {
             (Err(_), true) => true,
@@ -123,7 +188,7 @@ fn cases_render_as_kubectl_kustomize_renders_them() {
                 continue;
             }
         }
-        let known = KNOWN.iter().any(|(k, _)| *k == name);
+        let known = KNOWN.iter().any(|(k, _)| name == *k);
         if same && known {
             failures.push(format!(
                 "{name}: now renders as kubectl does: take it off the KNOWN list"
@@ -159,7 +224,8 @@ fn cases_render_as_kubectl_kustomize_renders_them() {
         }
     }
     eprintln!(
-        "kustomize parity: {passed} of {} cases identical, {} known differences",
+        "kustomize parity: {passed} of {total} renderings identical ({} cases, the \
+         helmcharts-* ones once per helm), {} known differences",
         names.len(),
         KNOWN.len()
     );

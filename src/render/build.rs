@@ -39,12 +39,16 @@ pub struct Options {
     /// below its own directory, as `kubectl kustomize` and Argo CD require by default
     /// (Flux's kustomize-controller lifts it).
     pub restrict_to_root: bool,
+    /// The `helm` that renders `helmCharts`; `None`: none found (an info, the kustomization
+    /// renders without its charts).
+    pub helm: Option<super::helmcharts::Helm>,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             restrict_to_root: true,
+            helm: None,
         }
     }
 }
@@ -174,18 +178,7 @@ impl Builder<'_> {
             );
         }
         self.generators(k, &mut acc)?;
-        for field in ["helmCharts", "helmChartInflationGenerator", "helmGlobals"] {
-            if let Some(n) = k.field(field) {
-                self.warn(
-                    "kustomize-helm",
-                    format!(
-                        "`{field}` needs Helm: rendered without the chart (Helm rendering \
-                         comes with kubegate's Helm support)"
-                    ),
-                    n.origin,
-                );
-            }
-        }
+        self.helm_charts(k, &mut acc)?;
         if let Some(n) = k.field("openapi") {
             self.warn(
                 "kustomize-unsupported",
@@ -386,6 +379,31 @@ impl Builder<'_> {
                     }
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// `helmCharts`, after the other generators: each rendered object created (an id already
+    /// there is an error, as for a generator without `behavior`).
+    fn helm_charts(&mut self, k: &Kustomization, acc: &mut Vec<Resource>) -> Result<()> {
+        let g = super::helmcharts::generate(self.files, k, self.opts)?;
+        self.used.extend(g.used);
+        self.warnings.extend(g.warnings);
+        for node in g.objects {
+            let r = Resource::new(node);
+            let id = r.id();
+            if acc
+                .iter()
+                .any(|o| o.id().same(&id) || o.previous_ids().iter().any(|p| p.same(&id)))
+            {
+                return Err(Error::new(
+                    format!("id {} exists; behavior must be merge or replace", id.show()),
+                    r.node
+                        .path(&["metadata", "name"])
+                        .map_or(r.node.origin, |n| n.origin),
+                ));
+            }
+            acc.push(r);
         }
         Ok(())
     }

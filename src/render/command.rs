@@ -26,7 +26,21 @@ pub fn run(dir: &Path, json_out: bool, restrict_to_root: bool) -> anyhow::Result
         |r| r.root().to_path_buf(),
     );
     let files = Files::new(&confine, crate::parse::Limits::default());
-    let built = build::build(&files, dir, &Options { restrict_to_root });
+    // `helmCharts` render with the `helm` on PATH, as `kubectl kustomize --enable-helm`.
+    let helm = super::helm::run::find(None).map(|path| super::helmcharts::Helm {
+        path,
+        timeout: std::time::Duration::from_secs(60),
+        kube_version: None,
+        max_output: files.limits.max_file_size,
+    });
+    let built = build::build(
+        &files,
+        dir,
+        &Options {
+            restrict_to_root,
+            helm,
+        },
+    );
     let mut lines = Lines::new(&files);
     for w in &built.warnings {
         diag(&format!(

@@ -16,6 +16,7 @@ pub mod fieldpath;
 pub mod files;
 pub mod generate;
 pub mod helm;
+pub mod helmcharts;
 pub mod kustomization;
 pub mod nameref;
 pub mod node;

@@ -143,6 +143,11 @@ pub struct Plan {
     /// of the kustomizations themselves: the only files a render can read among the
     /// inputs.
     named: HashSet<PathBuf>,
+    /// The chart directories (canonical) the kustomizations of the run render through
+    /// `helmCharts`.
+    charts: BTreeSet<PathBuf>,
+    /// The `helm` for `helmCharts` ([`Plan::with_helm`]).
+    helm: Option<super::helmcharts::Helm>,
 }
 
 /// Finds the roots among `inputs`: the GitOps objects and kustomizations they hold, the
@@ -193,6 +198,8 @@ pub fn plan(inputs: &[Input<'_>], confine: &Path, select: &Select) -> Plan {
         uses,
         unmatched,
         named: found.named,
+        charts: found.charts,
+        helm: None,
     }
 }
 
@@ -201,6 +208,22 @@ impl Plan {
     /// files it cannot read can be checked while it runs.
     pub fn may_read(&self, canonical: &Path) -> bool {
         self.named.contains(canonical)
+    }
+
+    /// The chart directories (canonical) the kustomizations of the run render through
+    /// `helmCharts`: their files belong to those renders, not to the helm stage.
+    pub fn helm_charts(&self) -> impl Iterator<Item = &PathBuf> {
+        self.charts.iter()
+    }
+
+    /// Renders `helmCharts` with `helm` in every root (and every kustomization rendered on
+    /// its own).
+    pub fn with_helm(mut self, helm: Option<super::helmcharts::Helm>) -> Self {
+        for (_, opts) in &mut self.roots {
+            opts.helm = helm.clone();
+        }
+        self.helm = helm;
+        self
     }
 
     /// Renders the roots, reading through `files`.
@@ -236,7 +259,10 @@ impl Plan {
             missed
                 .par_iter()
                 .map(|dir| {
-                    let opts = Options::default();
+                    let opts = Options {
+                        helm: self.helm.clone(),
+                        ..Options::default()
+                    };
                     let b = build::build(&files, dir, &opts);
                     (dir.clone(), opts, b)
                 })
@@ -311,6 +337,8 @@ struct Found {
     uses: Uses,
     /// See [`Plan::named`].
     named: HashSet<PathBuf>,
+    /// See [`Plan::charts`].
+    charts: BTreeSet<PathBuf>,
 }
 
 fn find_roots(inputs: &[Input<'_>], confine: &Path) -> Found {
@@ -319,6 +347,7 @@ fn find_roots(inputs: &[Input<'_>], confine: &Path) -> Found {
     let mut used: HashSet<PathBuf> = HashSet::new();
     let mut uses: Uses = HashMap::new();
     let mut named: HashSet<PathBuf> = HashSet::new();
+    let mut charts: BTreeSet<PathBuf> = BTreeSet::new();
     let mut globs: Vec<String> = Vec::new();
     // Each input looked at in parallel (every file is searched for GitOps objects), then
     // the findings joined in input order.
@@ -331,9 +360,11 @@ fn find_roots(inputs: &[Input<'_>], confine: &Path) -> Found {
                 bases,
                 file,
                 names,
+                charts: c,
             } => {
                 named.insert(file);
                 named.extend(names);
+                charts.extend(c);
                 for b in bases {
                     used.insert(b.clone());
                     uses.entry(dir.clone()).or_default().push(b);
@@ -350,6 +381,7 @@ fn find_roots(inputs: &[Input<'_>], confine: &Path) -> Found {
                         dir,
                         Options {
                             restrict_to_root: !flux,
+                            ..Options::default()
                         },
                     );
                 }
@@ -379,6 +411,7 @@ fn find_roots(inputs: &[Input<'_>], confine: &Path) -> Found {
         kustomizations,
         uses,
         named,
+        charts,
     }
 }
 
@@ -392,6 +425,8 @@ enum Seen {
         bases: Vec<PathBuf>,
         file: PathBuf,
         names: Vec<PathBuf>,
+        /// The chart directories its `helmCharts` render.
+        charts: Vec<PathBuf>,
     },
     /// GitOps objects: the kustomization directories they point at, whether Flux builds
     /// them, and ApplicationSet directory globs.
@@ -431,8 +466,10 @@ fn look_at(input: &Input<'_>, confine: &Path) -> Seen {
         let (docs, _) = parse::yaml::parse(&text, &Limits::default());
         let mut bases = Vec::new();
         let mut names = Vec::new();
+        let mut charts = Vec::new();
         for doc in &docs {
             named_files(&doc.value, &dir, &mut names);
+            charts.extend(super::helmcharts::chart_dirs(&doc.value, &dir));
         }
         for doc in docs {
             for key in ["resources", "bases", "components"] {
@@ -457,6 +494,7 @@ fn look_at(input: &Input<'_>, confine: &Path) -> Seen {
             dir,
             bases,
             names,
+            charts,
         };
     }
     let flux = contains(bytes, b"kustomize.toolkit.fluxcd.io");

@@ -932,3 +932,57 @@ fn error_origin(files: &Files, chart: &Chart, at: &output::ErrorAt) -> Option<Or
         Span::new(start + col, start + this.trim_end_matches('\r').len()),
     ))
 }
+
+/// A chart read for another renderer: kustomize's `helmCharts` ([`crate::render::helmcharts`]),
+/// which runs `helm template` itself and locates the output with this chart's files.
+#[derive(Debug)]
+pub struct LocalChart(Chart);
+
+impl LocalChart {
+    /// Reads the chart at `dir` (canonical), as the helm stage reads it.
+    pub fn read(dir: &Path, files: &Files) -> Self {
+        Self(read_chart(dir, files))
+    }
+
+    /// `Chart.yaml`'s `name`.
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// What stops it from rendering (a broken `Chart.yaml`, a dependency not vendored).
+    pub fn problem(&self) -> Option<&Warning> {
+        self.0.problem.as_ref()
+    }
+
+    /// The first line of its `Chart.yaml`.
+    pub fn at_chart(&self, files: &Files) -> Origin {
+        Origin::new(self.0.file, first_line(files, self.0.file))
+    }
+
+    /// The objects of helm's output `out`, located in the chart's templates and in
+    /// `sources` (the values, highest precedence first, without the chart's `values.yaml`,
+    /// which this adds last).
+    pub fn objects(&self, out: &str, sources: &[locate::Values], files: &Files) -> Vec<Node> {
+        let mut sources = sources.to_vec();
+        if let Ok(id) = files.load(&self.0.dir.join("values.yaml"))
+            && let Ok(Some(node)) = tree_of(files, id)
+        {
+            sources.push(locate::Values {
+                node,
+                chart: Vec::new(),
+            });
+        }
+        objects(out, &self.0, &sources, files)
+    }
+
+    /// Where helm's error `stderr` points in the chart's files, if it names a place.
+    pub fn error_origin(&self, stderr: &str, files: &Files) -> Option<Origin> {
+        output::error_at(stderr, &self.0.name).and_then(|at| error_origin(files, &self.0, &at))
+    }
+}
+
+/// The first document of the file `id` as a located tree (a values file); `Err`: its first
+/// YAML error and where it is.
+pub fn values_tree(files: &Files, id: FileId) -> Result<Option<Node>, (String, Origin)> {
+    tree_of(files, id)
+}
