@@ -385,7 +385,7 @@ fn values_file(
     let id = files
         .load(&canonical)
         .map_err(|e| Error::new(format!("{what}: {e}"), at))?;
-    let node = super::helm::values_tree(files, id).map_err(|(message, origin)| {
+    let node = super::helm::tree_of(files, id).map_err(|(message, origin)| {
         Error::new(format!("{what} is not valid YAML: {message}"), origin)
     })?;
     Ok((id, node))

@@ -889,7 +889,7 @@ fn copy_chart(from: &Path, to: &Path, budget: u64) -> Result<(), String> {
 
 /// The first document of the file `id`, read as kubectl (and helm) reads it, as a tree
 /// whose nodes know their lines; `Err`: its first YAML error and where it is.
-fn tree_of(files: &Files, id: FileId) -> Result<Option<Node>, (String, Origin)> {
+pub(crate) fn tree_of(files: &Files, id: FileId) -> Result<Option<Node>, (String, Origin)> {
     let parsed = files.get(id).parsed(Reader::Kubectl, &files.limits);
     if let Some(issue) = parsed.issues.first() {
         let at = Span::new(issue.start as usize, issue.end as usize);
@@ -979,10 +979,4 @@ impl LocalChart {
     pub fn error_origin(&self, stderr: &str, files: &Files) -> Option<Origin> {
         output::error_at(stderr, &self.0.name).and_then(|at| error_origin(files, &self.0, &at))
     }
-}
-
-/// The first document of the file `id` as a located tree (a values file); `Err`: its first
-/// YAML error and where it is.
-pub fn values_tree(files: &Files, id: FileId) -> Result<Option<Node>, (String, Origin)> {
-    tree_of(files, id)
 }
