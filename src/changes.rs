@@ -249,13 +249,7 @@ pub fn summarize(
     head: &[SourceObject],
     renames: &[(String, String)],
 ) -> ChangeSummary {
-    let renames: HashMap<&str, &str> = renames
-        .iter()
-        .map(|(b, h)| (b.as_str(), h.as_str()))
-        .collect();
-    let mapped = |file: &str| -> String { renames.get(file).copied().unwrap_or(file).to_owned() };
-    let base_files: Vec<String> = base.iter().map(|o| mapped(&o.file)).collect();
-    let head_files: Vec<String> = head.iter().map(|o| o.file.to_string()).collect();
+    let (base_files, head_files) = files_of(base, head, renames);
 
     let mut summary = ChangeSummary::default();
     diff_objects(base, &base_files, head, &head_files, &mut summary);
@@ -336,13 +330,73 @@ fn identities<'a>(objects: &'a [SourceObject], files: &'a [String]) -> Vec<Ident
         .collect()
 }
 
-fn diff_objects(
+/// What a merge request does to one object, as an admission review names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Operation {
+    Create,
+    Update,
+    Delete,
+}
+
+impl Operation {
+    /// The admission review's name of it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Create => "CREATE",
+            Operation::Update => "UPDATE",
+            Operation::Delete => "DELETE",
+        }
+    }
+}
+
+/// One object a merge request creates, updates (its content differs) or deletes: its index
+/// among the base objects and among the head objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Transition {
+    pub operation: Operation,
+    pub base: Option<usize>,
+    pub head: Option<usize>,
+}
+
+/// Every object the merge request creates, updates or deletes, paired as the change summary
+/// pairs them: by API group, kind, namespace and name (an unnamed object by its place in its
+/// file), the same file (after `renames`, base path to head path) first, then in path order.
+/// Sorted by identity, then base and head index.
+pub fn transitions(
+    base: &[SourceObject],
+    head: &[SourceObject],
+    renames: &[(String, String)],
+) -> Vec<Transition> {
+    let (base_files, head_files) = files_of(base, head, renames);
+    pair(base, &base_files, head, &head_files)
+}
+
+/// The file of each object, base ones under their head path when `renames` (base path to
+/// head path) renamed them.
+fn files_of(
+    base: &[SourceObject],
+    head: &[SourceObject],
+    renames: &[(String, String)],
+) -> (Vec<String>, Vec<String>) {
+    let renames: HashMap<&str, &str> = renames
+        .iter()
+        .map(|(b, h)| (b.as_str(), h.as_str()))
+        .collect();
+    let base_files = base
+        .iter()
+        .map(|o| renames.get(&*o.file).copied().unwrap_or(&o.file).to_owned())
+        .collect();
+    let head_files = head.iter().map(|o| o.file.to_string()).collect();
+    (base_files, head_files)
+}
+
+/// [`transitions`] with the files of each side given (base files already renamed).
+fn pair(
     base: &[SourceObject],
     base_files: &[String],
     head: &[SourceObject],
     head_files: &[String],
-    summary: &mut ChangeSummary,
-) {
+) -> Vec<Transition> {
     type Sides = (Vec<usize>, Vec<usize>);
     let mut by_identity: BTreeMap<Identity<'_>, Sides> = BTreeMap::new();
     for (i, id) in identities(base, base_files).into_iter().enumerate() {
@@ -351,12 +405,7 @@ fn diff_objects(
     for (i, id) in identities(head, head_files).into_iter().enumerate() {
         by_identity.entry(id).or_default().1.push(i);
     }
-    let change = |o: &SourceObject, base_file: Option<&str>| ObjectChange {
-        object: o.object.clone(),
-        file: o.file.to_string(),
-        base_file: base_file.filter(|b| **b != *o.file).map(str::to_owned),
-        rendered: o.rendered,
-    };
+    let mut out = Vec::new();
     for (_, (mut b, mut h)) in by_identity {
         b.sort_by(|&x, &y| base_files[x].cmp(&base_files[y]).then(x.cmp(&y)));
         h.sort_by(|&x, &y| head_files[x].cmp(&head_files[y]).then(x.cmp(&y)));
@@ -375,17 +424,88 @@ fn diff_objects(
         pairs.extend(b.drain(..rest).zip(h.drain(..rest)));
         for (bi, hi) in pairs {
             if !same_content(&base[bi].value, &head[hi].value) {
-                summary
-                    .changed
-                    .push(change(&head[hi], Some(&base[bi].file)));
+                out.push(Transition {
+                    operation: Operation::Update,
+                    base: Some(bi),
+                    head: Some(hi),
+                });
             }
         }
-        summary
-            .added
-            .extend(h.iter().map(|&hi| change(&head[hi], None)));
-        summary
-            .removed
-            .extend(b.iter().map(|&bi| change(&base[bi], None)));
+        out.extend(h.iter().map(|&hi| Transition {
+            operation: Operation::Create,
+            base: None,
+            head: Some(hi),
+        }));
+        out.extend(b.iter().map(|&bi| Transition {
+            operation: Operation::Delete,
+            base: Some(bi),
+            head: None,
+        }));
+    }
+    out
+}
+
+/// The input an admission controller gets for `t` (Gatekeeper's `input.review`): the
+/// operation, the object at head (`null` when deleted), the object at base (`oldObject`,
+/// `null` when created), its kind as group, version and kind, its name and namespace.
+pub fn review(t: &Transition, base: &[SourceObject], head: &[SourceObject]) -> Value {
+    let old = t.base.and_then(|i| base.get(i));
+    let new = t.head.and_then(|i| head.get(i));
+    let Some(this) = new.or(old) else {
+        return Value::Null;
+    };
+    let r = &this.object;
+    let (group, version) = r
+        .api_version
+        .rsplit_once('/')
+        .unwrap_or(("", r.api_version.as_str()));
+    let mut review = Map::new();
+    review.insert("operation".into(), t.operation.as_str().into());
+    review.insert(
+        "kind".into(),
+        serde_json::json!({ "group": group, "version": version, "kind": r.kind }),
+    );
+    review.insert(
+        "name".into(),
+        r.name.clone().map_or(Value::Null, Value::String),
+    );
+    review.insert(
+        "namespace".into(),
+        r.namespace.clone().map_or(Value::Null, Value::String),
+    );
+    review.insert(
+        "object".into(),
+        new.map_or(Value::Null, |o| o.value.clone()),
+    );
+    review.insert(
+        "oldObject".into(),
+        old.map_or(Value::Null, |o| o.value.clone()),
+    );
+    Value::Object(review)
+}
+
+fn diff_objects(
+    base: &[SourceObject],
+    base_files: &[String],
+    head: &[SourceObject],
+    head_files: &[String],
+    summary: &mut ChangeSummary,
+) {
+    let change = |o: &SourceObject, base_file: Option<&str>| ObjectChange {
+        object: o.object.clone(),
+        file: o.file.to_string(),
+        base_file: base_file.filter(|b| **b != *o.file).map(str::to_owned),
+        rendered: o.rendered,
+    };
+    for t in pair(base, base_files, head, head_files) {
+        match (t.operation, t.base, t.head) {
+            (Operation::Update, Some(bi), Some(hi)) => summary
+                .changed
+                .push(change(&head[hi], Some(&base[bi].file))),
+            (Operation::Create, _, Some(hi)) => summary.added.push(change(&head[hi], None)),
+            (Operation::Delete, Some(bi), _) => summary.removed.push(change(&base[bi], None)),
+            _ => {}
+        }
     }
     for list in [
         &mut summary.added,
@@ -1004,6 +1124,71 @@ mod tests {
             g.via,
             g.role
         )
+    }
+
+    #[test]
+    fn transitions_are_what_an_admission_controller_would_review() {
+        let base = objs(
+            "a.yaml",
+            "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data, namespace: db}\n\
+             spec: {resources: {requests: {storage: 1Gi}}}\n---\n\
+             apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {replicas: 2}\n---\n\
+             apiVersion: v1\nkind: ConfigMap\nmetadata: {name: same}\ndata: {a: b}\n",
+        );
+        let head = objs(
+            "b.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec: {replicas: 0}\n---\n\
+             apiVersion: v1\nkind: ConfigMap\nmetadata: {name: same}\ndata: {a: b}\n---\n\
+             apiVersion: v1\nkind: Namespace\nmetadata: {name: new}\n",
+        );
+        // The file moved from a.yaml to b.yaml: pairs keep their identity.
+        let ts = transitions(&base, &head, &[("a.yaml".into(), "b.yaml".into())]);
+        let reviews: Vec<Value> = ts.iter().map(|t| review(t, &base, &head)).collect();
+        let short: Vec<String> = reviews
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {}/{} {}",
+                    r["operation"].as_str().unwrap(),
+                    r["kind"]["group"].as_str().unwrap(),
+                    r["kind"]["kind"].as_str().unwrap(),
+                    r["name"].as_str().unwrap()
+                )
+            })
+            .collect();
+        // By identity (group, kind, ...); unchanged (the ConfigMap) is not a transition.
+        assert_eq!(
+            short,
+            [
+                "CREATE /Namespace new",
+                "DELETE /PersistentVolumeClaim data",
+                "UPDATE apps/Deployment web",
+            ]
+        );
+        let delete = &reviews[1];
+        assert_eq!(delete["namespace"], "db");
+        assert!(delete["object"].is_null());
+        assert_eq!(
+            delete["oldObject"]["spec"]["resources"]["requests"]["storage"],
+            "1Gi"
+        );
+        assert_eq!(delete["kind"]["version"], "v1");
+        let create = &reviews[0];
+        assert!(create["oldObject"].is_null() && create["namespace"].is_null());
+        let update = &reviews[2];
+        assert_eq!(update["oldObject"]["spec"]["replicas"], 2);
+        assert_eq!(update["object"]["spec"]["replicas"], 0);
+        assert_eq!(update["kind"]["version"], "v1");
+        // The same pairs as the change summary's.
+        let summary = summarize(&base, &head, &[("a.yaml".into(), "b.yaml".into())]);
+        assert_eq!(
+            (
+                summary.added.len(),
+                summary.changed.len(),
+                summary.removed.len()
+            ),
+            (1, 1, 1)
+        );
     }
 
     fn rbac(base: &[SourceObject], head: &[SourceObject]) -> Vec<String> {
