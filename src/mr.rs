@@ -135,6 +135,55 @@ pub fn added_lines(old: &str, new: &str) -> Vec<RangeInclusive<u32>> {
     out
 }
 
+/// The line of `new` (1-based) where the line `line` of `old` is now: the same line when
+/// the diff keeps it, else the first line after the place it was removed from (the last
+/// line when it was removed from the end).
+pub fn line_in_new(old: &str, new: &str, line: u32) -> u32 {
+    use similar::{DiffOp, TextDiff};
+    let (old, new) = (lone_cr_as_lf(old), lone_cr_as_lf(new));
+    let last = new.lines().count().max(1) as u32;
+    let diff = TextDiff::from_lines(&*old, &*new);
+    let l = line.saturating_sub(1) as usize;
+    for op in diff.ops() {
+        let at = match *op {
+            DiffOp::Equal {
+                old_index,
+                new_index,
+                len,
+            } if (old_index..old_index + len).contains(&l) => new_index + (l - old_index),
+            DiffOp::Delete {
+                old_index,
+                old_len,
+                new_index,
+            }
+            | DiffOp::Replace {
+                old_index,
+                old_len,
+                new_index,
+                ..
+            } if (old_index..old_index + old_len).contains(&l) => new_index,
+            _ => continue,
+        };
+        return (at as u32 + 1).min(last);
+    }
+    last
+}
+
+/// The first line of `new` (1-based) where a line diff from `old` removes or replaces
+/// lines, if it does.
+pub fn first_removal(old: &str, new: &str) -> Option<u32> {
+    use similar::{DiffOp, TextDiff};
+    let (old, new) = (lone_cr_as_lf(old), lone_cr_as_lf(new));
+    let last = new.lines().count().max(1) as u32;
+    let diff = TextDiff::from_lines(&*old, &*new);
+    diff.ops().iter().find_map(|op| match *op {
+        DiffOp::Delete { new_index, .. } | DiffOp::Replace { new_index, .. } => {
+            Some((new_index as u32 + 1).min(last))
+        }
+        _ => None,
+    })
+}
+
 /// `text` with every `\r` not followed by `\n` turned into `\n` (same length, same lines).
 fn lone_cr_as_lf(text: &str) -> std::borrow::Cow<'_, str> {
     if !text.contains('\r') {
@@ -453,6 +502,22 @@ mod tests {
         assert!(!passes(FilterMode::File, 1, 1, None));
         assert!(!passes(FilterMode::Added, 11, 11, None));
         assert!(passes(FilterMode::Nofilter, 1, 1, None));
+    }
+
+    #[test]
+    fn base_lines_map_to_where_they_are_or_were_in_the_new_text() {
+        let old = "a\nb\nc\nd\ne\n";
+        let new = "a\nx\nd\ne\n";
+        assert_eq!(line_in_new(old, new, 1), 1);
+        // `b` and `c` were replaced by `x`; `d` moved up.
+        assert_eq!(line_in_new(old, new, 2), 2);
+        assert_eq!(line_in_new(old, new, 3), 2);
+        assert_eq!(line_in_new(old, new, 4), 3);
+        // Removed from the end: the last line.
+        assert_eq!(line_in_new(old, "a\nb\n", 5), 2);
+        assert_eq!(first_removal(old, new), Some(2));
+        assert_eq!(first_removal(old, old), None);
+        assert_eq!(first_removal("a\nb\n", "a\n"), Some(1));
     }
 
     #[test]

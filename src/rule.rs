@@ -45,6 +45,10 @@ pub enum Scope {
     /// `input.objects` holds every object of the rule's kinds in the run; evaluated once.
     /// Each violation names the object it is about by its index (`"object": i`).
     Inventory,
+    /// `input.review` is what a merge request does to one object (an admission review:
+    /// `operation`, `object`, `oldObject`, ...); evaluated under `--base` on every object of
+    /// the rule's kinds that the merge request creates, updates or deletes.
+    Change,
 }
 
 /// True equivalents in other tools: same condition, same scope.
@@ -234,6 +238,24 @@ pub const CORE_RULES: &[CoreRule] = &[
         title: "Gate configuration changed",
         description: "The merge request changes the configuration, policies or data of the gate; they were taken from its base, and the change needs a review of its own.",
         tag: "policy",
+    },
+    CoreRule {
+        id: "change-base-unreadable",
+        title: "Base version cannot be read",
+        description: "Under `--base`, the base version of a changed or deleted manifest cannot be read (a YAML error, a file over the size limit, a Git object missing): the objects it had are not compared with the merge request's, so the change rules do not judge their deletion or change.",
+        tag: "change",
+    },
+    CoreRule {
+        id: "change-duplicate-object",
+        title: "Object defined twice",
+        description: "The same object (API group, kind, namespace, name) is defined more than once in one file or one kustomization's output, at the merge request's base or head: the cluster gets the last one applied, and the change rules compare each copy.",
+        tag: "change",
+    },
+    CoreRule {
+        id: "rbac-rights-gained",
+        title: "Subject gains rights the RBAC rules flag",
+        description: "Under `--base`, a user, group or service account gains through one binding (a new or changed binding, or a changed role) rights that the enabled RBAC rules flag on a role: secrets read, escalate, bind, impersonate, pod exec, wildcards, and so on. The rights gained are checked as one ClusterRole.",
+        tag: "change",
     },
     CoreRule {
         id: "unused-suppression",

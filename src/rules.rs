@@ -50,6 +50,7 @@ fn scope_note(r: &RuleMeta) -> &'static str {
     match r.scope {
         crate::policy::Scope::Object => "",
         crate::policy::Scope::Inventory => " (compared across all objects of the run)",
+        crate::policy::Scope::Change => " (compares the merge request's base with its head)",
     }
 }
 

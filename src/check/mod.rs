@@ -488,11 +488,12 @@ fn evaluate_inventory(
     }
 }
 
-/// Whether `spec` names an enabled inventory-scope rule that reads objects of `kind`: its
-/// findings (and so the use of a suppression of it) are known only after the whole run.
+/// Whether `spec` names an enabled inventory-scope or change-scope rule that reads objects
+/// of `kind`: its findings (and so the use of a suppression of it) are known only after the
+/// whole run, or only with a merge request's base.
 pub(crate) fn inventory_rule(builtins: &Builtins, spec: &str, kind: &str) -> bool {
     builtins.rules.iter().any(|r| {
-        r.scope == crate::policy::Scope::Inventory
+        r.scope != crate::policy::Scope::Object
             && r.applies_to(kind)
             && crate::suppress::designates(spec, &r.id, Some(&r.name))
     })
@@ -1407,6 +1408,21 @@ pub(crate) struct FileText {
 }
 
 impl FileText {
+    pub(crate) fn new(file: Arc<str>, text: Arc<str>) -> Self {
+        Self {
+            file,
+            text,
+            lines: None,
+        }
+    }
+
+    /// A finding on the whole line `line` (1-based; the last line past the end).
+    pub(crate) fn line_finding(&mut self, line: u32) -> Finding {
+        let text = self.text.clone();
+        let range = self.lines().line_range(&text, line);
+        self.finding_at(range.start, range.end)
+    }
+
     pub(crate) fn lines(&mut self) -> &LineIndex {
         self.lines
             .get_or_insert_with(|| Arc::new(LineIndex::new(&self.text)))

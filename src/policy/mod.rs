@@ -104,6 +104,17 @@ pub struct Builtins {
     vm: Option<Vm>,
     /// The enabled inventory-scope rules, if any.
     inventory: Option<Arc<Inventory>>,
+    /// The enabled change-scope rules, if any.
+    changes: Option<Arc<ChangeRules>>,
+}
+
+/// The rules about what a merge request does to an object ([`Scope::Change`]), in one
+/// prepared engine (interpreted: a merge request changes few objects). Shared by the
+/// per-thread clones of [`Builtins`]; each evaluation clones the engine.
+struct ChangeRules {
+    /// Index (into `Builtins::rules`) of each change rule.
+    rules: Vec<usize>,
+    engine: Engine,
 }
 
 /// The rules that look across objects ([`Scope::Inventory`]): each compiled and prepared in
@@ -171,12 +182,13 @@ impl Builtins {
             .filter(|r| enabled(r))
             .collect();
         // The inventory rules compile on other threads while the object rules compile here.
-        let (engine, inventory) = rayon::join(
+        let (engine, (inventory, changes)) = rayon::join(
             || library_engine(&rules, Scope::Object),
-            || Inventory::load(&rules),
+            || rayon::join(|| Inventory::load(&rules), || ChangeRules::load(&rules)),
         );
         let mut engine = engine?;
         let inventory = inventory?.map(Arc::new);
+        let changes = changes?.map(Arc::new);
         let mut groups: Vec<Vec<String>> = Vec::new();
         let mut run = String::from("package kubegate.run\n\nimport rego.v1\n\n");
         for (i, r) in rules.iter().enumerate() {
@@ -228,7 +240,56 @@ impl Builtins {
             by_kind: HashMap::new(),
             vm,
             inventory,
+            changes,
         })
+    }
+
+    /// Evaluates the enabled change-scope rules that apply to `kind` on one object's
+    /// change: `input` holds `review` (an admission review of the object) and, when the
+    /// merge request put another object in its place, `counterpart`.
+    pub fn evaluate_change(
+        &self,
+        kind: &str,
+        input: &serde_json::Value,
+    ) -> anyhow::Result<Vec<Violation>> {
+        let Some(c) = &self.changes else {
+            return Ok(Vec::new());
+        };
+        let applicable: Vec<usize> = c
+            .rules
+            .iter()
+            .copied()
+            .filter(|&i| self.rules[i].applies_to(kind))
+            .collect();
+        let mut out = Vec::new();
+        if applicable.is_empty() {
+            return Ok(out);
+        }
+        let mut engine = c.engine.clone();
+        engine.set_input(to_rego(input));
+        for i in applicable {
+            let meta = &self.rules[i];
+            let results = engine
+                .eval_rule(format!("data.{}.violation", meta.package))
+                .with_context(|| format!("{} ({})", meta.id, meta.file))?;
+            let Ok(set) = results.as_set() else {
+                continue;
+            };
+            for v in set.iter() {
+                let (message, pointer) = violation_parts(v);
+                out.push(Violation {
+                    rule: i,
+                    message: message.unwrap_or_else(|| meta.title.clone()),
+                    pointer,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether some enabled change-scope rule applies to objects of `kind`.
+    pub fn judges_changes(&self) -> bool {
+        self.changes.is_some()
     }
 
     /// Whether an object of `kind` is read by an inventory-scope rule (and so must be kept
@@ -319,6 +380,27 @@ fn library_engine(rules: &[RuleMeta], scope: Scope) -> anyhow::Result<Engine> {
         }
     }
     Ok(engine)
+}
+
+impl ChangeRules {
+    fn load(rules: &[RuleMeta]) -> anyhow::Result<Option<Self>> {
+        let indices: Vec<usize> = (0..rules.len())
+            .filter(|&i| rules[i].scope == Scope::Change)
+            .collect();
+        if indices.is_empty() {
+            return Ok(None);
+        }
+        let mut engine = library_engine(rules, Scope::Change)?;
+        // Prepare (analyse and schedule) once here, not once per evaluation.
+        engine.set_input(regorus::Value::new_object());
+        for &i in &indices {
+            engine.eval_rule(format!("data.{}.violation", rules[i].package))?;
+        }
+        Ok(Some(Self {
+            rules: indices,
+            engine,
+        }))
+    }
 }
 
 impl Inventory {

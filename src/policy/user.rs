@@ -69,6 +69,19 @@ impl Query {
         format!("{}.{}", self.package, self.rule)
     }
 
+    /// A rule about a merge request's change (`deny_change`, `warn_change_replicas`, ...):
+    /// evaluated under `--base` on each object the merge request creates, updates or deletes,
+    /// with `input.review`, never on a document.
+    pub fn is_change(&self) -> bool {
+        ["deny_change", "violation_change", "warn_change"]
+            .iter()
+            .any(|p| {
+                self.rule
+                    .strip_prefix(p)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('_'))
+            })
+    }
+
     /// The name an `exception` refers to: `deny_foo` → `foo`, `deny` → ``.
     fn exception_name(&self) -> &str {
         let r = self.rule.as_str();
@@ -253,11 +266,33 @@ impl UserPolicies {
         }
     }
 
-    /// Evaluates every selected rule on one input. Returns results and the number of
-    /// rules whose results an `exception` dropped.
+    /// Evaluates every selected rule on one input (a document), but the change rules.
+    /// Returns results and the number of rules whose results an `exception` dropped.
     pub fn evaluate(&mut self, input: &serde_json::Value) -> anyhow::Result<(Vec<Outcome>, usize)> {
+        self.evaluate_some(input, false)
+    }
+
+    /// Whether some selected rule is a change rule ([`Query::is_change`]).
+    pub fn has_change_rules(&self) -> bool {
+        self.queries.iter().any(Query::is_change)
+    }
+
+    /// Evaluates the change rules ([`Query::is_change`]) on the input of one object's change
+    /// (`{"review": ...}`).
+    pub fn evaluate_change(
+        &mut self,
+        input: &serde_json::Value,
+    ) -> anyhow::Result<(Vec<Outcome>, usize)> {
+        self.evaluate_some(input, true)
+    }
+
+    fn evaluate_some(
+        &mut self,
+        input: &serde_json::Value,
+        change: bool,
+    ) -> anyhow::Result<(Vec<Outcome>, usize)> {
         let mut out = Vec::new();
-        if self.queries.is_empty() {
+        if !self.queries.iter().any(|q| q.is_change() == change) {
             return Ok((out, 0));
         }
         self.engine.set_input(super::to_rego(input));
@@ -285,6 +320,9 @@ impl UserPolicies {
         }
         let mut excepted = 0;
         for (i, q) in self.queries.iter().enumerate() {
+            if q.is_change() != change {
+                continue;
+            }
             let v = self
                 .engine
                 .eval_rule(format!("data.{}.{}", q.package, q.rule))

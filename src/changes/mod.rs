@@ -2,6 +2,9 @@
 //! and removes, and which RBAC permissions each subject gains or loses.
 //!
 //! Pure computation on the objects of two revisions; reading them from git is the caller's job.
+//! [`judge`] runs the change rules on what the merge request does to each object.
+
+pub mod judge;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::Hash;
@@ -23,6 +26,31 @@ pub struct SourceObject {
     pub value: Value,
     /// `file` is a kustomization directory that renders the object, not a file.
     pub rendered: bool,
+    /// Where the object is among its file's documents, or its root's rendered objects.
+    pub place: Place,
+    /// Where its text starts: the repository-relative file (`file` itself for a manifest;
+    /// for a rendered object, the file that defines it) and the 1-based line of its first
+    /// key; `None` when unknown.
+    pub origin: Option<(Arc<str>, u32)>,
+}
+
+/// Where an object is within what produced it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    /// In a manifest: the 0-based document and the object's pointer in it (`""`, or
+    /// `/items/3` for an item of a `kind: List`).
+    Document { index: usize, prefix: String },
+    /// The `index`th object a kustomization renders.
+    Rendered { index: usize },
+}
+
+/// The base version of a file could not be read as a manifest: the objects it had are not
+/// compared (a merge request cannot hide a deletion this way: the gate says so).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    /// Repository-relative path at the base.
+    pub file: String,
+    pub reason: String,
 }
 
 /// Parses a manifest text (YAML or JSON, multi-document, `kind: List`) into its objects, in
@@ -31,49 +59,93 @@ pub struct SourceObject {
 /// whole (Helm templates, kustomizations, files over the size limit) yield nothing, and so do
 /// documents it skips (kustomize config, `$patch` documents, non-Kubernetes YAML).
 pub fn objects_of(file: &str, text: &str) -> Vec<SourceObject> {
+    read_objects(file, text).0
+}
+
+/// [`objects_of`], with the first problem that left documents out: a YAML error (and its
+/// line), or a file over the size limit.
+pub fn read_objects(file: &str, text: &str) -> (Vec<SourceObject>, Option<String>) {
     let limits = Limits::default();
-    if text.len() as u64 > limits.max_file_size || parse::skip_file(file, text, &|_| true).is_some()
-    {
-        return Vec::new();
+    if text.len() as u64 > limits.max_file_size {
+        return (
+            Vec::new(),
+            Some(format!("it is over {} bytes", limits.max_file_size)),
+        );
+    }
+    if parse::skip_file(file, text, &|_| true).is_some() {
+        return (Vec::new(), None);
     }
     let path: Arc<str> = file.into();
-    let (documents, _issues) = parse::yaml::parse(text, &limits);
+    let (documents, issues) = parse::yaml::parse(text, &limits);
+    let lines = crate::source::LineIndex::new(text);
+    let line_of = |offset: usize| lines.position(text, offset).line;
+    let problem = issues
+        .iter()
+        .find(|i| {
+            !matches!(
+                i.rule,
+                parse::yaml::AMBIGUOUS | parse::yaml::DROPPED | "duplicate-key"
+            )
+        })
+        .map(|i| format!("line {}: {}", line_of(i.start as usize), i.message));
     let mut out = Vec::new();
     for doc in &documents {
         if let Contents::Objects(objects) = parse::objects(doc) {
-            out.extend(objects.iter().map(|o| SourceObject {
-                file: path.clone(),
-                object: object_ref(o),
-                value: o.value.clone(),
-                rendered: false,
+            out.extend(objects.iter().map(|o| {
+                let prefix = o.prefix();
+                let start = doc
+                    .source_map
+                    .locate(&prefix, text)
+                    .map_or(doc.start as usize, |l| {
+                        l.key.map_or(l.value.start, |k| k.start)
+                    });
+                SourceObject {
+                    file: path.clone(),
+                    object: object_ref(o),
+                    value: o.value.clone(),
+                    rendered: false,
+                    place: Place::Document {
+                        index: doc.index,
+                        prefix,
+                    },
+                    origin: Some((path.clone(), line_of(start))),
+                }
             }));
         }
     }
-    out
+    (out, problem)
 }
 
-/// The objects a kustomization rendered, under its directory's name.
-pub fn rendered_objects(dir: &str, objects: &[Value]) -> Vec<SourceObject> {
+/// The objects a kustomization rendered, under its directory's name, each with where it
+/// is defined (repository-relative file and line), when known.
+pub fn rendered_objects(
+    dir: &str,
+    objects: Vec<(Value, Option<(Arc<str>, u32)>)>,
+) -> Vec<SourceObject> {
     let file: Arc<str> = dir.into();
     objects
-        .iter()
-        .map(|v| {
+        .into_iter()
+        .enumerate()
+        .map(|(index, (v, origin))| {
             let text = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
             let meta = |k: &str| {
                 v.pointer(&format!("/metadata/{k}"))
                     .and_then(Value::as_str)
                     .map(str::to_owned)
             };
+            let object = ObjectRef {
+                api_version: text("apiVersion"),
+                kind: text("kind"),
+                namespace: meta("namespace"),
+                name: meta("name"),
+            };
             SourceObject {
                 file: file.clone(),
-                object: ObjectRef {
-                    api_version: text("apiVersion"),
-                    kind: text("kind"),
-                    namespace: meta("namespace"),
-                    name: meta("name"),
-                },
-                value: v.clone(),
+                object,
+                value: v,
                 rendered: true,
+                place: Place::Rendered { index },
+                origin,
             }
         })
         .collect()
@@ -280,7 +352,7 @@ pub fn summarize(
 // ---------------------------------------------------------------------------------------------
 // Objects
 
-fn group_of(api_version: &str) -> &str {
+pub(crate) fn group_of(api_version: &str) -> &str {
     api_version.rsplit_once('/').map_or("", |(g, _)| g)
 }
 

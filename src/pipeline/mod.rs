@@ -21,6 +21,8 @@ use crate::report::{self, Context, Counts, Format};
 use crate::schema::crd::Crds;
 use crate::schema::{self, Catalog};
 
+mod change;
+
 /// The repository and the merge request's base, when a flag needs them or CI is running.
 /// A flag that needs a base fails the run (exit 2) without one; in CI without such a flag,
 /// no base simply means no merge-request features (a push build, say).
@@ -274,138 +276,6 @@ fn merge_request_filters(
         outcome.stats.outside_diff = before - outcome.findings.len();
     }
     Ok(())
-}
-
-/// What the merge request adds, changes and removes, and the RBAC grants it changes: the
-/// objects of the changed files at the base and now, with the RBAC objects of every other
-/// manifest of the base tree (the same at both) to resolve role references.
-///
-/// What kustomizations render is summarised as rendered: each root a changed file reaches
-/// is rendered at the base too, and its objects compared, under the root's directory; the
-/// files such roots read are not compared as loose files.
-fn change_summary(
-    mr: &MergeRequest,
-    stage: Option<&crate::render::roots::Stage>,
-    pool: &rayon::ThreadPool,
-) -> anyhow::Result<crate::changes::ChangeSummary> {
-    use crate::changes::{objects_of, rendered_objects};
-    let root = mr.repo.root();
-    let is_changed = |p: &Path| {
-        mr.repo.relative(p).is_some_and(|rel| {
-            mr.changes.files.contains_key(&rel) || mr.changes.deleted.contains_key(&rel)
-        })
-    };
-    // The roots the change reaches, and every file a root reads (rendered, not loose).
-    let mut through_render: std::collections::HashSet<String> = Default::default();
-    let mut base = Vec::new();
-    let mut head = Vec::new();
-    if let Some(stage) = stage {
-        let touched: Vec<usize> = (0..stage.roots.len())
-            .filter(|&i| stage.read[i].iter().any(|p| is_changed(p)))
-            .collect();
-        for i in 0..stage.roots.len() {
-            through_render.extend(stage.read[i].iter().filter_map(|p| mr.repo.relative(p)));
-        }
-        if !touched.is_empty() {
-            let tree = BaseFiles::materialize(&mr.repo, mr.base.merge_base, &[String::new()])?;
-            let files = crate::render::files::Files::new(&tree.root, stage.files.limits.clone())
-                .show_as(&tree.root, root);
-            let dirs: Vec<_> = touched
-                .iter()
-                .filter_map(|&i| {
-                    let (dir, o) = &stage.dirs[i];
-                    let at_base = tree.root.join(dir.strip_prefix(root).ok()?);
-                    at_base.is_dir().then(|| (at_base, o.clone()))
-                })
-                .collect();
-            let at_base = pool.install(|| crate::render::roots::render_dirs(files, &dirs));
-            // A file only the base's render read (deleted since) is rendered too.
-            let tree_root = tree
-                .root
-                .canonicalize()
-                .unwrap_or_else(|_| tree.root.clone());
-            through_render.extend(at_base.read.iter().flatten().filter_map(|p| {
-                let rel = p.strip_prefix(&tree_root).ok()?;
-                Some(rel.to_string_lossy().replace('\\', "/"))
-            }));
-            for r in at_base.roots.iter().filter(|r| r.error.is_none()) {
-                let values: Vec<_> = r.objects.iter().map(|n| n.to_value()).collect();
-                base.extend(rendered_objects(&r.dir, &values));
-            }
-            for &i in &touched {
-                let r = &stage.roots[i];
-                if r.error.is_none() {
-                    let values: Vec<_> = r.objects.iter().map(|n| n.to_value()).collect();
-                    head.extend(rendered_objects(&r.dir, &values));
-                }
-            }
-        }
-    }
-    let manifest = |p: &str| {
-        [".yaml", ".yml", ".json"]
-            .iter()
-            .any(|e| p.to_ascii_lowercase().ends_with(e))
-    };
-    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
-    let mut renames = Vec::new();
-    for (path, _) in mr
-        .changes
-        .files
-        .iter()
-        .filter(|(p, _)| manifest(p) && !through_render.contains(*p))
-    {
-        // As Git sees it: a symbolic link is not followed (its target may be outside).
-        if let Ok(bytes) = crate::read::read_no_follow(&mr.repo.root().join(path), mr.read_limit) {
-            head.extend(objects_of(path, &text(&bytes)));
-        }
-        if let Some((from, oid)) = mr.changes.base_of(path) {
-            base.extend(objects_of(from, &text(&mr.repo.blob(oid)?)));
-            if from != path {
-                renames.push((from.to_owned(), path.clone()));
-            }
-        }
-    }
-    for (path, oid) in mr
-        .changes
-        .deleted
-        .iter()
-        .filter(|(p, _)| manifest(p) && !through_render.contains(*p))
-    {
-        base.extend(objects_of(path, &text(&mr.repo.blob(*oid)?)));
-    }
-    let is_rbac = |o: &crate::changes::SourceObject| {
-        o.object
-            .api_version
-            .starts_with("rbac.authorization.k8s.io/")
-            && matches!(
-                o.object.kind.as_str(),
-                "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding"
-            )
-    };
-    if !base.iter().chain(&head).any(is_rbac) {
-        // No grant can change: the rest of the tree need not be read.
-        return Ok(crate::changes::summarize(&base, &head, &renames));
-    }
-    // Roles and bindings the change did not touch resolve references on both sides.
-    for (path, oid) in mr.repo.tree_files(mr.base.merge_base)? {
-        if !manifest(&path)
-            || mr.changes.files.contains_key(&path)
-            || mr.changes.deleted.contains_key(&path)
-        {
-            continue;
-        }
-        let bytes = mr.repo.blob(oid)?;
-        if !bytes.windows(4).any(|w| w == b"Role") {
-            continue;
-        }
-        for o in objects_of(&path, &text(&bytes)) {
-            if is_rbac(&o) {
-                base.push(o.clone());
-                head.push(o);
-            }
-        }
-    }
-    Ok(crate::changes::summarize(&base, &head, &renames))
 }
 
 /// Where the render may read: the repository of each checked path (the path itself when it
@@ -1093,6 +963,11 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         outcome.stats.suppressed += c.apply_suppressions(&mut outcome.findings, &name_of);
         crate::finding::sort(&mut outcome.findings);
     }
+    // The change summary, for the reports that show it.
+    let wants_changes = outputs
+        .iter()
+        .any(|(f, _)| matches!(f, Format::Markdown | Format::Json | Format::Github));
+    let mut changes = None;
     if let Some(mr) = &mr {
         merge_request_filters(
             args,
@@ -1114,6 +989,36 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
             &gate_files,
             from_base,
         ));
+        // What the merge request does to the cluster: the change rules (after the filters:
+        // a change is new by definition, and a deletion has no line at head).
+        let judges = builtins.as_ref().is_some_and(|b| b.judges_changes())
+            || user.as_ref().is_some_and(|u| u.has_change_rules());
+        if judges || wants_changes {
+            let compared = change::compare(mr, stage.as_ref(), &pool)?;
+            let summary = compared.summary();
+            if judges {
+                let mut judged = change::judge(
+                    mr,
+                    &compared,
+                    Some(&summary),
+                    stage.as_ref(),
+                    builtins.as_ref(),
+                    user.as_ref(),
+                    !args.no_inline_suppressions,
+                    &pool,
+                );
+                if let Some(c) = &cfg {
+                    let names = crate::policy::rules().unwrap_or_default();
+                    let name_of =
+                        |id: &str| names.iter().find(|r| r.id == id).map(|r| r.name.clone());
+                    c.apply_severities(&mut judged.findings, &name_of);
+                    judged.suppressed += c.apply_suppressions(&mut judged.findings, &name_of);
+                }
+                outcome.stats.suppressed += judged.suppressed;
+                outcome.findings.extend(judged.findings);
+            }
+            changes = wants_changes.then_some(summary);
+        }
         crate::finding::sort(&mut outcome.findings);
     }
     drop(base_files);
@@ -1128,14 +1033,6 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     // NO_COLOR (https://no-color.org) wins over everything, --color=always included.
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     let rules = crate::policy::rules().unwrap_or_default();
-    // The change summary, for the reports that show it.
-    let wants_changes = outputs
-        .iter()
-        .any(|(f, _)| matches!(f, Format::Markdown | Format::Json | Format::Github));
-    let changes = match (&mr, wants_changes) {
-        (Some(mr), true) => Some(change_summary(mr, stage.as_ref(), &pool)?),
-        _ => None,
-    };
     // Which findings touch the change's lines: they get GitHub's few annotation slots first.
     let on_change: Option<Vec<bool>> = match &mr {
         Some(mr) if outputs.iter().any(|(f, _)| *f == Format::Github) => {
