@@ -22,6 +22,9 @@ pub struct RuleMeta {
     /// What one evaluation of the rule sees: one object, or every object of its `kinds` in
     /// the run (for checks across objects, such as a Service that selects no pod).
     pub scope: Scope,
+    /// For a change-scope rule, what the change it finds does to the cluster.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effect: Option<Effect>,
     /// Why it matters.
     pub rationale: String,
     /// How to fix it.
@@ -49,6 +52,30 @@ pub enum Scope {
     /// `operation`, `object`, `oldObject`, ...); evaluated under `--base` on every object of
     /// the rule's kinds that the merge request creates, updates or deletes.
     Change,
+}
+
+/// What a change a change-scope rule finds does to the cluster, for the reports that list
+/// the worst first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Effect {
+    /// Deletes objects or data (a revert does not bring them back as they were).
+    Destroys,
+    /// The API server rejects it: the sync fails after the merge.
+    FailsSync,
+    /// Legal, but risky (or only informative).
+    Risky,
+}
+
+impl Effect {
+    /// The heading of the reports' group of such changes.
+    pub fn heading(self) -> &'static str {
+        match self {
+            Effect::Destroys => "Destroys objects or data",
+            Effect::FailsSync => "Fails to sync",
+            Effect::Risky => "Risky or worth a look",
+        }
+    }
 }
 
 /// True equivalents in other tools: same condition, same scope.

@@ -507,7 +507,7 @@ pub(super) fn judge(
         judged.findings.push(f);
     }
     judged.findings.extend(duplicates(c, &mut locate));
-    if let (Some(summary), Some(b)) = (summary, builtins) {
+    if let (Some(summary), Some(b)) = (summary, builtins.filter(|b| b.judges_changes())) {
         judged
             .findings
             .extend(rbac_gained(summary, b, c, &transitions, &mut locate));

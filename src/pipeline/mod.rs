@@ -991,6 +991,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         ));
         // What the merge request does to the cluster: the change rules (after the filters:
         // a change is new by definition, and a deletion has no line at head).
+        // With every change rule disabled (`rules.disable: [change]`), nothing is judged.
         let judges = builtins.as_ref().is_some_and(|b| b.judges_changes())
             || user.as_ref().is_some_and(|u| u.has_change_rules());
         if judges || wants_changes {

@@ -6,7 +6,7 @@
 use serde::Deserialize;
 
 use crate::finding::Severity;
-pub use crate::rule::{Equivalents, RuleMeta, Scope};
+pub use crate::rule::{Effect, Equivalents, RuleMeta, Scope};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -38,6 +38,8 @@ struct Custom {
     kinds: Vec<String>,
     #[serde(default)]
     scope: Scope,
+    #[serde(default)]
+    effect: Option<Effect>,
     remediation: String,
     #[serde(default)]
     equivalents: Equivalents,
@@ -91,6 +93,7 @@ pub fn parse(file: &str, src: &str) -> Result<RuleMeta, String> {
         category: a.custom.category,
         kinds: a.custom.kinds,
         scope: a.custom.scope,
+        effect: a.custom.effect,
         rationale: a.description.trim().to_owned(),
         remediation: a.custom.remediation.trim().to_owned(),
         references: a.related_resources.into_iter().map(|r| r.url).collect(),
@@ -116,6 +119,18 @@ fn validate(m: &RuleMeta) -> Result<(), String> {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     if !kebab {
         return Err(format!("{f}: name `{}` is not kebab-case", m.name));
+    }
+    match (m.scope, m.effect) {
+        (Scope::Change, None) => {
+            return Err(format!(
+                "{f}: a change-scope rule says what the change does: `effect: destroys`, \
+                 `fails-sync` or `risky`"
+            ));
+        }
+        (Scope::Object | Scope::Inventory, Some(_)) => {
+            return Err(format!("{f}: only a change-scope rule has an `effect`"));
+        }
+        _ => {}
     }
     let expected_file = format!("{}/{}.rego", m.category, m.name);
     if *f != expected_file {

@@ -287,7 +287,7 @@ impl Builtins {
         Ok(out)
     }
 
-    /// Whether some enabled change-scope rule applies to objects of `kind`.
+    /// Whether a change-scope rule is enabled: kubegate judges a merge request's change.
     pub fn judges_changes(&self) -> bool {
         self.changes.is_some()
     }

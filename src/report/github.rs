@@ -470,11 +470,13 @@ pub fn summary(cx: &Context<'_>, links: Option<&Links>, budget: usize) -> String
     if findings.is_empty() {
         let _ = writeln!(s, "## kubegate: no findings\n");
         let _ = writeln!(s, "{}\n", checked_line(cx));
+        s.push_str(&cluster_section(cx, links));
         return s;
     }
     let head = severity_counts(counts);
     let _ = writeln!(s, "## kubegate: {}\n", head.join(", "));
     let _ = writeln!(s, "{}\n", checked_line(cx));
+    s.push_str(&cluster_section(cx, links));
 
     s.push_str("| Severity | Findings |\n|:---|---:|\n");
     for (sev, n) in [
@@ -541,6 +543,38 @@ pub fn summary(cx: &Context<'_>, links: Option<&Links>, budget: usize) -> String
         );
     }
     s.push('\n');
+    s
+}
+
+/// "What this merge does to the cluster", when the merge request is known: the change
+/// rules' findings, what destroys objects or data first, then what fails to sync, then the
+/// rest.
+fn cluster_section(cx: &Context<'_>, links: Option<&Links>) -> String {
+    if cx.changes.is_none() {
+        return String::new();
+    }
+    let mut s = String::from("### What this merge does to the cluster\n\n");
+    let mut groups: BTreeMap<crate::rule::Effect, Vec<&Finding>> = BTreeMap::new();
+    for f in &cx.outcome.findings {
+        if let Some(effect) = super::change_effect(cx, f) {
+            groups.entry(effect).or_default().push(f);
+        }
+    }
+    if groups.is_empty() {
+        s.push_str(
+            "Nothing the change rules flag: no deletion that loses objects or data, no change \
+             the API server rejects, no risky change.\n\n",
+        );
+        return s;
+    }
+    for (effect, list) in groups {
+        let _ = writeln!(s, "**{}** ({})\n", effect.heading(), list.len());
+        s.push_str("| Severity | Rule | Location | Message |\n|:---|:---|:---|:---|\n");
+        for f in list {
+            s.push_str(&finding_row(f, links));
+        }
+        s.push('\n');
+    }
     s
 }
 

@@ -13,7 +13,7 @@ pub mod sarif;
 use std::io::{self, Write};
 
 use crate::check::Outcome;
-use crate::finding::Severity;
+use crate::finding::{Finding, Severity};
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -81,6 +81,29 @@ pub struct Context<'a> {
     /// Per finding (in report order), whether it touches a line the merge request added or
     /// modified, when the merge request is known.
     pub on_change: Option<&'a [bool]>,
+}
+
+/// What a finding of a change rule says the merge does to the cluster; `None` for a finding
+/// that is not about the change (a built-in change rule's effect, kubegate's own checks of
+/// the change, the user's change policies).
+pub fn change_effect(cx: &Context<'_>, f: &Finding) -> Option<crate::rule::Effect> {
+    use crate::rule::Effect;
+    if let Some(r) = cx.rules.iter().find(|r| r.id == f.rule) {
+        return r.effect;
+    }
+    match &*f.rule {
+        "rbac-rights-gained" | "change-duplicate-object" | "change-base-unreadable" => {
+            Some(Effect::Risky)
+        }
+        rule => {
+            let (_, name) = rule.rsplit_once('.')?;
+            let query = crate::policy::user::Query {
+                package: String::new(),
+                rule: name.to_owned(),
+            };
+            query.is_change().then_some(Effect::Risky)
+        }
+    }
 }
 
 /// Finding counts by severity.
