@@ -45,7 +45,7 @@ violation contains v if {
 	is_array(required)
 	base_node := change.at(os, q, change.absent)
 	is_object(base_node)
-	before := {r | some r in change.at(base_node, ["required"], [])}
+	before := {x | some x in change.at(base_node, ["required"], [])}
 	some k, r in required
 	not r in before
 	root := ["spec", "versions", j, "schema", "openAPIV3Schema"]

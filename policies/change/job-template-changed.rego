@@ -29,17 +29,17 @@ import rego.v1
 import data.kubegate.lib.change
 
 fields := [
-	{"f": "template", "default": change.absent},
-	{"f": "completionMode", "default": "NonIndexed"},
-	{"f": "podFailurePolicy", "default": change.absent},
-	{"f": "backoffLimitPerIndex", "default": change.absent},
+	{"f": "template", "unset": change.absent},
+	{"f": "completionMode", "unset": "NonIndexed"},
+	{"f": "podFailurePolicy", "unset": change.absent},
+	{"f": "backoffLimitPerIndex", "unset": change.absent},
 ]
 
 violation contains v if {
 	change.kind == "Job"
 	some x in fields
 	path := ["spec", x.f]
-	change.differs_or(path, x.default)
+	change.differs_or(path, x.unset)
 	v := {"msg": change.rejected(what(path, x), "the Job is run again from the start"), "path": change.head_path(path)}
 }
 
@@ -47,8 +47,8 @@ what(path, x) := sprintf("`%s` is immutable and changes", [change.field(path)]) 
 
 what(path, x) := sprintf("`%s` is immutable (from %s to %s)", [
 	change.field(path),
-	change.show(change.at(change.old, path, x.default)),
-	change.show(change.at(change.new, path, x.default)),
+	change.show(change.at(change.old, path, x.unset)),
+	change.show(change.at(change.new, path, x.unset)),
 ]) if {
 	not x.f in {"template", "podFailurePolicy"}
 }

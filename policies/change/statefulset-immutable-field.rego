@@ -28,16 +28,16 @@ import data.kubegate.lib.change
 
 # Field, its value when absent, and what recreating the StatefulSet does.
 fields := [
-	{"f": "volumeClaimTemplates", "default": [], "then": "delete it with --cascade=orphan to keep its pods and PersistentVolumeClaims; existing claims keep their old size and class"},
-	{"f": "serviceName", "default": "", "then": "its pods are recreated with DNS names under the new service"},
-	{"f": "podManagementPolicy", "default": "OrderedReady", "then": "its pods are recreated"},
+	{"f": "volumeClaimTemplates", "unset": [], "then": "delete it with --cascade=orphan to keep its pods and PersistentVolumeClaims; existing claims keep their old size and class"},
+	{"f": "serviceName", "unset": "", "then": "its pods are recreated with DNS names under the new service"},
+	{"f": "podManagementPolicy", "unset": "OrderedReady", "then": "its pods are recreated"},
 ]
 
 violation contains v if {
 	change.kind == "StatefulSet"
 	some x in fields
 	path := ["spec", x.f]
-	change.differs_or(path, x.default)
+	change.differs_or(path, x.unset)
 	v := {"msg": change.rejected(what(path, x), x.then), "path": change.head_path(path)}
 }
 
@@ -46,8 +46,8 @@ what(path, x) := sprintf("`%s` is immutable and changes", [change.field(path)]) 
 
 what(path, x) := sprintf("`%s` is immutable (from %s to %s)", [
 	change.field(path),
-	change.show(change.at(change.old, path, x.default)),
-	change.show(change.at(change.new, path, x.default)),
+	change.show(change.at(change.old, path, x.unset)),
+	change.show(change.at(change.new, path, x.unset)),
 ]) if {
 	x.f != "volumeClaimTemplates"
 }

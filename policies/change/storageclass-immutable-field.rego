@@ -25,23 +25,23 @@ import rego.v1
 import data.kubegate.lib.change
 
 fields := [
-	{"f": "provisioner", "default": change.absent},
-	{"f": "parameters", "default": {}},
-	{"f": "reclaimPolicy", "default": "Delete"},
-	{"f": "volumeBindingMode", "default": "Immediate"},
+	{"f": "provisioner", "unset": change.absent},
+	{"f": "parameters", "unset": {}},
+	{"f": "reclaimPolicy", "unset": "Delete"},
+	{"f": "volumeBindingMode", "unset": "Immediate"},
 ]
 
 violation contains v if {
 	change.kind == "StorageClass"
 	some x in fields
 	path := [x.f]
-	change.differs_or(path, x.default)
+	change.differs_or(path, x.unset)
 	v := {
 		"msg": change.rejected(
 			sprintf("`%s` is immutable (from %s to %s)", [
 				x.f,
-				change.show(change.at(change.old, path, x.default)),
-				change.show(change.at(change.new, path, x.default)),
+				change.show(change.at(change.old, path, x.unset)),
+				change.show(change.at(change.new, path, x.unset)),
 			]),
 			"existing volumes keep the old settings, only new volumes get the new ones",
 		),

@@ -132,14 +132,14 @@ kept := concat(" and ", sort(kept_by)) if {
 # Stands for a field an object does not have (a null counts as absent).
 absent := {"kubegate.absent": true}
 
-# The value at `path` (keys and indices) in `o`, or `default` when `o` has none there.
-at(o, path, default) := v if {
+# The value at `path` (keys and indices) in `o`, or `dflt` when `o` has none there.
+at(o, path, dflt) := v if {
 	is_object(o)
-	x := object.get(o, path, default)
-	v := null_to(x, default)
-} else := default
+	x := object.get(o, path, dflt)
+	v := null_to(x, dflt)
+} else := dflt
 
-null_to(x, default) := default if x == null
+null_to(x, dflt) := dflt if x == null
 
 null_to(x, _) := x if x != null
 
@@ -155,9 +155,9 @@ differs(path) if {
 }
 
 # The same with defaults for an absent field: `differs_or(["spec", "serviceName"], "")`.
-differs_or(path, default) if {
+differs_or(path, dflt) if {
 	updated
-	at(old, path, default) != at(new, path, default)
+	at(old, path, dflt) != at(new, path, dflt)
 }
 
 # The field at `path` is set on both sides and differs.
@@ -354,7 +354,7 @@ schema_segment(path, i) := "[*]" if keyword_at(path, i, "I")
 
 schema_segment(path, i) := ".*" if keyword_at(path, i, "A")
 
-schema_segment(path, i) := sprintf(".%v", [path[i]]) if not keyword_at(path, i, "P", "I", "A")
+schema_segment(path, i) := sprintf(".%v", [path[i]]) if not keyword_position(path, i)
 
 # Position `i` of a schema path is the keyword `t` (not a property name).
 keyword_at(path, i, t) if {
@@ -362,8 +362,8 @@ keyword_at(path, i, t) if {
 	token(path[i]) == t
 }
 
-keyword_at(path, i, t1, t2, t3) if keyword_at(path, i, t1)
-
-keyword_at(path, i, t1, t2, t3) if keyword_at(path, i, t2)
-
-keyword_at(path, i, t1, t2, t3) if keyword_at(path, i, t3)
+# Position `i` of a schema path is a keyword (not a property name).
+keyword_position(path, i) if {
+	regex.match(`^(P.|I|A)*$`, tokens(array.slice(path, 0, i)))
+	token(path[i]) in {"P", "I", "A"}
+}
