@@ -38,12 +38,12 @@ violation contains v if {
 	os := change.schema_of(ov)
 	ns := change.schema_of(nv)
 	count(ns) > 0
-	some pair in walk(os)
-	p := pair[0]
+	walk(os, [p, _])
 	change.property_path(p)
 	change.at(ns, p, change.absent) == change.absent
 	parent := array.slice(p, 0, count(p) - 2)
 	node := change.at(ns, parent, change.absent)
+	node != change.absent
 	is_object(node)
 	not keeps_unknown(node)
 	root := ["spec", "versions", j, "schema", "openAPIV3Schema"]

@@ -36,14 +36,13 @@ violation contains v if {
 	os := change.schema_of(ov)
 	ns := change.schema_of(nv)
 	count(os) > 0
-	some pair in walk(ns)
-	q := pair[0]
+	walk(ns, [q, node])
 	change.schema_node_path(q)
-	node := pair[1]
 	is_object(node)
 	required := object.get(node, "required", [])
 	is_array(required)
 	base_node := change.at(os, q, change.absent)
+	base_node != change.absent
 	is_object(base_node)
 	before := {x | some x in change.at(base_node, ["required"], [])}
 	some k, r in required

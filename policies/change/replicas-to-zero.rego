@@ -33,7 +33,11 @@ violation contains v if {
 	before > 0
 	change.new_at(path) == 0
 	v := {
-		"msg": sprintf("%s scales from %v replicas to 0: all its pods stop after the merge; a revert scales it back up", [change.subject, before]),
+		"msg": sprintf("%s scales from %v %s to 0: all its pods stop after the merge; a revert scales it back up", [change.subject, before, noun(before)]),
 		"path": path,
 	}
 }
+
+noun(n) := "replica" if n == 1
+
+noun(n) := "replicas" if n != 1
