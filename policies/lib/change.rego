@@ -266,8 +266,8 @@ counterpart_text := sprintf("replacing a %s (%s)", [counterpart.kind, counterpar
 }
 
 # How a deleted object goes, after its subject: " is deleted", or with a counterpart
-# " is renamed to `data-v2`: the old one is deleted".
-deleted_how := sprintf(" is %s: the old one is deleted", [counterpart_text]) if {
+# " is renamed to `data-v2`, so the old one is deleted".
+deleted_how := sprintf(" is %s, so the old one is deleted", [counterpart_text]) if {
 	deleted
 	count({1 | counterpart_text}) > 0
 } else := " is deleted"
