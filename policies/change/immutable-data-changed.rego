@@ -42,8 +42,8 @@ violation contains v if {
 	some f in sort(data_fields)
 	change.differs_or([f], {})
 	v := {
-		"msg": change.rejected(sprintf("it is immutable (`immutable: true`) and its `%s` changes", [f]), consequence),
-		"path": change.head_path([f]),
+		"msg": change.rejected(sprintf("it is immutable (`immutable: true`) and its `%s` changes%s", [f, keys_text(f)]), consequence),
+		"path": change.first_change([f]),
 	}
 }
 
@@ -69,3 +69,17 @@ violation contains v if {
 		"path": change.head_path(["type"]),
 	}
 }
+
+# The keys of `data` (or `binaryData`, `stringData`) that differ: " (`LOG_LEVEL`, `MODE`)".
+keys_text(f) := sprintf(" (%s)", [concat(", ", [sprintf("`%s`", [k]) | some k in changed_keys(f)])]) if {
+	count(changed_keys(f)) > 0
+} else := ""
+
+changed_keys(f) := sort([k |
+	o := change.at(change.old, [f], {})
+	n := change.at(change.new, [f], {})
+	is_object(o)
+	is_object(n)
+	some k in object.keys(o) | object.keys(n)
+	object.get(o, k, change.absent) != object.get(n, k, change.absent)
+])

@@ -40,10 +40,10 @@ violation contains v if {
 	some x in fields
 	path := ["spec", x.f]
 	change.differs_or(path, x.unset)
-	v := {"msg": change.rejected(what(path, x), "the Job is run again from the start"), "path": change.head_path(path)}
+	v := {"msg": change.rejected(what(path, x), "the Job is run again from the start"), "path": change.first_change(path)}
 }
 
-what(path, x) := sprintf("`%s` is immutable and changes", [change.field(path)]) if x.f in {"template", "podFailurePolicy"}
+what(path, x) := sprintf("`%s` is immutable and changes%s", [change.field(path), change.changed_where(path)]) if x.f in {"template", "podFailurePolicy"}
 
 what(path, x) := sprintf("`%s` is immutable (from %s to %s)", [
 	change.field(path),

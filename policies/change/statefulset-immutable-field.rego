@@ -38,11 +38,11 @@ violation contains v if {
 	some x in fields
 	path := ["spec", x.f]
 	change.differs_or(path, x.unset)
-	v := {"msg": change.rejected(what(path, x), x.then), "path": change.head_path(path)}
+	v := {"msg": change.rejected(what(path, x), x.then), "path": change.first_change(path)}
 }
 
 # volumeClaimTemplates are too long to show.
-what(path, x) := sprintf("`%s` is immutable and changes", [change.field(path)]) if x.f == "volumeClaimTemplates"
+what(path, x) := sprintf("`%s` is immutable and changes%s", [change.field(path), change.changed_where(path)]) if x.f == "volumeClaimTemplates"
 
 what(path, x) := sprintf("`%s` is immutable (from %s to %s)", [
 	change.field(path),

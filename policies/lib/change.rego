@@ -170,6 +170,52 @@ differs_both(path) if {
 	o != n
 }
 
+# The value at `path` in `v`, an object or an array ({} or [] at the root works too).
+within(v, path, dflt) := at({"v": v}, array.concat(["v"], path), dflt)
+
+# Where, under `path`, the head value first differs from the base one (in sorted path
+# order), as a path from the root of the head object: a scalar that changed or was added, or
+# the nearest existing parent of one that was removed. `path` itself when nothing more
+# precise is found (scalars, a side absent, only empty containers added). Points a finding
+# about a large field (a pod template) at the line that changed.
+first_change(path) := head_path(array.concat(path, sort(changes_under(path))[0])) if {
+	count(changes_under(path)) > 0
+} else := head_path(path)
+
+changes_under(path) := added | removed if {
+	o := old_at(path)
+	n := new_at(path)
+	o != absent
+	n != absent
+	added := {q |
+		walk(n, [q, v])
+		not is_object(v)
+		not is_array(v)
+		within(o, q, absent) != v
+	}
+	removed := {nearest_within(n, q) |
+		walk(o, [q, v])
+		not is_object(v)
+		not is_array(v)
+		within(n, q, absent) == absent
+	}
+}
+
+# " (at `spec.template.spec.containers[0].image`)" when `first_change(path)` is more
+# precise than `path`, else "".
+changed_where(path) := sprintf(" (at `%s`)", [field(p)]) if {
+	p := first_change(path)
+	count(p) > count(path)
+} else := ""
+
+# The longest prefix of `path` that exists in `v` (an object or an array).
+nearest_within(v, path) := array.slice(path, 0, max(lengths)) if {
+	lengths := {n |
+		some n in numbers.range(0, count(path))
+		within(v, array.slice(path, 0, n), absent) != absent
+	}
+}
+
 # `path` in `o` if it is there, else its longest prefix that is (the nearest existing parent).
 nearest(o, path) := array.slice(path, 0, max(lengths)) if {
 	lengths := {n |
