@@ -264,10 +264,10 @@ fn a_document_removed_from_a_file_is_reported_where_it_was_with_its_base_line() 
     let base = format!("{}---\n{PVC}---\n{}", configmap("a"), configmap("b"));
     let head = format!("{}---\n{}", configmap("a"), configmap("b"));
     let found = judge(&base, &head, "KG703");
-    // The PVC was lines 9-18 of the base; `b` now starts where it was (after `---` on 8).
+    // The PVC was lines 9-18 of the base (and `---` 19); `b` now starts where it was.
     assert_eq!(found.len(), 1, "{found:?}");
     let (file, line, message) = &found[0];
-    assert_eq!((file.as_str(), *line), ("manifest.yaml", 8), "{found:?}");
+    assert_eq!((file.as_str(), *line), ("manifest.yaml", 9), "{found:?}");
     assert!(
         message.contains("at the base: manifest.yaml:9"),
         "{message}"

@@ -44,6 +44,22 @@ fn every_rule_fires_exactly_where_its_fixtures_say() {
     let mut problems = Vec::new();
     for rule in rules.iter().filter(|r| r.id.starts_with(&filter)) {
         let dir = root.join(&rule.id);
+        if rule.scope == policy::Scope::Change {
+            // Judged against a base in tests/changes.rs; here only: realistic manifests.
+            for name in ["base.yaml", "fail.yaml", "pass.yaml", "pass-base.yaml"] {
+                let file = dir.join(name);
+                if !file.is_file() {
+                    continue;
+                }
+                for f in run(&file, &rule.id) {
+                    problems.push(format!(
+                        "{}: fixture {}:{} is not a clean manifest: [{}] {}",
+                        rule.id, f.file, f.start.line, f.rule, f.message
+                    ));
+                }
+            }
+            continue;
+        }
         let (fail, pass) = (dir.join("fail.yaml"), dir.join("pass.yaml"));
         if !fail.is_file() || !pass.is_file() {
             problems.push(format!(

@@ -17,6 +17,7 @@
 #   category: change
 #   kinds: [CustomResourceDefinition]
 #   scope: change
+#   effect: destroys
 #   remediation: |
 #     Keep the definition until no custom resource of its kind is needed. To stop managing
 #     it without deleting it, annotate it with `kustomize.toolkit.fluxcd.io/prune: disabled`

@@ -17,6 +17,7 @@
 #   category: change
 #   kinds: [CustomResourceDefinition]
 #   scope: change
+#   effect: destroys
 #   remediation: |
 #     Keep the field (mark it deprecated in its description) until no stored object uses it,
 #     or serve the schema change under a new version with a conversion that carries the

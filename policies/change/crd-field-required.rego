@@ -15,6 +15,7 @@
 #   category: change
 #   kinds: [CustomResourceDefinition]
 #   scope: change
+#   effect: fails-sync
 #   remediation: |
 #     Give the field a `default` instead (applied when objects are read), or set it on every
 #     stored object before making it required, or require it only in a new version.

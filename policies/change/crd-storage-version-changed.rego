@@ -16,6 +16,7 @@
 #   category: change
 #   kinds: [CustomResourceDefinition]
 #   scope: change
+#   effect: destroys
 #   remediation: |
 #     Move the storage version in one change and keep serving the old version; migrate the
 #     stored objects (rewrite every object, or run the storage version migrator), trim

@@ -18,6 +18,7 @@
 #   category: change
 #   kinds: [CustomResourceDefinition]
 #   scope: change
+#   effect: destroys
 #   remediation: |
 #     Keep serving the version (mark it `deprecated: true` with a `deprecationWarning`) until
 #     no client uses it, migrate stored objects to the storage version and remove the old

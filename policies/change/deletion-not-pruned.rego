@@ -18,6 +18,7 @@
 #   category: change
 #   kinds: [Namespace, CustomResourceDefinition, PersistentVolumeClaim, PersistentVolume, StatefulSet]
 #   scope: change
+#   effect: risky
 #   remediation: |
 #     Nothing to fix if leaving the object unmanaged is the intent. To delete it, delete it in
 #     the cluster on purpose (after backing up its data); to keep managing it, keep it in the

@@ -17,6 +17,7 @@
 #   category: change
 #   kinds: [ConfigMap, Secret]
 #   scope: change
+#   effect: fails-sync
 #   remediation: |
 #     Create the new content under a new name (kustomize's configMapGenerator and
 #     secretGenerator add a content hash to the name) and point the workloads at it.

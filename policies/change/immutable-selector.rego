@@ -17,6 +17,7 @@
 #   category: change
 #   kinds: [Deployment, ReplicaSet, StatefulSet, DaemonSet, Job]
 #   scope: change
+#   effect: fails-sync
 #   remediation: |
 #     Keep the selector. To select other labels, create a workload under a new name and
 #     delete the old one once the new one is ready (or delete and recreate it in a

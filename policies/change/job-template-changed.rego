@@ -17,6 +17,7 @@
 #   category: change
 #   kinds: [Job]
 #   scope: change
+#   effect: fails-sync
 #   remediation: |
 #     Give the Job a new name for every change (a suffix such as the image tag or a hash), or
 #     let the controller replace it: Flux `kustomize.toolkit.fluxcd.io/force: enabled`, Argo

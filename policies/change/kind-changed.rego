@@ -14,6 +14,7 @@
 #   category: change
 #   kinds: ["*"]
 #   scope: change
+#   effect: risky
 #   remediation: |
 #     Plan the replacement: create the new object under a new name next to the old one, move
 #     traffic and data over, then delete the old one.

@@ -21,6 +21,7 @@
 #   category: change
 #   kinds: [Namespace]
 #   scope: change
+#   effect: destroys
 #   remediation: |
 #     Make sure nothing in the namespace is still needed and its data is backed up, then
 #     delete it on purpose. To stop managing it without deleting it, first annotate it with

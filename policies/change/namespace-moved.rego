@@ -16,6 +16,7 @@
 #   category: change
 #   kinds: [namespaced]
 #   scope: change
+#   effect: risky
 #   remediation: |
 #     Make sure the object and what depends on it (RoleBindings, NetworkPolicies, Services,
 #     volumes, Secrets it mounts) are recreated in the new namespace, and that its data is

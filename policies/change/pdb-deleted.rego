@@ -16,6 +16,7 @@
 #   category: change
 #   kinds: [PodDisruptionBudget]
 #   scope: change
+#   effect: risky
 #   remediation: |
 #     Keep a budget for every workload that must stay available during node maintenance, or
 #     delete it together with the workload it protects.

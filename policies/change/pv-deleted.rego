@@ -19,6 +19,7 @@
 #   category: change
 #   kinds: [PersistentVolume]
 #   scope: change
+#   effect: destroys
 #   remediation: |
 #     Delete the claim that uses the volume first, and set `persistentVolumeReclaimPolicy:
 #     Retain` if the data must survive. To stop managing the volume without deleting it,

@@ -16,6 +16,7 @@
 #   category: change
 #   kinds: [PersistentVolume]
 #   scope: change
+#   effect: fails-sync
 #   remediation: |
 #     Revert the source. To point a claim at other storage, create a new PersistentVolume
 #     (with reclaim policy `Retain`), bind a new claim to it and move the workload over.

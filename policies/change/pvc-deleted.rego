@@ -17,6 +17,7 @@
 #   category: change
 #   kinds: [PersistentVolumeClaim]
 #   scope: change
+#   effect: destroys
 #   remediation: |
 #     Back up the data first. To keep the volume, set its PersistentVolume's
 #     `persistentVolumeReclaimPolicy` to `Retain` before deleting the claim. To stop managing

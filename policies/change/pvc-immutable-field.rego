@@ -17,6 +17,7 @@
 #   category: change
 #   kinds: [PersistentVolumeClaim]
 #   scope: change
+#   effect: fails-sync
 #   remediation: |
 #     Revert the field. To move data to another class or access mode, create a new claim,
 #     copy the data (or restore a VolumeSnapshot into it) and switch the workload over.

@@ -14,6 +14,7 @@
 #   category: change
 #   kinds: [PersistentVolumeClaim]
 #   scope: change
+#   effect: fails-sync
 #   remediation: |
 #     Keep the request at least as large as the current one. To move to a smaller volume,
 #     create a new claim, copy the data and switch the workload over.

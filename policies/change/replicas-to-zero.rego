@@ -14,6 +14,7 @@
 #   category: change
 #   kinds: [Deployment, StatefulSet, ReplicaSet]
 #   scope: change
+#   effect: risky
 #   remediation: |
 #     Make sure stopping the workload is intended. To retire it, delete it (and what it
 #     owns) instead of keeping it at zero.

@@ -14,6 +14,7 @@
 #   category: change
 #   kinds: [RoleBinding, ClusterRoleBinding]
 #   scope: change
+#   effect: fails-sync
 #   remediation: |
 #     Create a binding under a new name for the new role and delete the old one once it is
 #     in place (or use `kubectl auth reconcile`, which recreates bindings).

@@ -17,6 +17,7 @@
 #   category: change
 #   kinds: [Service]
 #   scope: change
+#   effect: fails-sync
 #   remediation: |
 #     Keep the allocated `clusterIP` or leave it out of the manifest. To move a Service to
 #     another address, create a new Service and move the clients over.

@@ -16,6 +16,7 @@
 #   category: change
 #   kinds: [StatefulSet]
 #   scope: change
+#   effect: fails-sync
 #   remediation: |
 #     Revert the field. To change it, delete the StatefulSet with `--cascade=orphan` (its pods
 #     and PersistentVolumeClaims stay) and let GitOps recreate it; to grow a volume, resize

@@ -21,6 +21,7 @@
 #   category: change
 #   kinds: [StatefulSet]
 #   scope: change
+#   effect: destroys
 #   remediation: |
 #     Back up the volumes first and keep `persistentVolumeClaimRetentionPolicy.whenDeleted:
 #     Retain` (the default) unless losing the data is intended. To stop managing the

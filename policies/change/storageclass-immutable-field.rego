@@ -15,6 +15,7 @@
 #   category: change
 #   kinds: [StorageClass]
 #   scope: change
+#   effect: fails-sync
 #   remediation: |
 #     Create a StorageClass under a new name with the new settings and point new claims at
 #     it, or delete and recreate the class (existing volumes are not affected).
