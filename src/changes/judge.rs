@@ -326,7 +326,7 @@ mod tests {
         let head = [objects_of(
             "a.yaml",
             "kind: PersistentVolumeClaim\napiVersion: v1\nmetadata: {name: data-v2}\n---\n\
-                 kind: ConfigMap\napiVersion: v1\nmetadata: {name: c, namespace: y}\n---\n\
+                 kind: ConfigMap\napiVersion: v1\nmetadata: {name: c, namespace: two}\n---\n\
                  kind: StatefulSet\napiVersion: apps/v1\nmetadata: {name: w}\n",
         )]
         .concat();
@@ -346,7 +346,7 @@ mod tests {
         assert_eq!(
             seen,
             vec![
-                ("ConfigMap x/c".into(), "moved", "ConfigMap y/c".into()),
+                ("ConfigMap x/c".into(), "moved", "ConfigMap two/c".into()),
                 ("Deployment w".into(), "kind", "StatefulSet w".into()),
                 (
                     "PersistentVolumeClaim data".into(),
