@@ -31,10 +31,24 @@ consequence := "and with it, under reclaim policy Delete, its volume and data"
 
 violation contains v if {
 	change.kind == "PersistentVolumeClaim"
-	some f in ["storageClassName", "accessModes", "selector", "volumeMode"]
+	some f in ["storageClassName", "accessModes", "selector"]
 	path := ["spec", f]
 	change.differs(path)
 	v := {"msg": change.rejected(change.immutable(path), consequence), "path": change.head_path(path)}
+}
+
+# An absent volumeMode is Filesystem: writing the default out is no change.
+violation contains v if {
+	change.kind == "PersistentVolumeClaim"
+	path := ["spec", "volumeMode"]
+	change.differs_or(path, "Filesystem")
+	v := {
+		"msg": change.rejected(sprintf("`spec.volumeMode` is immutable (from %s to %s)", [
+			change.at(change.old, path, "Filesystem"),
+			change.at(change.new, path, "Filesystem"),
+		]), consequence),
+		"path": change.head_path(path),
+	}
 }
 
 violation contains v if {

@@ -36,7 +36,8 @@ import data.kubegate.lib.change
 
 templates := change.at(change.old, ["spec", "volumeClaimTemplates"], [])
 
-claims := concat(", ", sort([sprintf("`%s`", [n]) |
+# The claims' names: `<template>-<statefulset>-<ordinal>`.
+claims := concat(", ", sort([sprintf("`%s-%s-N`", [n, change.name]) |
 	some t in templates
 	n := change.at(t, ["metadata", "name"], "(unnamed)")
 ]))

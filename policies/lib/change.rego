@@ -199,7 +199,7 @@ changes_under(path) := added | removed if {
 		not is_array(v)
 		within(n, q, absent) == absent
 	}
-}
+} else := set()
 
 # " (at `spec.template.spec.containers[0].image`)" when `first_change(path)` is more
 # precise than `path`, else "".
