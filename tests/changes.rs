@@ -583,3 +583,58 @@ fn reports_say_what_the_merge_does_to_the_cluster_first() {
     assert!(out[fails..risky].contains("KG711"), "{out}");
     assert!(out[risky..by_rule].contains("KG731"), "{out}");
 }
+
+#[test]
+fn a_chart_is_compared_as_rendered_and_findings_land_in_its_values() {
+    if !git_available() {
+        return;
+    }
+    let Some(helm) = common::helm() else {
+        return;
+    };
+    let repo = Repo::new();
+    let config = only_change_rules(repo._dir.path());
+    repo.write(
+        "chart/Chart.yaml",
+        "apiVersion: v2\nname: db\nversion: 0.1.0\n",
+    );
+    repo.write(
+        "chart/values.yaml",
+        "persistence:\n  enabled: true\n  size: 10Gi\n",
+    );
+    repo.write(
+        "chart/templates/pvc.yaml",
+        "{{- if .Values.persistence.enabled }}\napiVersion: v1\nkind: PersistentVolumeClaim\n\
+         metadata:\n  name: {{ .Release.Name }}-data\nspec:\n  accessModes: [ReadWriteOnce]\n  \
+         resources:\n    requests:\n      storage: {{ .Values.persistence.size }}\n{{- end }}\n",
+    );
+    repo.commit("base");
+    let helm = helm.to_str().unwrap().to_owned();
+    let flags = ["--config", config.to_str().unwrap(), "--helm", &helm];
+    // Shrunk through the values: on the values line.
+    repo.write(
+        "chart/values.yaml",
+        "persistence:\n  enabled: true\n  size: 5Gi\n",
+    );
+    repo.commit("shrink");
+    let (_, report, stderr) = repo.check(&flags);
+    let found = of_rule(&report, "KG716");
+    assert_eq!(found.len(), 1, "{stderr}\n{report:#}");
+    assert_eq!((found[0].0.as_str(), found[0].1), ("chart/values.yaml", 3));
+    // Switched off through the values: the PVC is deleted, at the values line that did it.
+    repo.write(
+        "chart/values.yaml",
+        "persistence:\n  enabled: false\n  size: 5Gi\n",
+    );
+    repo.commit("delete");
+    let (_, report, stderr) = repo.check(&flags);
+    let found = of_rule(&report, "KG703");
+    assert_eq!(found.len(), 1, "{stderr}\n{report:#}");
+    assert_eq!((found[0].0.as_str(), found[0].1), ("chart/values.yaml", 2));
+    assert!(
+        found[0]
+            .2
+            .contains("at the base: chart/templates/pvc.yaml:2"),
+        "{found:?}"
+    );
+}

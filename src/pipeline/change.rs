@@ -33,12 +33,22 @@ pub(super) struct Compared {
     base_texts: HashMap<String, Arc<str>>,
     /// Base files that could not be read, and why.
     unreadable: Vec<Unreadable>,
+    /// The chart renderings that read a changed file, rendered again at head for the
+    /// comparison (`None`: the run's own renderings are those, under `--changed-only`).
+    helm_head: Option<crate::render::helm::Stage>,
+    /// The directories (as reports show them) of the chart renderings compared.
+    helm_roots: HashSet<Arc<str>>,
 }
 
 fn is_manifest(p: &str) -> bool {
     [".yaml", ".yml", ".json"]
         .iter()
         .any(|e| p.to_ascii_lowercase().ends_with(e))
+}
+
+/// The directory of a repository-relative path (`""` at the root).
+fn dir_of(p: &str) -> String {
+    p.rsplit_once('/').map_or("", |(d, _)| d).to_owned()
 }
 
 fn text_of(bytes: &[u8]) -> Arc<str> {
@@ -71,6 +81,7 @@ fn origin_of(
 pub(super) fn compare(
     mr: &MergeRequest,
     stage: Option<&Stage>,
+    charts: Option<(&crate::render::helm::Stage, super::ChartRenders<'_>)>,
     pool: &rayon::ThreadPool,
 ) -> anyhow::Result<Compared> {
     let root = mr.repo.root();
@@ -86,7 +97,10 @@ pub(super) fn compare(
         head_texts: HashMap::new(),
         base_texts: HashMap::new(),
         unreadable: Vec::new(),
+        helm_head: None,
+        helm_roots: HashSet::new(),
     };
+    let mut base_tree: Option<BaseFiles> = None;
     // The roots the change reaches, and every file a root reads (rendered, not loose).
     let mut through_render: HashSet<String> = HashSet::new();
     if let Some(stage) = stage {
@@ -97,7 +111,11 @@ pub(super) fn compare(
             through_render.extend(stage.read[i].iter().filter_map(|p| mr.repo.relative(p)));
         }
         if !touched.is_empty() {
-            let tree = BaseFiles::materialize(&mr.repo, mr.base.merge_base, &[String::new()])?;
+            let tree = base_tree.insert(BaseFiles::materialize(
+                &mr.repo,
+                mr.base.merge_base,
+                &[String::new()],
+            )?);
             let files = crate::render::files::Files::new(&tree.root, stage.files.limits.clone())
                 .show_as(&tree.root, root);
             let dirs: Vec<_> = touched
@@ -144,6 +162,74 @@ pub(super) fn compare(
                         .collect();
                     c.head.extend(rendered_objects(&r.dir, objects));
                 }
+            }
+        }
+    }
+    // The chart renderings that read a changed file, rendered at the base and at head.
+    if let Some((helm_stage, renders)) = charts.filter(|(_, r)| r.opts.helm.is_some()) {
+        let changed: Vec<PathBuf> = mr
+            .changes
+            .files
+            .keys()
+            .chain(mr.changes.deleted.keys())
+            .map(|p| {
+                let p = root.join(p);
+                p.canonicalize().unwrap_or(p)
+            })
+            .collect();
+        // A chart's own files (its `crds/`) are compared through its renderings.
+        for p in &changed {
+            if renders.dirs.iter().any(|d| p.starts_with(d)) {
+                through_render.extend(mr.repo.relative(p));
+            }
+        }
+        if renders.opts.changed.is_none() {
+            let mut opts = renders.opts.clone();
+            opts.changed = Some(changed.clone());
+            let files = crate::render::files::Files::new(root, helm_stage.files.limits.clone());
+            c.helm_head = Some(pool.install(|| {
+                crate::render::helm::render(renders.dirs.to_vec(), renders.objects, files, &opts)
+            }));
+        }
+        let head = c.helm_head.as_ref().unwrap_or(helm_stage);
+        if !head.roots.is_empty() {
+            let tree = match base_tree {
+                Some(ref t) => t,
+                None => base_tree.insert(BaseFiles::materialize(
+                    &mr.repo,
+                    mr.base.merge_base,
+                    &[String::new()],
+                )?),
+            };
+            let tree_root = tree
+                .root
+                .canonicalize()
+                .unwrap_or_else(|_| tree.root.clone());
+            let base_relative = |p: &Path| -> Option<String> {
+                let rel = p.strip_prefix(&tree_root).ok()?;
+                Some(rel.to_string_lossy().replace('\\', "/"))
+            };
+            let limits = helm_stage.files.limits.clone();
+            if let Some(at_base) = renders.at_base(mr, tree, pool, &limits, Some(&changed)) {
+                for r in at_base.roots.iter().filter(|r| r.error.is_none()) {
+                    c.helm_roots.insert(r.dir.clone());
+                    let objects = r
+                        .objects
+                        .iter()
+                        .map(|n| (n.to_value(), origin_of(&at_base.files, n, &base_relative)))
+                        .collect();
+                    c.base.extend(rendered_objects(&r.dir, objects));
+                }
+            }
+            let head_relative = |p: &Path| mr.repo.relative(p);
+            for r in head.roots.iter().filter(|r| r.error.is_none()) {
+                c.helm_roots.insert(r.dir.clone());
+                let objects = r
+                    .objects
+                    .iter()
+                    .map(|n| (n.to_value(), origin_of(&head.files, n, &head_relative)))
+                    .collect();
+                c.head.extend(rendered_objects(&r.dir, objects));
             }
         }
     }
@@ -248,10 +334,14 @@ fn display(mr: &MergeRequest, cwd: &Path, rel: &str) -> Arc<str> {
 struct Locator<'a> {
     mr: &'a MergeRequest,
     c: &'a Compared,
-    stage: Option<&'a Stage>,
+    /// What rendered the head objects: the kustomizations, the chart renderings.
+    renders: Vec<(
+        &'a crate::render::files::Files,
+        &'a [crate::check::rendered::Root],
+    )>,
     cwd: PathBuf,
-    /// Head roots by directory.
-    roots: HashMap<&'a str, usize>,
+    /// Head roots by directory: which render, which root.
+    roots: HashMap<&'a str, (usize, usize)>,
     node_texts: HashMap<FileId, FileText>,
     /// Head files parsed for placing, by repository-relative path.
     docs: HashMap<String, Option<(FileText, Vec<Document>)>>,
@@ -259,21 +349,31 @@ struct Locator<'a> {
 }
 
 impl<'a> Locator<'a> {
-    fn new(mr: &'a MergeRequest, c: &'a Compared, stage: Option<&'a Stage>) -> Self {
+    fn new(
+        mr: &'a MergeRequest,
+        c: &'a Compared,
+        stage: Option<&'a Stage>,
+        helm: Option<&'a crate::render::helm::Stage>,
+    ) -> Self {
+        let mut renders = Vec::new();
+        if let Some(s) = stage {
+            renders.push((&s.files, s.roots.as_slice()));
+        }
+        if let Some(h) = c.helm_head.as_ref().or(helm) {
+            renders.push((&h.files, h.roots.as_slice()));
+        }
+        let mut roots = HashMap::new();
+        for (ri, (_, list)) in renders.iter().enumerate() {
+            for (i, r) in list.iter().enumerate() {
+                roots.entry(&*r.dir).or_insert((ri, i));
+            }
+        }
         Self {
             mr,
             c,
-            stage,
+            renders,
             cwd: std::env::current_dir().unwrap_or_default(),
-            roots: stage
-                .map(|s| {
-                    s.roots
-                        .iter()
-                        .enumerate()
-                        .map(|(i, r)| (&*r.dir, i))
-                        .collect()
-                })
-                .unwrap_or_default(),
+            roots,
             node_texts: HashMap::new(),
             docs: HashMap::new(),
             renamed_to: c
@@ -330,7 +430,33 @@ impl<'a> Locator<'a> {
         if self.mr.changes.deleted.contains_key(&**file) || !self.exists_at_head(file) {
             return crate::check::file_finding(&self.display(file), "", String::new());
         }
-        let dir_of = |p: &str| p.rsplit_once('/').map_or("", |(d, _)| d).to_owned();
+        if self.c.helm_roots.contains(&o.file) {
+            // A chart's object: where its template changed, else where a changed values
+            // file of its chart changed, else the template itself.
+            let removal = |this: &Self, f: &str| match (this.base_text(f), this.head_text(f)) {
+                (Some(old), Some(new)) => crate::mr::first_removal(&old, &new),
+                _ => None,
+            };
+            if let Some(line) = removal(self, file) {
+                return self.file_line(file, line);
+            }
+            let mut chart = dir_of(file);
+            while !chart.is_empty() && !self.exists_at_head(&format!("{chart}/Chart.yaml")) {
+                chart = dir_of(&chart);
+            }
+            let values = self.mr.changes.files.keys().find(|p| {
+                !chart.is_empty()
+                    && p.starts_with(&format!("{chart}/"))
+                    && !p[chart.len() + 1..].starts_with("templates/")
+                    && is_manifest(p)
+            });
+            if let Some(values) = values.cloned()
+                && let Some(line) = removal(self, &values)
+            {
+                return self.file_line(&values, line);
+            }
+            return self.file_line(file, 1);
+        }
         let origin_dir = dir_of(file);
         let nearest = self
             .mr
@@ -383,18 +509,14 @@ impl Locate for Locator<'_> {
     fn head(&mut self, o: &SourceObject, pointer: &str) -> Finding {
         match &o.place {
             Place::Rendered { index } => {
-                let found = self.stage.and_then(|s| {
-                    let node = s
-                        .roots
-                        .get(*self.roots.get(&*o.file)?)?
-                        .objects
-                        .get(*index)?;
-                    Some((s, node))
+                let found = self.roots.get(&*o.file).and_then(|&(ri, i)| {
+                    let (files, roots) = self.renders[ri];
+                    Some((files, roots.get(i)?.objects.get(*index)?))
                 });
                 match found {
-                    Some((stage, node)) => {
+                    Some((files, node)) => {
                         let mut f = NodePlace {
-                            files: &stage.files,
+                            files,
                             texts: &mut self.node_texts,
                             node,
                         }
@@ -468,13 +590,14 @@ pub(super) fn judge(
     c: &Compared,
     summary: Option<&ChangeSummary>,
     stage: Option<&Stage>,
+    helm: Option<&crate::render::helm::Stage>,
     builtins: Option<&Builtins>,
     user: Option<&UserPolicies>,
     inline_suppressions: bool,
     pool: &rayon::ThreadPool,
 ) -> Judged {
     let transitions = crate::changes::transitions(&c.base, &c.head, &c.renames);
-    let mut locate = Locator::new(mr, c, stage);
+    let mut locate = Locator::new(mr, c, stage, helm);
     let mut judged = crate::changes::judge::judge(
         &c.base,
         &c.head,

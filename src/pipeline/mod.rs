@@ -109,6 +109,65 @@ struct ChartRenders<'a> {
     opts: &'a crate::render::helm::Options,
 }
 
+impl ChartRenders<'_> {
+    /// The same charts rendered at the merge request's base (materialized at `base_tree`),
+    /// as the base has them; only the renderings that read one of `changed` (canonical
+    /// paths at head) when given. `None` when the base has none of the charts.
+    fn at_base(
+        &self,
+        mr: &MergeRequest,
+        base_tree: &BaseFiles,
+        pool: &rayon::ThreadPool,
+        limits: &Limits,
+        changed: Option<&[PathBuf]>,
+    ) -> Option<crate::render::helm::Stage> {
+        let root = mr.repo.root();
+        let at_base = |p: &PathBuf| -> Option<PathBuf> {
+            Some(base_tree.root.join(p.strip_prefix(root).ok()?))
+        };
+        let dirs: Vec<PathBuf> = self
+            .dirs
+            .iter()
+            .filter_map(at_base)
+            .filter(|d| d.join("Chart.yaml").is_file())
+            .filter_map(|d| d.canonicalize().ok())
+            .collect();
+        if dirs.is_empty() {
+            return None;
+        }
+        let objects: Vec<PathBuf> = self
+            .objects
+            .iter()
+            .filter_map(at_base)
+            .filter(|p| p.is_file())
+            .collect();
+        let mut opts_at_base = self.opts.clone();
+        let to_base = |p: &PathBuf| {
+            let p = p.canonicalize().unwrap_or_else(|_| p.clone());
+            at_base(&p).unwrap_or(p)
+        };
+        for c in &mut opts_at_base.configured {
+            c.chart = to_base(&c.chart);
+            c.values = c.values.iter().map(to_base).collect();
+        }
+        if let Some(changed) = changed {
+            opts_at_base.changed = Some(changed.to_vec());
+        }
+        if let Some(changed) = &mut opts_at_base.changed {
+            *changed = changed
+                .iter()
+                .map(|p| {
+                    let b = to_base(p);
+                    b.canonicalize().unwrap_or(b)
+                })
+                .collect();
+        }
+        let files = crate::render::files::Files::new(&base_tree.root, limits.clone())
+            .show_as(&base_tree.root, root);
+        Some(pool.install(|| crate::render::helm::render(dirs, &objects, files, &opts_at_base)))
+    }
+}
+
 /// `--new-only` and `--filter-mode`: drops the findings the merge request did not
 /// introduce, then those outside the lines it touched, counting both.
 #[allow(clippy::too_many_arguments)]
@@ -143,51 +202,13 @@ fn merge_request_filters(
         };
         let root = mr.repo.root();
         // The same charts rendered at the base, as the base has them.
-        if let (Some(charts), Some(base_tree)) = (&charts, &base_tree) {
-            let at_base = |p: &PathBuf| -> Option<PathBuf> {
-                Some(base_tree.root.join(p.strip_prefix(root).ok()?))
-            };
-            let dirs: Vec<PathBuf> = charts
-                .dirs
-                .iter()
-                .filter_map(at_base)
-                .filter(|d| d.join("Chart.yaml").is_file())
-                .filter_map(|d| d.canonicalize().ok())
-                .collect();
-            let objects: Vec<PathBuf> = charts
-                .objects
-                .iter()
-                .filter_map(at_base)
-                .filter(|p| p.is_file())
-                .collect();
-            let mut opts_at_base = charts.opts.clone();
-            let to_base = |p: &PathBuf| {
-                let p = p.canonicalize().unwrap_or_else(|_| p.clone());
-                at_base(&p).unwrap_or(p)
-            };
-            for c in &mut opts_at_base.configured {
-                c.chart = to_base(&c.chart);
-                c.values = c.values.iter().map(to_base).collect();
-            }
-            if let Some(changed) = &mut opts_at_base.changed {
-                *changed = changed
-                    .iter()
-                    .map(|p| {
-                        let b = to_base(p);
-                        b.canonicalize().unwrap_or(b)
-                    })
-                    .collect();
-            }
-            if !dirs.is_empty() {
-                let files = crate::render::files::Files::new(&base_tree.root, opts.limits.clone())
-                    .show_as(&base_tree.root, root);
-                let base = pool
-                    .install(|| crate::render::helm::render(dirs, &objects, files, &opts_at_base));
-                let base_outcome =
-                    pool.install(|| check::rendered::run(&base.roots, &base.files, opts));
-                existing +=
-                    crate::mr::keep_new(&mut rendered, &base_outcome.findings, &|f| f.to_owned());
-            }
+        if let (Some(charts), Some(base_tree)) = (&charts, &base_tree)
+            && let Some(base) = charts.at_base(mr, base_tree, pool, &opts.limits, None)
+        {
+            let base_outcome =
+                pool.install(|| check::rendered::run(&base.roots, &base.files, opts));
+            existing +=
+                crate::mr::keep_new(&mut rendered, &base_outcome.findings, &|f| f.to_owned());
         }
         if let (Some(stage), Some(base_tree)) = (stage, &base_tree) {
             let files =
@@ -995,7 +1016,17 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         let judges = builtins.as_ref().is_some_and(|b| b.judges_changes())
             || user.as_ref().is_some_and(|u| u.has_change_rules());
         if judges || wants_changes {
-            let compared = change::compare(mr, stage.as_ref(), &pool)?;
+            let charts = helm_stage.as_ref().map(|h| {
+                (
+                    h,
+                    ChartRenders {
+                        dirs: &chart_dirs,
+                        objects: &gitops_objects,
+                        opts: &helm_opts,
+                    },
+                )
+            });
+            let compared = change::compare(mr, stage.as_ref(), charts, &pool)?;
             let summary = compared.summary();
             if judges {
                 let mut judged = change::judge(
@@ -1003,6 +1034,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
                     &compared,
                     Some(&summary),
                     stage.as_ref(),
+                    helm_stage.as_ref(),
                     builtins.as_ref(),
                     user.as_ref(),
                     !args.no_inline_suppressions,

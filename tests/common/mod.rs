@@ -93,3 +93,30 @@ pub fn git(dir: &Path, args: &[&str]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The helm the tests run with: `KUBEGATE_TEST_HELM`, else `helm` on `PATH`. `None` (after
+/// printing `skipped`) when there is none; a panic instead when `KUBEGATE_REQUIRE_HELM` is set.
+pub fn helm() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("KUBEGATE_TEST_HELM").filter(|p| !p.is_empty()) {
+        let p = PathBuf::from(p);
+        assert!(
+            p.is_file(),
+            "KUBEGATE_TEST_HELM={} is not a file",
+            p.display()
+        );
+        return Some(p);
+    }
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join("helm"))
+            .find(|p| p.is_file())
+    });
+    if on_path.is_none() {
+        assert!(
+            std::env::var_os("KUBEGATE_REQUIRE_HELM").is_none(),
+            "KUBEGATE_REQUIRE_HELM is set but no helm was found: set KUBEGATE_TEST_HELM"
+        );
+        eprintln!("skipped: helm not found (set KUBEGATE_TEST_HELM)");
+    }
+    on_path
+}
