@@ -147,6 +147,17 @@ struct Result1 {
     pointer: String,
 }
 
+/// The rules that judge a change.
+#[derive(Clone, Copy)]
+pub struct Rules<'a> {
+    /// The built-in rules (their change-scope ones run).
+    pub builtins: Option<&'a Builtins>,
+    /// The user's policies (their change rules run).
+    pub user: Option<&'a UserPolicies>,
+    /// Honour `kubegate.io/ignore` annotations.
+    pub inline_suppressions: bool,
+}
+
 /// Evaluates the change rules on every transition, in parallel, and places the findings.
 /// Inline suppressions (`kubegate.io/ignore`) are read from the head object, or for a
 /// deletion from the base object: a deletion is allowed by an annotation the base, which
@@ -155,12 +166,15 @@ pub fn judge(
     base: &[SourceObject],
     head: &[SourceObject],
     transitions: &[Transition],
-    builtins: Option<&Builtins>,
-    user: Option<&UserPolicies>,
-    inline_suppressions: bool,
+    rules: Rules<'_>,
     pool: &rayon::ThreadPool,
     locate: &mut dyn Locate,
 ) -> Judged {
+    let Rules {
+        builtins,
+        user,
+        inline_suppressions,
+    } = rules;
     let mut judged = Judged::default();
     let user = user.filter(|u| u.has_change_rules());
     let builtins = builtins.filter(|b| b.judges_changes());

@@ -31,8 +31,11 @@ pub struct SourceObject {
     /// Where its text starts: the repository-relative file (`file` itself for a manifest;
     /// for a rendered object, the file that defines it) and the 1-based line of its first
     /// key; `None` when unknown.
-    pub origin: Option<(Arc<str>, u32)>,
+    pub origin: Option<Written>,
 }
+
+/// A repository-relative file and a 1-based line in it.
+pub type Written = (Arc<str>, u32);
 
 /// Where an object is within what produced it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,10 +121,7 @@ pub fn read_objects(file: &str, text: &str) -> (Vec<SourceObject>, Option<String
 
 /// The objects a kustomization rendered, under its directory's name, each with where it
 /// is defined (repository-relative file and line), when known.
-pub fn rendered_objects(
-    dir: &str,
-    objects: Vec<(Value, Option<(Arc<str>, u32)>)>,
-) -> Vec<SourceObject> {
+pub fn rendered_objects(dir: &str, objects: Vec<(Value, Option<Written>)>) -> Vec<SourceObject> {
     let file: Arc<str> = dir.into();
     objects
         .into_iter()

@@ -602,9 +602,11 @@ pub(super) fn judge(
         &c.base,
         &c.head,
         &transitions,
-        builtins,
-        user,
-        inline_suppressions,
+        crate::changes::judge::Rules {
+            builtins,
+            user,
+            inline_suppressions,
+        },
         pool,
         &mut locate,
     );
