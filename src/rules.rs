@@ -45,12 +45,19 @@ pub fn explain(key: &str) -> anyhow::Result<u8> {
     Ok(EXIT_CLEAN)
 }
 
-/// Says when a rule compares the objects of the whole run rather than looking at one.
-fn scope_note(r: &RuleMeta) -> &'static str {
-    match r.scope {
-        crate::policy::Scope::Object => "",
-        crate::policy::Scope::Inventory => " (compared across all objects of the run)",
-        crate::policy::Scope::Change => " (compares the merge request's base with its head)",
+/// Says when a rule compares the objects of the whole run rather than looking at one, or
+/// judges what a merge request does to an object (and what that does to the cluster).
+fn scope_note(r: &RuleMeta) -> String {
+    match (r.scope, r.effect) {
+        (crate::policy::Scope::Object, _) => String::new(),
+        (crate::policy::Scope::Inventory, _) => " (compared across all objects of the run)".into(),
+        (crate::policy::Scope::Change, effect) => format!(
+            " (compares the merge request's base with its head, under --base{})",
+            effect.map_or(String::new(), |e| format!(
+                "; {}",
+                e.heading().to_lowercase()
+            ))
+        ),
     }
 }
 
@@ -74,8 +81,13 @@ fn explain_text(r: &RuleMeta) -> String {
     let _ = writeln!(s, "\nReferences\n{}", indent(&r.references.join("\n")));
     let _ = writeln!(
         s,
-        "\nSuppress with the annotation kubegate.io/ignore: \"{} <reason>\"",
-        r.id
+        "\nSuppress with the annotation kubegate.io/ignore: \"{} <reason>\"{}",
+        r.id,
+        if r.scope == crate::policy::Scope::Change {
+            " (on a deleted object: at the base)"
+        } else {
+            ""
+        }
     );
     s
 }

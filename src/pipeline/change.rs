@@ -406,17 +406,17 @@ impl<'a> Locator<'a> {
         }
     }
 
-    /// The base text of a file, at its base path.
+    /// The base version of the file at `rel` (its head path; the base had it under its
+    /// old name when it was renamed).
     fn base_text(&self, rel: &str) -> Option<Arc<str>> {
-        if let Some(t) = self.c.base_texts.get(rel) {
-            return Some(t.clone());
-        }
         let (from, oid) = self
             .mr
             .changes
             .base_of(rel)
             .or_else(|| self.mr.changes.deleted.get(rel).map(|o| (rel, *o)))?;
-        let _ = from;
+        if let Some(t) = self.c.base_texts.get(from) {
+            return Some(t.clone());
+        }
         self.mr.repo.blob(oid).ok().map(|b| text_of(&b))
     }
 
