@@ -187,8 +187,8 @@ pub fn judge(
             .par_iter()
             .enumerate()
             .map_init(
-                || user.cloned(),
-                |local, (ti, t)| {
+                || (user.cloned(), builtins.and_then(Builtins::change_evaluator)),
+                |(local, evaluator), (ti, t)| {
                     let mut out = Vec::new();
                     let mut input = serde_json::Map::new();
                     input.insert("review".into(), review(t, base, head));
@@ -210,8 +210,8 @@ pub fn judge(
                         return out;
                     };
                     let kind = this.object.kind.as_str();
-                    if let Some(b) = builtins {
-                        match b.evaluate_change(kind, &input) {
+                    if let Some(e) = evaluator.as_mut() {
+                        match e.evaluate(kind, &input) {
                             Ok(vs) => out.extend(vs.into_iter().map(|v| Result1 {
                                 transition: ti,
                                 source: Source::Builtin(v.rule),

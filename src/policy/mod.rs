@@ -112,9 +112,16 @@ pub struct Builtins {
 /// prepared engine (interpreted: a merge request changes few objects). Shared by the
 /// per-thread clones of [`Builtins`]; each evaluation clones the engine.
 struct ChangeRules {
-    /// Index (into `Builtins::rules`) of each change rule.
-    rules: Vec<usize>,
+    /// The change rules grouped by the kinds they apply to: each group's kinds and the
+    /// index (into `Builtins::rules`) of one of its rules. Group `g` is queried as
+    /// `data.kubegate.change.group_<g>`, which holds `[rule index, violation]` pairs, so
+    /// one evaluation runs every rule of a group and the library's rules once.
+    groups: Vec<(Vec<String>, usize)>,
     engine: Engine,
+}
+
+fn change_entry(g: usize) -> String {
+    format!("data.kubegate.change.group_{g}")
 }
 
 /// The rules that look across objects ([`Scope::Inventory`]): each compiled and prepared in
@@ -244,47 +251,15 @@ impl Builtins {
         })
     }
 
-    /// Evaluates the enabled change-scope rules that apply to `kind` on one object's
-    /// change: `input` holds `review` (an admission review of the object) and, when the
-    /// merge request put another object in its place, `counterpart`.
-    pub fn evaluate_change(
-        &self,
-        kind: &str,
-        input: &serde_json::Value,
-    ) -> anyhow::Result<Vec<Violation>> {
-        let Some(c) = &self.changes else {
-            return Ok(Vec::new());
-        };
-        let applicable: Vec<usize> = c
-            .rules
-            .iter()
-            .copied()
-            .filter(|&i| self.rules[i].applies_to(kind))
-            .collect();
-        let mut out = Vec::new();
-        if applicable.is_empty() {
-            return Ok(out);
-        }
-        let mut engine = c.engine.clone();
-        engine.set_input(to_rego(input));
-        for i in applicable {
-            let meta = &self.rules[i];
-            let results = engine
-                .eval_rule(format!("data.{}.violation", meta.package))
-                .with_context(|| format!("{} ({})", meta.id, meta.file))?;
-            let Ok(set) = results.as_set() else {
-                continue;
-            };
-            for v in set.iter() {
-                let (message, pointer) = violation_parts(v);
-                out.push(Violation {
-                    rule: i,
-                    message: message.unwrap_or_else(|| meta.title.clone()),
-                    pointer,
-                });
-            }
-        }
-        Ok(out)
+    /// An evaluator of the enabled change-scope rules, with its own copy of their engine
+    /// (one per thread); `None` when none is enabled.
+    pub fn change_evaluator(&self) -> Option<ChangeEvaluator<'_>> {
+        let c = self.changes.as_ref()?;
+        Some(ChangeEvaluator {
+            rules: &self.rules,
+            groups: &c.groups,
+            engine: c.engine.clone(),
+        })
     }
 
     /// Whether a change-scope rule is enabled: kubegate judges a merge request's change.
@@ -382,6 +357,56 @@ fn library_engine(rules: &[RuleMeta], scope: Scope) -> anyhow::Result<Engine> {
     Ok(engine)
 }
 
+/// Evaluates the change-scope rules ([`Builtins::change_evaluator`]).
+pub struct ChangeEvaluator<'a> {
+    rules: &'a [RuleMeta],
+    groups: &'a [(Vec<String>, usize)],
+    engine: Engine,
+}
+
+impl ChangeEvaluator<'_> {
+    /// Evaluates the enabled change-scope rules that apply to `kind` on one object's
+    /// change: `input` holds `review` (an admission review of the object) and, when the
+    /// merge request put another object in its place, `counterpart`.
+    pub fn evaluate(
+        &mut self,
+        kind: &str,
+        input: &serde_json::Value,
+    ) -> anyhow::Result<Vec<Violation>> {
+        let mut out = Vec::new();
+        let mut input = Some(input);
+        for (g, (_, example)) in self.groups.iter().enumerate() {
+            if !self.rules[*example].applies_to(kind) {
+                continue;
+            }
+            if let Some(input) = input.take() {
+                self.engine.set_input(to_rego(input));
+            }
+            let results = self.engine.eval_rule(change_entry(g))?;
+            let Ok(set) = results.as_set() else {
+                continue;
+            };
+            for pair in set.iter() {
+                let pair = pair.as_array().map_err(|e| anyhow::anyhow!("{e}"))?;
+                let (Some(idx), Some(v)) = (pair.first(), pair.get(1)) else {
+                    continue;
+                };
+                let rule = idx.as_u64().map_err(|e| anyhow::anyhow!("{e}"))? as usize;
+                let Some(meta) = self.rules.get(rule) else {
+                    bail!("rule index {rule} out of range");
+                };
+                let (message, pointer) = violation_parts(v);
+                out.push(Violation {
+                    rule,
+                    message: message.unwrap_or_else(|| meta.title.clone()),
+                    pointer,
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
 impl ChangeRules {
     fn load(rules: &[RuleMeta]) -> anyhow::Result<Option<Self>> {
         let indices: Vec<usize> = (0..rules.len())
@@ -391,15 +416,28 @@ impl ChangeRules {
             return Ok(None);
         }
         let mut engine = library_engine(rules, Scope::Change)?;
+        let mut groups: Vec<(Vec<String>, usize)> = Vec::new();
+        let mut run = String::from("package kubegate.change\n\nimport rego.v1\n\n");
+        for &i in &indices {
+            let g = match groups.iter().position(|(k, _)| *k == rules[i].kinds) {
+                Some(g) => g,
+                None => {
+                    groups.push((rules[i].kinds.clone(), i));
+                    groups.len() - 1
+                }
+            };
+            run.push_str(&format!(
+                "group_{g} contains [{i}, v] if {{\n\tsome v in data.{}.violation\n}}\n\n",
+                rules[i].package
+            ));
+        }
+        engine.add_policy("kubegate-change.rego".into(), run)?;
         // Prepare (analyse and schedule) once here, not once per evaluation.
         engine.set_input(regorus::Value::new_object());
-        for &i in &indices {
-            engine.eval_rule(format!("data.{}.violation", rules[i].package))?;
+        for g in 0..groups.len() {
+            engine.eval_rule(change_entry(g))?;
         }
-        Ok(Some(Self {
-            rules: indices,
-            engine,
-        }))
+        Ok(Some(Self { groups, engine }))
     }
 }
 
