@@ -638,3 +638,25 @@ fn a_chart_is_compared_as_rendered_and_findings_land_in_its_values() {
         "{found:?}"
     );
 }
+
+#[test]
+fn a_kustomization_that_no_longer_builds_deletes_nothing() {
+    if !git_available() {
+        return;
+    }
+    let repo = Repo::new();
+    let config = only_change_rules(repo._dir.path());
+    repo.write("app/pvc.yaml", PVC);
+    repo.write("app/kustomization.yaml", "resources:\n  - pvc.yaml\n");
+    repo.commit("base");
+    // A typo in the entry: kustomize fails, the controller applies nothing, nothing is pruned.
+    repo.write("app/kustomization.yaml", "resources:\n  - pvcs.yaml\n");
+    repo.commit("head");
+    let (_, report, stderr) = repo.check(&["--config", config.to_str().unwrap()]);
+    assert_eq!(
+        of_rule(&report, "kustomize-error").len(),
+        1,
+        "{stderr}\n{report:#}"
+    );
+    assert!(of_rule(&report, "KG703").is_empty(), "{report:#}");
+}

@@ -143,7 +143,19 @@ pub(super) fn compare(
                     .flatten()
                     .filter_map(|p| base_relative(p)),
             );
-            for r in at_base.roots.iter().filter(|r| r.error.is_none()) {
+            // A root that does not build at head deploys nothing new and deletes nothing:
+            // its base objects are not compared (its error is reported on its own).
+            let failed: HashSet<&str> = touched
+                .iter()
+                .map(|&i| &stage.roots[i])
+                .filter(|r| r.error.is_some())
+                .map(|r| &*r.dir)
+                .collect();
+            for r in at_base
+                .roots
+                .iter()
+                .filter(|r| r.error.is_none() && !failed.contains(&*r.dir))
+            {
                 let objects = r
                     .objects
                     .iter()
@@ -210,8 +222,19 @@ pub(super) fn compare(
                 Some(rel.to_string_lossy().replace('\\', "/"))
             };
             let limits = helm_stage.files.limits.clone();
+            // A rendering that fails at head deploys nothing and deletes nothing.
+            let failed: HashSet<&str> = head
+                .roots
+                .iter()
+                .filter(|r| r.error.is_some())
+                .map(|r| &*r.dir)
+                .collect();
             if let Some(at_base) = renders.at_base(mr, tree, pool, &limits, Some(&changed)) {
-                for r in at_base.roots.iter().filter(|r| r.error.is_none()) {
+                for r in at_base
+                    .roots
+                    .iter()
+                    .filter(|r| r.error.is_none() && !failed.contains(&*r.dir))
+                {
                     c.helm_roots.insert(r.dir.clone());
                     let objects = r
                         .objects
