@@ -71,6 +71,20 @@ fn origin_of(
     Some((rel.into(), line))
 }
 
+/// The objects a render root produced, as compared: each with where it is defined.
+fn root_objects(
+    files: &crate::render::files::Files,
+    r: &crate::check::rendered::Root,
+    relative: &dyn Fn(&Path) -> Option<String>,
+) -> Vec<SourceObject> {
+    let objects = r
+        .objects
+        .iter()
+        .map(|n| (n.to_value(), origin_of(files, n, relative)))
+        .collect();
+    rendered_objects(&r.dir, objects)
+}
+
 /// The objects of the changed files at the base and at head, with the RBAC objects of every
 /// other manifest of the base tree (the same at both) to resolve role references when some
 /// role or binding changed.
@@ -156,23 +170,14 @@ pub(super) fn compare(
                 .iter()
                 .filter(|r| r.error.is_none() && !failed.contains(&*r.dir))
             {
-                let objects = r
-                    .objects
-                    .iter()
-                    .map(|n| (n.to_value(), origin_of(&at_base.files, n, &base_relative)))
-                    .collect();
-                c.base.extend(rendered_objects(&r.dir, objects));
+                c.base
+                    .extend(root_objects(&at_base.files, r, &base_relative));
             }
             let head_relative = |p: &Path| mr.repo.relative(p);
             for &i in &touched {
                 let r = &stage.roots[i];
                 if r.error.is_none() {
-                    let objects = r
-                        .objects
-                        .iter()
-                        .map(|n| (n.to_value(), origin_of(&stage.files, n, &head_relative)))
-                        .collect();
-                    c.head.extend(rendered_objects(&r.dir, objects));
+                    c.head.extend(root_objects(&stage.files, r, &head_relative));
                 }
             }
         }
@@ -236,23 +241,14 @@ pub(super) fn compare(
                     .filter(|r| r.error.is_none() && !failed.contains(&*r.dir))
                 {
                     c.helm_roots.insert(r.dir.clone());
-                    let objects = r
-                        .objects
-                        .iter()
-                        .map(|n| (n.to_value(), origin_of(&at_base.files, n, &base_relative)))
-                        .collect();
-                    c.base.extend(rendered_objects(&r.dir, objects));
+                    c.base
+                        .extend(root_objects(&at_base.files, r, &base_relative));
                 }
             }
             let head_relative = |p: &Path| mr.repo.relative(p);
             for r in head.roots.iter().filter(|r| r.error.is_none()) {
                 c.helm_roots.insert(r.dir.clone());
-                let objects = r
-                    .objects
-                    .iter()
-                    .map(|n| (n.to_value(), origin_of(&head.files, n, &head_relative)))
-                    .collect();
-                c.head.extend(rendered_objects(&r.dir, objects));
+                c.head.extend(root_objects(&head.files, r, &head_relative));
             }
         }
     }

@@ -383,25 +383,7 @@ impl ChangeEvaluator<'_> {
                 self.engine.set_input(to_rego(input));
             }
             let results = self.engine.eval_rule(change_entry(g))?;
-            let Ok(set) = results.as_set() else {
-                continue;
-            };
-            for pair in set.iter() {
-                let pair = pair.as_array().map_err(|e| anyhow::anyhow!("{e}"))?;
-                let (Some(idx), Some(v)) = (pair.first(), pair.get(1)) else {
-                    continue;
-                };
-                let rule = idx.as_u64().map_err(|e| anyhow::anyhow!("{e}"))? as usize;
-                let Some(meta) = self.rules.get(rule) else {
-                    bail!("rule index {rule} out of range");
-                };
-                let (message, pointer) = violation_parts(v);
-                out.push(Violation {
-                    rule,
-                    message: message.unwrap_or_else(|| meta.title.clone()),
-                    pointer,
-                });
-            }
+            push_pairs(&results, self.rules, &mut out)?;
         }
         Ok(out)
     }
@@ -536,28 +518,39 @@ impl Builtins {
                 None => self.engine.eval_rule(entry(g))?,
                 Some(m) => m.execute_entry_point_by_name(&entry(g))?,
             };
-            let Ok(set) = results.as_set() else {
-                continue;
-            };
-            for pair in set.iter() {
-                let pair = pair.as_array().map_err(|e| anyhow::anyhow!("{e}"))?;
-                let (Some(idx), Some(v)) = (pair.first(), pair.get(1)) else {
-                    continue;
-                };
-                let rule = idx.as_u64().map_err(|e| anyhow::anyhow!("{e}"))? as usize;
-                let (message, pointer) = violation_parts(v);
-                let Some(meta) = self.rules.get(rule) else {
-                    bail!("rule index {rule} out of range");
-                };
-                out.push(Violation {
-                    rule,
-                    message: message.unwrap_or_else(|| meta.title.clone()),
-                    pointer,
-                });
-            }
+            push_pairs(&results, &self.rules, &mut out)?;
         }
         Ok(out)
     }
+}
+
+/// The violations of a generated entry rule's result: a set of `[rule index, violation]`
+/// pairs (the index into `rules`), added to `out`.
+fn push_pairs(
+    results: &regorus::Value,
+    rules: &[RuleMeta],
+    out: &mut Vec<Violation>,
+) -> anyhow::Result<()> {
+    let Ok(set) = results.as_set() else {
+        return Ok(());
+    };
+    for pair in set.iter() {
+        let pair = pair.as_array().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let (Some(idx), Some(v)) = (pair.first(), pair.get(1)) else {
+            continue;
+        };
+        let rule = idx.as_u64().map_err(|e| anyhow::anyhow!("{e}"))? as usize;
+        let Some(meta) = rules.get(rule) else {
+            bail!("rule index {rule} out of range");
+        };
+        let (message, pointer) = violation_parts(v);
+        out.push(Violation {
+            rule,
+            message: message.unwrap_or_else(|| meta.title.clone()),
+            pointer,
+        });
+    }
+    Ok(())
 }
 
 /// Converts a JSON value to a Rego value without cloning it first.
