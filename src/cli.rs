@@ -245,6 +245,10 @@ pub struct CheckArgs {
     #[arg(long, short = 'q', help_heading = "Output")]
     pub quiet: bool,
 
+    /// Print on standard error where the time went: wall and CPU time per stage, and the ten slowest rules
+    #[arg(long, help_heading = "Output")]
+    pub timings: bool,
+
     /// Configuration file [default: .kubegate.yaml in the working directory or a parent, up to the repository root]
     #[arg(long, value_name = "FILE")]
     pub config: Option<std::path::PathBuf>,

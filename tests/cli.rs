@@ -264,6 +264,36 @@ fn output_is_identical_whatever_the_thread_count() {
     assert_eq!(one.stdout, many.stdout);
 }
 
+/// `--timings` evaluates each rule on its own to time it: the findings stay exactly the
+/// same, and standard error shows the stages and the slowest rules.
+#[test]
+fn timings_show_stages_and_rules_without_changing_findings() {
+    let plain = kubegate(&["check", "fixtures", "-f", "json", "-j", "2"]);
+    let timed = kubegate(&["check", "fixtures", "-f", "json", "-j", "2", "--timings"]);
+    assert_eq!(plain.stdout, timed.stdout);
+    assert_eq!(plain.code, timed.code);
+    for stage in ["discover", "read", "parse", "schema", "rules", "report"] {
+        assert!(
+            timed
+                .stderr
+                .lines()
+                .any(|l| l.trim_start().starts_with(stage)),
+            "no `{stage}` line in:\n{}",
+            timed.stderr
+        );
+    }
+    assert!(timed.stderr.contains("slowest rules"), "{}", timed.stderr);
+    // The rules are named by id and name, e.g. `KG101 privileged-container`.
+    let rows = timed
+        .stderr
+        .lines()
+        .skip_while(|l| !l.contains("slowest rules"))
+        .filter(|l| l.trim_start().starts_with("KG"))
+        .count();
+    assert_eq!(rows, 10, "{}", timed.stderr);
+    assert!(!plain.stderr.contains("slowest rules"));
+}
+
 /// Hostile input: each gets a finding naming the file, and the rest of the run completes.
 #[test]
 fn bad_input_never_stops_the_run() {

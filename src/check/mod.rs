@@ -396,7 +396,9 @@ fn evaluate_inventory(
         .collect();
     // Findings per file, placed once every violation is known: (object, pointer, finding).
     let mut pending: BTreeMap<usize, Vec<(usize, String, Finding)>> = BTreeMap::new();
-    let violations = match builtins.evaluate_inventory(values) {
+    let violations = match crate::timings::measure(crate::timings::Stage::Rules, || {
+        builtins.evaluate_inventory(values)
+    }) {
         Ok(v) => v,
         Err(e) => {
             let (fi, _) = index[0];
@@ -985,6 +987,22 @@ pub(crate) fn check_object(
     old: Option<&serde_json::Value>,
     opts: &Options<'_>,
 ) -> Option<crd::Definition> {
+    crate::timings::measure(crate::timings::Stage::Schema, || {
+        validate_object(place, out, catalog, crds, obj, old, opts)
+    })
+}
+
+/// [`check_object`], untimed.
+#[allow(clippy::too_many_arguments)]
+fn validate_object(
+    place: &mut dyn Place,
+    out: &mut Vec<Finding>,
+    catalog: &Catalog,
+    crds: Option<&Crds>,
+    obj: &Object<'_>,
+    old: Option<&serde_json::Value>,
+    opts: &Options<'_>,
+) -> Option<crd::Definition> {
     let prefix = obj.prefix();
     let verdict = catalog.check(obj.api_version, obj.kind, obj.value);
     let mut definition = None;
@@ -1209,10 +1227,10 @@ pub(crate) fn evaluate_rules(
     converted: Option<&regorus::Value>,
 ) {
     let prefix = obj.prefix();
-    let result = match converted {
+    let result = crate::timings::measure(crate::timings::Stage::Rules, || match converted {
         Some(value) => engine.evaluate_rego(obj.kind, value),
         None => engine.evaluate(obj.kind, obj.value),
-    };
+    });
     match result {
         Ok(violations) => {
             for v in violations {
@@ -1247,7 +1265,9 @@ pub(crate) fn evaluate_user(
     object: Option<ObjectRef>,
 ) {
     user.set_file(file);
-    match user.evaluate(value) {
+    let result =
+        crate::timings::measure(crate::timings::Stage::UserPolicies, || user.evaluate(value));
+    match result {
         Ok((outcomes, _excepted)) => {
             for o in outcomes {
                 let q = &user.queries[o.query];

@@ -404,7 +404,9 @@ fn evaluate_inventory(
     let mut texts: HashMap<FileId, FileText> = HashMap::new();
     for (ri, items) in by_root {
         let values = items.iter().map(|i| i.value.clone()).collect();
-        let violations = match builtins.evaluate_inventory(values) {
+        let violations = match crate::timings::measure(crate::timings::Stage::Rules, || {
+            builtins.evaluate_inventory(values)
+        }) {
             Ok(v) => v,
             Err(e) => {
                 let node = &roots[ri].objects[items[0].object];

@@ -58,6 +58,12 @@ pub fn parse_patch(source: &str, limits: &Limits) -> Parsed {
 
 /// [`parse_as`], saying whether annotations are the strings of their text.
 fn parse_with(source: &str, limits: &Limits, reader: Reader, annotation_text: bool) -> Parsed {
+    crate::timings::measure(crate::timings::Stage::Parse, || {
+        parse_timed(source, limits, reader, annotation_text)
+    })
+}
+
+fn parse_timed(source: &str, limits: &Limits, reader: Reader, annotation_text: bool) -> Parsed {
     let parsed = parse_stream(source, limits, reader, annotation_text);
     // JSON objects back to back are no YAML, but kubectl reads them all (kustomize only
     // the first): a file whose first object is JSON goes to a JSON decoder.

@@ -7,6 +7,8 @@ use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::timings::{self, Stage};
+
 use crate::check::{self, Loaded, Outcome};
 use crate::cli::{
     CheckArgs, ColorChoice, EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, FailOn, diag, env_is,
@@ -330,6 +332,9 @@ fn confinement(paths: &[String]) -> PathBuf {
 /// Runs `check`; returns the exit code.
 pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     let started = Instant::now();
+    if args.timings {
+        crate::timings::enable();
+    }
     let git = find_base(args)?;
     // Policies from the trusted base: asked for, or by default in CI once a base is known.
     let in_ci = env_is("GITHUB_ACTIONS", "true") || env_is("GITLAB_CI", "true");
@@ -444,10 +449,13 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     } else {
         let rules = cfg.as_ref().map(|c| c.config.rules.clone());
         Some(std::thread::spawn(move || {
-            crate::policy::Builtins::load(|r| {
-                rules.as_ref().is_none_or(|rules| {
-                    (rules.enable.is_empty() || rules.enable.iter().any(|s| config::selects(s, r)))
-                        && !rules.disable.iter().any(|s| config::selects(s, r))
+            timings::measure(Stage::CompileRules, || {
+                crate::policy::Builtins::load(|r| {
+                    rules.as_ref().is_none_or(|rules| {
+                        (rules.enable.is_empty()
+                            || rules.enable.iter().any(|s| config::selects(s, r)))
+                            && !rules.disable.iter().any(|s| config::selects(s, r))
+                    })
                 })
             })
         }))
@@ -473,14 +481,16 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
             )
         })?),
     };
-    let found = discover::discover(&discover::Options {
-        paths: &args.paths,
-        excludes: &args.exclude,
-        excludes_from,
-        stdin_filename: args.stdin_filename.as_deref(),
-        threads,
-        // The repository already open, so that its index is read once.
-        repo: git.as_ref().map(|(repo, _)| repo).or(staged_repo.as_ref()),
+    let found = timings::measure(Stage::Discover, || {
+        discover::discover(&discover::Options {
+            paths: &args.paths,
+            excludes: &args.exclude,
+            excludes_from,
+            stdin_filename: args.stdin_filename.as_deref(),
+            threads,
+            // The repository already open, so that its index is read once.
+            repo: git.as_ref().map(|(repo, _)| repo).or(staged_repo.as_ref()),
+        })
     })?;
     let mut found = found;
     let mr = match git {
@@ -765,7 +775,11 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
                 .iter()
                 .map(|path| crate::render::roots::Input { path, bytes: None }),
         );
-        pool.install(|| crate::render::roots::plan(&inputs, &confine, &select))
+        pool.install(|| {
+            timings::measure(Stage::Render, || {
+                crate::render::roots::plan(&inputs, &confine, &select)
+            })
+        })
     });
     // A chart a kustomization renders through `helmCharts` belongs to that render: the helm
     // stage does not render it again (with its default values), and its templates are not
@@ -834,17 +848,24 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
                 rayon::join(
                     || {
                         plan.map(|plan| {
-                            plan.build(crate::render::files::Files::new(&confine, limits.clone()))
+                            timings::measure(Stage::Render, || {
+                                plan.build(crate::render::files::Files::new(
+                                    &confine,
+                                    limits.clone(),
+                                ))
+                            })
                         })
                     },
                     || {
                         (!chart_dirs.is_empty()).then(|| {
-                            crate::render::helm::render(
-                                chart_dirs.clone(),
-                                &gitops_objects,
-                                crate::render::files::Files::new(&confine, limits.clone()),
-                                &helm_opts,
-                            )
+                            timings::measure(Stage::Render, || {
+                                crate::render::helm::render(
+                                    chart_dirs.clone(),
+                                    &gitops_objects,
+                                    crate::render::files::Files::new(&confine, limits.clone()),
+                                    &helm_opts,
+                                )
+                            })
                         })
                     },
                 )
@@ -1026,20 +1047,24 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
                     },
                 )
             });
-            let compared = change::compare(mr, stage.as_ref(), charts, &pool)?;
+            let compared = timings::measure(Stage::Changes, || {
+                change::compare(mr, stage.as_ref(), charts, &pool)
+            })?;
             let summary = compared.summary();
             if judges {
-                let mut judged = change::judge(
-                    mr,
-                    &compared,
-                    Some(&summary),
-                    stage.as_ref(),
-                    helm_stage.as_ref(),
-                    builtins.as_ref(),
-                    user.as_ref(),
-                    !args.no_inline_suppressions,
-                    &pool,
-                );
+                let mut judged = timings::measure(Stage::Changes, || {
+                    change::judge(
+                        mr,
+                        &compared,
+                        Some(&summary),
+                        stage.as_ref(),
+                        helm_stage.as_ref(),
+                        builtins.as_ref(),
+                        user.as_ref(),
+                        !args.no_inline_suppressions,
+                        &pool,
+                    )
+                });
                 if let Some(c) = &cfg {
                     let names = crate::policy::rules().unwrap_or_default();
                     let name_of =
@@ -1092,78 +1117,84 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         on_change: on_change.as_deref(),
     };
     let in_actions = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
-    for (format, path) in &outputs {
-        cx.color = !no_color
-            && *format == Format::Human
-            && match args.color {
-                ColorChoice::Always => true,
-                ColorChoice::Never => false,
-                ColorChoice::Auto => path.is_none() && std::io::stdout().is_terminal(),
-            };
-        match path {
-            Some(path) => {
-                let mut buf = Vec::new();
-                report::render(*format, &cx, &mut buf)?;
-                // One report that cannot be written must not cost the others: say so, write
-                // the rest, and exit 2 at the end.
-                if let Err(e) = std::fs::write(path, buf) {
-                    diag(&format!(
-                        "kubegate: error: cannot write the {} report to {}: {e}",
-                        format.name(),
-                        path.display()
-                    ));
-                    run_failed = true;
+    timings::measure(Stage::Report, || -> anyhow::Result<()> {
+        for (format, path) in &outputs {
+            cx.color = !no_color
+                && *format == Format::Human
+                && match args.color {
+                    ColorChoice::Always => true,
+                    ColorChoice::Never => false,
+                    ColorChoice::Auto => path.is_none() && std::io::stdout().is_terminal(),
+                };
+            match path {
+                Some(path) => {
+                    let mut buf = Vec::new();
+                    report::render(*format, &cx, &mut buf)?;
+                    // One report that cannot be written must not cost the others: say so, write
+                    // the rest, and exit 2 at the end.
+                    if let Err(e) = std::fs::write(path, buf) {
+                        diag(&format!(
+                            "kubegate: error: cannot write the {} report to {}: {e}",
+                            format.name(),
+                            path.display()
+                        ));
+                        run_failed = true;
+                    }
+                }
+                // In a GitHub Actions log, untrusted text in the text reports must not read as
+                // workflow commands (the `github` format escapes its own).
+                None if in_actions && matches!(format, Format::Human | Format::Concise) => {
+                    let mut buf = Vec::new();
+                    report::render(*format, &cx, &mut buf)?;
+                    let text = String::from_utf8_lossy(&buf);
+                    let mut lock = std::io::stdout().lock();
+                    lock.write_all(report::github::neutralise_log(&text).as_bytes())?;
+                    lock.flush()?;
+                }
+                // The machine formats can only carry `##[` inside strings, where an escape of
+                // `#` keeps the data the same and the log inert.
+                None if in_actions && *format != Format::Github => {
+                    let mut buf = Vec::new();
+                    report::render(*format, &cx, &mut buf)?;
+                    let text = String::from_utf8_lossy(&buf);
+                    let escaped = if *format == Format::Junit {
+                        text.replace("##[", "#&#35;[")
+                    } else {
+                        text.replace("##[", "#\\u0023[")
+                    };
+                    let mut lock = std::io::stdout().lock();
+                    lock.write_all(escaped.as_bytes())?;
+                    lock.flush()?;
+                }
+                None => {
+                    let stdout = std::io::stdout();
+                    let mut lock = std::io::BufWriter::new(stdout.lock());
+                    report::render(*format, &cx, &mut lock)?;
+                    lock.flush()?;
                 }
             }
-            // In a GitHub Actions log, untrusted text in the text reports must not read as
-            // workflow commands (the `github` format escapes its own).
-            None if in_actions && matches!(format, Format::Human | Format::Concise) => {
-                let mut buf = Vec::new();
-                report::render(*format, &cx, &mut buf)?;
-                let text = String::from_utf8_lossy(&buf);
-                let mut lock = std::io::stdout().lock();
-                lock.write_all(report::github::neutralise_log(&text).as_bytes())?;
-                lock.flush()?;
-            }
-            // The machine formats can only carry `##[` inside strings, where an escape of
-            // `#` keeps the data the same and the log inert.
-            None if in_actions && *format != Format::Github => {
-                let mut buf = Vec::new();
-                report::render(*format, &cx, &mut buf)?;
-                let text = String::from_utf8_lossy(&buf);
-                let escaped = if *format == Format::Junit {
-                    text.replace("##[", "#&#35;[")
-                } else {
-                    text.replace("##[", "#\\u0023[")
-                };
-                let mut lock = std::io::stdout().lock();
-                lock.write_all(escaped.as_bytes())?;
-                lock.flush()?;
-            }
-            None => {
-                let stdout = std::io::stdout();
-                let mut lock = std::io::BufWriter::new(stdout.lock());
-                report::render(*format, &cx, &mut lock)?;
-                lock.flush()?;
+        }
+        if outputs.iter().any(|(f, _)| *f == Format::Github)
+            && let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty())
+        {
+            let path = std::path::PathBuf::from(path);
+            if let Err(e) = report::github::write_summary(&cx, &path) {
+                diag(&format!(
+                    "kubegate: error: cannot write the job summary to {}: {e}",
+                    path.display()
+                ));
+                run_failed = true;
             }
         }
-    }
-    if outputs.iter().any(|(f, _)| *f == Format::Github)
-        && let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty())
-    {
-        let path = std::path::PathBuf::from(path);
-        if let Err(e) = report::github::write_summary(&cx, &path) {
-            diag(&format!(
-                "kubegate: error: cannot write the job summary to {}: {e}",
-                path.display()
-            ));
-            run_failed = true;
-        }
-    }
+        Ok(())
+    })?;
 
     let counts = Counts::of(&outcome);
     if !args.quiet {
         diag(&summary_line(&outcome, counts, started.elapsed()));
+    }
+    if args.timings {
+        diag(timings::report(started.elapsed(), threads).trim_end());
     }
     let fail_on = args.fail_on.unwrap_or(FailOn::Error).threshold();
     let threshold = if args.fail_on_warn {
@@ -1264,7 +1295,7 @@ fn rayon_load(loaded: Vec<Loaded>, limits: &Limits) -> Vec<Loaded> {
     loaded
         .into_par_iter()
         .map(|l| match l.input {
-            Input::File { .. } => check::load(l.input, limits),
+            Input::File { .. } => timings::measure(Stage::Read, || check::load(l.input, limits)),
             Input::Stdin { .. } => l,
         })
         .collect()

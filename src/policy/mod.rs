@@ -99,6 +99,10 @@ pub struct Builtins {
     engine: Engine,
     /// Kind specs of each group; group `g` is queried as `data.kubegate.run.group_<g>`.
     groups: Vec<Vec<String>>,
+    /// The rules (indices into `rules`) of each group.
+    group_rules: Vec<Vec<usize>>,
+    /// Under `--timings`: each rule is evaluated on its own entry point, and timed.
+    per_rule: bool,
     /// Groups that apply to each kind seen so far (per thread).
     by_kind: HashMap<String, Vec<usize>>,
     vm: Option<Vm>,
@@ -194,9 +198,11 @@ impl Builtins {
             || rayon::join(|| Inventory::load(&rules), || ChangeRules::load(&rules)),
         );
         let mut engine = engine?;
+        let per_rule = crate::timings::enabled();
         let inventory = inventory?.map(Arc::new);
         let changes = changes?.map(Arc::new);
         let mut groups: Vec<Vec<String>> = Vec::new();
+        let mut group_rules: Vec<Vec<usize>> = Vec::new();
         let mut run = String::from("package kubegate.run\n\nimport rego.v1\n\n");
         for (i, r) in rules.iter().enumerate() {
             if r.scope != Scope::Object {
@@ -206,9 +212,11 @@ impl Builtins {
                 Some(g) => g,
                 None => {
                     groups.push(r.kinds.clone());
+                    group_rules.push(Vec::new());
                     groups.len() - 1
                 }
             };
+            group_rules[g].push(i);
             run.push_str(&format!(
                 "group_{g} contains [{i}, v] if {{\n\tsome v in data.{}.violation\n}}\n\n",
                 r.package
@@ -226,7 +234,10 @@ impl Builtins {
             Mode::Vm if groups.is_empty() => None,
             Mode::Vm => {
                 // One program for every group: the policy is analysed and compiled once.
-                let names: Vec<String> = (0..groups.len()).map(entry).collect();
+                let mut names: Vec<String> = (0..groups.len()).map(entry).collect();
+                if per_rule {
+                    names.extend(group_rules.iter().flatten().map(|&i| rule_entry(&rules[i])));
+                }
                 let entries: Vec<&str> = names.iter().map(String::as_str).collect();
                 let compiled = engine
                     .compile_with_entrypoint(&entry(0).into())
@@ -244,6 +255,8 @@ impl Builtins {
             rules,
             engine,
             groups,
+            group_rules,
+            per_rule,
             by_kind: HashMap::new(),
             vm,
             inventory,
@@ -301,10 +314,15 @@ impl Builtins {
         let results: Vec<regorus::Value> = inv
             .rules
             .par_iter()
-            .map(|(_, engine)| {
+            .map(|(i, engine)| {
+                let started = std::time::Instant::now();
                 let mut engine = engine.clone();
                 engine.set_input(input.clone());
-                engine.eval_rule(INVENTORY_ENTRY.into())
+                let result = engine.eval_rule(INVENTORY_ENTRY.into());
+                if crate::timings::enabled() {
+                    crate::timings::rule(&rule_label(&self.rules[*i]), started.elapsed());
+                }
+                result
             })
             .collect::<anyhow::Result<_>>()?;
         let mut violations = Vec::new();
@@ -514,6 +532,20 @@ impl Builtins {
             }
         };
         for &g in groups {
+            if self.per_rule {
+                // Each rule alone, timed (`--timings`): the same violations, slower.
+                for &i in &self.group_rules[g] {
+                    let name = rule_entry(&self.rules[i]);
+                    let started = std::time::Instant::now();
+                    let results = match machine.as_deref_mut() {
+                        None => self.engine.eval_rule(name)?,
+                        Some(m) => m.execute_entry_point_by_name(&name)?,
+                    };
+                    crate::timings::rule(&rule_label(&self.rules[i]), started.elapsed());
+                    push_violations(&results, i, &self.rules, &mut out);
+                }
+                continue;
+            }
             let results = match machine.as_deref_mut() {
                 None => self.engine.eval_rule(entry(g))?,
                 Some(m) => m.execute_entry_point_by_name(&entry(g))?,
@@ -521,6 +553,36 @@ impl Builtins {
             push_pairs(&results, &self.rules, &mut out)?;
         }
         Ok(out)
+    }
+}
+
+/// A rule's own entry point: its `violation` set.
+fn rule_entry(rule: &RuleMeta) -> String {
+    format!("data.{}.violation", rule.package)
+}
+
+/// How `--timings` names a rule.
+fn rule_label(rule: &RuleMeta) -> String {
+    format!("{} {}", rule.id, rule.name)
+}
+
+/// The violations of rule `rule` (an index into `rules`): a set, added to `out`.
+fn push_violations(
+    results: &regorus::Value,
+    rule: usize,
+    rules: &[RuleMeta],
+    out: &mut Vec<Violation>,
+) {
+    let Ok(set) = results.as_set() else {
+        return;
+    };
+    for v in set.iter() {
+        let (message, pointer) = violation_parts(v);
+        out.push(Violation {
+            rule,
+            message: message.unwrap_or_else(|| rules[rule].title.clone()),
+            pointer,
+        });
     }
 }
 
@@ -555,6 +617,10 @@ fn push_pairs(
 
 /// Converts a JSON value to a Rego value without cloning it first.
 pub fn to_rego(v: &serde_json::Value) -> regorus::Value {
+    crate::timings::measure(crate::timings::Stage::RuleInput, || convert(v))
+}
+
+fn convert(v: &serde_json::Value) -> regorus::Value {
     use serde_json::Value as J;
     match v {
         J::Null => regorus::Value::Null,
@@ -569,11 +635,11 @@ pub fn to_rego(v: &serde_json::Value) -> regorus::Value {
             }
         }
         J::String(s) => regorus::Value::from(s.as_str()),
-        J::Array(items) => regorus::Value::from(items.iter().map(to_rego).collect::<Vec<_>>()),
+        J::Array(items) => regorus::Value::from(items.iter().map(convert).collect::<Vec<_>>()),
         J::Object(map) => {
             let mut o = std::collections::BTreeMap::new();
             for (k, v) in map {
-                o.insert(regorus::Value::from(k.as_str()), to_rego(v));
+                o.insert(regorus::Value::from(k.as_str()), convert(v));
             }
             regorus::Value::from(o)
         }

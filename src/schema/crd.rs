@@ -122,8 +122,10 @@ struct Version {
     deprecated: Option<String>,
     /// Whether the version has a schema (apiextensions v1 requires one).
     has_schema: bool,
-    /// The schema, until compiled on first use (`None` once [`compile`]d).
-    source: Option<Value>,
+    /// The schema as compact JSON, compiled on first use. A run holds every CRD it meets
+    /// (most of a large repository's bytes, and few of them used): as text a schema takes
+    /// a fraction of the memory of its tree or of its compiled form.
+    source: Option<Box<str>>,
     compiled: OnceLock<Result<Node, SchemaProblem>>,
     /// A hash of the schema: two CRDs of one kind differ when their versions do.
     fingerprint: u64,
@@ -151,7 +153,7 @@ pub enum Verdict {
 /// given to `schema` (with the version's index) to keep, compile or both.
 fn definition(
     crd: &Value,
-    mut schema: impl FnMut(usize, &Value) -> (Option<Value>, OnceLock<Result<Node, SchemaProblem>>),
+    mut schema: impl FnMut(usize, &Value) -> (Option<Box<str>>, OnceLock<Result<Node, SchemaProblem>>),
 ) -> Option<Definition> {
     let text = |p: &str| crd.pointer(p).and_then(Value::as_str);
     let (group, kind) = (text("/spec/group")?, text("/spec/names/kind")?);
@@ -168,7 +170,7 @@ fn definition(
                 Some(s) => schema(i, s),
                 None => (None, OnceLock::new()),
             };
-            let fingerprint = source.as_ref().or(found).map_or(0, fingerprint);
+            let fingerprint = found.map_or(0, fingerprint);
             Some(Version {
                 name,
                 served: v.get("served").and_then(Value::as_bool).unwrap_or(false),
@@ -260,7 +262,8 @@ pub fn compile(crd: &Value) -> (Option<Definition>, Vec<SchemaError>) {
                 })
             });
         }
-        (None, OnceLock::from(compiled))
+        // Kept as text, compiled again if a custom resource of it turns up.
+        (compact(schema), OnceLock::new())
     });
     let versions = crd.pointer("/spec/versions").and_then(Value::as_array);
     if let Some(versions) = versions.filter(|v| !v.is_empty()) {
@@ -339,18 +342,16 @@ fn unpruned_required(
 
 /// The CRD `value` (the object, or its spec under `spec`) as [`Crds`] keeps it, its
 /// schemas compiled on first use; `None` without a group and kind.
-pub fn define(mut value: Value) -> Option<Definition> {
-    // Moved out, not copied: a CRD's schema is most of its size.
-    let mut schemas: Vec<Option<Value>> = value
-        .pointer_mut("/spec/versions")
-        .and_then(Value::as_array_mut)
-        .into_iter()
-        .flatten()
-        .map(|v| v.pointer_mut("/schema/openAPIV3Schema").map(Value::take))
-        .collect();
-    definition(&value, |i, _| {
-        (schemas.get_mut(i).and_then(Option::take), OnceLock::new())
-    })
+pub fn define(value: Value) -> Option<Definition> {
+    definition(&value, |_, schema| (compact(schema), OnceLock::new()))
+}
+
+/// A schema as compact JSON (`None` only if it cannot be written, which a parsed value
+/// always can).
+fn compact(schema: &Value) -> Option<Box<str>> {
+    serde_json::to_string(schema)
+        .ok()
+        .map(String::into_boxed_str)
 }
 
 /// The problems of a CRD object itself (`crd-invalid`): see [`compile`].
@@ -500,12 +501,18 @@ impl Crds {
             // one; the CRD itself is reported).
             return Some(Verdict::Checked(Vec::new()));
         }
-        let compile = || match &v.source {
-            Some(schema) => Node::compile(schema),
-            None => Err(SchemaProblem {
-                pointer: String::new(),
-                message: "no schema".into(),
-            }),
+        let compile = || {
+            let schema = v
+                .source
+                .as_deref()
+                .and_then(|s| serde_json::from_str(s).ok());
+            match schema {
+                Some(schema) => Node::compile(&schema),
+                None => Err(SchemaProblem {
+                    pointer: String::new(),
+                    message: "no schema".into(),
+                }),
+            }
         };
         let node = match v.compiled.get_or_init(compile) {
             Ok(n) => n,
