@@ -168,9 +168,24 @@ fn indent(text: &str) -> String {
         .join("\n")
 }
 
-/// The rule's equivalents in other tools, one `tool: ids` line each.
+/// The rule's equivalents in other tools, one line per peer check
+/// (`checkov CKV_K8S_37: partial: <note>`), then its Pod Security Standards control.
 pub fn equivalents(r: &RuleMeta) -> Vec<String> {
-    r.equivalent_tools()
+    let mut out = Vec::new();
+    for tool in Tool::ALL {
+        for e in r.equivalents.of(tool) {
+            let mut line = format!("{} {}: {}", tool.name(), e.id, e.exactness.as_str());
+            if let Some(note) = &e.note {
+                line.push_str(": ");
+                line.push_str(note);
+            }
+            out.push(line);
+        }
+    }
+    if let Some(p) = &r.equivalents.pss {
+        out.push(format!("Pod Security Standards: {p}"));
+    }
+    out
 }
 
 /// The table of rules (id, name, severity, title), linking each id to `base#id`.
@@ -210,7 +225,11 @@ pub fn markdown(rules: &[RuleMeta]) -> String {
         let _ = writeln!(s, "{}\n\n**Fix.** {}\n", r.rationale, r.remediation);
         let eq = equivalents(r);
         if !eq.is_empty() {
-            let _ = writeln!(s, "**Equivalents.** {}\n", eq.join("; "));
+            let _ = writeln!(s, "**Equivalents.**\n");
+            for line in eq {
+                let _ = writeln!(s, "- {line}");
+            }
+            s.push('\n');
         }
         let refs: Vec<String> = r.references.iter().map(|u| format!("<{u}>")).collect();
         let _ = writeln!(s, "**References.** {}", refs.join(", "));
