@@ -76,6 +76,12 @@ pub struct RulesArgs {
     /// Output format
     #[arg(long, short = 'f', value_enum, default_value_t = RulesFormat::Text)]
     pub format: RulesFormat,
+
+    /// Only the rules covering this check of checkov, kube-linter or trivy
+    /// (`CKV_K8S_16`, `privileged-container`, `KSV017`; case-insensitive), exactly or
+    /// partly; exits 1 when none does
+    #[arg(long, value_name = "ID")]
+    pub equivalent: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -322,7 +328,10 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Check(args) => crate::pipeline::run_check(&args),
-        Command::Rules(args) => crate::rules::list(args.format),
+        Command::Rules(args) => match &args.equivalent {
+            Some(id) => crate::rules::equivalent(id, args.format),
+            None => crate::rules::list(args.format),
+        },
         Command::Explain { rule } => crate::rules::explain(&rule),
         Command::Render(args) => crate::render::command::run(
             &args.dir,

@@ -50,6 +50,37 @@ pub struct Config {
     /// Chart renderings to check (`helm:`), besides those GitOps objects ask for.
     #[serde(default)]
     pub helm: Vec<HelmRendering>,
+    /// Help for teams moving from other tools (`migration:`).
+    #[serde(default)]
+    pub migration: Migration,
+}
+
+/// `migration:`: what kubegate honours of the tools a team moves from.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Migration {
+    /// Tools (`checkov`, `kube-linter`) whose skip annotations silence the built-in rules
+    /// equivalent to the check they skip. Off by default.
+    #[serde(default)]
+    pub honour_annotations: Vec<String>,
+}
+
+/// The tools whose skip annotations kubegate can honour.
+pub const ANNOTATION_TOOLS: &[&str] = &["checkov", "kube-linter"];
+
+impl Migration {
+    /// The peers to honour (names are checked when the file is loaded).
+    pub fn peers(&self) -> crate::suppress::Peers {
+        let has = |tool: &str| {
+            self.honour_annotations
+                .iter()
+                .any(|t| t.trim().eq_ignore_ascii_case(tool))
+        };
+        crate::suppress::Peers {
+            checkov: has("checkov"),
+            kube_linter: has("kube-linter"),
+        }
+    }
 }
 
 /// One chart rendering (`helm:` entries): `helm template <release> <chart> -n <namespace>
@@ -184,6 +215,7 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded> {
     };
     if let Some(d) = &doc {
         check_rule_names(&config.rules, &file, &text, d, &lines)?;
+        check_migration(&config.migration, &file, &text, d, &lines)?;
     }
     for s in &config.suppressions {
         if s.reason.trim().is_empty() {
@@ -284,6 +316,43 @@ fn check_rule_names(
                 &format!("/rules/severity/{}", crate::parse::source_map::escape(key)),
                 true
             )
+        );
+    }
+    Ok(())
+}
+
+/// `migration.honourAnnotations` names only tools whose annotations kubegate reads: any
+/// other name is an error at its line.
+fn check_migration(
+    m: &Migration,
+    file: &str,
+    text: &str,
+    doc: &Document,
+    lines: &crate::source::LineIndex,
+) -> anyhow::Result<()> {
+    for (i, tool) in m.honour_annotations.iter().enumerate() {
+        let name = tool.trim();
+        if ANNOTATION_TOOLS
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(name))
+        {
+            continue;
+        }
+        let offset = doc
+            .source_map
+            .locate(&format!("/migration/honourAnnotations/{i}"), text)
+            .map_or(0, |l| l.value.start);
+        let p = lines.position(text, offset);
+        let why = if name.eq_ignore_ascii_case("trivy") {
+            "trivy has no skip annotation for Kubernetes manifests (it reads `.trivyignore`)"
+        } else {
+            "unknown tool"
+        };
+        anyhow::bail!(
+            "{file}:{}:{}: migration.honourAnnotations: `{name}`: {why}; expected one of: {}",
+            p.line,
+            p.column,
+            ANNOTATION_TOOLS.join(", ")
         );
     }
     Ok(())

@@ -78,37 +78,220 @@ impl Effect {
     }
 }
 
-/// True equivalents in other tools: same condition, same scope.
+/// A tool users migrate from, whose checks the rules' equivalents name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Tool {
+    Checkov,
+    KubeLinter,
+    Trivy,
+}
+
+impl Tool {
+    pub const ALL: [Tool; 3] = [Tool::Checkov, Tool::KubeLinter, Tool::Trivy];
+
+    /// The tool's name as the metadata, the configuration and the reports write it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tool::Checkov => "checkov",
+            Tool::KubeLinter => "kube-linter",
+            Tool::Trivy => "trivy",
+        }
+    }
+
+    /// The tool named `name` (case-insensitive).
+    pub fn parse(name: &str) -> Option<Tool> {
+        Tool::ALL
+            .into_iter()
+            .find(|t| t.name().eq_ignore_ascii_case(name))
+    }
+}
+
+/// How closely a peer tool's check matches a rule.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Match {
+    /// Same condition, same scope: the two fire on the same objects.
+    #[default]
+    Exact,
+    /// Overlapping: the note says how they differ.
+    Partial,
+}
+
+impl Match {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Match::Exact => "exact",
+            Match::Partial => "partial",
+        }
+    }
+}
+
+/// One check of a peer tool that a rule covers. In the metadata, a plain string is an
+/// exact equivalent; `{id, match: partial, note}` a partial one, whose one-line note (which
+/// is required) says how the two differ.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Equivalent {
+    pub id: String,
+    #[serde(rename = "match")]
+    pub exactness: Match,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl Equivalent {
+    /// `CKV_K8S_16`, or `CKV_K8S_37 (partial: <note>)`.
+    pub fn describe(&self) -> String {
+        match (&self.exactness, &self.note) {
+            (Match::Exact, None) => self.id.clone(),
+            (m, Some(note)) => format!("{} ({}: {note})", self.id, m.as_str()),
+            (m, None) => format!("{} ({})", self.id, m.as_str()),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Equivalent {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let value = serde_json::Value::deserialize(d)?;
+        let map = match value {
+            serde_json::Value::String(id) => {
+                return Ok(Equivalent {
+                    id,
+                    exactness: Match::Exact,
+                    note: None,
+                });
+            }
+            serde_json::Value::Object(map) => map,
+            other => {
+                return Err(D::Error::custom(format!(
+                    "an equivalent is an id or `{{id, match, note}}`, not `{other}`"
+                )));
+            }
+        };
+        if let Some(k) = map
+            .keys()
+            .find(|k| !["id", "match", "note"].contains(&k.as_str()))
+        {
+            return Err(D::Error::custom(format!(
+                "unknown field `{k}` in an equivalent (expected id, match, note)"
+            )));
+        }
+        let text = |key: &str| match map.get(key) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::String(s)) => Ok(Some(s.trim().to_owned())),
+            Some(other) => Err(D::Error::custom(format!(
+                "`{key}` of an equivalent must be a string, not `{other}`"
+            ))),
+        };
+        let id = text("id")?
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| D::Error::custom("an equivalent needs an `id`"))?;
+        let exactness = match text("match")?.as_deref() {
+            None | Some("exact") => Match::Exact,
+            Some("partial") => Match::Partial,
+            Some(other) => {
+                return Err(D::Error::custom(format!(
+                    "equivalent `{id}`: unknown match `{other}` (expected exact or partial)"
+                )));
+            }
+        };
+        let note = text("note")?.filter(|s| !s.is_empty());
+        match &note {
+            None if exactness == Match::Partial => {
+                return Err(D::Error::custom(format!(
+                    "equivalent `{id}` is partial: its `note` must say how it differs"
+                )));
+            }
+            Some(n) if n.contains('\n') => {
+                return Err(D::Error::custom(format!(
+                    "equivalent `{id}`: the note is one line"
+                )));
+            }
+            _ => {}
+        }
+        Ok(Equivalent {
+            id,
+            exactness,
+            note,
+        })
+    }
+}
+
+/// Checks of other tools a rule covers, exactly or partly.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Equivalents {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub checkov: Vec<String>,
+    pub checkov: Vec<Equivalent>,
     #[serde(default, rename = "kube-linter", skip_serializing_if = "Vec::is_empty")]
-    pub kube_linter: Vec<String>,
+    pub kube_linter: Vec<Equivalent>,
     /// Pod Security Standards control, e.g. `baseline: Privileged Containers`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pss: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub trivy: Vec<String>,
+    pub trivy: Vec<Equivalent>,
+}
+
+impl Equivalents {
+    /// The checks of `tool` the rule covers.
+    pub fn of(&self, tool: Tool) -> &[Equivalent] {
+        match tool {
+            Tool::Checkov => &self.checkov,
+            Tool::KubeLinter => &self.kube_linter,
+            Tool::Trivy => &self.trivy,
+        }
+    }
+
+    /// The equivalent of `tool` with id `id` (case-insensitive; for trivy, `KSV-0017` and
+    /// `KSV017` are the same check).
+    pub fn find(&self, tool: Tool, id: &str) -> Option<&Equivalent> {
+        self.of(tool).iter().find(|e| same_peer_id(tool, &e.id, id))
+    }
+}
+
+/// Whether two spellings name one check of `tool`: ids are case-insensitive, and trivy's
+/// `AVD-KSV-0017` / `KSV-0017` / `KSV017` are one check.
+pub fn same_peer_id(tool: Tool, a: &str, b: &str) -> bool {
+    if a.eq_ignore_ascii_case(b) {
+        return true;
+    }
+    tool == Tool::Trivy && trivy_number(a).is_some() && trivy_number(a) == trivy_number(b)
+}
+
+fn trivy_number(id: &str) -> Option<u32> {
+    let up = id.to_ascii_uppercase();
+    let rest = up.strip_prefix("AVD-").unwrap_or(&up);
+    let digits = rest.strip_prefix("KSV")?;
+    let digits = digits.strip_prefix('-').unwrap_or(digits);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 impl RuleMeta {
-    /// The same check in other tools, one line per tool (`kube-linter: privileged-container`).
+    /// The same check in other tools, one line per tool
+    /// (`checkov: CKV_K8S_16, CKV_K8S_37 (partial: ...)`).
     pub fn equivalent_tools(&self) -> Vec<String> {
         let e = &self.equivalents;
+        let ids = |list: &[Equivalent]| {
+            list.iter()
+                .map(Equivalent::describe)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         let mut out = Vec::new();
         if !e.checkov.is_empty() {
-            out.push(format!("checkov: {}", e.checkov.join(", ")));
+            out.push(format!("checkov: {}", ids(&e.checkov)));
         }
         if !e.kube_linter.is_empty() {
-            out.push(format!("kube-linter: {}", e.kube_linter.join(", ")));
+            out.push(format!("kube-linter: {}", ids(&e.kube_linter)));
         }
         if let Some(p) = &e.pss {
             out.push(format!("Pod Security Standards: {p}"));
         }
         if !e.trivy.is_empty() {
-            out.push(format!("trivy: {}", e.trivy.join(", ")));
+            out.push(format!("trivy: {}", ids(&e.trivy)));
         }
         out
     }

@@ -2,8 +2,9 @@
 
 use std::fmt::Write as _;
 
-use crate::cli::{EXIT_CLEAN, EXIT_ERROR, RulesFormat};
+use crate::cli::{EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, RulesFormat};
 use crate::policy::{self, RuleMeta};
+use crate::rule::{Equivalent, Tool};
 
 fn load() -> anyhow::Result<Vec<RuleMeta>> {
     policy::rules().map_err(|e| anyhow::anyhow!("built-in rules: {e}"))
@@ -31,6 +32,74 @@ pub fn list(format: RulesFormat) -> anyhow::Result<u8> {
     };
     print!("{out}");
     Ok(EXIT_CLEAN)
+}
+
+/// `kubegate rules --equivalent ID`: the rules covering the check `id` of a peer tool, with
+/// how closely. Exit 0 when one does, 1 when none does.
+pub fn equivalent(id: &str, format: RulesFormat) -> anyhow::Result<u8> {
+    let rules = load()?;
+    let found = covering(&rules, id.trim());
+    if found.is_empty() {
+        crate::cli::diag(&format!(
+            "kubegate: no built-in rule covers `{id}` (no checkov, kube-linter or trivy check \
+             of that id is listed as an equivalent; see docs/migration.md)"
+        ));
+        return Ok(EXIT_FINDINGS);
+    }
+    let out = match format {
+        RulesFormat::Json => {
+            let list: Vec<serde_json::Value> = found
+                .iter()
+                .map(|(r, tool, e)| {
+                    serde_json::json!({
+                        "tool": tool.name(),
+                        "id": e.id,
+                        "match": e.exactness,
+                        "note": e.note,
+                        "rule": r.id,
+                        "name": r.name,
+                        "title": r.title,
+                    })
+                })
+                .collect();
+            serde_json::to_string_pretty(&list)? + "\n"
+        }
+        RulesFormat::Text | RulesFormat::Markdown => {
+            let mut s = String::new();
+            for (r, tool, e) in &found {
+                write!(
+                    s,
+                    "{} {}: {} {} ({}): {}",
+                    tool.name(),
+                    e.id,
+                    e.exactness.as_str(),
+                    r.id,
+                    r.name,
+                    r.title
+                )?;
+                if let Some(note) = &e.note {
+                    write!(s, "\n  differs: {note}")?;
+                }
+                s.push('\n');
+            }
+            s
+        }
+    };
+    print!("{out}");
+    Ok(EXIT_CLEAN)
+}
+
+/// Every (rule, tool, equivalent) whose equivalent is the peer check `id`, in rule order.
+pub fn covering<'a>(rules: &'a [RuleMeta], id: &str) -> Vec<(&'a RuleMeta, Tool, &'a Equivalent)> {
+    let mut out = Vec::new();
+    for r in rules {
+        for tool in Tool::ALL {
+            if let Some(e) = r.equivalents.find(tool, id) {
+                out.push((r, tool, e));
+            }
+        }
+    }
+    out
 }
 
 pub fn explain(key: &str) -> anyhow::Result<u8> {
@@ -99,9 +168,24 @@ fn indent(text: &str) -> String {
         .join("\n")
 }
 
-/// The rule's equivalents in other tools, one `tool: ids` line each.
+/// The rule's equivalents in other tools, one line per peer check
+/// (`checkov CKV_K8S_37: partial: <note>`), then its Pod Security Standards control.
 pub fn equivalents(r: &RuleMeta) -> Vec<String> {
-    r.equivalent_tools()
+    let mut out = Vec::new();
+    for tool in Tool::ALL {
+        for e in r.equivalents.of(tool) {
+            let mut line = format!("{} {}: {}", tool.name(), e.id, e.exactness.as_str());
+            if let Some(note) = &e.note {
+                line.push_str(": ");
+                line.push_str(note);
+            }
+            out.push(line);
+        }
+    }
+    if let Some(p) = &r.equivalents.pss {
+        out.push(format!("Pod Security Standards: {p}"));
+    }
+    out
 }
 
 /// The table of rules (id, name, severity, title), linking each id to `base#id`.
@@ -141,7 +225,11 @@ pub fn markdown(rules: &[RuleMeta]) -> String {
         let _ = writeln!(s, "{}\n\n**Fix.** {}\n", r.rationale, r.remediation);
         let eq = equivalents(r);
         if !eq.is_empty() {
-            let _ = writeln!(s, "**Equivalents.** {}\n", eq.join("; "));
+            let _ = writeln!(s, "**Equivalents.**\n");
+            for line in eq {
+                let _ = writeln!(s, "- {line}");
+            }
+            s.push('\n');
         }
         let refs: Vec<String> = r.references.iter().map(|u| format!("<{u}>")).collect();
         let _ = writeln!(s, "**References.** {}", refs.join(", "));

@@ -24,6 +24,7 @@ fn run(file: &Path, id: &str) -> Vec<kubegate::finding::Finding> {
         keep_sources: false,
         kustomize: Default::default(),
         inline_suppressions: false,
+        peer_annotations: Default::default(),
         combine: false,
     };
     let input = Input::File {

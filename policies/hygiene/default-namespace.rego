@@ -9,7 +9,7 @@
 #   Only an explicit `metadata.namespace: default` is flagged. A manifest without a namespace
 #   goes wherever it is applied (`kubectl -n`, Kustomize, Helm or Argo CD set it), which
 #   kubegate cannot know; that is why checkov CKV_K8S_21, trivy KSV110 and kube-linter's
-#   use-namespace, which also flag a missing namespace, are not equivalents. Cluster-scoped
+#   use-namespace, which also flag a missing namespace, are partial equivalents. Cluster-scoped
 #   kinds, the `default` ServiceAccount and the `kubernetes` Service are not flagged.
 # related_resources:
 #   - ref: https://kubernetes.io/docs/concepts/overview/working-with-objects/namespaces/
@@ -22,6 +22,13 @@
 #   remediation: |
 #     Create a namespace for the application and set `metadata.namespace` to it (or remove the
 #     field and let your deployment tool set the namespace).
+#   equivalents:
+#     checkov:
+#       - {id: CKV_K8S_21, match: partial, note: "checkov also flags an object without a namespace"}
+#     kube-linter:
+#       - {id: use-namespace, match: partial, note: "kube-linter also flags an object without a namespace"}
+#     trivy:
+#       - {id: KSV110, match: partial, note: "trivy checks workloads only, and also flags one without a namespace"}
 package kubegate.rules.hygiene.default_namespace
 
 import rego.v1

@@ -17,7 +17,7 @@
 #   template placeholders (`${...}`, `{{...}}`, `<your-password>`, `SCREAMING_SNAKE_CASE`
 #   words such as `GOOGLE_API_KEY_VAL` that a script substitutes). `valueFrom` is never
 #   flagged. The message never repeats the value. (kube-linter's env-var-secret only matches
-#   names containing `secret`, so it is not an equivalent.)
+#   names containing `secret`, so it is a partial equivalent.)
 # related_resources:
 #   - ref: https://kubernetes.io/docs/concepts/configuration/secret/#using-secrets-as-environment-variables
 #   - ref: https://kubernetes.io/docs/concepts/security/secrets-good-practices/
@@ -32,6 +32,9 @@
 #     Sealed Secrets, SOPS or External Secrets) and reference it with
 #     `valueFrom.secretKeyRef`, or better mount it as a file. Rotate the credential: it is in
 #     the repository's history.
+#   equivalents:
+#     kube-linter:
+#       - {id: env-var-secret, match: partial, note: "kube-linter flags any literal value of a variable whose name contains secret; kubegate more credential names, skipping placeholders"}
 package kubegate.rules.hygiene.hardcoded_secret_in_env
 
 import rego.v1

@@ -21,6 +21,8 @@
 #     application read the file, for example through a `*_FILE` variable pointing at it.
 #   equivalents:
 #     checkov: [CKV_K8S_35]
+#     kube-linter:
+#       - {id: read-secret-from-env-var, match: partial, note: "kube-linter flags only env[].valueFrom.secretKeyRef, not envFrom"}
 package kubegate.rules.hygiene.secret_exposed_as_env_var
 
 import rego.v1

@@ -8,7 +8,7 @@
 #   quotes (`targetPort: "8080"`): quoted, it is a name, and a name needs a letter.
 #
 #   kube-linter's invalid-target-ports also checks that a numeric `targetPort` is between
-#   1 and 65535, so it is not listed as an equivalent.
+#   1 and 65535, so it is a partial equivalent.
 # related_resources:
 #   - ref: https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/pod-v1/#ports
 #   - ref: https://kubernetes.io/docs/reference/kubernetes-api/service-resources/service-v1/#ServiceSpec
@@ -23,6 +23,9 @@
 #     Rename the port: at most 15 lowercase letters, digits and single dashes, with at least
 #     one letter (`http`, `metrics`, `grpc-web`), and use the same name in the Service's
 #     `targetPort` and in probes. For a port number, write it unquoted.
+#   equivalents:
+#     kube-linter:
+#       - {id: invalid-target-ports, match: partial, note: "kube-linter also checks that a numeric targetPort is between 1 and 65535"}
 package kubegate.rules.network.invalid_port_name
 
 import rego.v1

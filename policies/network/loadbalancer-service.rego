@@ -19,6 +19,9 @@
 #     Prefer a shared Ingress or Gateway for HTTP(S) traffic. If the Service must have its own
 #     load balancer, restrict its clients with `spec.loadBalancerSourceRanges` or make it an
 #     internal load balancer with your provider's annotation.
+#   equivalents:
+#     kube-linter:
+#       - {id: exposed-services, match: partial, note: "kube-linter flags every LoadBalancer Service, internal ones too, and NodePort ones (nodeport-service here)"}
 package kubegate.rules.network.loadbalancer_service
 
 import rego.v1

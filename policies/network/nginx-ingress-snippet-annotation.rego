@@ -9,7 +9,7 @@
 #   snippets are disabled unless the cluster operator sets `allow-snippet-annotations:
 #   "true"`, so on most clusters the annotation is ignored or rejected anyway. (checkov
 #   CKV_K8S_153 flags every annotation whose key contains `snippet`, whatever the
-#   controller, so it is not an exact equivalent.)
+#   controller, so it is a partial equivalent.)
 # related_resources:
 #   - ref: https://github.com/kubernetes/ingress-nginx/issues/7837
 #   - ref: https://kubernetes.github.io/ingress-nginx/user-guide/nginx-configuration/annotations/
@@ -23,6 +23,11 @@
 #     Replace the snippet with the dedicated annotation or ConfigMap option for what it does
 #     (headers, redirects, timeouts, rate limits), or move the logic into the application or a
 #     Gateway API filter.
+#   equivalents:
+#     checkov:
+#       - {id: CKV_K8S_152, match: partial, note: "checkov flags only snippets containing Lua code; kubegate every snippet annotation"}
+#       - {id: CKV_K8S_153, match: partial, note: "checkov flags every annotation whose key contains snippet, whatever the controller"}
+#       - {id: CKV_K8S_154, match: partial, note: "checkov flags only snippets containing an alias directive; kubegate every snippet annotation"}
 package kubegate.rules.network.nginx_ingress_snippet_annotation
 
 import rego.v1

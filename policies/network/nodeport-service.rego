@@ -21,6 +21,9 @@
 #     Use `type: ClusterIP` behind an Ingress or Gateway, or `type: LoadBalancer`. If a
 #     NodePort is really required (bare-metal without a load balancer), restrict which node
 #     addresses accept it with the kube-proxy `--nodeport-addresses` flag and firewall rules.
+#   equivalents:
+#     kube-linter:
+#       - {id: exposed-services, match: partial, note: "kube-linter flags NodePort and LoadBalancer Services in one check (loadbalancer-service here)"}
 package kubegate.rules.network.nodeport_service
 
 import rego.v1

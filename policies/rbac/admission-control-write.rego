@@ -25,6 +25,11 @@
 #     Keep admission configuration with cluster administrators. An operator that only injects
 #     the CA bundle of its own webhook needs `get`, `update` and `patch` limited with
 #     `resourceNames` to its configurations.
+#   equivalents:
+#     checkov:
+#       - {id: CKV_K8S_155, match: partial, note: "checkov flags only create, update and patch on webhook configurations, not delete nor admission policies"}
+#     trivy:
+#       - {id: KSV114, match: partial, note: "trivy also checks Roles and rules limited with resourceNames, and not admission policies"}
 package kubegate.rules.rbac.admission_control_write
 
 import rego.v1

@@ -20,6 +20,9 @@
 #   remediation: |
 #     Bind the role to the users, groups or service accounts that need it instead of
 #     `system:authenticated`.
+#   equivalents:
+#     trivy:
+#       - {id: KSV01011, match: partial, note: "trivy reports it only when scanning a GKE cluster"}
 package kubegate.rules.rbac.authenticated_group_binding
 
 import rego.v1

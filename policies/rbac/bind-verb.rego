@@ -20,6 +20,13 @@
 #     Remove `bind` (and `*`) from the verbs on `roles` and `clusterroles`, so the subject
 #     can only bind roles whose permissions it holds itself. If it must hand out roles it does
 #     not hold, list them in `resourceNames`.
+#   equivalents:
+#     checkov:
+#       - {id: CKV_K8S_157, match: partial, note: "checkov looks for bind on rolebindings and clusterrolebindings, kubegate on roles and clusterroles; both flag *"}
+#     trivy:
+#       - {id: KSV050, match: partial, note: "trivy flags escalate, bind, impersonate or * on roles and rolebindings in one check"}
+#       - {id: KSV051, match: partial, note: "trivy flags only bind with resourceNames * together with create on rolebindings"}
+#       - {id: KSV052, match: partial, note: "trivy flags only bind with resourceNames * together with create on clusterrolebindings"}
 package kubegate.rules.rbac.bind_verb
 
 import rego.v1

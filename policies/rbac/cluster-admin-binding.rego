@@ -21,6 +21,8 @@
 #     identity.
 #   equivalents:
 #     kube-linter: [cluster-admin-role-binding]
+#     trivy:
+#       - {id: KSV111, match: partial, note: "trivy flags any binding to cluster-admin, admin or edit"}
 package kubegate.rules.rbac.cluster_admin_binding
 
 import rego.v1

@@ -27,6 +27,9 @@
 #     Leave CSR approval to the control plane and to dedicated approvers you trust (such as
 #     a kubelet-serving approver that checks node identity). If the subject approves
 #     certificates for its own signer, limit `approve` with `resourceNames` to that signer.
+#   equivalents:
+#     checkov:
+#       - {id: CKV_K8S_156, match: partial, note: "checkov does not exempt approve limited with resourceNames to a custom signer"}
 package kubegate.rules.rbac.csr_approval
 
 import rego.v1

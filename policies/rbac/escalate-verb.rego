@@ -22,6 +22,8 @@
 #     permissions it holds itself.
 #   equivalents:
 #     checkov: [CKV_K8S_158]
+#     trivy:
+#       - {id: KSV050, match: partial, note: "trivy flags escalate, bind, impersonate or * on roles and rolebindings in one check"}
 package kubegate.rules.rbac.escalate_verb
 
 import rego.v1

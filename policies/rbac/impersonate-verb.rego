@@ -21,6 +21,12 @@
 #   remediation: |
 #     Remove `impersonate`, or limit it with `resourceNames` to the identities the subject
 #     needs to act as (never `system:masters`).
+#   equivalents:
+#     checkov:
+#       - {id: CKV2_K8S_3, match: partial, note: "checkov reports the binding that grants it to a ServiceAccount or Node; kubegate the role"}
+#     trivy:
+#       - {id: KSV043, match: partial, note: "trivy flags only impersonate on groups with apiGroups *"}
+#       - {id: KSV050, match: partial, note: "trivy flags escalate, bind, impersonate or * on roles and rolebindings in one check"}
 package kubegate.rules.rbac.impersonate_verb
 
 import rego.v1

@@ -18,6 +18,9 @@
 #   remediation: |
 #     Bind the `admin` or `edit` ClusterRole (or a Role with the permissions the subjects use)
 #     instead of `cluster-admin`.
+#   equivalents:
+#     trivy:
+#       - {id: KSV111, match: partial, note: "trivy flags any binding to cluster-admin, admin or edit"}
 package kubegate.rules.rbac.namespaced_cluster_admin_binding
 
 import rego.v1

@@ -24,6 +24,11 @@
 #     `nodes/metrics` (`/metrics`, `/metrics/cadvisor`), `nodes/stats` (summary API),
 #     `nodes/log`, and from Kubernetes 1.36 `nodes/healthz`, `nodes/pods` and
 #     `nodes/configz`. None of them reaches the exec endpoints.
+#   equivalents:
+#     checkov:
+#       - {id: CKV2_K8S_2, match: partial, note: "checkov flags create on nodes/proxy (and pods/exec) only in roles bound to a ServiceAccount or Node, on the binding"}
+#     trivy:
+#       - {id: KSV047, match: partial, note: "trivy also checks Roles, where nodes/proxy grants nothing, and does not count * verbs"}
 package kubegate.rules.rbac.node_proxy_access
 
 import rego.v1

@@ -26,6 +26,11 @@
 #     operators), in the namespaces they manage, and enforce the `baseline` or `restricted`
 #     Pod Security Standard there (label the namespace
 #     `pod-security.kubernetes.io/enforce`) so created pods cannot take the node.
+#   equivalents:
+#     kube-linter:
+#       - {id: access-to-create-pods, match: partial, note: "kube-linter reports the subjects that get it through bindings, and flags only create"}
+#     trivy:
+#       - {id: KSV048, match: partial, note: "trivy also flags delete and deletecollection, and rules limited with resourceNames"}
 package kubegate.rules.rbac.pod_creation
 
 import rego.v1

@@ -27,6 +27,12 @@
 #     workloads use; give interactive debugging rights to people through a separate,
 #     time-limited binding, in the namespaces they need. Replace `*` resources and verbs with
 #     the ones the subject uses.
+#   equivalents:
+#     checkov:
+#       - {id: CKV2_K8S_2, match: partial, note: "checkov flags create on pods/exec (and nodes/proxy) only in roles bound to a ServiceAccount or Node, on the binding"}
+#     trivy:
+#       - {id: KSV053, match: partial, note: "trivy flags write verbs on pods/exec, not get"}
+#       - {id: KSV054, match: partial, note: "trivy flags only create on pods/attach with get on pods, both with apiGroups *"}
 package kubegate.rules.rbac.pod_exec_attach
 
 import rego.v1

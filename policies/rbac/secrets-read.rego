@@ -24,6 +24,14 @@
 #     with `resourceNames` (and only `get`). Prefer mounting secrets into the pods that use
 #     them over reading them through the API. Replace `*` resources with the resources the
 #     subject uses.
+#   equivalents:
+#     checkov:
+#       - {id: CKV2_K8S_5, match: partial, note: "checkov reports the binding that grants it to a ServiceAccount or Node; kubegate the role"}
+#     kube-linter:
+#       - {id: access-to-secrets, match: partial, note: "kube-linter reports the subjects that get it through bindings, and also flags create and delete"}
+#     trivy:
+#       - {id: KSV041, match: partial, note: "trivy flags any verb on secrets in a ClusterRole, write verbs and resourceNames included"}
+#       - {id: KSV113, match: partial, note: "trivy flags any verb on secrets in a Role, write verbs and resourceNames included"}
 package kubegate.rules.rbac.secrets_read
 
 import rego.v1

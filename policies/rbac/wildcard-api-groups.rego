@@ -18,6 +18,9 @@
 #   remediation: |
 #     Name the API groups of the resources: `""` for core resources (pods, services,
 #     configmaps), `apps` for deployments, `batch` for jobs, and the group of each CRD.
+#   equivalents:
+#     checkov:
+#       - {id: CKV_K8S_49, match: partial, note: "checkov reads only the first rule of the role, and also flags * in verbs and resources (wildcard-in-rules here)"}
 package kubegate.rules.rbac.wildcard_api_groups
 
 import rego.v1

@@ -24,7 +24,13 @@
 #     `kubectl auth can-i --list --as=system:serviceaccount:<ns>:<sa>` and the audit log show
 #     what a workload actually uses.
 #   equivalents:
+#     checkov:
+#       - {id: CKV_K8S_49, match: partial, note: "checkov reads only the first rule of the role, and also flags * in apiGroups (wildcard-api-groups here)"}
 #     kube-linter: [wildcard-in-rules]
+#     trivy:
+#       - {id: KSV045, match: partial, note: "trivy flags a * verb only on some resources (secrets, pods, workloads, RBAC, users, groups)"}
+#       - {id: KSV046, match: partial, note: "trivy flags * resources in ClusterRoles with common verbs only"}
+#       - {id: KSV112, match: partial, note: "trivy flags * resources in Roles with common verbs only"}
 package kubegate.rules.rbac.wildcard_in_rules
 
 import rego.v1

@@ -9,8 +9,8 @@
 #
 #   A container that sets `resources.limits.cpu` but no request is not flagged: the API server
 #   defaults the request to the limit. (checkov CKV_K8S_10 and trivy KSV015 flag that case
-#   too, so they are close but not exact equivalents; kube-linter's unset-cpu-requirements
-#   checks the request and the limit together.)
+#   too, so they are partial equivalents, as is kube-linter's unset-cpu-requirements, which
+#   also flags a request of 0.)
 # related_resources:
 #   - ref: https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/#requests-and-limits
 # custom:
@@ -22,6 +22,13 @@
 #   remediation: |
 #     Set `resources.requests.cpu` to what the container uses under normal load (for example
 #     `250m`), measured from metrics or a load test.
+#   equivalents:
+#     checkov:
+#       - {id: CKV_K8S_10, match: partial, note: "checkov also flags a container that sets only a CPU limit, to which the request defaults"}
+#     kube-linter:
+#       - {id: unset-cpu-requirements, match: partial, note: "kube-linter also flags a container that sets only a CPU limit, and a request of 0"}
+#     trivy:
+#       - {id: KSV015, match: partial, note: "trivy also flags a container that sets only a CPU limit, to which the request defaults"}
 package kubegate.rules.reliability.missing_cpu_request
 
 import rego.v1

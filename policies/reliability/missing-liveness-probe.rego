@@ -24,6 +24,11 @@
 #     (for example an `httpGet` on a cheap health endpoint that does not check downstream
 #     dependencies). Give slow-starting containers a `startupProbe` instead of a long
 #     `initialDelaySeconds`.
+#   equivalents:
+#     checkov:
+#       - {id: CKV_K8S_8, match: partial, note: "checkov also flags Pods of Jobs and Pods with restartPolicy Never or OnFailure"}
+#     kube-linter:
+#       - {id: no-liveness-probe, match: partial, note: "kube-linter also flags Jobs and CronJobs"}
 package kubegate.rules.reliability.missing_liveness_probe
 
 import rego.v1

@@ -19,6 +19,8 @@
 #     (for example `512Mi`).
 #   equivalents:
 #     checkov: [CKV_K8S_13]
+#     kube-linter:
+#       - {id: unset-memory-requirements, match: partial, note: "kube-linter also flags a memory limit of 0"}
 #     trivy: [KSV018]
 package kubegate.rules.reliability.missing_memory_limit
 

@@ -7,8 +7,8 @@
 #
 #   A container that sets `resources.limits.memory` but no request is not flagged: the API
 #   server defaults the request to the limit. (checkov CKV_K8S_12 and trivy KSV016 flag that
-#   case too, so they are close but not exact equivalents; kube-linter's
-#   unset-memory-requirements checks the request and the limit together.)
+#   case too, so they are partial equivalents; kube-linter's unset-memory-requirements
+#   checks the limit, as missing-memory-limit does.)
 # related_resources:
 #   - ref: https://kubernetes.io/docs/concepts/configuration/manage-resources-containers/#requests-and-limits
 #   - ref: https://kubernetes.io/docs/concepts/scheduling-eviction/node-pressure-eviction/
@@ -21,6 +21,11 @@
 #   remediation: |
 #     Set `resources.requests.memory` to the container's steady-state working set (for
 #     example `256Mi`), measured from metrics or a load test.
+#   equivalents:
+#     checkov:
+#       - {id: CKV_K8S_12, match: partial, note: "checkov also flags a container that sets only a memory limit, to which the request defaults"}
+#     trivy:
+#       - {id: KSV016, match: partial, note: "trivy also flags a container that sets only a memory limit, to which the request defaults"}
 package kubegate.rules.reliability.missing_memory_request
 
 import rego.v1

@@ -23,6 +23,11 @@
 #   remediation: |
 #     Add a `readinessProbe` that succeeds only when the container can serve requests (for
 #     example an `httpGet` on a readiness endpoint).
+#   equivalents:
+#     checkov:
+#       - {id: CKV_K8S_9, match: partial, note: "checkov also flags Pods of Jobs and Pods with restartPolicy Never or OnFailure"}
+#     kube-linter:
+#       - {id: no-readiness-probe, match: partial, note: "kube-linter also flags Jobs and CronJobs"}
 package kubegate.rules.reliability.missing_readiness_probe
 
 import rego.v1

@@ -16,7 +16,7 @@
 #
 #   kube-linter's no-anti-affinity is close but not the same check: it ignores
 #   `topologySpreadConstraints`, and by default accepts only the topology key
-#   `kubernetes.io/hostname`, so it is not listed as an equivalent.
+#   `kubernetes.io/hostname`, so it is a partial equivalent.
 # related_resources:
 #   - ref: https://kubernetes.io/docs/concepts/scheduling-eviction/assign-pod-node/#inter-pod-affinity-and-anti-affinity
 #   - ref: https://kubernetes.io/docs/concepts/scheduling-eviction/topology-spread-constraints/
@@ -31,6 +31,9 @@
 #     `topologyKey: kubernetes.io/hostname`, `whenUnsatisfiable: ScheduleAnyway`) or a
 #     `podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution` term, with a
 #     `labelSelector` that matches the pod template's own labels.
+#   equivalents:
+#     kube-linter:
+#       - {id: no-anti-affinity, match: partial, note: "kube-linter ignores topologySpreadConstraints and by default accepts only the kubernetes.io/hostname topology key"}
 package kubegate.rules.reliability.no_anti_affinity
 
 import rego.v1

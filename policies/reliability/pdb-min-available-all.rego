@@ -9,7 +9,7 @@
 #   An integer (or a smaller percentage) that is at least the replicas of the selected
 #   workload blocks evictions the same way; pdb-min-available-replicas (KG415) compares the
 #   budget with the workloads of the run for that. kube-linter's pdb-min-available does both
-#   in one check, so it is not listed as an equivalent of either.
+#   in one check, so it is a partial equivalent of either.
 # related_resources:
 #   - ref: https://kubernetes.io/docs/tasks/run-application/configure-pdb/
 #   - ref: https://kubernetes.io/docs/concepts/workloads/pods/disruptions/
@@ -22,6 +22,9 @@
 #   remediation: |
 #     Lower `minAvailable` below 100% (or use `maxUnavailable: 1`), and run enough replicas
 #     that losing one is acceptable.
+#   equivalents:
+#     kube-linter:
+#       - {id: pdb-min-available, match: partial, note: "kube-linter also compares an integer minAvailable with the replicas (pdb-min-available-replicas here)"}
 package kubegate.rules.reliability.pdb_min_available_all
 
 import rego.v1

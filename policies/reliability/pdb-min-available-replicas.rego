@@ -13,7 +13,7 @@
 #   A budget of `100%` is reported by pdb-min-available-all (KG412) instead. An object
 #   without `metadata.namespace` is taken to share the namespace of any other object.
 #   (kube-linter's pdb-min-available matches workloads whose selector equals the budget's
-#   and rounds percentages down, so it is not listed as an equivalent.)
+#   and rounds percentages down, so it is a partial equivalent.)
 # related_resources:
 #   - ref: https://kubernetes.io/docs/tasks/run-application/configure-pdb/#rounding-logic-when-specifying-percentages
 #   - ref: https://kubernetes.io/docs/concepts/workloads/pods/disruptions/
@@ -27,6 +27,9 @@
 #   remediation: |
 #     Set `minAvailable` below the workload's replicas (or use `maxUnavailable: 1`), or run
 #     more replicas.
+#   equivalents:
+#     kube-linter:
+#       - {id: pdb-min-available, match: partial, note: "kube-linter matches workloads whose selector equals the budget's, rounds percentages down and also flags 100% (pdb-min-available-all here)"}
 package kubegate.rules.reliability.pdb_min_available_replicas
 
 import rego.v1

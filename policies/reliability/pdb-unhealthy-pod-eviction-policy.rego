@@ -10,7 +10,7 @@
 #   Kubernetes 1.31, on by default since 1.27).
 #
 #   kube-linter's pdb-unhealthy-pod-eviction-policy flags only a budget that does not set
-#   the field; this rule also flags an explicit `IfHealthyBudget`, so it is not listed as an
+#   the field; this rule also flags an explicit `IfHealthyBudget`, so it is a partial
 #   equivalent. Only `policy/v1` budgets are checked: the removed `policy/v1beta1` has no
 #   such field.
 # related_resources:
@@ -24,6 +24,9 @@
 #   remediation: |
 #     Set `spec.unhealthyPodEvictionPolicy: AlwaysAllow`, unless the application must keep
 #     unready pods running (for example, one that needs them to recover quorum).
+#   equivalents:
+#     kube-linter:
+#       - {id: pdb-unhealthy-pod-eviction-policy, match: partial, note: "kube-linter flags only a budget without the field; kubegate also an explicit IfHealthyBudget"}
 package kubegate.rules.reliability.pdb_unhealthy_pod_eviction_policy
 
 import rego.v1

@@ -10,7 +10,7 @@
 #   Numeric ports are checked by probe-port-not-declared (KG414), as a warning:
 #   `containerPort` is informational and a process may listen on a port it does not
 #   declare. (kube-linter's liveness-port, readiness-port and startup-port check numeric
-#   `httpGet` ports too, so they are not equivalents of this rule alone.)
+#   `httpGet` ports too, so they are partial equivalents of this rule alone.)
 # related_resources:
 #   - ref: https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/#use-a-named-port
 # custom:
@@ -22,6 +22,11 @@
 #   remediation: |
 #     Add the port to the container's `ports` with that `name` (and its `containerPort`), or
 #     use the port number in the probe.
+#   equivalents:
+#     kube-linter:
+#       - {id: liveness-port, match: partial, note: "kube-linter checks named and numeric httpGet ports in one check (probe-port-not-declared here for numbers)"}
+#       - {id: readiness-port, match: partial, note: "kube-linter checks named and numeric httpGet ports in one check (probe-port-not-declared here for numbers)"}
+#       - {id: startup-port, match: partial, note: "kube-linter checks named and numeric httpGet ports in one check (probe-port-not-declared here for numbers)"}
 package kubegate.rules.reliability.probe_port_name_undefined
 
 import rego.v1

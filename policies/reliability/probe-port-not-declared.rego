@@ -11,7 +11,7 @@
 #   A process may listen on a port it does not declare (`containerPort` is informational),
 #   so this is a warning. Named ports are checked by probe-port-name-undefined (KG407);
 #   together the two rules cover kube-linter's liveness-port, readiness-port and
-#   startup-port (which check `httpGet` probes only), so neither is listed as their
+#   startup-port (which check `httpGet` probes only), so each is their partial
 #   equivalent.
 # related_resources:
 #   - ref: https://kubernetes.io/docs/tasks/configure-pod-container/configure-liveness-readiness-startup-probes/
@@ -25,6 +25,11 @@
 #   remediation: |
 #     Add the port to the container's `ports` (`containerPort`, with a `name`), or point the
 #     probe at a port the container declares.
+#   equivalents:
+#     kube-linter:
+#       - {id: liveness-port, match: partial, note: "kube-linter checks only httpGet probes, and named ports too (probe-port-name-undefined here)"}
+#       - {id: readiness-port, match: partial, note: "kube-linter checks only httpGet probes, and named ports too (probe-port-name-undefined here)"}
+#       - {id: startup-port, match: partial, note: "kube-linter checks only httpGet probes, and named ports too (probe-port-name-undefined here)"}
 package kubegate.rules.reliability.probe_port_not_declared
 
 import rego.v1

@@ -22,6 +22,8 @@
 #     Set `securityContext.allowPrivilegeEscalation: false` on the container.
 #   equivalents:
 #     checkov: [CKV_K8S_20]
+#     kube-linter:
+#       - {id: privilege-escalation-container, match: partial, note: "kube-linter flags only an explicit allowPrivilegeEscalation: true (and privileged or SYS_ADMIN containers), not a missing field"}
 #     pss: "restricted: Privilege Escalation"
 #     trivy: [KSV001]
 package kubegate.rules.security.allow_privilege_escalation

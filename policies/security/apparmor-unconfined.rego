@@ -23,6 +23,8 @@
 #     the `appArmorProfile` field.
 #   equivalents:
 #     pss: "baseline: AppArmor"
+#     trivy:
+#       - {id: KSV002, match: partial, note: "trivy flags any AppArmor annotation but runtime/default (localhost profiles too) and ignores the appArmorProfile field"}
 package kubegate.rules.security.apparmor_unconfined
 
 import rego.v1

@@ -21,6 +21,11 @@
 #     Set `automountServiceAccountToken: false` in the pod spec (or on its ServiceAccount) if
 #     the workload does not call the Kubernetes API. If it does, set it to `true` explicitly
 #     and give the service account only the permissions it needs.
+#   equivalents:
+#     checkov:
+#       - {id: CKV_K8S_38, match: partial, note: "checkov also flags an explicit automountServiceAccountToken: true"}
+#     trivy:
+#       - {id: KSV036, match: partial, note: "trivy flags an explicit true, and an unset field only when a container mounts the token path itself"}
 package kubegate.rules.security.automount_service_account_token
 
 import rego.v1

@@ -21,7 +21,16 @@
 #     Add `securityContext.capabilities.drop: ["ALL"]` to the container, and add back only
 #     what it needs (normally nothing, or NET_BIND_SERVICE to bind ports below 1024).
 #   equivalents:
+#     checkov:
+#       - {id: CKV_K8S_28, match: partial, note: "checkov passes a container that drops only NET_RAW; kubegate wants ALL dropped"}
+#       - {id: CKV_K8S_37, match: partial, note: "checkov accepts any drop entry containing ALL or all; Pod Security admission and kubegate only ALL"}
+#     kube-linter:
+#       - {id: drop-net-raw-capability, match: partial, note: "kube-linter passes a container that drops only NET_RAW; kubegate wants ALL dropped"}
 #     pss: "restricted: Capabilities"
+#     trivy:
+#       - {id: KSV003, match: partial, note: "trivy also accepts all in lower case, which Pod Security admission refuses"}
+#       - {id: KSV004, match: partial, note: "trivy passes a container that drops any one capability; kubegate wants ALL dropped"}
+#       - {id: KSV106, match: partial, note: "trivy also flags added capabilities other than NET_BIND_SERVICE (restricted-capabilities-added and dangerous-capabilities here)"}
 package kubegate.rules.security.capabilities_not_dropped
 
 import rego.v1

@@ -23,7 +23,13 @@
 #     rootless, kaniko, buildah), read container metadata from the Kubernetes API or the
 #     kubelet, and use the CRI only from components that are part of the node.
 #   equivalents:
+#     checkov:
+#       - {id: CKV_K8S_27, match: partial, note: "checkov flags only the path /var/run/docker.sock; kubegate also the other runtimes' sockets and state directories"}
+#     kube-linter:
+#       - {id: docker-sock, match: partial, note: "kube-linter flags hostPaths ending in docker.sock; kubegate also containerd, CRI-O and other runtimes' sockets"}
 #     pss: "baseline: HostPath Volumes"
+#     trivy:
+#       - {id: KSV006, match: partial, note: "trivy flags only the path /var/run/docker.sock; kubegate also the other runtimes' sockets and state directories"}
 package kubegate.rules.security.container_runtime_socket
 
 import rego.v1

@@ -24,7 +24,15 @@
 #     privileged operation, do it in a separate, tightly scoped component (a CSI driver, a
 #     device plugin, a node agent) rather than in the application container.
 #   equivalents:
+#     checkov:
+#       - {id: CKV_K8S_25, match: partial, note: "checkov flags any added capability; kubegate here those outside the baseline set (restricted-capabilities-added the others)"}
+#       - {id: CKV_K8S_39, match: partial, note: "checkov flags only SYS_ADMIN; kubegate every capability outside the baseline set"}
 #     pss: "baseline: Capabilities"
+#     trivy:
+#       - {id: KSV005, match: partial, note: "trivy flags only SYS_ADMIN; kubegate every capability outside the baseline set"}
+#       - {id: KSV022, match: partial, note: "trivy flags any added capability; kubegate here those outside the baseline set (restricted-capabilities-added the others)"}
+#       - {id: KSV119, match: partial, note: "trivy flags only NET_RAW; kubegate every capability outside the baseline set"}
+#       - {id: KSV120, match: partial, note: "trivy flags only SYS_MODULE; kubegate every capability outside the baseline set"}
 package kubegate.rules.security.dangerous_capabilities
 
 import rego.v1

@@ -23,7 +23,8 @@
 #     container that clones into an `emptyDir`.
 #   equivalents:
 #     pss: "restricted: Volume Types"
-#     trivy: [KSV028]
+#     trivy:
+#       - {id: KSV028, match: partial, note: "trivy flags a fixed list of in-tree volume types; kubegate every type outside the restricted allow-list"}
 package kubegate.rules.security.disallowed_volume_type
 
 import rego.v1

@@ -22,7 +22,13 @@
 #     or a CSI driver. Node agents that must read host files should mount the narrowest path,
 #     with `readOnly: true` on the volumeMount.
 #   equivalents:
+#     kube-linter:
+#       - {id: sensitive-host-mounts, match: partial, note: "kube-linter flags only hostPaths of /, /boot, /dev, /etc, /lib, /proc, /sys and /usr; kubegate every hostPath"}
+#       - {id: writable-host-mount, match: partial, note: "kube-linter flags only hostPath mounts without readOnly: true; kubegate every hostPath"}
 #     pss: "baseline: HostPath Volumes"
+#     trivy:
+#       - {id: KSV023, match: partial, note: "trivy also flags runtime sockets, which container-runtime-socket reports here"}
+#       - {id: KSV121, match: partial, note: "trivy flags only hostPaths of /, /boot, /dev, /etc, /lib, /proc, /sys, /usr and /var/lib/docker; kubegate every hostPath"}
 package kubegate.rules.security.host_path_volume
 
 import rego.v1

@@ -19,9 +19,11 @@
 #     Remove `hostPort` and expose the port with a Service (type NodePort or LoadBalancer if
 #     it must be reachable from outside the cluster).
 #   equivalents:
-#     checkov: [CKV_K8S_26]
+#     checkov:
+#       - {id: CKV_K8S_26, match: partial, note: "checkov also flags an explicit hostPort: 0, which opens no port"}
 #     pss: "baseline: Host Ports"
-#     trivy: [KSV024]
+#     trivy:
+#       - {id: KSV024, match: partial, note: "trivy also flags an explicit hostPort: 0, which opens no port"}
 package kubegate.rules.security.host_port
 
 import rego.v1

@@ -22,7 +22,12 @@
 #     without it: fix file ownership at build time instead of CHOWN/FOWNER, start as the
 #     right user instead of SETUID/SETGID.
 #   equivalents:
+#     checkov:
+#       - {id: CKV_K8S_25, match: partial, note: "checkov flags any added capability, NET_BIND_SERVICE included; kubegate here only the baseline ones other than NET_BIND_SERVICE"}
 #     pss: "restricted: Capabilities"
+#     trivy:
+#       - {id: KSV022, match: partial, note: "trivy flags any added capability, NET_BIND_SERVICE included; kubegate here only the baseline ones other than NET_BIND_SERVICE"}
+#       - {id: KSV106, match: partial, note: "trivy also flags containers that do not drop ALL (capabilities-not-dropped here)"}
 package kubegate.rules.security.restricted_capabilities_added
 
 import rego.v1

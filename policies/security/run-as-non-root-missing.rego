@@ -23,8 +23,13 @@
 #     does not override it), use an image whose `USER` is a numeric non-zero UID or set
 #     `runAsUser`, and remove any `runAsNonRoot: false`.
 #   equivalents:
+#     checkov:
+#       - {id: CKV_K8S_23, match: partial, note: "checkov also accepts a non-zero runAsUser instead of runAsNonRoot: true"}
+#     kube-linter:
+#       - {id: run-as-non-root, match: partial, note: "kube-linter accepts a non-zero runAsUser instead of runAsNonRoot: true, and also flags runAsGroup 0 (run-as-root-group here)"}
 #     pss: "restricted: Running as Non-root"
-#     trivy: [KSV012]
+#     trivy:
+#       - {id: KSV012, match: partial, note: "trivy accepts a container runAsNonRoot: false under a pod-level true, and does not exempt pods with hostUsers: false"}
 package kubegate.rules.security.run_as_non_root_missing
 
 import rego.v1

@@ -22,7 +22,8 @@
 #     container, run it in a user namespace with `spec.hostUsers: false`.
 #   equivalents:
 #     pss: "restricted: Running as Non-root user"
-#     trivy: [KSV105]
+#     trivy:
+#       - {id: KSV105, match: partial, note: "trivy also flags pods with hostUsers: false, which run in a user namespace and are exempt here"}
 package kubegate.rules.security.run_as_root_user
 
 import rego.v1

@@ -20,7 +20,11 @@
 #     Set `securityContext.seccompProfile.type: RuntimeDefault` on the pod; it applies to
 #     every container that does not set its own.
 #   equivalents:
+#     checkov:
+#       - {id: CKV_K8S_31, match: partial, note: "checkov accepts only RuntimeDefault (not Localhost) and does not check CronJobs"}
 #     pss: "restricted: Seccomp"
+#     trivy:
+#       - {id: KSV030, match: partial, note: "trivy also accepts the deprecated seccomp.security.alpha.kubernetes.io/pod annotation, which Kubernetes no longer reads"}
 package kubegate.rules.security.seccomp_profile_missing
 
 import rego.v1

@@ -20,6 +20,8 @@
 #     the extra system calls the workload needs, instead of `Unconfined`.
 #   equivalents:
 #     pss: "baseline: Seccomp"
+#     trivy:
+#       - {id: KSV104, match: partial, note: "trivy looks only at containers carrying the deprecated container.seccomp.security.alpha.kubernetes.io annotation"}
 package kubegate.rules.security.seccomp_unconfined
 
 import rego.v1

@@ -22,6 +22,8 @@
 #   equivalents:
 #     kube-linter: [unsafe-proc-mount]
 #     pss: "baseline: /proc Mount Type"
+#     trivy:
+#       - {id: KSV027, match: partial, note: "trivy flags any procMount, Default included"}
 package kubegate.rules.security.unsafe_proc_mount
 
 import rego.v1

@@ -21,6 +21,8 @@
 #     level), or use one of the allowed container types.
 #   equivalents:
 #     pss: "baseline: SELinux"
+#     trivy:
+#       - {id: KSV025, match: partial, note: "trivy does not allow the type container_engine_t, which Pod Security admission allows"}
 package kubegate.rules.security.unsafe_selinux_options
 
 import rego.v1

@@ -26,7 +26,11 @@
 #     the node (or in a node-level DaemonSet run by the cluster operator), not in the
 #     application's pod.
 #   equivalents:
+#     kube-linter:
+#       - {id: unsafe-sysctls, match: partial, note: "kube-linter flags sysctls by prefix (kernel.msg, kernel.sem, kernel.shm, fs.mqueue., net.), so also the safe net.ipv4 ones"}
 #     pss: "baseline: Sysctls"
+#     trivy:
+#       - {id: KSV026, match: partial, note: "trivy compares with the safe set of the Kubernetes version it targets, up to 1.32"}
 package kubegate.rules.security.unsafe_sysctls
 
 import rego.v1

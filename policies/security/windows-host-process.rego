@@ -21,6 +21,7 @@
 #     privileged Pod Security level.
 #   equivalents:
 #     pss: "baseline: HostProcess"
+#     trivy: [KSV103]
 package kubegate.rules.security.windows_host_process
 
 import rego.v1

@@ -38,6 +38,8 @@ pub struct Options<'a> {
     pub kustomize: KustomizeFiles,
     /// Honour `kubegate.io/ignore` annotations (off with `--no-inline-suppressions`).
     pub inline_suppressions: bool,
+    /// Also honour these peer tools' skip annotations (`migration.honourAnnotations`).
+    pub peer_annotations: crate::suppress::Peers,
     /// conftest's `--combine`: user policies see one input holding every document.
     pub combine: bool,
     /// The objects of the changed files at the merge request's base, for the transition
@@ -443,6 +445,24 @@ fn evaluate_inventory(
     for (fi, InventoryFile { file, objects, .. }) in files.iter().enumerate() {
         for (oi, obj) in objects.iter().enumerate() {
             for (si, s) in obj.suppressions.iter().enumerate() {
+                if let Some(peer) = &s.peer {
+                    let any_used = used
+                        .get(&(fi, oi))
+                        .is_some_and(|flags| flags[si].iter().any(|u| *u));
+                    if any_used || !peer_judged_here(builtins, s, &obj.kind) {
+                        continue;
+                    }
+                    let mut f = file_finding(
+                        file,
+                        "unused-suppression",
+                        crate::suppress::unused_peer_message(peer, s),
+                    );
+                    f.severity = Severity::Warning;
+                    f.object = Some(obj.object.clone());
+                    let pointer = format!("{}{}", obj.prefix, s.pointer);
+                    pending.entry(fi).or_default().push((oi, pointer, f));
+                    continue;
+                }
                 for (k, spec) in s.rules.iter().enumerate() {
                     let was_used = used.get(&(fi, oi)).is_some_and(|flags| flags[si][k]);
                     if was_used || !inventory_rule(builtins, spec, &obj.kind) {
@@ -499,6 +519,20 @@ pub(crate) fn inventory_rule(builtins: &Builtins, spec: &str, kind: &str) -> boo
             && r.applies_to(kind)
             && crate::suppress::designates(spec, &r.id, Some(&r.name))
     })
+}
+
+/// Whether the inventory pass alone judges whether the peer annotation `s` was used: every
+/// rule it stands for is an inventory rule that reads objects of `kind`. (One that also
+/// stands for object rules, which ran earlier, is never reported unused: kubegate cannot
+/// tell here whether those silenced anything.)
+pub(crate) fn peer_judged_here(
+    builtins: &Builtins,
+    s: &crate::suppress::Inline,
+    kind: &str,
+) -> bool {
+    s.rules
+        .iter()
+        .all(|spec| inventory_rule(builtins, spec, kind))
 }
 
 /// conftest's `--combine`: one evaluation whose input is `[{"path", "contents"}, ...]`, one
@@ -933,7 +967,7 @@ fn inventory_object(
     opts: &Options<'_>,
 ) -> InventoryObject {
     let suppressions = if opts.inline_suppressions {
-        crate::suppress::inline(obj.value)
+        crate::suppress::inline_with(obj.value, opts.peer_annotations)
             .into_iter()
             .filter(|s| {
                 s.rules
@@ -1121,7 +1155,7 @@ pub(crate) fn apply_inline(
     rules: Rules<'_>,
     opts: &Options<'_>,
 ) -> usize {
-    let suppressions = crate::suppress::inline(obj.value);
+    let suppressions = crate::suppress::inline_with(obj.value, opts.peer_annotations);
     if suppressions.is_empty() {
         return 0;
     }
@@ -1156,6 +1190,28 @@ pub(crate) fn apply_inline(
     let prefix = obj.prefix();
     let mut k = 0;
     for s in &suppressions {
+        if let Some(peer) = &s.peer {
+            // A peer annotation stands for all its equivalents: unused when none of those
+            // that ran here silenced anything (those judged later are judged there).
+            let any_used = used[k..k + s.rules.len()].iter().any(|u| *u);
+            k += s.rules.len();
+            let deferred = rules
+                .builtins
+                .is_some_and(|b| s.rules.iter().any(|spec| inventory_rule(b, spec, obj.kind)));
+            let ran = s
+                .rules
+                .iter()
+                .any(|spec| rule_ran(spec, rules, opts) == Some(true));
+            if !any_used && ran && !deferred {
+                let mut f = place.at(&format!("{prefix}{}", s.pointer), false);
+                f.rule = "unused-suppression".into();
+                f.severity = Severity::Warning;
+                f.message = crate::suppress::unused_peer_message(peer, s);
+                f.object = Some(object_ref(obj));
+                out.push(f);
+            }
+            continue;
+        }
         for spec in &s.rules {
             let ran = rule_ran(spec, rules, opts);
             let deferred = rules

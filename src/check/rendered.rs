@@ -360,7 +360,7 @@ fn check_one(
             let rego = crate::policy::to_rego(&value);
             evaluate_rules(&mut place, &mut out, engine, &obj, Some(&rego));
             let suppressions = if opts.inline_suppressions {
-                crate::suppress::inline(&value)
+                crate::suppress::inline_with(&value, opts.peer_annotations)
                     .into_iter()
                     .filter(|s| {
                         s.rules
@@ -462,6 +462,26 @@ fn evaluate_inventory(
         }
         for (n, item) in items.iter().enumerate() {
             for (si, s) in item.suppressions.iter().enumerate() {
+                if let Some(peer) = &s.peer {
+                    if used[n][si].iter().any(|u| *u)
+                        || !super::peer_judged_here(builtins, s, &item.kind)
+                    {
+                        continue;
+                    }
+                    let node = &roots[ri].objects[item.object];
+                    let mut place = NodePlace {
+                        files,
+                        texts: &mut texts,
+                        node,
+                    };
+                    let mut f = place.at(&s.pointer, false);
+                    f.rule = "unused-suppression".into();
+                    f.severity = Severity::Warning;
+                    f.message = crate::suppress::unused_peer_message(peer, s);
+                    f.object = Some(item.object_ref.clone());
+                    per_root[ri].push(f);
+                    continue;
+                }
                 for (k, spec) in s.rules.iter().enumerate() {
                     if used[n][si][k] || !inventory_rule(builtins, spec, &item.kind) {
                         continue;

@@ -678,6 +678,10 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
             .any(|(f, _)| matches!(f, Format::Human | Format::Rdjson)),
         kustomize: Default::default(),
         inline_suppressions: !args.no_inline_suppressions,
+        peer_annotations: cfg
+            .as_ref()
+            .map(|c| c.config.migration.peers())
+            .unwrap_or_default(),
         combine: args.combine,
     };
     // kustomizations are rendered, and the files they use are checked through them.

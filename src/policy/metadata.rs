@@ -281,4 +281,80 @@ package kubegate.rules.security.privileged_container
         let err = parse("security/other.rego", GOOD).unwrap_err();
         assert!(err.contains("belongs in"), "{err}");
     }
+
+    fn with_equivalents(block: &str) -> String {
+        GOOD.replace(
+            "#   remediation: How.\n",
+            &format!("#   remediation: How.\n#   equivalents:\n{block}"),
+        )
+    }
+
+    #[test]
+    fn equivalents_are_exact_strings_or_maps_with_a_note() {
+        use crate::rule::{Match, Tool};
+        let src = with_equivalents(
+            "#     checkov:\n\
+             #       - CKV_K8S_16\n\
+             #       - {id: CKV_K8S_37, match: partial, note: \"checkov wants drop ALL\"}\n\
+             #     kube-linter: [privileged-container]\n\
+             #     trivy:\n\
+             #       - id: KSV017\n\
+             #         match: exact\n",
+        );
+        let m = parse("security/privileged-container.rego", &src).unwrap();
+        let e = &m.equivalents;
+        assert_eq!(e.checkov.len(), 2);
+        assert_eq!(e.checkov[0].id, "CKV_K8S_16");
+        assert_eq!(e.checkov[0].exactness, Match::Exact);
+        assert_eq!(e.checkov[0].note, None);
+        assert_eq!(e.checkov[1].exactness, Match::Partial);
+        assert_eq!(e.checkov[1].note.as_deref(), Some("checkov wants drop ALL"));
+        assert_eq!(e.kube_linter[0].id, "privileged-container");
+        assert_eq!(e.trivy[0].exactness, Match::Exact);
+        // Lookups are case-insensitive, and trivy's spellings of one id are one check.
+        assert!(e.find(Tool::Checkov, "ckv_k8s_37").is_some());
+        assert!(e.find(Tool::Trivy, "KSV-0017").is_some());
+        assert!(e.find(Tool::Trivy, "AVD-KSV-0017").is_some());
+        assert!(e.find(Tool::Trivy, "KSV018").is_none());
+        assert!(e.find(Tool::KubeLinter, "CKV_K8S_16").is_none());
+        let lines = m.equivalent_tools();
+        assert_eq!(
+            lines[0],
+            "checkov: CKV_K8S_16, CKV_K8S_37 (partial: checkov wants drop ALL)"
+        );
+    }
+
+    #[test]
+    fn a_partial_equivalent_without_a_note_is_refused() {
+        let file = "security/privileged-container.rego";
+        let cases = [
+            (
+                "#     checkov: [{id: CKV_K8S_37, match: partial}]\n",
+                "must say how it differs",
+            ),
+            (
+                "#     checkov: [{id: CKV_K8S_37, match: partial, note: \"\"}]\n",
+                "must say how it differs",
+            ),
+            (
+                "#     checkov: [{id: CKV_K8S_37, match: close, note: x}]\n",
+                "unknown match `close`",
+            ),
+            (
+                "#     checkov: [{id: CKV_K8S_37, why: x}]\n",
+                "unknown field `why`",
+            ),
+            ("#     checkov: [{match: exact}]\n", "needs an `id`"),
+            ("#     checkov: [3]\n", "an equivalent is an id"),
+            ("#     polaris: [x]\n", "polaris"),
+        ];
+        for (block, what) in cases {
+            let err = parse(file, &with_equivalents(block)).unwrap_err();
+            assert!(
+                err.contains(what),
+                "expected an error about {what}, got: {err}"
+            );
+            assert!(err.starts_with(file), "{err}");
+        }
+    }
 }

@@ -321,12 +321,41 @@ fn other_descriptor(id: &str, severity: Severity) -> Value {
     Value::Object(d)
 }
 
+/// The rule's equivalents in other tools: (tool, id, `exact` or `partial: <note>`), then
+/// the Pod Security Standards control.
+fn equivalent_lines(m: &RuleMeta) -> Vec<(&'static str, String, Option<String>)> {
+    let mut out = Vec::new();
+    for tool in crate::rule::Tool::ALL {
+        for e in m.equivalents.of(tool) {
+            let how = match &e.note {
+                Some(note) => format!("{}: {note}", e.exactness.as_str()),
+                None => e.exactness.as_str().to_owned(),
+            };
+            out.push((tool.name(), e.id.clone(), Some(how)));
+        }
+    }
+    if let Some(p) = &m.equivalents.pss {
+        out.push(("Pod Security Standards", p.clone(), None));
+    }
+    out
+}
+
 fn help_text(m: &RuleMeta) -> String {
     let mut s = format!(
         "{}\n\nFix: {}",
         unwrap(&m.rationale),
         unwrap(&m.remediation)
     );
+    let equivalents = equivalent_lines(m);
+    if !equivalents.is_empty() {
+        s.push_str("\n\nEquivalents:");
+        for (tool, id, how) in equivalents {
+            s.push_str(&format!("\n- {tool} {id}"));
+            if let Some(how) = how {
+                s.push_str(&format!(": {how}"));
+            }
+        }
+    }
     if !m.references.is_empty() {
         s.push_str("\n\nReferences:");
         for r in &m.references {
@@ -346,10 +375,15 @@ fn help_markdown(m: &RuleMeta) -> String {
         "**{}** ({}, {})\n\n{}\n\n**Fix.** {}",
         m.name, m.severity, m.category, m.rationale, m.remediation
     );
-    let equivalents = m.equivalent_tools();
+    let equivalents = equivalent_lines(m);
     if !equivalents.is_empty() {
-        s.push_str("\n\n**Equivalents.** ");
-        s.push_str(&equivalents.join("; "));
+        s.push_str("\n\n**Equivalents.**\n");
+        for (tool, id, how) in equivalents {
+            s.push_str(&format!("\n- {tool} `{id}`"));
+            if let Some(how) = how {
+                s.push_str(&format!(": {how}"));
+            }
+        }
     }
     if !m.references.is_empty() {
         s.push_str("\n\n**References.**\n");
