@@ -874,19 +874,36 @@ fn check_document(
     found: &mut Found<'_>,
 ) {
     let doc_start = ctx.findings.len();
+    // A document that is one object the built-in rules read too is converted for Rego once,
+    // for the user's policies and the rules.
+    let mut shared: Option<regorus::Value> = None;
     if let Some(user) = engines.user.as_mut()
         && !doc.value.is_null()
         && !opts.combine
     {
-        let object = match parse::objects(doc) {
+        let single = match parse::objects(doc) {
             Contents::Objects(o) if o.len() == 1 && o[0].pointer_index.is_none() => {
-                Some(object_ref(&o[0]))
+                Some((object_ref(&o[0]), o[0].kind))
             }
             _ => None,
         };
+        if let (Some((_, kind)), Some(builtins)) = (&single, engines.builtins.as_mut())
+            && builtins.reads(kind)
+        {
+            shared = Some(crate::policy::to_rego(&doc.value));
+        }
+        let object = single.map(|(o, _)| o);
         let file = ctx.src.file.clone();
         let (mut place, out) = ctx.place(doc);
-        evaluate_user(&mut place, out, user, &file, &doc.value, object);
+        evaluate_user(
+            &mut place,
+            out,
+            user,
+            &file,
+            &doc.value,
+            shared.as_ref(),
+            object,
+        );
     }
     let objects = match parse::objects(doc) {
         Contents::Skipped(s) => {
@@ -941,11 +958,11 @@ fn check_document(
         if let Some(engine) = engines.builtins.as_mut() {
             match inventory.as_mut() {
                 Some((items, di)) if engine.in_inventory(obj.kind) => {
-                    let item = inventory_object(engine, *di, obj, opts);
+                    let item = inventory_object(engine, *di, obj, shared.take(), opts);
                     evaluate_rules(&mut place, out, engine, obj, Some(&item.value));
                     items.push(item);
                 }
-                _ => evaluate_rules(&mut place, out, engine, obj, None),
+                _ => evaluate_rules(&mut place, out, engine, obj, shared.as_ref()),
             }
         }
         if custom {
@@ -964,6 +981,7 @@ fn inventory_object(
     builtins: &Builtins,
     document: usize,
     obj: &Object<'_>,
+    converted: Option<regorus::Value>,
     opts: &Options<'_>,
 ) -> InventoryObject {
     let suppressions = if opts.inline_suppressions {
@@ -979,7 +997,7 @@ fn inventory_object(
         Vec::new()
     };
     InventoryObject {
-        value: crate::policy::to_rego(obj.value),
+        value: converted.unwrap_or_else(|| crate::policy::to_rego(obj.value)),
         document,
         prefix: obj.prefix(),
         kind: obj.kind.to_owned(),
@@ -1318,11 +1336,14 @@ pub(crate) fn evaluate_user(
     user: &mut UserPolicies,
     file: &str,
     value: &serde_json::Value,
+    converted: Option<&regorus::Value>,
     object: Option<ObjectRef>,
 ) {
     user.set_file(file);
-    let result =
-        crate::timings::measure(crate::timings::Stage::UserPolicies, || user.evaluate(value));
+    let result = crate::timings::measure(crate::timings::Stage::UserPolicies, || match converted {
+        Some(converted) => user.evaluate_rego(converted),
+        None => user.evaluate(value),
+    });
     match result {
         Ok((outcomes, _excepted)) => {
             for o in outcomes {

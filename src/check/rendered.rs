@@ -337,9 +337,16 @@ fn check_one(
     let mut out = Vec::new();
     let mut inventory = None;
     let mut place = NodePlace { files, texts, node };
+    // Converted for Rego once, for the user's policies and the built-in rules.
+    let mut shared: Option<regorus::Value> = None;
     if let Some(user) = engines.user.as_mut()
         && !opts.combine
     {
+        if let Some(builtins) = engines.builtins.as_mut()
+            && builtins.reads(kind)
+        {
+            shared = Some(crate::policy::to_rego(&value));
+        }
         let file = files.get(node.origin.file).display.clone();
         evaluate_user(
             &mut place,
@@ -347,6 +354,7 @@ fn check_one(
             user,
             &file,
             &value,
+            shared.as_ref(),
             Some(super::object_ref(&obj)),
         );
     }
@@ -357,7 +365,9 @@ fn check_one(
     }
     if let Some(engine) = engines.builtins.as_mut() {
         if engine.in_inventory(kind) {
-            let rego = crate::policy::to_rego(&value);
+            let rego = shared
+                .take()
+                .unwrap_or_else(|| crate::policy::to_rego(&value));
             evaluate_rules(&mut place, &mut out, engine, &obj, Some(&rego));
             let suppressions = if opts.inline_suppressions {
                 crate::suppress::inline_with(&value, opts.peer_annotations)
@@ -373,7 +383,7 @@ fn check_one(
             };
             inventory = Some((rego, kind.to_owned(), super::object_ref(&obj), suppressions));
         } else {
-            evaluate_rules(&mut place, &mut out, engine, &obj, None);
+            evaluate_rules(&mut place, &mut out, engine, &obj, shared.as_ref());
         }
     }
     let suppressed = if opts.inline_suppressions {

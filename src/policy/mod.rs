@@ -489,11 +489,14 @@ impl Builtins {
         self.evaluate_with(kind, || input.clone())
     }
 
-    fn evaluate_with(
-        &mut self,
-        kind: &str,
-        input: impl FnOnce() -> regorus::Value,
-    ) -> anyhow::Result<Vec<Violation>> {
+    /// Whether some enabled object rule reads objects of `kind` (else they are never
+    /// converted for Rego).
+    pub fn reads(&mut self, kind: &str) -> bool {
+        !self.groups_of(kind).is_empty()
+    }
+
+    /// The groups whose rules apply to `kind`.
+    fn groups_of(&mut self, kind: &str) -> &[usize] {
         if !self.by_kind.contains_key(kind) {
             let applicable = (0..self.groups.len())
                 .filter(|&g| {
@@ -505,6 +508,15 @@ impl Builtins {
                 .collect();
             self.by_kind.insert(kind.to_owned(), applicable);
         }
+        &self.by_kind[kind]
+    }
+
+    fn evaluate_with(
+        &mut self,
+        kind: &str,
+        input: impl FnOnce() -> regorus::Value,
+    ) -> anyhow::Result<Vec<Violation>> {
+        self.groups_of(kind);
         let groups = &self.by_kind[kind];
         let mut out = Vec::new();
         if groups.is_empty() {

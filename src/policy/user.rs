@@ -269,7 +269,16 @@ impl UserPolicies {
     /// Evaluates every selected rule on one input (a document), but the change rules.
     /// Returns results and the number of rules whose results an `exception` dropped.
     pub fn evaluate(&mut self, input: &serde_json::Value) -> anyhow::Result<(Vec<Outcome>, usize)> {
-        self.evaluate_some(input, false)
+        self.evaluate_some(|| super::to_rego(input), false)
+    }
+
+    /// [`UserPolicies::evaluate`] on a document already converted with
+    /// [`super::to_rego`] (for the built-in rules too: converted once).
+    pub fn evaluate_rego(
+        &mut self,
+        input: &regorus::Value,
+    ) -> anyhow::Result<(Vec<Outcome>, usize)> {
+        self.evaluate_some(|| input.clone(), false)
     }
 
     /// Whether some selected rule is a change rule ([`Query::is_change`]).
@@ -283,19 +292,19 @@ impl UserPolicies {
         &mut self,
         input: &serde_json::Value,
     ) -> anyhow::Result<(Vec<Outcome>, usize)> {
-        self.evaluate_some(input, true)
+        self.evaluate_some(|| super::to_rego(input), true)
     }
 
     fn evaluate_some(
         &mut self,
-        input: &serde_json::Value,
+        input: impl FnOnce() -> regorus::Value,
         change: bool,
     ) -> anyhow::Result<(Vec<Outcome>, usize)> {
         let mut out = Vec::new();
         if !self.queries.iter().any(|q| q.is_change() == change) {
             return Ok((out, 0));
         }
-        self.engine.set_input(super::to_rego(input));
+        self.engine.set_input(input());
         // Per thread: each thread evaluates with its own clone of the engine.
         builtins::set_current_file(
             self.file
