@@ -15,8 +15,11 @@ use kubegate::render::node::Node;
 use kubegate::render::{build, files::Files, patch};
 use kubegate::report::{self, Context, Format};
 
+/// A target: untrusted bytes in, a panic on a bug.
+pub type Target = fn(&[u8]);
+
 /// The targets, by name: the same names as the `cargo fuzz` targets.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("manifest", manifest),
     ("config", config),
     ("kustomize", kustomize),
@@ -96,7 +99,7 @@ fn document(text: &str, doc: &parse::Document) {
     // Every node is placed; the first ones are also looked up by pointer.
     for (i, (pointer, at)) in doc.source_map.pointers(text).into_iter().enumerate() {
         assert!(
-            at.value.start <= at.value.end && at.value.end as usize <= text.len(),
+            at.value.start <= at.value.end && at.value.end <= text.len(),
             "{pointer}: {at:?}"
         );
         if i < 500 {
