@@ -184,6 +184,13 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded> {
     let file = crate::discover::display_path(path);
     let text = crate::read::read_text(path, crate::parse::Limits::default().max_file_size)
         .map_err(|e| anyhow::anyhow!("cannot read config {file}: {e}"))?;
+    from_text(text, path)
+}
+
+/// Validates the text of a configuration file read from `path` (which only names it in
+/// errors and resolves its relative paths); errors name the file, line and column.
+pub fn from_text(text: String, path: &Path) -> anyhow::Result<Loaded> {
+    let file = crate::discover::display_path(path);
     let (docs, issues) = crate::parse::yaml::parse(&text, &Default::default());
     let lines = crate::source::LineIndex::new(&text);
     if let Some(i) = issues.first() {

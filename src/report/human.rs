@@ -51,7 +51,7 @@ fn render_one(renderer: &Renderer, f: &Finding, source: Option<(&str, &LineIndex
     let mut groups = Vec::new();
     let head = level(f.severity)
         .primary_title(title.clone())
-        .id(f.rule.to_string());
+        .id(one_line(&f.rule));
     let label = f
         .object
         .as_ref()
