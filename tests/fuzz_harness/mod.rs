@@ -74,6 +74,11 @@ pub fn manifest(data: &[u8]) {
         keep_sources: true,
         kustomize: KustomizeFiles::default(),
         inline_suppressions: true,
+        // The peers' skip annotations are read from the fuzzed objects too.
+        peer_annotations: kubegate::suppress::Peers {
+            checkov: true,
+            kube_linter: true,
+        },
         combine: false,
         old: None,
     };
