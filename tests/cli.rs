@@ -264,6 +264,41 @@ fn output_is_identical_whatever_the_thread_count() {
     assert_eq!(one.stdout, many.stdout);
 }
 
+/// A large file of many documents is checked in chunks on every thread: the report is the
+/// same as on one thread, every document's findings present, in order.
+#[test]
+fn a_large_multi_document_file_reports_the_same_on_any_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::new();
+    // About 600 KiB: more than two chunks' worth.
+    for i in 0..1500 {
+        text.push_str(&format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p{i}\n  namespace: apps\n  annotations:\n    note: \"{}\"\nspec:\n  containers:\n    - name: c\n      image: nginx:1.27\n      imagePullPolicy: Always\n      securityContext:\n        privileged: true\n      bogus: {i}\n---\n",
+            "x".repeat(200)
+        ));
+    }
+    std::fs::write(dir.path().join("install.yaml"), &text).unwrap();
+    let path = dir.path().join("install.yaml");
+    let path = path.to_str().unwrap();
+    let one = kubegate(&["check", "--no-config", "-f", "json", "-j", "1", path]);
+    let two = kubegate(&["check", "--no-config", "-f", "json", "-j", "2", path]);
+    let four = kubegate(&["check", "--no-config", "-f", "json", "-j", "4", path]);
+    assert_eq!(one.code, 1, "{}", one.stderr);
+    assert_eq!(one.stdout, two.stdout);
+    assert_eq!(one.stdout, four.stdout);
+    let report: Value = serde_json::from_str(&one.stdout).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    for rule in ["schema-unknown-field", "KG101"] {
+        let lines: Vec<u64> = findings
+            .iter()
+            .filter(|f| f["rule"] == rule)
+            .map(|f| f["line"].as_u64().unwrap())
+            .collect();
+        assert_eq!(lines.len(), 1500, "{rule}");
+        assert!(lines.windows(2).all(|w| w[0] < w[1]), "{rule} out of order");
+    }
+}
+
 /// `--timings` evaluates each rule on its own to time it: the findings stay exactly the
 /// same, and standard error shows the stages and the slowest rules.
 #[test]

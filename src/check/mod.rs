@@ -773,47 +773,53 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
             Vec::new()
         };
         // Which documents (of `docs`, then of `other`) hold custom resources, and which.
+        let docs_of = Docs {
+            docs: &docs,
+            other: &other,
+            ambiguous: &ambiguous,
+            among_objects,
+        };
+        let chunks = chunks_of(&docs, text.len());
         let mut waiting: Vec<(bool, usize, Waiting)> = Vec::new();
-        for (di, doc) in docs.iter().enumerate() {
-            let inv = engines.builtins.is_some().then_some((&mut inventory, di));
-            let mut custom = Vec::new();
-            check_document(
-                &mut ctx,
-                doc,
-                engines,
-                opts,
-                Some(&mut stats),
-                inv,
-                among_objects,
-                &mut Found {
-                    crds: &mut crds,
-                    custom: &mut custom,
-                },
-            );
-            if !custom.is_empty() {
-                waiting.push((false, di, custom));
-            }
-            if ambiguous.contains(&doc.index)
-                && let Some(ai) = other.iter().position(|d| d.index == doc.index)
-            {
-                let mut custom = Vec::new();
-                let mut ignored = Vec::new();
-                check_document(
-                    &mut ctx,
-                    &other[ai],
-                    engines,
-                    opts,
-                    None,
-                    None,
-                    among_objects,
-                    &mut Found {
-                        crds: &mut ignored,
-                        custom: &mut custom,
+        if chunks.len() <= 1 {
+            let mut found = Checked {
+                waiting: &mut waiting,
+                inventory: &mut inventory,
+                crds: &mut crds,
+                stats: &mut stats,
+            };
+            check_documents(&mut ctx, 0..docs.len(), &docs_of, engines, opts, &mut found);
+        } else {
+            // A large file of many documents (an `install.yaml`) is checked in chunks on
+            // every thread, each with its own engines; merged in document order.
+            let parts: Vec<_> = chunks
+                .into_par_iter()
+                .map_init(
+                    || Engines {
+                        builtins: opts.builtins.cloned(),
+                        user: opts.user.cloned(),
                     },
-                );
-                if !custom.is_empty() {
-                    waiting.push((true, ai, custom));
-                }
+                    |engines, range| {
+                        let mut part = FileCtx::new(file.clone(), text.clone());
+                        let (mut w, mut inv, mut c) = (Vec::new(), Vec::new(), Vec::new());
+                        let mut st = Stats::default();
+                        let mut found = Checked {
+                            waiting: &mut w,
+                            inventory: &mut inv,
+                            crds: &mut c,
+                            stats: &mut st,
+                        };
+                        check_documents(&mut part, range, &docs_of, engines, opts, &mut found);
+                        (part.findings, w, inv, c, st)
+                    },
+                )
+                .collect();
+            for (findings, w, inv, c, st) in parts {
+                ctx.findings.extend(findings);
+                waiting.extend(w);
+                inventory.extend(inv);
+                crds.extend(c);
+                stats.add(&st);
             }
         }
         let keep_docs = opts.combine && opts.user.is_some();
@@ -848,6 +854,100 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
         reader,
         crds,
         pending,
+    }
+}
+
+/// The documents of one file as parsed, and what [`check_documents`] needs of them.
+struct Docs<'a> {
+    docs: &'a [Document],
+    /// The documents as the other YAML reader builds them, where the readers disagree.
+    other: &'a [Document],
+    ambiguous: &'a std::collections::BTreeSet<usize>,
+    among_objects: bool,
+}
+
+/// Where [`check_documents`] puts what the checks across the run need.
+struct Checked<'a> {
+    waiting: &'a mut Vec<(bool, usize, Waiting)>,
+    inventory: &'a mut Vec<InventoryObject>,
+    crds: &'a mut Vec<FoundCrd>,
+    stats: &'a mut Stats,
+}
+
+/// Files smaller than this are checked on one thread: the engines a chunk clones cost more
+/// than they save.
+const PARALLEL_FILE_BYTES: usize = 256 * 1024;
+
+/// The documents of a file in chunks for the threads of the current pool (one chunk: check
+/// them in a row). A chunk is at least [`PARALLEL_FILE_BYTES`] of the file.
+fn chunks_of(docs: &[Document], len: usize) -> Vec<std::ops::Range<usize>> {
+    let threads = rayon::current_num_threads();
+    let count = (len / PARALLEL_FILE_BYTES).min(threads).min(docs.len());
+    if count <= 1 {
+        return std::iter::once(0..docs.len()).collect();
+    }
+    let per = docs.len().div_ceil(count);
+    (0..docs.len())
+        .step_by(per)
+        .map(|start| start..(start + per).min(docs.len()))
+        .collect()
+}
+
+/// Checks the documents `range` of a file (and, where the readers disagree, the other
+/// reader's reading of them).
+fn check_documents(
+    ctx: &mut FileCtx,
+    range: std::ops::Range<usize>,
+    d: &Docs<'_>,
+    engines: &mut Engines,
+    opts: &Options<'_>,
+    out: &mut Checked<'_>,
+) {
+    for di in range {
+        let doc = &d.docs[di];
+        let inv = engines
+            .builtins
+            .is_some()
+            .then_some((&mut *out.inventory, di));
+        let mut custom = Vec::new();
+        check_document(
+            ctx,
+            doc,
+            engines,
+            opts,
+            Some(&mut *out.stats),
+            inv,
+            d.among_objects,
+            &mut Found {
+                crds: out.crds,
+                custom: &mut custom,
+            },
+        );
+        if !custom.is_empty() {
+            out.waiting.push((false, di, custom));
+        }
+        if d.ambiguous.contains(&doc.index)
+            && let Some(ai) = d.other.iter().position(|o| o.index == doc.index)
+        {
+            let mut custom = Vec::new();
+            let mut ignored = Vec::new();
+            check_document(
+                ctx,
+                &d.other[ai],
+                engines,
+                opts,
+                None,
+                None,
+                d.among_objects,
+                &mut Found {
+                    crds: &mut ignored,
+                    custom: &mut custom,
+                },
+            );
+            if !custom.is_empty() {
+                out.waiting.push((true, ai, custom));
+            }
+        }
     }
 }
 
