@@ -445,34 +445,10 @@ fn evaluate_inventory(
     for (fi, InventoryFile { file, objects, .. }) in files.iter().enumerate() {
         for (oi, obj) in objects.iter().enumerate() {
             for (si, s) in obj.suppressions.iter().enumerate() {
-                if let Some(peer) = &s.peer {
-                    let any_used = used
-                        .get(&(fi, oi))
-                        .is_some_and(|flags| flags[si].iter().any(|u| *u));
-                    if any_used || !peer_judged_here(builtins, s, &obj.kind) {
-                        continue;
-                    }
-                    let mut f = file_finding(
-                        file,
-                        "unused-suppression",
-                        crate::suppress::unused_peer_message(peer, s),
-                    );
-                    f.severity = Severity::Warning;
-                    f.object = Some(obj.object.clone());
-                    let pointer = format!("{}{}", obj.prefix, s.pointer);
-                    pending.entry(fi).or_default().push((oi, pointer, f));
-                    continue;
-                }
-                for (k, spec) in s.rules.iter().enumerate() {
-                    let was_used = used.get(&(fi, oi)).is_some_and(|flags| flags[si][k]);
-                    if was_used || !inventory_rule(builtins, spec, &obj.kind) {
-                        continue;
-                    }
-                    let mut f = file_finding(
-                        file,
-                        "unused-suppression",
-                        format!("suppression of `{spec}` matched no finding; remove it"),
-                    );
+                let none = vec![false; s.rules.len()];
+                let flags = used.get(&(fi, oi)).map_or(&none, |flags| &flags[si]);
+                for message in unused_inventory_suppression(builtins, s, &obj.kind, flags) {
+                    let mut f = file_finding(file, "unused-suppression", message);
                     f.severity = Severity::Warning;
                     f.object = Some(obj.object.clone());
                     let pointer = format!("{}{}", obj.prefix, s.pointer);
@@ -521,15 +497,33 @@ pub(crate) fn inventory_rule(builtins: &Builtins, spec: &str, kind: &str) -> boo
     })
 }
 
+/// The messages of the `unused-suppression` findings of suppression `s` on an object of
+/// `kind`, once the inventory rules ran: `used` says which of its rules silenced something.
+pub(crate) fn unused_inventory_suppression(
+    builtins: &Builtins,
+    s: &crate::suppress::Inline,
+    kind: &str,
+    used: &[bool],
+) -> Vec<String> {
+    if let Some(peer) = &s.peer {
+        if used.iter().any(|u| *u) || !peer_judged_here(builtins, s, kind) {
+            return Vec::new();
+        }
+        return vec![crate::suppress::unused_peer_message(peer, s)];
+    }
+    s.rules
+        .iter()
+        .zip(used)
+        .filter(|(spec, u)| !**u && inventory_rule(builtins, spec, kind))
+        .map(|(spec, _)| format!("suppression of `{spec}` matched no finding; remove it"))
+        .collect()
+}
+
 /// Whether the inventory pass alone judges whether the peer annotation `s` was used: every
 /// rule it stands for is an inventory rule that reads objects of `kind`. (One that also
 /// stands for object rules, which ran earlier, is never reported unused: kubegate cannot
 /// tell here whether those silenced anything.)
-pub(crate) fn peer_judged_here(
-    builtins: &Builtins,
-    s: &crate::suppress::Inline,
-    kind: &str,
-) -> bool {
+fn peer_judged_here(builtins: &Builtins, s: &crate::suppress::Inline, kind: &str) -> bool {
     s.rules
         .iter()
         .all(|spec| inventory_rule(builtins, spec, kind))

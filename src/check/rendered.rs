@@ -472,12 +472,9 @@ fn evaluate_inventory(
         }
         for (n, item) in items.iter().enumerate() {
             for (si, s) in item.suppressions.iter().enumerate() {
-                if let Some(peer) = &s.peer {
-                    if used[n][si].iter().any(|u| *u)
-                        || !super::peer_judged_here(builtins, s, &item.kind)
-                    {
-                        continue;
-                    }
+                let unused =
+                    super::unused_inventory_suppression(builtins, s, &item.kind, &used[n][si]);
+                for message in unused {
                     let node = &roots[ri].objects[item.object];
                     let mut place = NodePlace {
                         files,
@@ -487,25 +484,7 @@ fn evaluate_inventory(
                     let mut f = place.at(&s.pointer, false);
                     f.rule = "unused-suppression".into();
                     f.severity = Severity::Warning;
-                    f.message = crate::suppress::unused_peer_message(peer, s);
-                    f.object = Some(item.object_ref.clone());
-                    per_root[ri].push(f);
-                    continue;
-                }
-                for (k, spec) in s.rules.iter().enumerate() {
-                    if used[n][si][k] || !inventory_rule(builtins, spec, &item.kind) {
-                        continue;
-                    }
-                    let node = &roots[ri].objects[item.object];
-                    let mut place = NodePlace {
-                        files,
-                        texts: &mut texts,
-                        node,
-                    };
-                    let mut f = place.at(&s.pointer, false);
-                    f.rule = "unused-suppression".into();
-                    f.severity = Severity::Warning;
-                    f.message = format!("suppression of `{spec}` matched no finding; remove it");
+                    f.message = message;
                     f.object = Some(item.object_ref.clone());
                     per_root[ri].push(f);
                 }
