@@ -302,6 +302,34 @@ pub fn skip_file(path: &str, text: &str, is_chart: &dyn Fn(&str) -> bool) -> Opt
     None
 }
 
+/// The documents of `text` that may be of one of the `wanted` kinds, cut where kubectl
+/// cuts a file (at lines starting with `---`). A document is left out only when it has a
+/// top-level `kind:` line (at column 0) and none of them mentions a wanted kind (a
+/// CustomResourceDefinition or a Role that merely names the kind further in): a document
+/// written any other way (JSON, a flow mapping) is kept. A pre-filter that spares parsing
+/// a large file for the few objects a caller looks for, never a reader.
+pub fn documents_maybe_of_kind<'t>(text: &'t str, wanted: &[&str]) -> Vec<&'t str> {
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        if line.starts_with("---") && at > start {
+            pieces.push(&text[start..at]);
+            start = at;
+        }
+        at += line.len();
+    }
+    pieces.push(&text[start..]);
+    pieces.retain(|piece| {
+        let mut kinds = piece
+            .split('\n')
+            .filter_map(|l| l.strip_prefix("kind:"))
+            .peekable();
+        kinds.peek().is_none() || kinds.any(|k| wanted.iter().any(|w| k.contains(w)))
+    });
+    pieces
+}
+
 /// Whether the folder `dir` (a display path, `""` for the working directory) holds a
 /// chart, on the file system.
 pub fn chart_on_disk(dir: &str) -> bool {
@@ -436,4 +464,40 @@ pub fn kustomize_refs(kustomization: &str) -> KustomizeRefs {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_documents_that_may_be_of_a_wanted_kind_are_kept() {
+        let crd = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n\
+                   spec:\n  names:\n    kind: Application\n";
+        let role = "kind: ClusterRole\nrules:\n- apiGroups: [argoproj.io]\n";
+        let app = "apiVersion: argoproj.io/v1alpha1\nkind: Application\n";
+        let quoted = "kind: \"Kustomization\" # flux\n";
+        let json = "{\"kind\": \"Application\"}\n";
+        let flow = "{\nkind: Application,\n}\n";
+        let text = format!("{crd}---\n{role}--- # next\n{app}---\n{quoted}---\n{json}---\n{flow}");
+        let kept = documents_maybe_of_kind(&text, &["Application", "Kustomization"]);
+        assert_eq!(
+            kept,
+            [
+                format!("--- # next\n{app}"),
+                format!("---\n{quoted}"),
+                format!("---\n{json}"),
+                format!("---\n{flow}"),
+            ]
+        );
+        assert_eq!(
+            documents_maybe_of_kind(role, &["Application"]),
+            Vec::<&str>::new()
+        );
+        // No kind line at all: kept, whatever it holds.
+        assert_eq!(
+            documents_maybe_of_kind("a: 1\n", &["Application"]),
+            ["a: 1\n"]
+        );
+    }
 }

@@ -580,7 +580,12 @@ fn git_directories(generators: Option<&Value>, out: &mut Vec<String>) {
 /// Git generators go to `globs`.
 fn gitops_paths(bytes: &[u8], confine: &Path, globs: &mut Vec<String>) -> Vec<PathBuf> {
     let text = String::from_utf8_lossy(bytes);
-    let (docs, _) = parse::yaml::parse(&text, &Limits::default());
+    // Only the documents that may be GitOps objects are parsed: an Argo CD `install.yaml`
+    // mentions `argoproj.io` in every CRD and role, and is parsed in full by the check.
+    let wanted = ["Application", "Kustomization"];
+    let docs = parse::documents_maybe_of_kind(&text, &wanted)
+        .into_iter()
+        .flat_map(|piece| parse::yaml::parse(piece, &Limits::default()).0);
     let mut out = Vec::new();
     for doc in docs {
         let v = &doc.value;
