@@ -11,7 +11,7 @@ pub mod user;
 
 use std::collections::{BTreeSet, HashMap};
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use anyhow::{Context, bail};
 use rayon::prelude::*;
@@ -106,10 +106,12 @@ pub struct Builtins {
     /// Groups that apply to each kind seen so far (per thread).
     by_kind: HashMap<String, Vec<usize>>,
     vm: Option<Vm>,
-    /// The enabled inventory-scope rules, if any.
-    inventory: Option<Arc<Inventory>>,
-    /// The enabled change-scope rules, if any.
-    changes: Option<Arc<ChangeRules>>,
+    /// The enabled inventory-scope rules, compiled on first use (a run without objects of
+    /// their kinds never compiles them); shared by the per-thread clones.
+    inventory: Arc<OnceLock<Result<Option<Inventory>, String>>>,
+    /// The enabled change-scope rules, compiled on first use (only a run with `--base`
+    /// uses them); shared by the per-thread clones.
+    changes: Arc<OnceLock<Result<Option<ChangeRules>, String>>>,
 }
 
 /// The rules about what a merge request does to an object ([`Scope::Change`]), in one
@@ -192,15 +194,8 @@ impl Builtins {
             .into_iter()
             .filter(|r| enabled(r))
             .collect();
-        // The inventory rules compile on other threads while the object rules compile here.
-        let (engine, (inventory, changes)) = rayon::join(
-            || library_engine(&rules, Scope::Object),
-            || rayon::join(|| Inventory::load(&rules), || ChangeRules::load(&rules)),
-        );
-        let mut engine = engine?;
+        let mut engine = library_engine(&rules, Scope::Object)?;
         let per_rule = crate::timings::enabled();
-        let inventory = inventory?.map(Arc::new);
-        let changes = changes?.map(Arc::new);
         let mut groups: Vec<Vec<String>> = Vec::new();
         let mut group_rules: Vec<Vec<usize>> = Vec::new();
         let mut run = String::from("package kubegate.run\n\nimport rego.v1\n\n");
@@ -223,10 +218,13 @@ impl Builtins {
             ));
         }
         engine.add_policy("kubegate-run.rego".into(), run)?;
-        // Prepare (analyse and schedule) once here, not once per thread.
-        engine.set_input(regorus::Value::new_object());
-        for g in 0..groups.len() {
-            engine.eval_rule(entry(g))?;
+        if mode == Mode::Interpreter {
+            // Prepare (analyse and schedule) once here, not once per thread. The virtual
+            // machine compiles from the policy and never needs it.
+            engine.set_input(regorus::Value::new_object());
+            for g in 0..groups.len() {
+                engine.eval_rule(entry(g))?;
+            }
         }
         let vm = match mode {
             // Nothing to compile when only inventory rules are enabled.
@@ -259,35 +257,46 @@ impl Builtins {
             per_rule,
             by_kind: HashMap::new(),
             vm,
-            inventory,
-            changes,
+            inventory: Arc::default(),
+            changes: Arc::default(),
         })
     }
 
     /// An evaluator of the enabled change-scope rules, with its own copy of their engine
     /// (one per thread); `None` when none is enabled.
+    /// A rule that fails to compile makes every evaluation fail with its error.
     pub fn change_evaluator(&self) -> Option<ChangeEvaluator<'_>> {
-        let c = self.changes.as_ref()?;
-        Some(ChangeEvaluator {
-            rules: &self.rules,
-            groups: &c.groups,
-            engine: c.engine.clone(),
+        if !self.judges_changes() {
+            return None;
+        }
+        let loaded = self
+            .changes
+            .get_or_init(|| ChangeRules::load(&self.rules).map_err(|e| format!("{e:#}")));
+        Some(match loaded {
+            Ok(c) => ChangeEvaluator {
+                rules: &self.rules,
+                groups: c.as_ref().map_or(&[], |c| &c.groups),
+                engine: c.as_ref().map(|c| c.engine.clone()).ok_or_else(String::new),
+            },
+            Err(e) => ChangeEvaluator {
+                rules: &self.rules,
+                groups: &[],
+                engine: Err(e.clone()),
+            },
         })
     }
 
     /// Whether a change-scope rule is enabled: kubegate judges a merge request's change.
     pub fn judges_changes(&self) -> bool {
-        self.changes.is_some()
+        self.rules.iter().any(|r| r.scope == Scope::Change)
     }
 
     /// Whether an object of `kind` is read by an inventory-scope rule (and so must be kept
     /// for [`Builtins::evaluate_inventory`]).
     pub fn in_inventory(&self, kind: &str) -> bool {
-        self.inventory.as_ref().is_some_and(|inv| {
-            inv.rules
-                .iter()
-                .any(|(i, _)| self.rules[*i].applies_to(kind))
-        })
+        self.rules
+            .iter()
+            .any(|r| r.scope == Scope::Inventory && r.applies_to(kind))
     }
 
     /// Evaluates the inventory-scope rules once over `objects` (every object of the run for
@@ -297,8 +306,17 @@ impl Builtins {
         &self,
         objects: Vec<regorus::Value>,
     ) -> anyhow::Result<Vec<(usize, Violation)>> {
-        let Some(inv) = &self.inventory else {
+        if objects.is_empty() {
             return Ok(Vec::new());
+        }
+        let loaded = crate::timings::measure(crate::timings::Stage::CompileRules, || {
+            self.inventory
+                .get_or_init(|| Inventory::load(&self.rules).map_err(|e| format!("{e:#}")))
+        });
+        let inv = match loaded {
+            Ok(Some(inv)) => inv,
+            Ok(None) => return Ok(Vec::new()),
+            Err(e) => bail!("compiling the built-in inventory rules: {e}"),
         };
         let count = objects.len();
         let mut input = std::collections::BTreeMap::new();
@@ -379,7 +397,8 @@ fn library_engine(rules: &[RuleMeta], scope: Scope) -> anyhow::Result<Engine> {
 pub struct ChangeEvaluator<'a> {
     rules: &'a [RuleMeta],
     groups: &'a [(Vec<String>, usize)],
-    engine: Engine,
+    /// The rules' engine, or why they did not compile.
+    engine: Result<Engine, String>,
 }
 
 impl ChangeEvaluator<'_> {
@@ -391,6 +410,10 @@ impl ChangeEvaluator<'_> {
         kind: &str,
         input: &serde_json::Value,
     ) -> anyhow::Result<Vec<Violation>> {
+        let engine = match &mut self.engine {
+            Ok(engine) => engine,
+            Err(e) => bail!("compiling the built-in change rules: {e}"),
+        };
         let mut out = Vec::new();
         let mut input = Some(input);
         for (g, (_, example)) in self.groups.iter().enumerate() {
@@ -398,9 +421,9 @@ impl ChangeEvaluator<'_> {
                 continue;
             }
             if let Some(input) = input.take() {
-                self.engine.set_input(to_rego(input));
+                engine.set_input(to_rego(input));
             }
-            let results = self.engine.eval_rule(change_entry(g))?;
+            let results = engine.eval_rule(change_entry(g))?;
             push_pairs(&results, self.rules, &mut out)?;
         }
         Ok(out)
@@ -449,11 +472,20 @@ impl Inventory {
         if indices.is_empty() {
             return Ok(None);
         }
+        // The library is parsed once; each rule's engine is a copy of it with the rule.
+        let library = library_engine(&[], Scope::Inventory)?;
         let rules = indices
             .par_iter()
             .map(|&i| {
                 let rule = &rules[i];
-                let mut engine = library_engine(std::slice::from_ref(rule), Scope::Inventory)?;
+                let mut engine = library.clone();
+                let (path, src) = SOURCES
+                    .iter()
+                    .find(|(path, _)| *path == rule.file)
+                    .with_context(|| format!("the source of {}", rule.file))?;
+                engine
+                    .add_policy(format!("policies/{path}"), (*src).to_owned())
+                    .with_context(|| format!("built-in policy policies/{path}"))?;
                 let run = format!(
                     "package kubegate.inventory\n\nimport rego.v1\n\n\
                      all contains [{i}, v] if {{\n\tsome v in data.{}.violation\n}}\n",
