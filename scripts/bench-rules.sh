@@ -68,6 +68,7 @@ for input in "$out/install.yaml" "$corpus"; do
   fi
   echo "peak memory (max RSS) and wall:"
   for c in "${cmds[@]}"; do
+    # shellcheck disable=SC2086 # $c is a command line, split into words on purpose
     /usr/bin/time -f "  %M KB  %e s  $c" $c >/dev/null 2>/tmp/kubegate-time.txt || true
     tail -1 /tmp/kubegate-time.txt
   done

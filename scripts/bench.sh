@@ -23,6 +23,7 @@ if command -v hyperfine >/dev/null; then
 else
   for c in "${cmds[@]}"; do
     echo "$c"
+    # shellcheck disable=SC2086 # $c is a command line, split into words on purpose
     for _ in 1 2 3; do /usr/bin/time -f "  %e s wall, %U s user" $c >/dev/null || true; done
   done
 fi
@@ -55,6 +56,7 @@ fi
 echo
 echo "peak memory (max RSS):"
 for c in "${cmds[@]}"; do
+  # shellcheck disable=SC2086 # $c is a command line, split into words on purpose
   /usr/bin/time -f "  %M KB  $c" $c >/dev/null 2>/tmp/kubegate-time.txt || true
   tail -1 /tmp/kubegate-time.txt
 done

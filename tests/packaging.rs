@@ -75,6 +75,10 @@ const ACTION_INPUTS: &[&str] = &[
     "fail-on",
     "kubernetes-version",
     "sarif-file",
+    "changed-only",
+    "new-only",
+    "filter-mode",
+    "base",
     "version",
     "args",
 ];
@@ -268,7 +272,8 @@ chmod +x "$root/bin/kubegate"
         std::fs::read_to_string(self.path("stub.log")).unwrap_or_default()
     }
 
-    /// Publishes a release archive of the recording kubegate, with its `.sha256` file.
+    /// Publishes a release archive of the recording kubegate, with the release's
+    /// `SHA256SUMS` (listing another asset too).
     fn publish(&self, version: &str, sha256: Option<&str>) -> String {
         let asset = format!("kubegate-v{version}-x86_64-unknown-linux-musl.tar.gz");
         let archive = self.path("releases").join(&asset);
@@ -284,9 +289,11 @@ chmod +x "$root/bin/kubegate"
         let digest = Command::new("sha256sum").arg(&archive).output().unwrap();
         let digest = String::from_utf8(digest.stdout).unwrap();
         let digest = sha256.unwrap_or(digest.split(' ').next().unwrap());
+        // As the release workflow writes it: `sha256sum kubegate-v*.tar.gz > SHA256SUMS`.
+        let other = format!("kubegate-v{version}-aarch64-apple-darwin.tar.gz");
         std::fs::write(
-            self.path("releases").join(format!("{asset}.sha256")),
-            format!("{digest}  {asset}\n"),
+            self.path("releases").join("SHA256SUMS"),
+            format!("{}  {other}\n{digest}  {asset}\n", "1".repeat(64)),
         )
         .unwrap();
         asset
@@ -468,8 +475,15 @@ fn action_installs_a_release_only_when_its_checksum_matches() {
     let install = r.install("1.2.3");
     assert_eq!(install.code, 0, "{}", install.log);
     assert!(install.log.contains("release binary"), "{}", install.log);
+    assert!(
+        r.log().contains(
+            "curl https://github.com/kubegate/kubegate/releases/download/v1.2.3/SHA256SUMS"
+        ),
+        "{}",
+        r.log()
+    );
     assert!(r.log().contains(&format!(
-        "curl https://github.com/kubegate/kubegate/releases/download/v1.2.3/{asset}.sha256"
+        "curl https://github.com/kubegate/kubegate/releases/download/v1.2.3/{asset}"
     )));
     assert!(!r.log().contains("cargo"), "{}", r.log());
     let bin = PathBuf::from(&install.outputs["bin"]);
@@ -481,6 +495,21 @@ fn action_installs_a_release_only_when_its_checksum_matches() {
     assert_eq!(install.code, 2, "{}", install.log);
     assert!(install.log.contains("SHA-256 mismatch"), "{}", install.log);
     assert!(!install.outputs.contains_key("bin"));
+    assert!(!r.path("temp/kubegate-1.2.3/bin/kubegate").exists());
+
+    // A SHA256SUMS that does not list the asset: refused, never installed unchecked.
+    let r = Runner::new();
+    let asset = r.publish("1.2.3", None);
+    let sums = r.path("releases/SHA256SUMS");
+    let listed = std::fs::read_to_string(&sums).unwrap();
+    std::fs::write(
+        &sums,
+        listed.replace(&asset, "kubegate-v1.2.3-other.tar.gz"),
+    )
+    .unwrap();
+    let install = r.install("1.2.3");
+    assert_eq!(install.code, 2, "{}", install.log);
+    assert!(install.log.contains("does not list"), "{}", install.log);
     assert!(!r.path("temp/kubegate-1.2.3/bin/kubegate").exists());
 
     // Not a version: refused before anything is fetched or built.
@@ -528,6 +557,8 @@ fn action_runs_kubegate_and_reports_counts_and_exit_code() {
             ("fail-on", "error"),
             ("kubernetes-version", "1.35"),
             ("sarif-file", "kubegate.sarif"),
+            ("changed-only", "false"),
+            ("new-only", "false"),
             ("args", "--no-inline-suppressions\n  -j 1"),
         ],
         &[&installed],
@@ -613,6 +644,59 @@ fn action_runs_kubegate_and_reports_counts_and_exit_code() {
     assert_eq!(clean.outputs["sarif-file"], "");
     let args = std::fs::read_to_string(r.path("args.txt")).unwrap();
     assert!(args.ends_with("--\n.\n"), "{args}");
+}
+
+#[test]
+fn action_maps_merge_request_inputs_to_flags() {
+    if !has_bash() {
+        return;
+    }
+    let r = Runner::new();
+    copy_fixture(&r, &["good.yaml"]);
+    let installed = StepRun {
+        code: 0,
+        log: String::new(),
+        outputs: [("bin".to_string(), r.path("kubegate").display().to_string())].into(),
+    };
+    r.step(
+        "run",
+        &[
+            ("paths", "good.yaml"),
+            ("changed-only", "true"),
+            ("new-only", "true"),
+            ("filter-mode", "diff_context"),
+            ("base", "origin/main"),
+        ],
+        &[&installed],
+    );
+    let args = std::fs::read_to_string(r.path("args.txt")).unwrap();
+    let args: Vec<&str> = args.lines().collect();
+    let at = args
+        .iter()
+        .position(|a| *a == "--changed-only")
+        .expect("--changed-only");
+    assert_eq!(
+        args[at..at + 6],
+        [
+            "--changed-only",
+            "--new-only",
+            "--filter-mode",
+            "diff_context",
+            "--base",
+            "origin/main"
+        ]
+    );
+
+    // Anything but true or false is refused before kubegate runs.
+    let r = Runner::new();
+    let run = r.step("run", &[("new-only", "yes")], &[&installed]);
+    assert_eq!(run.code, 2, "{}", run.log);
+    assert!(
+        run.log.contains("the new-only input must be true or false"),
+        "{}",
+        run.log
+    );
+    assert!(!r.path("args.txt").exists());
 }
 
 #[test]
@@ -763,6 +847,250 @@ fn action_passes_linters() {
 }
 
 // ---------------------------------------------------------------------------------------
+// Releases and workflows
+
+const WORKFLOWS: &[&str] = &[".github/workflows/release.yml", ".github/workflows/ci.yml"];
+
+/// The targets the release workflow builds.
+fn release_targets() -> BTreeSet<String> {
+    let wf = &yaml_documents(".github/workflows/release.yml")[0];
+    wf.pointer("/jobs/build/strategy/matrix/include")
+        .and_then(Value::as_array)
+        .expect("jobs.build.strategy.matrix.include")
+        .iter()
+        .map(|i| str_at(i, "/target").to_owned())
+        .collect()
+}
+
+/// The `target=...` assignments of a script.
+fn assigned_targets(script: &str) -> BTreeSet<String> {
+    script
+        .split("target=")
+        .skip(1)
+        .map(|rest| {
+            rest.chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+                .collect::<String>()
+        })
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+#[test]
+fn release_assets_are_what_the_installers_download() {
+    let targets = release_targets();
+    assert_eq!(targets.len(), 5, "{targets:?}");
+    let wf = read(".github/workflows/release.yml");
+    // One archive per target, named by scripts/release-build.sh, and one SHA256SUMS.
+    assert!(
+        wf.contains("bash scripts/release-build.sh \"$TARGET\""),
+        "{wf}"
+    );
+    assert!(
+        wf.contains("sha256sum kubegate-v*.tar.gz > SHA256SUMS"),
+        "{wf}"
+    );
+    let build = read("scripts/release-build.sh");
+    assert!(build.contains(r#"asset="kubegate-v$version-$target.tar.gz""#));
+
+    // The action: the same targets, the same names, the release's SHA256SUMS.
+    let install = str_at(&action()["runs"]["steps"][0], "/run").to_owned();
+    assert_eq!(
+        assigned_targets(&install),
+        targets,
+        "action.yml's runner targets"
+    );
+    assert!(install.contains(r#"asset="kubegate-v$version-$target.tar.gz""#));
+    assert!(install.contains(r#""$download/SHA256SUMS""#));
+
+    // The GitLab component: the same names and sums (it runs on Linux runners).
+    let component = read(COMPONENT);
+    let linux: BTreeSet<String> = targets
+        .iter()
+        .filter(|t| t.contains("-linux-"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        assigned_targets(&component),
+        linux,
+        "the component's targets"
+    );
+    assert!(component.contains(r#"asset="kubegate-v$KUBEGATE_VERSION-$target.tar.gz""#));
+    assert!(component.contains("/SHA256SUMS"));
+}
+
+#[test]
+fn workflows_pin_actions_by_commit() {
+    for path in WORKFLOWS {
+        for line in read(path).lines() {
+            let Some(used) = line
+                .trim_start()
+                .trim_start_matches("- ")
+                .strip_prefix("uses:")
+            else {
+                continue;
+            };
+            let used = used.split('#').next().unwrap().trim();
+            if used.starts_with("./") {
+                continue;
+            }
+            let (_, rev) = used
+                .split_once('@')
+                .unwrap_or_else(|| panic!("{path}: {used}"));
+            assert!(
+                rev.len() == 40 && rev.bytes().all(|b| b.is_ascii_hexdigit()),
+                "{path}: `{used}` is not pinned by a commit"
+            );
+        }
+    }
+}
+
+#[test]
+fn workflows_pass_linters() {
+    if have("check-jsonschema", "check-jsonschema on the workflows") {
+        let out = Command::new("check-jsonschema")
+            .args(["--builtin-schema", "vendor.github-workflows"])
+            .args(WORKFLOWS.iter().map(|w| root().join(w)))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    if have("shellcheck", "shellcheck on scripts/, .ci/run and the workflows' scripts") {
+        let dir = tempfile::tempdir().unwrap();
+        // Every script of the repository, then the workflows' `run:` steps.
+        let mut files = vec![root().join(".ci/run")];
+        for entry in std::fs::read_dir(root().join("scripts")).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "sh") {
+                files.push(path);
+            }
+        }
+        for path in WORKFLOWS {
+            let wf = &yaml_documents(path)[0];
+            for (job, spec) in wf["jobs"].as_object().unwrap() {
+                let steps = spec["steps"].as_array().unwrap();
+                for (i, step) in steps.iter().enumerate() {
+                    if let Some(run) = step.get("run").and_then(Value::as_str) {
+                        // `${{ }}` never appears in a run: inputs go through env.
+                        assert!(!run.contains("${{"), "{path}: {job} step {i}");
+                        let file = dir.path().join(format!("{job}-{i}.sh"));
+                        std::fs::write(&file, run).unwrap();
+                        files.push(file);
+                    }
+                }
+            }
+        }
+        let out = Command::new("shellcheck")
+            .args(["--shell", "bash"])
+            .args(&files)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    if have("actionlint", "actionlint on the workflows") {
+        let out = Command::new("actionlint")
+            .current_dir(root())
+            .args(WORKFLOWS)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// The crate's version, from Cargo.toml.
+fn crate_version() -> String {
+    read("Cargo.toml")
+        .lines()
+        .find_map(|l| l.strip_prefix("version = \""))
+        .and_then(|v| v.strip_suffix('"'))
+        .expect("version in Cargo.toml")
+        .to_owned()
+}
+
+#[test]
+fn release_build_packages_the_host_binary_under_its_asset_name() {
+    if !has_bash() {
+        return;
+    }
+    // The release workflow's build, for this machine's target (the dev profile: the test
+    // build has compiled it already).
+    let rustc = Command::new("rustc").arg("-vV").output().unwrap();
+    let host = String::from_utf8(rustc.stdout)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_owned))
+        .unwrap();
+    let version = crate_version();
+    let out = tempfile::tempdir().unwrap();
+    let run = |version: &str| {
+        Command::new("bash")
+            .arg(root().join("scripts/release-build.sh"))
+            .args([host.as_str(), version])
+            .arg(out.path())
+            .env("KUBEGATE_BUILD_PROFILE", "dev")
+            .output()
+            .unwrap()
+    };
+    let built = run(&version);
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let asset = out
+        .path()
+        .join(format!("kubegate-v{version}-{host}.tar.gz"));
+    assert!(asset.is_file());
+    let listed = Command::new("tar")
+        .arg("-tzf")
+        .arg(&asset)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&listed.stdout), "kubegate\n");
+    let unpacked = tempfile::tempdir().unwrap();
+    let ok = Command::new("tar")
+        .arg("-xzf")
+        .arg(&asset)
+        .arg("-C")
+        .arg(unpacked.path())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let v = Command::new(unpacked.path().join("kubegate"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&v.stdout).trim(),
+        format!("kubegate {version}")
+    );
+
+    // A tag that is not the crate's version builds nothing.
+    let wrong = run("99.0.0");
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("not the crate's version"));
+    assert!(
+        !out.path()
+            .join(format!("kubegate-v99.0.0-{host}.tar.gz"))
+            .exists()
+    );
+}
+
+// ---------------------------------------------------------------------------------------
 // GitLab CI/CD component
 
 const COMPONENT: &str = "templates/kubegate.yml";
@@ -842,6 +1170,16 @@ fn gitlab_component_has_inputs_and_a_reporting_job() {
 /// Runs the component's script with `sh`, the job's variables as `variables`, and a
 /// `kubegate` on the PATH that records its arguments and runs the real one.
 fn run_component_script(variables: &[(&str, &str)]) -> (i32, Vec<String>, PathBuf) {
+    run_component(variables, None)
+}
+
+/// [`run_component_script`]; with `release`, that `kubegate` is not on the PATH but
+/// published as the release of version 1.2.3 (served by a stand-in `curl`), with a
+/// SHA256SUMS that lists `release` as its digest when given one, else the true one.
+fn run_component(
+    variables: &[(&str, &str)],
+    release: Option<Option<&str>>,
+) -> (i32, Vec<String>, PathBuf) {
     let docs = yaml_documents(COMPONENT);
     let inputs = &docs[0]["spec"]["inputs"];
     let job = docs[1].as_object().unwrap().values().next().unwrap();
@@ -853,7 +1191,10 @@ fn run_component_script(variables: &[(&str, &str)]) -> (i32, Vec<String>, PathBu
     for n in ["good.yaml", "bad.yaml"] {
         std::fs::copy(root().join("fixtures/precommit").join(n), project.join(n)).unwrap();
     }
-    let fake = bin.join("kubegate");
+    let fake = match release {
+        None => bin.join("kubegate"),
+        Some(_) => dir.join("kubegate"),
+    };
     std::fs::write(
         &fake,
         format!(
@@ -871,6 +1212,48 @@ fn run_component_script(variables: &[(&str, &str)]) -> (i32, Vec<String>, PathBu
             .unwrap()
             .success()
     );
+    if let Some(digest) = release {
+        let releases = dir.join("releases");
+        std::fs::create_dir_all(&releases).unwrap();
+        let asset = "kubegate-v1.2.3-x86_64-unknown-linux-musl.tar.gz";
+        let ok = Command::new("tar")
+            .arg("-czf")
+            .arg(releases.join(asset))
+            .arg("-C")
+            .arg(&dir)
+            .arg("kubegate")
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let sum = Command::new("sha256sum")
+            .arg(releases.join(asset))
+            .output()
+            .unwrap();
+        let sum = String::from_utf8(sum.stdout).unwrap();
+        let sum = digest.unwrap_or_else(|| sum.split(' ').next().unwrap());
+        std::fs::write(releases.join("SHA256SUMS"), format!("{sum}  {asset}\n")).unwrap();
+        let curl = bin.join("curl");
+        std::fs::write(
+            &curl,
+            format!(
+                "#!/bin/sh\nout=\"\" url=\"\"\nwhile [ $# -gt 0 ]; do\n  case \"$1\" in\n    \
+                 --output) out=\"$2\"; shift ;;\n    --proto|--retry) shift ;;\n    -*) ;;\n    \
+                 *) url=\"$1\" ;;\n  esac\n  shift\ndone\necho \"curl $url\" >> '{log}'\n\
+                 cp '{releases}'/\"${{url##*/}}\" \"$out\"\n",
+                log = dir.join("curl.log").display(),
+                releases = releases.display(),
+            ),
+        )
+        .unwrap();
+        assert!(
+            Command::new("chmod")
+                .arg("+x")
+                .arg(&curl)
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
     let script: Vec<&str> = job["script"]
         .as_array()
         .unwrap()
@@ -898,9 +1281,11 @@ fn run_component_script(variables: &[(&str, &str)]) -> (i32, Vec<String>, PathBu
             .trim_start_matches("$[[ inputs.")
             .trim_end_matches(" ]]");
         let given = variables.iter().find(|(k, _)| k == var);
-        let v = match given {
-            Some((_, v)) => v.to_string(),
-            None => inputs[input]["default"].as_str().unwrap().to_string(),
+        // GitLab writes a boolean input as `true` or `false`.
+        let v = match (given, &inputs[input]["default"]) {
+            (Some((_, v)), _) => v.to_string(),
+            (None, Value::String(d)) => d.clone(),
+            (None, d) => d.to_string(),
         };
         cmd.env(var, v);
     }
@@ -956,6 +1341,81 @@ fn gitlab_component_script_passes_inputs_as_arguments() {
     assert!(args.contains(&"$(touch".to_string()) && args.contains(&"*".to_string()));
     assert!(args.contains(&"`touch pwned`".to_string()));
     assert!(walk(&dir).iter().all(|p| !p.ends_with("pwned")));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn gitlab_component_passes_merge_request_inputs() {
+    if !have("sh", "the GitLab component's script test") {
+        return;
+    }
+    let (_, args, dir) = run_component_script(&[
+        ("KUBEGATE_PATHS", "good.yaml"),
+        ("KUBEGATE_CHANGED_ONLY", "true"),
+        ("KUBEGATE_NEW_ONLY", "true"),
+        ("KUBEGATE_FILTER_MODE", "added"),
+        ("KUBEGATE_BASE", "origin/main"),
+    ]);
+    let at = args
+        .iter()
+        .position(|a| a == "--changed-only")
+        .expect("--changed-only");
+    assert_eq!(
+        args[at..at + 6],
+        [
+            "--changed-only",
+            "--new-only",
+            "--filter-mode",
+            "added",
+            "--base",
+            "origin/main"
+        ]
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+    // Off by default.
+    let (_, args, dir) = run_component_script(&[("KUBEGATE_PATHS", "good.yaml")]);
+    assert!(
+        !args.iter().any(|a| a.contains("only") || a == "--base"),
+        "{args:?}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn gitlab_component_installs_a_release_only_when_its_checksum_matches() {
+    if !have("sh", "the GitLab component's release test")
+        || !have("sha256sum", "the GitLab component's release test")
+    {
+        return;
+    }
+    if !matches!(std::env::consts::ARCH, "x86_64") {
+        eprintln!("the GitLab component's release test did not run: not an x86_64 machine");
+        return;
+    }
+    let version = [
+        ("KUBEGATE_VERSION", "1.2.3"),
+        ("KUBEGATE_PATHS", "good.yaml"),
+    ];
+    let (code, args, dir) = run_component(&version, Some(None));
+    assert_eq!(code, 0, "exit {code}");
+    assert_eq!(args.last().map(String::as_str), Some("good.yaml"));
+    let log = std::fs::read_to_string(dir.join("curl.log")).unwrap();
+    let releases = "https://github.com/kubegate/kubegate/releases/download/v1.2.3";
+    assert_eq!(
+        log,
+        format!(
+            "curl {releases}/kubegate-v1.2.3-x86_64-unknown-linux-musl.tar.gz\n\
+             curl {releases}/SHA256SUMS\n"
+        )
+    );
+    assert!(dir.join("project/.kubegate-bin/bin/kubegate").is_file());
+    std::fs::remove_dir_all(dir).unwrap();
+
+    // A digest that does not match: nothing installed, nothing run, exit 2.
+    let (code, args, dir) = run_component(&version, Some(Some(&"0".repeat(64))));
+    assert_eq!(code, 2, "exit {code}");
+    assert!(args.is_empty(), "{args:?}");
+    assert!(!dir.join("project/.kubegate-bin/bin/kubegate").exists());
     std::fs::remove_dir_all(dir).unwrap();
 }
 
