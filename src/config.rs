@@ -181,16 +181,24 @@ pub fn find(explicit: Option<&Path>, start: &Path) -> Option<PathBuf> {
 
 /// Reads and validates a configuration file; errors name the file, line and column.
 pub fn load(path: &Path) -> anyhow::Result<Loaded> {
-    let file = crate::discover::display_path(path);
+    load_as(path, &crate::discover::display_path(path))
+}
+
+/// [`load`], the file named `file` in errors and findings (`base:.kubegate.yaml` for the
+/// copy of the merge request's base, not its temporary path).
+pub fn load_as(path: &Path, file: &str) -> anyhow::Result<Loaded> {
     let text = crate::read::read_text(path, crate::parse::Limits::default().max_file_size)
         .map_err(|e| anyhow::anyhow!("cannot read config {file}: {e}"))?;
-    from_text(text, path)
+    from_text_as(text, path, file.to_owned())
 }
 
 /// Validates the text of a configuration file read from `path` (which only names it in
 /// errors and resolves its relative paths); errors name the file, line and column.
 pub fn from_text(text: String, path: &Path) -> anyhow::Result<Loaded> {
-    let file = crate::discover::display_path(path);
+    from_text_as(text, path, crate::discover::display_path(path))
+}
+
+fn from_text_as(text: String, path: &Path, file: String) -> anyhow::Result<Loaded> {
     let (docs, issues) = crate::parse::yaml::parse(&text, &Default::default());
     let lines = crate::source::LineIndex::new(&text);
     if let Some(i) = issues.first() {

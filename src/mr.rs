@@ -462,15 +462,49 @@ pub fn policy_change_findings(
                  default in CI) uses the base's"
                     .to_owned()
             };
-            let mut f = crate::check::file_finding(
-                &Arc::from(shown.as_str()),
-                "policy-changed",
-                format!("this merge request {what} `{path}`, a policy file of the gate: {how}"),
-            );
+            let file: Arc<str> = Arc::from(shown.as_str());
+            let message =
+                format!("this merge request {what} `{path}`, a policy file of the gate: {how}");
+            let mut f = match changed_hunks(mr, &path, what) {
+                // On the lines it changed: the first place, and how many more there are.
+                Some((text, hunks)) => {
+                    let mut at = crate::check::FileText::new(file.clone(), text.clone());
+                    let (first, last) = (*hunks[0].start(), *hunks[0].end());
+                    let start = at.lines().line_range(&text, first).start;
+                    let end = at.lines().line_range(&text, last).end;
+                    let mut f = at.finding_at(start, end);
+                    f.rule = "policy-changed".into();
+                    f.message = match hunks.len() {
+                        1 => message,
+                        2 => format!("{message} (changed here and in one more place)"),
+                        n => format!("{message} (changed here and in {} more places)", n - 1),
+                    };
+                    f
+                }
+                None => crate::check::file_finding(&file, "policy-changed", message),
+            };
             f.severity = Severity::Warning;
             f
         })
         .collect()
+}
+
+/// The head text of a policy file the merge request modifies or moves, and the line ranges
+/// it changed (none for an added or deleted file, or a change that only removed lines).
+fn changed_hunks(
+    mr: &MergeRequest,
+    path: &str,
+    what: &str,
+) -> Option<(Arc<str>, Vec<RangeInclusive<u32>>)> {
+    if !matches!(what, "modifies" | "moves") {
+        return None;
+    }
+    let (_, oid) = mr.changes.base_of(path)?;
+    let base = mr.repo.blob(oid).ok()?;
+    let head = crate::read::read(&mr.repo.root().join(path), mr.read_limit).ok()?;
+    let head: Arc<str> = String::from_utf8_lossy(&head).into();
+    let hunks = added_lines(&String::from_utf8_lossy(&base), &head);
+    (!hunks.is_empty()).then_some((head, hunks))
 }
 
 #[cfg(test)]

@@ -898,6 +898,63 @@ fn policies_from_base_ignore_no_config() {
     }
 }
 
+/// The warning lands on the lines the merge request changed in the policy, not on line 1.
+#[test]
+fn policy_changed_points_at_the_changed_lines() {
+    if !git_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Repo::init(tmp.path());
+    repo.write("m.yaml", &configmap("m", &[("x", "ok")]));
+    let policy = "package main\n\nimport rego.v1\n\ndeny contains msg if {\n\tinput.data.x == \"bad\"\n\tmsg := \"bad\"\n}\n";
+    repo.write("policy/p.rego", policy);
+    repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    // Lines 6 and 7 replaced, and a line added at the end: two places.
+    let changed = policy.replace(
+        "input.data.x == \"bad\"\n\tmsg := \"bad\"",
+        "false\n\tmsg := \"never\"",
+    ) + "# relaxed\n";
+    repo.write("policy/p.rego", &changed);
+    repo.commit("feature");
+    let args = with(
+        ONLY_POLICY,
+        &["--base", "main", "--policies-from-base", "."],
+    );
+    let (code, out, err) = repo.kubegate(&refs(&args), &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("policy/p.rego:6:1: warning[policy-changed]"),
+        "on the first changed line: {out}"
+    );
+    assert!(out.contains("changed here and in one more place"), "{out}");
+}
+
+/// An error in the base's configuration names it as the base's, at its line; never the
+/// temporary copy kubegate reads it from.
+#[test]
+fn an_error_in_the_base_config_names_the_base_file() {
+    if !git_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Repo::init(tmp.path());
+    repo.write(".kubegate.yaml", "rules:\n  disable:\n    - KG999\n");
+    repo.write("m.yaml", &configmap("m", &[("x", "ok")]));
+    repo.commit("base");
+    repo.git(&["checkout", "-q", "-b", "feature"]);
+    repo.write(".kubegate.yaml", "rules: {}\n");
+    repo.commit("feature");
+    let (code, _, err) = repo.kubegate(
+        &["check", "--base", "main", "--policies-from-base", "m.yaml"],
+        &[],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("base:.kubegate.yaml:3:"), "{err}");
+    assert!(!err.contains(&std::env::temp_dir().display().to_string()), "{err}");
+}
+
 #[test]
 fn config_comes_from_the_base() {
     if !git_available() {

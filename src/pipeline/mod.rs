@@ -355,7 +355,8 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         let files = BaseFiles::materialize(repo, base.commit, rel.as_slice())?;
         let loaded = match &rel {
             Some(rel) if files.written.contains(rel) => {
-                let mut loaded = config::load(&files.path(rel))?;
+                // Errors name the base's file (`base:.kubegate.yaml`), never the copy.
+                let mut loaded = config::load_as(&files.path(rel), &format!("base:{rel}"))?;
                 // Its paths name files of the repository, relative to the config's place
                 // there: the policies and data are read at the base below, the CRDs and
                 // schema locations from the checkout, as the checked files are.
