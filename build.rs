@@ -33,6 +33,11 @@ fn main() {
         ));
     }
     out.push_str("]\n");
+    // What the compiled rules cache (src/policy/cache.rs) is keyed by besides the version:
+    // the locked dependencies, regorus's compiler among them.
+    let lock = std::fs::read(Path::new(&manifest_dir).join("Cargo.lock")).unwrap_or_default();
+    println!("cargo:rerun-if-changed=Cargo.lock");
+    println!("cargo:rustc-env=KUBEGATE_LOCK_HASH={}", lock_hash(&lock));
     let out_dir = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR for build scripts");
     let dest = PathBuf::from(out_dir).join("policies.rs");
     std::fs::write(&dest, out).unwrap_or_else(|e| panic!("cannot write {}: {e}", dest.display()));
@@ -51,4 +56,14 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
             out.push(p);
         }
     }
+}
+
+/// FNV-1a of the lock file: stable across builds and platforms (no dependency needed here).
+fn lock_hash(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
 }

@@ -636,3 +636,109 @@ fn an_unwritable_report_does_not_stop_the_others() {
         serde_json::from_slice(&std::fs::read(dir.path().join("report.json")).unwrap()).unwrap();
     assert_eq!(json["summary"]["files"], 1);
 }
+
+/// Runs kubegate on the demo with `env` (and none of the CI variables or the cache ones
+/// of the machine running the tests).
+fn with_cache_env(env: &[(&str, &std::path::Path)], ci: bool) -> (i32, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kubegate"));
+    cmd.args(["check", "-f", "json", "--no-config", DEMO])
+        .current_dir(root());
+    for var in [
+        "CI",
+        "GITHUB_ACTIONS",
+        "GITLAB_CI",
+        "KUBEGATE_CACHE_DIR",
+        "KUBEGATE_NO_CACHE",
+        "XDG_CACHE_HOME",
+    ] {
+        cmd.env_remove(var);
+    }
+    if ci {
+        cmd.env("GITHUB_ACTIONS", "true");
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+    )
+}
+
+fn cache_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+#[test]
+fn compiled_rules_are_cached_outside_ci_and_a_bad_cache_is_compiled_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let none = tempfile::tempdir().unwrap();
+    let (code, uncached) = with_cache_env(&[("KUBEGATE_NO_CACHE", "1".as_ref())], false);
+    assert_eq!(code, 1);
+    assert!(uncached.contains("KG102"), "{uncached}");
+
+    // The user's cache directory: written on the first run, read on the second.
+    let (_, first) = with_cache_env(
+        &[("XDG_CACHE_HOME", tmp.path()), ("HOME", none.path())],
+        false,
+    );
+    let cached = cache_files(&tmp.path().join("kubegate"));
+    assert_eq!(cached.len(), 1, "{cached:?}");
+    #[cfg(unix)]
+    let inode =
+        |p: &std::path::Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
+    #[cfg(unix)]
+    let written = inode(&cached[0]);
+    let (_, second) = with_cache_env(
+        &[("XDG_CACHE_HOME", tmp.path()), ("HOME", none.path())],
+        false,
+    );
+    // Read, not compiled and written again (a write renames a new file into place).
+    #[cfg(unix)]
+    assert_eq!(inode(&cached[0]), written);
+    assert_eq!(first, uncached);
+    assert_eq!(second, uncached);
+
+    // A damaged program (its digest no longer matches) is compiled again and rewritten.
+    let file = &cached[0];
+    let mut bytes = std::fs::read(file).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(file, &bytes).unwrap();
+    let (_, third) = with_cache_env(
+        &[("XDG_CACHE_HOME", tmp.path()), ("HOME", none.path())],
+        false,
+    );
+    assert_eq!(third, uncached);
+    assert_ne!(
+        std::fs::read(file).unwrap(),
+        bytes,
+        "the damaged file was rewritten"
+    );
+    // Garbage in the file: the same.
+    std::fs::write(file, b"not a program").unwrap();
+    let (_, fourth) = with_cache_env(
+        &[("XDG_CACHE_HOME", tmp.path()), ("HOME", none.path())],
+        false,
+    );
+    assert_eq!(fourth, uncached);
+
+    // In CI nothing is read or written: the rules come from the binary.
+    let ci = tempfile::tempdir().unwrap();
+    let (_, in_ci) = with_cache_env(
+        &[("XDG_CACHE_HOME", ci.path()), ("HOME", none.path())],
+        true,
+    );
+    assert_eq!(in_ci, uncached);
+    assert!(cache_files(&ci.path().join("kubegate")).is_empty());
+    // KUBEGATE_CACHE_DIR names the directory (and opts in, even in CI).
+    let named = tempfile::tempdir().unwrap();
+    let (_, at) = with_cache_env(&[("KUBEGATE_CACHE_DIR", named.path())], true);
+    assert_eq!(at, uncached);
+    assert_eq!(cache_files(named.path()).len(), 1);
+}

@@ -952,7 +952,10 @@ fn an_error_in_the_base_config_names_the_base_file() {
     );
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("base:.kubegate.yaml:3:"), "{err}");
-    assert!(!err.contains(&std::env::temp_dir().display().to_string()), "{err}");
+    assert!(
+        !err.contains(&std::env::temp_dir().display().to_string()),
+        "{err}"
+    );
 }
 
 #[test]

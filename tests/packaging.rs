@@ -960,7 +960,10 @@ fn workflows_pass_linters() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    if have("shellcheck", "shellcheck on scripts/, .ci/run and the workflows' scripts") {
+    if have(
+        "shellcheck",
+        "shellcheck on scripts/, .ci/run and the workflows' scripts",
+    ) {
         let dir = tempfile::tempdir().unwrap();
         // Every script of the repository, then the workflows' `run:` steps.
         let mut files = vec![root().join(".ci/run")];

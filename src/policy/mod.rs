@@ -6,6 +6,7 @@
 //! that field's line. kubegate generates one aggregating module over the enabled rules and
 //! evaluates it once per object on a per-thread clone of a prepared engine.
 
+mod cache;
 pub mod metadata;
 pub mod user;
 
@@ -15,9 +16,9 @@ use std::sync::{Arc, OnceLock};
 
 use anyhow::{Context, bail};
 use rayon::prelude::*;
+use regorus::Engine;
 use regorus::languages::rego::compiler::Compiler;
 use regorus::rvm::{Program, RegoVM};
-use regorus::{CompiledPolicy, Engine};
 
 pub use metadata::{RuleMeta, Scope};
 
@@ -158,7 +159,6 @@ pub const DEFAULT_MODE: Mode = Mode::Vm;
 /// group), shared by all threads, and this thread's machine (created on first use;
 /// `RegoVM` is not `Clone`).
 struct Vm {
-    compiled: CompiledPolicy,
     program: Arc<Program>,
     machine: Option<RegoVM>,
 }
@@ -166,7 +166,6 @@ struct Vm {
 impl Clone for Vm {
     fn clone(&self) -> Self {
         Self {
-            compiled: self.compiled.clone(),
             program: self.program.clone(),
             machine: None,
         }
@@ -194,7 +193,6 @@ impl Builtins {
             .into_iter()
             .filter(|r| enabled(r))
             .collect();
-        let mut engine = library_engine(&rules, Scope::Object)?;
         let per_rule = crate::timings::enabled();
         let mut groups: Vec<Vec<String>> = Vec::new();
         let mut group_rules: Vec<Vec<usize>> = Vec::new();
@@ -217,36 +215,62 @@ impl Builtins {
                 r.package
             ));
         }
-        engine.add_policy("kubegate-run.rego".into(), run)?;
-        if mode == Mode::Interpreter {
-            // Prepare (analyse and schedule) once here, not once per thread. The virtual
-            // machine compiles from the policy and never needs it.
-            engine.set_input(regorus::Value::new_object());
-            for g in 0..groups.len() {
-                engine.eval_rule(entry(g))?;
+        let engine_of = |run: String| -> anyhow::Result<Engine> {
+            let mut engine = library_engine(&rules, Scope::Object)?;
+            engine.add_policy("kubegate-run.rego".into(), run)?;
+            Ok(engine)
+        };
+        let (engine, vm) = match mode {
+            Mode::Interpreter => {
+                let mut engine = engine_of(run)?;
+                // Prepare (analyse and schedule) once here, not once per thread.
+                engine.set_input(regorus::Value::new_object());
+                for g in 0..groups.len() {
+                    engine.eval_rule(entry(g))?;
+                }
+                (engine, None)
             }
-        }
-        let vm = match mode {
             // Nothing to compile when only inventory rules are enabled.
-            Mode::Interpreter => None,
-            Mode::Vm if groups.is_empty() => None,
+            Mode::Vm if groups.is_empty() => (Engine::new(), None),
             Mode::Vm => {
-                // One program for every group: the policy is analysed and compiled once.
+                // One program for every group: the policy is analysed and compiled once,
+                // or read from the cache of an earlier run of this same binary and rules.
                 let mut names: Vec<String> = (0..groups.len()).map(entry).collect();
                 if per_rule {
                     names.extend(group_rules.iter().flatten().map(|&i| rule_entry(&rules[i])));
                 }
-                let entries: Vec<&str> = names.iter().map(String::as_str).collect();
-                let compiled = engine
-                    .compile_with_entrypoint(&entry(0).into())
-                    .context("compiling built-in rules")?;
-                let program = Compiler::compile_from_policy(&compiled, &entries)
-                    .context("compiling built-in rules")?;
-                Some(Vm {
-                    compiled,
-                    program,
-                    machine: None,
-                })
+                let cache = cache::dir().map(|dir| {
+                    let ids = rules.iter().map(|r| r.id.as_bytes());
+                    let key = cache::key(
+                        ids.chain([run.as_bytes()])
+                            .chain(names.iter().map(|n| n.as_bytes())),
+                    );
+                    (dir, key)
+                });
+                let cached = cache.as_ref().and_then(|(dir, key)| cache::read(dir, key));
+                let program = match cached {
+                    Some(program) => program,
+                    None => {
+                        let entries: Vec<&str> = names.iter().map(String::as_str).collect();
+                        let compiled = engine_of(run)?
+                            .compile_with_entrypoint(&entry(0).into())
+                            .context("compiling built-in rules")?;
+                        let program = Compiler::compile_from_policy(&compiled, &entries)
+                            .context("compiling built-in rules")?;
+                        if let Some((dir, key)) = &cache {
+                            cache::write(dir, key, &program);
+                        }
+                        program
+                    }
+                };
+                // The machine needs only the program: the interpreter never runs.
+                (
+                    Engine::new(),
+                    Some(Vm {
+                        program,
+                        machine: None,
+                    }),
+                )
             }
         };
         Ok(Self {
@@ -564,7 +588,7 @@ impl Builtins {
                 let machine = match &mut vm.machine {
                     Some(m) => m,
                     slot @ None => {
-                        let mut m = RegoVM::new_with_policy(vm.compiled.clone());
+                        let mut m = RegoVM::new();
                         m.load_program(vm.program.clone());
                         m.set_data(regorus::Value::new_object())?;
                         m.set_max_instructions(MAX_INSTRUCTIONS);
