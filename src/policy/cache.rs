@@ -2,9 +2,9 @@
 //! file (a pre-commit hook on every commit) does not compile them again.
 //!
 //! The program is stored in the user's cache directory under a key that names everything
-//! it was compiled from: kubegate's version and `Cargo.lock` (the compiler), the policy
-//! sources embedded in this binary, the enabled rules and whether `--timings` asked for
-//! per-rule entry points. The file holds the key and a SHA-256 of the program, checked on
+//! it was compiled from: kubegate's version and `Cargo.lock` (the compiler), the executable
+//! itself (its size and modification time), the policy sources embedded in it, the enabled
+//! rules and whether `--timings` asked for per-rule entry points. The file holds the key and a SHA-256 of the program, checked on
 //! every read; anything that does not match is compiled again and written anew.
 //!
 //! Never used in CI (`GITHUB_ACTIONS`, `GITLAB_CI`, `CI`): there a job compiles once anyway,
@@ -53,6 +53,16 @@ pub fn key<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
     let mut h = Sha256::new();
     h.update(env!("CARGO_PKG_VERSION").as_bytes());
     h.update(env!("KUBEGATE_LOCK_HASH").as_bytes());
+    // This very build: a rebuilt binary (another compiler, a change to how the rules are
+    // compiled) never reads what an earlier build wrote.
+    if let Ok(m) = std::env::current_exe().and_then(std::fs::metadata) {
+        h.update(m.len().to_le_bytes());
+        let modified = m
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+        h.update(modified.map_or(0, |d| d.as_nanos()).to_le_bytes());
+    }
     for (path, src) in super::SOURCES {
         h.update(path.as_bytes());
         h.update([0]);
