@@ -36,6 +36,8 @@ pub struct Parsed {
     pub issues: Vec<Issue>,
     /// Places where the other reader builds a different object ([`AMBIGUOUS`]).
     pub notes: Vec<Issue>,
+    /// How many documents the stream held, read or not (the index the next one would get).
+    count: usize,
 }
 
 /// Parses every document of `source` as kubectl reads it.
@@ -64,7 +66,11 @@ fn parse_with(source: &str, limits: &Limits, reader: Reader, annotation_text: bo
 }
 
 fn parse_timed(source: &str, limits: &Limits, reader: Reader, annotation_text: bool) -> Parsed {
-    let parsed = parse_stream(source, limits, reader, annotation_text);
+    let pieces = (source.len() / PIECE_BYTES).min(rayon::current_num_threads());
+    let parsed = (pieces > 1)
+        .then(|| parse_in_pieces(source, limits, reader, annotation_text, pieces))
+        .flatten()
+        .unwrap_or_else(|| parse_stream(source, limits, reader, annotation_text, 0));
     // JSON objects back to back are no YAML, but kubectl reads them all (kustomize only
     // the first): a file whose first object is JSON goes to a JSON decoder.
     if parsed.issues.iter().any(|i| i.rule == "yaml-syntax")
@@ -107,7 +113,7 @@ fn parse_json_stream(
     let mut out = Parsed::default();
     for (index, range) in ranges.iter().enumerate() {
         let by = range.start as u32;
-        let part = parse_stream(&source[range.clone()], limits, reader, annotation_text);
+        let part = parse_stream(&source[range.clone()], limits, reader, annotation_text, 0);
         let shift = |mut i: Issue| {
             i.start += by;
             i.end += by;
@@ -148,8 +154,115 @@ fn parse_json_stream(
     out
 }
 
-/// Parses every document of a YAML stream.
-fn parse_stream(source: &str, limits: &Limits, reader: Reader, annotation_text: bool) -> Parsed {
+/// A large file is parsed in pieces of at least this many bytes, on every thread.
+const PIECE_BYTES: usize = 256 * 1024;
+
+/// Where a stream may be cut into pieces that parse on their own: before each line that is
+/// a document marker (`---`, then a space, a tab, a line break or the end) and follows a
+/// line feed, where kubectl and kyaml cut a file into documents too. `None` when a line
+/// starts with `%`: a directive belongs to the document after it.
+fn cut_points(source: &str) -> Option<Vec<usize>> {
+    let bytes = source.as_bytes();
+    if bytes.first() == Some(&b'%') {
+        return None;
+    }
+    let mut cuts = Vec::new();
+    for i in memchr::memchr_iter(b'\n', bytes) {
+        let rest = &bytes[i + 1..];
+        match rest {
+            [b'%', ..] => return None,
+            [b'-', b'-', b'-', b' ' | b'\t' | b'\r' | b'\n', ..] | [b'-', b'-', b'-'] => {
+                cuts.push(i + 1)
+            }
+            _ => {}
+        }
+    }
+    Some(cuts)
+}
+
+/// [`parse_stream`] on `pieces` parts of `source` cut at document markers, in parallel,
+/// joined as one reading: offsets, document indexes and line numbers are the whole file's.
+/// `None` (parse it in one piece) when it cannot be cut, or when a piece has an error or
+/// hits a limit: then one reading of the whole says exactly where, as it always has.
+fn parse_in_pieces(
+    source: &str,
+    limits: &Limits,
+    reader: Reader,
+    annotation_text: bool,
+    pieces: usize,
+) -> Option<Parsed> {
+    use rayon::prelude::*;
+    let cuts = cut_points(source)?;
+    let mut bounds = vec![0];
+    for k in 1..pieces {
+        let want = source.len() * k / pieces;
+        let Some(&cut) = cuts.get(cuts.partition_point(|&c| c < want)) else {
+            break;
+        };
+        if cut > bounds[bounds.len() - 1] && cut < source.len() {
+            bounds.push(cut);
+        }
+    }
+    if bounds.len() < 2 {
+        return None;
+    }
+    bounds.push(source.len());
+    let lines = LineIndex::new(source);
+    let ranges: Vec<(usize, usize)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
+    let parts: Vec<Parsed> = ranges
+        .par_iter()
+        .map(|&(start, end)| {
+            crate::timings::measure(crate::timings::Stage::Parse, || {
+                let first_line = lines.position(source, start).line - 1;
+                parse_stream(
+                    &source[start..end],
+                    limits,
+                    reader,
+                    annotation_text,
+                    first_line,
+                )
+            })
+        })
+        .collect();
+    let failed = |p: &Parsed| {
+        p.issues
+            .iter()
+            .any(|i| matches!(i.rule, "yaml-syntax" | "yaml-limit"))
+    };
+    if parts.iter().any(failed) {
+        return None;
+    }
+    let mut out = Parsed::default();
+    for (&(start, _), part) in ranges.iter().zip(parts) {
+        let (by, index) = (start as u32, out.count);
+        let shift = |mut i: Issue| {
+            i.start += by;
+            i.end += by;
+            i.document += index;
+            i
+        };
+        out.issues.extend(part.issues.into_iter().map(shift));
+        out.notes.extend(part.notes.into_iter().map(shift));
+        for mut doc in part.documents {
+            doc.index += index;
+            doc.start += by;
+            doc.source_map.shift(by);
+            out.documents.push(doc);
+        }
+        out.count += part.count;
+    }
+    Some(out)
+}
+
+/// Parses every document of a YAML stream (`first_line` lines into its file: a piece of
+/// it, for the line numbers messages name).
+fn parse_stream(
+    source: &str,
+    limits: &Limits,
+    reader: Reader,
+    annotation_text: bool,
+    first_line: u32,
+) -> Parsed {
     let options = granit_parser::options! {
         block_scalar_eof_without_line_feed: true,
         flow_nesting_limit: limits.max_depth,
@@ -158,6 +271,7 @@ fn parse_stream(source: &str, limits: &Limits, reader: Reader, annotation_text: 
     let mut parser = Parser::new_from_str_with_options(source, options);
     let mut b = Builder::new(source, limits, reader);
     b.annotation_text = annotation_text;
+    b.first_line = first_line;
     loop {
         match parser.next_event() {
             None => break,
@@ -181,6 +295,7 @@ fn parse_stream(source: &str, limits: &Limits, reader: Reader, annotation_text: 
         documents: b.documents,
         issues: b.issues,
         notes: b.notes,
+        count: b.doc_index,
     }
 }
 
@@ -252,6 +367,8 @@ struct Builder<'s> {
     issues: Vec<Issue>,
     notes: Vec<Issue>,
     lines: Option<LineIndex>,
+    /// Lines of the file before `source` (a piece of it: [`parse_in_pieces`]).
+    first_line: u32,
     // Current document.
     doc_index: usize,
     doc_start: u32,
@@ -283,6 +400,7 @@ impl<'s> Builder<'s> {
             issues: Vec::new(),
             notes: Vec::new(),
             lines: None,
+            first_line: 0,
             doc_index: 0,
             doc_start: 0,
             in_document: false,
@@ -339,6 +457,7 @@ impl<'s> Builder<'s> {
             .get_or_insert_with(|| LineIndex::new(source))
             .position(source, offset as usize)
             .line
+            + self.first_line
     }
 
     fn event(&mut self, ev: Event<'_>, span: Span) -> Result<(), Stop> {
@@ -1454,5 +1573,97 @@ list: [&x 1, *x]
         let kyaml = parse_as(src, &Limits::default(), Reader::Kyaml);
         assert_eq!(kyaml.documents.len(), 1);
         assert_eq!(kyaml.issues[0].rule, DROPPED);
+    }
+
+    /// Every YAML file of the repository (and of `../shared/corpus` when it is there), on
+    /// its own and all in one stream: read in pieces on several threads, it reads exactly
+    /// as in one piece (documents, positions, indexes, issues and notes).
+    #[test]
+    fn a_stream_read_in_pieces_reads_as_in_one() {
+        fn walk(dir: &std::path::Path, out: &mut Vec<String>) {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return;
+            };
+            let mut paths: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+            paths.sort();
+            for p in paths {
+                if p.is_dir() {
+                    walk(&p, out);
+                } else if p.extension().is_some_and(|e| e == "yaml" || e == "yml")
+                    && let Ok(text) = std::fs::read_to_string(&p)
+                {
+                    // As `decode` hands it to the parser: without a byte-order mark.
+                    out.push(text.trim_start_matches('\u{feff}').to_owned());
+                }
+            }
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut texts = Vec::new();
+        for dir in ["fixtures", "tests", "../shared/corpus"] {
+            walk(&root.join(dir), &mut texts);
+        }
+        // The stream of them all: those that read cleanly on their own, with no directive.
+        let limits = Limits::default();
+        let clean: Vec<&str> = texts
+            .iter()
+            .map(String::as_str)
+            .filter(|t| {
+                !t.starts_with('%')
+                    && !t.contains("\n%")
+                    && !parse_stream(t, &limits, Reader::Kubectl, false, 0)
+                        .issues
+                        .iter()
+                        .any(|i| matches!(i.rule, "yaml-syntax" | "yaml-limit"))
+            })
+            .collect();
+        let all = clean.join("\n---\n");
+        // A duplicate key and an alias in a later piece: lines and anchors stay its own.
+        let tail = "---\na: &x 1\nb: *x\na: 2\n";
+        let all = format!("{all}\n{tail}");
+        texts.push(all.clone());
+        let mut cut = 0;
+        for (n, text) in texts.iter().enumerate() {
+            // The large ones (the corpus's, the stream of all) in fewer ways: the test stays
+            // a few seconds.
+            let large = text.len() > 64 * 1024 || n + 1 == texts.len();
+            for reader in [Reader::Kubectl, Reader::Kyaml] {
+                let whole = parse_stream(text, &limits, reader, false, 0);
+                let counts: &[usize] = if large { &[3] } else { &[2, 3, 7] };
+                for &pieces in counts {
+                    let Some(parts) = parse_in_pieces(text, &limits, reader, false, pieces) else {
+                        continue;
+                    };
+                    cut += 1;
+                    assert_eq!(parts.count, whole.count);
+                    assert_eq!(parts.issues, whole.issues);
+                    assert_eq!(parts.notes, whole.notes);
+                    assert_eq!(parts.documents.len(), whole.documents.len());
+                    for (a, b) in parts.documents.iter().zip(&whole.documents) {
+                        assert_eq!(format!("{a:?}"), format!("{b:?}"));
+                    }
+                }
+            }
+        }
+        assert!(cut > 10, "only {cut} streams were cut into pieces");
+        // The duplicate key's message names its line in the whole file.
+        let parts = parse_in_pieces(&all, &limits, Reader::Kubectl, false, 3).unwrap();
+        let first = all.rfind("a: &x 1").unwrap();
+        let line = LineIndex::new(&all).position(&all, first).line;
+        let dup = parts
+            .issues
+            .iter()
+            .rfind(|i| i.rule == "duplicate-key")
+            .unwrap();
+        assert!(
+            dup.message
+                .contains(&format!("first defined on line {line}")),
+            "{dup:?}"
+        );
+        // A broken piece: read in one piece, where the error is.
+        let broken = format!("{all}---\na: [\n");
+        assert!(parse_in_pieces(&broken, &limits, Reader::Kubectl, false, 3).is_none());
+        let (docs, issues) = parse(&broken, &limits);
+        assert!(issues.iter().any(|i| i.rule == "yaml-syntax"));
+        assert_eq!(docs.len(), parts.documents.len());
     }
 }
