@@ -465,7 +465,7 @@ pub fn policy_change_findings(
             let file: Arc<str> = Arc::from(shown.as_str());
             let message =
                 format!("this merge request {what} `{path}`, a policy file of the gate: {how}");
-            let mut f = match changed_hunks(mr, &path, what) {
+            let mut f = match changed_hunks(mr, &root.join(&path), what) {
                 // On the lines it changed: the first place, and how many more there are.
                 Some((text, hunks)) => {
                     let mut at = crate::check::FileText::new(file.clone(), text.clone());
@@ -489,21 +489,19 @@ pub fn policy_change_findings(
         .collect()
 }
 
-/// The head text of a policy file the merge request modifies or moves, and the line ranges
-/// it changed (none for an added or deleted file, or a change that only removed lines).
+/// The head text of a policy file the merge request modifies or moves (`file`, in the
+/// checkout), and the line ranges it changed (none for an added or deleted file, or a change that only removed lines).
 fn changed_hunks(
     mr: &MergeRequest,
-    path: &str,
+    file: &Path,
     what: &str,
 ) -> Option<(Arc<str>, Vec<RangeInclusive<u32>>)> {
     if !matches!(what, "modifies" | "moves") {
         return None;
     }
-    let (_, oid) = mr.changes.base_of(path)?;
-    let base = mr.repo.blob(oid).ok()?;
-    let head = crate::read::read(&mr.repo.root().join(path), mr.read_limit).ok()?;
+    let head = crate::read::read(file, mr.read_limit).ok()?;
     let head: Arc<str> = String::from_utf8_lossy(&head).into();
-    let hunks = added_lines(&String::from_utf8_lossy(&base), &head);
+    let hunks = mr.changed_lines(&file.to_string_lossy(), &head);
     (!hunks.is_empty()).then_some((head, hunks))
 }
 

@@ -383,6 +383,20 @@ chmod +x "$root/bin/kubegate"
         }
     }
 
+    /// What the install step outputs once it has installed the recording kubegate: the
+    /// input of the run step.
+    fn installed(&self) -> StepRun {
+        StepRun {
+            code: 0,
+            log: String::new(),
+            outputs: [(
+                "bin".to_string(),
+                self.path("kubegate").display().to_string(),
+            )]
+            .into(),
+        }
+    }
+
     fn install(&self, version: &str) -> StepRun {
         self.step("install", &[("version", version)], &[])
     }
@@ -542,12 +556,7 @@ fn action_runs_kubegate_and_reports_counts_and_exit_code() {
         r.path("workspace/policy/owner.rego"),
     )
     .unwrap();
-    let kubegate = r.path("kubegate").display().to_string();
-    let installed = StepRun {
-        code: 0,
-        log: String::new(),
-        outputs: [("bin".to_string(), kubegate)].into(),
-    };
+    let installed = r.installed();
     let run = r.step(
         "run",
         &[
@@ -653,11 +662,7 @@ fn action_maps_merge_request_inputs_to_flags() {
     }
     let r = Runner::new();
     copy_fixture(&r, &["good.yaml"]);
-    let installed = StepRun {
-        code: 0,
-        log: String::new(),
-        outputs: [("bin".to_string(), r.path("kubegate").display().to_string())].into(),
-    };
+    let installed = r.installed();
     r.step(
         "run",
         &[
@@ -706,11 +711,7 @@ fn action_inputs_are_never_evaluated() {
     }
     let r = Runner::new();
     copy_fixture(&r, &["good.yaml"]);
-    let installed = StepRun {
-        code: 0,
-        log: String::new(),
-        outputs: [("bin".to_string(), r.path("kubegate").display().to_string())].into(),
-    };
+    let installed = r.installed();
     let run = r.step(
         "run",
         &[

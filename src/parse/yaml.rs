@@ -112,16 +112,10 @@ fn parse_json_stream(
 ) -> Parsed {
     let mut out = Parsed::default();
     for (index, range) in ranges.iter().enumerate() {
-        let by = range.start as u32;
-        let part = parse_stream(&source[range.clone()], limits, reader, annotation_text, 0);
-        let shift = |mut i: Issue| {
-            i.start += by;
-            i.end += by;
-            i.document = index;
-            i
-        };
-        out.issues.extend(part.issues.into_iter().map(shift));
-        out.notes.extend(part.notes.into_iter().map(shift));
+        let part = parse_stream(&source[range.clone()], limits, reader, annotation_text, 0)
+            .shifted(range.start as u32, index);
+        out.issues.extend(part.issues);
+        out.notes.extend(part.notes);
         if index > 0 {
             let at = range.start as u32;
             let issue = Issue {
@@ -144,14 +138,27 @@ fn parse_json_stream(
             }
             out.notes.push(issue);
         }
-        for mut doc in part.documents {
-            doc.index = index;
-            doc.start += by;
-            doc.source_map.shift(by);
-            out.documents.push(doc);
-        }
+        out.documents.extend(part.documents);
     }
     out
+}
+
+impl Parsed {
+    /// This reading of a piece of a file, moved to where the piece is in the file: `by`
+    /// bytes in, its documents numbered from `index`.
+    fn shifted(mut self, by: u32, index: usize) -> Self {
+        for i in self.issues.iter_mut().chain(&mut self.notes) {
+            i.start += by;
+            i.end += by;
+            i.document += index;
+        }
+        for doc in &mut self.documents {
+            doc.index += index;
+            doc.start += by;
+            doc.source_map.shift(by);
+        }
+        self
+    }
 }
 
 /// A large file is parsed in pieces of at least this many bytes, on every thread.
@@ -234,21 +241,10 @@ fn parse_in_pieces(
     }
     let mut out = Parsed::default();
     for (&(start, _), part) in ranges.iter().zip(parts) {
-        let (by, index) = (start as u32, out.count);
-        let shift = |mut i: Issue| {
-            i.start += by;
-            i.end += by;
-            i.document += index;
-            i
-        };
-        out.issues.extend(part.issues.into_iter().map(shift));
-        out.notes.extend(part.notes.into_iter().map(shift));
-        for mut doc in part.documents {
-            doc.index += index;
-            doc.start += by;
-            doc.source_map.shift(by);
-            out.documents.push(doc);
-        }
+        let part = part.shifted(start as u32, out.count);
+        out.issues.extend(part.issues);
+        out.notes.extend(part.notes);
+        out.documents.extend(part.documents);
         out.count += part.count;
     }
     Some(out)
