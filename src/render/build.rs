@@ -18,10 +18,11 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::config::TransformerConfig;
 use super::fieldpath::{OwnedSpec, merge_one};
-use super::files::Files;
+use super::files::{Files, Parsed, Resources, SourceFile};
 use super::kustomization::Kustomization;
 use super::node::{FileId, Kind, Node, Origin, Span};
 use super::patch::SmpOptions;
@@ -837,7 +838,7 @@ impl Builder<'_> {
         }
         paths.par_iter().for_each(|full| {
             if let Ok(id) = self.files.load(full) {
-                self.files.get(id).parsed(Reader::Kyaml, &self.files.limits);
+                self.resources(id);
             }
         });
     }
@@ -884,15 +885,13 @@ impl Builder<'_> {
             .load(&full)
             .map_err(|e| Error::new(e, node.origin))?;
         self.used.insert(file);
-        for r in self.objects(file, node.origin)? {
-            append(acc, r, node.origin)?;
+        let resources = self.resources(file);
+        let objects = resources.objects.as_ref().map_err(Clone::clone)?;
+        for object in objects {
+            append(acc, Resource::new(object.clone()), node.origin)?;
         }
         // Where kubectl would read the file otherwise, as for a manifest.
-        let parsed = self
-            .files
-            .get(file)
-            .parsed(Reader::Kyaml, &self.files.limits);
-        for note in &parsed.notes {
+        for note in &resources.notes {
             self.warn(
                 crate::parse::yaml::AMBIGUOUS,
                 note.message.clone(),
@@ -991,72 +990,82 @@ impl Builder<'_> {
     }
 
     /// The objects of a resource file, read as kustomize reads YAML (`kind: List` items
-    /// flattened).
-    fn objects(&self, file: FileId, from: Origin) -> Result<Vec<Resource>> {
+    /// flattened): converted once per file, for every root that lists it.
+    fn resources(&self, file: FileId) -> Arc<Resources> {
         let source = self.files.get(file);
-        if let Some(issue) = &source.decode_issue {
-            return Err(Error::new(
-                issue.message.clone(),
-                Origin::new(file, Span::new(issue.start as usize, issue.end as usize)),
-            ));
-        }
-        let parsed = source.parsed(Reader::Kyaml, &self.files.limits);
-        if let Some(issue) = parsed
-            .issues
-            .iter()
-            .find(|i| i.rule != crate::parse::yaml::DROPPED)
-        {
-            return Err(Error::new(
-                format!("malformed YAML: {}", issue.message),
-                Origin::new(file, Span::new(issue.start as usize, issue.end as usize)),
-            ));
-        }
-        let mut out = Vec::new();
-        for doc in &parsed.documents {
-            if doc.value.is_null() {
-                continue;
+        source.resources(|| {
+            let parsed =
+                crate::parse::yaml::parse_as(&source.text, &self.files.limits, Reader::Kyaml);
+            Resources {
+                objects: objects(&source, file, &parsed),
+                notes: parsed.notes,
             }
-            let node = Node::from_document(doc, "", &source.text, file)
-                .expect("the root pointer resolves");
-            let is_list = node
+        })
+    }
+}
+
+/// The objects of the documents `parsed` of `source`, as [`Builder::resources`] gives them.
+fn objects(source: &SourceFile, file: FileId, parsed: &Parsed) -> Result<Vec<Node>> {
+    if let Some(issue) = &source.decode_issue {
+        return Err(Error::new(
+            issue.message.clone(),
+            Origin::new(file, Span::new(issue.start as usize, issue.end as usize)),
+        ));
+    }
+    if let Some(issue) = parsed
+        .issues
+        .iter()
+        .find(|i| i.rule != crate::parse::yaml::DROPPED)
+    {
+        return Err(Error::new(
+            format!("malformed YAML: {}", issue.message),
+            Origin::new(file, Span::new(issue.start as usize, issue.end as usize)),
+        ));
+    }
+    let mut out = Vec::new();
+    for doc in &parsed.documents {
+        if doc.value.is_null() {
+            continue;
+        }
+        let node =
+            Node::from_document(doc, "", &source.text, file).expect("the root pointer resolves");
+        let is_list = node
+            .get("kind")
+            .and_then(Node::as_str)
+            .is_some_and(|k| k.ends_with("List"))
+            && node.get("items").is_some_and(|i| i.as_seq().is_some());
+        let items = if is_list {
+            match node.kind {
+                Kind::Map(mut m) => match m.remove("items").map(|i| i.kind) {
+                    Some(Kind::Seq(items)) => items,
+                    _ => Vec::new(),
+                },
+                _ => Vec::new(),
+            }
+        } else {
+            vec![node]
+        };
+        for item in items {
+            if item.as_map().is_none() {
+                return Err(Error::new(
+                    "a resource must be a mapping (an object): kustomize refuses the file",
+                    item.origin,
+                ));
+            }
+            if item
                 .get("kind")
                 .and_then(Node::as_str)
-                .is_some_and(|k| k.ends_with("List"))
-                && node.get("items").is_some_and(|i| i.as_seq().is_some());
-            let items = if is_list {
-                match node.kind {
-                    Kind::Map(mut m) => match m.remove("items").map(|i| i.kind) {
-                        Some(Kind::Seq(items)) => items,
-                        _ => Vec::new(),
-                    },
-                    _ => Vec::new(),
-                }
-            } else {
-                vec![node]
-            };
-            for item in items {
-                if item.as_map().is_none() {
-                    return Err(Error::new(
-                        "a resource must be a mapping (an object): kustomize refuses the file",
-                        item.origin,
-                    ));
-                }
-                if item
-                    .get("kind")
-                    .and_then(Node::as_str)
-                    .is_none_or(str::is_empty)
-                {
-                    return Err(Error::new(
-                        "missing Resource metadata: the object has no `kind`",
-                        item.origin,
-                    ));
-                }
-                out.push(Resource::new(item));
+                .is_none_or(str::is_empty)
+            {
+                return Err(Error::new(
+                    "missing Resource metadata: the object has no `kind`",
+                    item.origin,
+                ));
             }
+            out.push(item);
         }
-        let _ = from;
-        Ok(out)
     }
+    Ok(out)
 }
 
 /// Adds `r` to an accumulation, refusing a second object with the same id.

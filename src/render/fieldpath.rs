@@ -185,7 +185,7 @@ pub fn visit(
             Ok(any)
         }
         Kind::Map(map) => {
-            if !map.contains_key(name.as_str()) || map[name.as_str()].kind == Kind::Null {
+            if map.get(name.as_str()).is_none_or(|n| n.kind == Kind::Null) {
                 let Some((leaf, origin)) = create else {
                     return Ok(false);
                 };

@@ -24,6 +24,18 @@ pub struct SourceFile {
     kyaml: OnceLock<Arc<Parsed>>,
     kubectl: OnceLock<Arc<Parsed>>,
     lines: OnceLock<Arc<crate::source::LineIndex>>,
+    /// The file's objects as a `resources` entry makes them: converted once, whichever
+    /// roots read the file, without keeping the parsed documents they came from.
+    resources: OnceLock<Arc<Resources>>,
+}
+
+/// A resource file's objects, as every root that lists the file reads them.
+#[derive(Debug)]
+pub struct Resources {
+    /// The objects (a `List`'s items flattened), or why kustomize refuses the file.
+    pub objects: Result<Vec<super::node::Node>, super::Error>,
+    /// Where kubectl would read the file otherwise ([`parse::yaml::AMBIGUOUS`]).
+    pub notes: Vec<parse::Issue>,
 }
 
 pub use crate::parse::yaml::Parsed;
@@ -44,6 +56,11 @@ impl SourceFile {
         };
         cell.get_or_init(|| Arc::new(parse::yaml::parse_as(&self.text, limits, reader)))
             .clone()
+    }
+
+    /// The file's objects as a resource, made by `make` on first use.
+    pub fn resources(&self, make: impl FnOnce() -> Resources) -> Arc<Resources> {
+        self.resources.get_or_init(|| Arc::new(make())).clone()
     }
 }
 
@@ -142,6 +159,7 @@ impl Files {
             kyaml: OnceLock::new(),
             kubectl: OnceLock::new(),
             lines: OnceLock::new(),
+            resources: OnceLock::new(),
         };
         let mut by_path = self.by_path.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(&id) = by_path.get(&canonical) {
@@ -154,18 +172,20 @@ impl Files {
         Ok(id)
     }
 
-    /// Lets go of the parsed documents of every file `keep` does not name (the rendered
-    /// objects hold what they need): the bytes and text stay, for reports.
+    /// Lets go of every file's converted objects, and of the parsed documents of every file
+    /// `keep` does not name (the rendered objects hold what they need): the bytes and text
+    /// stay, for reports.
     pub fn forget_parsed(&self, keep: impl Fn(&Path) -> bool + Sync) {
         use rayon::prelude::*;
         let mut files = self.files.write().unwrap_or_else(|p| p.into_inner());
         // Freed in parallel: a large repository's documents take a while to free.
         files.par_iter_mut().for_each(|f| {
-            if let Some(f) = Arc::get_mut(f)
-                && !keep(&f.path)
-            {
-                f.kyaml.take();
-                f.kubectl.take();
+            if let Some(f) = Arc::get_mut(f) {
+                f.resources.take();
+                if !keep(&f.path) {
+                    f.kyaml.take();
+                    f.kubectl.take();
+                }
             }
         });
     }

@@ -6,8 +6,6 @@
 //! carries the [`Origin`] of the text that produced it, and transformations that set a
 //! value give it the origin of the field that asked for it.
 
-use std::collections::BTreeMap;
-
 use serde_json::{Number, Value};
 
 use crate::parse::{Document, NodeKind};
@@ -74,7 +72,7 @@ impl Origin {
 }
 
 /// A mapping: keys in sorted order, as kustomize prints them.
-pub type Map = BTreeMap<String, Node>;
+pub type Map = litemap::LiteMap<String, Node>;
 
 /// The value of a node.
 #[derive(Debug, Clone, PartialEq)]
@@ -265,7 +263,7 @@ impl Node {
         self.origin = f(self.origin);
         match &mut self.kind {
             Kind::Seq(items) => items.iter_mut().for_each(|n| n.map_origins(f)),
-            Kind::Map(m) => m.values_mut().for_each(|n| n.map_origins(f)),
+            Kind::Map(m) => m.iter_mut().for_each(|(_, n)| n.map_origins(f)),
             _ => {}
         }
     }
@@ -275,7 +273,7 @@ impl Node {
         self.origin = origin;
         match &mut self.kind {
             Kind::Seq(items) => items.iter_mut().for_each(|n| n.set_origin_deep(origin)),
-            Kind::Map(m) => m.values_mut().for_each(|n| n.set_origin_deep(origin)),
+            Kind::Map(m) => m.iter_mut().for_each(|(_, n)| n.set_origin_deep(origin)),
             _ => {}
         }
     }

@@ -550,7 +550,7 @@ fn set(node: &mut Node, lookup: &Lookup<'_>) -> Result<()> {
     match &mut node.kind {
         Kind::String(_) => substitute(node, lookup),
         Kind::Map(m) => {
-            for v in m.values_mut() {
+            for (_, v) in m.iter_mut() {
                 if matches!(v.kind, Kind::String(_)) {
                     substitute(v, lookup);
                 }

@@ -197,17 +197,15 @@ fn seq_directive(patch: &mut Node) -> Result<Directive> {
     let Some(items) = patch.as_seq() else {
         return Ok(Directive::Merge);
     };
-    let Some(elem) = items
-        .iter()
-        .find(|e| e.as_map().is_some_and(|m| m.contains_key("$patch")))
-    else {
+    let Some((m, value)) = items.iter().find_map(|e| {
+        let m = e.as_map()?;
+        Some((m, m.get("$patch")?))
+    }) else {
         return Ok(Directive::Merge);
     };
-    let m = elem.as_map().expect("a mapping");
     if m.len() > 1 {
         return Ok(Directive::Merge);
     }
-    let value = &m["$patch"];
     let v = text(value);
     let d = match v.as_str() {
         "delete" => Directive::Delete,
