@@ -845,7 +845,21 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
             (Some(plan), Some(path)) => plan.may_read(path),
             _ => false,
         };
-        if named { &mut late } else { &mut early }.push(i, path, l);
+        if named {
+            // Most of these the render reads and checks through its roots: their bytes are
+            // not kept meanwhile, and a file a root did not take is read again below.
+            let l = match l.input {
+                Input::File { .. } if l.bytes.is_ok() => Loaded {
+                    bytes: Ok(Vec::new()),
+                    parsed: None,
+                    input: l.input,
+                },
+                _ => l,
+            };
+            late.push(i, path, l);
+        } else {
+            early.push(i, path, l);
+        }
     }
     let ((mut stage, helm_stage), early_results) = pool.install(|| {
         rayon::join(
@@ -899,17 +913,25 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     };
     let mut late_loaded = Vec::with_capacity(late.loaded.len());
     let mut late_index = Vec::with_capacity(late.loaded.len());
-    for ((i, path), mut l) in late.meta.into_iter().zip(late.loaded) {
+    let mut late_paths = Vec::with_capacity(late.loaded.len());
+    for ((i, path), l) in late.meta.into_iter().zip(late.loaded) {
         if used(&path) {
             through_render += 1;
             continue;
         }
-        if let (Some(stage), Some(path)) = (&stage, &path) {
-            let reader = opts.kustomize.reader_of(l.input.display());
-            l.parsed = stage.files.take_parsed(path, reader).map(|p| (reader, p));
-        }
         late_loaded.push(l);
         late_index.push(i);
+        late_paths.push(path);
+    }
+    // Their bytes were let go for the render: read again (stdin and staged files kept theirs).
+    let mut late_loaded = pool.install(|| rayon_load(late_loaded, &limits));
+    if let Some(stage) = &stage {
+        for (l, path) in late_loaded.iter_mut().zip(&late_paths) {
+            if let Some(path) = path {
+                let reader = opts.kustomize.reader_of(l.input.display());
+                l.parsed = stage.files.take_parsed(path, reader).map(|p| (reader, p));
+            }
+        }
     }
     let late_results = pool.install(|| check::check_files(late_loaded, &opts));
     // Every loose file in input order; a file the render read after all (a kustomization
