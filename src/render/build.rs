@@ -838,7 +838,8 @@ impl Builder<'_> {
         }
         paths.par_iter().for_each(|full| {
             if let Ok(id) = self.files.load(full) {
-                self.resources(id);
+                let source = self.files.get(id);
+                source.prefetch_resources(|| self.make_resources(&source, id));
             }
         });
     }
@@ -993,14 +994,15 @@ impl Builder<'_> {
     /// flattened): converted once per file, for every root that lists it.
     fn resources(&self, file: FileId) -> Arc<Resources> {
         let source = self.files.get(file);
-        source.resources(|| {
-            let parsed =
-                crate::parse::yaml::parse_as(&source.text, &self.files.limits, Reader::Kyaml);
-            Resources {
-                objects: objects(&source, file, &parsed),
-                notes: parsed.notes,
-            }
-        })
+        source.resources(|| self.make_resources(&source, file))
+    }
+
+    fn make_resources(&self, source: &SourceFile, file: FileId) -> Resources {
+        let parsed = crate::parse::yaml::parse_as(&source.text, &self.files.limits, Reader::Kyaml);
+        Resources {
+            objects: objects(source, file, &parsed),
+            notes: parsed.notes,
+        }
     }
 }
 

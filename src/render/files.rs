@@ -2,7 +2,7 @@
 //! that every node of every rendered object can point back to, and shared by every root
 //! rendered in parallel.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
@@ -24,9 +24,12 @@ pub struct SourceFile {
     kyaml: OnceLock<Arc<Parsed>>,
     kubectl: OnceLock<Arc<Parsed>>,
     lines: OnceLock<Arc<crate::source::LineIndex>>,
-    /// The file's objects as a `resources` entry makes them: converted once, whichever
-    /// roots read the file, without keeping the parsed documents they came from.
-    resources: OnceLock<Arc<Resources>>,
+    /// The file's objects as a `resources` entry makes them, converted once, without the
+    /// parsed documents they came from: kept for every root when [`Self::shared`], else
+    /// only from a prefetch to the read it prepares.
+    resources: Mutex<Option<Arc<Resources>>>,
+    /// Whether more than one root may read the file ([`Files::sharing`]).
+    shared: bool,
 }
 
 /// A resource file's objects, as every root that lists the file reads them.
@@ -58,9 +61,23 @@ impl SourceFile {
             .clone()
     }
 
-    /// The file's objects as a resource, made by `make` on first use.
+    /// The file's objects as a resource, made by `make` unless kept from an earlier read or
+    /// a prefetch; kept for the next read only when the file is shared.
     pub fn resources(&self, make: impl FnOnce() -> Resources) -> Arc<Resources> {
-        self.resources.get_or_init(|| Arc::new(make())).clone()
+        let mut slot = self.resources.lock().unwrap_or_else(|p| p.into_inner());
+        if !self.shared {
+            return slot.take().unwrap_or_else(|| Arc::new(make()));
+        }
+        slot.get_or_insert_with(|| Arc::new(make())).clone()
+    }
+
+    /// Makes the file's objects ahead of the read that will take them (in parallel with
+    /// its siblings).
+    pub fn prefetch_resources(&self, make: impl FnOnce() -> Resources) {
+        let mut slot = self.resources.lock().unwrap_or_else(|p| p.into_inner());
+        if slot.is_none() {
+            *slot = Some(Arc::new(make()));
+        }
     }
 }
 
@@ -77,6 +94,8 @@ pub struct Files {
     /// Files under `.0` are shown as the same paths under `.1` would be (a copy of the
     /// merge request's base tree, shown as the repository).
     display_map: Option<(PathBuf, PathBuf)>,
+    /// The files more than one root may read (canonical); `None`: any file may be.
+    shared: Option<HashSet<PathBuf>>,
 }
 
 impl Files {
@@ -94,7 +113,15 @@ impl Files {
             limits,
             cwd,
             display_map: None,
+            shared: None,
         }
+    }
+
+    /// Keeps the converted objects of the files in `shared` only (canonical paths): the
+    /// others are read by one root, which takes them.
+    pub fn sharing(mut self, shared: HashSet<PathBuf>) -> Self {
+        self.shared = Some(shared);
+        self
     }
 
     /// Shows the files under `copy` as the same paths under `original` would be shown.
@@ -159,7 +186,11 @@ impl Files {
             kyaml: OnceLock::new(),
             kubectl: OnceLock::new(),
             lines: OnceLock::new(),
-            resources: OnceLock::new(),
+            resources: Mutex::new(None),
+            shared: self
+                .shared
+                .as_ref()
+                .is_none_or(|shared| shared.contains(&canonical)),
         };
         let mut by_path = self.by_path.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(&id) = by_path.get(&canonical) {
@@ -181,7 +212,7 @@ impl Files {
         // Freed in parallel: a large repository's documents take a while to free.
         files.par_iter_mut().for_each(|f| {
             if let Some(f) = Arc::get_mut(f) {
-                f.resources.take();
+                *f.resources.get_mut().unwrap_or_else(|p| p.into_inner()) = None;
                 if !keep(&f.path) {
                     f.kyaml.take();
                     f.kubectl.take();

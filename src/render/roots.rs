@@ -143,6 +143,9 @@ pub struct Plan {
     /// of the kustomizations themselves: the only files a render can read among the
     /// inputs.
     named: HashSet<PathBuf>,
+    /// The files that more than one root may read: their objects are converted once and
+    /// kept for all of them; any other file's are handed to the one root that reads it.
+    shared: HashSet<PathBuf>,
     /// The chart directories (canonical) the kustomizations of the run render through
     /// `helmCharts`.
     charts: BTreeSet<PathBuf>,
@@ -192,12 +195,14 @@ pub fn plan(inputs: &[Input<'_>], confine: &Path, select: &Select) -> Plan {
         .filter(|d| !roots.iter().any(|(r, _)| r == d))
         .filter(|d| !select.is_excluded(d, confine))
         .collect();
+    let shared = shared_files(&roots, &uses, &found.names_of);
     Plan {
         roots,
         others,
         uses,
         unmatched,
         named: found.named,
+        shared,
         charts: found.charts,
         helm: None,
     }
@@ -228,6 +233,7 @@ impl Plan {
 
     /// Renders the roots, reading through `files`.
     pub fn build(self, files: Files) -> Stage {
+        let files = files.sharing(self.shared);
         let mut built: Vec<(PathBuf, Options, build::Built)> = self
             .roots
             .par_iter()
@@ -325,6 +331,34 @@ fn collect(files: Files, built: Vec<(PathBuf, Options, build::Built)>) -> Stage 
     }
 }
 
+/// The files more than one root may read: named by the kustomizations of two roots, or
+/// twice within one (each root counted through every kustomization it uses).
+fn shared_files(
+    roots: &[(PathBuf, Options)],
+    uses: &Uses,
+    names_of: &HashMap<PathBuf, Vec<PathBuf>>,
+) -> HashSet<PathBuf> {
+    let mut reads: HashMap<&Path, u32> = HashMap::new();
+    for (root, _) in roots {
+        let mut seen: HashSet<&Path> = HashSet::new();
+        let mut queue: Vec<&Path> = vec![root];
+        while let Some(dir) = queue.pop() {
+            if !seen.insert(dir) {
+                continue;
+            }
+            for file in names_of.get(dir).into_iter().flatten() {
+                *reads.entry(file).or_default() += 1;
+            }
+            queue.extend(uses.get(dir).into_iter().flatten().map(PathBuf::as_path));
+        }
+    }
+    reads
+        .into_iter()
+        .filter(|&(_, n)| n > 1)
+        .map(|(f, _)| f.to_path_buf())
+        .collect()
+}
+
 /// What each kustomization directory uses (bases, components).
 type Uses = HashMap<PathBuf, Vec<PathBuf>>;
 
@@ -337,6 +371,8 @@ struct Found {
     uses: Uses,
     /// See [`Plan::named`].
     named: HashSet<PathBuf>,
+    /// The files each kustomization directory names.
+    names_of: HashMap<PathBuf, Vec<PathBuf>>,
     /// See [`Plan::charts`].
     charts: BTreeSet<PathBuf>,
 }
@@ -347,6 +383,7 @@ fn find_roots(inputs: &[Input<'_>], confine: &Path) -> Found {
     let mut used: HashSet<PathBuf> = HashSet::new();
     let mut uses: Uses = HashMap::new();
     let mut named: HashSet<PathBuf> = HashSet::new();
+    let mut names_of: HashMap<PathBuf, Vec<PathBuf>> = HashMap::new();
     let mut charts: BTreeSet<PathBuf> = BTreeSet::new();
     let mut globs: Vec<String> = Vec::new();
     // Each input looked at in parallel (every file is searched for GitOps objects), then
@@ -363,7 +400,8 @@ fn find_roots(inputs: &[Input<'_>], confine: &Path) -> Found {
                 charts: c,
             } => {
                 named.insert(file);
-                named.extend(names);
+                named.extend(names.iter().cloned());
+                names_of.entry(dir.clone()).or_default().extend(names);
                 charts.extend(c);
                 for b in bases {
                     used.insert(b.clone());
@@ -411,6 +449,7 @@ fn find_roots(inputs: &[Input<'_>], confine: &Path) -> Found {
         kustomizations,
         uses,
         named,
+        names_of,
         charts,
     }
 }
@@ -625,4 +664,72 @@ fn canonical(p: &Path) -> PathBuf {
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     memchr::memmem::find(hay, needle).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two overlays of one base: the base's file is read by both roots and kept for them;
+    /// each overlay's own file is handed to its root alone. Both render the base's object.
+    #[test]
+    fn files_of_a_shared_base_are_kept_for_every_root_others_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let write = |rel: &str, text: &str| {
+            let p = root.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, text).unwrap();
+            p
+        };
+        let object = |name: &str| {
+            format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  a: b\n")
+        };
+        let paths = [
+            write("base/kustomization.yaml", "resources: [cm.yaml]\n"),
+            write("base/cm.yaml", &object("base")),
+            write(
+                "overlays/a/kustomization.yaml",
+                "resources: [../../base, own.yaml]\n",
+            ),
+            write("overlays/a/own.yaml", &object("a")),
+            write(
+                "overlays/b/kustomization.yaml",
+                "namePrefix: b-\nresources: [../../base, own.yaml]\n",
+            ),
+            write("overlays/b/own.yaml", &object("b")),
+        ];
+        let bytes: Vec<Vec<u8>> = paths.iter().map(|p| std::fs::read(p).unwrap()).collect();
+        let inputs: Vec<Input<'_>> = paths
+            .iter()
+            .zip(&bytes)
+            .map(|(path, b)| Input {
+                path,
+                bytes: Some(b),
+            })
+            .collect();
+        let plan = plan(&inputs, &root, &Select::default());
+        let mut shared: Vec<&PathBuf> = plan.shared.iter().collect();
+        shared.sort();
+        assert_eq!(shared, [&root.join("base/cm.yaml")]);
+        let stage = plan.build(Files::new(&root, Limits::default()));
+        let names: Vec<Vec<String>> = stage
+            .roots
+            .iter()
+            .map(|r| {
+                r.objects
+                    .iter()
+                    .map(|o| {
+                        o.path(&["metadata", "name"])
+                            .unwrap()
+                            .as_str()
+                            .unwrap()
+                            .to_owned()
+                    })
+                    .collect()
+            })
+            .collect();
+        assert_eq!(names, [vec!["a", "base"], vec!["b-b", "b-base"]]);
+        assert!(stage.roots.iter().all(|r| r.error.is_none()));
+    }
 }
