@@ -658,6 +658,38 @@ pub struct FileResult {
     pending: Vec<(Document, Waiting)>,
 }
 
+/// Parses the files among `inputs` that will be checked as they are (not kustomize
+/// resources or patches, not skipped), in input order and in parallel, for as long as
+/// `busy` says the run is waiting anyway (the built-in rules compiling): the check then
+/// takes their documents instead of parsing them. A large file's parse no longer waits
+/// for the rules.
+pub fn parse_ahead(
+    inputs: &mut [Loaded],
+    kustomize: &KustomizeFiles,
+    limits: &Limits,
+    busy: impl Fn() -> bool + Sync,
+) {
+    inputs.par_iter_mut().for_each(|l| {
+        let name = l.input.display();
+        let Ok(bytes) = &l.bytes else { return };
+        if !busy()
+            || l.parsed.is_some()
+            || kustomize.patches.contains(name)
+            || kustomize.resources.contains(name)
+        {
+            return;
+        }
+        let decoded = parse::decode(bytes);
+        if decoded.binary || parse::skip_file(name, &decoded.text, &parse::chart_on_disk).is_some()
+        {
+            return;
+        }
+        let reader = kustomize.reader_of(name);
+        let parsed = parse::yaml::parse_as(&decoded.text, limits, reader);
+        l.parsed = Some((reader, parsed));
+    });
+}
+
 /// Reads a file through [`crate::read`]: regular files only, opened without blocking, at
 /// most the limit (a larger file is refused, without reading it when its length says so).
 pub fn load(input: Input, limits: &Limits) -> Loaded {
@@ -1677,5 +1709,49 @@ impl FileText {
         f.document = Some(doc.index);
         f.path = Some(pointer.to_owned());
         f
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn loaded(display: &str, text: &str) -> Loaded {
+        Loaded {
+            input: Input::Stdin {
+                display: display.to_owned(),
+            },
+            bytes: Ok(text.as_bytes().to_vec()),
+            parsed: None,
+        }
+    }
+
+    /// Only the files checked as they are get parsed ahead, each as its check reads it,
+    /// and nothing is once the wait is over.
+    #[test]
+    fn parse_ahead_parses_the_files_checked_as_they_are() {
+        let object = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n";
+        let mut inputs = vec![
+            loaded("app/cm.yaml", object),
+            loaded(
+                "app/kustomization.yaml",
+                "resources: [res.yaml]\npatches: [{path: p.yaml}]\n",
+            ),
+            loaded("app/res.yaml", object),
+            loaded("app/p.yaml", object),
+            loaded("app/bin.yaml", "a\0b"),
+        ];
+        let kustomize = kustomize_files(&inputs);
+        parse_ahead(&mut inputs, &kustomize, &Limits::default(), || true);
+        let parsed: Vec<Option<usize>> = inputs
+            .iter()
+            .map(|l| l.parsed.as_ref().map(|(_, p)| p.documents.len()))
+            .collect();
+        assert_eq!(parsed, [Some(1), None, None, None, None]);
+        assert_eq!(inputs[0].parsed.as_ref().unwrap().0, Reader::Kubectl);
+
+        let mut late = vec![loaded("cm.yaml", object)];
+        parse_ahead(&mut late, &kustomize, &Limits::default(), || false);
+        assert!(late[0].parsed.is_none());
     }
 }

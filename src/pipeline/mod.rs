@@ -614,12 +614,21 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         })
         .collect();
     // Files are read in parallel while the built-in rules compile; stdin was read above.
-    let loaded = pool.install(|| rayon_load(loaded, &limits));
+    let mut loaded = pool.install(|| rayon_load(loaded, &limits));
     let catalog = if args.no_schema {
         None
     } else {
         Some(Catalog::get(version)?)
     };
+    // While the rules still compile, the files to be checked as they are start parsing.
+    if let Some(loading) = &pending_builtins
+        && !loading.is_finished()
+    {
+        let kustomize = check::kustomize_files(&loaded);
+        pool.install(|| {
+            check::parse_ahead(&mut loaded, &kustomize, &limits, || !loading.is_finished())
+        });
+    }
     let builtins = match pending_builtins {
         None => None,
         Some(loading) => Some(
