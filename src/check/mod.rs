@@ -658,11 +658,15 @@ pub struct FileResult {
     pending: Vec<(Document, Waiting)>,
 }
 
-/// Parses the files among `inputs` that will be checked as they are (not kustomize
+/// Files at least this large are parsed ahead ([`parse_ahead`]): the small ones are
+/// quickly parsed by the check, and their documents would wait for it meanwhile.
+const PARSE_AHEAD_BYTES: usize = 256 * 1024;
+
+/// Parses the large files among `inputs` that will be checked as they are (not kustomize
 /// resources or patches, not skipped), in input order and in parallel, for as long as
 /// `busy` says the run is waiting anyway (the built-in rules compiling): the check then
-/// takes their documents instead of parsing them. A large file's parse no longer waits
-/// for the rules.
+/// takes their documents instead of parsing them. An `install.yaml`'s parse no longer
+/// waits for the rules.
 pub fn parse_ahead(
     inputs: &mut [Loaded],
     kustomize: &KustomizeFiles,
@@ -672,7 +676,8 @@ pub fn parse_ahead(
     inputs.par_iter_mut().for_each(|l| {
         let name = l.input.display();
         let Ok(bytes) = &l.bytes else { return };
-        if !busy()
+        if bytes.len() < PARSE_AHEAD_BYTES
+            || !busy()
             || l.parsed.is_some()
             || kustomize.patches.contains(name)
             || kustomize.resources.contains(name)
@@ -1726,11 +1731,15 @@ mod tests {
         }
     }
 
-    /// Only the files checked as they are get parsed ahead, each as its check reads it,
-    /// and nothing is once the wait is over.
+    /// Only the large files checked as they are get parsed ahead, each as its check reads
+    /// it, and nothing is once the wait is over.
     #[test]
     fn parse_ahead_parses_the_files_checked_as_they_are() {
-        let object = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n";
+        let object = format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: a}}\ndata:\n  a: {}\n",
+            "x".repeat(PARSE_AHEAD_BYTES)
+        );
+        let object = object.as_str();
         let mut inputs = vec![
             loaded("app/cm.yaml", object),
             loaded(
@@ -1739,7 +1748,11 @@ mod tests {
             ),
             loaded("app/res.yaml", object),
             loaded("app/p.yaml", object),
-            loaded("app/bin.yaml", "a\0b"),
+            loaded("app/bin.yaml", &format!("a\0{object}")),
+            loaded(
+                "app/small.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n",
+            ),
         ];
         let kustomize = kustomize_files(&inputs);
         parse_ahead(&mut inputs, &kustomize, &Limits::default(), || true);
@@ -1747,7 +1760,7 @@ mod tests {
             .iter()
             .map(|l| l.parsed.as_ref().map(|(_, p)| p.documents.len()))
             .collect();
-        assert_eq!(parsed, [Some(1), None, None, None, None]);
+        assert_eq!(parsed, [Some(1), None, None, None, None, None]);
         assert_eq!(inputs[0].parsed.as_ref().unwrap().0, Reader::Kubectl);
 
         let mut late = vec![loaded("cm.yaml", object)];
