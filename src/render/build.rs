@@ -998,24 +998,35 @@ impl Builder<'_> {
     }
 
     fn make_resources(&self, source: &SourceFile, file: FileId) -> Resources {
-        let parsed = crate::parse::yaml::parse_as(&source.text, &self.files.limits, Reader::Kyaml);
+        let Parsed {
+            documents,
+            issues,
+            notes,
+            ..
+        } = crate::parse::yaml::parse_as(&source.text, &self.files.limits, Reader::Kyaml);
         Resources {
-            objects: objects(source, file, &parsed),
-            notes: parsed.notes,
+            objects: objects(source, file, &issues, documents),
+            notes,
         }
     }
 }
 
-/// The objects of the documents `parsed` of `source`, as [`Builder::resources`] gives them.
-fn objects(source: &SourceFile, file: FileId, parsed: &Parsed) -> Result<Vec<Node>> {
+/// The objects of the `documents` of `source` (read with `issues`), as
+/// [`Builder::resources`] gives them: each document is let go once converted, so a large
+/// file's parsed documents and its objects are not all alive at once.
+fn objects(
+    source: &SourceFile,
+    file: FileId,
+    issues: &[crate::parse::Issue],
+    documents: Vec<crate::parse::Document>,
+) -> Result<Vec<Node>> {
     if let Some(issue) = &source.decode_issue {
         return Err(Error::new(
             issue.message.clone(),
             Origin::new(file, Span::new(issue.start as usize, issue.end as usize)),
         ));
     }
-    if let Some(issue) = parsed
-        .issues
+    if let Some(issue) = issues
         .iter()
         .find(|i| i.rule != crate::parse::yaml::DROPPED)
     {
@@ -1025,12 +1036,13 @@ fn objects(source: &SourceFile, file: FileId, parsed: &Parsed) -> Result<Vec<Nod
         ));
     }
     let mut out = Vec::new();
-    for doc in &parsed.documents {
+    for doc in documents {
         if doc.value.is_null() {
             continue;
         }
         let node =
-            Node::from_document(doc, "", &source.text, file).expect("the root pointer resolves");
+            Node::from_document(&doc, "", &source.text, file).expect("the root pointer resolves");
+        drop(doc);
         let is_list = node
             .get("kind")
             .and_then(Node::as_str)
