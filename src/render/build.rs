@@ -278,9 +278,7 @@ impl Builder<'_> {
             let Some(doc) = parsed.documents.first() else {
                 continue;
             };
-            let Some(doc) = Node::from_document(doc, "", &source.text, file) else {
-                continue;
-            };
+            let doc = Node::of_document(doc, &source.text, file);
             custom.merge(&TransformerConfig::from_node(&doc)?, node.origin)?;
             at = Some(node.origin);
         }
@@ -810,8 +808,7 @@ impl Builder<'_> {
         }
         let mut out = Vec::new();
         for doc in parsed.documents.iter().filter(|d| !d.value.is_null()) {
-            let mut node = Node::from_document(doc, "", &source.text, source.file)
-                .expect("the root pointer resolves");
+            let mut node = Node::of_document(doc, &source.text, source.file);
             if source.file == source.origin.file && source.is_inline() {
                 node.map_origins(&mut |o| source.remap(o));
             }
@@ -1040,8 +1037,7 @@ fn objects(
         if doc.value.is_null() {
             continue;
         }
-        let node =
-            Node::from_document(&doc, "", &source.text, file).expect("the root pointer resolves");
+        let node = Node::of_document(&doc, &source.text, file);
         drop(doc);
         let is_list = node
             .get("kind")

@@ -122,8 +122,7 @@ impl Kustomization {
                 ));
             }
         };
-        let node = Node::from_document(doc, "", &source.text, file)
-            .ok_or_else(|| Error::new("the kustomization is empty", at_start))?;
+        let node = Node::of_document(doc, &source.text, file);
         let Some(map) = node.as_map() else {
             return Err(Error::new(
                 "invalid kustomization: not a mapping",

@@ -141,6 +141,12 @@ impl Node {
         Some(build(doc, value, pointer.to_owned(), text, file))
     }
 
+    /// The tree of a whole parsed document ([`Node::from_document`] at its root, which
+    /// always resolves).
+    pub fn of_document(doc: &Document, text: &str, file: FileId) -> Self {
+        build(doc, &doc.value, String::new(), text, file)
+    }
+
     /// kyaml's `IsNilOrEmpty`: null, `{}` or `[]`.
     pub fn is_nil_or_empty(&self) -> bool {
         match &self.kind {
