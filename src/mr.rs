@@ -490,7 +490,8 @@ pub fn policy_change_findings(
 }
 
 /// The head text of a policy file the merge request modifies or moves (`file`, in the
-/// checkout), and the line ranges it changed (none for an added or deleted file, or a change that only removed lines).
+/// checkout), and the line ranges it changed (none for an added or deleted file, or a
+/// change that only removed lines).
 fn changed_hunks(
     mr: &MergeRequest,
     file: &Path,

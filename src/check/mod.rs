@@ -196,8 +196,8 @@ pub fn custom_resources(out: &mut Outcome, crds: &Crds, opts: &Options<'_>) {
 pub struct Loaded {
     pub input: Input,
     pub bytes: Result<Vec<u8>, String>,
-    /// The file's documents, when the render already read them, and how it read them
-    /// (used when the check reads the file the same way).
+    /// The file's documents, when they were parsed ahead ([`parse_ahead`]), and how they
+    /// were read (used when the check reads the file the same way).
     pub parsed: Option<(Reader, parse::yaml::Parsed)>,
 }
 

@@ -621,10 +621,10 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         Some(Catalog::get(version)?)
     };
     // While the rules still compile, the files to be checked as they are start parsing.
+    let kustomize = check::kustomize_files(&loaded);
     if let Some(loading) = &pending_builtins
         && !loading.is_finished()
     {
-        let kustomize = check::kustomize_files(&loaded);
         pool.install(|| {
             check::parse_ahead(&mut loaded, &kustomize, &limits, || !loading.is_finished())
         });
@@ -830,7 +830,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
                     .iter()
                     .any(|c| crate::render::helm::owned_by(c, p)))
     };
-    opts.kustomize = check::kustomize_files(&loaded);
+    opts.kustomize = kustomize;
     // A file no kustomization names cannot be read by the render: it is checked while the
     // render runs. The others wait for the render to say whether they are checked
     // through it (their root built) or loose (kept with the documents it read).
@@ -922,7 +922,6 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     };
     let mut late_loaded = Vec::with_capacity(late.loaded.len());
     let mut late_index = Vec::with_capacity(late.loaded.len());
-    let mut late_paths = Vec::with_capacity(late.loaded.len());
     for ((i, path), l) in late.meta.into_iter().zip(late.loaded) {
         if used(&path) {
             through_render += 1;
@@ -930,18 +929,9 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         }
         late_loaded.push(l);
         late_index.push(i);
-        late_paths.push(path);
     }
     // Their bytes were let go for the render: read again (stdin and staged files kept theirs).
-    let mut late_loaded = pool.install(|| rayon_load(late_loaded, &limits));
-    if let Some(stage) = &stage {
-        for (l, path) in late_loaded.iter_mut().zip(&late_paths) {
-            if let Some(path) = path {
-                let reader = opts.kustomize.reader_of(l.input.display());
-                l.parsed = stage.files.take_parsed(path, reader).map(|p| (reader, p));
-            }
-        }
-    }
+    let late_loaded = pool.install(|| rayon_load(late_loaded, &limits));
     let late_results = pool.install(|| check::check_files(late_loaded, &opts));
     // Every loose file in input order; a file the render read after all (a kustomization
     // named it in a way the plan did not see) is checked through the render only.

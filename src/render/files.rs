@@ -203,40 +203,19 @@ impl Files {
         Ok(id)
     }
 
-    /// Lets go of every file's converted objects, and of the parsed documents of every file
-    /// `keep` does not name (the rendered objects hold what they need): the bytes and text
-    /// stay, for reports.
-    pub fn forget_parsed(&self, keep: impl Fn(&Path) -> bool + Sync) {
+    /// Lets go of every file's parsed documents and converted objects (the rendered objects
+    /// hold what they need): the bytes and text stay, for reports.
+    pub fn forget_parsed(&self) {
         use rayon::prelude::*;
         let mut files = self.files.write().unwrap_or_else(|p| p.into_inner());
         // Freed in parallel: a large repository's documents take a while to free.
         files.par_iter_mut().for_each(|f| {
             if let Some(f) = Arc::get_mut(f) {
                 *f.resources.get_mut().unwrap_or_else(|p| p.into_inner()) = None;
-                if !keep(&f.path) {
-                    f.kyaml.take();
-                    f.kubectl.take();
-                }
+                f.kyaml.take();
+                f.kubectl.take();
             }
         });
-    }
-
-    /// Hands over the documents of the file at `canonical` as `reader` read them, if the
-    /// render parsed it that way (a file a root read that is checked as a loose file: the
-    /// root did not build): the check does not parse it again.
-    pub fn take_parsed(&self, canonical: &Path, reader: Reader) -> Option<Parsed> {
-        let id = *self
-            .by_path
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(canonical)?;
-        let mut files = self.files.write().unwrap_or_else(|p| p.into_inner());
-        let file = Arc::get_mut(files.get_mut(id as usize)?)?;
-        let cell = match reader {
-            Reader::Kyaml => &mut file.kyaml,
-            Reader::Kubectl => &mut file.kubectl,
-        };
-        Arc::into_inner(cell.take()?)
     }
 
     /// A canonical path as reports show it: relative to the working directory when it is

@@ -297,7 +297,7 @@ fn collect(files: Files, built: Vec<(PathBuf, Options, build::Built)>) -> Stage 
         .filter(|(_, _, b)| b.result.is_ok())
         .flat_map(|(_, _, b)| b.used.iter().map(|id| files.get(*id).path.clone()))
         .collect();
-    files.forget_parsed(|path| !used.contains(path));
+    files.forget_parsed();
     let mut read = Vec::with_capacity(built.len());
     let mut dirs = Vec::with_capacity(built.len());
     let mut out = Vec::with_capacity(built.len());
