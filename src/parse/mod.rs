@@ -309,25 +309,32 @@ pub fn skip_file(path: &str, text: &str, is_chart: &dyn Fn(&str) -> bool) -> Opt
 /// written any other way (JSON, a flow mapping) is kept. A pre-filter that spares parsing
 /// a large file for the few objects a caller looks for, never a reader.
 pub fn documents_maybe_of_kind<'t>(text: &'t str, wanted: &[&str]) -> Vec<&'t str> {
-    let mut pieces = Vec::new();
-    let mut start = 0;
-    let mut at = 0;
-    for line in text.split_inclusive('\n') {
-        if line.starts_with("---") && at > start {
-            pieces.push(&text[start..at]);
-            start = at;
-        }
-        at += line.len();
-    }
-    pieces.push(&text[start..]);
-    pieces.retain(|piece| {
-        let mut kinds = piece
-            .split('\n')
-            .filter_map(|l| l.strip_prefix("kind:"))
-            .peekable();
-        kinds.peek().is_none() || kinds.any(|k| wanted.iter().any(|w| k.contains(w)))
-    });
-    pieces
+    use memchr::memmem;
+    // Every line that starts with `---` cuts (but not at the very start): the scan finds
+    // line feeds followed by it, rather than splitting a large file into lines.
+    let bytes = text.as_bytes();
+    let mut bounds = vec![0];
+    bounds.extend(memmem::find_iter(bytes, b"\n---").map(|i| i + 1));
+    bounds.push(text.len());
+    bounds.dedup();
+    let kinds = |piece: &'t str| {
+        let at_start = piece.starts_with("kind:").then_some(0);
+        at_start
+            .into_iter()
+            .chain(memmem::find_iter(piece.as_bytes(), b"\nkind:").map(|i| i + 1))
+            .map(move |i| {
+                let rest = &piece[i + "kind:".len()..];
+                &rest[..rest.find('\n').unwrap_or(rest.len())]
+            })
+    };
+    bounds
+        .windows(2)
+        .map(|w| &text[w[0]..w[1]])
+        .filter(|piece| {
+            let mut found = kinds(piece).peekable();
+            found.peek().is_none() || found.any(|k| wanted.iter().any(|w| k.contains(w)))
+        })
+        .collect()
 }
 
 /// Whether the folder `dir` (a display path, `""` for the working directory) holds a
