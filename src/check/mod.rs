@@ -810,9 +810,8 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
             ambiguous: &ambiguous,
             among_objects,
         };
-        let chunks = chunks_of(&docs, text.len());
         let mut waiting: Vec<(bool, usize, Waiting)> = Vec::new();
-        if chunks.len() <= 1 {
+        if !parallel(&docs, text.len()) {
             let mut found = Checked {
                 waiting: &mut waiting,
                 inventory: &mut inventory,
@@ -821,30 +820,57 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
             };
             check_documents(&mut ctx, 0..docs.len(), &docs_of, engines, opts, &mut found);
         } else {
-            // A large file of many documents (an `install.yaml`) is checked in chunks on
-            // every thread, each with its own engines; merged in document order.
-            let parts: Vec<_> = chunks
-                .into_par_iter()
-                .map_init(
-                    || Engines {
-                        builtins: opts.builtins.cloned(),
-                        user: opts.user.cloned(),
-                    },
-                    |engines, range| {
-                        let mut part = FileCtx::new(file.clone(), text.clone());
-                        let (mut w, mut inv, mut c) = (Vec::new(), Vec::new(), Vec::new());
-                        let mut st = Stats::default();
-                        let mut found = Checked {
-                            waiting: &mut w,
-                            inventory: &mut inv,
-                            crds: &mut c,
-                            stats: &mut st,
+            // A large file of many documents (an `install.yaml`) is checked on every thread:
+            // each takes the next document from a queue, largest first, so that a few large
+            // CRDs and many small roles (whose rules cost more than their bytes say) spread
+            // evenly. Each thread clones the engines once; the file's line index is built
+            // once for all; the results are merged in document order.
+            let lines = ctx.src.shared_lines();
+            let order = largest_first(&docs, text.len());
+            let next = std::sync::atomic::AtomicUsize::new(0);
+            let done = std::sync::Mutex::new(Vec::with_capacity(docs.len()));
+            rayon::scope(|scope| {
+                for _ in 0..rayon::current_num_threads() {
+                    scope.spawn(|_| {
+                        let mut engines = Engines {
+                            builtins: opts.builtins.cloned(),
+                            user: opts.user.cloned(),
                         };
-                        check_documents(&mut part, range, &docs_of, engines, opts, &mut found);
-                        (part.findings, w, inv, c, st)
-                    },
-                )
-                .collect();
+                        let mut mine = Vec::new();
+                        loop {
+                            let at = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(&di) = order.get(at) else { break };
+                            let mut part = FileCtx::new(file.clone(), text.clone());
+                            part.src.lines = Some(lines.clone());
+                            let (mut w, mut inv, mut c) = (Vec::new(), Vec::new(), Vec::new());
+                            let mut st = Stats::default();
+                            let mut found = Checked {
+                                waiting: &mut w,
+                                inventory: &mut inv,
+                                crds: &mut c,
+                                stats: &mut st,
+                            };
+                            check_documents(
+                                &mut part,
+                                di..di + 1,
+                                &docs_of,
+                                &mut engines,
+                                opts,
+                                &mut found,
+                            );
+                            mine.push((di, (part.findings, w, inv, c, st)));
+                        }
+                        done.lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .extend(mine);
+                    });
+                }
+            });
+            let mut parts = done
+                .into_inner()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            parts.sort_unstable_by_key(|(di, _)| *di);
+            let parts = parts.into_iter().map(|(_, part)| part);
             for (findings, w, inv, c, st) in parts {
                 ctx.findings.extend(findings);
                 waiting.extend(w);
@@ -905,23 +931,26 @@ struct Checked<'a> {
     stats: &'a mut Stats,
 }
 
-/// Files smaller than this are checked on one thread: the engines a chunk clones cost more
-/// than they save.
+/// Files smaller than this are checked on one thread: the engines each thread clones cost
+/// more than they save.
 const PARALLEL_FILE_BYTES: usize = 256 * 1024;
 
-/// The documents of a file in chunks for the threads of the current pool (one chunk: check
-/// them in a row). A chunk is at least [`PARALLEL_FILE_BYTES`] of the file.
-fn chunks_of(docs: &[Document], len: usize) -> Vec<std::ops::Range<usize>> {
-    let threads = rayon::current_num_threads();
-    let count = (len / PARALLEL_FILE_BYTES).min(threads).min(docs.len());
-    if count <= 1 {
-        return std::iter::once(0..docs.len()).collect();
-    }
-    let per = docs.len().div_ceil(count);
-    (0..docs.len())
-        .step_by(per)
-        .map(|start| start..(start + per).min(docs.len()))
-        .collect()
+/// Whether a file's documents are checked on every thread of the current pool.
+fn parallel(docs: &[Document], len: usize) -> bool {
+    rayon::current_num_threads() > 1 && docs.len() > 1 && len >= 2 * PARALLEL_FILE_BYTES
+}
+
+/// The indexes of `docs` (of a text `len` bytes long), the largest document first.
+fn largest_first(docs: &[Document], len: usize) -> Vec<usize> {
+    let ends = docs.iter().skip(1).map(|d| d.start as usize).chain([len]);
+    let mut sized: Vec<(usize, usize)> = docs
+        .iter()
+        .zip(ends)
+        .enumerate()
+        .map(|(i, (d, end))| (end.saturating_sub(d.start as usize), i))
+        .collect();
+    sized.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    sized.into_iter().map(|(_, i)| i).collect()
 }
 
 /// Checks the documents `range` of a file (and, where the readers disagree, the other
@@ -1649,6 +1678,13 @@ impl FileText {
         let text = self.text.clone();
         let range = self.lines().line_range(&text, line);
         self.finding_at(range.start, range.end)
+    }
+
+    /// The line index, to share with other views of the same text.
+    fn shared_lines(&mut self) -> Arc<LineIndex> {
+        self.lines
+            .get_or_insert_with(|| Arc::new(LineIndex::new(&self.text)))
+            .clone()
     }
 
     pub(crate) fn lines(&mut self) -> &LineIndex {
