@@ -76,6 +76,40 @@ resource_rules contains x if {
 	count(list(x.rule, "resources")) > 0
 }
 
+# Every verbs, resources and apiGroups item of the role's rules, gathered once per object:
+# a rule first asks `may_grant` (or looks for `*` here) and so skips at once the roles, most
+# of them, whose rules name nothing it looks for. Only a shortcut: each rule's own test
+# decides, rule by rule.
+all_verbs := {v | some x in rules; some v in list(x.rule, "verbs")}
+
+all_resources := {r | some x in rules; some r in list(x.rule, "resources")}
+
+all_groups := {g | some x in rules; some g in list(x.rule, "apiGroups")}
+
+# Some rule of the role may grant one of `verbs` on one of `resources` (a resources item
+# that is `*`, the resource, or `*/<sub>` for a subresource, as `grants_resource` matches).
+may_grant(verbs, resources) if {
+	count(all_resources & resource_forms(resources)) > 0
+	count(all_verbs & ({"*"} | verbs)) > 0
+}
+
+# The verbs, resources and apiGroups items of each resource rule as sets, by the rule's
+# index, built once per object for the rules that test it against many grants.
+item_sets[i] := {
+	"groups": {g | some g in list(x.rule, "apiGroups")},
+	"verbs": {v | some v in list(x.rule, "verbs")},
+	"resources": {r | some r in list(x.rule, "resources")},
+} if {
+	some x in resource_rules
+	i := x.i
+}
+
+# The resources items that grant one of `wanted`.
+resource_forms(wanted) := ({"*"} | wanted) | {concat("", ["*/", substring(w, indexof(w, "/") + 1, -1)]) |
+	some w in wanted
+	contains(w, "/")
+}
+
 # True when the rule is limited to named objects (`resourceNames` not empty).
 named(r) if count(list(r, "resourceNames")) > 0
 

@@ -48,8 +48,9 @@ admission_resources := {
 }
 
 violation contains v if {
-	rbac.is_cluster_role
-	some x in rbac.resource_rules
+	rbac.may_grant(write_verbs, admission_resources)
+	data.kubegate.lib.rbac.is_cluster_role
+	some x in data.kubegate.lib.rbac.resource_rules
 	not rbac.named(x.rule)
 	rbac.has_group(x.rule, "admissionregistration.k8s.io")
 	count(rbac.verb_items(x.rule, write_verbs)) > 0
@@ -58,7 +59,7 @@ violation contains v if {
 	j := rbac.pick(x.rule, "resources", items)
 	v := {
 		"msg": sprintf("%s lets its subjects change admission control (%s on %s)", [
-			rbac.display,
+			data.kubegate.lib.rbac.display,
 			rbac.verbs_text(x.rule, write_verbs),
 			res_text(x.rule),
 		]),

@@ -33,13 +33,13 @@ anonymous := {"system:anonymous", "system:unauthenticated"}
 
 violation contains v if {
 	not public_info_viewer
-	some x in rbac.subjects
+	some x in data.kubegate.lib.rbac.subjects
 	x.s.kind in {"User", "Group"}
 	x.s.name in anonymous
 	v := {
 		"msg": sprintf("%s grants %s to %s `%s`: anyone who can reach the API server without credentials", [
-			rbac.display,
-			rbac.role_ref_text,
+			data.kubegate.lib.rbac.display,
+			data.kubegate.lib.rbac.role_ref_text,
 			x.s.kind,
 			x.s.name,
 		]),

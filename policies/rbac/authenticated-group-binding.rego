@@ -33,13 +33,13 @@ default_roles := {"system:basic-user", "system:discovery", "system:public-info-v
 
 violation contains v if {
 	not default_role
-	some x in rbac.subjects
+	some x in data.kubegate.lib.rbac.subjects
 	x.s.kind == "Group"
 	x.s.name == "system:authenticated"
 	v := {
 		"msg": sprintf("%s grants %s to every authenticated user and service account (group `system:authenticated`)", [
-			rbac.display,
-			rbac.role_ref_text,
+			data.kubegate.lib.rbac.display,
+			data.kubegate.lib.rbac.role_ref_text,
 		]),
 		"path": ["subjects", x.i, "name"],
 	}

@@ -30,12 +30,12 @@ import rego.v1
 import data.kubegate.lib.rbac
 
 violation contains v if {
-	rbac.is_binding
+	data.kubegate.lib.rbac.is_binding
 	input.kind == "ClusterRoleBinding"
 	input.roleRef.kind == "ClusterRole"
 	input.roleRef.name == "cluster-admin"
 	v := {
-		"msg": sprintf("%s grants cluster-admin on the whole cluster to %s", [rbac.display, rbac.subjects_text]),
+		"msg": sprintf("%s grants cluster-admin on the whole cluster to %s", [data.kubegate.lib.rbac.display, data.kubegate.lib.rbac.subjects_text]),
 		"path": ["roleRef", "name"],
 	}
 }

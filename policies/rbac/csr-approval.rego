@@ -39,12 +39,13 @@ import data.kubegate.lib.rbac
 group := "certificates.k8s.io"
 
 violation contains v if {
-	rbac.is_cluster_role
-	some a in rbac.resource_rules
+	rbac.may_grant({"approve"}, {"signers"})
+	data.kubegate.lib.rbac.is_cluster_role
+	some a in data.kubegate.lib.rbac.resource_rules
 	rbac.has_group(a.rule, group)
 	count(rbac.verb_items(a.rule, {"update", "patch"})) > 0
 	count(rbac.resource_items(a.rule, {"certificatesigningrequests/approval"})) > 0
-	some x in rbac.resource_rules
+	some x in data.kubegate.lib.rbac.resource_rules
 	kubernetes_signers(x.rule)
 	rbac.has_group(x.rule, group)
 	count(rbac.resource_items(x.rule, {"signers"})) > 0
@@ -52,7 +53,7 @@ violation contains v if {
 	count(verbs) > 0
 	j := rbac.pick(x.rule, "verbs", verbs)
 	v := {
-		"msg": sprintf("%s lets its subjects approve certificate signing requests %s", [rbac.display, signers(x.rule)]),
+		"msg": sprintf("%s lets its subjects approve certificate signing requests %s", [data.kubegate.lib.rbac.display, signers(x.rule)]),
 		"path": ["rules", x.i, "verbs", j],
 	}
 }

@@ -27,13 +27,13 @@ import rego.v1
 import data.kubegate.lib.rbac
 
 violation contains v if {
-	some x in rbac.subjects
+	some x in data.kubegate.lib.rbac.subjects
 	x.s.kind == "ServiceAccount"
 	x.s.name == "default"
 	v := {
 		"msg": sprintf("%s grants %s to the `default` service account of namespace `%s`: every pod there without `serviceAccountName` gets it", [
-			rbac.display,
-			rbac.role_ref_text,
+			data.kubegate.lib.rbac.display,
+			data.kubegate.lib.rbac.role_ref_text,
 			sa_namespace(x.s),
 		]),
 		"path": ["subjects", x.i, "name"],
@@ -42,12 +42,12 @@ violation contains v if {
 
 sa_namespace(s) := s.namespace if is_string(s.namespace)
 
-sa_namespace(s) := rbac.namespace if {
+sa_namespace(s) := data.kubegate.lib.rbac.namespace if {
 	not is_string(s.namespace)
-	rbac.namespace != ""
+	data.kubegate.lib.rbac.namespace != ""
 }
 
 sa_namespace(s) := "?" if {
 	not is_string(s.namespace)
-	rbac.namespace == ""
+	data.kubegate.lib.rbac.namespace == ""
 }

@@ -31,15 +31,16 @@ import rego.v1
 import data.kubegate.lib.rbac
 
 violation contains v if {
-	some x in rbac.resource_rules
-	rbac.has_group(x.rule, rbac.rbac_group)
+	rbac.may_grant({"escalate"}, {"roles", "clusterroles"})
+	some x in data.kubegate.lib.rbac.resource_rules
+	rbac.has_group(x.rule, data.kubegate.lib.rbac.rbac_group)
 	count(rbac.resource_items(x.rule, {"roles", "clusterroles"})) > 0
 	verbs := rbac.verb_items(x.rule, {"escalate"})
 	count(verbs) > 0
 	j := rbac.pick(x.rule, "verbs", verbs)
 	v := {
 		"msg": sprintf("%s grants %s on %s%s: its subjects can write roles with permissions they do not hold", [
-			rbac.display,
+			data.kubegate.lib.rbac.display,
 			verb_text(rbac.list(x.rule, "verbs")[j]),
 			rbac.resources_text(x.rule, {"roles", "clusterroles"}),
 			names(x.rule),

@@ -29,18 +29,21 @@ import rego.v1
 import data.kubegate.lib.rbac
 
 violation contains v if {
-	some x in rbac.resource_rules
+	"*" in data.kubegate.lib.rbac.all_verbs
+	"*" in data.kubegate.lib.rbac.all_resources
+	"*" in data.kubegate.lib.rbac.all_groups
+	some x in data.kubegate.lib.rbac.resource_rules
 	"*" in rbac.list(x.rule, "apiGroups")
 	"*" in rbac.list(x.rule, "resources")
 	"*" in rbac.list(x.rule, "verbs")
 	v := {
-		"msg": sprintf("%s grants every verb on every resource of every API group (%s)", [rbac.display, scope]),
+		"msg": sprintf("%s grants every verb on every resource of every API group (%s)", [data.kubegate.lib.rbac.display, scope]),
 		"path": ["rules", x.i],
 	}
 }
 
 scope := "cluster-admin wherever it is bound cluster-wide" if {
 	input.kind == "ClusterRole"
-} else := sprintf("full control of namespace `%s`", [rbac.namespace]) if {
-	rbac.namespace != ""
+} else := sprintf("full control of namespace `%s`", [data.kubegate.lib.rbac.namespace]) if {
+	data.kubegate.lib.rbac.namespace != ""
 } else := "full control of its namespace"

@@ -34,7 +34,8 @@ import rego.v1
 import data.kubegate.lib.rbac
 
 violation contains v if {
-	some x in rbac.resource_rules
+	rbac.may_grant({"impersonate"}, {"users", "groups", "serviceaccounts"})
+	some x in data.kubegate.lib.rbac.resource_rules
 	unbounded(x.rule)
 	rbac.has_group(x.rule, "")
 	count(rbac.resource_items(x.rule, targets)) > 0
@@ -43,7 +44,7 @@ violation contains v if {
 	j := rbac.pick(x.rule, "verbs", verbs)
 	v := {
 		"msg": sprintf("%s lets its subjects impersonate %s%s", [
-			rbac.display,
+			data.kubegate.lib.rbac.display,
 			who(x.rule),
 			names(x.rule),
 		]),
@@ -60,7 +61,7 @@ unbounded(r) if not rbac.named(r)
 
 unbounded(r) if "system:masters" in rbac.list(r, "resourceNames")
 
-who(r) := sprintf("any service account of namespace `%s`", [rbac.namespace]) if {
+who(r) := sprintf("any service account of namespace `%s`", [data.kubegate.lib.rbac.namespace]) if {
 	input.kind == "Role"
 	not rbac.named(r)
 } else := concat(", ", [sprintf("any %s", [label[res]]) |

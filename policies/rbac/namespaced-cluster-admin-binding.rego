@@ -28,16 +28,16 @@ import rego.v1
 import data.kubegate.lib.rbac
 
 violation contains v if {
-	rbac.is_binding
+	data.kubegate.lib.rbac.is_binding
 	input.kind == "RoleBinding"
 	input.roleRef.kind == "ClusterRole"
 	input.roleRef.name == "cluster-admin"
 	v := {
-		"msg": sprintf("%s grants cluster-admin in namespace `%s` to %s", [rbac.display, ns, rbac.subjects_text]),
+		"msg": sprintf("%s grants cluster-admin in namespace `%s` to %s", [data.kubegate.lib.rbac.display, ns, data.kubegate.lib.rbac.subjects_text]),
 		"path": ["roleRef", "name"],
 	}
 }
 
-ns := rbac.namespace if rbac.namespace != ""
+ns := data.kubegate.lib.rbac.namespace if data.kubegate.lib.rbac.namespace != ""
 
-ns := "default" if rbac.namespace == ""
+ns := "default" if data.kubegate.lib.rbac.namespace == ""

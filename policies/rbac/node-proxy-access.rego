@@ -38,8 +38,9 @@ import data.kubegate.lib.rbac
 proxy_verbs := {"get", "create"}
 
 violation contains v if {
-	rbac.is_cluster_role
-	some x in rbac.resource_rules
+	rbac.may_grant(proxy_verbs, {"nodes/proxy"})
+	data.kubegate.lib.rbac.is_cluster_role
+	some x in data.kubegate.lib.rbac.resource_rules
 	rbac.has_group(x.rule, "")
 	count(rbac.verb_items(x.rule, proxy_verbs)) > 0
 	items := rbac.resource_items(x.rule, {"nodes/proxy"})
@@ -47,7 +48,7 @@ violation contains v if {
 	j := rbac.pick(x.rule, "resources", items)
 	v := {
 		"msg": sprintf("%s grants %s on %s: its subjects can run commands in every pod of the nodes through the kubelet API", [
-			rbac.display,
+			data.kubegate.lib.rbac.display,
 			rbac.verbs_text(x.rule, proxy_verbs),
 			res_text(rbac.list(x.rule, "resources")[j]),
 		]),

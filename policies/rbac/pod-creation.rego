@@ -51,19 +51,22 @@ grants := [
 ]
 
 violation contains v if {
-	some x in rbac.resource_rules
+	rbac.may_grant(template_verbs, {g.resource | some g in grants})
+	some x in data.kubegate.lib.rbac.resource_rules
 	not rbac.named(x.rule)
+	items := data.kubegate.lib.rbac.item_sets[x.i]
+	# None of the resources of `grants` is a subresource: `*` or the resource grants it.
 	found := [g |
 		some g in grants
-		rbac.has_group(x.rule, g.group)
-		count(rbac.verb_items(x.rule, g.verbs)) > 0
-		count(rbac.resource_items(x.rule, {g.resource})) > 0
+		count(items.groups & {"*", g.group}) > 0
+		count(items.verbs & ({"*"} | g.verbs)) > 0
+		count(items.resources & {"*", g.resource}) > 0
 	]
 	count(found) > 0
-	items := {j | some g in found; some j in rbac.resource_items(x.rule, {g.resource})}
-	j := rbac.pick(x.rule, "resources", items)
+	granting := {j | some g in found; some j in rbac.resource_items(x.rule, {g.resource})}
+	j := rbac.pick(x.rule, "resources", granting)
 	v := {
-		"msg": sprintf("%s lets its subjects run pods of their choice (%s)", [rbac.display, what(x.rule, found)]),
+		"msg": sprintf("%s lets its subjects run pods of their choice (%s)", [data.kubegate.lib.rbac.display, what(x.rule, found)]),
 		"path": ["rules", x.i, "resources", j],
 	}
 }

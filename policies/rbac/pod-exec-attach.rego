@@ -45,21 +45,26 @@ grants := [
 	{"resource": "pods/ephemeralcontainers", "verbs": {"update", "patch"}},
 ]
 
+# The resources items that grant each resource of `grants` (`*/exec` grants `pods/exec`).
+forms := {g.resource: rbac.resource_forms({g.resource}) | some g in grants}
+
 violation contains v if {
-	some x in rbac.resource_rules
+	rbac.may_grant({"create", "get", "update", "patch"}, {g.resource | some g in grants})
+	some x in data.kubegate.lib.rbac.resource_rules
 	not rbac.named(x.rule)
 	rbac.has_group(x.rule, "")
+	items := data.kubegate.lib.rbac.item_sets[x.i]
 	found := [g |
 		some g in grants
-		count(rbac.verb_items(x.rule, g.verbs)) > 0
-		count(rbac.resource_items(x.rule, {g.resource})) > 0
+		count(items.verbs & ({"*"} | g.verbs)) > 0
+		count(items.resources & forms[g.resource]) > 0
 	]
 	count(found) > 0
-	items := {j | some g in found; some j in rbac.resource_items(x.rule, {g.resource})}
-	j := rbac.pick(x.rule, "resources", items)
+	granting := {j | some g in found; some j in rbac.resource_items(x.rule, {g.resource})}
+	j := rbac.pick(x.rule, "resources", granting)
 	v := {
 		"msg": sprintf("%s lets its subjects run commands in pods (%s)%s", [
-			rbac.display,
+			data.kubegate.lib.rbac.display,
 			what(x.rule, found),
 			websocket_note(x.rule, found),
 		]),

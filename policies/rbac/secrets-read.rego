@@ -41,7 +41,8 @@ import data.kubegate.lib.rbac
 read_verbs := {"get", "list", "watch"}
 
 violation contains v if {
-	some x in rbac.resource_rules
+	rbac.may_grant(read_verbs, {"secrets"})
+	some x in data.kubegate.lib.rbac.resource_rules
 	not rbac.named(x.rule)
 	rbac.has_group(x.rule, "")
 	count(rbac.verb_items(x.rule, read_verbs)) > 0
@@ -50,7 +51,7 @@ violation contains v if {
 	j := rbac.pick(x.rule, "resources", items)
 	v := {
 		"msg": sprintf("%s lets its subjects read secrets (%s%s)", [
-			rbac.display,
+			data.kubegate.lib.rbac.display,
 			rbac.verbs_text(x.rule, read_verbs),
 			on(rbac.list(x.rule, "resources")[j]),
 		]),

@@ -27,7 +27,8 @@ import rego.v1
 import data.kubegate.lib.rbac
 
 violation contains v if {
-	some x in rbac.resource_rules
+	rbac.may_grant({"create"}, {"serviceaccounts/token"})
+	some x in data.kubegate.lib.rbac.resource_rules
 	not rbac.named(x.rule)
 	rbac.has_group(x.rule, "")
 	count(rbac.verb_items(x.rule, {"create"})) > 0
@@ -36,7 +37,7 @@ violation contains v if {
 	j := rbac.pick(x.rule, "resources", items)
 	v := {
 		"msg": sprintf("%s lets its subjects create tokens for any service account (%s on %s)", [
-			rbac.display,
+			data.kubegate.lib.rbac.display,
 			rbac.verbs_text(x.rule, {"create"}),
 			res_text(rbac.list(x.rule, "resources")[j]),
 		]),

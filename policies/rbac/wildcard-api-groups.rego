@@ -28,13 +28,14 @@ import rego.v1
 import data.kubegate.lib.rbac
 
 violation contains v if {
-	some x in rbac.resource_rules
+	"*" in data.kubegate.lib.rbac.all_groups
+	some x in data.kubegate.lib.rbac.resource_rules
 	not "*" in rbac.list(x.rule, "resources")
 	some j, g in rbac.list(x.rule, "apiGroups")
 	g == "*"
 	v := {
 		"msg": sprintf("%s grants %s on %s in every API group (`*`)", [
-			rbac.display,
+			data.kubegate.lib.rbac.display,
 			verbs(x.rule),
 			concat(", ", rbac.texts(x.rule, "resources")),
 		]),

@@ -39,21 +39,23 @@ import data.kubegate.lib.rbac
 
 # `*` in verbs: on the rule's resources, or on its nonResourceURLs.
 violation contains v if {
-	some x in rbac.rules
+	"*" in data.kubegate.lib.rbac.all_verbs
+	some x in data.kubegate.lib.rbac.rules
 	some j, verb in rbac.list(x.rule, "verbs")
 	verb == "*"
 	v := {
-		"msg": sprintf("%s grants every verb (`*`) on %s", [rbac.display, targets(x.rule)]),
+		"msg": sprintf("%s grants every verb (`*`) on %s", [data.kubegate.lib.rbac.display, targets(x.rule)]),
 		"path": ["rules", x.i, "verbs", j],
 	}
 }
 
 violation contains v if {
-	some x in rbac.resource_rules
+	"*" in data.kubegate.lib.rbac.all_resources
+	some x in data.kubegate.lib.rbac.resource_rules
 	some j, res in rbac.list(x.rule, "resources")
 	res == "*"
 	v := {
-		"msg": sprintf("%s grants %s on every resource (`*`) of %s", [rbac.display, verbs(x.rule), rbac.groups_text(x.rule)]),
+		"msg": sprintf("%s grants %s on every resource (`*`) of %s", [data.kubegate.lib.rbac.display, verbs(x.rule), rbac.groups_text(x.rule)]),
 		"path": ["rules", x.i, "resources", j],
 	}
 }
