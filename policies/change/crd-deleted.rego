@@ -30,14 +30,14 @@ import rego.v1
 import data.kubegate.lib.change
 
 violation contains v if {
-	change.kind == "CustomResourceDefinition"
-	change.destroyed
+	data.kubegate.lib.change.kind == "CustomResourceDefinition"
+	data.kubegate.lib.change.destroyed
 	v := {
 		"msg": sprintf("%s%s: every %s (%s) in the cluster is deleted with it; a revert restores the definition, not the resources", [
-			change.subject,
-			change.deleted_how,
-			text(change.at(change.old, ["spec", "names", "kind"], "custom resource")),
-			text(change.at(change.old, ["spec", "group"], "its group")),
+			data.kubegate.lib.change.subject,
+			data.kubegate.lib.change.deleted_how,
+			text(change.at(data.kubegate.lib.change.old, ["spec", "names", "kind"], "custom resource")),
+			text(change.at(data.kubegate.lib.change.old, ["spec", "group"], "its group")),
 		]),
 		"path": [],
 	}

@@ -29,27 +29,27 @@ import rego.v1
 import data.kubegate.lib.change
 
 violation contains v if {
-	change.kind == "CustomResourceDefinition"
-	change.updated
-	some ov in change.versions(change.old)
+	data.kubegate.lib.change.kind == "CustomResourceDefinition"
+	data.kubegate.lib.change.updated
+	some ov in change.versions(data.kubegate.lib.change.old)
 	is_object(ov)
 	n := ov.name
-	j := change.version_index(change.new, n)
-	nv := change.versions(change.new)[j]
+	j := change.version_index(data.kubegate.lib.change.new, n)
+	nv := change.versions(data.kubegate.lib.change.new)[j]
 	os := change.schema_of(ov)
 	ns := change.schema_of(nv)
 	count(ns) > 0
 	walk(os, [p, _])
 	change.property_path(p)
-	change.at(ns, p, change.absent) == change.absent
+	change.at(ns, p, data.kubegate.lib.change.absent) == data.kubegate.lib.change.absent
 	parent := array.slice(p, 0, count(p) - 2)
-	node := change.at(ns, parent, change.absent)
-	node != change.absent
+	node := change.at(ns, parent, data.kubegate.lib.change.absent)
+	node != data.kubegate.lib.change.absent
 	is_object(node)
 	not keeps_unknown(node)
 	root := ["spec", "versions", j, "schema", "openAPIV3Schema"]
 	v := {
-		"msg": sprintf("%s drops `%s` from version `%s`'s schema: stored values of `%s` are pruned on the next write of each object; a revert keeps them only for objects not written since", [change.subject, change.schema_field(p), n, change.schema_field(p)]),
+		"msg": sprintf("%s drops `%s` from version `%s`'s schema: stored values of `%s` are pruned on the next write of each object; a revert keeps them only for objects not written since", [data.kubegate.lib.change.subject, change.schema_field(p), n, change.schema_field(p)]),
 		"path": change.head_path(array.concat(root, array.slice(p, 0, count(p) - 1))),
 	}
 }

@@ -26,14 +26,14 @@ import rego.v1
 import data.kubegate.lib.change
 
 violation contains v if {
-	change.kind == "CustomResourceDefinition"
-	change.updated
-	some nv in change.versions(change.new)
+	data.kubegate.lib.change.kind == "CustomResourceDefinition"
+	data.kubegate.lib.change.updated
+	some nv in change.versions(data.kubegate.lib.change.new)
 	is_object(nv)
 	n := nv.name
-	i := change.version_index(change.old, n)
-	ov := change.versions(change.old)[i]
-	j := change.version_index(change.new, n)
+	i := change.version_index(data.kubegate.lib.change.old, n)
+	ov := change.versions(data.kubegate.lib.change.old)[i]
+	j := change.version_index(data.kubegate.lib.change.new, n)
 	os := change.schema_of(ov)
 	ns := change.schema_of(nv)
 	count(os) > 0
@@ -42,8 +42,8 @@ violation contains v if {
 	is_object(node)
 	required := object.get(node, "required", [])
 	is_array(required)
-	base_node := change.at(os, q, change.absent)
-	base_node != change.absent
+	base_node := change.at(os, q, data.kubegate.lib.change.absent)
+	base_node != data.kubegate.lib.change.absent
 	is_object(base_node)
 	before := {x | some x in change.at(base_node, ["required"], [])}
 	some k, r in required
@@ -51,7 +51,7 @@ violation contains v if {
 	root := ["spec", "versions", j, "schema", "openAPIV3Schema"]
 	f := field_text(q, r)
 	v := {
-		"msg": sprintf("%s makes `%s` required in version `%s`: stored objects without `%s` fail validation on their next update; a revert makes it optional again", [change.subject, f, n, f]),
+		"msg": sprintf("%s makes `%s` required in version `%s`: stored objects without `%s` fail validation on their next update; a revert makes it optional again", [data.kubegate.lib.change.subject, f, n, f]),
 		"path": change.head_path(array.concat(root, array.concat(q, ["required", k]))),
 	}
 }

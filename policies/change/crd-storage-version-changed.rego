@@ -34,22 +34,22 @@ storage_names(o) := sort([v.name |
 ])
 
 old_served_in_head(n) if {
-	i := change.version_index(change.new, n)
-	change.served(change.versions(change.new)[i])
+	i := change.version_index(data.kubegate.lib.change.new, n)
+	change.served(change.versions(data.kubegate.lib.change.new)[i])
 }
 
 violation contains v if {
-	change.kind == "CustomResourceDefinition"
-	change.updated
-	olds := storage_names(change.old)
-	news := storage_names(change.new)
+	data.kubegate.lib.change.kind == "CustomResourceDefinition"
+	data.kubegate.lib.change.updated
+	olds := storage_names(data.kubegate.lib.change.old)
+	news := storage_names(data.kubegate.lib.change.new)
 	count(olds) == 1
 	count(news) == 1
 	olds[0] != news[0]
 	not old_served_in_head(olds[0])
-	j := change.version_index(change.new, news[0])
+	j := change.version_index(data.kubegate.lib.change.new, news[0])
 	v := {
-		"msg": sprintf("%s moves its storage version from `%s` to `%s` and no longer serves `%s`: objects stored as `%s` (every object not rewritten since) can no longer be read in the version they were written in; a revert serves `%s` again", [change.subject, olds[0], news[0], olds[0], olds[0], olds[0]]),
+		"msg": sprintf("%s moves its storage version from `%s` to `%s` and no longer serves `%s`: objects stored as `%s` (every object not rewritten since) can no longer be read in the version they were written in; a revert serves `%s` again", [data.kubegate.lib.change.subject, olds[0], news[0], olds[0], olds[0], olds[0]]),
 		"path": change.head_path(["spec", "versions", j, "storage"]),
 	}
 }

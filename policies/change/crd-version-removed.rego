@@ -37,32 +37,32 @@ was_storage(ov) := "" if object.get(ov, "storage", false) != true
 
 # Removed from spec.versions.
 violation contains v if {
-	change.kind == "CustomResourceDefinition"
-	change.updated
-	some ov in change.versions(change.old)
+	data.kubegate.lib.change.kind == "CustomResourceDefinition"
+	data.kubegate.lib.change.updated
+	some ov in change.versions(data.kubegate.lib.change.old)
 	is_object(ov)
 	change.served(ov)
 	n := ov.name
-	count({i | i := change.version_index(change.new, n)}) == 0
+	count({i | i := change.version_index(data.kubegate.lib.change.new, n)}) == 0
 	v := {
-		"msg": sprintf("%s stops serving version `%s` (removed from spec.versions): clients and manifests using it fail after the merge, and objects stored in it are only reachable through other versions%s; a revert serves it again", [change.subject, n, was_storage(ov)]),
+		"msg": sprintf("%s stops serving version `%s` (removed from spec.versions): clients and manifests using it fail after the merge, and objects stored in it are only reachable through other versions%s; a revert serves it again", [data.kubegate.lib.change.subject, n, was_storage(ov)]),
 		"path": change.head_path(["spec", "versions"]),
 	}
 }
 
 # Still listed, no longer served.
 violation contains v if {
-	change.kind == "CustomResourceDefinition"
-	change.updated
-	some ov in change.versions(change.old)
+	data.kubegate.lib.change.kind == "CustomResourceDefinition"
+	data.kubegate.lib.change.updated
+	some ov in change.versions(data.kubegate.lib.change.old)
 	is_object(ov)
 	change.served(ov)
 	n := ov.name
-	i := change.version_index(change.new, n)
-	nv := change.versions(change.new)[i]
+	i := change.version_index(data.kubegate.lib.change.new, n)
+	nv := change.versions(data.kubegate.lib.change.new)[i]
 	not change.served(nv)
 	v := {
-		"msg": sprintf("%s stops serving version `%s` (served: false): clients and manifests using it fail after the merge, and objects stored in it are only reachable through other versions; a revert serves it again", [change.subject, n]),
+		"msg": sprintf("%s stops serving version `%s` (served: false): clients and manifests using it fail after the merge, and objects stored in it are only reachable through other versions; a revert serves it again", [data.kubegate.lib.change.subject, n]),
 		"path": change.head_path(["spec", "versions", i, "served"]),
 	}
 }

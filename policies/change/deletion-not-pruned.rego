@@ -30,10 +30,10 @@ import rego.v1
 import data.kubegate.lib.change
 
 violation contains v if {
-	change.deleted
-	k := change.kept
+	data.kubegate.lib.change.deleted
+	k := data.kubegate.lib.change.kept
 	v := {
-		"msg": sprintf("%s is removed from the repository, but %s keeps it in the cluster: nothing is deleted; it is no longer managed, and a revert manages it again", [change.subject, k]),
+		"msg": sprintf("%s is removed from the repository, but %s keeps it in the cluster: nothing is deleted; it is no longer managed, and a revert manages it again", [data.kubegate.lib.change.subject, k]),
 		"path": [],
 	}
 }

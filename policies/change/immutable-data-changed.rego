@@ -33,12 +33,12 @@ data_fields contains "data"
 
 data_fields contains "binaryData"
 
-data_fields contains "stringData" if change.kind == "Secret"
+data_fields contains "stringData" if data.kubegate.lib.change.kind == "Secret"
 
-was_immutable if change.at(change.old, ["immutable"], false) == true
+was_immutable if change.at(data.kubegate.lib.change.old, ["immutable"], false) == true
 
 violation contains v if {
-	change.kind in {"ConfigMap", "Secret"}
+	data.kubegate.lib.change.kind in {"ConfigMap", "Secret"}
 	was_immutable
 	some f in sort(data_fields)
 	change.differs_or([f], {})
@@ -49,10 +49,10 @@ violation contains v if {
 }
 
 violation contains v if {
-	change.kind in {"ConfigMap", "Secret"}
+	data.kubegate.lib.change.kind in {"ConfigMap", "Secret"}
 	was_immutable
-	change.updated
-	change.at(change.new, ["immutable"], false) != true
+	data.kubegate.lib.change.updated
+	change.at(data.kubegate.lib.change.new, ["immutable"], false) != true
 	v := {
 		"msg": change.rejected(sprintf("`immutable` may not be unset once true (%s)", [change.from_to(["immutable"])]), consequence),
 		"path": change.head_path(["immutable"]),
@@ -60,12 +60,12 @@ violation contains v if {
 }
 
 violation contains v if {
-	change.kind == "Secret"
+	data.kubegate.lib.change.kind == "Secret"
 	change.differs_or(["type"], "Opaque")
 	v := {
 		"msg": change.rejected(sprintf("a Secret's `type` is immutable (from %s to %s)", [
-			change.at(change.old, ["type"], "Opaque"),
-			change.at(change.new, ["type"], "Opaque"),
+			change.at(data.kubegate.lib.change.old, ["type"], "Opaque"),
+			change.at(data.kubegate.lib.change.new, ["type"], "Opaque"),
 		]), consequence),
 		"path": change.head_path(["type"]),
 	}
@@ -77,10 +77,10 @@ keys_text(f) := sprintf(" (%s)", [concat(", ", [sprintf("`%s`", [k]) | some k in
 } else := ""
 
 changed_keys(f) := sort([k |
-	o := change.at(change.old, [f], {})
-	n := change.at(change.new, [f], {})
+	o := change.at(data.kubegate.lib.change.old, [f], {})
+	n := change.at(data.kubegate.lib.change.new, [f], {})
 	is_object(o)
 	is_object(n)
 	some k in object.keys(o) | object.keys(n)
-	object.get(o, k, change.absent) != object.get(n, k, change.absent)
+	object.get(o, k, data.kubegate.lib.change.absent) != object.get(n, k, data.kubegate.lib.change.absent)
 ])

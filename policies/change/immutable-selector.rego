@@ -30,18 +30,18 @@ import data.kubegate.lib.change
 
 path := ["spec", "selector"]
 
-consequence := "the Job is run again" if change.kind == "Job"
+consequence := "the Job is run again" if data.kubegate.lib.change.kind == "Job"
 
-consequence := "all its pods are replaced" if change.kind != "Job"
+consequence := "all its pods are replaced" if data.kubegate.lib.change.kind != "Job"
 
 violation contains v if {
-	change.kind != "Job"
+	data.kubegate.lib.change.kind != "Job"
 	change.differs(path)
 	v := {"msg": change.rejected(change.immutable(path), consequence), "path": change.head_path(path)}
 }
 
 violation contains v if {
-	change.kind == "Job"
+	data.kubegate.lib.change.kind == "Job"
 	change.differs_both(path)
 	v := {"msg": change.rejected(change.immutable(path), consequence), "path": change.head_path(path)}
 }

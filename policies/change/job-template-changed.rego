@@ -30,14 +30,14 @@ import rego.v1
 import data.kubegate.lib.change
 
 fields := [
-	{"f": "template", "unset": change.absent},
+	{"f": "template", "unset": data.kubegate.lib.change.absent},
 	{"f": "completionMode", "unset": "NonIndexed"},
-	{"f": "podFailurePolicy", "unset": change.absent},
-	{"f": "backoffLimitPerIndex", "unset": change.absent},
+	{"f": "podFailurePolicy", "unset": data.kubegate.lib.change.absent},
+	{"f": "backoffLimitPerIndex", "unset": data.kubegate.lib.change.absent},
 ]
 
 violation contains v if {
-	change.kind == "Job"
+	data.kubegate.lib.change.kind == "Job"
 	some x in fields
 	path := ["spec", x.f]
 	change.differs_or(path, x.unset)
@@ -48,8 +48,8 @@ what(path, x) := sprintf("`%s` is immutable and changes%s", [change.field(path),
 
 what(path, x) := sprintf("`%s` is immutable (from %s to %s)", [
 	change.field(path),
-	change.show(change.at(change.old, path, x.unset)),
-	change.show(change.at(change.new, path, x.unset)),
+	change.show(change.at(data.kubegate.lib.change.old, path, x.unset)),
+	change.show(change.at(data.kubegate.lib.change.new, path, x.unset)),
 ]) if {
 	not x.f in {"template", "podFailurePolicy"}
 }

@@ -25,16 +25,16 @@ import rego.v1
 import data.kubegate.lib.change
 
 # Point at `kind`, or at `apiVersion` when only the API group changed.
-path := ["apiVersion"] if change.counterpart.kind == change.kind
+path := ["apiVersion"] if data.kubegate.lib.change.counterpart.kind == data.kubegate.lib.change.kind
 
-path := ["kind"] if change.counterpart.kind != change.kind
+path := ["kind"] if data.kubegate.lib.change.counterpart.kind != data.kubegate.lib.change.kind
 
 violation contains v if {
-	change.created
-	change.how == "kind"
-	c := change.counterpart
+	data.kubegate.lib.change.created
+	data.kubegate.lib.change.how == "kind"
+	c := data.kubegate.lib.change.counterpart
 	v := {
-		"msg": sprintf("%s replaces the %s `%s` (%s): the old %s is deleted and a new %s created, its pods restart and the objects it owned go; a revert recreates the %s, not what it owned", [change.subject, c.kind, c.name, c.apiVersion, c.kind, change.kind, c.kind]),
+		"msg": sprintf("%s replaces the %s `%s` (%s): the old %s is deleted and a new %s created, its pods restart and the objects it owned go; a revert recreates the %s, not what it owned", [data.kubegate.lib.change.subject, c.kind, c.name, c.apiVersion, c.kind, data.kubegate.lib.change.kind, c.kind]),
 		"path": change.head_path(path),
 	}
 }

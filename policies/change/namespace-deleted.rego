@@ -34,10 +34,10 @@ import rego.v1
 import data.kubegate.lib.change
 
 violation contains v if {
-	change.kind == "Namespace"
-	change.destroyed
+	data.kubegate.lib.change.kind == "Namespace"
+	data.kubegate.lib.change.destroyed
 	v := {
-		"msg": sprintf("%s%s with every object in it, PersistentVolumeClaims and their data included; a revert creates an empty namespace: its objects come back only if GitOps still manages them, their data does not", [change.subject, change.deleted_how]),
+		"msg": sprintf("%s%s with every object in it, PersistentVolumeClaims and their data included; a revert creates an empty namespace: its objects come back only if GitOps still manages them, their data does not", [data.kubegate.lib.change.subject, data.kubegate.lib.change.deleted_how]),
 		"path": [],
 	}
 }

@@ -28,12 +28,12 @@ import rego.v1
 import data.kubegate.lib.change
 
 violation contains v if {
-	change.created
-	change.how == "moved"
-	from := change.ns_text(object.get(change.counterpart, "namespace", null))
+	data.kubegate.lib.change.created
+	data.kubegate.lib.change.how == "moved"
+	from := change.ns_text(object.get(data.kubegate.lib.change.counterpart, "namespace", null))
 	to := change.ns_text(object.get(input.review, "namespace", null))
 	v := {
-		"msg": sprintf("%s moves from %s to %s: the object in %s is deleted and a new one created; what it held there (its pods, volumes, its identity for RBAC and NetworkPolicy) does not follow; a revert recreates it in %s, without what was deleted", [change.subject, from, to, from, from]),
+		"msg": sprintf("%s moves from %s to %s: the object in %s is deleted and a new one created; what it held there (its pods, volumes, its identity for RBAC and NetworkPolicy) does not follow; a revert recreates it in %s, without what was deleted", [data.kubegate.lib.change.subject, from, to, from, from]),
 		"path": change.head_path(["metadata", "namespace"]),
 	}
 }

@@ -27,10 +27,10 @@ import rego.v1
 import data.kubegate.lib.change
 
 violation contains v if {
-	change.kind == "PodDisruptionBudget"
-	change.destroyed
+	data.kubegate.lib.change.kind == "PodDisruptionBudget"
+	data.kubegate.lib.change.destroyed
 	v := {
-		"msg": sprintf("%s%s: voluntary disruptions (node drains, upgrades) may take down all the pods it protected at once; a revert restores it", [change.subject, change.deleted_how]),
+		"msg": sprintf("%s%s: voluntary disruptions (node drains, upgrades) may take down all the pods it protected at once; a revert restores it", [data.kubegate.lib.change.subject, data.kubegate.lib.change.deleted_how]),
 		"path": [],
 	}
 }

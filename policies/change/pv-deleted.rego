@@ -31,24 +31,24 @@ import rego.v1
 
 import data.kubegate.lib.change
 
-policy := change.at(change.old, ["spec", "persistentVolumeReclaimPolicy"], "Retain")
+policy := change.at(data.kubegate.lib.change.old, ["spec", "persistentVolumeReclaimPolicy"], "Retain")
 
 violation contains v if {
-	change.kind == "PersistentVolume"
-	change.destroyed
+	data.kubegate.lib.change.kind == "PersistentVolume"
+	data.kubegate.lib.change.destroyed
 	policy == "Delete"
 	v := {
-		"msg": sprintf("%s%s and its reclaim policy is Delete: the storage on the backend is deleted with it; a revert creates a PersistentVolume without the data", [change.subject, change.deleted_how]),
+		"msg": sprintf("%s%s and its reclaim policy is Delete: the storage on the backend is deleted with it; a revert creates a PersistentVolume without the data", [data.kubegate.lib.change.subject, data.kubegate.lib.change.deleted_how]),
 		"path": [],
 	}
 }
 
 violation contains v if {
-	change.kind == "PersistentVolume"
-	change.destroyed
+	data.kubegate.lib.change.kind == "PersistentVolume"
+	data.kubegate.lib.change.destroyed
 	policy != "Delete"
 	v := {
-		"msg": sprintf("%s%s with reclaim policy %v: the data stays on the backend, but the PersistentVolume object is gone and its claim is left Lost; a revert recreates it, which does not rebind to the claim automatically", [change.subject, change.deleted_how, policy]),
+		"msg": sprintf("%s%s with reclaim policy %v: the data stays on the backend, but the PersistentVolume object is gone and its claim is left Lost; a revert recreates it, which does not rebind to the claim automatically", [data.kubegate.lib.change.subject, data.kubegate.lib.change.deleted_how, policy]),
 		"path": [],
 	}
 }

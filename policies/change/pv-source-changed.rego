@@ -36,15 +36,15 @@ sources := [
 changed := [s | some s in sources; change.differs(["spec", s])]
 
 # The first changed source the head object has, else spec.
-at_head := [["spec", s] | some s in changed; change.new_at(["spec", s]) != change.absent]
+at_head := [["spec", s] | some s in changed; change.new_at(["spec", s]) != data.kubegate.lib.change.absent]
 
 path := at_head[0] if count(at_head) > 0
 
 path := ["spec"] if count(at_head) == 0
 
 violation contains v if {
-	change.kind == "PersistentVolume"
-	change.updated
+	data.kubegate.lib.change.kind == "PersistentVolume"
+	data.kubegate.lib.change.updated
 	count(changed) > 0
 	v := {
 		"msg": change.rejected(

@@ -31,10 +31,10 @@ import rego.v1
 import data.kubegate.lib.change
 
 violation contains v if {
-	change.kind == "PersistentVolumeClaim"
-	change.destroyed
+	data.kubegate.lib.change.kind == "PersistentVolumeClaim"
+	data.kubegate.lib.change.destroyed
 	v := {
-		"msg": sprintf("%s%s: its volume and data are deleted with it under reclaim policy Delete (the default of dynamically provisioned volumes); a revert creates an empty PVC", [change.subject, change.deleted_how]),
+		"msg": sprintf("%s%s: its volume and data are deleted with it under reclaim policy Delete (the default of dynamically provisioned volumes); a revert creates an empty PVC", [data.kubegate.lib.change.subject, data.kubegate.lib.change.deleted_how]),
 		"path": [],
 	}
 }

@@ -30,7 +30,7 @@ import data.kubegate.lib.change
 consequence := "and with it, under reclaim policy Delete, its volume and data"
 
 violation contains v if {
-	change.kind == "PersistentVolumeClaim"
+	data.kubegate.lib.change.kind == "PersistentVolumeClaim"
 	some f in ["storageClassName", "accessModes", "selector"]
 	path := ["spec", f]
 	change.differs(path)
@@ -39,20 +39,20 @@ violation contains v if {
 
 # An absent volumeMode is Filesystem: writing the default out is no change.
 violation contains v if {
-	change.kind == "PersistentVolumeClaim"
+	data.kubegate.lib.change.kind == "PersistentVolumeClaim"
 	path := ["spec", "volumeMode"]
 	change.differs_or(path, "Filesystem")
 	v := {
 		"msg": change.rejected(sprintf("`spec.volumeMode` is immutable (from %s to %s)", [
-			change.at(change.old, path, "Filesystem"),
-			change.at(change.new, path, "Filesystem"),
+			change.at(data.kubegate.lib.change.old, path, "Filesystem"),
+			change.at(data.kubegate.lib.change.new, path, "Filesystem"),
 		]), consequence),
 		"path": change.head_path(path),
 	}
 }
 
 violation contains v if {
-	change.kind == "PersistentVolumeClaim"
+	data.kubegate.lib.change.kind == "PersistentVolumeClaim"
 	path := ["spec", "volumeName"]
 	change.differs_both(path)
 	v := {"msg": change.rejected(change.immutable(path), consequence), "path": path}

@@ -27,8 +27,8 @@ import data.kubegate.lib.change
 path := ["spec", "resources", "requests", "storage"]
 
 violation contains v if {
-	change.kind == "PersistentVolumeClaim"
-	change.updated
+	data.kubegate.lib.change.kind == "PersistentVolumeClaim"
+	data.kubegate.lib.change.updated
 	o := change.old_at(path)
 	n := change.new_at(path)
 	change.quantity(n) < change.quantity(o)

@@ -27,14 +27,14 @@ import data.kubegate.lib.change
 path := ["spec", "replicas"]
 
 violation contains v if {
-	change.kind in {"Deployment", "StatefulSet", "ReplicaSet"}
-	change.updated
-	before := change.at(change.old, path, 1)
+	data.kubegate.lib.change.kind in {"Deployment", "StatefulSet", "ReplicaSet"}
+	data.kubegate.lib.change.updated
+	before := change.at(data.kubegate.lib.change.old, path, 1)
 	is_number(before)
 	before > 0
 	change.new_at(path) == 0
 	v := {
-		"msg": sprintf("%s scales from %v %s to 0: all its pods stop after the merge; a revert scales it back up", [change.subject, before, noun(before)]),
+		"msg": sprintf("%s scales from %v %s to 0: all its pods stop after the merge; a revert scales it back up", [data.kubegate.lib.change.subject, before, noun(before)]),
 		"path": path,
 	}
 }

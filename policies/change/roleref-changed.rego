@@ -30,18 +30,18 @@ ref_text(o) := sprintf("%s `%s`", [
 ])
 
 # The first differing key of roleRef the head object has, else roleRef.
-keys := [["roleRef", k] | some k in ["name", "kind", "apiGroup"]; change.differs(["roleRef", k]); change.new_at(["roleRef", k]) != change.absent]
+keys := [["roleRef", k] | some k in ["name", "kind", "apiGroup"]; change.differs(["roleRef", k]); change.new_at(["roleRef", k]) != data.kubegate.lib.change.absent]
 
 path := keys[0] if count(keys) > 0
 
 path := ["roleRef"] if count(keys) == 0
 
 violation contains v if {
-	change.kind in {"RoleBinding", "ClusterRoleBinding"}
+	data.kubegate.lib.change.kind in {"RoleBinding", "ClusterRoleBinding"}
 	change.differs(["roleRef"])
 	v := {
 		"msg": change.rejected(
-			sprintf("`roleRef` cannot change (from %s to %s)", [ref_text(change.old), ref_text(change.new)]),
+			sprintf("`roleRef` cannot change (from %s to %s)", [ref_text(data.kubegate.lib.change.old), ref_text(data.kubegate.lib.change.new)]),
 			"its subjects lose the access it grants in between",
 		),
 		"path": change.head_path(path),

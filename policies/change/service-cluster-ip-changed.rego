@@ -29,9 +29,9 @@ import data.kubegate.lib.change
 
 consequence := "it gets a new cluster IP, and clients holding the old one break"
 
-external_name if change.at(change.old, ["spec", "type"], "ClusterIP") == "ExternalName"
+external_name if change.at(data.kubegate.lib.change.old, ["spec", "type"], "ClusterIP") == "ExternalName"
 
-external_name if change.at(change.new, ["spec", "type"], "ClusterIP") == "ExternalName"
+external_name if change.at(data.kubegate.lib.change.new, ["spec", "type"], "ClusterIP") == "ExternalName"
 
 ip(v) if {
 	is_string(v)
@@ -39,8 +39,8 @@ ip(v) if {
 }
 
 violation contains v if {
-	change.kind == "Service"
-	change.updated
+	data.kubegate.lib.change.kind == "Service"
+	data.kubegate.lib.change.updated
 	not external_name
 	path := ["spec", "clusterIP"]
 	ip(change.old_at(path))
@@ -50,8 +50,8 @@ violation contains v if {
 }
 
 violation contains v if {
-	change.kind == "Service"
-	change.updated
+	data.kubegate.lib.change.kind == "Service"
+	data.kubegate.lib.change.updated
 	not external_name
 	o := change.old_at(["spec", "clusterIPs"])
 	n := change.new_at(["spec", "clusterIPs"])

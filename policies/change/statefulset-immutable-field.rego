@@ -35,7 +35,7 @@ fields := [
 ]
 
 violation contains v if {
-	change.kind == "StatefulSet"
+	data.kubegate.lib.change.kind == "StatefulSet"
 	some x in fields
 	path := ["spec", x.f]
 	change.differs_or(path, x.unset)
@@ -47,8 +47,8 @@ what(path, x) := sprintf("`%s` is immutable and changes%s", [change.field(path),
 
 what(path, x) := sprintf("`%s` is immutable (from %s to %s)", [
 	change.field(path),
-	change.show(change.at(change.old, path, x.unset)),
-	change.show(change.at(change.new, path, x.unset)),
+	change.show(change.at(data.kubegate.lib.change.old, path, x.unset)),
+	change.show(change.at(data.kubegate.lib.change.new, path, x.unset)),
 ]) if {
 	x.f != "volumeClaimTemplates"
 }

@@ -34,36 +34,36 @@ import rego.v1
 
 import data.kubegate.lib.change
 
-templates := change.at(change.old, ["spec", "volumeClaimTemplates"], [])
+templates := change.at(data.kubegate.lib.change.old, ["spec", "volumeClaimTemplates"], [])
 
 # The claims' names: `<template>-<statefulset>-<ordinal>`.
-claims := concat(", ", sort([sprintf("`%s-%s-N`", [n, change.name]) |
+claims := concat(", ", sort([sprintf("`%s-%s-N`", [n, data.kubegate.lib.change.name]) |
 	some t in templates
 	n := change.at(t, ["metadata", "name"], "(unnamed)")
 ]))
 
-when_deleted := change.at(change.old, ["spec", "persistentVolumeClaimRetentionPolicy", "whenDeleted"], "Retain")
+when_deleted := change.at(data.kubegate.lib.change.old, ["spec", "persistentVolumeClaimRetentionPolicy", "whenDeleted"], "Retain")
 
 violation contains v if {
-	change.kind == "StatefulSet"
-	change.destroyed
+	data.kubegate.lib.change.kind == "StatefulSet"
+	data.kubegate.lib.change.destroyed
 	is_array(templates)
 	count(templates) > 0
 	when_deleted == "Delete"
 	v := {
-		"msg": sprintf("%s%s and its persistentVolumeClaimRetentionPolicy.whenDeleted is Delete: its pods and the PersistentVolumeClaims of its volume claim templates (%s) are deleted with their data; a revert creates empty volumes", [change.subject, change.deleted_how, claims]),
+		"msg": sprintf("%s%s and its persistentVolumeClaimRetentionPolicy.whenDeleted is Delete: its pods and the PersistentVolumeClaims of its volume claim templates (%s) are deleted with their data; a revert creates empty volumes", [data.kubegate.lib.change.subject, data.kubegate.lib.change.deleted_how, claims]),
 		"path": [],
 	}
 }
 
 violation contains v if {
-	change.kind == "StatefulSet"
-	change.destroyed
+	data.kubegate.lib.change.kind == "StatefulSet"
+	data.kubegate.lib.change.destroyed
 	is_array(templates)
 	count(templates) > 0
 	when_deleted != "Delete"
 	v := {
-		"msg": sprintf("%s%s: its pods are deleted and the PersistentVolumeClaims of its volume claim templates (%s) are kept (whenDeleted %v), so the application is down until a revert recreates it and re-attaches them", [change.subject, change.deleted_how, claims, when_deleted]),
+		"msg": sprintf("%s%s: its pods are deleted and the PersistentVolumeClaims of its volume claim templates (%s) are kept (whenDeleted %v), so the application is down until a revert recreates it and re-attaches them", [data.kubegate.lib.change.subject, data.kubegate.lib.change.deleted_how, claims, when_deleted]),
 		"path": [],
 	}
 }

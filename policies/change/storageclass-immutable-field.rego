@@ -26,14 +26,14 @@ import rego.v1
 import data.kubegate.lib.change
 
 fields := [
-	{"f": "provisioner", "unset": change.absent},
+	{"f": "provisioner", "unset": data.kubegate.lib.change.absent},
 	{"f": "parameters", "unset": {}},
 	{"f": "reclaimPolicy", "unset": "Delete"},
 	{"f": "volumeBindingMode", "unset": "Immediate"},
 ]
 
 violation contains v if {
-	change.kind == "StorageClass"
+	data.kubegate.lib.change.kind == "StorageClass"
 	some x in fields
 	path := [x.f]
 	change.differs_or(path, x.unset)
@@ -41,8 +41,8 @@ violation contains v if {
 		"msg": change.rejected(
 			sprintf("`%s` is immutable (from %s to %s)", [
 				x.f,
-				change.show(change.at(change.old, path, x.unset)),
-				change.show(change.at(change.new, path, x.unset)),
+				change.show(change.at(data.kubegate.lib.change.old, path, x.unset)),
+				change.show(change.at(data.kubegate.lib.change.new, path, x.unset)),
 			]),
 			"existing volumes keep the old settings, only new volumes get the new ones",
 		),

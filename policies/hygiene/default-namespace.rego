@@ -50,12 +50,12 @@ cluster_scoped := {
 # Objects that belong in `default` by design.
 exempt if {
 	input.kind == "ServiceAccount"
-	workload.object_name == "default"
+	data.kubegate.lib.workload.object_name == "default"
 }
 
 exempt if {
 	input.kind in {"Service", "Endpoints", "EndpointSlice"}
-	workload.object_name == "kubernetes"
+	data.kubegate.lib.workload.object_name == "kubernetes"
 }
 
 violation contains v if {
@@ -63,7 +63,7 @@ violation contains v if {
 	not input.kind in cluster_scoped
 	not exempt
 	v := {
-		"msg": sprintf("%s `%s` is placed in the `default` namespace", [input.kind, workload.object_name]),
+		"msg": sprintf("%s `%s` is placed in the `default` namespace", [input.kind, data.kubegate.lib.workload.object_name]),
 		"path": ["metadata", "namespace"],
 	}
 }

@@ -37,7 +37,7 @@ account(spec) := sa if {
 } else := ""
 
 violation contains v if {
-	some ps in k8s.pod_specs
+	some ps in data.kubegate.lib.k8s.pod_specs
 	account(ps.spec) in {"", "default"}
 	not ps.spec.automountServiceAccountToken == false
 	v := {

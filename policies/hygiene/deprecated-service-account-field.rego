@@ -25,7 +25,7 @@ import rego.v1
 import data.kubegate.lib.k8s
 
 violation contains v if {
-	some ps in k8s.pod_specs
+	some ps in data.kubegate.lib.k8s.pod_specs
 	sa := ps.spec.serviceAccount
 	is_string(sa)
 	sa != ""

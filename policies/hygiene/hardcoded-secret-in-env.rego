@@ -82,7 +82,7 @@ literal(value) if {
 }
 
 violation contains v if {
-	some c in k8s.containers
+	some c in data.kubegate.lib.k8s.containers
 	some e in workload.env_vars(c)
 	secret_name(e.name)
 	literal(e.entry.value)

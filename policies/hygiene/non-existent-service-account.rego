@@ -33,7 +33,7 @@ import rego.v1
 import data.kubegate.lib.inventory
 
 violation contains v if {
-	some t in inventory.pod_templates
+	some t in data.kubegate.lib.inventory.pod_templates
 	[field, name] := account(t.spec)
 	name != "default"
 	workload := input.objects[t.object]

@@ -31,7 +31,7 @@ import data.kubegate.lib.k8s
 import data.kubegate.lib.workload
 
 violation contains v if {
-	some c in k8s.containers
+	some c in data.kubegate.lib.k8s.containers
 	some e in workload.env_vars(c)
 	ref := e.entry.valueFrom.secretKeyRef
 	is_object(ref)
@@ -42,7 +42,7 @@ violation contains v if {
 }
 
 violation contains v if {
-	some c in k8s.containers
+	some c in data.kubegate.lib.k8s.containers
 	env_from := c.c.envFrom
 	is_array(env_from)
 	some i, src in env_from

@@ -29,7 +29,7 @@ import data.kubegate.lib.images
 import data.kubegate.lib.k8s
 
 violation contains v if {
-	some r in images.refs
+	some r in data.kubegate.lib.images.refs
 	r.digest == ""
 	v := {
 		"msg": sprintf("container `%s` uses image `%s`, not pinned by digest", [k8s.name(r.container), r.image]),

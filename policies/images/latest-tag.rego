@@ -33,7 +33,7 @@ import data.kubegate.lib.images
 import data.kubegate.lib.k8s
 
 violation contains v if {
-	some r in images.refs
+	some r in data.kubegate.lib.images.refs
 	r.digest == ""
 	r.tag == "latest"
 	v := {
@@ -43,7 +43,7 @@ violation contains v if {
 }
 
 violation contains v if {
-	some r in images.refs
+	some r in data.kubegate.lib.images.refs
 	r.digest == ""
 	r.tag == ""
 	v := {

@@ -20,7 +20,7 @@ refs contains {
 	"digest": digest(img),
 	"path": array.concat(c.path, ["image"]),
 } if {
-	some c in k8s.containers
+	some c in data.kubegate.lib.k8s.containers
 	img := c.c.image
 	is_string(img)
 	valid(img)

@@ -51,7 +51,7 @@ baseline_capabilities := {
 
 # Every `capabilities.add` entry of every container: {"c": <container>, "cap": <value>, "path": [...]}.
 added_capabilities contains {"c": c, "cap": cap, "path": array.concat(c.path, ["securityContext", "capabilities", "add", i])} if {
-	some c in k8s.containers
+	some c in data.kubegate.lib.k8s.containers
 	caps := obj(object.get(container_sc(c), "capabilities", {}))
 	some i, cap in arr(object.get(caps, "add", []))
 	is_string(cap)
@@ -63,7 +63,7 @@ canonical_capability(cap) := trim_prefix(upper(cap), "CAP_")
 
 # Every hostPath volume of every pod spec: {"ps": <pod spec entry>, "vol": <volume>, "hp": <hostPath>, "path": [..., "volumes", i, "hostPath"]}.
 host_path_volumes contains {"ps": ps, "vol": vol, "hp": vol.hostPath, "path": array.concat(ps.path, ["volumes", i, "hostPath"])} if {
-	some ps in k8s.pod_specs
+	some ps in data.kubegate.lib.k8s.pod_specs
 	some i, vol in arr(object.get(ps.spec, "volumes", []))
 	is_object(vol.hostPath)
 }

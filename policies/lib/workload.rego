@@ -16,14 +16,14 @@ list(c) := c.path[count(c.path) - 2]
 
 # Regular containers: not init or ephemeral containers.
 app_containers contains c if {
-	some c in k8s.containers
+	some c in data.kubegate.lib.k8s.containers
 	list(c) == "containers"
 }
 
 # Containers that can declare resources: regular and init containers (the API rejects
 # resources on ephemeral containers).
 resourced_containers contains c if {
-	some c in k8s.containers
+	some c in data.kubegate.lib.k8s.containers
 	list(c) in {"containers", "initContainers"}
 }
 

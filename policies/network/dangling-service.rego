@@ -51,8 +51,8 @@ violation contains v if {
 selected(svc, selector) if {
 	some k, v in selector
 	is_string(v)
-	some n in inventory.templates_by_label[concat("=", [k, v])]
-	t := inventory.pod_template_of[n]
+	some n in data.kubegate.lib.inventory.templates_by_label[concat("=", [k, v])]
+	t := data.kubegate.lib.inventory.pod_template_of[n]
 	inventory.same_namespace(svc, input.objects[n])
 	inventory.labels_match(selector, t.labels)
 }

@@ -40,16 +40,16 @@ tls_annotations := {
 
 tls_by_annotation if {
 	some k in tls_annotations
-	workload.annotations[k]
+	data.kubegate.lib.workload.annotations[k]
 }
 
 tls_by_annotation if {
-	ports := workload.annotations["alb.ingress.kubernetes.io/listen-ports"]
+	ports := data.kubegate.lib.workload.annotations["alb.ingress.kubernetes.io/listen-ports"]
 	is_string(ports)
 	contains(ports, "HTTPS")
 }
 
-tls_by_annotation if workload.annotations["traefik.ingress.kubernetes.io/router.tls"] == "true"
+tls_by_annotation if data.kubegate.lib.workload.annotations["traefik.ingress.kubernetes.io/router.tls"] == "true"
 
 tls_entries := [t |
 	is_array(input.spec.tls)
@@ -96,7 +96,7 @@ violation contains v if {
 	count(tls_entries) == 0
 	not tls_by_annotation
 	v := {
-		"msg": sprintf("Ingress `%s` has no `spec.tls`: it serves plain HTTP", [workload.object_name]),
+		"msg": sprintf("Ingress `%s` has no `spec.tls`: it serves plain HTTP", [data.kubegate.lib.workload.object_name]),
 		"path": workload.nearest([], input, ["spec", "tls"]),
 	}
 }
@@ -111,7 +111,7 @@ violation contains v if {
 	host != ""
 	not covered(host)
 	v := {
-		"msg": sprintf("host `%s` of Ingress `%s` is not listed in any `spec.tls[].hosts`", [host, workload.object_name]),
+		"msg": sprintf("host `%s` of Ingress `%s` is not listed in any `spec.tls[].hosts`", [host, data.kubegate.lib.workload.object_name]),
 		"path": ["spec", "rules", i, "host"],
 	}
 }

@@ -47,7 +47,7 @@ problems(n) := [msg |
 ]
 
 violation contains v if {
-	some c in k8s.containers
+	some c in data.kubegate.lib.k8s.containers
 	ports := object.get(c.c, "ports", [])
 	is_array(ports)
 	some i, p in ports
@@ -75,7 +75,7 @@ violation contains v if {
 	ps := problems(n)
 	count(ps) > 0
 	v := {
-		"msg": sprintf("targetPort `%s` of Service `%s` is not a valid port name: it %s%s", [n, workload.object_name, concat(", and ", ps), number_hint(n)]),
+		"msg": sprintf("targetPort `%s` of Service `%s` is not a valid port name: it %s%s", [n, data.kubegate.lib.workload.object_name, concat(", and ", ps), number_hint(n)]),
 		"path": ["spec", "ports", i, "targetPort"],
 	}
 }

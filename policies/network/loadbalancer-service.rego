@@ -42,7 +42,7 @@ internal_annotations := {
 
 internal if {
 	some k, values in internal_annotations
-	workload.annotations[k] in values
+	data.kubegate.lib.workload.annotations[k] in values
 }
 
 violation contains v if {
@@ -50,7 +50,7 @@ violation contains v if {
 	input.spec.type == "LoadBalancer"
 	not internal
 	v := {
-		"msg": sprintf("Service `%s` is of type LoadBalancer: it gets an external load balancer", [workload.object_name]),
+		"msg": sprintf("Service `%s` is of type LoadBalancer: it gets an external load balancer", [data.kubegate.lib.workload.object_name]),
 		"path": ["spec", "type"],
 	}
 }

@@ -36,11 +36,11 @@ import data.kubegate.lib.workload
 
 violation contains v if {
 	input.kind == "Ingress"
-	some k, _ in workload.annotations
+	some k, _ in data.kubegate.lib.workload.annotations
 	startswith(k, "nginx.ingress.kubernetes.io/")
 	endswith(k, "-snippet")
 	v := {
-		"msg": sprintf("Ingress `%s` uses the ingress-nginx snippet annotation `%s`", [workload.object_name, k]),
+		"msg": sprintf("Ingress `%s` uses the ingress-nginx snippet annotation `%s`", [data.kubegate.lib.workload.object_name, k]),
 		"path": ["metadata", "annotations", k],
 	}
 }

@@ -34,7 +34,7 @@ violation contains v if {
 	input.kind == "Service"
 	input.spec.type == "NodePort"
 	v := {
-		"msg": sprintf("Service `%s` is of type NodePort: it opens a port on every node", [workload.object_name]),
+		"msg": sprintf("Service `%s` is of type NodePort: it opens a port on every node", [data.kubegate.lib.workload.object_name]),
 		"path": ["spec", "type"],
 	}
 }

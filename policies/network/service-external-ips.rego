@@ -36,7 +36,7 @@ violation contains v if {
 	is_array(ips)
 	some i, ip in ips
 	v := {
-		"msg": sprintf("Service `%s` claims the external IP %v: it receives the traffic any pod or node sends to that address", [workload.object_name, ip]),
+		"msg": sprintf("Service `%s` claims the external IP %v: it receives the traffic any pod or node sends to that address", [data.kubegate.lib.workload.object_name, ip]),
 		"path": ["spec", "externalIPs", i],
 	}
 }

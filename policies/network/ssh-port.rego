@@ -25,7 +25,7 @@ import rego.v1
 import data.kubegate.lib.k8s
 
 violation contains v if {
-	some c in k8s.containers
+	some c in data.kubegate.lib.k8s.containers
 	ports := c.c.ports
 	is_array(ports)
 	some i, p in ports

@@ -25,7 +25,7 @@ import data.kubegate.lib.k8s
 import data.kubegate.lib.workload
 
 violation contains v if {
-	some c in k8s.containers
+	some c in data.kubegate.lib.k8s.containers
 	vars := workload.env_vars(c)
 	some later in vars
 	first := min({e.index | some e in vars; e.name == later.name})

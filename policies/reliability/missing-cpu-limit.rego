@@ -31,7 +31,7 @@ import data.kubegate.lib.k8s
 import data.kubegate.lib.workload
 
 violation contains v if {
-	some c in workload.resourced_containers
+	some c in data.kubegate.lib.workload.resourced_containers
 	not workload.present(c.c, ["resources", "limits", "cpu"])
 	v := {
 		"msg": sprintf("container `%s` has no CPU limit (`resources.limits.cpu`)", [k8s.name(c)]),

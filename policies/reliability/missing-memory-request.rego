@@ -34,7 +34,7 @@ import data.kubegate.lib.k8s
 import data.kubegate.lib.workload
 
 violation contains v if {
-	some c in workload.resourced_containers
+	some c in data.kubegate.lib.workload.resourced_containers
 	not workload.present(c.c, ["resources", "requests", "memory"])
 	not workload.present(c.c, ["resources", "limits", "memory"])
 	v := {

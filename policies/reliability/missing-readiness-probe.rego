@@ -36,7 +36,7 @@ import data.kubegate.lib.k8s
 import data.kubegate.lib.workload
 
 violation contains v if {
-	some c in workload.app_containers
+	some c in data.kubegate.lib.workload.app_containers
 	not workload.completes(c.pod)
 	not workload.present(c.c, ["readinessProbe"])
 	v := {

@@ -116,10 +116,10 @@ replicas := r if {
 violation contains v if {
 	input.kind in {"Deployment", "StatefulSet"}
 	replicas > 1
-	some ps in k8s.pod_specs
+	some ps in data.kubegate.lib.k8s.pod_specs
 	count(anti_affinity_terms(ps)) + count(spread_constraints(ps)) == 0
 	v := {
-		"msg": sprintf("%s `%s` has %d replicas but sets neither podAntiAffinity nor topologySpreadConstraints: all replicas may land on one node", [input.kind, workload.object_name, replicas]),
+		"msg": sprintf("%s `%s` has %d replicas but sets neither podAntiAffinity nor topologySpreadConstraints: all replicas may land on one node", [input.kind, data.kubegate.lib.workload.object_name, replicas]),
 		"path": ps.path,
 	}
 }
@@ -127,11 +127,11 @@ violation contains v if {
 violation contains v if {
 	input.kind in {"Deployment", "StatefulSet"}
 	replicas > 1
-	some ps in k8s.pod_specs
+	some ps in data.kubegate.lib.k8s.pod_specs
 	count(anti_affinity_terms(ps)) + count(spread_constraints(ps)) > 0
 	not spreads(ps)
 	v := {
-		"msg": sprintf("%s `%s` has %d replicas but no podAntiAffinity term or topology spread constraint selects its own pod labels: the replicas are not kept apart", [input.kind, workload.object_name, replicas]),
+		"msg": sprintf("%s `%s` has %d replicas but no podAntiAffinity term or topology spread constraint selects its own pod labels: the replicas are not kept apart", [input.kind, data.kubegate.lib.workload.object_name, replicas]),
 		"path": unspread_path(ps),
 	}
 }

@@ -41,7 +41,7 @@ violation contains v if {
 	m := input.spec.maxUnavailable
 	zero(m)
 	v := {
-		"msg": sprintf("PodDisruptionBudget `%s` sets maxUnavailable to %v: no pod may ever be evicted, so node drains hang", [workload.object_name, m]),
+		"msg": sprintf("PodDisruptionBudget `%s` sets maxUnavailable to %v: no pod may ever be evicted, so node drains hang", [data.kubegate.lib.workload.object_name, m]),
 		"path": ["spec", "maxUnavailable"],
 	}
 }

@@ -37,7 +37,7 @@ violation contains v if {
 	is_string(m)
 	regex.match(`^0*100%$`, m)
 	v := {
-		"msg": sprintf("PodDisruptionBudget `%s` sets minAvailable to %s: no pod may ever be evicted, so node drains hang", [workload.object_name, m]),
+		"msg": sprintf("PodDisruptionBudget `%s` sets minAvailable to %s: no pod may ever be evicted, so node drains hang", [data.kubegate.lib.workload.object_name, m]),
 		"path": ["spec", "minAvailable"],
 	}
 }

@@ -43,7 +43,7 @@ violation contains v if {
 	pdb.kind == "PodDisruptionBudget"
 	selector := pdb.spec.selector
 	is_object(selector)
-	some t in inventory.pod_templates
+	some t in data.kubegate.lib.inventory.pod_templates
 	workload := input.objects[t.object]
 	workload.kind in scaled_kinds
 	replicas := workload.spec.replicas

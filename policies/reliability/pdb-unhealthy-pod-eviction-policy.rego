@@ -39,7 +39,7 @@ violation contains v if {
 	is_object(input.spec)
 	not workload.present(input.spec, ["unhealthyPodEvictionPolicy"])
 	v := {
-		"msg": sprintf("PodDisruptionBudget `%s` does not set unhealthyPodEvictionPolicy: unready pods cannot be evicted while the application is disrupted", [workload.object_name]),
+		"msg": sprintf("PodDisruptionBudget `%s` does not set unhealthyPodEvictionPolicy: unready pods cannot be evicted while the application is disrupted", [data.kubegate.lib.workload.object_name]),
 		"path": ["spec"],
 	}
 }
@@ -51,7 +51,7 @@ violation contains v if {
 	p != null
 	p != "AlwaysAllow"
 	v := {
-		"msg": sprintf("PodDisruptionBudget `%s` sets unhealthyPodEvictionPolicy to %v, not AlwaysAllow: unready pods cannot be evicted while the application is disrupted", [workload.object_name, p]),
+		"msg": sprintf("PodDisruptionBudget `%s` sets unhealthyPodEvictionPolicy to %v, not AlwaysAllow: unready pods cannot be evicted while the application is disrupted", [data.kubegate.lib.workload.object_name, p]),
 		"path": ["spec", "unhealthyPodEvictionPolicy"],
 	}
 }

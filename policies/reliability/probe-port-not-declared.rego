@@ -41,7 +41,7 @@ probes := ["startupProbe", "livenessProbe", "readinessProbe"]
 handlers := ["httpGet", "tcpSocket", "grpc"]
 
 violation contains v if {
-	some c in k8s.containers
+	some c in data.kubegate.lib.k8s.containers
 	some probe in probes
 	some handler in handlers
 	port := c.c[probe][handler].port

@@ -37,7 +37,7 @@ allowed_types := {"RuntimeDefault", "Localhost"}
 annotation_prefix := "container.apparmor.security.beta.kubernetes.io/"
 
 violation contains v if {
-	some ps in k8s.pod_specs
+	some ps in data.kubegate.lib.k8s.pod_specs
 	some key, value in sec.obj(object.get(ps.meta, "annotations", {}))
 	startswith(key, annotation_prefix)
 	not allowed_annotation(value)
@@ -48,7 +48,7 @@ violation contains v if {
 }
 
 violation contains v if {
-	some ps in k8s.pod_specs
+	some ps in data.kubegate.lib.k8s.pod_specs
 	profile := sec.pod_sc(ps).appArmorProfile
 	is_object(profile)
 	not profile.type in allowed_types
@@ -59,7 +59,7 @@ violation contains v if {
 }
 
 violation contains v if {
-	some c in k8s.containers
+	some c in data.kubegate.lib.k8s.containers
 	profile := sec.container_sc(c).appArmorProfile
 	is_object(profile)
 	not profile.type in allowed_types

@@ -33,7 +33,7 @@ import rego.v1
 import data.kubegate.lib.k8s
 
 violation contains v if {
-	some ps in k8s.pod_specs
+	some ps in data.kubegate.lib.k8s.pod_specs
 	not is_boolean(object.get(ps.spec, "automountServiceAccountToken", null))
 	v := {
 		"msg": "pod spec does not set `automountServiceAccountToken`, so a service account token is mounted into its containers",

@@ -39,7 +39,7 @@ import data.kubegate.lib.k8s
 import data.kubegate.lib.security as sec
 
 violation contains v if {
-	some c in k8s.containers
+	some c in data.kubegate.lib.k8s.containers
 	not sec.windows(c.pod)
 	caps := sec.obj(object.get(sec.container_sc(c), "capabilities", {}))
 	drop := object.get(caps, "drop", null)

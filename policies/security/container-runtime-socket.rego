@@ -37,7 +37,7 @@ import rego.v1
 import data.kubegate.lib.security as sec
 
 violation contains v if {
-	some h in sec.host_path_volumes
+	some h in data.kubegate.lib.security.host_path_volumes
 	s := sec.runtime_socket(h.hp.path)
 	v := {
 		"msg": sprintf("volume `%v` %s", [object.get(h.vol, "name", "?"), what(h.hp.path, s)]),

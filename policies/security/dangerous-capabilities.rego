@@ -41,8 +41,8 @@ import data.kubegate.lib.k8s
 import data.kubegate.lib.security as sec
 
 violation contains v if {
-	some a in sec.added_capabilities
-	not a.cap in sec.baseline_capabilities
+	some a in data.kubegate.lib.security.added_capabilities
+	not a.cap in data.kubegate.lib.security.baseline_capabilities
 	v := {
 		"msg": sprintf("container `%s` adds %s", [k8s.name(a.c), describe(a.cap)]),
 		"path": a.path,
@@ -54,5 +54,5 @@ describe(cap) := "ALL capabilities" if {
 } else := sprintf("`%s`, which is nearly as powerful as running privileged", [cap]) if {
 	sec.canonical_capability(cap) == "SYS_ADMIN"
 } else := sprintf("`%s`; write it as `%s` (the baseline set is matched exactly)", [cap, sec.canonical_capability(cap)]) if {
-	sec.canonical_capability(cap) in sec.baseline_capabilities
+	sec.canonical_capability(cap) in data.kubegate.lib.security.baseline_capabilities
 } else := sprintf("`%v`, which is not in the baseline set", [cap])

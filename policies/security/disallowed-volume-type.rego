@@ -41,7 +41,7 @@ allowed := {
 ignored := {"name", "hostPath"}
 
 violation contains v if {
-	some ps in k8s.pod_specs
+	some ps in data.kubegate.lib.k8s.pod_specs
 	some i, vol in sec.arr(object.get(ps.spec, "volumes", []))
 	some kind, source in sec.obj(vol)
 	not kind in allowed

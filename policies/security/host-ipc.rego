@@ -27,7 +27,7 @@ import rego.v1
 import data.kubegate.lib.k8s
 
 violation contains v if {
-	some ps in k8s.pod_specs
+	some ps in data.kubegate.lib.k8s.pod_specs
 	ps.spec.hostIPC == true
 	v := {
 		"msg": "pod sets `hostIPC: true`: it shares the node's IPC namespace",

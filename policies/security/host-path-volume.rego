@@ -36,7 +36,7 @@ import rego.v1
 import data.kubegate.lib.security as sec
 
 violation contains v if {
-	some h in sec.host_path_volumes
+	some h in data.kubegate.lib.security.host_path_volumes
 	not sec.runtime_socket(h.hp.path)
 	v := {
 		"msg": sprintf("volume `%v` mounts the host path `%v`", [object.get(h.vol, "name", "?"), object.get(h.hp, "path", "")]),

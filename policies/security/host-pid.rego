@@ -28,7 +28,7 @@ import rego.v1
 import data.kubegate.lib.k8s
 
 violation contains v if {
-	some ps in k8s.pod_specs
+	some ps in data.kubegate.lib.k8s.pod_specs
 	ps.spec.hostPID == true
 	v := {
 		"msg": "pod sets `hostPID: true`: it sees and can signal every process on the node",

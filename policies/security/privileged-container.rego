@@ -27,7 +27,7 @@ import rego.v1
 import data.kubegate.lib.k8s
 
 violation contains v if {
-	some c in k8s.containers
+	some c in data.kubegate.lib.k8s.containers
 	c.c.securityContext.privileged == true
 	v := {
 		"msg": sprintf("container `%s` runs privileged", [k8s.name(c)]),

@@ -34,7 +34,7 @@ handlers := [
 ]
 
 violation contains v if {
-	some c in k8s.containers
+	some c in data.kubegate.lib.k8s.containers
 	some handler in handlers
 	h := object.get(c.c, handler, null)
 	is_object(h)

@@ -36,9 +36,9 @@ import data.kubegate.lib.k8s
 import data.kubegate.lib.security as sec
 
 violation contains v if {
-	some a in sec.added_capabilities
+	some a in data.kubegate.lib.security.added_capabilities
 	not sec.windows(a.c.pod)
-	a.cap in sec.baseline_capabilities
+	a.cap in data.kubegate.lib.security.baseline_capabilities
 	a.cap != "NET_BIND_SERVICE"
 	v := {
 		"msg": sprintf("container `%s` adds `%s`; the restricted profile allows only NET_BIND_SERVICE", [k8s.name(a.c), a.cap]),

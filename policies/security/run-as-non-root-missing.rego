@@ -39,7 +39,7 @@ import data.kubegate.lib.security as sec
 
 # The pod explicitly opts out: one finding at the pod, covering containers that inherit it.
 violation contains v if {
-	some ps in k8s.pod_specs
+	some ps in data.kubegate.lib.k8s.pod_specs
 	not sec.user_namespaced(ps)
 	sec.pod_sc(ps).runAsNonRoot == false
 	v := {
@@ -50,7 +50,7 @@ violation contains v if {
 
 # A container explicitly opts out, whatever the pod says.
 violation contains v if {
-	some c in k8s.containers
+	some c in data.kubegate.lib.k8s.containers
 	not sec.user_namespaced(c.pod)
 	sec.container_sc(c).runAsNonRoot == false
 	v := {
@@ -61,7 +61,7 @@ violation contains v if {
 
 # Neither the container nor its pod sets it.
 violation contains v if {
-	some c in k8s.containers
+	some c in data.kubegate.lib.k8s.containers
 	not sec.user_namespaced(c.pod)
 	not is_boolean(object.get(sec.container_sc(c), "runAsNonRoot", null))
 	not is_boolean(object.get(sec.pod_sc(c.pod), "runAsNonRoot", null))

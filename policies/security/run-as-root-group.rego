@@ -37,7 +37,7 @@ import data.kubegate.lib.k8s
 import data.kubegate.lib.security as sec
 
 violation contains v if {
-	some ps in k8s.pod_specs
+	some ps in data.kubegate.lib.k8s.pod_specs
 	not sec.user_namespaced(ps)
 	some field in ["runAsGroup", "fsGroup"]
 	sec.pod_sc(ps)[field] == 0
@@ -48,7 +48,7 @@ violation contains v if {
 }
 
 violation contains v if {
-	some ps in k8s.pod_specs
+	some ps in data.kubegate.lib.k8s.pod_specs
 	not sec.user_namespaced(ps)
 	groups := sec.pod_sc(ps).supplementalGroups
 	is_array(groups)
@@ -61,7 +61,7 @@ violation contains v if {
 }
 
 violation contains v if {
-	some c in k8s.containers
+	some c in data.kubegate.lib.k8s.containers
 	not sec.user_namespaced(c.pod)
 	sec.container_sc(c).runAsGroup == 0
 	v := {

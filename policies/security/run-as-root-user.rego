@@ -32,7 +32,7 @@ import data.kubegate.lib.k8s
 import data.kubegate.lib.security as sec
 
 violation contains v if {
-	some ps in k8s.pod_specs
+	some ps in data.kubegate.lib.k8s.pod_specs
 	not sec.user_namespaced(ps)
 	sec.pod_sc(ps).runAsUser == 0
 	v := {
@@ -42,7 +42,7 @@ violation contains v if {
 }
 
 violation contains v if {
-	some c in k8s.containers
+	some c in data.kubegate.lib.k8s.containers
 	not sec.user_namespaced(c.pod)
 	sec.container_sc(c).runAsUser == 0
 	v := {

@@ -33,7 +33,7 @@ import data.kubegate.lib.k8s
 import data.kubegate.lib.security as sec
 
 violation contains v if {
-	some c in k8s.containers
+	some c in data.kubegate.lib.k8s.containers
 	not sec.windows(c.pod)
 	not is_object(object.get(sec.container_sc(c), "seccompProfile", null))
 	not is_object(object.get(sec.pod_sc(c.pod), "seccompProfile", null))

@@ -32,7 +32,7 @@ import data.kubegate.lib.security as sec
 allowed := {"RuntimeDefault", "Localhost"}
 
 violation contains v if {
-	some ps in k8s.pod_specs
+	some ps in data.kubegate.lib.k8s.pod_specs
 	profile := sec.pod_sc(ps).seccompProfile
 	is_object(profile)
 	not profile.type in allowed
@@ -43,7 +43,7 @@ violation contains v if {
 }
 
 violation contains v if {
-	some c in k8s.containers
+	some c in data.kubegate.lib.k8s.containers
 	profile := sec.container_sc(c).seccompProfile
 	is_object(profile)
 	not profile.type in allowed

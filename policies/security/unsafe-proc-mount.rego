@@ -32,7 +32,7 @@ import data.kubegate.lib.k8s
 import data.kubegate.lib.security as sec
 
 violation contains v if {
-	some c in k8s.containers
+	some c in data.kubegate.lib.k8s.containers
 	mount := sec.container_sc(c).procMount
 	is_string(mount)
 	mount != "Default"

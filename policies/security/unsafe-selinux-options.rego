@@ -34,13 +34,13 @@ allowed_types := {"", "container_t", "container_init_t", "container_kvm_t", "con
 
 # Every seLinuxOptions of the pods and containers: {"who": ..., "opts": ..., "path": [...]}.
 options contains {"who": "pod", "opts": opts, "path": array.concat(sec.pod_sc_path(ps), ["seLinuxOptions"])} if {
-	some ps in k8s.pod_specs
+	some ps in data.kubegate.lib.k8s.pod_specs
 	opts := sec.pod_sc(ps).seLinuxOptions
 	is_object(opts)
 }
 
 options contains {"who": sprintf("container `%s`", [k8s.name(c)]), "opts": opts, "path": array.concat(c.path, ["securityContext", "seLinuxOptions"])} if {
-	some c in k8s.containers
+	some c in data.kubegate.lib.k8s.containers
 	opts := sec.container_sc(c).seLinuxOptions
 	is_object(opts)
 }

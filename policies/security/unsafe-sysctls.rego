@@ -56,7 +56,7 @@ safe := {
 }
 
 violation contains v if {
-	some ps in k8s.pod_specs
+	some ps in data.kubegate.lib.k8s.pod_specs
 	some i, sysctl in sec.arr(object.get(sec.pod_sc(ps), "sysctls", []))
 	name := sysctl.name
 	is_string(name)

@@ -30,7 +30,7 @@ import data.kubegate.lib.k8s
 import data.kubegate.lib.security as sec
 
 violation contains v if {
-	some ps in k8s.pod_specs
+	some ps in data.kubegate.lib.k8s.pod_specs
 	sec.pod_sc(ps).windowsOptions.hostProcess == true
 	v := {
 		"msg": "pod sets `windowsOptions.hostProcess: true`: its containers run directly on the Windows node",
@@ -39,7 +39,7 @@ violation contains v if {
 }
 
 violation contains v if {
-	some c in k8s.containers
+	some c in data.kubegate.lib.k8s.containers
 	sec.container_sc(c).windowsOptions.hostProcess == true
 	v := {
 		"msg": sprintf("container `%s` sets `windowsOptions.hostProcess: true` and runs directly on the Windows node", [k8s.name(c)]),

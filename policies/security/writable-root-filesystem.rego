@@ -30,7 +30,7 @@ import data.kubegate.lib.k8s
 import data.kubegate.lib.security as sec
 
 violation contains v if {
-	some c in k8s.containers
+	some c in data.kubegate.lib.k8s.containers
 	not sec.windows(c.pod)
 	sc := sec.container_sc(c)
 	not sc.readOnlyRootFilesystem == true

@@ -793,6 +793,32 @@ mod tests {
         );
     }
 
+    /// regorus's VM compiles a rule reached through an import alias (`k8s.containers`) as a
+    /// lookup of the whole package: every rule of it evaluated and assembled into an object,
+    /// at each use. The policies name library rules by their full path (functions are fine
+    /// through an alias), and this keeps them so.
+    #[test]
+    fn no_rule_is_looked_up_through_its_whole_package() {
+        let builtins = Builtins::load_mode(|_| true, Mode::Vm).unwrap();
+        let program = &builtins.vm.as_ref().unwrap().program;
+        let listing =
+            regorus::rvm::program::generate_assembly_listing(program, &Default::default());
+        let mut rule = "";
+        let mut offenders = std::collections::BTreeSet::new();
+        for line in listing.lines() {
+            if let Some(name) = line.strip_prefix("; ===== RULE: ") {
+                rule = name.trim_end_matches(" =====");
+            } else if line.contains("VirtualDataDocumentLookup") {
+                offenders.insert(rule);
+            }
+        }
+        assert!(
+            offenders.is_empty(),
+            "these rules look up a whole package (name library rules by full path, \
+             `data.kubegate.lib.k8s.containers`): {offenders:?}"
+        );
+    }
+
     #[test]
     fn paths_become_pointers() {
         let v = regorus::Value::from_json_str(r#"["spec", "containers", 0, "a/b"]"#).unwrap();
