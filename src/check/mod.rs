@@ -825,7 +825,7 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
             // CRDs and many small roles (whose rules cost more than their bytes say) spread
             // evenly. Each thread clones the engines once; the file's line index is built
             // once for all; the results are merged in document order.
-            let lines = ctx.src.shared_lines();
+            let lines = ctx.src.lines().clone();
             let order = largest_first(&docs, text.len());
             let next = std::sync::atomic::AtomicUsize::new(0);
             let done = std::sync::Mutex::new(Vec::with_capacity(docs.len()));
@@ -1680,14 +1680,8 @@ impl FileText {
         self.finding_at(range.start, range.end)
     }
 
-    /// The line index, to share with other views of the same text.
-    fn shared_lines(&mut self) -> Arc<LineIndex> {
-        self.lines
-            .get_or_insert_with(|| Arc::new(LineIndex::new(&self.text)))
-            .clone()
-    }
-
-    pub(crate) fn lines(&mut self) -> &LineIndex {
+    /// The line index (shared: clone it for other views of the same text).
+    pub(crate) fn lines(&mut self) -> &Arc<LineIndex> {
         self.lines
             .get_or_insert_with(|| Arc::new(LineIndex::new(&self.text)))
     }
