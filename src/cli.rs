@@ -187,6 +187,25 @@ pub struct CheckArgs {
     )]
     pub helm_timeout: u64,
 
+    /// Fetch charts that GitOps objects pin from this host (repeatable; `*.example.com`
+    /// globs, `HOST:PORT`, `http://HOST` to allow plain HTTP) [default: none: offline]
+    #[arg(long, value_name = "HOST", help_heading = "Network")]
+    pub allow_host: Vec<String>,
+
+    /// Where fetched charts are kept between runs [default: $KUBEGATE_CACHE_DIR, else the
+    /// user cache directory's `kubegate`]
+    #[arg(long, value_name = "DIR", help_heading = "Network")]
+    pub cache_dir: Option<std::path::PathBuf>,
+
+    /// Seconds one fetch may take, redirects and download included
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 30.0,
+        help_heading = "Network"
+    )]
+    pub fetch_timeout: f64,
+
     /// The chart renderings `.kubegate.yaml` names (`helm:`), paths resolved.
     #[arg(skip)]
     pub helm_renderings: Vec<crate::render::helm::Configured>,
@@ -426,6 +445,9 @@ pub(crate) fn merge_config(args: &CheckArgs, cfg: &config::Loaded) -> anyhow::Re
     a.rego_v0 |= c.rego_v0.unwrap_or(false);
     a.no_inline_suppressions |= c.inline_suppressions == Some(false);
     a.no_render |= c.render.enabled == Some(false);
+    if a.allow_host.is_empty() {
+        a.allow_host = c.network.allow_hosts.clone();
+    }
     a.helm_renderings = c
         .helm
         .iter()

@@ -53,6 +53,17 @@ pub struct Config {
     /// Help for teams moving from other tools (`migration:`).
     #[serde(default)]
     pub migration: Migration,
+    /// What may be fetched (`network:`); in CI read from the merge request's base.
+    #[serde(default)]
+    pub network: Network,
+}
+
+/// `network:`: the hosts charts may be fetched from (`--allow-host`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Network {
+    #[serde(default)]
+    pub allow_hosts: Vec<String>,
 }
 
 /// `migration:`: what kubegate honours of the tools a team moves from.

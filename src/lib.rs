@@ -11,6 +11,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod discover;
+pub mod fetch;
 pub mod finding;
 pub mod git;
 pub mod mr;

@@ -93,6 +93,8 @@ pub struct Outcome {
     pub crds: Vec<FoundCrd>,
     /// Custom resources waiting for every CRD of the run ([`custom_resources`]).
     pub pending: Vec<PendingFile>,
+    /// What the run asked of the network (`--allow-host`), sorted.
+    pub fetched: Vec<crate::fetch::Fetch>,
 }
 
 /// A `CustomResourceDefinition` found in a file or rendered: what [`Crds`] needs of it,

@@ -28,6 +28,9 @@ pub struct Root {
     pub objects: Vec<Node>,
     pub error: Option<crate::render::Error>,
     pub warnings: Vec<Warning>,
+    /// For a chart pulled from the network: the line of the repository that asked for it.
+    /// Findings inside the chart are reported there, naming the chart's file and line.
+    pub remote: Option<Origin>,
 }
 
 /// Where a rendered object's findings go: wherever each of its nodes came from.
@@ -40,18 +43,51 @@ pub(crate) struct NodePlace<'a> {
 impl NodePlace<'_> {
     /// A finding at `origin`, at its key when `at_key` and it has one.
     fn at_origin(&mut self, origin: Origin, at_key: bool) -> Finding {
-        let files = self.files;
-        let text = self.texts.entry(origin.file).or_insert_with(|| {
-            let f = files.get(origin.file);
-            FileText {
-                file: f.display.clone(),
-                text: f.text.clone(),
-                lines: Some(f.lines()),
-            }
-        });
-        let span = origin.span(at_key);
-        text.finding_at(span.start as usize, span.end as usize)
+        finding_at_origin(self.files, self.texts, origin, at_key)
     }
+}
+
+/// A finding at `origin`, at its key when `at_key` and it has one.
+fn finding_at_origin(
+    files: &Files,
+    texts: &mut HashMap<FileId, FileText>,
+    origin: Origin,
+    at_key: bool,
+) -> Finding {
+    let text = texts.entry(origin.file).or_insert_with(|| {
+        let f = files.get(origin.file);
+        FileText {
+            file: f.display.clone(),
+            text: f.text.clone(),
+            lines: Some(f.lines()),
+        }
+    });
+    let span = origin.span(at_key);
+    text.finding_at(span.start as usize, span.end as usize)
+}
+
+/// Moves a finding placed in a chart pulled from the network to `at`, the line of the
+/// repository that asked for the chart: the chart's file and line go into the message.
+fn relocate_remote(
+    f: &mut Finding,
+    at: Origin,
+    files: &Files,
+    texts: &mut HashMap<FileId, FileText>,
+) {
+    let Some((remote, rel)) = files.remote_of(&f.file) else {
+        return;
+    };
+    let there = finding_at_origin(files, texts, at, false);
+    f.message = format!(
+        "{} (at {rel}:{} of chart {})",
+        f.message, f.start.line, remote.label
+    );
+    f.file = there.file;
+    f.start = there.start;
+    f.end = there.end;
+    f.byte_start = there.byte_start;
+    f.byte_end = there.byte_end;
+    f.document = there.document;
 }
 
 impl Place for NodePlace<'_> {
@@ -163,8 +199,14 @@ pub fn run(roots: &[Root], files: &Files, opts: &Options<'_>) -> Outcome {
     }
     for (ri, findings) in per_root.into_iter().enumerate() {
         for mut f in findings {
+            if let Some(at) = roots[ri].remote {
+                relocate_remote(&mut f, at, files, &mut texts);
+            }
             // A chart that was not rendered at all is not a rendering to name.
-            if !matches!(&*f.rule, "helm-not-found" | "helm-dependency-missing") {
+            if !matches!(
+                &*f.rule,
+                "helm-not-found" | "helm-dependency-missing" | "remote-failed" | "remote-refused"
+            ) {
                 f.rendered = vec![roots[ri].dir.clone()];
             }
             out.findings.push(f);

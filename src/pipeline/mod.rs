@@ -494,6 +494,15 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         })
     })?;
     let mut found = found;
+    // The network, when hosts are allowed (from the trusted configuration in CI). Charts it
+    // unpacks into a cache inside the checked paths are not manifests of the repository.
+    let network = network(args, &limits)?;
+    if let Some(cache) = network.as_ref().and_then(|n| n.cache.canonicalize().ok()) {
+        found.inputs.retain(|i| match i {
+            Input::File { path, .. } => !path.canonicalize().is_ok_and(|p| p.starts_with(&cache)),
+            Input::Stdin { .. } => true,
+        });
+    }
     let mr = match git {
         Some((repo, base)) => {
             let rels: Vec<String> = found
@@ -713,6 +722,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         anyhow::bail!("--helm {}: no such file", h.display());
     }
     let helm_opts = crate::render::helm::Options {
+        network: network.clone(),
         helm: crate::render::helm::run::find(args.helm.as_deref()),
         timeout: std::time::Duration::from_secs(args.helm_timeout),
         kube_version: format!("{version}.0"),
@@ -743,16 +753,25 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     // The files that may hold a HelmRelease or an Application naming a chart, or the
     // ConfigMaps and Secrets their `valuesFrom` names; under --changed-only the unchanged
     // files too, since a changed chart re-renders as they ask.
-    let gitops_objects: Vec<PathBuf> = if chart_dirs.is_empty() {
+    // With the network on, a HelmRelease may name a chart of a chart repository: the helm
+    // stage runs even without a chart in the repository.
+    let remote_charts = network.is_some() && helm_opts.helm.is_some() && !args.no_render;
+    let gitops_objects: Vec<PathBuf> = if chart_dirs.is_empty() && !remote_charts {
         Vec::new()
     } else {
         let mut all: Vec<PathBuf> = loaded
             .iter()
             .filter_map(|l| match (&l.input, &l.bytes) {
                 (Input::File { path, .. }, Ok(bytes))
-                    if [&b"HelmRelease"[..], b"Application", b"ConfigMap", b"Secret"]
-                        .iter()
-                        .any(|k| memchr::memmem::find(bytes, k).is_some())
+                    if [
+                        &b"HelmRelease"[..],
+                        b"HelmRepository",
+                        b"Application",
+                        b"ConfigMap",
+                        b"Secret",
+                    ]
+                    .iter()
+                    .any(|k| memchr::memmem::find(bytes, k).is_some())
                         || path.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
                             crate::render::kustomization::FILE_NAMES.contains(&n)
                         }) =>
@@ -885,7 +904,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
                         })
                     },
                     || {
-                        (!chart_dirs.is_empty()).then(|| {
+                        (!chart_dirs.is_empty() || remote_charts).then(|| {
                             timings::measure(Stage::Render, || {
                                 crate::render::helm::render(
                                     chart_dirs.clone(),
@@ -1020,6 +1039,9 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         outcome.sources.extend(rendered.sources);
     }
     outcome.stats.roots.sort();
+    if let Some(net) = &network {
+        outcome.fetched = net.log();
+    }
     check::finish(&mut outcome, args.reject_missing_schemas);
     if special_files > 0 {
         *outcome.stats.skipped.entry("special_file").or_default() += special_files;
@@ -1248,6 +1270,38 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
 /// to the one bare `--output FILE`; each `--output FORMAT=FILE` adds a report. Under GitHub
 /// Actions (`GITHUB_ACTIONS=true`) with no `--format`, standard output gets the human report
 /// and the workflow-command annotations.
+/// The network a run may use: `None` unless hosts are allowed (`--allow-host`,
+/// `network.allowHosts`).
+fn network(
+    args: &CheckArgs,
+    limits: &crate::parse::Limits,
+) -> anyhow::Result<Option<std::sync::Arc<crate::fetch::Network>>> {
+    if args.allow_host.is_empty() {
+        return Ok(None);
+    }
+    let rules = args
+        .allow_host
+        .iter()
+        .map(|h| crate::fetch::HostRule::parse(h))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("--allow-host {e}"))?;
+    let cache = match &args.cache_dir {
+        Some(d) => d.clone(),
+        None => crate::fetch::default_cache_dir().ok_or_else(|| {
+            anyhow::anyhow!(
+                "no cache directory for fetched charts (no HOME or XDG_CACHE_HOME): give one \
+                 with --cache-dir"
+            )
+        })?,
+    };
+    Ok(Some(std::sync::Arc::new(crate::fetch::Network::new(
+        rules,
+        std::time::Duration::from_secs_f64(args.fetch_timeout.max(0.001)),
+        limits.max_file_size,
+        cache,
+    ))))
+}
+
 fn outputs(args: &CheckArgs) -> anyhow::Result<Vec<(Format, Option<std::path::PathBuf>)>> {
     let mut extra = Vec::new();
     let mut main_file: Option<std::path::PathBuf> = None;

@@ -36,6 +36,13 @@ pub fn dir() -> Option<PathBuf> {
     {
         return None;
     }
+    user_dir()
+}
+
+/// The user's cache directory for kubegate: `$XDG_CACHE_HOME` or `~/.cache`
+/// (`~/Library/Caches` on macOS, `%LOCALAPPDATA%` on Windows), then `kubegate`.
+pub fn user_dir() -> Option<PathBuf> {
+    let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
     let base = if cfg!(windows) {
         set("LOCALAPPDATA").map(PathBuf::from)
     } else if cfg!(target_os = "macos") {

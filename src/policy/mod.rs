@@ -6,7 +6,7 @@
 //! that field's line. kubegate generates one aggregating module over the enabled rules and
 //! evaluates it once per object on a per-thread clone of a prepared engine.
 
-mod cache;
+pub(crate) mod cache;
 pub mod metadata;
 pub mod user;
 

@@ -96,6 +96,20 @@ pub struct Files {
     display_map: Option<(PathBuf, PathBuf)>,
     /// The files more than one root may read (canonical); `None`: any file may be.
     shared: Option<HashSet<PathBuf>>,
+    /// Directories outside the repository that may be read too: charts pulled from the
+    /// network ([`Self::add_remote`]).
+    remote: RwLock<Vec<RemoteDir>>,
+}
+
+/// A directory fetched from the network: how reports name it, and the line of the
+/// repository that asked for it, where findings inside it are reported.
+#[derive(Debug, Clone)]
+pub struct RemoteDir {
+    /// Canonical.
+    pub dir: PathBuf,
+    /// `podinfo 6.5.0 from https://charts.example.com/`.
+    pub label: Arc<str>,
+    pub at: super::node::Origin,
 }
 
 impl Files {
@@ -114,7 +128,40 @@ impl Files {
             cwd,
             display_map: None,
             shared: None,
+            remote: RwLock::new(Vec::new()),
         }
+    }
+
+    /// Lets the files under `dir` (fetched, outside the repository) be read; reports name
+    /// them `<label>: <path in dir>`, and [`Self::remote_of`] finds where they were asked for.
+    pub fn add_remote(&self, dir: &Path, label: &str, at: super::node::Origin) {
+        let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+        let mut all = self.remote.write().unwrap_or_else(|p| p.into_inner());
+        if !all.iter().any(|r| r.dir == dir) {
+            all.push(RemoteDir {
+                dir,
+                label: label.into(),
+                at,
+            });
+        }
+    }
+
+    /// The fetched directory a file shown as `display` belongs to, with its path there.
+    pub fn remote_of(&self, display: &str) -> Option<(RemoteDir, String)> {
+        let all = self.remote.read().unwrap_or_else(|p| p.into_inner());
+        all.iter().find_map(|r| {
+            let rest = display.strip_prefix(&*r.label)?;
+            let rel = rest.strip_prefix(": ")?;
+            Some((r.clone(), rel.to_owned()))
+        })
+    }
+
+    fn remote_dir(&self, canonical: &Path) -> Option<(Arc<str>, PathBuf)> {
+        let all = self.remote.read().unwrap_or_else(|p| p.into_inner());
+        all.iter().find_map(|r| {
+            let rel = canonical.strip_prefix(&r.dir).ok()?;
+            Some((r.label.clone(), rel.to_path_buf()))
+        })
     }
 
     /// Keeps the converted objects of the files in `shared` only (canonical paths): the
@@ -151,7 +198,7 @@ impl Files {
         let canonical = path
             .canonicalize()
             .map_err(|e| format!("{}: {e}", self.show(path)))?;
-        if !canonical.starts_with(&self.confine) {
+        if !canonical.starts_with(&self.confine) && self.remote_dir(&canonical).is_none() {
             return Err(format!(
                 "{} is outside the repository ({}); not read",
                 self.show(path),
@@ -221,6 +268,13 @@ impl Files {
     /// A canonical path as reports show it: relative to the working directory when it is
     /// below it, else absolute.
     pub fn display(&self, canonical: &Path) -> String {
+        if let Some((label, rel)) = self.remote_dir(canonical) {
+            return if rel.as_os_str().is_empty() {
+                label.to_string()
+            } else {
+                format!("{label}: {}", crate::discover::display_path(&rel))
+            };
+        }
         if let Some((copy, original)) = &self.display_map
             && let Ok(rest) = canonical.strip_prefix(copy)
         {

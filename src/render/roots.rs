@@ -319,6 +319,7 @@ fn collect(files: Files, built: Vec<(PathBuf, Options, build::Built)>) -> Stage 
             objects,
             error,
             warnings: b.warnings,
+            remote: None,
         });
     }
     Stage {

@@ -347,6 +347,11 @@ pub fn write_summary(cx: &Context<'_>, path: &std::path::Path) -> io::Result<()>
             text.push_str(&String::from_utf8_lossy(&more));
         }
     }
+    let mut fetched = Vec::new();
+    super::markdown::render_fetched(&cx.outcome.fetched, &mut fetched)?;
+    if text.len() + fetched.len() <= budget {
+        text.push_str(&String::from_utf8_lossy(&fetched));
+    }
     if existing > 0 {
         // Whatever was there, our heading starts a block of its own.
         text.insert(0, '\n');

@@ -22,6 +22,9 @@ struct Report<'a> {
     /// What the merge request changes, when its base is known.
     #[serde(skip_serializing_if = "Option::is_none")]
     changes: Option<&'a crate::changes::ChangeSummary>,
+    /// What was fetched from the network, or refused (only with `--allow-host`).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    fetched: &'a [crate::fetch::Fetch],
 }
 
 #[derive(Serialize)]
@@ -128,6 +131,7 @@ pub fn render(cx: &Context<'_>, out: &mut dyn Write) -> io::Result<()> {
         },
         findings: o.findings.iter().map(Item::from).collect(),
         changes: cx.changes,
+        fetched: &o.fetched,
     };
     serde_json::to_writer_pretty(&mut *out, &report)?;
     writeln!(out)

@@ -16,12 +16,37 @@ pub fn render(cx: &super::Context<'_>, out: &mut dyn Write) -> io::Result<()> {
     let links = super::github::Links::from_env();
     out.write_all(super::github::summary(cx, links.as_ref(), usize::MAX).as_bytes())?;
     match cx.changes {
-        Some(changes) => render_changes(changes, out),
+        Some(changes) => render_changes(changes, out)?,
         None => writeln!(
             out,
             "No merge-request base is known, so there is no change summary: pass `--base REF`."
-        ),
+        )?,
     }
+    render_fetched(&cx.outcome.fetched, out)
+}
+
+/// What the run fetched from the network (`--allow-host`), a row each; nothing when none.
+pub fn render_fetched(
+    fetched: &[crate::fetch::Fetch],
+    out: &mut (impl Write + ?Sized),
+) -> io::Result<()> {
+    if fetched.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "\n## Fetched from the network\n")?;
+    writeln!(out, "| What | Outcome | Bytes | Detail |")?;
+    writeln!(out, "|---|---|---:|---|")?;
+    for f in fetched {
+        writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            escape(&f.url),
+            f.outcome,
+            f.bytes,
+            escape(f.detail.as_deref().unwrap_or(""))
+        )?;
+    }
+    Ok(())
 }
 
 /// Writes the summary: a heading, the counts, a table of the objects added, changed and

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{Chart, Rendering, Source};
+use super::{Chart, RemoteAnswer, RemoteAsk, Rendering, Source};
 use crate::parse::{Document, Reader};
 use crate::render::Warning;
 use crate::render::files::Files;
@@ -41,14 +41,25 @@ struct Asking<'a> {
 }
 
 /// The renderings the GitOps objects among `objects` ask for, the charts they name being
-/// among `charts`. `objects` may hold any file: only those naming a HelmRelease or an
-/// Application are read for them (and ConfigMaps, Secrets and kustomizations for
-/// `valuesFrom`).
-pub(super) fn renderings(charts: &[Chart], objects: &[PathBuf], files: &Files) -> Vec<Rendering> {
+/// among `charts`, or in a chart repository ([`RemoteAsk`], answered by `remote` when
+/// `online`).
+/// `objects` may hold any file: only those naming a HelmRelease or an Application are read
+/// for them (and HelmRepositories, ConfigMaps, Secrets and kustomizations). Also returns
+/// why a chart asked for could not be pulled.
+pub(super) fn renderings(
+    charts: &[Chart],
+    objects: &[PathBuf],
+    files: &Files,
+    online: bool,
+    remote: &mut dyn FnMut(RemoteAsk<'_>) -> RemoteAnswer,
+) -> (Vec<Rendering>, Vec<Warning>) {
+    let mut unpulled = Vec::new();
     let mut asking = Vec::new();
     let mut index = Index::new();
     // Flux HelmChart objects a HelmRelease's `chartRef` may name: their `spec`s.
     let mut helm_charts: HashMap<String, Vec<(Option<String>, Value)>> = HashMap::new();
+    // Flux HelmRepository objects a chart's `sourceRef` may name: their `spec`s.
+    let mut helm_repos: HashMap<String, Vec<(Option<String>, Value)>> = HashMap::new();
     // The GitOps objects first; the ConfigMaps, Secrets and generators only when a
     // `valuesFrom` may name one.
     let mut any_values_from = false;
@@ -75,7 +86,10 @@ pub(super) fn renderings(charts: &[Chart], objects: &[PathBuf], files: &Files) -
             let wanted = if values_pass {
                 has("ConfigMap") || has("Secret")
             } else {
-                has("HelmRelease") || has("Application") || has("HelmChart")
+                has("HelmRelease")
+                    || has("Application")
+                    || has("HelmChart")
+                    || has("HelmRepository")
             };
             if !wanted {
                 continue;
@@ -106,6 +120,16 @@ pub(super) fn renderings(charts: &[Chart], objects: &[PathBuf], files: &Files) -
                     {
                         if let (Some(name), Some(spec)) = (text("/metadata/name"), v.get("spec")) {
                             helm_charts.entry(name.to_owned()).or_default().push((
+                                text("/metadata/namespace").map(str::to_owned),
+                                spec.clone(),
+                            ));
+                        }
+                    }
+                    (Some(api), Some("HelmRepository"))
+                        if !values_pass && api.starts_with("source.toolkit.fluxcd.io/") =>
+                    {
+                        if let (Some(name), Some(spec)) = (text("/metadata/name"), v.get("spec")) {
+                            helm_repos.entry(name.to_owned()).or_default().push((
                                 text("/metadata/namespace").map(str::to_owned),
                                 spec.clone(),
                             ));
@@ -154,15 +178,77 @@ pub(super) fn renderings(charts: &[Chart], objects: &[PathBuf], files: &Files) -
                 _ => None,
             };
             let Some(spec) = spec else { continue };
-            let git =
-                spec.pointer("/sourceRef/kind").and_then(Value::as_str) == Some("GitRepository");
-            let Some(chart) = spec.get("chart").and_then(Value::as_str).filter(|_| git) else {
+            let Some(chart) = spec.get("chart").and_then(Value::as_str) else {
                 continue;
             };
-            // A GitRepository's paths are relative to the repository's root.
-            let Some(i) = chart_at(&files.confine.join(chart)) else {
-                continue;
-            };
+            // Where the chart is: a path of this repository (GitRepository), or a chart of
+            // a chart repository (HelmRepository), pulled when the network allows it.
+            let (i, chart_dir, remote_at) =
+                match spec.pointer("/sourceRef/kind").and_then(Value::as_str) {
+                    // A GitRepository's paths are relative to the repository's root.
+                    Some("GitRepository") => match chart_at(&files.confine.join(chart)) {
+                        Some(i) => (i, None, None),
+                        None => continue,
+                    },
+                    Some("HelmRepository") => {
+                        let ns = spec
+                            .pointer("/sourceRef/namespace")
+                            .and_then(Value::as_str)
+                            .or(own_ns);
+                        let Some(repo) = spec
+                            .pointer("/sourceRef/name")
+                            .and_then(Value::as_str)
+                            .and_then(|n| helm_repos.get(n))
+                            .and_then(|all| in_namespace(all, ns))
+                        else {
+                            continue;
+                        };
+                        let Some(url) = repo.get("url").and_then(Value::as_str) else {
+                            continue;
+                        };
+                        let pointer = if v.pointer("/spec/chart/spec/chart").is_some() {
+                            "/spec/chart/spec/chart"
+                        } else {
+                            "/spec/chartRef/name"
+                        };
+                        let Some(chart_at_line) = at(pointer) else {
+                            continue;
+                        };
+                        let oci = url.starts_with("oci://")
+                            || repo.get("type").and_then(Value::as_str) == Some("oci");
+                        let version = spec.get("version").and_then(Value::as_str).unwrap_or("*");
+                        let ask = RemoteAsk {
+                            repo: url,
+                            chart,
+                            version,
+                            at: chart_at_line,
+                        };
+                        if oci {
+                            // Not pulled yet; said only when the network is on.
+                            if online {
+                                unpulled.push(Warning {
+                                rule: "remote-failed",
+                                message: format!(
+                                    "chart `{chart}` from OCI registry `{url}` is not rendered: \
+                                     kubegate pulls charts from HTTP chart repositories only, \
+                                     not yet from OCI registries"
+                                ),
+                                origin: chart_at_line,
+                            });
+                            }
+                            continue;
+                        }
+                        match remote(ask) {
+                            None => continue,
+                            Some(Err(w)) => {
+                                unpulled.push(w);
+                                continue;
+                            }
+                            Some(Ok((i, dir))) => (i, Some(dir), Some(chart_at_line)),
+                        }
+                    }
+                    _ => continue,
+                };
             let target = text("/spec/targetNamespace");
             let release = text("/spec/releaseName").map_or_else(
                 || match target {
@@ -171,13 +257,15 @@ pub(super) fn renderings(charts: &[Chart], objects: &[PathBuf], files: &Files) -
                 },
                 str::to_owned,
             );
+            // Relative to the GitRepository's root, or to the pulled chart's.
+            let values_root = chart_dir.as_deref().unwrap_or(&files.confine);
             let values_files: Vec<Source> = spec
                 .get("valuesFiles")
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
                 .filter_map(Value::as_str)
-                .map(|f| Source::File(files.confine.join(f)))
+                .map(|f| Source::File(values_root.join(f)))
                 .collect();
             let without_defaults = !values_files.is_empty();
             let mut values = Vec::new();
@@ -217,6 +305,7 @@ pub(super) fn renderings(charts: &[Chart], objects: &[PathBuf], files: &Files) -
                 without_defaults,
                 asked_by: Some(a.path.to_path_buf()),
                 notes,
+                remote: remote_at,
             });
         } else if api.starts_with("argoproj.io/") && kind == "Application" {
             // One source, or several: each whose path is a chart of this repository.
@@ -233,15 +322,58 @@ pub(super) fn renderings(charts: &[Chart], objects: &[PathBuf], files: &Files) -
                     .collect(),
             };
             for (pointer, src) in &sources {
-                let Some(path) = src.get("path").and_then(Value::as_str) else {
-                    continue;
-                };
-                let Some(i) = chart_at(&files.confine.join(path)) else {
-                    continue;
-                };
+                let remote_chart = src.get("chart").and_then(Value::as_str);
+                let (i, dir, remote_at) =
+                    match (remote_chart, src.get("path").and_then(Value::as_str)) {
+                        // A chart of a Helm repository: `repoURL` + `chart` + `targetRevision`.
+                        (Some(chart), _) => {
+                            let Some(url) = src.get("repoURL").and_then(Value::as_str) else {
+                                continue;
+                            };
+                            let Some(chart_line) = at(&format!("{pointer}/chart")) else {
+                                continue;
+                            };
+                            // Argo CD names an OCI registry without a scheme (or with `oci://`).
+                            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                                if online {
+                                    unpulled.push(Warning {
+                                        rule: "remote-failed",
+                                        message: format!(
+                                            "chart `{chart}` from OCI registry `{url}` is not \
+                                         rendered: kubegate pulls charts from HTTP chart \
+                                         repositories only, not yet from OCI registries"
+                                        ),
+                                        origin: chart_line,
+                                    });
+                                }
+                                continue;
+                            }
+                            let version = src
+                                .get("targetRevision")
+                                .and_then(Value::as_str)
+                                .unwrap_or("*");
+                            match remote(RemoteAsk {
+                                repo: url,
+                                chart,
+                                version,
+                                at: chart_line,
+                            }) {
+                                None => continue,
+                                Some(Err(w)) => {
+                                    unpulled.push(w);
+                                    continue;
+                                }
+                                Some(Ok((i, dir))) => (i, dir, Some(chart_line)),
+                            }
+                        }
+                        (None, Some(path)) => match chart_at(&files.confine.join(path)) {
+                            Some(i) => (i, charts[i].dir.clone(), None),
+                            None => continue,
+                        },
+                        (None, None) => continue,
+                    };
                 let helm = src.get("helm");
                 let h = |p: &str| helm.and_then(|h| h.pointer(p));
-                let dir = charts[i].dir.clone();
                 let mut values = Vec::new();
                 let mut notes = Vec::new();
                 let value_files = h("/valueFiles").and_then(Value::as_array);
@@ -318,11 +450,12 @@ pub(super) fn renderings(charts: &[Chart], objects: &[PathBuf], files: &Files) -
                     without_defaults: false,
                     asked_by: Some(a.path.to_path_buf()),
                     notes,
+                    remote: remote_at,
                 });
             }
         }
     }
-    out
+    (out, unpulled)
 }
 
 /// The object of `all` (each with the namespace it says) in namespace `ns`, else one that

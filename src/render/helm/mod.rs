@@ -53,6 +53,9 @@ pub struct Options {
     /// `--changed-only`: the changed files (canonical); only the renderings that read one
     /// are run.
     pub changed: Option<Vec<PathBuf>>,
+    /// Charts of chart repositories are pulled through it; `None`: offline, and the GitOps
+    /// objects naming one render nothing.
+    pub network: Option<Arc<crate::fetch::Network>>,
 }
 
 /// The charts of a run, rendered.
@@ -135,7 +138,27 @@ struct Rendering {
     asked_by: Option<PathBuf>,
     /// What could not be given to it (values the repository does not hold).
     notes: Vec<Warning>,
+    /// For a chart pulled from the network: the line that asked for it, where findings
+    /// inside the chart are reported.
+    remote: Option<Origin>,
 }
+
+/// A chart pulled: its index among the run's charts and its directory, or why not.
+type Pulled = Result<(usize, PathBuf), crate::fetch::Error>;
+
+/// A chart a GitOps object names in a chart repository, to pull.
+pub(super) struct RemoteAsk<'a> {
+    pub repo: &'a str,
+    pub chart: &'a str,
+    /// A version or a constraint, as written (empty: `*`).
+    pub version: &'a str,
+    /// The line naming the chart.
+    pub at: Origin,
+}
+
+/// What [`RemoteAsk`] gets: `None` when the network is off (nothing renders, as offline),
+/// else the chart's index among the run's charts and its directory, or why not.
+pub(super) type RemoteAnswer = Option<Result<(usize, PathBuf), Warning>>;
 
 impl Rendering {
     /// A rendering with the chart's defaults.
@@ -150,6 +173,7 @@ impl Rendering {
             without_defaults: false,
             asked_by: None,
             notes: Vec::new(),
+            remote: None,
         }
     }
 
@@ -186,7 +210,7 @@ pub fn charts_of(inputs: &[PathBuf]) -> Vec<PathBuf> {
 /// Renders the charts at `dirs` (canonical) as `objects` (the run's files holding GitOps
 /// objects that may name a chart) and the configuration ask.
 pub fn render(dirs: Vec<PathBuf>, objects: &[PathBuf], files: Files, opts: &Options) -> Stage {
-    let charts: Vec<Chart> = dirs.iter().map(|d| read_chart(d, &files)).collect();
+    let mut charts: Vec<Chart> = dirs.iter().map(|d| read_chart(d, &files)).collect();
     let mut roots = Vec::new();
     let Some(helm) = &opts.helm else {
         let reached = |c: &&Chart| {
@@ -199,6 +223,7 @@ pub fn render(dirs: Vec<PathBuf>, objects: &[PathBuf], files: Files, opts: &Opti
                 dir: files.display(&c.dir).into(),
                 objects: Vec::new(),
                 error: None,
+                remote: None,
                 warnings: vec![Warning {
                     rule: "helm-not-found",
                     message: format!(
@@ -217,7 +242,61 @@ pub fn render(dirs: Vec<PathBuf>, objects: &[PathBuf], files: Files, opts: &Opti
         };
     };
     let mut renderings = configured(&charts, opts, &files);
-    renderings.extend(gitops::renderings(&charts, objects, &files));
+    // Charts GitOps objects pull from chart repositories, each pulled once.
+    let local = charts.len();
+    let mut pulled: Vec<Chart> = Vec::new();
+    let mut asked: HashMap<(String, String, String), Pulled> = HashMap::new();
+    let mut remote = |ask: RemoteAsk<'_>| -> RemoteAnswer {
+        let net = opts.network.as_ref()?;
+        let key = (
+            ask.repo.to_owned(),
+            ask.chart.to_owned(),
+            ask.version.to_owned(),
+        );
+        let answer = asked.entry(key).or_insert_with(|| {
+            let p = crate::fetch::chart::pull(net, ask.repo, ask.chart, ask.version)?;
+            let label = format!("{} {} from {}", p.name, p.version, ask.repo.trim());
+            files.add_remote(&p.dir, &label, ask.at);
+            let dir = p.dir.canonicalize().unwrap_or(p.dir);
+            pulled.push(read_chart(&dir, &files));
+            Ok((local + pulled.len() - 1, dir))
+        });
+        Some(answer.clone().map_err(|e| Warning {
+            rule: match e {
+                crate::fetch::Error::Refused(_) => "remote-refused",
+                crate::fetch::Error::Failed(_) => "remote-failed",
+            },
+            message: format!(
+                "chart `{}` ({}) from `{}` is not rendered: {e}",
+                ask.chart,
+                if ask.version.is_empty() {
+                    "*"
+                } else {
+                    ask.version
+                },
+                ask.repo.trim()
+            ),
+            origin: ask.at,
+        }))
+    };
+    let (gitops, unpulled) = gitops::renderings(
+        &charts,
+        objects,
+        &files,
+        opts.network.is_some(),
+        &mut remote,
+    );
+    renderings.extend(gitops);
+    charts.extend(pulled);
+    for w in unpulled {
+        roots.push(Root {
+            dir: files.get(w.origin.file).display.clone(),
+            objects: Vec::new(),
+            error: None,
+            warnings: vec![w],
+            remote: None,
+        });
+    }
     for (i, c) in charts.iter().enumerate() {
         if !c.library && !renderings.iter().any(|r| r.chart == i) {
             renderings.push(Rendering::default_of(i));
@@ -247,6 +326,7 @@ pub fn render(dirs: Vec<PathBuf>, objects: &[PathBuf], files: Files, opts: &Opti
                 objects: Vec::new(),
                 error: None,
                 warnings: vec![w.clone()],
+                remote: None,
             });
         }
     }
@@ -416,6 +496,7 @@ fn configured(charts: &[Chart], opts: &Options, files: &Files) -> Vec<Rendering>
             without_defaults: false,
             asked_by: None,
             notes: Vec::new(),
+            remote: None,
         });
     }
     out
@@ -433,6 +514,7 @@ fn render_one(helm: &Path, chart: &Chart, r: &Rendering, files: &Files, opts: &O
         objects: Vec::new(),
         error: None,
         warnings: Vec::new(),
+        remote: r.remote,
     };
     let at_chart = Origin::new(chart.file, first_line(files, chart.file));
     let problem = |message: String, origin: Origin| Warning {

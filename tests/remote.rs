@@ -1,0 +1,755 @@
+//! Charts pulled from the network, opt-in (`--allow-host`): a real HTTP chart repository
+//! served on the loopback interface by this test (an `index.yaml` and `.tgz` archives built
+//! here), and kubegate pulling from it as Flux's source-controller would.
+//!
+//! What is shown: the Flux pattern (a `HelmRelease` with inline values and its
+//! `HelmRepository`) rendered, with the finding on the values line; the version a range
+//! resolves to named in the findings; the cache (a second run of a pinned chart makes no
+//! request); and the refusals (no `--allow-host`, host not allowed, plain HTTP not
+//! allowed, a redirect to another host, an oversized body, a timeout, a digest mismatch),
+//! each a finding at the line that asked, with no request sent where none may be.
+//!
+//! The rendering tests need helm (`KUBEGATE_TEST_HELM`, else `helm` on `PATH`; they print
+//! `skipped` without one, unless `KUBEGATE_REQUIRE_HELM` is set). The fetch tests below them
+//! use the library directly and need nothing.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kubegate::fetch::{Error, HostRule, Network};
+use serde_json::Value;
+
+// ---------------------------------------------------------------------------------------
+// A chart repository on the loopback interface
+// ---------------------------------------------------------------------------------------
+
+#[derive(Clone)]
+enum Reply {
+    Body(Vec<u8>),
+    Redirect(String),
+    /// Waits this long before answering.
+    Slow(Duration),
+    /// A body that never ends (until the client hangs up, or 256 MiB).
+    Endless,
+}
+
+/// An HTTP/1.1 server on 127.0.0.1, one thread per connection, answering each path from
+/// `routes` (404 otherwise) and logging every path asked.
+struct Server {
+    addr: SocketAddr,
+    routes: Arc<Mutex<HashMap<String, Reply>>>,
+    hits: Arc<Mutex<Vec<String>>>,
+}
+
+impl Server {
+    fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the loopback interface");
+        let addr = listener.local_addr().unwrap();
+        let routes: Arc<Mutex<HashMap<String, Reply>>> = Arc::default();
+        let hits: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (r, h) = (routes.clone(), hits.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (r, h) = (r.clone(), h.clone());
+                std::thread::spawn(move || serve(stream, &r, &h));
+            }
+        });
+        Server { addr, routes, hits }
+    }
+
+    fn route(&self, path: &str, reply: Reply) {
+        self.routes.lock().unwrap().insert(path.to_owned(), reply);
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// `http://127.0.0.1:PORT`: the entry that allows this server, plain HTTP included.
+    fn allow(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn hits(&self) -> Vec<String> {
+        self.hits.lock().unwrap().clone()
+    }
+}
+
+fn serve(stream: TcpStream, routes: &Mutex<HashMap<String, Reply>>, hits: &Mutex<Vec<String>>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut request = String::new();
+    if reader.read_line(&mut request).is_err() {
+        return;
+    }
+    // The headers: read and ignored.
+    let mut line = String::new();
+    while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+        line.clear();
+    }
+    let path = request.split_whitespace().nth(1).unwrap_or("").to_owned();
+    hits.lock().unwrap().push(path.clone());
+    let reply = routes.lock().unwrap().get(&path).cloned();
+    let mut out = stream;
+    let head = |status: &str, extra: &str, len: Option<usize>| {
+        let len = len.map_or(String::new(), |n| format!("Content-Length: {n}\r\n"));
+        format!("HTTP/1.1 {status}\r\n{extra}{len}Connection: close\r\n\r\n")
+    };
+    let _ = match reply {
+        None => out.write_all(head("404 Not Found", "", Some(0)).as_bytes()),
+        Some(Reply::Body(b)) => out
+            .write_all(head("200 OK", "", Some(b.len())).as_bytes())
+            .and_then(|()| out.write_all(&b)),
+        Some(Reply::Redirect(to)) => {
+            out.write_all(head("302 Found", &format!("Location: {to}\r\n"), Some(0)).as_bytes())
+        }
+        Some(Reply::Slow(d)) => {
+            std::thread::sleep(d);
+            out.write_all(head("200 OK", "", Some(2)).as_bytes())
+                .and_then(|()| out.write_all(b"{}"))
+        }
+        Some(Reply::Endless) => {
+            let chunk = vec![b'#'; 64 << 10];
+            out.write_all(head("200 OK", "", None).as_bytes())
+                .and_then(|()| {
+                    for _ in 0..4096 {
+                        out.write_all(&chunk)?;
+                    }
+                    Ok(())
+                })
+        }
+    };
+}
+
+/// A gzipped tar archive holding `files` (path, text).
+fn tgz(files: &[(&str, &str)]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, text) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(text.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, text.as_bytes()).unwrap();
+    }
+    let tar = b.into_inner().unwrap();
+    let mut out = vec![0u8; tar.len() + 4096];
+    let config = zlib_rs::DeflateConfig {
+        window_bits: 31,
+        ..Default::default()
+    };
+    let n = zlib_rs::compress_slice(&mut out, &tar, config).0.len();
+    out.truncate(n);
+    out
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The `podinfo` chart at `version`: one Deployment whose container takes
+/// `.Values.securityContext` as it is.
+fn podinfo(version: &str) -> Vec<u8> {
+    tgz(&[
+        (
+            "podinfo/Chart.yaml",
+            &format!("apiVersion: v2\nname: podinfo\nversion: {version}\n"),
+        ),
+        ("podinfo/values.yaml", "securityContext: {}\n"),
+        (
+            "podinfo/templates/deployment.yaml",
+            "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}
+spec:
+  replicas: 2
+  selector:
+    matchLabels:
+      app: podinfo
+  template:
+    metadata:
+      labels:
+        app: podinfo
+    spec:
+      containers:
+        - name: podinfo
+          image: ghcr.io/stefanprodan/podinfo:{{ .Chart.Version }}
+          {{- with .Values.securityContext }}
+          securityContext:
+            {{- toYaml . | nindent 12 }}
+          {{- end }}
+",
+        ),
+    ])
+}
+
+/// A chart repository under `/charts/` serving podinfo 6.4.0, 6.5.0 and 7.0.0 (each entry
+/// with its digest).
+fn chart_repository() -> Server {
+    let server = Server::start();
+    let mut index = String::from("apiVersion: v1\nentries:\n  podinfo:\n");
+    for v in ["7.0.0", "6.5.0", "6.4.0"] {
+        let archive = podinfo(v);
+        index.push_str(&format!(
+            "  - name: podinfo\n    version: {v}\n    digest: {}\n    urls:\n    - podinfo-{v}.tgz\n",
+            sha256(&archive)
+        ));
+        server.route(&format!("/charts/podinfo-{v}.tgz"), Reply::Body(archive));
+    }
+    server.route("/charts/index.yaml", Reply::Body(index.into_bytes()));
+    server
+}
+
+// ---------------------------------------------------------------------------------------
+// A repository shaped like Flux's example
+// ---------------------------------------------------------------------------------------
+
+/// The HelmRelease of the repository: `version` of podinfo, with `privileged: true` in its
+/// inline values, at line 20.
+const RELEASE: &str = "apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: podinfo
+  namespace: podinfo
+spec:
+  interval: 50m
+  releaseName: podinfo
+  chart:
+    spec:
+      chart: podinfo
+      version: \"VERSION\"
+      sourceRef:
+        kind: HelmRepository
+        name: podinfo
+  values:
+    securityContext:
+      runAsNonRoot: true
+      allowPrivilegeEscalation: true
+      privileged: true
+";
+
+/// A Flux-style repository: `apps/podinfo/repository.yaml` (the HelmRepository at `url`)
+/// and `apps/podinfo/release.yaml` ([`RELEASE`] at `version`).
+fn flux_repository(url: &str, version: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let apps = dir.path().join("apps/podinfo");
+    std::fs::create_dir_all(&apps).unwrap();
+    std::fs::write(
+        apps.join("repository.yaml"),
+        format!(
+            "apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata:
+  name: podinfo
+  namespace: podinfo
+spec:
+  interval: 5m
+  url: {url}
+"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        apps.join("release.yaml"),
+        RELEASE.replace("VERSION", version),
+    )
+    .unwrap();
+    dir
+}
+
+#[derive(Debug)]
+struct Finding {
+    rule: String,
+    file: String,
+    line: u64,
+    message: String,
+    rendered: Vec<String>,
+}
+
+struct Checked {
+    code: i32,
+    findings: Vec<Finding>,
+    fetched: Vec<Value>,
+    stderr: String,
+}
+
+/// `kubegate check . -f json --helm <helm> <extra>` in `dir`, with `cache` as cache.
+fn check(dir: &Path, helm: &Path, cache: &Path, extra: &[&str]) -> Checked {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubegate"));
+    cmd.args(["check", ".", "--no-config", "-f", "json", "--helm"])
+        .arg(helm)
+        .arg("--cache-dir")
+        .arg(cache)
+        .args(extra)
+        .current_dir(dir)
+        .stdin(Stdio::null());
+    for v in [
+        "GITHUB_ACTIONS",
+        "GITLAB_CI",
+        "GITHUB_STEP_SUMMARY",
+        "NO_COLOR",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ] {
+        cmd.env_remove(v);
+    }
+    let out = cmd.output().expect("kubegate runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "kubegate panicked:\n{stderr}");
+    let report: Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("not a JSON report ({e}):\n{stdout}\n{stderr}"));
+    let findings = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| Finding {
+            rule: f["rule"].as_str().unwrap().to_owned(),
+            file: f["file"].as_str().unwrap().to_owned(),
+            line: f["line"].as_u64().unwrap(),
+            message: f["message"].as_str().unwrap().to_owned(),
+            rendered: f["rendered"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+        .collect();
+    let fetched = report["fetched"].as_array().cloned().unwrap_or_default();
+    Checked {
+        code: out.status.code().unwrap_or(-1),
+        findings,
+        fetched,
+        stderr,
+    }
+}
+
+fn listing(fs: &[Finding]) -> String {
+    fs.iter()
+        .map(|f| format!("  {}:{} {} {}\n", f.file, f.line, f.rule, f.message))
+        .collect()
+}
+
+fn helm_or_skip() -> Option<PathBuf> {
+    common::helm()
+}
+
+/// [`check`] with `server` allowed.
+fn check_allowing(server: &Server, dir: &Path, helm: &Path, cache: &Path) -> Checked {
+    check(dir, helm, cache, &["--allow-host", &server.allow()])
+}
+
+/// The findings of `rule`.
+fn of_rule<'a>(c: &'a Checked, rule: &str) -> Vec<&'a Finding> {
+    c.findings.iter().filter(|f| f.rule == rule).collect()
+}
+
+/// Flux's pattern: the HelmRelease's inline values make the container privileged. The
+/// chart, `>=6.0.0 <7.0.0`, resolves to 6.5.0 (not 7.0.0, not 6.4.0) as source-controller
+/// resolves it; the finding is on the values line of the HelmRelease (line 20), and the
+/// rendering it comes from names the version. Findings written by the chart's template are
+/// reported at the line naming the chart (11), with the template's file and line.
+#[test]
+fn a_flux_helm_release_from_a_chart_repository_is_rendered_with_its_values() {
+    let Some(helm) = helm_or_skip() else { return };
+    let server = chart_repository();
+    let repo = flux_repository(&server.url("/charts/"), ">=6.0.0 <7.0.0");
+    let cache = tempfile::tempdir().unwrap();
+    let r = check_allowing(&server, repo.path(), &helm, cache.path());
+    assert_eq!(r.code, 1, "{}{}", listing(&r.findings), r.stderr);
+    let release = "apps/podinfo/release.yaml";
+    let privileged: Vec<&Finding> = r.findings.iter().filter(|f| f.rule == "KG101").collect();
+    assert_eq!(privileged.len(), 1, "{}", listing(&r.findings));
+    assert_eq!(
+        (privileged[0].file.as_str(), privileged[0].line),
+        (release, 20)
+    );
+    assert!(
+        privileged[0]
+            .rendered
+            .iter()
+            .any(|r| r.contains("podinfo 6.5.0 from")),
+        "the version used is named: {:?}",
+        privileged[0].rendered
+    );
+    // The image tag is written by the template: reported at `chart: podinfo`, naming it.
+    let from_template: Vec<&Finding> = r
+        .findings
+        .iter()
+        .filter(|f| f.message.contains("of chart podinfo 6.5.0 from"))
+        .collect();
+    assert!(!from_template.is_empty(), "{}", listing(&r.findings));
+    for f in &from_template {
+        assert_eq!(
+            (f.file.as_str(), f.line),
+            (release, 11),
+            "{}",
+            listing(&r.findings)
+        );
+        assert!(
+            f.message.contains("templates/deployment.yaml:"),
+            "{}",
+            f.message
+        );
+    }
+    // No finding names a path of the cache.
+    let shown = cache.path().to_string_lossy().into_owned();
+    assert!(
+        r.findings
+            .iter()
+            .all(|f| !f.file.contains(&shown) && !f.message.contains(&shown)),
+        "{}",
+        listing(&r.findings)
+    );
+    assert_eq!(
+        server.hits(),
+        ["/charts/index.yaml", "/charts/podinfo-6.5.0.tgz"],
+        "the index, then the one archive"
+    );
+    let outcomes: Vec<(&str, &str)> = r
+        .fetched
+        .iter()
+        .map(|f| (f["url"].as_str().unwrap(), f["outcome"].as_str().unwrap()))
+        .collect();
+    assert!(
+        outcomes.contains(&(&server.url("/charts/podinfo-6.5.0.tgz"), "fetched")),
+        "{outcomes:?}"
+    );
+}
+
+/// Argo CD's form: an `Application` whose source is `repoURL` + `chart` +
+/// `targetRevision` (`6.*`: 6.5.0), with `helm.valuesObject`. A second Application naming
+/// the same repository with another constraint reads the index once.
+#[test]
+fn an_argo_cd_application_of_a_helm_repository_chart_is_rendered() {
+    let Some(helm) = helm_or_skip() else { return };
+    let server = chart_repository();
+    let dir = tempfile::tempdir().unwrap();
+    let app = |name: &str, revision: &str| {
+        format!(
+            "apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: {name}
+  namespace: argocd
+spec:
+  project: default
+  destination:
+    server: https://kubernetes.default.svc
+    namespace: web
+  source:
+    repoURL: {}
+    chart: podinfo
+    targetRevision: \"{revision}\"
+    helm:
+      valuesObject:
+        securityContext:
+          privileged: true
+",
+            server.url("/charts")
+        )
+    };
+    std::fs::write(dir.path().join("web.yaml"), app("web", "6.*")).unwrap();
+    std::fs::write(dir.path().join("api.yaml"), app("api", "~6.4.0")).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let r = check(
+        dir.path(),
+        &helm,
+        cache.path(),
+        &["--allow-host", &server.allow()],
+    );
+    let privileged: Vec<(&str, u64, &Vec<String>)> = r
+        .findings
+        .iter()
+        .filter(|f| f.rule == "KG101")
+        .map(|f| (f.file.as_str(), f.line, &f.rendered))
+        .collect();
+    assert_eq!(privileged.len(), 2, "{}", listing(&r.findings));
+    assert_eq!((privileged[0].0, privileged[0].1), ("api.yaml", 18));
+    assert!(
+        privileged[0].2[0].contains("podinfo 6.4.0 from"),
+        "{:?}",
+        privileged[0].2
+    );
+    assert_eq!((privileged[1].0, privileged[1].1), ("web.yaml", 18));
+    assert!(
+        privileged[1].2[0].contains("podinfo 6.5.0 from"),
+        "{:?}",
+        privileged[1].2
+    );
+    let mut hits = server.hits();
+    hits.sort();
+    assert_eq!(
+        hits,
+        [
+            "/charts/index.yaml",
+            "/charts/podinfo-6.4.0.tgz",
+            "/charts/podinfo-6.5.0.tgz"
+        ]
+    );
+}
+
+/// A pinned version is pulled once: the second run finds it in the cache and sends no
+/// request at all, with the same findings.
+#[test]
+fn a_pinned_chart_is_pulled_once_then_read_from_the_cache() {
+    let Some(helm) = helm_or_skip() else { return };
+    let server = chart_repository();
+    let repo = flux_repository(&server.url("/charts/"), "6.4.0");
+    let cache = tempfile::tempdir().unwrap();
+    let allow = server.allow();
+    let first = check(repo.path(), &helm, cache.path(), &["--allow-host", &allow]);
+    assert_eq!(server.hits().len(), 2, "{:?}", server.hits());
+    let second = check(repo.path(), &helm, cache.path(), &["--allow-host", &allow]);
+    assert_eq!(server.hits().len(), 2, "no request: {:?}", server.hits());
+    let places = |c: &Checked| -> Vec<(String, u64, String)> {
+        c.findings
+            .iter()
+            .map(|f| (f.file.clone(), f.line, f.rule.clone()))
+            .collect()
+    };
+    assert_eq!(places(&first), places(&second));
+    assert!(
+        places(&first).iter().any(|p| p.2 == "KG101"),
+        "{}",
+        listing(&first.findings)
+    );
+    assert_eq!(
+        second.fetched[0]["outcome"], "cached",
+        "{:?}",
+        second.fetched
+    );
+}
+
+/// A cache inside the checked directory (GitLab caches only inside the project) is not
+/// part of the repository: the second run, with the chart unpacked there, reports the same.
+#[test]
+fn a_cache_inside_the_checked_paths_is_not_checked() {
+    let Some(helm) = helm_or_skip() else { return };
+    let server = chart_repository();
+    let repo = flux_repository(&server.url("/charts/"), "6.5.0");
+    let cache = repo.path().join(".kubegate-cache");
+    let allow = server.allow();
+    let first = check(repo.path(), &helm, &cache, &["--allow-host", &allow]);
+    assert!(cache.join("charts").is_dir());
+    let second = check(repo.path(), &helm, &cache, &["--allow-host", &allow]);
+    let files =
+        |c: &Checked| -> Vec<String> { c.findings.iter().map(|f| f.file.clone()).collect() };
+    assert_eq!(
+        files(&first),
+        files(&second),
+        "{}",
+        listing(&second.findings)
+    );
+    assert!(
+        second
+            .findings
+            .iter()
+            .all(|f| !f.file.contains(".kubegate-cache")),
+        "{}",
+        listing(&second.findings)
+    );
+}
+
+/// Offline by default: without `--allow-host` nothing is requested and the HelmRelease is
+/// checked as a manifest only, as before.
+#[test]
+fn without_allow_host_nothing_is_fetched() {
+    let Some(helm) = helm_or_skip() else { return };
+    let server = chart_repository();
+    let repo = flux_repository(&server.url("/charts/"), "6.5.0");
+    let cache = tempfile::tempdir().unwrap();
+    let r = check(repo.path(), &helm, cache.path(), &[]);
+    assert!(server.hits().is_empty(), "{:?}", server.hits());
+    assert!(r.fetched.is_empty());
+    assert!(
+        r.findings
+            .iter()
+            .all(|f| f.rule != "KG101" && !f.rule.starts_with("remote-")),
+        "{}",
+        listing(&r.findings)
+    );
+}
+
+/// Refusals are findings at the line naming the chart, and nothing is sent where it may
+/// not go: another host allowed only; plain HTTP to a host allowed for https only; the
+/// repository redirecting to a host that is not allowed.
+#[test]
+fn refused_fetches_are_findings_at_the_chart_line_and_send_nothing() {
+    let Some(helm) = helm_or_skip() else { return };
+    let server = chart_repository();
+    let elsewhere = chart_repository();
+    let cache = tempfile::tempdir().unwrap();
+    let release = "apps/podinfo/release.yaml";
+    let refused = |r: &Checked, why: &str| {
+        let fs: Vec<&Finding> = r
+            .findings
+            .iter()
+            .filter(|f| f.rule.starts_with("remote-"))
+            .collect();
+        assert_eq!(fs.len(), 1, "{}", listing(&r.findings));
+        assert_eq!(
+            (fs[0].rule.as_str(), fs[0].file.as_str(), fs[0].line),
+            ("remote-refused", release, 11)
+        );
+        assert!(fs[0].message.contains(why), "{}", fs[0].message);
+        assert!(r.findings.iter().all(|f| f.rule != "KG101"));
+    };
+    let repo = flux_repository(&server.url("/charts/"), "6.5.0");
+    let r = check(
+        repo.path(),
+        &helm,
+        cache.path(),
+        &["--allow-host", "charts.example.com"],
+    );
+    refused(&r, "not among the allowed hosts");
+    let https_only = server.addr.to_string();
+    let r = check(
+        repo.path(),
+        &helm,
+        cache.path(),
+        &["--allow-host", &https_only],
+    );
+    refused(&r, "https only");
+    assert!(server.hits().is_empty(), "{:?}", server.hits());
+    // A redirect to a server on `localhost`, which is not allowed: never asked.
+    server.route(
+        "/moved/index.yaml",
+        Reply::Redirect(format!(
+            "http://localhost:{}/charts/index.yaml",
+            elsewhere.addr.port()
+        )),
+    );
+    let repo = flux_repository(&server.url("/moved/"), "6.5.0");
+    let r = check_allowing(&server, repo.path(), &helm, cache.path());
+    refused(&r, "redirects to");
+    assert_eq!(server.hits(), ["/moved/index.yaml"]);
+    assert!(elsewhere.hits().is_empty(), "{:?}", elsewhere.hits());
+    assert_eq!(r.fetched[0]["outcome"], "refused", "{:?}", r.fetched);
+}
+
+/// A fetch that fails is a `remote-failed` warning at the chart line, and the run goes on
+/// (the HelmRelease is still checked as a manifest): a version the repository does not
+/// have, an archive whose digest is not the index's.
+#[test]
+fn failed_fetches_are_warnings_and_the_run_goes_on() {
+    let Some(helm) = helm_or_skip() else { return };
+    let server = chart_repository();
+    let cache = tempfile::tempdir().unwrap();
+    let repo = flux_repository(&server.url("/charts/"), "9.9.9");
+    let r = check_allowing(&server, repo.path(), &helm, cache.path());
+    let failed: Vec<&Finding> = of_rule(&r, "remote-failed");
+    assert_eq!(failed.len(), 1, "{}", listing(&r.findings));
+    assert_eq!(failed[0].line, 11);
+    assert!(
+        failed[0].message.contains("no version matching `9.9.9`"),
+        "{}",
+        failed[0].message
+    );
+    assert!(
+        failed[0].message.contains("7.0.0, 6.5.0, 6.4.0"),
+        "{}",
+        failed[0].message
+    );
+    // The archive is not what the index says.
+    server.route("/charts/podinfo-6.5.0.tgz", Reply::Body(podinfo("6.5.1")));
+    let repo = flux_repository(&server.url("/charts/"), "6.5.0");
+    let r = check_allowing(&server, repo.path(), &helm, cache.path());
+    let failed: Vec<&Finding> = of_rule(&r, "remote-failed");
+    assert_eq!(failed.len(), 1, "{}", listing(&r.findings));
+    assert!(
+        failed[0].message.contains("is not the digest"),
+        "{}",
+        failed[0].message
+    );
+    assert!(r.findings.iter().all(|f| f.rule != "KG101"));
+    // Nothing of the refused archive was cached.
+    let r = check_allowing(&server, repo.path(), &helm, cache.path());
+    assert!(r.findings.iter().any(|f| f.rule == "remote-failed"));
+}
+
+// ---------------------------------------------------------------------------------------
+// The fetch itself, without helm
+// ---------------------------------------------------------------------------------------
+
+fn network(allow: &[&str], timeout: Duration, max: u64) -> Network {
+    Network::new(
+        allow.iter().map(|a| HostRule::parse(a).unwrap()).collect(),
+        timeout,
+        max,
+        tempfile::tempdir().unwrap().keep(),
+    )
+}
+
+#[test]
+fn a_body_over_the_size_limit_is_cut_off() {
+    let server = Server::start();
+    server.route("/endless", Reply::Endless);
+    server.route("/big", Reply::Body(vec![b'x'; 100_000]));
+    let net = network(&[&server.allow()], Duration::from_secs(20), 10_000);
+    for path in ["/endless", "/big"] {
+        match net.get(&server.url(path)) {
+            Err(Error::Failed(m)) => assert!(m.contains("larger than 10000 bytes"), "{m}"),
+            other => panic!("{path}: {other:?}"),
+        }
+    }
+    server.route("/small", Reply::Body(vec![b'x'; 10_000]));
+    assert_eq!(net.get(&server.url("/small")).unwrap().len(), 10_000);
+}
+
+#[test]
+fn a_slow_answer_times_out() {
+    let server = Server::start();
+    server.route("/slow", Reply::Slow(Duration::from_secs(5)));
+    let net = network(&[&server.allow()], Duration::from_millis(300), 1 << 20);
+    let started = std::time::Instant::now();
+    match net.get(&server.url("/slow")) {
+        Err(Error::Failed(m)) => assert!(m.contains("no answer within"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn redirects_are_followed_only_to_allowed_hosts() {
+    let a = Server::start();
+    let b = Server::start();
+    b.route("/there", Reply::Body(b"ok".to_vec()));
+    a.route("/same", Reply::Redirect("/here".into()));
+    a.route("/here", Reply::Body(b"here".to_vec()));
+    a.route("/to-b", Reply::Redirect(b.url("/there")));
+    a.route("/loop", Reply::Redirect("/loop".into()));
+    let net = network(&[&a.allow()], Duration::from_secs(5), 1 << 20);
+    assert_eq!(net.get(&a.url("/same")).unwrap(), b"here");
+    // b listens on 127.0.0.1 too, but another port: not allowed.
+    match net.get(&a.url("/to-b")) {
+        Err(Error::Refused(m)) => assert!(m.contains("redirects to"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(b.hits().is_empty());
+    assert!(matches!(net.get(&a.url("/loop")), Err(Error::Failed(m)) if m.contains("redirects")));
+    // Both allowed: followed.
+    let net = network(&[&a.allow(), &b.allow()], Duration::from_secs(5), 1 << 20);
+    assert_eq!(net.get(&a.url("/to-b")).unwrap(), b"ok");
+}
