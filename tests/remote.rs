@@ -41,11 +41,13 @@ enum Reply {
 }
 
 /// An HTTP/1.1 server on 127.0.0.1, one thread per connection, answering each path from
-/// `routes` (404 otherwise) and logging every path asked.
+/// `routes` (404 otherwise), paths under `/git/` with `git http-backend` (Git's own smart
+/// HTTP server) over the bare repositories of `git_root`, and logging every path asked.
 struct Server {
     addr: SocketAddr,
     routes: Arc<Mutex<HashMap<String, Reply>>>,
     hits: Arc<Mutex<Vec<String>>>,
+    git_root: Arc<Mutex<Option<PathBuf>>>,
 }
 
 impl Server {
@@ -54,14 +56,25 @@ impl Server {
         let addr = listener.local_addr().unwrap();
         let routes: Arc<Mutex<HashMap<String, Reply>>> = Arc::default();
         let hits: Arc<Mutex<Vec<String>>> = Arc::default();
-        let (r, h) = (routes.clone(), hits.clone());
+        let git_root: Arc<Mutex<Option<PathBuf>>> = Arc::default();
+        let (r, h, g) = (routes.clone(), hits.clone(), git_root.clone());
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let (r, h) = (r.clone(), h.clone());
-                std::thread::spawn(move || serve(stream, &r, &h));
+                let (r, h, g) = (r.clone(), h.clone(), g.clone());
+                std::thread::spawn(move || serve(stream, &r, &h, &g));
             }
         });
-        Server { addr, routes, hits }
+        Server {
+            addr,
+            routes,
+            hits,
+            git_root,
+        }
+    }
+
+    /// Serves the bare repositories under `root` at `/git/<name>.git`.
+    fn serve_git(&self, root: &Path) {
+        *self.git_root.lock().unwrap() = Some(root.to_path_buf());
     }
 
     fn route(&self, path: &str, reply: Reply) {
@@ -82,21 +95,44 @@ impl Server {
     }
 }
 
-fn serve(stream: TcpStream, routes: &Mutex<HashMap<String, Reply>>, hits: &Mutex<Vec<String>>) {
+fn serve(
+    stream: TcpStream,
+    routes: &Mutex<HashMap<String, Reply>>,
+    hits: &Mutex<Vec<String>>,
+    git_root: &Mutex<Option<PathBuf>>,
+) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut request = String::new();
     if reader.read_line(&mut request).is_err() {
         return;
     }
-    // The headers: read and ignored.
+    let mut headers = Vec::new();
     let mut line = String::new();
     while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+        if let Some((k, v)) = line.trim_end().split_once(':') {
+            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+        }
         line.clear();
     }
-    let path = request.split_whitespace().nth(1).unwrap_or("").to_owned();
+    let mut parts = request.split_whitespace();
+    let method = parts.next().unwrap_or("").to_owned();
+    let path = parts.next().unwrap_or("").to_owned();
     hits.lock().unwrap().push(path.clone());
-    let reply = routes.lock().unwrap().get(&path).cloned();
     let mut out = stream;
+    let git = git_root.lock().unwrap().clone();
+    if let (Some(root), Some(rest)) = (git, path.strip_prefix("/git")) {
+        let length = headers
+            .iter()
+            .find(|(k, _)| k == "content-length")
+            .and_then(|(_, v)| v.parse::<usize>().ok())
+            .unwrap_or(0);
+        let mut body = vec![0u8; length];
+        if std::io::Read::read_exact(&mut reader, &mut body).is_ok() {
+            let _ = out.write_all(&git_http_backend(&root, &method, rest, &headers, &body));
+        }
+        return;
+    }
+    let reply = routes.lock().unwrap().get(&path).cloned();
     let head = |status: &str, extra: &str, len: Option<usize>| {
         let len = len.map_or(String::new(), |n| format!("Content-Length: {n}\r\n"));
         format!("HTTP/1.1 {status}\r\n{extra}{len}Connection: close\r\n\r\n")
@@ -125,6 +161,66 @@ fn serve(stream: TcpStream, routes: &Mutex<HashMap<String, Reply>>, hits: &Mutex
                 })
         }
     };
+}
+
+/// One request answered by `git http-backend` (a CGI program), as an HTTP response.
+fn git_http_backend(
+    root: &Path,
+    method: &str,
+    path: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Vec<u8> {
+    let (path_info, query) = path.split_once('?').unwrap_or((path, ""));
+    let mut cmd = Command::new("git");
+    cmd.arg("http-backend")
+        .env("GIT_PROJECT_ROOT", root)
+        .env("GIT_HTTP_EXPORT_ALL", "1")
+        .env("REQUEST_METHOD", method)
+        .env("PATH_INFO", path_info)
+        .env("QUERY_STRING", query)
+        .env("CONTENT_LENGTH", body.len().to_string())
+        .env("REMOTE_ADDR", "127.0.0.1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (k, v) in headers {
+        match k.as_str() {
+            "content-type" => cmd.env("CONTENT_TYPE", v),
+            _ => cmd.env(
+                format!("HTTP_{}", k.to_ascii_uppercase().replace('-', "_")),
+                v,
+            ),
+        };
+    }
+    let mut child = cmd.spawn().expect("git http-backend runs");
+    child.stdin.take().unwrap().write_all(body).unwrap();
+    let cgi = child.wait_with_output().unwrap().stdout;
+    // CGI headers, a blank line, the body: the `Status:` header becomes the status line.
+    let split = cgi
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| (i, 4))
+        .or_else(|| cgi.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2)))
+        .unwrap_or((cgi.len(), 0));
+    let head = String::from_utf8_lossy(&cgi[..split.0]).into_owned();
+    let content = &cgi[split.0 + split.1..];
+    let mut status = "200 OK".to_owned();
+    let mut out = String::new();
+    for l in head.lines() {
+        match l.split_once(':') {
+            Some((k, v)) if k.eq_ignore_ascii_case("status") => status = v.trim().to_owned(),
+            Some(_) => out.push_str(&format!("{}\r\n", l.trim_end())),
+            None => {}
+        }
+    }
+    let mut response = format!(
+        "HTTP/1.1 {status}\r\n{out}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        content.len()
+    )
+    .into_bytes();
+    response.extend_from_slice(content);
+    response
 }
 
 /// A gzipped tar archive holding `files` (path, text).
@@ -285,10 +381,17 @@ struct Checked {
 
 /// `kubegate check . -f json --helm <helm> <extra>` in `dir`, with `cache` as cache.
 fn check(dir: &Path, helm: &Path, cache: &Path, extra: &[&str]) -> Checked {
+    check_with(dir, Some(helm), cache, extra)
+}
+
+/// [`check`], with `--helm` only when given.
+fn check_with(dir: &Path, helm: Option<&Path>, cache: &Path, extra: &[&str]) -> Checked {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kubegate"));
-    cmd.args(["check", ".", "--no-config", "-f", "json", "--helm"])
-        .arg(helm)
-        .arg("--cache-dir")
+    cmd.args(["check", ".", "--no-config", "-f", "json"]);
+    if let Some(helm) = helm {
+        cmd.arg("--helm").arg(helm);
+    }
+    cmd.arg("--cache-dir")
         .arg(cache)
         .args(extra)
         .current_dir(dir)
@@ -683,6 +786,188 @@ fn failed_fetches_are_warnings_and_the_run_goes_on() {
     // Nothing of the refused archive was cached.
     let r = check_allowing(&server, repo.path(), &helm, cache.path());
     assert!(r.findings.iter().any(|f| f.rule == "remote-failed"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Remote kustomize bases: a Git repository over smart HTTP, and a single file
+// ---------------------------------------------------------------------------------------
+
+/// A Deployment whose container runs privileged at line 18.
+const BASE_DEPLOYMENT: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app: web
+  template:
+    metadata:
+      labels:
+        app: web
+    spec:
+      containers:
+        - name: web
+          image: nginx:1.27
+          securityContext: {privileged: true}
+";
+
+/// Serves a bare repository `base.git` under `/git/`, whose `deploy/` directory is a
+/// kustomization of [`BASE_DEPLOYMENT`], tagged `v1.0.0`. Returns the directory holding it.
+fn git_repository(server: &Server) -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    let work = root.path().join("work");
+    std::fs::create_dir_all(work.join("deploy")).unwrap();
+    std::fs::write(
+        work.join("deploy/kustomization.yaml"),
+        "resources: [deployment.yaml]\n",
+    )
+    .unwrap();
+    std::fs::write(work.join("deploy/deployment.yaml"), BASE_DEPLOYMENT).unwrap();
+    common::git(&work, &["init", "-q", "-b", "main"]);
+    common::git(&work, &["add", "-A"]);
+    common::git(&work, &["commit", "-q", "-m", "base"]);
+    common::git(&work, &["tag", "v1.0.0"]);
+    common::git(root.path(), &["clone", "-q", "--bare", "work", "base.git"]);
+    server.serve_git(root.path());
+    root
+}
+
+/// A repository whose kustomization lists `entry` (line 4) under `resources`.
+fn overlay(entry: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("kustomization.yaml"),
+        format!(
+            "apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - {entry}
+namePrefix: prod-
+"
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+/// A remote base at a tag, over Git's smart HTTP: cloned once, rendered with the overlay,
+/// and its finding reported at the `resources` entry that pulled it (line 4), with the
+/// base's file and line in the message. The second run reads the checkout from the cache.
+#[test]
+fn a_remote_git_base_is_rendered_and_reported_at_its_resources_entry() {
+    let server = Server::start();
+    let _repo = git_repository(&server);
+    let url = server.url("/git/base.git//deploy?ref=v1.0.0");
+    let dir = overlay(&url);
+    let cache = tempfile::tempdir().unwrap();
+    let first = check_with(
+        dir.path(),
+        None,
+        cache.path(),
+        &["--allow-host", &server.allow()],
+    );
+    let privileged = of_rule(&first, "KG101");
+    assert_eq!(
+        privileged.len(),
+        1,
+        "{}{}",
+        listing(&first.findings),
+        first.stderr
+    );
+    assert_eq!(
+        (privileged[0].file.as_str(), privileged[0].line),
+        ("kustomization.yaml", 4)
+    );
+    assert!(
+        privileged[0].message.contains(&format!(
+            "(at deploy/deployment.yaml:18 of {}@v1.0.0)",
+            server.url("/git/base.git")
+        )),
+        "{}",
+        privileged[0].message
+    );
+    assert!(
+        server.hits().iter().any(|h| h.contains("git-upload-pack")),
+        "{:?}",
+        server.hits()
+    );
+    let asked = server.hits().len();
+    let second = check_with(
+        dir.path(),
+        None,
+        cache.path(),
+        &["--allow-host", &server.allow()],
+    );
+    assert_eq!(
+        server.hits().len(),
+        asked,
+        "no request: {:?}",
+        server.hits()
+    );
+    assert_eq!(
+        of_rule(&second, "KG101").len(),
+        1,
+        "{}",
+        listing(&second.findings)
+    );
+    assert_eq!(
+        second.fetched[0]["outcome"], "cached",
+        "{:?}",
+        second.fetched
+    );
+    // Offline, as before: a warning, and nothing asked.
+    let offline = check_with(dir.path(), None, cache.path(), &[]);
+    assert_eq!(server.hits().len(), asked);
+    assert_eq!(
+        of_rule(&offline, "kustomize-remote").len(),
+        1,
+        "{}",
+        listing(&offline.findings)
+    );
+    assert!(of_rule(&offline, "KG101").is_empty());
+}
+
+/// A single file over HTTP (kustomize's other remote form), a host that is not allowed,
+/// and a Git reference that does not exist: each at the entry's line.
+#[test]
+fn remote_files_refusals_and_failures_are_at_the_entry() {
+    let server = Server::start();
+    let _repo = git_repository(&server);
+    server.route(
+        "/raw/deployment.yaml",
+        Reply::Body(BASE_DEPLOYMENT.as_bytes().to_vec()),
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let allow = ["--allow-host", &server.allow()];
+    let dir = overlay(&server.url("/raw/deployment.yaml"));
+    let r = check_with(dir.path(), None, cache.path(), &allow);
+    let privileged = of_rule(&r, "KG101");
+    assert_eq!(privileged.len(), 1, "{}", listing(&r.findings));
+    assert_eq!(privileged[0].line, 4);
+    assert!(
+        privileged[0].message.contains("(at deployment.yaml:18 of"),
+        "{}",
+        privileged[0].message
+    );
+    let dir = overlay("https://github.com/org/repo//deploy?ref=v1");
+    let r = check_with(dir.path(), None, cache.path(), &allow);
+    let refused = of_rule(&r, "remote-refused");
+    assert_eq!(refused.len(), 1, "{}", listing(&r.findings));
+    assert_eq!(
+        (refused[0].file.as_str(), refused[0].line),
+        ("kustomization.yaml", 4)
+    );
+    let dir = overlay(&server.url("/git/base.git//deploy?ref=v9.9.9"));
+    let r = check_with(dir.path(), None, cache.path(), &allow);
+    let failed = of_rule(&r, "remote-failed");
+    assert_eq!(failed.len(), 1, "{}", listing(&r.findings));
+    assert!(
+        failed[0].message.contains("git fetch"),
+        "{}",
+        failed[0].message
+    );
 }
 
 // ---------------------------------------------------------------------------------------

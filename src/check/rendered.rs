@@ -66,20 +66,22 @@ fn finding_at_origin(
     text.finding_at(span.start as usize, span.end as usize)
 }
 
-/// Moves a finding placed in a chart pulled from the network to `at`, the line of the
-/// repository that asked for the chart: the chart's file and line go into the message.
+/// Moves a finding placed in something fetched from the network (a chart, a remote base)
+/// to the line of the repository that asked for it (`at` for a chart's rendering, else
+/// where the files were fetched for): their file and line go into the message.
 fn relocate_remote(
     f: &mut Finding,
-    at: Origin,
+    at: Option<Origin>,
     files: &Files,
     texts: &mut HashMap<FileId, FileText>,
 ) {
     let Some((remote, rel)) = files.remote_of(&f.file) else {
         return;
     };
-    let there = finding_at_origin(files, texts, at, false);
+    let there = finding_at_origin(files, texts, at.unwrap_or(remote.at), false);
+    let what = if at.is_some() { "chart " } else { "" };
     f.message = format!(
-        "{} (at {rel}:{} of chart {})",
+        "{} (at {rel}:{} of {what}{})",
         f.message, f.start.line, remote.label
     );
     f.file = there.file;
@@ -199,9 +201,7 @@ pub fn run(roots: &[Root], files: &Files, opts: &Options<'_>) -> Outcome {
     }
     for (ri, findings) in per_root.into_iter().enumerate() {
         for mut f in findings {
-            if let Some(at) = roots[ri].remote {
-                relocate_remote(&mut f, at, files, &mut texts);
-            }
+            relocate_remote(&mut f, roots[ri].remote, files, &mut texts);
             // A chart that was not rendered at all is not a rendering to name.
             if !matches!(
                 &*f.rule,

@@ -15,6 +15,7 @@
 
 pub mod archive;
 pub mod chart;
+pub mod kustomize;
 pub mod semver;
 
 use std::io::Read;
@@ -157,7 +158,12 @@ pub struct Network {
     /// What [`Self::get_once`] got, by URL: a chart repository's index is read once a run
     /// however many objects name its charts.
     once: Mutex<std::collections::HashMap<String, Answer>>,
+    /// Remote kustomize entries, each fetched once a run ([`kustomize::pull`]).
+    bases: Mutex<std::collections::HashMap<String, std::sync::Arc<Pulling>>>,
 }
+
+/// A remote kustomize entry being fetched, or fetched.
+type Pulling = std::sync::OnceLock<Result<kustomize::Pulled, Error>>;
 
 impl Network {
     pub fn new(rules: Vec<HostRule>, timeout: Duration, max_bytes: u64, cache: PathBuf) -> Self {
@@ -176,6 +182,7 @@ impl Network {
             agent,
             log: Mutex::new(Vec::new()),
             once: Mutex::default(),
+            bases: Mutex::default(),
         }
     }
 

@@ -822,17 +822,18 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         .map(|p| p.helm_charts().cloned().collect())
         .unwrap_or_default();
     let plan = plan.map(|p| {
-        p.with_helm(
-            helm_opts
-                .helm
-                .clone()
-                .map(|path| crate::render::helmcharts::Helm {
-                    path,
-                    timeout: helm_opts.timeout,
-                    kube_version: Some(helm_opts.kube_version.clone()),
-                    max_output: helm_opts.max_output,
-                }),
-        )
+        p.with_network(network.clone())
+            .with_helm(
+                helm_opts
+                    .helm
+                    .clone()
+                    .map(|path| crate::render::helmcharts::Helm {
+                        path,
+                        timeout: helm_opts.timeout,
+                        kube_version: Some(helm_opts.kube_version.clone()),
+                        max_output: helm_opts.max_output,
+                    }),
+            )
     });
     let chart_dirs: Vec<PathBuf> = chart_dirs
         .into_iter()

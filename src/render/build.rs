@@ -43,6 +43,9 @@ pub struct Options {
     /// The `helm` that renders `helmCharts`; `None`: none found (an info, the kustomization
     /// renders without its charts).
     pub helm: Option<super::helmcharts::Helm>,
+    /// Remote resources and components are fetched through it; `None`: offline, each is a
+    /// `kustomize-remote` warning.
+    pub network: Option<std::sync::Arc<crate::fetch::Network>>,
 }
 
 impl Default for Options {
@@ -50,6 +53,7 @@ impl Default for Options {
         Self {
             restrict_to_root: true,
             helm: None,
+            network: None,
         }
     }
 }
@@ -208,7 +212,14 @@ impl Builder<'_> {
             }
         }
         for (path, node) in k.strings("components")? {
-            let dir = k.dir.join(path);
+            let dir = if is_remote(path) {
+                match self.remote(path, node.origin) {
+                    Some(pulled) => pulled.path,
+                    None => continue,
+                }
+            } else {
+                k.dir.join(path)
+            };
             acc = self.directory(&dir, node.origin, true, acc)?;
         }
         self.transform(k, &mut acc)?;
@@ -851,15 +862,15 @@ impl Builder<'_> {
         acc: &mut Vec<Resource>,
     ) -> Result<()> {
         if is_remote(path) {
-            self.warn(
-                "kustomize-remote",
-                format!(
-                    "`{path}` is a remote base: not fetched (kubegate renders offline), so \
-                     its objects are not checked"
-                ),
-                node.origin,
-            );
-            return Ok(());
+            let Some(pulled) = self.remote(path, node.origin) else {
+                return Ok(());
+            };
+            if pulled.path.is_dir() {
+                return self
+                    .directory(&pulled.path, node.origin, false, std::mem::take(acc))
+                    .map(|a| *acc = a);
+            }
+            return self.resource_file(&pulled.path, node.origin, acc);
         }
         let full = k.dir.join(path);
         if full.is_dir() {
@@ -878,15 +889,52 @@ impl Builder<'_> {
             ));
         }
         self.check_root(k, &full, path, node.origin)?;
-        let file = self
-            .files
-            .load(&full)
-            .map_err(|e| Error::new(e, node.origin))?;
+        self.resource_file(&full, node.origin, acc)
+    }
+
+    /// A remote entry, fetched when the network allows it (its files then readable, and
+    /// findings in them reported at `at`); else, or when the fetch fails, a warning at `at`
+    /// and `None`: the kustomization renders without it.
+    fn remote(&mut self, path: &str, at: Origin) -> Option<crate::fetch::kustomize::Pulled> {
+        let Some(net) = self.opts.network.clone() else {
+            self.warn(
+                "kustomize-remote",
+                format!(
+                    "`{path}` is a remote base: not fetched (kubegate renders offline; allow \
+                     its host with --allow-host), so its objects are not checked"
+                ),
+                at,
+            );
+            return None;
+        };
+        match crate::fetch::kustomize::pull(&net, path) {
+            Ok(pulled) => {
+                self.files.add_remote(&pulled.root, &pulled.label, at);
+                Some(pulled)
+            }
+            Err(e) => {
+                let rule = match e {
+                    crate::fetch::Error::Refused(_) => "remote-refused",
+                    crate::fetch::Error::Failed(_) => "remote-failed",
+                };
+                self.warn(
+                    rule,
+                    format!("`{path}` is not fetched, so its objects are not checked: {e}"),
+                    at,
+                );
+                None
+            }
+        }
+    }
+
+    /// A file of objects under `resources`.
+    fn resource_file(&mut self, full: &Path, at: Origin, acc: &mut Vec<Resource>) -> Result<()> {
+        let file = self.files.load(full).map_err(|e| Error::new(e, at))?;
         self.used.insert(file);
         let resources = self.resources(file);
         let objects = resources.objects.as_ref().map_err(Clone::clone)?;
         for object in objects {
-            append(acc, Resource::new(object.clone()), node.origin)?;
+            append(acc, Resource::new(object.clone()), at)?;
         }
         // Where kubectl would read the file otherwise, as for a manifest.
         for note in &resources.notes {

@@ -39,6 +39,7 @@ pub fn run(dir: &Path, json_out: bool, restrict_to_root: bool) -> anyhow::Result
         &Options {
             restrict_to_root,
             helm,
+            network: None,
         },
     );
     let mut lines = Lines::new(&files);

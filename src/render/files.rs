@@ -136,13 +136,18 @@ impl Files {
     /// them `<label>: <path in dir>`, and [`Self::remote_of`] finds where they were asked for.
     pub fn add_remote(&self, dir: &Path, label: &str, at: super::node::Origin) {
         let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+        // Asked for from several places (roots built in parallel): the first in report
+        // order, whichever asked first.
+        let key = |o: &super::node::Origin| (self.get(o.file).display.clone(), o.value.start);
         let mut all = self.remote.write().unwrap_or_else(|p| p.into_inner());
-        if !all.iter().any(|r| r.dir == dir) {
-            all.push(RemoteDir {
+        match all.iter_mut().find(|r| r.dir == dir) {
+            Some(r) if key(&at) < key(&r.at) => r.at = at,
+            Some(_) => {}
+            None => all.push(RemoteDir {
                 dir,
                 label: label.into(),
                 at,
-            });
+            }),
         }
     }
 

@@ -151,6 +151,8 @@ pub struct Plan {
     charts: BTreeSet<PathBuf>,
     /// The `helm` for `helmCharts` ([`Plan::with_helm`]).
     helm: Option<super::helmcharts::Helm>,
+    /// The network for remote resources ([`Plan::with_network`]).
+    network: Option<std::sync::Arc<crate::fetch::Network>>,
 }
 
 /// Finds the roots among `inputs`: the GitOps objects and kustomizations they hold, the
@@ -205,6 +207,7 @@ pub fn plan(inputs: &[Input<'_>], confine: &Path, select: &Select) -> Plan {
         shared,
         charts: found.charts,
         helm: None,
+        network: None,
     }
 }
 
@@ -228,6 +231,16 @@ impl Plan {
             opts.helm = helm.clone();
         }
         self.helm = helm;
+        self
+    }
+
+    /// Fetches remote resources and components through `network` in every root (and every
+    /// kustomization rendered on its own).
+    pub fn with_network(mut self, network: Option<std::sync::Arc<crate::fetch::Network>>) -> Self {
+        for (_, opts) in &mut self.roots {
+            opts.network = network.clone();
+        }
+        self.network = network;
         self
     }
 
@@ -267,6 +280,7 @@ impl Plan {
                 .map(|dir| {
                     let opts = Options {
                         helm: self.helm.clone(),
+                        network: self.network.clone(),
                         ..Options::default()
                     };
                     let b = build::build(&files, dir, &opts);
