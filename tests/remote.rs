@@ -38,6 +38,13 @@ enum Reply {
     Slow(Duration),
     /// A body that never ends (until the client hangs up, or 256 MiB).
     Endless,
+    /// The body, to a request with `Authorization: Bearer <token>`; else `401` with a
+    /// challenge naming `realm`.
+    Token {
+        token: String,
+        realm: String,
+        body: Vec<u8>,
+    },
 }
 
 /// An HTTP/1.1 server on 127.0.0.1, one thread per connection, answering each path from
@@ -117,7 +124,13 @@ fn serve(
     let mut parts = request.split_whitespace();
     let method = parts.next().unwrap_or("").to_owned();
     let path = parts.next().unwrap_or("").to_owned();
-    hits.lock().unwrap().push(path.clone());
+    // A request carrying credentials is logged with a mark.
+    let authorized = headers.iter().any(|(k, _)| k == "authorization");
+    hits.lock().unwrap().push(if authorized {
+        format!("{path} (authorized)")
+    } else {
+        path.clone()
+    });
     let mut out = stream;
     let git = git_root.lock().unwrap().clone();
     if let (Some(root), Some(rest)) = (git, path.strip_prefix("/git")) {
@@ -132,7 +145,30 @@ fn serve(
         }
         return;
     }
-    let reply = routes.lock().unwrap().get(&path).cloned();
+    let mut reply = routes.lock().unwrap().get(&path).cloned();
+    let mut challenge = None;
+    if let Some(Reply::Token { token, realm, body }) = &reply {
+        let sent = headers
+            .iter()
+            .any(|(k, v)| k == "authorization" && *v == format!("Bearer {token}"));
+        if sent {
+            reply = Some(Reply::Body(body.clone()));
+        } else {
+            challenge = Some(format!(
+                "WWW-Authenticate: Bearer realm=\"{realm}\",service=\"test\"\r\n"
+            ));
+            reply = None;
+        }
+    }
+    if let Some(c) = challenge {
+        let _ = out.write_all(
+            format!(
+                "HTTP/1.1 401 Unauthorized\r\n{c}Content-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        return;
+    }
     let head = |status: &str, extra: &str, len: Option<usize>| {
         let len = len.map_or(String::new(), |n| format!("Content-Length: {n}\r\n"));
         format!("HTTP/1.1 {status}\r\n{extra}{len}Connection: close\r\n\r\n")
@@ -150,6 +186,7 @@ fn serve(
             out.write_all(head("200 OK", "", Some(2)).as_bytes())
                 .and_then(|()| out.write_all(b"{}"))
         }
+        Some(Reply::Token { .. }) => Ok(()),
         Some(Reply::Endless) => {
             let chunk = vec![b'#'; 64 << 10];
             out.write_all(head("200 OK", "", None).as_bytes())
@@ -789,6 +826,168 @@ fn failed_fetches_are_warnings_and_the_run_goes_on() {
 }
 
 // ---------------------------------------------------------------------------------------
+// OCI registries
+// ---------------------------------------------------------------------------------------
+
+/// The OCI manifest of a chart archive.
+fn manifest_of(archive: &[u8]) -> String {
+    format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"mediaType":"application/vnd.cncf.helm.config.v1+json","digest":"sha256:00","size":2}},"layers":[{{"mediaType":"application/vnd.cncf.helm.chart.content.v1.tar+gzip","digest":"sha256:{}","size":{}}}]}}"#,
+        sha256(archive),
+        archive.len()
+    )
+}
+
+/// An OCI registry serving `charts/podinfo` 6.4.0 and 6.5.0 (the distribution API: tag
+/// list, manifests, blobs), each manifest only with the anonymous token `t0k3n` its
+/// `/token` realm hands out.
+fn oci_registry() -> Server {
+    let server = Server::start();
+    let realm = server.url("/token");
+    server.route(
+        "/v2/charts/podinfo/tags/list?n=10000",
+        Reply::Body(
+            br#"{"name":"charts/podinfo","tags":["6.4.0","6.5.0","7.0.0-rc.1","latest"]}"#.to_vec(),
+        ),
+    );
+    server.route(
+        "/token?service=test&scope=repository%3Acharts%2Fpodinfo%3Apull",
+        Reply::Body(br#"{"token":"t0k3n"}"#.to_vec()),
+    );
+    for v in ["6.4.0", "6.5.0"] {
+        let archive = podinfo(v);
+        let digest = format!("sha256:{}", sha256(&archive));
+        let manifest = manifest_of(&archive);
+        let by_digest = format!(
+            "/v2/charts/podinfo/manifests/sha256:{}",
+            sha256(manifest.as_bytes())
+        );
+        for path in [format!("/v2/charts/podinfo/manifests/{v}"), by_digest] {
+            server.route(
+                &path,
+                Reply::Token {
+                    token: "t0k3n".into(),
+                    realm: realm.clone(),
+                    body: manifest.clone().into_bytes(),
+                },
+            );
+        }
+        server.route(
+            &format!("/v2/charts/podinfo/blobs/{digest}"),
+            Reply::Body(archive),
+        );
+    }
+    server
+}
+
+/// A HelmRepository of type `oci` (Flux), a range resolved against the registry's tags
+/// (6.5.0: not the prerelease, not `latest`), the anonymous token flow; and an Argo CD
+/// Application naming the registry without a scheme, at 6.4.0. Each finding on its values
+/// line, naming the version.
+#[test]
+fn charts_of_an_oci_registry_are_pulled_with_the_anonymous_token_flow() {
+    let Some(helm) = helm_or_skip() else { return };
+    let server = oci_registry();
+    let repo = flux_repository(&format!("oci://{}/charts", server.addr), ">=6.0.0 <7.0.0");
+    let release = repo.path().join("apps/podinfo/repository.yaml");
+    let text = std::fs::read_to_string(&release).unwrap();
+    std::fs::write(&release, text.replace("spec:\n", "spec:\n  type: oci\n")).unwrap();
+    std::fs::write(
+        repo.path().join("argo.yaml"),
+        format!(
+            "apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: api
+spec:
+  destination:
+    namespace: web
+  source:
+    repoURL: {}/charts
+    chart: podinfo
+    targetRevision: 6.4.0
+    helm:
+      valuesObject:
+        securityContext:
+          privileged: true
+",
+            server.addr
+        ),
+    )
+    .unwrap();
+    // A HelmRelease whose chartRef names an OCIRepository pinned by the digest of 6.4.0's
+    // manifest.
+    std::fs::write(
+        repo.path().join("pinned.yaml"),
+        format!(
+            "apiVersion: source.toolkit.fluxcd.io/v1
+kind: OCIRepository
+metadata:
+  name: pinned
+spec:
+  url: oci://{}/charts/podinfo
+  ref:
+    digest: sha256:{}
+---
+apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: pinned
+spec:
+  chartRef:
+    kind: OCIRepository
+    name: pinned
+  values:
+    securityContext:
+      privileged: true
+",
+            server.addr,
+            sha256(manifest_of(&podinfo("6.4.0")).as_bytes())
+        ),
+    )
+    .unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let r = check_allowing(&server, repo.path(), &helm, cache.path());
+    let privileged: Vec<(&str, u64, &str)> = of_rule(&r, "KG101")
+        .into_iter()
+        .map(|f| (f.file.as_str(), f.line, f.rendered[0].as_str()))
+        .collect();
+    assert_eq!(privileged.len(), 3, "{}{}", listing(&r.findings), r.stderr);
+    assert_eq!(
+        (privileged[0].0, privileged[0].1),
+        ("apps/podinfo/release.yaml", 20)
+    );
+    assert!(
+        privileged[0].2.contains("podinfo 6.5.0 from oci://"),
+        "{}",
+        privileged[0].2
+    );
+    assert_eq!((privileged[1].0, privileged[1].1), ("argo.yaml", 15));
+    assert!(
+        privileged[1].2.contains("podinfo 6.4.0 from oci://"),
+        "{}",
+        privileged[1].2
+    );
+    assert_eq!((privileged[2].0, privileged[2].1), ("pinned.yaml", 20));
+    assert!(
+        privileged[2].2.contains("podinfo sha256:"),
+        "{}",
+        privileged[2].2
+    );
+    // The token was asked for, then sent.
+    assert!(
+        server.hits().iter().any(|h| h.starts_with("/token?")),
+        "{:?}",
+        server.hits()
+    );
+    // Pinned (6.4.0) and cached: the second run asks the registry only for the range.
+    let before = server.hits().len();
+    check_allowing(&server, repo.path(), &helm, cache.path());
+    let again: Vec<String> = server.hits()[before..].to_vec();
+    assert!(again.iter().all(|h| !h.contains("6.4.0")), "{again:?}");
+}
+
+// ---------------------------------------------------------------------------------------
 // Remote kustomize bases: a Git repository over smart HTTP, and a single file
 // ---------------------------------------------------------------------------------------
 
@@ -1034,7 +1233,20 @@ fn redirects_are_followed_only_to_allowed_hosts() {
     }
     assert!(b.hits().is_empty());
     assert!(matches!(net.get(&a.url("/loop")), Err(Error::Failed(m)) if m.contains("redirects")));
-    // Both allowed: followed.
+    // Both allowed: followed, and a token for `a` is not handed to `b`.
     let net = network(&[&a.allow(), &b.allow()], Duration::from_secs(5), 1 << 20);
     assert_eq!(net.get(&a.url("/to-b")).unwrap(), b"ok");
+    let auth = [("Authorization", "Bearer secret".to_owned())];
+    let answer = net.get_with(&a.url("/to-b"), &auth).unwrap();
+    assert_eq!(answer.body, b"ok");
+    assert!(
+        a.hits().contains(&"/to-b (authorized)".to_owned()),
+        "{:?}",
+        a.hits()
+    );
+    assert_eq!(
+        b.hits(),
+        ["/there", "/there"],
+        "no credentials to another host"
+    );
 }

@@ -46,19 +46,13 @@ pub fn pull(net: &Network, repo: &str, name: &str, wanted: &str) -> Result<Pulle
     let wanted = wanted.trim();
     // A pinned version already unpacked: no request.
     let from_cache = |version: &str| {
-        let dir = cached(&store, name, version)?;
-        net.record(Fetch {
-            url: format!("{base} {name}@{version}"),
-            outcome: "cached",
-            bytes: 0,
-            detail: Some(format!("version {version}")),
-        });
-        Some(Pulled {
-            dir,
-            name: name.to_owned(),
-            version: version.to_owned(),
-            url: base.to_string(),
-        })
+        from_cache(
+            net,
+            &store,
+            name,
+            version,
+            &format!("{base} {name}@{version}"),
+        )
     };
     if semver::Version::parse(wanted).is_some()
         && let Some(p) = from_cache(wanted)
@@ -109,7 +103,7 @@ pub fn pull(net: &Network, repo: &str, name: &str, wanted: &str) -> Result<Pulle
             )));
         }
     }
-    let dir = unpack_into(&store, name, &version, &bytes, net.max_bytes)
+    let dir = unpack_cached(&store, name, &version, &bytes, net.max_bytes)
         .map_err(|m| Error::Failed(format!("`{archive_url}`: {m}")))?;
     Ok(Pulled {
         dir,
@@ -186,6 +180,30 @@ fn entries(index: &[u8], name: &str) -> Result<Vec<Entry>, String> {
         .collect())
 }
 
+/// Chart `name` at `version` from `store` when unpacked there (logged as a cache hit of
+/// `shown`), with no request.
+pub(crate) fn from_cache(
+    net: &Network,
+    store: &Path,
+    name: &str,
+    version: &str,
+    shown: &str,
+) -> Option<Pulled> {
+    let dir = cached(store, name, version)?;
+    net.record(Fetch {
+        url: shown.to_owned(),
+        outcome: "cached",
+        bytes: 0,
+        detail: Some(format!("version {version}")),
+    });
+    Some(Pulled {
+        dir,
+        name: name.to_owned(),
+        version: version.to_owned(),
+        url: shown.to_owned(),
+    })
+}
+
 /// The chart directory of `name` `version` in `store`, when unpacked there.
 fn cached(store: &Path, name: &str, version: &str) -> Option<PathBuf> {
     let dir = store.join(entry_dir(name, version)?).join(name);
@@ -200,11 +218,13 @@ fn entry_dir(name: &str, version: &str) -> Option<String> {
             && s.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"-_.+".contains(&b))
     };
-    (safe(name) && safe(version)).then(|| format!("{name}-{version}"))
+    // A digest (`sha256:…`) names its entry with `-` for `:`.
+    let version = version.replace(':', "-");
+    (safe(name) && safe(&version)).then(|| format!("{name}-{version}"))
 }
 
 /// Unpacks the archive into the store, atomically: a half-written chart is never seen.
-fn unpack_into(
+pub(crate) fn unpack_cached(
     store: &Path,
     name: &str,
     version: &str,
@@ -251,7 +271,7 @@ fn short_hash(s: &str) -> String {
     hex(&Sha256::digest(s.as_bytes()))[..16].to_owned()
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

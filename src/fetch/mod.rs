@@ -16,6 +16,7 @@
 pub mod archive;
 pub mod chart;
 pub mod kustomize;
+pub mod oci;
 pub mod semver;
 
 use std::io::Read;
@@ -110,7 +111,16 @@ impl HostRule {
 }
 
 /// A body, or why there is none.
-type Answer = Result<std::sync::Arc<[u8]>, Error>;
+type Once = Result<std::sync::Arc<[u8]>, Error>;
+
+/// What a server answered: `200` with its body, or `401` with its challenge.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    /// `WWW-Authenticate`, on a `401`.
+    pub challenge: Option<String>,
+    pub body: Vec<u8>,
+}
 
 /// One request made, or answered from the cache, for the reports.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
@@ -157,7 +167,7 @@ pub struct Network {
     log: Mutex<Vec<Fetch>>,
     /// What [`Self::get_once`] got, by URL: a chart repository's index is read once a run
     /// however many objects name its charts.
-    once: Mutex<std::collections::HashMap<String, Answer>>,
+    once: Mutex<std::collections::HashMap<String, Once>>,
     /// Remote kustomize entries, each fetched once a run ([`kustomize::pull`]).
     bases: Mutex<std::collections::HashMap<String, std::sync::Arc<Pulling>>>,
 }
@@ -214,16 +224,34 @@ impl Network {
 
     /// The body of `url`, following allowed redirects; bounded in size and time.
     pub fn get(&self, url: &str) -> Result<Vec<u8>, Error> {
-        let result = self.get_unlogged(url);
+        match self.get_with(url, &[])? {
+            Answer {
+                status: 200, body, ..
+            } => Ok(body),
+            // Logged as failed by `get_with`: nothing more to say.
+            Answer { status, .. } => Err(Error::Failed(format!("`{url}`: HTTP {status}"))),
+        }
+    }
+
+    /// [`Self::get`] with request headers, also answering `401` (with the server's
+    /// `WWW-Authenticate` challenge) rather than failing. An `Authorization` header goes to
+    /// `url`'s host only, never across a redirect to another.
+    pub fn get_with(&self, url: &str, headers: &[(&str, String)]) -> Result<Answer, Error> {
+        let result = self.get_unlogged(url, headers);
         self.record(Fetch {
             url: url.to_owned(),
             outcome: match &result {
-                Ok(_) => "fetched",
+                Ok(a) if a.status == 200 => "fetched",
+                Ok(_) => "failed",
                 Err(Error::Refused(_)) => "refused",
                 Err(Error::Failed(_)) => "failed",
             },
-            bytes: result.as_ref().map_or(0, |b| b.len() as u64),
-            detail: result.as_ref().err().map(ToString::to_string),
+            bytes: result.as_ref().map_or(0, |a| a.body.len() as u64),
+            detail: match &result {
+                Ok(a) if a.status != 200 => Some(format!("HTTP {}", a.status)),
+                Ok(_) => None,
+                Err(e) => Some(e.to_string()),
+            },
         });
         result
     }
@@ -241,9 +269,10 @@ impl Network {
         got
     }
 
-    fn get_unlogged(&self, url: &str) -> Result<Vec<u8>, Error> {
+    fn get_unlogged(&self, url: &str, headers: &[(&str, String)]) -> Result<Answer, Error> {
         let mut current =
             Url::parse(url).map_err(|e| Error::Failed(format!("`{url}` is not a URL: {e}")))?;
+        let origin = current.origin();
         let started = std::time::Instant::now();
         for _ in 0..=MAX_REDIRECTS {
             self.allows(&current)?;
@@ -254,13 +283,19 @@ impl Network {
                     self.timeout.as_secs_f64()
                 )));
             }
-            let response = self
+            let mut request = self
                 .agent
                 .get(current.as_str())
                 .config()
                 .timeout_global(Some(left))
-                .build()
-                .call();
+                .build();
+            for (name, value) in headers {
+                if name.eq_ignore_ascii_case("authorization") && current.origin() != origin {
+                    continue;
+                }
+                request = request.header(*name, value);
+            }
+            let response = request.call();
             let mut response = match response {
                 Ok(r) => r,
                 Err(ureq::Error::Timeout(_)) => {
@@ -291,6 +326,18 @@ impl Network {
                 current = next;
                 continue;
             }
+            if status == 401 {
+                let challenge = response
+                    .headers()
+                    .get("www-authenticate")
+                    .and_then(|c| c.to_str().ok())
+                    .map(str::to_owned);
+                return Ok(Answer {
+                    status,
+                    challenge,
+                    body: Vec::new(),
+                });
+            }
             if status != 200 {
                 return Err(Error::Failed(format!("`{current}`: HTTP {status}")));
             }
@@ -315,7 +362,11 @@ impl Network {
                 Ok(_) if body.len() as u64 > self.max_bytes => {
                     Err(Error::Failed(self.too_large(&current)))
                 }
-                Ok(_) => Ok(body),
+                Ok(_) => Ok(Answer {
+                    status,
+                    challenge: None,
+                    body,
+                }),
                 Err(e) if e.kind() == std::io::ErrorKind::TimedOut || is_timeout(&e) => {
                     Err(Error::Failed(format!(
                         "`{current}`: no answer within {}s (--fetch-timeout)",

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{Chart, RemoteAnswer, RemoteAsk, Rendering, Source};
+use super::{Chart, RemoteAnswer, RemoteAsk, Rendering, Source, Where};
+use crate::fetch::oci::Want;
 use crate::parse::{Document, Reader};
 use crate::render::Warning;
 use crate::render::files::Files;
@@ -41,8 +42,7 @@ struct Asking<'a> {
 }
 
 /// The renderings the GitOps objects among `objects` ask for, the charts they name being
-/// among `charts`, or in a chart repository ([`RemoteAsk`], answered by `remote` when
-/// `online`).
+/// among `charts`, or outside the repository ([`RemoteAsk`], answered by `remote`).
 /// `objects` may hold any file: only those naming a HelmRelease or an Application are read
 /// for them (and HelmRepositories, ConfigMaps, Secrets and kustomizations). Also returns
 /// why a chart asked for could not be pulled.
@@ -50,16 +50,17 @@ pub(super) fn renderings(
     charts: &[Chart],
     objects: &[PathBuf],
     files: &Files,
-    online: bool,
-    remote: &mut dyn FnMut(RemoteAsk<'_>) -> RemoteAnswer,
+    remote: &mut dyn FnMut(RemoteAsk) -> RemoteAnswer,
 ) -> (Vec<Rendering>, Vec<Warning>) {
     let mut unpulled = Vec::new();
     let mut asking = Vec::new();
     let mut index = Index::new();
     // Flux HelmChart objects a HelmRelease's `chartRef` may name: their `spec`s.
     let mut helm_charts: HashMap<String, Vec<(Option<String>, Value)>> = HashMap::new();
-    // Flux HelmRepository objects a chart's `sourceRef` may name: their `spec`s.
+    // Flux HelmRepository objects a chart's `sourceRef` may name, and OCIRepository objects
+    // a HelmRelease's `chartRef` may name: their `spec`s.
     let mut helm_repos: HashMap<String, Vec<(Option<String>, Value)>> = HashMap::new();
+    let mut oci_repos: HashMap<String, Vec<(Option<String>, Value)>> = HashMap::new();
     // The GitOps objects first; the ConfigMaps, Secrets and generators only when a
     // `valuesFrom` may name one.
     let mut any_values_from = false;
@@ -90,6 +91,7 @@ pub(super) fn renderings(
                     || has("Application")
                     || has("HelmChart")
                     || has("HelmRepository")
+                    || has("OCIRepository")
             };
             if !wanted {
                 continue;
@@ -125,11 +127,16 @@ pub(super) fn renderings(
                             ));
                         }
                     }
-                    (Some(api), Some("HelmRepository"))
+                    (Some(api), Some(kind @ ("HelmRepository" | "OCIRepository")))
                         if !values_pass && api.starts_with("source.toolkit.fluxcd.io/") =>
                     {
+                        let of = if kind == "HelmRepository" {
+                            &mut helm_repos
+                        } else {
+                            &mut oci_repos
+                        };
                         if let (Some(name), Some(spec)) = (text("/metadata/name"), v.get("spec")) {
-                            helm_repos.entry(name.to_owned()).or_default().push((
+                            of.entry(name.to_owned()).or_default().push((
                                 text("/metadata/namespace").map(str::to_owned),
                                 spec.clone(),
                             ));
@@ -166,89 +173,111 @@ pub(super) fn renderings(
             |pointer: &str| Node::from_document(doc, pointer, &file.text, a.id).map(|n| n.origin);
         if api.starts_with("helm.toolkit.fluxcd.io/") && kind == "HelmRelease" {
             let own_ns = text("/metadata/namespace");
-            // The chart: `spec.chart.spec`, or the HelmChart `spec.chartRef` names.
-            let spec = match (v.pointer("/spec/chart/spec"), text("/spec/chartRef/kind")) {
-                (Some(spec), _) => Some(spec),
-                (None, Some("HelmChart")) => {
-                    let ns = text("/spec/chartRef/namespace").or(own_ns);
-                    text("/spec/chartRef/name")
-                        .and_then(|n| helm_charts.get(n))
-                        .and_then(|all| in_namespace(all, ns))
+            // The chart: `spec.chart.spec`, or the HelmChart or OCIRepository
+            // `spec.chartRef` names.
+            let chart_ref = |kind: &str, of: &HashMap<String, Vec<(Option<String>, Value)>>| {
+                if text("/spec/chartRef/kind") != Some(kind) {
+                    return None;
                 }
-                _ => None,
+                let ns = text("/spec/chartRef/namespace").or(own_ns);
+                text("/spec/chartRef/name")
+                    .and_then(|n| of.get(n))
+                    .and_then(|all| in_namespace(all, ns))
+                    .cloned()
             };
-            let Some(spec) = spec else { continue };
-            let Some(chart) = spec.get("chart").and_then(Value::as_str) else {
-                continue;
-            };
-            // Where the chart is: a path of this repository (GitRepository), or a chart of
-            // a chart repository (HelmRepository), pulled when the network allows it.
-            let (i, chart_dir, remote_at) =
-                match spec.pointer("/sourceRef/kind").and_then(Value::as_str) {
+            let spec = v
+                .pointer("/spec/chart/spec")
+                .cloned()
+                .or_else(|| chart_ref("HelmChart", &helm_charts));
+            let oci_repository = chart_ref("OCIRepository", &oci_repos);
+            let chart_line = at(if v.pointer("/spec/chart/spec/chart").is_some() {
+                "/spec/chart/spec/chart"
+            } else {
+                "/spec/chartRef/name"
+            });
+            // Where the chart is: a path of this repository (GitRepository), a chart of a
+            // chart repository (HelmRepository) or an OCI registry (a HelmRepository of
+            // type `oci`, an OCIRepository), pulled when the network allows it.
+            let source_kind = spec
+                .as_ref()
+                .and_then(|s| s.pointer("/sourceRef/kind"))
+                .and_then(Value::as_str);
+            let chart = spec
+                .as_ref()
+                .and_then(|s| s.get("chart"))
+                .and_then(Value::as_str);
+            let ask = match (source_kind, chart, &oci_repository, chart_line) {
+                (Some("GitRepository"), Some(chart), _, _) => {
                     // A GitRepository's paths are relative to the repository's root.
-                    Some("GitRepository") => match chart_at(&files.confine.join(chart)) {
-                        Some(i) => (i, None, None),
+                    match chart_at(&files.confine.join(chart)) {
+                        Some(i) => Ok((i, None, None)),
                         None => continue,
-                    },
-                    Some("HelmRepository") => {
-                        let ns = spec
-                            .pointer("/sourceRef/namespace")
-                            .and_then(Value::as_str)
-                            .or(own_ns);
-                        let Some(repo) = spec
-                            .pointer("/sourceRef/name")
-                            .and_then(Value::as_str)
-                            .and_then(|n| helm_repos.get(n))
-                            .and_then(|all| in_namespace(all, ns))
-                        else {
-                            continue;
-                        };
-                        let Some(url) = repo.get("url").and_then(Value::as_str) else {
-                            continue;
-                        };
-                        let pointer = if v.pointer("/spec/chart/spec/chart").is_some() {
-                            "/spec/chart/spec/chart"
-                        } else {
-                            "/spec/chartRef/name"
-                        };
-                        let Some(chart_at_line) = at(pointer) else {
-                            continue;
-                        };
-                        let oci = url.starts_with("oci://")
-                            || repo.get("type").and_then(Value::as_str) == Some("oci");
-                        let version = spec.get("version").and_then(Value::as_str).unwrap_or("*");
-                        let ask = RemoteAsk {
-                            repo: url,
-                            chart,
-                            version,
-                            at: chart_at_line,
-                        };
-                        if oci {
-                            // Not pulled yet; said only when the network is on.
-                            if online {
-                                unpulled.push(Warning {
-                                rule: "remote-failed",
-                                message: format!(
-                                    "chart `{chart}` from OCI registry `{url}` is not rendered: \
-                                     kubegate pulls charts from HTTP chart repositories only, \
-                                     not yet from OCI registries"
-                                ),
-                                origin: chart_at_line,
-                            });
-                            }
-                            continue;
-                        }
-                        match remote(ask) {
-                            None => continue,
-                            Some(Err(w)) => {
-                                unpulled.push(w);
-                                continue;
-                            }
-                            Some(Ok((i, dir))) => (i, Some(dir), Some(chart_at_line)),
-                        }
                     }
-                    _ => continue,
-                };
+                }
+                (Some("HelmRepository"), Some(chart), _, Some(line)) => {
+                    let Some(spec) = &spec else { continue };
+                    let ns = spec
+                        .pointer("/sourceRef/namespace")
+                        .and_then(Value::as_str)
+                        .or(own_ns);
+                    let Some(repo) = spec
+                        .pointer("/sourceRef/name")
+                        .and_then(Value::as_str)
+                        .and_then(|n| helm_repos.get(n))
+                        .and_then(|all| in_namespace(all, ns))
+                    else {
+                        continue;
+                    };
+                    let Some(url) = repo.get("url").and_then(Value::as_str) else {
+                        continue;
+                    };
+                    let version = spec.get("version").and_then(Value::as_str).unwrap_or("*");
+                    let oci = url.starts_with("oci://")
+                        || repo.get("type").and_then(Value::as_str) == Some("oci");
+                    let from = if oci {
+                        Where::Oci {
+                            reference: format!("{}/{chart}", url.trim_end_matches('/')),
+                            want: Want::Version(version.to_owned()),
+                        }
+                    } else {
+                        Where::Repository {
+                            url: url.to_owned(),
+                            chart: chart.to_owned(),
+                            version: version.to_owned(),
+                        }
+                    };
+                    Err((from, line))
+                }
+                (None, None, Some(repo), Some(line)) => {
+                    let Some(url) = repo.get("url").and_then(Value::as_str) else {
+                        continue;
+                    };
+                    let r = |k: &str| repo.pointer(&format!("/ref/{k}")).and_then(Value::as_str);
+                    // source-controller: a digest, else a semver range, else a tag.
+                    let want = match (r("digest"), r("semver"), r("tag")) {
+                        (Some(d), _, _) => Want::Digest(d.to_owned()),
+                        (None, Some(range), _) => Want::Version(range.to_owned()),
+                        (None, None, tag) => Want::Tag(tag.unwrap_or("latest").to_owned()),
+                    };
+                    let from = Where::Oci {
+                        reference: url.to_owned(),
+                        want,
+                    };
+                    Err((from, line))
+                }
+                _ => continue,
+            };
+            let (i, chart_dir, remote_at) = match ask {
+                Ok(local) => local,
+                Err((from, line)) => match remote(RemoteAsk { from, at: line }) {
+                    None => continue,
+                    Some(Err(w)) => {
+                        unpulled.push(w);
+                        continue;
+                    }
+                    Some(Ok((i, dir))) => (i, Some(dir), Some(line)),
+                },
+            };
             let target = text("/spec/targetNamespace");
             let release = text("/spec/releaseName").map_or_else(
                 || match target {
@@ -260,7 +289,8 @@ pub(super) fn renderings(
             // Relative to the GitRepository's root, or to the pulled chart's.
             let values_root = chart_dir.as_deref().unwrap_or(&files.confine);
             let values_files: Vec<Source> = spec
-                .get("valuesFiles")
+                .as_ref()
+                .and_then(|s| s.get("valuesFiles"))
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
@@ -333,29 +363,31 @@ pub(super) fn renderings(
                             let Some(chart_line) = at(&format!("{pointer}/chart")) else {
                                 continue;
                             };
-                            // Argo CD names an OCI registry without a scheme (or with `oci://`).
-                            if !(url.starts_with("https://") || url.starts_with("http://")) {
-                                if online {
-                                    unpulled.push(Warning {
-                                        rule: "remote-failed",
-                                        message: format!(
-                                            "chart `{chart}` from OCI registry `{url}` is not \
-                                         rendered: kubegate pulls charts from HTTP chart \
-                                         repositories only, not yet from OCI registries"
-                                        ),
-                                        origin: chart_line,
-                                    });
-                                }
-                                continue;
-                            }
                             let version = src
                                 .get("targetRevision")
                                 .and_then(Value::as_str)
-                                .unwrap_or("*");
+                                .unwrap_or("*")
+                                .to_owned();
+                            // Argo CD names an OCI registry without a scheme (or `oci://`).
+                            let from = if url.starts_with("https://") || url.starts_with("http://")
+                            {
+                                Where::Repository {
+                                    url: url.to_owned(),
+                                    chart: chart.to_owned(),
+                                    version,
+                                }
+                            } else {
+                                let url = url.strip_prefix("oci://").unwrap_or(url);
+                                Where::Oci {
+                                    reference: format!(
+                                        "oci://{}/{chart}",
+                                        url.trim_end_matches('/')
+                                    ),
+                                    want: Want::Version(version),
+                                }
+                            };
                             match remote(RemoteAsk {
-                                repo: url,
-                                chart,
-                                version,
+                                from,
                                 at: chart_line,
                             }) {
                                 None => continue,

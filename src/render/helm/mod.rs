@@ -146,14 +146,40 @@ struct Rendering {
 /// A chart pulled: its index among the run's charts and its directory, or why not.
 type Pulled = Result<(usize, PathBuf), crate::fetch::Error>;
 
-/// A chart a GitOps object names in a chart repository, to pull.
-pub(super) struct RemoteAsk<'a> {
-    pub repo: &'a str,
-    pub chart: &'a str,
-    /// A version or a constraint, as written (empty: `*`).
-    pub version: &'a str,
+/// A chart a GitOps object names outside the repository, to pull.
+pub(super) struct RemoteAsk {
+    pub from: Where,
     /// The line naming the chart.
     pub at: Origin,
+}
+
+/// Where a chart is pulled from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) enum Where {
+    /// A chart repository (`index.yaml`): `version` a version or a constraint as written.
+    Repository {
+        url: String,
+        chart: String,
+        version: String,
+    },
+    /// An OCI registry: `oci://host/path/chart`.
+    Oci {
+        reference: String,
+        want: crate::fetch::oci::Want,
+    },
+}
+
+impl std::fmt::Display for Where {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Where::Repository {
+                url,
+                chart,
+                version,
+            } => write!(f, "chart `{chart}` ({version}) from `{}`", url.trim()),
+            Where::Oci { reference, want } => write!(f, "chart `{}` ({want})", reference.trim()),
+        }
+    }
 }
 
 /// What [`RemoteAsk`] gets: `None` when the network is off (nothing renders, as offline),
@@ -245,17 +271,25 @@ pub fn render(dirs: Vec<PathBuf>, objects: &[PathBuf], files: Files, opts: &Opti
     // Charts GitOps objects pull from chart repositories, each pulled once.
     let local = charts.len();
     let mut pulled: Vec<Chart> = Vec::new();
-    let mut asked: HashMap<(String, String, String), Pulled> = HashMap::new();
-    let mut remote = |ask: RemoteAsk<'_>| -> RemoteAnswer {
+    let mut asked: HashMap<Where, Pulled> = HashMap::new();
+    let mut remote = |ask: RemoteAsk| -> RemoteAnswer {
         let net = opts.network.as_ref()?;
-        let key = (
-            ask.repo.to_owned(),
-            ask.chart.to_owned(),
-            ask.version.to_owned(),
-        );
-        let answer = asked.entry(key).or_insert_with(|| {
-            let p = crate::fetch::chart::pull(net, ask.repo, ask.chart, ask.version)?;
-            let label = format!("{} {} from {}", p.name, p.version, ask.repo.trim());
+        let answer = asked.entry(ask.from.clone()).or_insert_with(|| {
+            let (p, from) = match &ask.from {
+                Where::Repository {
+                    url,
+                    chart,
+                    version,
+                } => (
+                    crate::fetch::chart::pull(net, url, chart, version)?,
+                    url.trim(),
+                ),
+                Where::Oci { reference, want } => (
+                    crate::fetch::oci::pull(net, reference, want)?,
+                    reference.trim(),
+                ),
+            };
+            let label = format!("{} {} from {from}", p.name, p.version);
             files.add_remote(&p.dir, &label, ask.at);
             let dir = p.dir.canonicalize().unwrap_or(p.dir);
             pulled.push(read_chart(&dir, &files));
@@ -266,26 +300,11 @@ pub fn render(dirs: Vec<PathBuf>, objects: &[PathBuf], files: Files, opts: &Opti
                 crate::fetch::Error::Refused(_) => "remote-refused",
                 crate::fetch::Error::Failed(_) => "remote-failed",
             },
-            message: format!(
-                "chart `{}` ({}) from `{}` is not rendered: {e}",
-                ask.chart,
-                if ask.version.is_empty() {
-                    "*"
-                } else {
-                    ask.version
-                },
-                ask.repo.trim()
-            ),
+            message: format!("{} is not rendered: {e}", ask.from),
             origin: ask.at,
         }))
     };
-    let (gitops, unpulled) = gitops::renderings(
-        &charts,
-        objects,
-        &files,
-        opts.network.is_some(),
-        &mut remote,
-    );
+    let (gitops, unpulled) = gitops::renderings(&charts, objects, &files, &mut remote);
     renderings.extend(gitops);
     charts.extend(pulled);
     for w in unpulled {
