@@ -1128,6 +1128,83 @@ fn a_remote_git_base_is_rendered_and_reported_at_its_resources_entry() {
     assert!(of_rule(&offline, "KG101").is_empty());
 }
 
+/// In CI the allowed hosts come from the merge request's base: a merge request that adds
+/// its own host to `.kubegate.yaml` fetches nothing (the base's configuration has none) and
+/// is told its configuration change was not used; once the base allows the host, it is.
+#[test]
+fn a_merge_request_cannot_allow_a_host_of_its_own() {
+    let server = Server::start();
+    let _repo = git_repository(&server);
+    let dir = overlay(&server.url("/git/base.git//deploy?ref=v1.0.0"));
+    let d = dir.path();
+    let config = format!("network:\n  allowHosts: [\"{}\"]\n", server.allow());
+    common::git(d, &["init", "-q", "-b", "main"]);
+    common::git(d, &["add", "-A"]);
+    common::git(d, &["commit", "-q", "-m", "base"]);
+    common::git(d, &["checkout", "-q", "-b", "feature"]);
+    std::fs::write(d.join(".kubegate.yaml"), &config).unwrap();
+    common::git(d, &["add", "-A"]);
+    common::git(d, &["commit", "-q", "-m", "allow my host"]);
+    let cache = tempfile::tempdir().unwrap();
+    let in_ci = || {
+        let out = Command::new(env!("CARGO_BIN_EXE_kubegate"))
+            .args(["check", ".", "--base", "main", "-f", "json", "--cache-dir"])
+            .arg(cache.path())
+            .current_dir(d)
+            .env("GITHUB_ACTIONS", "true")
+            .env_remove("GITHUB_STEP_SUMMARY")
+            .env_remove("GITHUB_EVENT_PATH")
+            .env_remove("GITHUB_BASE_REF")
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                format!(
+                    "{}:{} {}",
+                    f["file"].as_str().unwrap(),
+                    f["line"],
+                    f["rule"].as_str().unwrap()
+                )
+            })
+            .collect::<Vec<String>>()
+    };
+    let found = in_ci();
+    assert!(
+        server.hits().is_empty(),
+        "nothing fetched: {:?}",
+        server.hits()
+    );
+    assert!(
+        found.contains(&"kustomization.yaml:4 kustomize-remote".to_owned()),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&".kubegate.yaml:1 policy-changed".to_owned()),
+        "{found:?}"
+    );
+    assert!(!found.iter().any(|f| f.ends_with("KG101")), "{found:?}");
+    // The base allows it: fetched, and the base's objects checked.
+    common::git(d, &["checkout", "-q", "main"]);
+    std::fs::write(d.join(".kubegate.yaml"), &config).unwrap();
+    common::git(d, &["add", "-A"]);
+    common::git(d, &["commit", "-q", "-m", "allow the host"]);
+    common::git(d, &["checkout", "-q", "-b", "feature2"]);
+    std::fs::write(d.join("notes.txt"), "x\n").unwrap();
+    common::git(d, &["add", "-A"]);
+    common::git(d, &["commit", "-q", "-m", "notes"]);
+    let found = in_ci();
+    assert!(
+        found.contains(&"kustomization.yaml:4 KG101".to_owned()),
+        "{found:?}"
+    );
+    assert!(!server.hits().is_empty());
+}
+
 /// A single file over HTTP (kustomize's other remote form), a host that is not allowed,
 /// and a Git reference that does not exist: each at the entry's line.
 #[test]

@@ -367,7 +367,17 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
             }
             _ => None,
         };
-        gate_files.extend(rel);
+        // A configuration the merge request adds is the gate's file too: unused, and said.
+        match rel {
+            Some(rel) => gate_files.push(rel),
+            None => gate_files.extend(match &args.config {
+                Some(p) => repo.relative(p).into_iter().collect::<Vec<_>>(),
+                None => config::FILE_NAMES
+                    .iter()
+                    .filter_map(|n| repo.relative(Path::new(n)))
+                    .collect(),
+            }),
+        }
         base_files = Some(files);
         loaded
     } else {
