@@ -1024,6 +1024,17 @@ fn git_repository(server: &Server) -> tempfile::TempDir {
     )
     .unwrap();
     std::fs::write(work.join("deploy/deployment.yaml"), BASE_DEPLOYMENT).unwrap();
+    // 100 kB that do not compress, for the size limit.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let noise: Vec<u8> = (0..100_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    std::fs::write(work.join("noise.bin"), noise).unwrap();
     common::git(&work, &["init", "-q", "-b", "main"]);
     common::git(&work, &["add", "-A"]);
     common::git(&work, &["commit", "-q", "-m", "base"]);
@@ -1241,6 +1252,17 @@ fn remote_files_refusals_and_failures_are_at_the_entry() {
     assert_eq!(failed.len(), 1, "{}", listing(&r.findings));
     assert!(
         failed[0].message.contains("git fetch"),
+        "{}",
+        failed[0].message
+    );
+    // A repository larger than --max-file-size is stopped.
+    let dir = overlay(&server.url("/git/base.git//deploy?ref=v1.0.0"));
+    let small = ["--allow-host", &server.allow(), "--max-file-size", "50000"];
+    let r = check_with(dir.path(), None, cache.path(), &small);
+    let failed = of_rule(&r, "remote-failed");
+    assert_eq!(failed.len(), 1, "{}", listing(&r.findings));
+    assert!(
+        failed[0].message.contains("larger than 50000 bytes"),
         "{}",
         failed[0].message
     );

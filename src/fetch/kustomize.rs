@@ -227,7 +227,15 @@ fn checkout(net: &Network, repo: &Url, git_ref: Option<&str>) -> Result<PathBuf,
     // Plain http only when the URL says it (and a rule allows it: checked above).
     let http = repo.scheme() == "http";
     let result = (|| {
-        git(tmp.path(), &["init", "-q"], deadline, http)?;
+        let max = net.max_bytes;
+        // No template: no sample hooks, nothing but what is fetched.
+        git(
+            tmp.path(),
+            &["init", "-q", "--template="],
+            deadline,
+            http,
+            max,
+        )?;
         git(
             tmp.path(),
             &[
@@ -241,12 +249,14 @@ fn checkout(net: &Network, repo: &Url, git_ref: Option<&str>) -> Result<PathBuf,
             ],
             deadline,
             http,
+            max,
         )?;
         git(
             tmp.path(),
             &["checkout", "-q", "--detach", "FETCH_HEAD"],
             deadline,
             http,
+            max,
         )?;
         // Only the files are needed; no history, nothing git would run later.
         std::fs::remove_dir_all(tmp.path().join(".git")).map_err(|e| e.to_string())
@@ -274,8 +284,9 @@ fn checkout(net: &Network, repo: &Url, git_ref: Option<&str>) -> Result<PathBuf,
 }
 
 /// Runs `git args` in `dir`, confined: only the allowed protocols, no redirects, no
-/// credentials or prompts, no configuration but its own, stopped at `deadline`.
-fn git(dir: &Path, args: &[&str], deadline: Instant, http: bool) -> Result<(), String> {
+/// credentials or prompts, no configuration but its own, stopped at `deadline` or once
+/// `dir` holds more than `max` bytes.
+fn git(dir: &Path, args: &[&str], deadline: Instant, http: bool, max: u64) -> Result<(), String> {
     let mut cmd = Command::new("git");
     cmd.args([
         "-c",
@@ -324,11 +335,19 @@ fn git(dir: &Path, args: &[&str], deadline: Instant, http: bool) -> Result<(), S
         }
         buf
     });
+    let mut too_large = false;
+    let mut polls = 0u32;
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break Some(status),
             Ok(None) if Instant::now() < deadline => {}
             Ok(None) | Err(_) => break None,
+        }
+        polls += 1;
+        // What it has written so far, every quarter of a second.
+        if polls.is_multiple_of(25) && size_of(dir, 0) > max {
+            too_large = true;
+            break None;
         }
         std::thread::sleep(Duration::from_millis(10));
     };
@@ -337,6 +356,11 @@ fn git(dir: &Path, args: &[&str], deadline: Instant, http: bool) -> Result<(), S
         let _ = child.wait();
     }
     let err = err.join().unwrap_or_default();
+    if too_large || (status.is_some() && size_of(dir, 0) > max) {
+        return Err(format!(
+            "the repository is larger than {max} bytes (--max-file-size)"
+        ));
+    }
     match status {
         None => Err("no answer within the fetch timeout (--fetch-timeout)".into()),
         Some(s) if !s.success() => {
@@ -350,6 +374,21 @@ fn git(dir: &Path, args: &[&str], deadline: Instant, http: bool) -> Result<(), S
         }
         Some(_) => Ok(()),
     }
+}
+
+/// The bytes of the files under `dir` (links not followed; 32 levels at most).
+fn size_of(dir: &Path, depth: usize) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() && depth < 32 => size_of(&e.path(), depth + 1),
+            Ok(t) if t.is_file() => e.metadata().map_or(0, |m| m.len()),
+            _ => 0,
+        })
+        .sum()
 }
 
 fn short_hash(s: &str) -> String {

@@ -401,6 +401,31 @@ mod tests {
     }
 
     #[test]
+    fn fetched_urls_and_reasons_stay_data() {
+        let fetched = [crate::fetch::Fetch {
+            url: "https://x.example/<img src=x>|`@someone`".into(),
+            outcome: "failed",
+            bytes: 0,
+            detail: Some("bad\n## forged heading | cell".into()),
+        }];
+        let mut out = Vec::new();
+        render_fetched(&fetched, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.contains("<img"), "{text}");
+        assert!(!text.contains("\n## forged"), "{text}");
+        let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("| ")).collect();
+        assert_eq!(rows.len(), 2, "{text}");
+        assert_eq!(
+            rows[1].matches(" | ").count(),
+            3,
+            "one row of four cells: {text}"
+        );
+        let mut none = Vec::new();
+        render_fetched(&[], &mut none).unwrap();
+        assert!(none.is_empty());
+    }
+
+    #[test]
     fn escape_makes_hostile_text_inert() {
         assert_eq!(escape("a|b"), "a\\|b");
         assert_eq!(escape("a\\|b"), "a\\\\\\|b");
