@@ -24,14 +24,14 @@ pub struct Version {
 
 impl Version {
     pub fn parse(s: &str) -> Option<Self> {
-        static RE: OnceLock<Regex> = OnceLock::new();
+        static RE: OnceLock<Option<Regex>> = OnceLock::new();
         let re = RE.get_or_init(|| {
             Regex::new(
                 r"^v?([0-9]+)(\.[0-9]+)?(\.[0-9]+)?(-([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?(\+([0-9A-Za-z\-]+(\.[0-9A-Za-z\-]+)*))?$",
             )
-            .expect("a valid regular expression")
+            .ok()
         });
-        let m = re.captures(s.trim())?;
+        let m = re.as_ref()?.captures(s.trim())?;
         let num = |i: usize| -> Option<u64> {
             match m.get(i) {
                 None => Some(0),
@@ -131,19 +131,21 @@ struct Res {
     valid: Regex,
 }
 
-fn res() -> &'static Res {
-    static RES: OnceLock<Res> = OnceLock::new();
+/// The grammar, compiled once (`None` only if the patterns below did not compile).
+fn res() -> Option<&'static Res> {
+    static RES: OnceLock<Option<Res>> = OnceLock::new();
     RES.get_or_init(|| {
-        let re = |s: String| Regex::new(&s).expect("a valid regular expression");
-        Res {
-            one: re(format!(r"^\s*({OPS})\s*({CV})\s*$")),
-            range: re(format!(r"\s*({CV})\s+-\s+({CV})\s*")),
-            find: re(format!(r"({OPS})\s*({CV})")),
+        let re = |s: String| Regex::new(&s).ok();
+        Some(Res {
+            one: re(format!(r"^\s*({OPS})\s*({CV})\s*$"))?,
+            range: re(format!(r"\s*({CV})\s+-\s+({CV})\s*"))?,
+            find: re(format!(r"({OPS})\s*({CV})"))?,
             valid: re(format!(
                 r"^(\s*({OPS})\s*({CV})\s*)((?:\s+|,\s*)({OPS})\s*({CV})\s*)*$"
-            )),
-        }
+            ))?,
+        })
     })
+    .as_ref()
 }
 
 fn is_x(s: &str) -> bool {
@@ -152,7 +154,7 @@ fn is_x(s: &str) -> bool {
 
 impl Constraint {
     pub fn parse(text: &str) -> Result<Self, String> {
-        let r = res();
+        let r = res().ok_or_else(|| "the constraint grammar did not compile".to_owned())?;
         // `a - b` → `>= a, <= b`.
         let mut rewritten = text.to_owned();
         for c in r.range.captures_iter(text) {
@@ -205,7 +207,7 @@ fn parse_one(s: &str) -> Option<Comparator> {
             patch_dirty: false,
         });
     }
-    let m = res().one.captures(s)?;
+    let m = res()?.one.captures(s)?;
     let op = match m.get(1).map_or("", |g| g.as_str()) {
         "" | "=" => Op::TildeOrEqual,
         "!=" => Op::NotEqual,
