@@ -915,10 +915,10 @@ spec:
         ),
     )
     .unwrap();
-    // A HelmRelease whose chartRef names an OCIRepository pinned by the digest of 6.4.0's
-    // manifest.
+    // A HelmRelease whose chartRef names an OCIRepository (in a file of its own) pinned by
+    // the digest of 6.4.0's manifest.
     std::fs::write(
-        repo.path().join("pinned.yaml"),
+        repo.path().join("oci-repository.yaml"),
         format!(
             "apiVersion: source.toolkit.fluxcd.io/v1
 kind: OCIRepository
@@ -928,8 +928,15 @@ spec:
   url: oci://{}/charts/podinfo
   ref:
     digest: sha256:{}
----
-apiVersion: helm.toolkit.fluxcd.io/v2
+",
+            server.addr,
+            sha256(manifest_of(&podinfo("6.4.0")).as_bytes())
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        repo.path().join("pinned.yaml"),
+        "apiVersion: helm.toolkit.fluxcd.io/v2
 kind: HelmRelease
 metadata:
   name: pinned
@@ -941,9 +948,6 @@ spec:
     securityContext:
       privileged: true
 ",
-            server.addr,
-            sha256(manifest_of(&podinfo("6.4.0")).as_bytes())
-        ),
     )
     .unwrap();
     let cache = tempfile::tempdir().unwrap();
@@ -968,7 +972,7 @@ spec:
         "{}",
         privileged[1].2
     );
-    assert_eq!((privileged[2].0, privileged[2].1), ("pinned.yaml", 20));
+    assert_eq!((privileged[2].0, privileged[2].1), ("pinned.yaml", 11));
     assert!(
         privileged[2].2.contains("podinfo sha256:"),
         "{}",

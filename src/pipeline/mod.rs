@@ -776,6 +776,8 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
                     if [
                         &b"HelmRelease"[..],
                         b"HelmRepository",
+                        b"HelmChart",
+                        b"OCIRepository",
                         b"Application",
                         b"ConfigMap",
                         b"Secret",
