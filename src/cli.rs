@@ -46,6 +46,24 @@ pub enum Command {
     Render(RenderArgs),
     /// List the CRDs embedded in kubegate (kind, group, versions served, project, version)
     Crds,
+    /// Run Gatekeeper test suites (gator's `Suite` files) with kubegate's Gatekeeper engine
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Suite files, or directories searched recursively for them (default `.`); other YAML
+    /// files are skipped
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<std::path::PathBuf>,
+
+    /// Only the tests and cases whose `test/case` name matches this regular expression
+    #[arg(long, value_name = "REGEX")]
+    pub run: Option<String>,
+
+    /// Print every case, not only the failing ones
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Args)]
@@ -82,6 +100,11 @@ pub struct RulesArgs {
     /// partly; exits 1 when none does
     #[arg(long, value_name = "ID")]
     pub equivalent: Option<String>,
+
+    /// List the admission policies (ValidatingAdmissionPolicy, Gatekeeper, Kyverno) found
+    /// in these files and directories instead, each with the file and line it comes from
+    #[arg(long, value_name = "PATH", num_args = 1.., conflicts_with = "equivalent")]
+    pub admission: Vec<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -348,6 +371,9 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => crate::pipeline::run_check(&args),
         Command::Rules(args) => match &args.equivalent {
+            _ if !args.admission.is_empty() => {
+                crate::rules::admission(&args.admission, args.format)
+            }
             Some(id) => crate::rules::equivalent(id, args.format),
             None => crate::rules::list(args.format),
         },
@@ -358,6 +384,9 @@ pub fn main() -> ExitCode {
             !args.load_restrictor_none,
         ),
         Command::Crds => crate::schema::embedded::print_listing(),
+        Command::Verify(args) => {
+            crate::admission::verify::command(&args.paths, args.run.as_deref(), args.verbose)
+        }
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -6,6 +6,7 @@
 //! the repository is read through [`read`] (regular files only, bounded, never blocking);
 //! [`parse`] reads YAML as the tool that deploys it does ([`parse::Reader`]).
 
+pub mod admission;
 pub mod changes;
 pub mod check;
 pub mod cli;

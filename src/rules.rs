@@ -34,6 +34,110 @@ pub fn list(format: RulesFormat) -> anyhow::Result<u8> {
     Ok(EXIT_CLEAN)
 }
 
+/// `kubegate rules --admission PATH…`: the admission policies found in the YAML and JSON
+/// files under `paths` (as `kubegate check` finds them: ignore files honoured), each with its
+/// rule id, engine and place, then what keeps any of them from running. Exit 0, or 1 when a
+/// policy has a problem the cluster would refuse (`admission-invalid`).
+pub fn admission(paths: &[std::path::PathBuf], format: RulesFormat) -> anyhow::Result<u8> {
+    let limits = crate::parse::Limits::default();
+    let mut files = Vec::new();
+    for path in paths {
+        if !path.exists() {
+            anyhow::bail!("{}: no such file or directory", path.display());
+        }
+        let mut found: Vec<std::path::PathBuf> = ignore::WalkBuilder::new(path)
+            .build()
+            .flatten()
+            .map(ignore::DirEntry::into_path)
+            .filter(|p| {
+                p.is_file()
+                    && p.extension()
+                        .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
+            })
+            .collect();
+        found.sort();
+        for p in found {
+            let Ok(bytes) = crate::read::read(&p, limits.max_file_size) else {
+                continue;
+            };
+            if !crate::admission::may_hold_policy(&bytes) {
+                continue;
+            }
+            let decoded = crate::parse::decode(&bytes);
+            if decoded.binary {
+                continue;
+            }
+            let shown = p.to_string_lossy().replace('\\', "/");
+            files.push(crate::check::admission::PolicyFile {
+                file: shown.strip_prefix("./").unwrap_or(&shown).into(),
+                text: decoded.text.as_ref().into(),
+                reader: crate::parse::Reader::Kubectl,
+            });
+        }
+    }
+    let listed = crate::check::admission::list(&files, &limits);
+    let out = match format {
+        RulesFormat::Json => {
+            let policies: Vec<serde_json::Value> = listed
+                .policies
+                .iter()
+                .map(|p| {
+                    serde_json::json!({
+                        "rule": p.rule, "engine": p.engine, "file": &*p.file, "line": p.line,
+                    })
+                })
+                .collect();
+            let problems: Vec<serde_json::Value> = listed
+                .problems
+                .iter()
+                .map(|f| {
+                    serde_json::json!({
+                        "rule": f.rule, "severity": f.severity, "message": f.message,
+                        "file": &*f.file, "line": f.start.line,
+                    })
+                })
+                .collect();
+            serde_json::to_string_pretty(&serde_json::json!({
+                "policies": policies, "problems": problems,
+            }))? + "\n"
+        }
+        RulesFormat::Text | RulesFormat::Markdown => {
+            let mut s = String::new();
+            for p in &listed.policies {
+                writeln!(
+                    s,
+                    "{:<56} {:<26} {}:{}",
+                    crate::report::one_line(&p.rule),
+                    p.engine,
+                    crate::report::one_line(&p.file),
+                    p.line
+                )?;
+            }
+            for f in &listed.problems {
+                writeln!(
+                    s,
+                    "{}:{}: {}[{}] {}",
+                    crate::report::one_line(&f.file),
+                    f.start.line,
+                    f.severity,
+                    f.rule,
+                    crate::report::one_line(&f.message)
+                )?;
+            }
+            s
+        }
+    };
+    print!("{out}");
+    if listed.policies.is_empty() && listed.problems.is_empty() {
+        crate::cli::diag("kubegate: no admission policy found");
+    }
+    let invalid = listed
+        .problems
+        .iter()
+        .any(|f| f.rule == "admission-invalid");
+    Ok(if invalid { EXIT_FINDINGS } else { EXIT_CLEAN })
+}
+
 /// `kubegate rules --equivalent ID`: the rules covering the check `id` of a peer tool, with
 /// how closely. Exit 0 when one does, 1 when none does.
 pub fn equivalent(id: &str, format: RulesFormat) -> anyhow::Result<u8> {

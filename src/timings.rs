@@ -28,12 +28,14 @@ pub enum Stage {
     Rules,
     UserPolicies,
     Render,
+    /// Loading the admission policies of the run and evaluating them.
+    Admission,
     /// Comparing with the merge request's base and judging the change.
     Changes,
     Report,
 }
 
-const STAGES: [Stage; 11] = [
+const STAGES: [Stage; 12] = [
     Stage::Discover,
     Stage::Read,
     Stage::Parse,
@@ -43,6 +45,7 @@ const STAGES: [Stage; 11] = [
     Stage::Rules,
     Stage::UserPolicies,
     Stage::Render,
+    Stage::Admission,
     Stage::Changes,
     Stage::Report,
 ];
@@ -59,6 +62,7 @@ impl Stage {
             Stage::Rules => "rules",
             Stage::UserPolicies => "user policies",
             Stage::Render => "render",
+            Stage::Admission => "admission",
             Stage::Changes => "merge request",
             Stage::Report => "report",
         }

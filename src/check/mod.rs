@@ -1,6 +1,7 @@
 //! The pipeline: read → parse → validate each input in parallel, then sort the findings.
 //! [`rendered`] checks the objects kustomize renders, with the same checks.
 
+pub mod admission;
 pub mod rendered;
 
 use std::collections::{BTreeMap, HashSet};
@@ -45,6 +46,8 @@ pub struct Options<'a> {
     /// The objects of the changed files at the merge request's base, for the transition
     /// rules of CRDs; `None` outside a merge request.
     pub old: Option<&'a crate::mr::OldObjects>,
+    /// Keep every object for the admission policies of the run ([`admission`]).
+    pub admission: bool,
 }
 
 /// Counts over the whole run.
@@ -95,6 +98,8 @@ pub struct Outcome {
     pub pending: Vec<PendingFile>,
     /// What the run asked of the network (`--allow-host`), sorted.
     pub fetched: Vec<crate::fetch::Fetch>,
+    /// The objects of the files, for the admission policies (with [`Options::admission`]).
+    pub admission: Vec<admission::AdmissionFile>,
 }
 
 /// A `CustomResourceDefinition` found in a file or rendered: what [`Crds`] needs of it,
@@ -322,6 +327,14 @@ pub fn outcome(results: Vec<FileResult>, opts: &Options<'_>) -> Outcome {
         }
         out.findings.extend(r.findings);
         out.crds.extend(r.crds);
+        if !r.admission.is_empty() {
+            out.admission.push(admission::AdmissionFile {
+                file: r.file.clone(),
+                text: r.source.clone(),
+                reader: r.reader,
+                objects: std::mem::take(&mut r.admission),
+            });
+        }
         if !r.pending.is_empty() {
             out.pending.push(PendingFile {
                 file: r.file,
@@ -658,6 +671,8 @@ pub struct FileResult {
     crds: Vec<FoundCrd>,
     /// Its documents that hold custom resources, with them.
     pending: Vec<(Document, Waiting)>,
+    /// Its objects, for the admission policies.
+    admission: Vec<admission::AdmissionObject>,
 }
 
 /// Files at least this large are parsed ahead ([`parse_ahead`]): the small ones are
@@ -743,6 +758,7 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
                 reader: Reader::Kubectl,
                 crds: Vec::new(),
                 pending: Vec::new(),
+                admission: Vec::new(),
             };
         }
     };
@@ -755,6 +771,7 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
     let mut inventory = Vec::new();
     let mut crds = Vec::new();
     let mut pending = Vec::new();
+    let mut objects = Vec::new();
     // A file a kustomization lists is read as kustomize reads it; any other may be applied
     // as it is (kubectl, Argo CD) or through a generated kustomization (Flux).
     let reader = opts.kustomize.reader_of(&file);
@@ -819,6 +836,7 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
                 inventory: &mut inventory,
                 crds: &mut crds,
                 stats: &mut stats,
+                admission: &mut objects,
             };
             check_documents(&mut ctx, 0..docs.len(), &docs_of, engines, opts, &mut found);
         } else {
@@ -845,12 +863,14 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
                             let mut part = FileCtx::new(file.clone(), text.clone());
                             part.src.lines = Some(lines.clone());
                             let (mut w, mut inv, mut c) = (Vec::new(), Vec::new(), Vec::new());
+                            let mut adm = Vec::new();
                             let mut st = Stats::default();
                             let mut found = Checked {
                                 waiting: &mut w,
                                 inventory: &mut inv,
                                 crds: &mut c,
                                 stats: &mut st,
+                                admission: &mut adm,
                             };
                             check_documents(
                                 &mut part,
@@ -860,7 +880,7 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
                                 opts,
                                 &mut found,
                             );
-                            mine.push((di, (part.findings, w, inv, c, st)));
+                            mine.push((di, (part.findings, w, inv, c, st, adm)));
                         }
                         done.lock()
                             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -873,7 +893,8 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             parts.sort_unstable_by_key(|(di, _)| *di);
             let parts = parts.into_iter().map(|(_, part)| part);
-            for (findings, w, inv, c, st) in parts {
+            for (findings, w, inv, c, st, adm) in parts {
+                objects.extend(adm);
                 ctx.findings.extend(findings);
                 waiting.extend(w);
                 inventory.extend(inv);
@@ -897,7 +918,11 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
         }
     }
     let keep = opts.keep_sources && !ctx.findings.is_empty();
-    let source = if combined.is_some() || !inventory.is_empty() || !pending.is_empty() {
+    let source = if combined.is_some()
+        || !inventory.is_empty()
+        || !pending.is_empty()
+        || !objects.is_empty()
+    {
         text.clone()
     } else {
         "".into()
@@ -913,6 +938,7 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
         reader,
         crds,
         pending,
+        admission: objects,
     }
 }
 
@@ -931,6 +957,7 @@ struct Checked<'a> {
     inventory: &'a mut Vec<InventoryObject>,
     crds: &'a mut Vec<FoundCrd>,
     stats: &'a mut Stats,
+    admission: &'a mut Vec<admission::AdmissionObject>,
 }
 
 /// Files smaller than this are checked on one thread: the engines each thread clones cost
@@ -983,6 +1010,7 @@ fn check_documents(
             &mut Found {
                 crds: out.crds,
                 custom: &mut custom,
+                admission: opts.admission.then_some((&mut *out.admission, di)),
             },
         );
         if !custom.is_empty() {
@@ -1004,6 +1032,7 @@ fn check_documents(
                 &mut Found {
                     crds: &mut ignored,
                     custom: &mut custom,
+                    admission: None,
                 },
             );
             if !custom.is_empty() {
@@ -1018,6 +1047,8 @@ fn check_documents(
 struct Found<'a> {
     crds: &'a mut Vec<FoundCrd>,
     custom: &'a mut Waiting,
+    /// Where the objects go for the admission policies, with the document's index.
+    admission: Option<(&'a mut Vec<admission::AdmissionObject>, usize)>,
 }
 
 /// Checks one document: user policies, then each object with the schemas, the built-in
@@ -1098,6 +1129,14 @@ fn check_document(
     for (oi, obj) in objects.iter().enumerate() {
         if let Some(stats) = stats.as_deref_mut() {
             stats.objects += 1;
+        }
+        if let Some((kept, di)) = found.admission.as_mut() {
+            kept.push(admission::AdmissionObject {
+                value: obj.value.clone(),
+                document: *di,
+                prefix: obj.prefix(),
+                object: object_ref(obj),
+            });
         }
         let start = if single {
             doc_start

@@ -69,7 +69,7 @@ fn finding_at_origin(
 /// Moves a finding placed in something fetched from the network (a chart, a remote base)
 /// to the line of the repository that asked for it (`at` for a chart's rendering, else
 /// where the files were fetched for): their file and line go into the message.
-fn relocate_remote(
+pub(crate) fn relocate_remote(
     f: &mut Finding,
     at: Option<Origin>,
     files: &Files,
@@ -301,7 +301,7 @@ struct Checked {
     )>,
 }
 
-fn text_of(files: &Files, display: &str) -> Option<Arc<str>> {
+pub(crate) fn text_of(files: &Files, display: &str) -> Option<Arc<str>> {
     (0..files.len() as FileId)
         .map(|id| files.get(id))
         .find(|f| &*f.display == display)
@@ -537,7 +537,7 @@ fn evaluate_inventory(
 
 /// One finding per place and problem: the same rule with the same message at the same
 /// span, found through several roots, becomes one finding listing them all.
-fn merge_across_roots(findings: &mut Vec<Finding>) {
+pub(crate) fn merge_across_roots(findings: &mut Vec<Finding>) {
     type Key = (Arc<str>, usize, usize, String, String);
     let mut first: HashMap<Key, usize> = HashMap::new();
     let mut kept: Vec<Finding> = Vec::with_capacity(findings.len());

@@ -612,11 +612,13 @@ pub(super) fn judge(
     helm: Option<&crate::render::helm::Stage>,
     builtins: Option<&Builtins>,
     user: Option<&UserPolicies>,
+    admission: Option<&crate::admission::Policies>,
     inline_suppressions: bool,
     pool: &rayon::ThreadPool,
 ) -> Judged {
     let transitions = crate::changes::transitions(&c.base, &c.head, &c.renames);
     let mut locate = Locator::new(mr, c, stage, helm);
+    let deletions = admission.map(|policies| deletions(policies, c, &transitions, &mut locate));
     let mut judged = crate::changes::judge::judge(
         &c.base,
         &c.head,
@@ -651,12 +653,50 @@ pub(super) fn judge(
         judged.findings.push(f);
     }
     judged.findings.extend(duplicates(c, &mut locate));
+    judged.findings.extend(deletions.into_iter().flatten());
     if let (Some(summary), Some(b)) = (summary, builtins.filter(|b| b.judges_changes())) {
         judged
             .findings
             .extend(rbac_gained(summary, b, c, &transitions, &mut locate));
     }
     judged
+}
+
+/// The admission policies of the run on each object the change deletes: a `DELETE` with
+/// the base object as `oldObject`, judged among the head's objects, placed where it was
+/// removed.
+fn deletions(
+    policies: &crate::admission::Policies,
+    c: &Compared,
+    transitions: &[crate::changes::Transition],
+    locate: &mut Locator<'_>,
+) -> Vec<Finding> {
+    use crate::admission::{Cluster, Operation, Request};
+    let cluster = Cluster::new(c.head.iter().map(|o| &o.value));
+    let mut out = Vec::new();
+    for t in transitions {
+        let (Some(b), None) = (t.base, t.head) else {
+            continue;
+        };
+        let o = &c.base[b];
+        let req = Request {
+            operation: Operation::Delete,
+            object: None,
+            old: Some(&o.value),
+        };
+        for v in policies.evaluate(&req, &cluster) {
+            if v.rule == "admission-unsupported" {
+                continue;
+            }
+            let mut f = locate.removal(o);
+            f.rule = v.rule.into();
+            f.severity = v.severity;
+            f.message = v.message;
+            f.object = Some(o.object.clone());
+            out.push(f);
+        }
+    }
+    out
 }
 
 /// An object defined twice in one file or one render: `kubectl apply` applies both, the

@@ -641,6 +641,18 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     };
     // While the rules still compile, the files to be checked as they are start parsing.
     let kustomize = check::kustomize_files(&loaded);
+    // The admission policies of the repository: read from the files that name their API
+    // groups (at the base, when policies come from there) and the --policy directories.
+    let admission_files = admission_policy_files(
+        &loaded,
+        &unchanged_manifests,
+        &policy_dirs,
+        base_files.as_ref(),
+        mr.as_ref().filter(|_| from_base),
+        &kustomize,
+        &mut gate_files,
+        limits.max_file_size,
+    );
     if let Some(loading) = &pending_builtins
         && !loading.is_finished()
     {
@@ -712,6 +724,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
             .map(|c| c.config.migration.peers())
             .unwrap_or_default(),
         combine: args.combine,
+        admission: !admission_files.is_empty(),
     };
     // kustomizations are rendered, and the files they use are checked through them.
     let select = match &cfg {
@@ -1052,6 +1065,26 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         outcome.sources.extend(rendered.sources);
     }
     outcome.stats.roots.sort();
+    // The admission policies, kept for the objects a merge request deletes.
+    let mut admission = None;
+    if opts.admission {
+        // The admission policies judge every object of the run: the files' and the renders'.
+        let mut renders: Vec<check::admission::Render<'_>> = Vec::new();
+        if let Some(s) = &stage {
+            renders.push((&s.roots, &s.files));
+        }
+        if let Some(h) = &helm_stage {
+            renders.push((&h.roots, &h.files));
+        }
+        let files = std::mem::take(&mut outcome.admission);
+        // In a merge request judged by its base, a policy the change renders is its own.
+        let (judged, policies) = pool.install(|| {
+            check::admission::judge(&admission_files, !from_base, &files, &renders, &opts)
+        });
+        outcome.findings.extend(judged.findings);
+        outcome.sources.extend(judged.sources);
+        admission = policies;
+    }
     if let Some(net) = &network {
         outcome.fetched = net.log();
     }
@@ -1096,7 +1129,8 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         // a change is new by definition, and a deletion has no line at head).
         // With every change rule disabled (`rules.disable: [change]`), nothing is judged.
         let judges = builtins.as_ref().is_some_and(|b| b.judges_changes())
-            || user.as_ref().is_some_and(|u| u.has_change_rules());
+            || user.as_ref().is_some_and(|u| u.has_change_rules())
+            || admission.is_some();
         if judges || wants_changes {
             let charts = helm_stage.as_ref().map(|h| {
                 (
@@ -1122,6 +1156,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
                         helm_stage.as_ref(),
                         builtins.as_ref(),
                         user.as_ref(),
+                        admission.as_ref(),
                         !args.no_inline_suppressions,
                         &pool,
                     )
@@ -1275,6 +1310,152 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     } else {
         EXIT_CLEAN
     })
+}
+
+/// The files the admission policies of the run are read from: the files of the run (and,
+/// under `--changed-only`, the unchanged ones) that name an admission API group, and the
+/// YAML and JSON files of the `--policy` directories. With `base` (a merge request judged by
+/// its base), a changed file is read as the base has it, a file the change adds is not
+/// read, and a file it deletes still is; each is a file of the gate (`policy-changed`).
+#[allow(clippy::too_many_arguments)]
+fn admission_policy_files(
+    loaded: &[Loaded],
+    unchanged: &[PathBuf],
+    policy_dirs: &[PathBuf],
+    base_files: Option<&BaseFiles>,
+    base: Option<&MergeRequest>,
+    kustomize: &check::KustomizeFiles,
+    gate_files: &mut Vec<String>,
+    max: u64,
+) -> Vec<check::admission::PolicyFile> {
+    use check::admission::PolicyFile;
+    let mut out = Vec::new();
+    // A file read once, though both checked and in a --policy directory: repository-relative
+    // paths in a merge request judged by its base, else canonical paths.
+    let mut seen: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let key = |display: &str, path: Option<&Path>| -> String {
+        match (base, path) {
+            (Some(mr), _) => mr.rel(display).unwrap_or_else(|| display.to_owned()),
+            (None, Some(p)) => p
+                .canonicalize()
+                .map(|c| c.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| display.to_owned()),
+            (None, None) => display.to_owned(),
+        }
+    };
+    let mut add = |display: &str, bytes: &[u8], gate_files: &mut Vec<String>| {
+        if !crate::admission::may_hold_policy(bytes) {
+            return;
+        }
+        let bytes: std::borrow::Cow<'_, [u8]> = match base {
+            Some(mr) => {
+                if let Some(rel) = mr.rel(display) {
+                    gate_files.push(rel);
+                }
+                if !mr.is_changed(display) {
+                    bytes.into()
+                } else {
+                    match mr.base_text(display) {
+                        Some((_, base)) => base.into(),
+                        // Added by the change: not a policy of the gate yet.
+                        None => return,
+                    }
+                }
+            }
+            None => bytes.into(),
+        };
+        let decoded = crate::parse::decode(&bytes);
+        if decoded.binary {
+            return;
+        }
+        out.push(PolicyFile {
+            file: display.into(),
+            text: decoded.text.as_ref().into(),
+            reader: kustomize.reader_of(display),
+        });
+    };
+    for l in loaded {
+        if let (Input::File { path, .. }, Ok(bytes)) = (&l.input, &l.bytes)
+            && seen.insert(key(l.input.display(), Some(path)))
+        {
+            add(l.input.display(), bytes, gate_files);
+        }
+    }
+    for path in unchanged {
+        let display = path.to_string_lossy();
+        if seen.insert(key(&display, Some(path)))
+            && let Ok(bytes) = crate::read::read(path, max)
+        {
+            add(&display, &bytes, gate_files);
+        }
+    }
+    if let Some(mr) = base {
+        // Deleted by the change: still in force until it merges.
+        for (rel, oid) in &mr.changes.deleted {
+            if let Ok(bytes) = mr.repo.blob(*oid)
+                && crate::admission::may_hold_policy(&bytes)
+                && seen.insert(rel.clone())
+            {
+                gate_files.push(rel.clone());
+                let decoded = crate::parse::decode(&bytes);
+                if !decoded.binary {
+                    out.push(PolicyFile {
+                        file: rel.as_str().into(),
+                        text: decoded.text.as_ref().into(),
+                        reader: crate::parse::Reader::Kubectl,
+                    });
+                }
+            }
+        }
+    }
+    for dir in policy_dirs {
+        let shown = |p: &Path| -> String {
+            match base_files {
+                Some(b) if p.starts_with(&b.root) => p
+                    .strip_prefix(&b.root)
+                    .map(|r| r.to_string_lossy().replace('\\', "/"))
+                    .unwrap_or_default(),
+                _ => p.to_string_lossy().replace('\\', "/"),
+            }
+        };
+        let mut paths: Vec<PathBuf> = ignore::WalkBuilder::new(dir)
+            .standard_filters(false)
+            .build()
+            .flatten()
+            .map(|e| e.into_path())
+            .filter(|p| {
+                p.is_file()
+                    && p.extension()
+                        .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
+            })
+            .collect();
+        paths.sort();
+        for p in paths {
+            let shown_as = shown(&p);
+            let k = match base {
+                Some(_) => shown_as.clone(),
+                None => key(&shown_as, Some(&p)),
+            };
+            if !seen.insert(k) {
+                continue;
+            }
+            let Ok(bytes) = crate::read::read(&p, max) else {
+                continue;
+            };
+            if !crate::admission::may_hold_policy(&bytes) {
+                continue;
+            }
+            let decoded = crate::parse::decode(&bytes);
+            if !decoded.binary {
+                out.push(PolicyFile {
+                    file: shown_as.into(),
+                    text: decoded.text.as_ref().into(),
+                    reader: crate::parse::Reader::Kubectl,
+                });
+            }
+        }
+    }
+    out
 }
 
 /// The reports to write: `(format, file)`, standard output where there is no file.

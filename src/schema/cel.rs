@@ -635,6 +635,162 @@ impl Run {
     }
 }
 
+/// A CEL expression compiled for a caller other than a schema (the expressions of admission
+/// policies): parsed once per process like the schemas' rules, evaluated on the same
+/// interpreter with the same libraries and the same cost estimate.
+#[derive(Debug, Clone)]
+pub struct Expression(Arc<Expr>);
+
+/// What compiling an [`Expression`] gave.
+#[derive(Debug, Clone)]
+pub enum Compile {
+    Ready(Expression),
+    /// Valid CEL, presumably, that the interpreter cannot run: why.
+    Unsupported(String),
+    /// Not CEL: the API server would refuse it. Why.
+    Invalid(String),
+}
+
+/// Compiles an expression.
+pub fn compile(source: &str) -> Compile {
+    match parse(source) {
+        Parsed::Ok(e) => Compile::Ready(Expression(e)),
+        Parsed::Unsupported(why) => Compile::Unsupported(why),
+        Parsed::Invalid(why) => Compile::Invalid(why),
+    }
+}
+
+/// Why an [`Expression`] gave no value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EvalError {
+    /// An error the API server's evaluation has too (a missing key, a division by zero):
+    /// the policy's `failurePolicy` decides.
+    Failed(String),
+    /// Something kubegate's interpreter cannot decide (a function it lacks, a panic): said,
+    /// never taken for a verdict.
+    Unsupported(String),
+}
+
+impl Expression {
+    /// The estimated cost of one evaluation over values whose largest list, map or string
+    /// is `size`.
+    pub fn cost(&self, size: Size) -> u64 {
+        estimate(&self.0, size)
+    }
+
+    /// Evaluates it in `ctx`.
+    pub fn eval(&self, ctx: &cel::Context) -> Result<Cel, EvalError> {
+        match catch_unwind(AssertUnwindSafe(|| self.0.program.execute(ctx))) {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e @ (ExecutionError::NoSuchKey(_) | ExecutionError::DivisionByZero(_)))) => {
+                Err(EvalError::Failed(e.to_string()))
+            }
+            Ok(Err(ExecutionError::UndeclaredReference(name))) => Err(EvalError::Unsupported(
+                format!("`{name}` is not known to kubegate's CEL interpreter"),
+            )),
+            Ok(Err(e)) => Err(EvalError::Unsupported(format!(
+                "kubegate's CEL interpreter could not evaluate it ({e})"
+            ))),
+            Err(_) => Err(EvalError::Unsupported(
+                "the CEL interpreter panicked on it".into(),
+            )),
+        }
+    }
+
+    /// The fields it reads below the variable `root` (`object.spec.replicas` →
+    /// `["spec", "replicas"]`, `object.metadata.labels['team']` → `[…, "team"]`), in the
+    /// order they appear; prefixes included.
+    pub fn reads(&self, root: &str) -> Vec<Vec<String>> {
+        let mut out = Vec::new();
+        reads(self.0.program.expression(), root, &mut out, 0);
+        out
+    }
+
+    /// Whether it names the variable `name` anywhere.
+    pub fn names(&self, name: &str) -> bool {
+        names(self.0.program.expression(), name, 0)
+    }
+}
+
+/// Runs `f` with the thread's root context: the standard functions and the Kubernetes
+/// libraries; callers add their variables in an inner scope.
+pub fn with_root<R>(f: impl FnOnce(&cel::Context<'static>) -> R) -> R {
+    ROOT.with(f)
+}
+
+/// The select chain of `e` from the identifier `root`, if `e` is one.
+fn chain(e: &cel::IdedExpr, root: &str, depth: usize) -> Option<Vec<String>> {
+    use cel::common::ast::{Expr as E, LiteralValue};
+    if depth > MAX_NESTING * 2 {
+        return None;
+    }
+    match &e.expr {
+        E::Ident(name) if name == root => Some(Vec::new()),
+        E::Select(s) => {
+            let mut c = chain(&s.operand, root, depth + 1)?;
+            c.push(s.field.clone());
+            Some(c)
+        }
+        E::Call(c) if c.func_name == cel::common::ast::operators::INDEX && c.args.len() == 2 => {
+            let mut out = chain(&c.args[0], root, depth + 1)?;
+            match &c.args[1].expr {
+                E::Literal(LiteralValue::String(s)) => out.push(s.inner().to_owned()),
+                E::Literal(LiteralValue::Int(i)) => out.push(i.inner().to_string()),
+                _ => return None,
+            }
+            Some(out)
+        }
+        _ => None,
+    }
+}
+
+fn children(e: &cel::IdedExpr) -> Vec<&cel::IdedExpr> {
+    use cel::common::ast::{EntryExpr, Expr as E};
+    match &e.expr {
+        E::Call(c) => c.target.iter().map(|t| &**t).chain(c.args.iter()).collect(),
+        E::Comprehension(c) => vec![
+            &c.iter_range,
+            &c.accu_init,
+            &c.loop_cond,
+            &c.loop_step,
+            &c.result,
+        ],
+        E::List(l) => l.elements.iter().collect(),
+        E::Map(cel::common::ast::MapExpr { entries })
+        | E::Struct(cel::common::ast::StructExpr { entries, .. }) => entries
+            .iter()
+            .flat_map(|entry| match &entry.expr {
+                EntryExpr::MapEntry(me) => vec![&me.key, &me.value],
+                EntryExpr::StructField(f) => vec![&f.value],
+            })
+            .collect(),
+        E::Select(s) => vec![&*s.operand],
+        E::Ident(_) | E::Literal(_) | E::Unspecified => Vec::new(),
+    }
+}
+
+fn reads(e: &cel::IdedExpr, root: &str, out: &mut Vec<Vec<String>>, depth: usize) {
+    if depth > MAX_NESTING * 2 {
+        return;
+    }
+    if let Some(c) = chain(e, root, 0)
+        && !c.is_empty()
+    {
+        out.push(c);
+    }
+    for child in children(e) {
+        reads(child, root, out, depth + 1);
+    }
+}
+
+fn names(e: &cel::IdedExpr, name: &str, depth: usize) -> bool {
+    if depth > MAX_NESTING * 2 {
+        return false;
+    }
+    matches!(&e.expr, cel::common::ast::Expr::Ident(n) if n == name)
+        || children(e).into_iter().any(|c| names(c, name, depth + 1))
+}
+
 /// AST nodes × the largest list, map or string (at least 1) ^ comprehension depth.
 fn estimate(e: &Expr, size: Size) -> u64 {
     e.nodes

@@ -81,6 +81,7 @@ pub fn manifest(data: &[u8]) {
         },
         combine: false,
         old: None,
+        admission: false,
     };
     let out = check::run(vec![loaded], &opts);
     for f in &out.findings {

@@ -1,0 +1,548 @@
+use super::*;
+use crate::admission::{Operation, Request};
+use serde_json::json;
+
+const LABELS_REGO: &str = r#"package k8srequiredlabels
+
+violation[{"msg": msg, "details": {"missing": missing}}] {
+  provided := {l | input.review.object.metadata.labels[l]}
+  required := {l | l := input.parameters.labels[_]}
+  missing := required - provided
+  count(missing) > 0
+  msg := sprintf("missing labels: %v", [missing])
+}
+"#;
+
+fn template(kind: &str, target: Value) -> Value {
+    json!({
+        "apiVersion": "templates.gatekeeper.sh/v1",
+        "kind": "ConstraintTemplate",
+        "metadata": {"name": kind.to_lowercase()},
+        "spec": {
+            "crd": {"spec": {"names": {"kind": kind}, "validation": {"openAPIV3Schema": {
+                "type": "object",
+                "properties": {"labels": {"type": "array", "items": {"type": "string"}}}
+            }}}},
+            "targets": [target]
+        }
+    })
+}
+
+fn labels_template() -> Value {
+    template(
+        "K8sRequiredLabels",
+        json!({"target": "admission.k8s.gatekeeper.sh", "rego": LABELS_REGO}),
+    )
+}
+
+fn constraint(kind: &str, name: &str, spec: Value) -> Value {
+    json!({
+        "apiVersion": "constraints.gatekeeper.sh/v1beta1",
+        "kind": kind,
+        "metadata": {"name": name},
+        "spec": spec
+    })
+}
+
+fn config_map(ns: &str, name: &str, labels: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns, "labels": labels}})
+}
+
+/// Loads `objects`, returning the engine, its problems and what it found.
+fn load(objects: &[&Value]) -> (Gatekeeper, Vec<Problem>, Vec<Found>) {
+    let mut problems = Vec::new();
+    let mut found = Vec::new();
+    let gk = Gatekeeper::load(objects, &mut problems, &mut found);
+    (gk, problems, found)
+}
+
+fn eval(gk: &Gatekeeper, req: &Request<'_>, cluster: &Cluster<'_>) -> Vec<Violation> {
+    let mut out = Vec::new();
+    gk.evaluate(req, cluster, &mut out);
+    out
+}
+
+#[test]
+fn the_engine_is_shared_by_threads() {
+    fn shared<T: Send + Sync + Default>() {}
+    shared::<Gatekeeper>();
+}
+
+#[test]
+fn policy_kinds() {
+    assert!(is_policy("templates.gatekeeper.sh", "ConstraintTemplate"));
+    assert!(is_policy("constraints.gatekeeper.sh", "K8sRequiredLabels"));
+    assert!(!is_policy("", "ConfigMap"));
+}
+
+#[test]
+fn a_constraint_denies_with_its_message_rule_and_pointer() {
+    let t = labels_template();
+    let other = config_map("a", "x", json!({}));
+    let c = constraint(
+        "K8sRequiredLabels",
+        "must-have-owner",
+        json!({"parameters": {"labels": ["owner"]}}),
+    );
+    let (gk, problems, found) = load(&[&other, &t, &c]);
+    assert_eq!(problems, vec![]);
+    assert_eq!(
+        found,
+        vec![Found {
+            rule: "K8sRequiredLabels/must-have-owner".into(),
+            engine: "Gatekeeper",
+            object: 2
+        }]
+    );
+    let cluster = Cluster::default();
+    let bad = config_map("a", "cm", json!({"team": "x"}));
+    let v = eval(&gk, &Request::create(&bad), &cluster);
+    assert_eq!(
+        v,
+        vec![Violation {
+            rule: "K8sRequiredLabels/must-have-owner".into(),
+            severity: Severity::Error,
+            message: "missing labels: {\"owner\"}".into(),
+            pointer: "/metadata/labels".into(),
+            policy: 0,
+        }]
+    );
+    let good = config_map("a", "cm", json!({"owner": "me"}));
+    assert_eq!(eval(&gk, &Request::create(&good), &cluster), vec![]);
+}
+
+#[test]
+fn enforcement_actions_set_the_severity() {
+    let t = labels_template();
+    let params = json!({"labels": ["owner"]});
+    let warn = constraint(
+        "K8sRequiredLabels",
+        "warn",
+        json!({"enforcementAction": "warn", "parameters": params}),
+    );
+    let dry = constraint(
+        "K8sRequiredLabels",
+        "dry",
+        json!({"enforcementAction": "dryrun", "parameters": params}),
+    );
+    let scoped = constraint(
+        "K8sRequiredLabels",
+        "scoped",
+        json!({"enforcementAction": "scoped", "parameters": params,
+        "scopedEnforcementActions": [
+            {"action": "warn", "enforcementPoints": [{"name": "validation.gatekeeper.sh"}]},
+            {"action": "deny", "enforcementPoints": [{"name": "audit.gatekeeper.sh"}]}]}),
+    );
+    let audit_only = constraint(
+        "K8sRequiredLabels",
+        "audit-only",
+        json!({"enforcementAction": "scoped", "parameters": params,
+        "scopedEnforcementActions": [{"action": "deny", "enforcementPoints": [{"name": "audit.gatekeeper.sh"}]}]}),
+    );
+    let everywhere = constraint(
+        "K8sRequiredLabels",
+        "everywhere",
+        json!({"enforcementAction": "scoped", "parameters": params,
+        "scopedEnforcementActions": [{"action": "dryrun", "enforcementPoints": [{"name": "*"}]},
+            {"action": "deny", "enforcementPoints": [{"name": "*"}]}]}),
+    );
+    let (gk, problems, _) = load(&[&t, &warn, &dry, &scoped, &audit_only, &everywhere]);
+    assert_eq!(problems, vec![]);
+    let obj = config_map("a", "cm", json!({}));
+    let got: Vec<(String, Severity)> = eval(&gk, &Request::create(&obj), &Cluster::default())
+        .into_iter()
+        .map(|v| (v.rule, v.severity))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("K8sRequiredLabels/warn".into(), Severity::Warning),
+            ("K8sRequiredLabels/dry".into(), Severity::Info),
+            ("K8sRequiredLabels/scoped".into(), Severity::Warning),
+            ("K8sRequiredLabels/everywhere".into(), Severity::Error),
+        ]
+    );
+    let bad = constraint(
+        "K8sRequiredLabels",
+        "bad",
+        json!({"enforcementAction": "block"}),
+    );
+    let no_points = constraint(
+        "K8sRequiredLabels",
+        "nopoints",
+        json!({"enforcementAction": "scoped",
+        "scopedEnforcementActions": [{"action": "deny", "enforcementPoints": [{"name": "kubectl"}]}]}),
+    );
+    let (_, problems, found) = load(&[&t, &bad, &no_points]);
+    assert!(found.is_empty());
+    let at: Vec<(usize, &str)> = problems
+        .iter()
+        .map(|p| (p.policy, p.pointer.as_str()))
+        .collect();
+    assert_eq!(
+        at,
+        vec![
+            (1, "/spec/enforcementAction"),
+            (2, "/spec/scopedEnforcementActions/0/enforcementPoints")
+        ]
+    );
+}
+
+#[test]
+fn rego_v1_code_and_v0_legacy_rego() {
+    let v1 = r#"package k8sv1
+violation contains {"msg": msg} if {
+  input.review.object.spec.replicas > 3
+  msg := "too many replicas"
+}
+"#;
+    let code = template(
+        "K8sV1",
+        json!({"target": "admission.k8s.gatekeeper.sh", "code": [
+            {"engine": "K8sNativeValidation", "source": {"validations": [{"expression": "true"}]}},
+            {"engine": "Rego", "source": {"rego": v1, "version": "v1"}}]}),
+    );
+    let c = constraint("K8sV1", "max", json!({}));
+    let (gk, problems, _) = load(&[&code, &c]);
+    assert_eq!(problems, vec![]);
+    let d = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}, "spec": {"replicas": 5}});
+    let v = eval(&gk, &Request::create(&d), &Cluster::default());
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0].pointer, "/spec/replicas");
+    // The same Rego v1 in the legacy field, read as v0, does not compile.
+    let legacy = template(
+        "K8sV1",
+        json!({"target": "admission.k8s.gatekeeper.sh", "rego": v1}),
+    );
+    let (_, problems, _) = load(&[&legacy, &c]);
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert_eq!(problems[0].rule, "admission-invalid");
+    assert_eq!(problems[0].pointer, "/spec/targets/0/rego");
+    assert!(
+        problems[0].message.contains("does not compile"),
+        "{}",
+        problems[0].message
+    );
+    // Its Constraint cannot run either.
+    assert_eq!(
+        (problems[1].policy, problems[1].rule),
+        (1, "admission-invalid")
+    );
+    // Without `version`, code is v0 too: v0 syntax compiles.
+    let v0 = template(
+        "K8sV0",
+        json!({"target": "admission.k8s.gatekeeper.sh", "code": [
+        {"engine": "Rego", "source": {"rego": "package k\nviolation[{\"msg\": \"no\"}] { input.review.object.kind == \"Pod\" }\n"}}]}),
+    );
+    let (_, problems, _) = load(&[&v0]);
+    assert_eq!(problems, vec![]);
+}
+
+#[test]
+fn libs_are_compiled_with_the_template() {
+    let t = template(
+        "K8sLibbed",
+        json!({"target": "admission.k8s.gatekeeper.sh",
+            "rego": "package k8slibbed\nimport data.lib.names.bad_name\nviolation[{\"msg\": msg}] {\n  bad_name(input.review.object.metadata.name)\n  msg := \"bad name\"\n}\n",
+            "libs": ["package lib.names\nbad_name(n) { startswith(n, \"tmp-\") }\n"]}),
+    );
+    let c = constraint("K8sLibbed", "names", json!({}));
+    let (gk, problems, _) = load(&[&t, &c]);
+    assert_eq!(problems, vec![]);
+    let tmp = config_map("a", "tmp-x", json!({}));
+    let ok = config_map("a", "x", json!({}));
+    assert_eq!(
+        eval(&gk, &Request::create(&tmp), &Cluster::default()).len(),
+        1
+    );
+    assert_eq!(
+        eval(&gk, &Request::create(&ok), &Cluster::default()).len(),
+        0
+    );
+    // A lib outside `data.lib` is refused, as Gatekeeper's rewriter refuses it.
+    let outside = template(
+        "K8sLibbed",
+        json!({"target": "admission.k8s.gatekeeper.sh",
+            "rego": "package k8slibbed\nviolation[{\"msg\": \"x\"}] { false }\n",
+            "libs": ["package helpers\nx := 1\n"]}),
+    );
+    let (_, problems, _) = load(&[&outside]);
+    assert_eq!(problems.len(), 1);
+    assert!(
+        problems[0].message.contains("not found in lib prefixes"),
+        "{}",
+        problems[0].message
+    );
+}
+
+#[test]
+fn inventory_holds_every_object_of_the_run() {
+    let rego = r#"package k8suniquename
+violation[{"msg": msg}] {
+  name := input.review.object.metadata.name
+  other := data.inventory.namespace[ns][_]["ConfigMap"][name]
+  ns != input.review.object.metadata.namespace
+  msg := sprintf("ConfigMap %v also exists in namespace %v", [name, ns])
+}
+"#;
+    let t = template(
+        "K8sUniqueName",
+        json!({"target": "admission.k8s.gatekeeper.sh", "rego": rego}),
+    );
+    let c = constraint("K8sUniqueName", "unique", json!({}));
+    let (gk, problems, _) = load(&[&t, &c]);
+    assert_eq!(problems, vec![]);
+    let a = config_map("a", "shared", json!({}));
+    let b = config_map("b", "shared", json!({}));
+    let alone = config_map("a", "alone", json!({}));
+    let cluster = Cluster::new([&a, &b, &alone]);
+    let v = eval(&gk, &Request::create(&a), &cluster);
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0].message, "ConfigMap shared also exists in namespace b");
+    assert_eq!(eval(&gk, &Request::create(&alone), &cluster), vec![]);
+    // Another cluster: the inventory is rebuilt, not reused.
+    let cluster = Cluster::new([&a, &alone]);
+    assert_eq!(eval(&gk, &Request::create(&a), &cluster), vec![]);
+    // The inventory shape: cluster[<apiVersion>][<kind>][<name>].
+    let inv = build_inventory(&[
+        &a,
+        &json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "cr1"}}),
+    ]);
+    assert_eq!(
+        inv["cluster"]["rbac.authorization.k8s.io/v1"]["ClusterRole"]["cr1"]["kind"],
+        regorus::Value::from("ClusterRole")
+    );
+    assert_eq!(
+        inv["namespace"]["a"]["v1"]["ConfigMap"]["shared"]["metadata"]["name"],
+        regorus::Value::from("shared")
+    );
+}
+
+#[test]
+fn delete_reviews_the_old_object() {
+    let rego = r#"package k8snodelete
+violation[{"msg": msg}] {
+  input.review.operation == "DELETE"
+  msg := sprintf("%v must not be deleted (old: %v)", [input.review.object.metadata.name, input.review.oldObject.metadata.name])
+}
+"#;
+    let t = template(
+        "K8sNoDelete",
+        json!({"target": "admission.k8s.gatekeeper.sh", "rego": rego, "operations": ["DELETE"]}),
+    );
+    let c = constraint(
+        "K8sNoDelete",
+        "keep",
+        json!({"match": {"kinds": [{"apiGroups": [""], "kinds": ["ConfigMap"]}]}}),
+    );
+    let (gk, problems, _) = load(&[&t, &c]);
+    assert_eq!(problems, vec![]);
+    let old = config_map("a", "precious", json!({}));
+    let delete = Request {
+        operation: Operation::Delete,
+        object: None,
+        old: Some(&old),
+    };
+    let v = eval(&gk, &delete, &Cluster::default());
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0].message, "precious must not be deleted (old: precious)");
+    // `operations: [DELETE]`: not run on CREATE.
+    assert_eq!(
+        eval(&gk, &Request::create(&old), &Cluster::default()),
+        vec![]
+    );
+}
+
+#[test]
+fn namespace_selectors_read_the_namespaces_of_the_run() {
+    let t = labels_template();
+    let c = constraint(
+        "K8sRequiredLabels",
+        "prod-only",
+        json!({
+        "match": {"namespaceSelector": {"matchLabels": {"env": "prod"}}, "excludedNamespaces": ["kube-*"]},
+        "parameters": {"labels": ["owner"]}}),
+    );
+    let (gk, problems, _) = load(&[&t, &c]);
+    assert_eq!(problems, vec![]);
+    let prod = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop", "labels": {"env": "prod"}}});
+    let dev = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "lab", "labels": {"env": "dev"}}});
+    let cluster = Cluster::new([&prod, &dev]);
+    let in_prod = config_map("shop", "cm", json!({}));
+    let in_dev = config_map("lab", "cm", json!({}));
+    let in_kube = config_map("kube-system", "cm", json!({}));
+    let nowhere = config_map("unknown", "cm", json!({}));
+    assert_eq!(eval(&gk, &Request::create(&in_prod), &cluster).len(), 1);
+    assert_eq!(eval(&gk, &Request::create(&in_dev), &cluster), vec![]);
+    assert_eq!(eval(&gk, &Request::create(&in_kube), &cluster), vec![]);
+    // At the webhook a Namespace the run does not hold exists in the cluster with only its
+    // name label: not selected here. (gator refuses to match instead; `verify` does too.)
+    assert_eq!(eval(&gk, &Request::create(&nowhere), &cluster), vec![]);
+    let by_name = constraint(
+        "K8sRequiredLabels",
+        "by-name",
+        json!({
+        "match": {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "unknown"}}},
+        "parameters": {"labels": ["owner"]}}),
+    );
+    let (gk2, _, _) = load(&[&t, &by_name]);
+    assert_eq!(eval(&gk2, &Request::create(&nowhere), &cluster).len(), 1);
+    // The Namespace object itself is matched by its own labels.
+    assert_eq!(eval(&gk, &Request::create(&prod), &cluster).len(), 1);
+    assert_eq!(eval(&gk, &Request::create(&dev), &cluster), vec![]);
+}
+
+#[test]
+fn bad_templates_are_problems() {
+    let target = |rego: &str| json!({"target": "admission.k8s.gatekeeper.sh", "rego": rego});
+    let cases = [
+        (
+            template(
+                "K8sBad",
+                target("package x\nviolation[{\"msg\": m}] { m := }\n"),
+            ),
+            "/spec/targets/0/rego",
+            "does not compile",
+        ),
+        (
+            template(
+                "K8sBad",
+                target("package x\ndeny[{\"msg\": \"m\"}] { true }\n"),
+            ),
+            "/spec/targets/0/rego",
+            "missing required rules: [violation]",
+        ),
+        (
+            template(
+                "K8sBad",
+                target(
+                    "package x\nimport rego.v1\nviolation contains {\"msg\": \"m\"} if { true }\n",
+                ),
+            ),
+            "/spec/targets/0/rego",
+            "bad import: \"rego.v1\"",
+        ),
+        (
+            template(
+                "K8sBad",
+                target("package x\nviolation[{\"msg\": m}] { m := data.other.x }\n"),
+            ),
+            "/spec/targets/0/rego",
+            "disallowed ref data.other",
+        ),
+        (
+            template(
+                "K8sBad",
+                target("package x\nviolation[{\"msg\": m}] { m := unknown_fn(1) }\n"),
+            ),
+            "/spec/targets/0/rego",
+            "does not compile",
+        ),
+    ];
+    for (t, pointer, message) in &cases {
+        let (_, problems, _) = load(&[t]);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].rule, "admission-invalid");
+        assert_eq!(problems[0].pointer, *pointer);
+        assert!(
+            problems[0].message.contains(message),
+            "{} does not say {message}",
+            problems[0].message
+        );
+    }
+    let mut misnamed = labels_template();
+    misnamed["metadata"]["name"] = json!("labels");
+    let (_, problems, _) = load(&[&misnamed]);
+    assert_eq!(problems.len(), 1);
+    assert_eq!(problems[0].pointer, "/metadata/name");
+    assert!(
+        problems[0]
+            .message
+            .contains("is not equal to the lowercase of CRD's Kind: \"k8srequiredlabels\"")
+    );
+}
+
+#[test]
+fn cel_only_templates_are_unsupported_and_their_constraints_silent() {
+    let t = template(
+        "K8sCel",
+        json!({"target": "admission.k8s.gatekeeper.sh", "code": [
+        {"engine": "K8sNativeValidation", "source": {"validations": [{"expression": "false", "message": "no"}]}}]}),
+    );
+    let c = constraint("K8sCel", "cel", json!({}));
+    let (_, problems, found) = load(&[&t, &c]);
+    assert_eq!(problems.len(), 1);
+    assert_eq!(
+        (problems[0].policy, problems[0].rule),
+        (0, "admission-unsupported")
+    );
+    assert!(found.is_empty());
+}
+
+#[test]
+fn bad_constraints_are_problems() {
+    let t = labels_template();
+    let orphan = constraint("K8sNoSuchKind", "x", json!({}));
+    let wrong_type = constraint(
+        "K8sRequiredLabels",
+        "typed",
+        json!({"parameters": {"labels": [7], "extra": true}}),
+    );
+    let bad_match = constraint(
+        "K8sRequiredLabels",
+        "matched",
+        json!({"match": {"scope": "Everywhere"}}),
+    );
+    let (_, problems, found) = load(&[&t, &orphan, &wrong_type, &bad_match]);
+    assert!(found.is_empty());
+    let got: Vec<(usize, &str)> = problems
+        .iter()
+        .map(|p| (p.policy, p.pointer.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (1, "/kind"),
+            (2, "/spec/parameters/labels/0"),
+            (3, "/spec/match/scope")
+        ]
+    );
+    assert!(
+        problems[0]
+            .message
+            .contains("no ConstraintTemplate defines the kind \"K8sNoSuchKind\"")
+    );
+    assert!(problems.iter().all(|p| p.rule == "admission-invalid"));
+}
+
+#[test]
+fn evaluation_errors_are_said_not_judged() {
+    // A conflict between two values of a complete rule is an error at evaluation.
+    let rego = r#"package k8sconflict
+x := 1 { input.review.object.kind == "ConfigMap" }
+x := 2 { input.review.object.metadata.name == "cm" }
+violation[{"msg": "x"}] { x == 3 }
+"#;
+    let t = template(
+        "K8sConflict",
+        json!({"target": "admission.k8s.gatekeeper.sh", "rego": rego}),
+    );
+    let c = constraint("K8sConflict", "c", json!({}));
+    let (gk, problems, _) = load(&[&t, &c]);
+    assert_eq!(problems, vec![]);
+    let v = eval(
+        &gk,
+        &Request::create(&config_map("a", "cm", json!({}))),
+        &Cluster::default(),
+    );
+    // At the webhook: one note, not a verdict (the engine may be the one failing).
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0].rule, "admission-unsupported");
+    assert_eq!(v[0].severity, Severity::Info);
+    assert!(
+        v[0].message.starts_with("K8sConflict/c: not checked"),
+        "{}",
+        v[0].message
+    );
+    assert_eq!(v[0].pointer, "");
+}

@@ -1,0 +1,872 @@
+//! ValidatingAdmissionPolicy and ValidatingAdmissionPolicyBinding
+//! (`admissionregistration.k8s.io/v1`), evaluated as the API server's `validating` admission
+//! plugin evaluates them (`ADMISSION-REMOTE-YAML-FACTS` B), on the CEL interpreter and
+//! Kubernetes libraries of the CRD validation rules ([`crate::schema::cel`]).
+//!
+//! For each binding whose policy is in the run: the policy's `matchConstraints` and the
+//! binding's `matchResources` (resource rules, exclusions, operations, scope, names, the
+//! namespace selector against the Namespaces of the run, the object selector), then per
+//! parameter object (`paramKind` with the binding's `paramRef`, found among the objects of
+//! the run) the `matchConditions`, the `variables` and the `validations`. A validation that
+//! is not `true` is a violation with the binding's `validationActions` (Deny → error, Warn →
+//! warning, Audit → info) and the API server's message. An expression that fails (a
+//! missing key) follows the policy's `failurePolicy`; what the interpreter cannot decide is
+//! one `admission-unsupported` note, never a verdict.
+//!
+//! Differences from a cluster, by necessity: there is no user (`request.userInfo` is empty
+//! and `authorizer` is not available), a Namespace the run does not hold has only its
+//! `kubernetes.io/metadata.name` label, `matchPolicy: Equivalent` matches another version of
+//! the same group and resource, and a policy no binding of the run names is not run (the
+//! API server does not run it either): one `admission-unbound` note says so.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::{Cluster, Found, Operation, Problem, Request, Violation, matching, str_at};
+use crate::finding::Severity;
+use crate::schema::cel::{self, Cel, Compile, EvalError, Expression, Size};
+
+/// Whether `group`/`kind` is a kind of this engine (never itself sent to admission).
+pub fn is_policy(group: &str, kind: &str) -> bool {
+    group == "admissionregistration.k8s.io"
+        && matches!(
+            kind,
+            "ValidatingAdmissionPolicy"
+                | "ValidatingAdmissionPolicyBinding"
+                | "MutatingAdmissionPolicy"
+                | "MutatingAdmissionPolicyBinding"
+        )
+}
+
+/// `matchConditions`, `variables` and `validations` have at most this many entries each
+/// (the API server's limit for `matchConditions`; more is a policy it refuses).
+const MAX_ENTRIES: usize = 64;
+
+/// The policies and bindings of a run, compiled.
+#[derive(Default)]
+pub struct Vap {
+    policies: Vec<Policy>,
+    bindings: Vec<Binding>,
+}
+
+struct Policy {
+    name: String,
+    /// Its index in [`super::Policies::found`].
+    found: usize,
+    param_kind: Option<(String, String)>,
+    constraints: Match,
+    conditions: Vec<Named>,
+    variables: Vec<Named>,
+    validations: Vec<Validation>,
+    /// `failurePolicy: Fail` (the default).
+    fail: bool,
+}
+
+struct Named {
+    name: String,
+    source: String,
+    expr: Expr,
+}
+
+enum Expr {
+    Ready(Expression),
+    Unsupported(String),
+}
+
+struct Validation {
+    source: String,
+    expr: Expr,
+    message: Option<String>,
+    message_expression: Option<Expression>,
+}
+
+struct Binding {
+    name: String,
+    /// Index into [`Vap::policies`].
+    policy: usize,
+    severity: Severity,
+    resources: Option<Match>,
+    param_ref: Option<ParamRef>,
+}
+
+struct ParamRef {
+    name: Option<String>,
+    selector: Option<Value>,
+    namespace: Option<String>,
+    /// `parameterNotFoundAction: Deny` (else `Allow`).
+    deny_missing: bool,
+}
+
+/// `matchConstraints` or `matchResources`.
+#[derive(Default)]
+struct Match {
+    rules: Vec<ResourceRule>,
+    excludes: Vec<ResourceRule>,
+    namespace_selector: Value,
+    object_selector: Value,
+    /// `matchPolicy: Equivalent` (the default).
+    equivalent: bool,
+}
+
+struct ResourceRule {
+    groups: Vec<String>,
+    versions: Vec<String>,
+    resources: Vec<String>,
+    operations: Vec<String>,
+    scope: String,
+    names: Vec<String>,
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn text(v: &Value, key: &str) -> Option<String> {
+    v.get(key)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .filter(|s| !s.is_empty())
+}
+
+impl Match {
+    fn parse(v: &Value) -> Match {
+        let rules = |key: &str| {
+            v.get(key)
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .map(|r| ResourceRule {
+                            groups: strings(&r["apiGroups"]),
+                            versions: strings(&r["apiVersions"]),
+                            resources: strings(&r["resources"]),
+                            operations: strings(&r["operations"]),
+                            scope: text(r, "scope").unwrap_or_else(|| "*".into()),
+                            names: strings(&r["resourceNames"]),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        Match {
+            rules: rules("resourceRules"),
+            excludes: rules("excludeResourceRules"),
+            namespace_selector: v.get("namespaceSelector").cloned().unwrap_or(Value::Null),
+            object_selector: v.get("objectSelector").cloned().unwrap_or(Value::Null),
+            equivalent: text(v, "matchPolicy").is_none_or(|p| p != "Exact"),
+        }
+    }
+
+    /// Whether the request is matched; `rules_required`: without resource rules nothing is
+    /// (a policy's constraints), else everything the other criteria allow (a binding's).
+    fn matches(&self, req: &Request<'_>, cluster: &Cluster<'_>, rules_required: bool) -> bool {
+        let (group, version, kind) = (req.group(), req.version(), req.kind());
+        let resource = cluster.resource(group, kind);
+        let namespaced = cluster.namespaced(group, kind);
+        let hit = |r: &ResourceRule| {
+            let any = |list: &[String], want: &str| list.iter().any(|x| x == "*" || x == want);
+            any(&r.operations, req.operation.as_str())
+                && any(&r.groups, group)
+                && (self.equivalent || any(&r.versions, version))
+                && r.resources
+                    .iter()
+                    .any(|x| x == "*" || x == "*/*" || *x == resource)
+                && match r.scope.as_str() {
+                    "Cluster" => !namespaced,
+                    "Namespaced" => namespaced,
+                    _ => true,
+                }
+                && (r.names.is_empty() || r.names.iter().any(|n| n == req.name()))
+        };
+        if (rules_required || !self.rules.is_empty()) && !self.rules.iter().any(hit) {
+            return false;
+        }
+        if self.excludes.iter().any(hit) {
+            return false;
+        }
+        let ns_ok = if namespaced {
+            let ns = namespace_object(cluster, req.namespace());
+            matching::selector_matches(&self.namespace_selector, &ns).unwrap_or(false)
+        } else if req.group().is_empty() && kind == "Namespace" {
+            matching::selector_matches(&self.namespace_selector, req.subject()).unwrap_or(false)
+        } else {
+            true
+        };
+        let obj_ok = self.object_selector.is_null()
+            || [req.object, req.old]
+                .into_iter()
+                .flatten()
+                .any(|o| matching::selector_matches(&self.object_selector, o).unwrap_or(false));
+        ns_ok && obj_ok
+    }
+}
+
+/// The Namespace `name` as the policies see it: the run's, else one with only the label
+/// every Namespace carries.
+fn namespace_object(cluster: &Cluster<'_>, name: &str) -> Value {
+    match cluster.namespace(name) {
+        Some(ns) => ns.clone(),
+        None => super::assumed_namespace(name),
+    }
+}
+
+/// Compiles one expression of a policy: `Err` is a problem the API server refuses.
+fn compile(source: &str) -> Result<Expr, String> {
+    match cel::compile(source) {
+        Compile::Ready(e) if e.names("authorizer") => Ok(Expr::Unsupported(
+            "`authorizer` asks the cluster's authorization, which kubegate does not have".into(),
+        )),
+        Compile::Ready(e) => Ok(Expr::Ready(e)),
+        Compile::Unsupported(why) => Ok(Expr::Unsupported(why)),
+        Compile::Invalid(why) => Err(why),
+    }
+}
+
+impl Vap {
+    /// Loads the policies and bindings among `objects`.
+    pub fn load(objects: &[&Value], problems: &mut Vec<Problem>, found: &mut Vec<Found>) -> Self {
+        let mut vap = Vap::default();
+        // Policy name → (index into `policies`, object index).
+        let mut by_name: Vec<(String, usize, usize)> = Vec::new();
+        let kind_of = |o: &Value, want: &str| {
+            str_at(o, &["kind"]) == Some(want)
+                && matching::split_api_version(str_at(o, &["apiVersion"]).unwrap_or("")).0
+                    == "admissionregistration.k8s.io"
+        };
+        for (oi, o) in objects.iter().enumerate() {
+            if !kind_of(o, "ValidatingAdmissionPolicy") {
+                continue;
+            }
+            let name = str_at(o, &["metadata", "name"]).unwrap_or("").to_owned();
+            if let Some(p) = Self::policy(o, oi, &name, problems) {
+                if by_name.iter().any(|(n, _, _)| *n == name) {
+                    problems.push(Problem::invalid(
+                        oi,
+                        "/metadata/name",
+                        format!("a second ValidatingAdmissionPolicy named `{name}`: the first one is used"),
+                    ));
+                    continue;
+                }
+                let p = Policy {
+                    found: found.len(),
+                    ..p
+                };
+                found.push(Found {
+                    rule: format!("ValidatingAdmissionPolicy/{name}"),
+                    engine: "ValidatingAdmissionPolicy",
+                    object: oi,
+                });
+                by_name.push((name, vap.policies.len(), oi));
+                vap.policies.push(p);
+            }
+        }
+        let mut bound = vec![false; vap.policies.len()];
+        for (oi, o) in objects.iter().enumerate() {
+            if !kind_of(o, "ValidatingAdmissionPolicyBinding") {
+                continue;
+            }
+            let spec = &o["spec"];
+            let name = str_at(o, &["metadata", "name"]).unwrap_or("").to_owned();
+            let Some(policy_name) = text(spec, "policyName") else {
+                problems.push(Problem::invalid(
+                    oi,
+                    "/spec",
+                    "a ValidatingAdmissionPolicyBinding needs `spec.policyName`",
+                ));
+                continue;
+            };
+            let Some(&(_, policy, _)) = by_name.iter().find(|(n, _, _)| *n == policy_name) else {
+                let mut p = Problem::invalid(
+                    oi,
+                    "/spec/policyName",
+                    format!(
+                        "binding `{name}` names ValidatingAdmissionPolicy `{policy_name}`, which \
+                         the run does not hold: the API server ignores the binding"
+                    ),
+                );
+                p.severity = Severity::Warning;
+                problems.push(p);
+                continue;
+            };
+            let actions = strings(&spec["validationActions"]);
+            if actions.is_empty() {
+                problems.push(Problem::invalid(
+                    oi,
+                    "/spec",
+                    "a ValidatingAdmissionPolicyBinding needs `validationActions`",
+                ));
+                continue;
+            }
+            if actions.iter().any(|a| a == "Deny") && actions.iter().any(|a| a == "Warn") {
+                problems.push(Problem::invalid(
+                    oi,
+                    "/spec/validationActions",
+                    "`validationActions` cannot hold both Deny and Warn: the API server refuses the binding",
+                ));
+                continue;
+            }
+            let mut severity = None;
+            for (i, a) in actions.iter().enumerate() {
+                let s = match a.as_str() {
+                    "Deny" => Severity::Error,
+                    "Warn" => Severity::Warning,
+                    "Audit" => Severity::Info,
+                    other => {
+                        problems.push(Problem::invalid(
+                            oi,
+                            format!("/spec/validationActions/{i}"),
+                            format!("unknown validation action `{other}` (Deny, Warn, Audit)"),
+                        ));
+                        continue;
+                    }
+                };
+                severity = Some(severity.map_or(s, |old: Severity| old.max(s)));
+            }
+            let Some(severity) = severity else { continue };
+            let param_ref = spec
+                .get("paramRef")
+                .filter(|v| v.is_object())
+                .map(|r| ParamRef {
+                    name: text(r, "name"),
+                    selector: r.get("selector").cloned(),
+                    namespace: text(r, "namespace"),
+                    deny_missing: text(r, "parameterNotFoundAction").as_deref() == Some("Deny"),
+                });
+            if let Some(r) = &param_ref
+                && r.name.is_some() == r.selector.is_some()
+            {
+                problems.push(Problem::invalid(
+                    oi,
+                    "/spec/paramRef",
+                    "`paramRef` needs exactly one of `name` and `selector`",
+                ));
+                continue;
+            }
+            bound[policy] = true;
+            vap.bindings.push(Binding {
+                name,
+                policy,
+                severity,
+                resources: spec
+                    .get("matchResources")
+                    .filter(|v| v.is_object())
+                    .map(Match::parse),
+                param_ref,
+            });
+        }
+        for (p, (name, _, oi)) in by_name.iter().enumerate() {
+            if !bound[p] {
+                problems.push(Problem {
+                    policy: *oi,
+                    rule: "admission-unbound",
+                    severity: Severity::Info,
+                    message: format!(
+                        "no ValidatingAdmissionPolicyBinding of the run names `{name}`: the API \
+                         server does not run an unbound policy, and neither does kubegate"
+                    ),
+                    pointer: String::new(),
+                });
+            }
+        }
+        vap
+    }
+
+    /// One policy, or `None` (with its problems) when the API server would refuse it.
+    fn policy(o: &Value, oi: usize, name: &str, problems: &mut Vec<Problem>) -> Option<Policy> {
+        let spec = &o["spec"];
+        let before = problems.len();
+        let mc = &spec["matchConstraints"];
+        if mc
+            .get("resourceRules")
+            .and_then(Value::as_array)
+            .is_none_or(Vec::is_empty)
+        {
+            problems.push(Problem::invalid(
+                oi,
+                "/spec",
+                "`spec.matchConstraints.resourceRules` is required: the API server refuses the policy",
+            ));
+        }
+        let named = |key: &str, problems: &mut Vec<Problem>| -> Vec<Named> {
+            let mut out = Vec::new();
+            for (i, e) in spec
+                .get(key)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                if i >= MAX_ENTRIES {
+                    problems.push(Problem::invalid(
+                        oi,
+                        format!("/spec/{key}"),
+                        format!("more than {MAX_ENTRIES} `{key}`"),
+                    ));
+                    break;
+                }
+                let source = text(e, "expression").unwrap_or_default();
+                match compile(&source) {
+                    Ok(expr) => out.push(Named {
+                        name: text(e, "name").unwrap_or_default(),
+                        source,
+                        expr,
+                    }),
+                    Err(why) => problems.push(Problem::invalid(
+                        oi,
+                        format!("/spec/{key}/{i}/expression"),
+                        format!("expression `{source}` does not compile: {why}"),
+                    )),
+                }
+            }
+            out
+        };
+        let conditions = named("matchConditions", problems);
+        let variables = named("variables", problems);
+        let mut validations = Vec::new();
+        for (i, v) in spec
+            .get("validations")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let source = text(v, "expression").unwrap_or_default();
+            let expr = match compile(&source) {
+                Ok(e) => e,
+                Err(why) => {
+                    problems.push(Problem::invalid(
+                        oi,
+                        format!("/spec/validations/{i}/expression"),
+                        format!("expression `{source}` does not compile: {why}"),
+                    ));
+                    continue;
+                }
+            };
+            let message_expression =
+                match text(v, "messageExpression").map(|m| (cel::compile(&m), m)) {
+                    None => None,
+                    Some((Compile::Ready(e), _)) => Some(e),
+                    Some((Compile::Unsupported(_), _)) => None,
+                    Some((Compile::Invalid(why), m)) => {
+                        problems.push(Problem::invalid(
+                            oi,
+                            format!("/spec/validations/{i}/messageExpression"),
+                            format!("messageExpression `{m}` does not compile: {why}"),
+                        ));
+                        None
+                    }
+                };
+            validations.push(Validation {
+                source,
+                expr,
+                message: text(v, "message")
+                    .map(|m| m.trim().to_owned())
+                    .filter(|m| !m.is_empty()),
+                message_expression,
+            });
+        }
+        if validations.is_empty()
+            && problems.len() == before
+            && spec.get("auditAnnotations").is_none()
+        {
+            problems.push(Problem::invalid(
+                oi,
+                "/spec",
+                "a ValidatingAdmissionPolicy needs `validations` or `auditAnnotations`",
+            ));
+        }
+        if problems.len() > before {
+            return None;
+        }
+        for (what, list) in [("matchConditions", &conditions), ("variables", &variables)] {
+            for (i, n) in list.iter().enumerate() {
+                if let Expr::Unsupported(why) = &n.expr {
+                    problems.push(Problem::unsupported(
+                        oi,
+                        format!("/spec/{what}/{i}/expression"),
+                        format!("`{}` is not evaluated: {why}", n.source),
+                    ));
+                }
+            }
+        }
+        for (i, v) in validations.iter().enumerate() {
+            if let Expr::Unsupported(why) = &v.expr {
+                problems.push(Problem::unsupported(
+                    oi,
+                    format!("/spec/validations/{i}/expression"),
+                    format!("validation `{}` is not evaluated: {why}", v.source),
+                ));
+            }
+        }
+        let param_kind = spec.get("paramKind").filter(|v| v.is_object()).map(|p| {
+            (
+                text(p, "apiVersion").unwrap_or_default(),
+                text(p, "kind").unwrap_or_default(),
+            )
+        });
+        Some(Policy {
+            name: name.to_owned(),
+            found: 0,
+            param_kind,
+            constraints: Match::parse(mc),
+            conditions,
+            variables,
+            validations,
+            fail: text(spec, "failurePolicy").is_none_or(|f| f != "Ignore"),
+        })
+    }
+
+    /// Evaluates every binding on one request.
+    pub fn evaluate(&self, req: &Request<'_>, cluster: &Cluster<'_>, out: &mut Vec<Violation>) {
+        for b in &self.bindings {
+            let Some(p) = self.policies.get(b.policy) else {
+                continue;
+            };
+            if !p.constraints.matches(req, cluster, true)
+                || b.resources
+                    .as_ref()
+                    .is_some_and(|m| !m.matches(req, cluster, false))
+            {
+                continue;
+            }
+            let said = Said {
+                policy: p,
+                binding: b,
+            };
+            match params(p, b, req, cluster) {
+                Ok(params) => {
+                    for param in params {
+                        evaluate(&said, req, cluster, param, out);
+                    }
+                }
+                Err(e) => said.failure(req, e, out),
+            }
+        }
+    }
+}
+
+/// The parameter objects of one binding for one request; `Err` when the API server fails
+/// the request for want of them (then `failurePolicy` decides).
+fn params<'a>(
+    p: &Policy,
+    b: &Binding,
+    req: &Request<'_>,
+    cluster: &Cluster<'a>,
+) -> Result<Vec<Option<&'a Value>>, String> {
+    let (Some((api_version, kind)), Some(r)) = (&p.param_kind, &b.param_ref) else {
+        return Ok(vec![None]);
+    };
+    let (group, _) = matching::split_api_version(api_version);
+    let namespaced = cluster.namespaced(group, kind);
+    let namespace = match (&r.namespace, namespaced) {
+        (Some(_), false) => {
+            return Err(format!(
+                "paramRef.namespace is set but {kind} is cluster-scoped"
+            ));
+        }
+        (Some(ns), true) => Some(ns.as_str()),
+        (None, true) => {
+            let ns = req.namespace();
+            if !cluster.namespaced(req.group(), req.kind()) {
+                return Err(format!(
+                    "cannot use the namespaced parameter kind {kind} for a cluster-scoped request"
+                ));
+            }
+            Some(ns)
+        }
+        (None, false) => None,
+    };
+    let found: Vec<Option<&Value>> = cluster
+        .objects()
+        .iter()
+        .filter(|o| {
+            str_at(o, &["apiVersion"]) == Some(api_version.as_str())
+                && str_at(o, &["kind"]) == Some(kind.as_str())
+                && namespace
+                    .is_none_or(|ns| str_at(o, &["metadata", "namespace"]).unwrap_or("") == ns)
+                && match (&r.name, &r.selector) {
+                    (Some(n), _) => str_at(o, &["metadata", "name"]) == Some(n.as_str()),
+                    (None, Some(sel)) => matching::selector_matches(sel, o).unwrap_or(false),
+                    (None, None) => false,
+                }
+        })
+        .map(|o| Some(*o))
+        .collect();
+    if found.is_empty() {
+        if r.deny_missing {
+            return Err(
+                "no params found for policy binding with `Deny` parameterNotFoundAction".into(),
+            );
+        }
+        return Ok(Vec::new());
+    }
+    Ok(found)
+}
+
+/// A policy with one of its bindings: how their verdicts are said.
+struct Said<'a> {
+    policy: &'a Policy,
+    binding: &'a Binding,
+}
+
+impl Said<'_> {
+    fn violation(&self, message: String, pointer: String) -> Violation {
+        let (p, b) = (&self.policy.name, &self.binding.name);
+        let message = if self.binding.severity == Severity::Error {
+            format!("ValidatingAdmissionPolicy '{p}' with binding '{b}' denied request: {message}")
+        } else {
+            format!(
+                "Validation failed for ValidatingAdmissionPolicy '{p}' with binding '{b}': {message}"
+            )
+        };
+        Violation {
+            rule: format!("ValidatingAdmissionPolicy/{p}"),
+            severity: self.binding.severity,
+            message,
+            pointer,
+            policy: self.policy.found,
+        }
+    }
+
+    /// An error of the evaluation: a violation under `failurePolicy: Fail`.
+    fn failure(&self, _req: &Request<'_>, error: String, out: &mut Vec<Violation>) {
+        if self.policy.fail {
+            out.push(self.violation(error, String::new()));
+        }
+    }
+
+    /// What the interpreter could not decide: said once per policy and expression for the
+    /// run (the caller drops repeats).
+    fn unsupported(&self, source: &str, why: &str, out: &mut Vec<Violation>) {
+        out.push(Violation {
+            rule: "admission-unsupported".into(),
+            severity: Severity::Info,
+            message: format!(
+                "ValidatingAdmissionPolicy `{}`: `{source}` not checked: {why}",
+                self.policy.name
+            ),
+            pointer: String::new(),
+            policy: self.policy.found,
+        });
+    }
+}
+
+/// One evaluation: one policy, one binding, one parameter.
+fn evaluate(
+    said: &Said<'_>,
+    req: &Request<'_>,
+    cluster: &Cluster<'_>,
+    param: Option<&Value>,
+    out: &mut Vec<Violation>,
+) {
+    let p = said.policy;
+    let mut size = Size::default();
+    let convert =
+        |v: Option<&Value>, size: &mut Size| v.map_or(Cel::Null, |v| cel::untyped(v, size));
+    let object = convert(req.object, &mut size);
+    let old = convert(req.old, &mut size);
+    let params = convert(param, &mut size);
+    let (group, version, kind) = (req.group(), req.version(), req.kind());
+    let namespaced = cluster.namespaced(group, kind);
+    let namespace_object = if namespaced {
+        cel::untyped(&namespace_object(cluster, req.namespace()), &mut size)
+    } else {
+        Cel::Null
+    };
+    let resource = cluster.resource(group, kind);
+    let gvk = serde_json::json!({"group": group, "version": version, "kind": kind});
+    let gvr = serde_json::json!({"group": group, "version": version, "resource": resource});
+    let request = cel::untyped(
+        &serde_json::json!({
+            "kind": gvk,
+            "resource": gvr,
+            "subResource": "",
+            "requestKind": gvk,
+            "requestResource": gvr,
+            "requestSubResource": "",
+            "name": req.name(),
+            "namespace": req.namespace(),
+            "operation": req.operation.as_str(),
+            "userInfo": {"username": "", "uid": "", "groups": [], "extra": {}},
+            "dryRun": false,
+            "options": null,
+        }),
+        &mut size,
+    );
+    let budget = std::cell::Cell::new(cel::PER_OBJECT_BUDGET);
+    cel::with_root(|root| {
+        let mut ctx = root.new_inner_scope();
+        ctx.add_variable_from_value("object", object);
+        ctx.add_variable_from_value("oldObject", old);
+        ctx.add_variable_from_value("params", params);
+        ctx.add_variable_from_value("namespaceObject", namespace_object);
+        ctx.add_variable_from_value("request", request);
+        ctx.add_variable_from_value("variables", cel::map(std::iter::empty()));
+        let run = |source: &str,
+                   expr: &Expr,
+                   ctx: &kube_cel::cel::Context,
+                   out: &mut Vec<Violation>|
+         -> Outcome {
+            let e = match expr {
+                Expr::Ready(e) => e,
+                Expr::Unsupported(_) => return Outcome::Skipped,
+            };
+            let cost = e.cost(size);
+            if cost > cel::PER_CALL_LIMIT || cost > budget.get() {
+                said.unsupported(
+                    source,
+                    &format!(
+                        "its estimated cost ({cost}) exceeds what the API server allows \
+                         ({} per expression, {} per evaluation)",
+                        cel::PER_CALL_LIMIT,
+                        cel::PER_OBJECT_BUDGET
+                    ),
+                    out,
+                );
+                return Outcome::Skipped;
+            }
+            budget.set(budget.get() - cost);
+            match e.eval(ctx) {
+                Ok(v) => Outcome::Value(v),
+                Err(EvalError::Failed(why)) => Outcome::Failed(why),
+                Err(EvalError::Unsupported(why)) => {
+                    said.unsupported(source, &why, out);
+                    Outcome::Skipped
+                }
+            }
+        };
+        // matchConditions: any false skips the policy; an error (and no false) fails it.
+        let mut error = None;
+        for c in &p.conditions {
+            match run(&c.source, &c.expr, &ctx, out) {
+                Outcome::Value(Cel::Bool(false)) => return,
+                Outcome::Value(Cel::Bool(true)) => {}
+                Outcome::Value(other) => {
+                    error.get_or_insert(format!(
+                        "matchCondition '{}' gave {other:?}, not a boolean",
+                        c.name
+                    ));
+                }
+                Outcome::Failed(why) => {
+                    error.get_or_insert(format!(
+                        "matchCondition '{}' resulted in error: {why}",
+                        c.name
+                    ));
+                }
+                // Not decided: the policy is not evaluated rather than guessed.
+                Outcome::Skipped => return,
+            }
+        }
+        if let Some(e) = error {
+            said.failure(req, e, out);
+            return;
+        }
+        // Variables, in order, each seeing the ones before it; one that cannot be evaluated
+        // is left out (an expression reading it then fails, or is not decided).
+        let mut values: Vec<(String, Cel)> = Vec::new();
+        let mut undecided: Vec<&str> = Vec::new();
+        for v in &p.variables {
+            match run(&v.source, &v.expr, &ctx, out) {
+                Outcome::Value(x) => {
+                    values.push((v.name.clone(), x));
+                    ctx.add_variable_from_value("variables", cel::map(values.iter().cloned()));
+                }
+                Outcome::Failed(_) => {}
+                Outcome::Skipped => undecided.push(&v.name),
+            }
+        }
+        for v in &p.validations {
+            if let Expr::Ready(e) = &v.expr
+                && e.reads("variables")
+                    .iter()
+                    .any(|r| r.first().is_some_and(|n| undecided.contains(&n.as_str())))
+            {
+                continue;
+            }
+            match run(&v.source, &v.expr, &ctx, out) {
+                Outcome::Value(Cel::Bool(true)) | Outcome::Skipped => {}
+                Outcome::Value(Cel::Bool(false)) => {
+                    let message = v
+                        .message_expression
+                        .as_ref()
+                        .and_then(|me| {
+                            let cost = me.cost(size);
+                            (cost <= cel::PER_CALL_LIMIT && cost <= budget.get()).then(|| {
+                                budget.set(budget.get() - cost);
+                                me.eval(&ctx)
+                            })
+                        })
+                        .and_then(|r| match r {
+                            Ok(Cel::String(s))
+                                if !s.trim().is_empty() && s.len() <= 5120 && !s.contains('\n') =>
+                            {
+                                Some(s.to_string())
+                            }
+                            _ => None,
+                        })
+                        .or_else(|| v.message.clone())
+                        .unwrap_or_else(|| format!("failed expression: {}", v.source));
+                    let pointer = pointer(p, &v.expr, req);
+                    out.push(said.violation(message, pointer));
+                }
+                Outcome::Value(other) => {
+                    said.unsupported(&v.source, &format!("it gave {other:?}, not a boolean"), out);
+                }
+                Outcome::Failed(why) => said.failure(
+                    req,
+                    format!("expression '{}' resulted in error: {why}", v.source),
+                    out,
+                ),
+            }
+        }
+    });
+}
+
+enum Outcome {
+    Value(Cel),
+    Failed(String),
+    Skipped,
+}
+
+/// Where a failed validation is placed: the deepest field of the reviewed object that it
+/// reads, directly or through the variables it uses.
+fn pointer(p: &Policy, expr: &Expr, req: &Request<'_>) -> String {
+    let Expr::Ready(e) = expr else {
+        return String::new();
+    };
+    let root = if req.operation == Operation::Delete {
+        "oldObject"
+    } else {
+        "object"
+    };
+    let mut paths = e.reads(root);
+    for used in e.reads("variables") {
+        if let Some(Named {
+            expr: Expr::Ready(ve),
+            ..
+        }) = used
+            .first()
+            .and_then(|n| p.variables.iter().find(|v| v.name == *n))
+        {
+            paths.extend(ve.reads(root));
+        }
+    }
+    super::pointer_of(&paths, req.subject())
+}
+
+#[allow(dead_code)]
+fn _assert_sync() {
+    fn is<T: Send + Sync>() {}
+    is::<Vap>();
+    is::<Arc<Vap>>();
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,390 @@
+//! The admission stage: once every file is checked and every root rendered, the admission
+//! policies of the run ([`crate::admission`]) judge every object, and each violation lands
+//! on the field it is about, in the file the author edits (the manifest, or for a rendered
+//! object the base, patch or values line it came from).
+//!
+//! The stage costs nothing in a repository without admission policies: the files are
+//! searched for the policies' API groups before anything is kept for it.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use serde_json::Value;
+
+use super::rendered::{NodePlace, Root};
+use super::{FileCtx, FileText, Options, Place, file_finding};
+use crate::admission::{Cluster, Operation, Policies, Request, Violation};
+use crate::finding::{Finding, ObjectRef, Severity};
+use crate::parse::{self, Contents, Reader};
+use crate::render::files::Files;
+use crate::render::node::FileId;
+
+/// What a file keeps of an object for the admission policies.
+#[derive(Debug)]
+pub struct AdmissionObject {
+    pub value: Value,
+    /// Index of its document in the file.
+    pub document: usize,
+    /// Its pointer prefix within the document (`""`, or `/items/3`).
+    pub prefix: String,
+    pub object: ObjectRef,
+}
+
+/// The objects of one checked file.
+#[derive(Debug)]
+pub struct AdmissionFile {
+    pub file: Arc<str>,
+    pub text: Arc<str>,
+    /// How it was read (it is read again, the same way, to place a finding).
+    pub reader: Reader,
+    pub objects: Vec<AdmissionObject>,
+}
+
+/// A file the policies are read from: one of the run, a `--policy` directory's, or in a
+/// merge request the base's version of one.
+#[derive(Debug, Clone)]
+pub struct PolicyFile {
+    /// As reports show it.
+    pub file: Arc<str>,
+    pub text: Arc<str>,
+    pub reader: Reader,
+}
+
+/// The renders of the run (kustomize roots, charts).
+pub type Render<'a> = (&'a [Root], &'a Files);
+
+/// Where an object of the stage comes from.
+#[derive(Debug, Clone, Copy)]
+enum At {
+    /// An object of a checked file: (file, object) of [`AdmissionFile`]s.
+    File(usize, usize),
+    /// A rendered object: (render, root, object).
+    Rendered(usize, usize, usize),
+    /// A policy read from a [`PolicyFile`]: (policy file, document, object in document).
+    Policy(usize, usize, usize),
+}
+
+/// The result of the stage: findings, and the texts of the files they are in.
+#[derive(Debug, Default)]
+pub struct Judged {
+    pub findings: Vec<Finding>,
+    pub sources: BTreeMap<Arc<str>, Arc<str>>,
+    /// The policies found, in order.
+    pub policies: Vec<Listed>,
+}
+
+/// An admission policy found, and where.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    /// The rule id its violations carry.
+    pub rule: String,
+    pub engine: &'static str,
+    pub file: Arc<str>,
+    pub line: u32,
+}
+
+/// The admission policies of `files` (`kubegate rules --admission`): each with its place,
+/// and the problems that keep any from running.
+pub struct Listing {
+    pub policies: Vec<Listed>,
+    pub problems: Vec<Finding>,
+}
+
+/// Loads the policies of `files` without judging anything.
+pub fn list(files: &[PolicyFile], limits: &parse::Limits) -> Listing {
+    let opts = Options {
+        catalog: None,
+        crds: None,
+        builtins: None,
+        user: None,
+        reject_missing_schemas: false,
+        limits: limits.clone(),
+        keep_sources: false,
+        kustomize: Default::default(),
+        inline_suppressions: false,
+        peer_annotations: Default::default(),
+        combine: false,
+        old: None,
+        admission: true,
+    };
+    let judged = run(files, false, &[], &[], &opts);
+    Listing {
+        policies: judged.policies,
+        problems: judged.findings,
+    }
+}
+
+/// Runs the admission policies read from `policy_files` (and, with `rendered_policies`,
+/// those the renders produce) on every object of `files` and `renders`.
+pub fn run(
+    policy_files: &[PolicyFile],
+    rendered_policies: bool,
+    files: &[AdmissionFile],
+    renders: &[Render<'_>],
+    opts: &Options<'_>,
+) -> Judged {
+    judge(policy_files, rendered_policies, files, renders, opts).0
+}
+
+/// [`run`], and the policies it loaded (for the deletions of a merge request), if any.
+pub fn judge(
+    policy_files: &[PolicyFile],
+    rendered_policies: bool,
+    files: &[AdmissionFile],
+    renders: &[Render<'_>],
+    opts: &Options<'_>,
+) -> (Judged, Option<Policies>) {
+    let mut out = Judged::default();
+    // Every rendered object as a value, once.
+    let rendered: Vec<Vec<Vec<Value>>> = renders
+        .iter()
+        .map(|(roots, _)| {
+            roots
+                .par_iter()
+                .map(|r| r.objects.iter().map(|n| n.to_value()).collect())
+                .collect()
+        })
+        .collect();
+    // The policy objects: from the policy files, then the renders.
+    let mut policy_values: Vec<(Value, At)> = Vec::new();
+    let mut parsed_policy_files: Vec<Vec<parse::Document>> = Vec::with_capacity(policy_files.len());
+    for (pi, pf) in policy_files.iter().enumerate() {
+        let docs = parse::yaml::parse_as(&pf.text, &opts.limits, pf.reader).documents;
+        for (di, doc) in docs.iter().enumerate() {
+            if let Contents::Objects(objects) = parse::objects(doc) {
+                for (oi, o) in objects.iter().enumerate() {
+                    if crate::admission::is_policy(o.value) {
+                        policy_values.push((o.value.clone(), At::Policy(pi, di, oi)));
+                    }
+                }
+            }
+        }
+        parsed_policy_files.push(docs);
+    }
+    if rendered_policies {
+        for (si, roots) in rendered.iter().enumerate() {
+            for (ri, objects) in roots.iter().enumerate() {
+                for (oi, v) in objects.iter().enumerate() {
+                    if crate::admission::is_policy(v) {
+                        policy_values.push((v.clone(), At::Rendered(si, ri, oi)));
+                    }
+                }
+            }
+        }
+    }
+    let refs: Vec<&Value> = policy_values.iter().map(|(v, _)| v).collect();
+    let (policies, problems) =
+        crate::timings::measure(crate::timings::Stage::Admission, || Policies::load(&refs));
+    if policies.is_empty() && problems.is_empty() {
+        return (out, None);
+    }
+    let mut placer = Placer {
+        policy_files,
+        parsed_policy_files: &parsed_policy_files,
+        files,
+        renders,
+        parsed: HashMap::new(),
+        texts: HashMap::new(),
+        opts,
+    };
+    for f in policies.found() {
+        let at = policy_values[f.object].1;
+        let placed = placer.place(at, "", Severity::Info);
+        out.policies.push(Listed {
+            rule: f.rule.clone(),
+            engine: f.engine,
+            file: placed.file,
+            line: placed.start.line,
+        });
+    }
+    for p in &problems {
+        let (value, at) = &policy_values[p.policy];
+        let mut f = placer.place(*at, &p.pointer, p.severity);
+        f.rule = p.rule.into();
+        f.message = p.message.clone();
+        f.object = Some(object_ref(value));
+        out.findings.push(f);
+    }
+    if policies.is_empty() {
+        return (placer.finish(out), None);
+    }
+    // Every object of the run, in run order: the cluster the policies look into.
+    let mut subjects: Vec<(&Value, At)> = Vec::new();
+    for (fi, f) in files.iter().enumerate() {
+        for (oi, o) in f.objects.iter().enumerate() {
+            subjects.push((&o.value, At::File(fi, oi)));
+        }
+    }
+    for (si, roots) in rendered.iter().enumerate() {
+        for (ri, objects) in roots.iter().enumerate() {
+            for (oi, v) in objects.iter().enumerate() {
+                subjects.push((v, At::Rendered(si, ri, oi)));
+            }
+        }
+    }
+    let cluster = Cluster::new(subjects.iter().map(|(v, _)| *v));
+    let verdicts: Vec<Vec<Violation>> =
+        crate::timings::measure(crate::timings::Stage::Admission, || {
+            subjects
+                .par_iter()
+                .map(|(value, at)| {
+                    let old = match at {
+                        At::File(fi, oi) => opts.old.and_then(|old| {
+                            let o = &files[*fi].objects[*oi].object;
+                            old.get(
+                                &files[*fi].file,
+                                &o.api_version,
+                                &o.kind,
+                                o.namespace.as_deref(),
+                                o.name.as_deref(),
+                            )
+                        }),
+                        _ => None,
+                    };
+                    let req = Request {
+                        operation: if old.is_some() {
+                            Operation::Update
+                        } else {
+                            Operation::Create
+                        },
+                        object: Some(*value),
+                        old,
+                    };
+                    policies.evaluate(&req, &cluster)
+                })
+                .collect()
+        });
+    // What the interpreter could not decide is said once for the run.
+    let mut said: HashSet<String> = HashSet::new();
+    for ((value, at), violations) in subjects.iter().zip(verdicts) {
+        for v in violations {
+            if v.rule == "admission-unsupported" {
+                if !said.insert(v.message.clone()) {
+                    continue;
+                }
+                // On the policy, not on the object it met.
+                let pat = policy_values[policies.found()[v.policy].object].1;
+                let mut f = placer.place(pat, "", v.severity);
+                f.rule = v.rule.into();
+                f.message = v.message;
+                out.findings.push(f);
+                continue;
+            }
+            let mut f = placer.place(*at, &v.pointer, v.severity);
+            f.rule = v.rule.into();
+            f.message = v.message;
+            f.object = Some(object_ref(value));
+            out.findings.push(f);
+        }
+    }
+    (placer.finish(out), Some(policies))
+}
+
+fn object_ref(v: &Value) -> ObjectRef {
+    let s = |p: &[&str]| crate::admission::str_at(v, p).map(str::to_owned);
+    ObjectRef {
+        api_version: s(&["apiVersion"]).unwrap_or_default(),
+        kind: s(&["kind"]).unwrap_or_default(),
+        namespace: s(&["metadata", "namespace"]),
+        name: s(&["metadata", "name"]),
+    }
+}
+
+/// Places findings in files: parsing a file again only once, and only when it has one.
+struct Placer<'a> {
+    policy_files: &'a [PolicyFile],
+    parsed_policy_files: &'a [Vec<parse::Document>],
+    files: &'a [AdmissionFile],
+    renders: &'a [Render<'a>],
+    /// The documents of the checked files placed in, read again.
+    parsed: HashMap<usize, (Vec<parse::Document>, FileCtx)>,
+    /// The texts of rendered files placed in, per render.
+    texts: HashMap<usize, HashMap<FileId, FileText>>,
+    opts: &'a Options<'a>,
+}
+
+impl Placer<'_> {
+    fn place(&mut self, at: At, pointer: &str, severity: Severity) -> Finding {
+        let mut f = match at {
+            At::File(fi, oi) => {
+                let file = &self.files[fi];
+                let limits = &self.opts.limits;
+                let (docs, ctx) = self.parsed.entry(fi).or_insert_with(|| {
+                    (
+                        parse::yaml::parse_as(&file.text, limits, file.reader).documents,
+                        FileCtx::new(file.file.clone(), file.text.clone()),
+                    )
+                });
+                let o = &file.objects[oi];
+                let full = format!("{}{pointer}", o.prefix);
+                match docs.get(o.document) {
+                    Some(doc) => ctx.src.locate(doc, &full, pointer.is_empty()),
+                    None => file_finding(&file.file, "", String::new()),
+                }
+            }
+            At::Policy(pi, di, oi) => {
+                let pf = &self.policy_files[pi];
+                let mut src = FileText::new(pf.file.clone(), pf.text.clone());
+                match self.parsed_policy_files[pi].get(di) {
+                    Some(doc) => {
+                        let prefix = match parse::objects(doc) {
+                            Contents::Objects(objects) => {
+                                objects.get(oi).map(|o| o.prefix()).unwrap_or_default()
+                            }
+                            Contents::Skipped(_) => String::new(),
+                        };
+                        src.locate(doc, &format!("{prefix}{pointer}"), pointer.is_empty())
+                    }
+                    None => file_finding(&pf.file, "", String::new()),
+                }
+            }
+            At::Rendered(si, ri, oi) => {
+                let (roots, files) = self.renders[si];
+                let root = &roots[ri];
+                let texts = self.texts.entry(si).or_default();
+                let mut place = NodePlace {
+                    files,
+                    texts,
+                    node: &root.objects[oi],
+                };
+                let mut f = place.at(pointer, pointer.is_empty());
+                super::rendered::relocate_remote(&mut f, root.remote, files, texts);
+                f.rendered = vec![root.dir.clone()];
+                f
+            }
+        };
+        f.severity = severity;
+        f
+    }
+
+    /// The findings in report order, a place found through several roots once, with the
+    /// texts of their files.
+    fn finish(self, mut out: Judged) -> Judged {
+        super::rendered::merge_across_roots(&mut out.findings);
+        if self.opts.keep_sources {
+            let mut texts: HashMap<&str, Arc<str>> = HashMap::new();
+            for f in self.files {
+                texts.insert(&f.file, f.text.clone());
+            }
+            for p in self.policy_files {
+                texts.entry(&p.file).or_insert_with(|| p.text.clone());
+            }
+            for f in &out.findings {
+                if out.sources.contains_key(&f.file) {
+                    continue;
+                }
+                let text = texts.get(&*f.file).cloned().or_else(|| {
+                    self.renders
+                        .iter()
+                        .find_map(|(_, files)| super::rendered::text_of(files, &f.file))
+                });
+                if let Some(text) = text {
+                    out.sources.insert(f.file.clone(), text);
+                }
+            }
+        }
+        crate::finding::sort(&mut out.findings);
+        out
+    }
+}

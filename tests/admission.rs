@@ -1,0 +1,383 @@
+//! The repository's own admission policies run on every object of the run, as the API
+//! server would on apply: found among the files, evaluated on the files' objects and on
+//! what kustomize renders, each violation on the line the author edits; in a merge request
+//! the policies come from the base, and a changed object arrives as an `UPDATE`.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{kubegate, kubegate_in};
+
+const REPO: &str = "tests/fixtures/admission/repo";
+
+fn concise(args: &[&str]) -> common::Run {
+    let mut all = vec![
+        "check",
+        "--no-builtin-rules",
+        "--no-config",
+        "-f",
+        "concise",
+        "-q",
+    ];
+    all.extend_from_slice(args);
+    kubegate(&all)
+}
+
+#[test]
+fn a_validating_admission_policy_judges_files_and_renders_at_the_line_to_edit() {
+    let r = concise(&[REPO]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let denied = "error[ValidatingAdmissionPolicy/demo-policy.example.com] ValidatingAdmissionPolicy \
+                  'demo-policy.example.com' with binding 'demo-binding-test.example.com' denied \
+                  request: failed expression: object.spec.replicas <= 5";
+    assert_eq!(
+        r.stdout,
+        format!(
+            "{REPO}/apps/web.yaml:7:13: {denied}\n\
+             {REPO}/kustomize/overlay/replicas.yaml:6:13: {denied} (rendered in {REPO}/kustomize/overlay)\n"
+        ),
+        "the prod Deployment is not selected by the binding; the overlay's patch sets 9"
+    );
+    // The same report on one thread and on many.
+    let one = concise(&["-j", "1", REPO]);
+    let many = concise(&["-j", "4", REPO]);
+    assert_eq!(one.stdout, r.stdout);
+    assert_eq!(many.stdout, r.stdout);
+}
+
+#[test]
+fn without_admission_policies_nothing_changes() {
+    let r = concise(&[&format!("{REPO}/apps"), &format!("{REPO}/kustomize")]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, ""), "{}", r.stderr);
+}
+
+#[test]
+fn a_broken_policy_is_a_finding_and_the_run_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("policy.yaml"),
+        "apiVersion: admissionregistration.k8s.io/v1\n\
+         kind: ValidatingAdmissionPolicy\n\
+         metadata: {name: broken}\n\
+         spec:\n\
+         \x20 matchConstraints:\n\
+         \x20   resourceRules:\n\
+         \x20   - {apiGroups: [apps], apiVersions: [v1], operations: [CREATE], resources: [deployments]}\n\
+         \x20 validations:\n\
+         \x20 - expression: \"object.spec.replicas <=\"\n\
+         ---\n\
+         apiVersion: admissionregistration.k8s.io/v1\n\
+         kind: ValidatingAdmissionPolicyBinding\n\
+         metadata: {name: orphan}\n\
+         spec: {policyName: nowhere, validationActions: [Deny]}\n",
+    )
+    .unwrap();
+    let r = kubegate_in(
+        dir.path(),
+        &[
+            "check",
+            "--no-builtin-rules",
+            "--no-config",
+            "-f",
+            "concise",
+            "-q",
+            ".",
+        ],
+        None,
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", r.stdout);
+    assert!(
+        lines[0].starts_with("policy.yaml:9:17: error[admission-invalid] expression `object.spec.replicas <=` does not compile"),
+        "{}",
+        lines[0]
+    );
+    assert!(
+        lines[1].starts_with("policy.yaml:14:20: warning[admission-invalid] binding `orphan` names ValidatingAdmissionPolicy `nowhere`"),
+        "{}",
+        lines[1]
+    );
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    common::git(dir, args);
+}
+
+fn git_available() -> bool {
+    let ok = Command::new("git")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        println!("skipped: git not found");
+    }
+    ok
+}
+
+const PVC_POLICY: &str = "apiVersion: admissionregistration.k8s.io/v1\n\
+kind: ValidatingAdmissionPolicy\n\
+metadata: {name: claims}\n\
+spec:\n\
+\x20 matchConstraints:\n\
+\x20   resourceRules:\n\
+\x20   - {apiGroups: [\"\"], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [persistentvolumeclaims]}\n\
+\x20 validations:\n\
+\x20 - expression: \"request.operation != 'UPDATE' || object.spec.storageClassName == oldObject.spec.storageClassName\"\n\
+\x20   message: storageClassName cannot change\n\
+\x20 - expression: \"object.spec.resources.requests.storage != '1Ti'\"\n\
+\x20   message: LIMIT\n\
+---\n\
+apiVersion: admissionregistration.k8s.io/v1\n\
+kind: ValidatingAdmissionPolicyBinding\n\
+metadata: {name: claims}\n\
+spec: {policyName: claims, validationActions: [Deny]}\n";
+
+fn pvc(class: &str, storage: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: data\n  namespace: db\nspec:\n  \
+         storageClassName: {class}\n  resources:\n    requests:\n      storage: {storage}\n"
+    )
+}
+
+#[test]
+fn in_a_merge_request_policies_come_from_the_base_and_changes_are_updates() {
+    if !git_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    git(root, &["init", "-q", "-b", "main"]);
+    std::fs::write(root.join("policy.yaml"), PVC_POLICY).unwrap();
+    std::fs::write(root.join("pvc.yaml"), pvc("fast", "10Gi")).unwrap();
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-q", "-m", "base"]);
+    git(root, &["checkout", "-q", "-b", "feature"]);
+    // The change moves the claim to another class, asks for 1Ti, and weakens the policy so
+    // that neither is refused.
+    std::fs::write(root.join("pvc.yaml"), pvc("slow", "1Ti")).unwrap();
+    std::fs::write(
+        root.join("policy.yaml"),
+        PVC_POLICY
+            .replace(
+                "oldObject.spec.storageClassName\"",
+                "object.spec.storageClassName\"",
+            )
+            .replace("!= '1Ti'", "!= '2Ti'"),
+    )
+    .unwrap();
+    git(root, &["commit", "-q", "-a", "-m", "feature"]);
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "check",
+            "--no-builtin-rules",
+            "--no-config",
+            "-f",
+            "concise",
+            "--base",
+            "main",
+        ];
+        args.extend_from_slice(extra);
+        args.push(".");
+        kubegate_in(root, &args, None)
+    };
+    let r = run(&["--policies-from-base"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let rules: Vec<String> = r
+        .stdout
+        .lines()
+        .map(|l| l.split(": ").take(2).collect::<Vec<_>>().join(": "))
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            "policy.yaml:9:1: warning[policy-changed] this merge request modifies `policy.yaml`, a policy file of the gate",
+            "pvc.yaml:7:21: error[ValidatingAdmissionPolicy/claims] ValidatingAdmissionPolicy 'claims' with binding 'claims' denied request",
+            "pvc.yaml:10:16: error[ValidatingAdmissionPolicy/claims] ValidatingAdmissionPolicy 'claims' with binding 'claims' denied request",
+        ]
+        .map(|s| s.split(": ").take(2).collect::<Vec<_>>().join(": ")),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("storageClassName cannot change"),
+        "{}",
+        r.stdout
+    );
+    // With the merge request's own policies, the weakened ones pass it.
+    let r = run(&["--policies-from-head"]);
+    assert!(
+        !r.stdout.contains("ValidatingAdmissionPolicy/claims"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn in_a_merge_request_a_deleted_object_is_a_delete() {
+    if !git_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    git(root, &["init", "-q", "-b", "main"]);
+    std::fs::write(
+        root.join("policy.yaml"),
+        "apiVersion: admissionregistration.k8s.io/v1\n\
+         kind: ValidatingAdmissionPolicy\n\
+         metadata: {name: keep-protected}\n\
+         spec:\n\
+         \x20 matchConstraints:\n\
+         \x20   resourceRules:\n\
+         \x20   - {apiGroups: [\"\"], apiVersions: [v1], operations: [DELETE], resources: [persistentvolumeclaims]}\n\
+         \x20 validations:\n\
+         \x20 - expression: \"!has(oldObject.metadata.labels) || !('protected' in oldObject.metadata.labels)\"\n\
+         \x20   message: protected claims are not deleted by a merge request\n\
+         ---\n\
+         apiVersion: admissionregistration.k8s.io/v1\n\
+         kind: ValidatingAdmissionPolicyBinding\n\
+         metadata: {name: keep-protected}\n\
+         spec: {policyName: keep-protected, validationActions: [Deny]}\n",
+    )
+    .unwrap();
+    let claim = |name: &str, protected: bool| {
+        let labels = if protected {
+            "\n  labels: {protected: 'true'}"
+        } else {
+            ""
+        };
+        format!(
+            "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: {name}\n  namespace: db{labels}\nspec:\n  storageClassName: fast\n"
+        )
+    };
+    std::fs::write(
+        root.join("claims.yaml"),
+        format!("{}---\n{}", claim("scratch", false), claim("data", true)),
+    )
+    .unwrap();
+    std::fs::write(root.join("more.yaml"), claim("logs", true)).unwrap();
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-q", "-m", "base"]);
+    git(root, &["checkout", "-q", "-b", "feature"]);
+    std::fs::write(root.join("claims.yaml"), claim("scratch", false)).unwrap();
+    std::fs::remove_file(root.join("more.yaml")).unwrap();
+    git(root, &["commit", "-q", "-a", "-m", "feature"]);
+    let r = kubegate_in(
+        root,
+        &[
+            "check",
+            "--no-builtin-rules",
+            "--no-config",
+            "-f",
+            "concise",
+            "--base",
+            "main",
+            ".",
+        ],
+        None,
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let lines: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.contains("ValidatingAdmissionPolicy/keep-protected"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{}", r.stdout);
+    assert!(lines[0].starts_with("claims.yaml:"), "{}", lines[0]);
+    assert!(lines[1].starts_with("more.yaml:1:"), "{}", lines[1]);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l
+                .ends_with("denied request: protected claims are not deleted by a merge request")),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("scratch"), "{}", r.stdout);
+}
+
+#[test]
+fn verify_runs_gator_suites_and_fails_on_a_failing_case() {
+    let lib = kubegate(&[
+        "verify",
+        "tests/fixtures/admission/gatekeeper/library/general/allowedrepos",
+    ]);
+    assert_eq!(
+        (lib.code, lib.stdout.as_str()),
+        (
+            0,
+            "ok\ttests/fixtures/admission/gatekeeper/library/general/allowedrepos/suite.yaml\n"
+        ),
+        "{}",
+        lib.stderr
+    );
+    let r = kubegate(&["verify", "tests/fixtures/admission/gatekeeper/verify"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .starts_with("FAIL\ttests/fixtures/admission/gatekeeper/verify/suite.yaml\n"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("    --- FAIL: owner/wrong-count\n        unexpected number of violations: got 1 violations but want exactly 2"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        !r.stdout.contains("PASS"),
+        "passing cases only with -v: {}",
+        r.stdout
+    );
+    let only = kubegate(&[
+        "verify",
+        "--run",
+        "owner/owned$",
+        "-v",
+        "tests/fixtures/admission/gatekeeper/verify",
+    ]);
+    assert_eq!(
+        (only.code, only.stdout.as_str()),
+        (
+            0,
+            "ok\ttests/fixtures/admission/gatekeeper/verify/suite.yaml\n    --- PASS: owner/owned\n"
+        ),
+        "{}",
+        only.stderr
+    );
+    let bad = kubegate(&["verify", "--run", "(", "."]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+}
+
+#[test]
+fn rules_lists_the_admission_policies_with_their_place() {
+    let r = kubegate(&[
+        "rules",
+        "--admission",
+        REPO,
+        "tests/fixtures/admission/kyverno/best-practices/require-labels",
+    ]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rows: Vec<Vec<&str>> = r
+        .stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            vec![
+                "ValidatingAdmissionPolicy/demo-policy.example.com",
+                "ValidatingAdmissionPolicy",
+                "tests/fixtures/admission/repo/policies/replicas.yaml:3"
+            ],
+            vec![
+                "ClusterPolicy/require-labels",
+                "Kyverno",
+                "tests/fixtures/admission/kyverno/best-practices/require-labels/require-labels.yaml:1"
+            ],
+        ]
+    );
+}
