@@ -381,3 +381,47 @@ fn rules_lists_the_admission_policies_with_their_place() {
         ]
     );
 }
+
+/// The Gateway API bundle ships a ValidatingAdmissionPolicy that refuses CRDs of a version
+/// before v1.5.0; its development CRDs (`bundle-version: v0.0.0-dev`) are refused, each at
+/// that annotation.
+#[test]
+fn the_gateway_api_safe_upgrades_policy_refuses_its_development_crds() {
+    let Some(shared) = common::shared() else {
+        eprintln!(
+            "the_gateway_api_safe_upgrades_policy_refuses_its_development_crds: ../shared is missing; not run"
+        );
+        return;
+    };
+    let dir = shared.join("corpus/kubernetes-sigs__gateway-api/config/crd/standard");
+    let r = kubegate_in(
+        &dir,
+        &[
+            "check",
+            "--no-builtin-rules",
+            "--no-config",
+            "-f",
+            "concise",
+            "-q",
+            ".",
+        ],
+        None,
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let crds = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| {
+            !e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .contains("_vap_")
+        })
+        .count();
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), crds, "{}", r.stdout);
+    for l in lines {
+        assert!(l.contains(".yaml:6:47: error[ValidatingAdmissionPolicy/safe-upgrades.gateway.networking.k8s.io]"), "{l}");
+        assert!(l.ends_with("denied request: Installing CRDs with version before v1.5.0 is prohibited by default. Uninstall ValidatingAdmissionPolicy safe-upgrades.gateway.networking.k8s.io to install older versions."), "{l}");
+    }
+}

@@ -417,6 +417,11 @@ fn gateway_api_examples_with_their_crds() {
     let dir = tempfile::tempdir().unwrap();
     for e in std::fs::read_dir(gw.join("config/crd/standard")).unwrap() {
         let e = e.unwrap();
+        // The CRDs only: the bundle's ValidatingAdmissionPolicy refuses these development
+        // CRDs (`tests/admission.rs` shows it).
+        if e.file_name().to_string_lossy().contains("_vap_") {
+            continue;
+        }
         std::fs::copy(
             e.path(),
             dir.path()
