@@ -425,3 +425,61 @@ fn the_gateway_api_safe_upgrades_policy_refuses_its_development_crds() {
         assert!(l.ends_with("denied request: Installing CRDs with version before v1.5.0 is prohibited by default. Uninstall ValidatingAdmissionPolicy safe-upgrades.gateway.networking.k8s.io to install older versions."), "{l}");
     }
 }
+
+/// A policy a kustomization lists is read from its file and rendered through the
+/// kustomization: the same policy, run once.
+#[test]
+fn a_policy_in_a_kustomize_base_is_run_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("base")).unwrap();
+    std::fs::copy(
+        common::root().join(REPO).join("policies/replicas.yaml"),
+        root.join("base/policy.yaml"),
+    )
+    .unwrap();
+    std::fs::copy(
+        common::root()
+            .join(REPO)
+            .join("kustomize/base/deployment.yaml"),
+        root.join("base/deployment.yaml"),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("base/kustomization.yaml"),
+        "namespace: test\nresources:\n- policy.yaml\n- deployment.yaml\n- ns.yaml\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("base/ns.yaml"),
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: test\n  labels: {environment: test}\n",
+    )
+    .unwrap();
+    let patched = std::fs::read_to_string(root.join("base/deployment.yaml"))
+        .unwrap()
+        .replace("replicas: 2", "replicas: 6");
+    std::fs::write(root.join("base/deployment.yaml"), patched).unwrap();
+    let r = kubegate_in(
+        root,
+        &[
+            "check",
+            "--no-builtin-rules",
+            "--no-config",
+            "-f",
+            "concise",
+            "-q",
+            ".",
+        ],
+        None,
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", r.stdout);
+    assert!(
+        lines[0].starts_with(
+            "base/deployment.yaml:6:13: error[ValidatingAdmissionPolicy/demo-policy.example.com]"
+        ),
+        "{}",
+        lines[0]
+    );
+}

@@ -17,7 +17,7 @@ fn run(file: &Path, id: &str) -> Vec<kubegate::finding::Finding> {
         catalog: Some(catalog),
         crds: None,
         old: None,
-        admission: false,
+        admission: None,
         builtins: Some(&builtins),
         user: None,
         reject_missing_schemas: false,

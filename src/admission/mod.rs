@@ -261,9 +261,125 @@ pub fn is_policy(v: &Value) -> bool {
         || kyverno::is_policy(group, kind)
 }
 
+/// Which objects the policies of a run may judge or read: by API group and kind (`None`
+/// for any). Objects of other kinds are not kept for them: a repository whose only policy
+/// judges CRDs pays for its CRDs, not for every object.
+#[derive(Debug, Clone)]
+pub struct Wants {
+    patterns: Vec<(Option<String>, Option<String>)>,
+    /// The fields the policies read of the objects they judge (each path with all below
+    /// it); `None` when one may read any.
+    reads: Option<Vec<Vec<String>>>,
+    /// Kinds kept whole whatever `reads` says: the Namespaces and parameter objects the
+    /// policies look up.
+    whole: Vec<(String, String)>,
+}
+
+impl Default for Wants {
+    fn default() -> Self {
+        // What matching reads, and what a CRD tells of its kind (resource names, scope).
+        let fixed = [
+            &["apiVersion"][..],
+            &["kind"],
+            &["metadata"],
+            &["spec", "group"],
+            &["spec", "names"],
+            &["spec", "scope"],
+        ];
+        Wants {
+            patterns: Vec::new(),
+            reads: Some(
+                fixed
+                    .iter()
+                    .map(|p| p.iter().map(|s| (*s).to_owned()).collect())
+                    .collect(),
+            ),
+            whole: vec![(String::new(), "Namespace".to_owned())],
+        }
+    }
+}
+
+impl Wants {
+    /// A policy reads `path` (from the object's root) of the objects it judges.
+    pub fn read(&mut self, path: &[String]) {
+        if let Some(reads) = &mut self.reads
+            && !reads.iter().any(|r| path.starts_with(r))
+        {
+            reads.retain(|r| !r.starts_with(path));
+            reads.push(path.to_vec());
+        }
+    }
+
+    /// A policy may read any field of the objects it judges.
+    pub fn read_all(&mut self) {
+        self.reads = None;
+    }
+
+    /// Objects of `group` and `kind` are looked up whole (parameters).
+    pub fn keep_whole(&mut self, group: &str, kind: &str) {
+        let k = (group.to_owned(), kind.to_owned());
+        if !self.whole.contains(&k) {
+            self.whole.push(k);
+        }
+    }
+
+    /// What to keep of an object for the policies: `None` when they neither judge nor read
+    /// its kind; else the object, or the fields they read of it.
+    pub fn keep(&self, group: &str, kind: &str, value: &Value) -> Option<Value> {
+        if !self.wants(group, kind) {
+            return None;
+        }
+        let reads = match &self.reads {
+            Some(r) if !self.whole.iter().any(|(g, k)| g == group && k == kind) => r,
+            _ => return Some(value.clone()),
+        };
+        let mut out = Value::Object(serde_json::Map::new());
+        for path in reads {
+            copy_path(value, &mut out, path);
+        }
+        Some(out)
+    }
+
+    /// Objects of `group` (`None` or `*`: any) and `kind` (likewise).
+    pub fn add(&mut self, group: Option<&str>, kind: Option<&str>) {
+        let any = |s: Option<&str>| s.filter(|s| *s != "*").map(str::to_owned);
+        let p = (any(group), any(kind));
+        if !self.patterns.contains(&p) {
+            self.patterns.push(p);
+        }
+    }
+
+    /// Whether an object of `group` and `kind` may be judged or read.
+    pub fn wants(&self, group: &str, kind: &str) -> bool {
+        self.patterns.iter().any(|(g, k)| {
+            g.as_deref().is_none_or(|g| g == group) && k.as_deref().is_none_or(|k| k == kind)
+        })
+    }
+}
+
+/// Copies the value at `path` of `from` (with all below it) into `to`, creating the
+/// mappings on the way.
+fn copy_path(from: &Value, to: &mut Value, path: &[String]) {
+    let Some((first, rest)) = path.split_first() else {
+        return;
+    };
+    let (Some(src), Value::Object(dst)) = (from.get(first), to) else {
+        return;
+    };
+    if rest.is_empty() || !src.is_object() {
+        dst.insert(first.clone(), src.clone());
+        return;
+    }
+    let slot = dst
+        .entry(first.clone())
+        .or_insert_with(|| Value::Object(serde_json::Map::new()));
+    copy_path(src, slot, rest);
+}
+
 /// Bytes that mark a file that may hold an admission policy: a cheap look before parsing.
 pub const MARKERS: &[&[u8]] = &[
-    b"admissionregistration.k8s.io",
+    // Not the API group: webhook configurations share it, and most install bundles hold one.
+    b"ValidatingAdmissionPolicy",
     b"templates.gatekeeper.sh",
     b"constraints.gatekeeper.sh",
     b"kyverno.io",
@@ -314,6 +430,21 @@ impl Policies {
 
     pub fn is_empty(&self) -> bool {
         self.found.is_empty()
+    }
+
+    /// The objects the policies may judge or read: what each matches, their parameter
+    /// kinds, and always Namespaces (namespace selectors) and CRDs (resource names).
+    pub fn wants(&self) -> Wants {
+        let mut w = Wants::default();
+        w.add(Some(""), Some("Namespace"));
+        w.add(
+            Some("apiextensions.k8s.io"),
+            Some("CustomResourceDefinition"),
+        );
+        self.vap.wants(&mut w);
+        self.gatekeeper.wants(&mut w);
+        self.kyverno.wants(&mut w);
+        w
     }
 
     /// Evaluates every policy on one request.
@@ -389,8 +520,45 @@ mod tests {
     }
 
     #[test]
+    fn only_the_fields_read_are_kept() {
+        let mut w = Wants::default();
+        w.add(Some("apps"), None);
+        w.read(&["spec".to_owned(), "replicas".to_owned()]);
+        let d = serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "a"}, "spec": {"replicas": 3, "template": {"spec": {}}}});
+        assert_eq!(
+            w.keep("apps", "Deployment", &d),
+            Some(
+                serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "a"}, "spec": {"replicas": 3}})
+            )
+        );
+        assert_eq!(w.keep("", "ConfigMap", &d), None);
+        w.read(&["spec".to_owned()]);
+        assert_eq!(w.keep("apps", "Deployment", &d), Some(d.clone()));
+        w.read_all();
+        w.add(Some(""), None);
+        assert_eq!(w.keep("", "ConfigMap", &d), Some(d.clone()));
+    }
+
+    #[test]
+    fn wants_match_groups_and_kinds() {
+        let mut w = Wants::default();
+        w.add(Some("apps"), None);
+        w.add(Some(""), Some("Pod"));
+        assert!(w.wants("apps", "Deployment"));
+        assert!(w.wants("", "Pod"));
+        assert!(!w.wants("", "ConfigMap"));
+        w.add(Some("*"), Some("*"));
+        assert!(w.wants("", "ConfigMap"));
+    }
+
+    #[test]
     fn markers_find_policy_files() {
         assert!(may_hold_policy(b"apiVersion: templates.gatekeeper.sh/v1\n"));
+        assert!(!may_hold_policy(
+            b"apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingWebhookConfiguration\n"
+        ));
         assert!(!may_hold_policy(b"apiVersion: apps/v1\nkind: Deployment\n"));
     }
 }

@@ -523,6 +523,50 @@ impl Vap {
         })
     }
 
+    /// Adds what the bound policies match (by API group) and their parameter kinds.
+    pub fn wants(&self, w: &mut super::Wants) {
+        for b in &self.bindings {
+            let Some(p) = self.policies.get(b.policy) else {
+                continue;
+            };
+            for r in &p.constraints.rules {
+                for g in &r.groups {
+                    w.add(Some(g), None);
+                }
+            }
+            if let Some((api_version, kind)) = &p.param_kind {
+                let group = matching::split_api_version(api_version).0;
+                w.add(Some(group), Some(kind));
+                w.keep_whole(group, kind);
+            }
+            let exprs = p
+                .conditions
+                .iter()
+                .chain(&p.variables)
+                .map(|n| &n.expr)
+                .chain(p.validations.iter().map(|v| &v.expr))
+                .filter_map(|e| match e {
+                    Expr::Ready(e) => Some(e),
+                    Expr::Unsupported(_) => None,
+                })
+                .chain(
+                    p.validations
+                        .iter()
+                        .filter_map(|v| v.message_expression.as_ref()),
+                );
+            for e in exprs {
+                for root in ["object", "oldObject"] {
+                    if e.reads_whole(root) {
+                        w.read_all();
+                    }
+                    for path in e.reads(root) {
+                        w.read(&path);
+                    }
+                }
+            }
+        }
+    }
+
     /// Evaluates every binding on one request.
     pub fn evaluate(&self, req: &Request<'_>, cluster: &Cluster<'_>, out: &mut Vec<Violation>) {
         for b in &self.bindings {

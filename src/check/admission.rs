@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::rendered::{NodePlace, Root};
 use super::{FileCtx, FileText, Options, Place, file_finding};
-use crate::admission::{Cluster, Operation, Policies, Request, Violation};
+use crate::admission::{Cluster, Operation, Policies, Request, Violation, Wants};
 use crate::finding::{Finding, ObjectRef, Severity};
 use crate::parse::{self, Contents, Reader};
 use crate::render::files::Files;
@@ -106,29 +106,85 @@ pub fn list(files: &[PolicyFile], limits: &parse::Limits) -> Listing {
         peer_annotations: Default::default(),
         combine: false,
         old: None,
-        admission: true,
+        admission: None,
     };
-    let judged = run(files, false, &[], &[], &opts);
+    let Some(prepared) = prepare(files, limits) else {
+        return Listing {
+            policies: Vec::new(),
+            problems: Vec::new(),
+        };
+    };
+    let (judged, _) = judge(&prepared, files, false, &[], &[], &opts);
     Listing {
         policies: judged.policies,
         problems: judged.findings,
     }
 }
 
-/// Runs the admission policies read from `policy_files` (and, with `rendered_policies`,
-/// those the renders produce) on every object of `files` and `renders`.
-pub fn run(
-    policy_files: &[PolicyFile],
-    rendered_policies: bool,
-    files: &[AdmissionFile],
-    renders: &[Render<'_>],
-    opts: &Options<'_>,
-) -> Judged {
-    judge(policy_files, rendered_policies, files, renders, opts).0
+/// The admission policies of the policy files, loaded (and compiled) before the files are
+/// checked: what they may judge decides which objects the check keeps for them.
+pub struct Prepared {
+    values: Vec<(Value, At)>,
+    parsed: Vec<Vec<parse::Document>>,
+    policies: Policies,
+    problems: Vec<crate::admission::Problem>,
+    /// The objects to keep for the policies.
+    pub wants: Wants,
 }
 
-/// [`run`], and the policies it loaded (for the deletions of a merge request), if any.
+impl Prepared {
+    /// The policies of the files.
+    pub fn policies(&self) -> &Policies {
+        &self.policies
+    }
+}
+
+/// Loads the policies of `policy_files`; `None` when they hold none, and no chart template
+/// among them may render one.
+pub fn prepare(policy_files: &[PolicyFile], limits: &parse::Limits) -> Option<Prepared> {
+    let mut values: Vec<(Value, At)> = Vec::new();
+    let mut parsed: Vec<Vec<parse::Document>> = Vec::with_capacity(policy_files.len());
+    let mut templated = false;
+    for (pi, pf) in policy_files.iter().enumerate() {
+        let docs = parse::yaml::parse_as(&pf.text, limits, pf.reader).documents;
+        let before = values.len();
+        for (di, doc) in docs.iter().enumerate() {
+            if let Contents::Objects(objects) = parse::objects(doc) {
+                for (oi, o) in objects.iter().enumerate() {
+                    if crate::admission::is_policy(o.value) {
+                        values.push((o.value.clone(), At::Policy(pi, di, oi)));
+                    }
+                }
+            }
+        }
+        templated |= values.len() == before && pf.text.contains("{{");
+        parsed.push(docs);
+    }
+    if values.is_empty() && !templated {
+        return None;
+    }
+    let refs: Vec<&Value> = values.iter().map(|(v, _)| v).collect();
+    let (policies, problems) =
+        crate::timings::measure(crate::timings::Stage::Admission, || Policies::load(&refs));
+    let mut wants = policies.wants();
+    if templated {
+        // A chart may render a policy of any kind's: every object is kept.
+        wants.add(None, None);
+    }
+    Some(Prepared {
+        values,
+        parsed,
+        policies,
+        problems,
+        wants,
+    })
+}
+
+/// Runs the prepared admission policies (with `rendered_policies`, and those the renders
+/// produce) on every object of `files` and `renders`; the policies, when the renders added
+/// some (for the deletions of a merge request).
 pub fn judge(
+    prepared: &Prepared,
     policy_files: &[PolicyFile],
     rendered_policies: bool,
     files: &[AdmissionFile],
@@ -136,52 +192,81 @@ pub fn judge(
     opts: &Options<'_>,
 ) -> (Judged, Option<Policies>) {
     let mut out = Judged::default();
-    // Every rendered object as a value, once.
-    let rendered: Vec<Vec<Vec<Value>>> = renders
+    let wants = &prepared.wants;
+    // Every rendered object the policies may judge or read, as a value, once.
+    let rendered: Vec<Vec<Vec<Option<Value>>>> = renders
         .iter()
         .map(|(roots, _)| {
             roots
                 .par_iter()
-                .map(|r| r.objects.iter().map(|n| n.to_value()).collect())
+                .map(|r| {
+                    r.objects
+                        .iter()
+                        .map(|n| {
+                            let s = |k: &str| n.get(k).and_then(|v| v.as_str()).unwrap_or("");
+                            let group =
+                                crate::admission::matching::split_api_version(s("apiVersion")).0;
+                            if !wants.wants(group, s("kind")) {
+                                return None;
+                            }
+                            wants.keep(group, s("kind"), &n.to_value())
+                        })
+                        .collect()
+                })
                 .collect()
         })
         .collect();
-    // The policy objects: from the policy files, then the renders.
-    let mut policy_values: Vec<(Value, At)> = Vec::new();
-    let mut parsed_policy_files: Vec<Vec<parse::Document>> = Vec::with_capacity(policy_files.len());
-    for (pi, pf) in policy_files.iter().enumerate() {
-        let docs = parse::yaml::parse_as(&pf.text, &opts.limits, pf.reader).documents;
-        for (di, doc) in docs.iter().enumerate() {
-            if let Contents::Objects(objects) = parse::objects(doc) {
-                for (oi, o) in objects.iter().enumerate() {
-                    if crate::admission::is_policy(o.value) {
-                        policy_values.push((o.value.clone(), At::Policy(pi, di, oi)));
-                    }
-                }
-            }
-        }
-        parsed_policy_files.push(docs);
-    }
+    // The policies the renders add: each one not already read from a file (a base's policy
+    // rendered through its overlay is the same policy).
+    let mut reloaded = None;
     if rendered_policies {
+        let id = |v: &Value| {
+            let s = |p: &[&str]| crate::admission::str_at(v, p).unwrap_or("").to_owned();
+            (
+                crate::admission::matching::split_api_version(&s(&["apiVersion"]))
+                    .0
+                    .to_owned(),
+                s(&["kind"]),
+                s(&["metadata", "namespace"]),
+                s(&["metadata", "name"]),
+            )
+        };
+        let mut seen: HashSet<_> = prepared.values.iter().map(|(v, _)| id(v)).collect();
+        let mut added: Vec<(Value, At)> = Vec::new();
         for (si, roots) in rendered.iter().enumerate() {
             for (ri, objects) in roots.iter().enumerate() {
                 for (oi, v) in objects.iter().enumerate() {
-                    if crate::admission::is_policy(v) {
-                        policy_values.push((v.clone(), At::Rendered(si, ri, oi)));
+                    if let Some(v) = v
+                        && crate::admission::is_policy(v)
+                        && seen.insert(id(v))
+                    {
+                        added.push((v.clone(), At::Rendered(si, ri, oi)));
                     }
                 }
             }
         }
+        if !added.is_empty() {
+            let all: Vec<(Value, At)> = prepared.values.iter().cloned().chain(added).collect();
+            let refs: Vec<&Value> = all.iter().map(|(v, _)| v).collect();
+            let (policies, problems) = Policies::load(&refs);
+            reloaded = Some((all, policies, problems));
+        }
     }
-    let refs: Vec<&Value> = policy_values.iter().map(|(v, _)| v).collect();
-    let (policies, problems) =
-        crate::timings::measure(crate::timings::Stage::Admission, || Policies::load(&refs));
+    let (policy_values, policies, problems) = match &reloaded {
+        Some((v, p, pr)) => (v.as_slice(), p, pr.as_slice()),
+        None => (
+            prepared.values.as_slice(),
+            &prepared.policies,
+            prepared.problems.as_slice(),
+        ),
+    };
+    let parsed_policy_files = &prepared.parsed;
     if policies.is_empty() && problems.is_empty() {
         return (out, None);
     }
     let mut placer = Placer {
         policy_files,
-        parsed_policy_files: &parsed_policy_files,
+        parsed_policy_files,
         files,
         renders,
         parsed: HashMap::new(),
@@ -198,7 +283,7 @@ pub fn judge(
             line: placed.start.line,
         });
     }
-    for p in &problems {
+    for p in problems {
         let (value, at) = &policy_values[p.policy];
         let mut f = placer.place(*at, &p.pointer, p.severity);
         f.rule = p.rule.into();
@@ -207,7 +292,7 @@ pub fn judge(
         out.findings.push(f);
     }
     if policies.is_empty() {
-        return (placer.finish(out), None);
+        return (placer.finish(out), reloaded.map(|r| r.1));
     }
     // Every object of the run, in run order: the cluster the policies look into.
     let mut subjects: Vec<(&Value, At)> = Vec::new();
@@ -219,7 +304,9 @@ pub fn judge(
     for (si, roots) in rendered.iter().enumerate() {
         for (ri, objects) in roots.iter().enumerate() {
             for (oi, v) in objects.iter().enumerate() {
-                subjects.push((v, At::Rendered(si, ri, oi)));
+                if let Some(v) = v {
+                    subjects.push((v, At::Rendered(si, ri, oi)));
+                }
             }
         }
     }
@@ -278,7 +365,8 @@ pub fn judge(
             out.findings.push(f);
         }
     }
-    (placer.finish(out), Some(policies))
+    let out = placer.finish(out);
+    (out, reloaded.map(|r| r.1))
 }
 
 fn object_ref(v: &Value) -> ObjectRef {

@@ -46,8 +46,9 @@ pub struct Options<'a> {
     /// The objects of the changed files at the merge request's base, for the transition
     /// rules of CRDs; `None` outside a merge request.
     pub old: Option<&'a crate::mr::OldObjects>,
-    /// Keep every object for the admission policies of the run ([`admission`]).
-    pub admission: bool,
+    /// Keep the objects the admission policies of the run may judge or read
+    /// ([`admission`]); `None`: there are none.
+    pub admission: Option<&'a crate::admission::Wants>,
 }
 
 /// Counts over the whole run.
@@ -1010,7 +1011,7 @@ fn check_documents(
             &mut Found {
                 crds: out.crds,
                 custom: &mut custom,
-                admission: opts.admission.then_some((&mut *out.admission, di)),
+                admission: opts.admission.map(|w| (w, &mut *out.admission, di)),
             },
         );
         if !custom.is_empty() {
@@ -1047,8 +1048,12 @@ fn check_documents(
 struct Found<'a> {
     crds: &'a mut Vec<FoundCrd>,
     custom: &'a mut Waiting,
-    /// Where the objects go for the admission policies, with the document's index.
-    admission: Option<(&'a mut Vec<admission::AdmissionObject>, usize)>,
+    /// Which objects the admission policies want, where they go, and the document's index.
+    admission: Option<(
+        &'a crate::admission::Wants,
+        &'a mut Vec<admission::AdmissionObject>,
+        usize,
+    )>,
 }
 
 /// Checks one document: user policies, then each object with the schemas, the built-in
@@ -1130,9 +1135,15 @@ fn check_document(
         if let Some(stats) = stats.as_deref_mut() {
             stats.objects += 1;
         }
-        if let Some((kept, di)) = found.admission.as_mut() {
+        if let Some((wants, kept, di)) = found.admission.as_mut()
+            && let Some(value) = wants.keep(
+                crate::admission::matching::split_api_version(obj.api_version).0,
+                obj.kind,
+                obj.value,
+            )
+        {
             kept.push(admission::AdmissionObject {
-                value: obj.value.clone(),
+                value,
                 document: *di,
                 prefix: obj.prefix(),
                 object: object_ref(obj),

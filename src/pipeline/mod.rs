@@ -653,6 +653,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         &mut gate_files,
         limits.max_file_size,
     );
+    let admission_prepared = check::admission::prepare(&admission_files, &limits);
     if let Some(loading) = &pending_builtins
         && !loading.is_finished()
     {
@@ -724,7 +725,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
             .map(|c| c.config.migration.peers())
             .unwrap_or_default(),
         combine: args.combine,
-        admission: !admission_files.is_empty(),
+        admission: admission_prepared.as_ref().map(|p| &p.wants),
     };
     // kustomizations are rendered, and the files they use are checked through them.
     let select = match &cfg {
@@ -1067,7 +1068,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     outcome.stats.roots.sort();
     // The admission policies, kept for the objects a merge request deletes.
     let mut admission = None;
-    if opts.admission {
+    if let Some(prepared) = &admission_prepared {
         // The admission policies judge every object of the run: the files' and the renders'.
         let mut renders: Vec<check::admission::Render<'_>> = Vec::new();
         if let Some(s) = &stage {
@@ -1078,12 +1079,19 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         }
         let files = std::mem::take(&mut outcome.admission);
         // In a merge request judged by its base, a policy the change renders is its own.
-        let (judged, policies) = pool.install(|| {
-            check::admission::judge(&admission_files, !from_base, &files, &renders, &opts)
+        let (judged, reloaded) = pool.install(|| {
+            check::admission::judge(
+                prepared,
+                &admission_files,
+                !from_base,
+                &files,
+                &renders,
+                &opts,
+            )
         });
         outcome.findings.extend(judged.findings);
         outcome.sources.extend(judged.sources);
-        admission = policies;
+        admission = Some(reloaded);
     }
     if let Some(net) = &network {
         outcome.fetched = net.log();
@@ -1130,7 +1138,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         // With every change rule disabled (`rules.disable: [change]`), nothing is judged.
         let judges = builtins.as_ref().is_some_and(|b| b.judges_changes())
             || user.as_ref().is_some_and(|u| u.has_change_rules())
-            || admission.is_some();
+            || admission_prepared.is_some();
         if judges || wants_changes {
             let charts = helm_stage.as_ref().map(|h| {
                 (
@@ -1156,7 +1164,13 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
                         helm_stage.as_ref(),
                         builtins.as_ref(),
                         user.as_ref(),
-                        admission.as_ref(),
+                        admission.as_ref().and_then(
+                            |reloaded: &Option<crate::admission::Policies>| {
+                                reloaded
+                                    .as_ref()
+                                    .or(admission_prepared.as_ref().map(|p| p.policies()))
+                            },
+                        ),
                         !args.no_inline_suppressions,
                         &pool,
                     )

@@ -699,11 +699,17 @@ impl Expression {
 
     /// The fields it reads below the variable `root` (`object.spec.replicas` →
     /// `["spec", "replicas"]`, `object.metadata.labels['team']` → `[…, "team"]`), in the
-    /// order they appear; prefixes included.
+    /// order they appear: each chain whole, not its prefixes.
     pub fn reads(&self, root: &str) -> Vec<Vec<String>> {
         let mut out = Vec::new();
         reads(self.0.program.expression(), root, &mut out, 0);
         out
+    }
+
+    /// Whether it uses the variable `root` other than through a select chain (`object ==
+    /// oldObject`, `size(object)`, `object[key]`): then it may read all of it.
+    pub fn reads_whole(&self, root: &str) -> bool {
+        whole(self.0.program.expression(), root, 0)
     }
 
     /// Whether it names the variable `name` anywhere.
@@ -773,14 +779,59 @@ fn reads(e: &cel::IdedExpr, root: &str, out: &mut Vec<Vec<String>>, depth: usize
     if depth > MAX_NESTING * 2 {
         return;
     }
-    if let Some(c) = chain(e, root, 0)
-        && !c.is_empty()
-    {
-        out.push(c);
+    if let Some(c) = chain(e, root, 0) {
+        // A whole chain: its parts are only its prefixes.
+        if !c.is_empty() {
+            out.push(c);
+        }
+        return;
     }
     for child in children(e) {
         reads(child, root, out, depth + 1);
     }
+}
+
+fn whole(e: &cel::IdedExpr, root: &str, depth: usize) -> bool {
+    use cel::common::ast::Expr as E;
+    if depth > MAX_NESTING * 2 {
+        return true;
+    }
+    // The operand of a select, and the target of an index by a literal, are read through
+    // their chain; anything else that is the bare variable is the whole of it.
+    let through_chain: Option<&cel::IdedExpr> = match &e.expr {
+        E::Select(s) => Some(&s.operand),
+        E::Call(c) if c.func_name == cel::common::ast::operators::INDEX && c.args.len() == 2 => {
+            match &c.args[1].expr {
+                E::Literal(_) => Some(&c.args[0]),
+                _ => None,
+            }
+        }
+        // `oldObject == null`, `object != null`: whether it is there, not what it holds.
+        E::Call(c)
+            if matches!(
+                c.func_name.as_str(),
+                cel::common::ast::operators::EQUALS | cel::common::ast::operators::NOT_EQUALS
+            ) && c.args.len() == 2 =>
+        {
+            let null = |e: &cel::IdedExpr| {
+                matches!(&e.expr, E::Literal(cel::common::ast::LiteralValue::Null))
+            };
+            match (null(&c.args[0]), null(&c.args[1])) {
+                (false, true) => Some(&c.args[0]),
+                (true, false) => Some(&c.args[1]),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    children(e).into_iter().any(|child| {
+        let bare = matches!(&child.expr, E::Ident(n) if n == root);
+        if bare {
+            !through_chain.is_some_and(|t| std::ptr::eq(t, child))
+        } else {
+            whole(child, root, depth + 1)
+        }
+    }) || (depth == 0 && matches!(&e.expr, E::Ident(n) if n == root))
 }
 
 fn names(e: &cel::IdedExpr, name: &str, depth: usize) -> bool {
@@ -858,6 +909,39 @@ mod tests {
             ("a b", None),
         ] {
             assert_eq!(escape(name).as_deref(), cel, "{name}");
+        }
+    }
+
+    #[test]
+    fn expressions_say_what_they_read() {
+        let Compile::Ready(e) = compile(
+            "oldObject == null || object.spec.replicas <= 5 && object.metadata.labels['team'] != ''",
+        ) else {
+            panic!("compiles")
+        };
+        assert_eq!(
+            e.reads("object"),
+            vec![
+                vec!["spec".to_owned(), "replicas".to_owned()],
+                vec![
+                    "metadata".to_owned(),
+                    "labels".to_owned(),
+                    "team".to_owned()
+                ],
+            ]
+        );
+        assert!(!e.reads_whole("object"));
+        assert!(!e.reads_whole("oldObject"), "compared with null only");
+        for whole in [
+            "object == oldObject",
+            "size(object) > 0",
+            "object[k] == 1",
+            "object",
+        ] {
+            let Compile::Ready(e) = compile(whole) else {
+                panic!("compiles")
+            };
+            assert!(e.reads_whole("object"), "{whole}");
         }
     }
 

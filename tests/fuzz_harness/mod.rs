@@ -81,7 +81,7 @@ pub fn manifest(data: &[u8]) {
         },
         combine: false,
         old: None,
-        admission: false,
+        admission: None,
     };
     let out = check::run(vec![loaded], &opts);
     for f in &out.findings {

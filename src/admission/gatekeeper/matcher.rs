@@ -33,6 +33,32 @@ pub(super) struct Match {
 }
 
 /// Why a `spec.match` cannot be read: the JSON pointer (under the Constraint) and a message.
+impl Match {
+    /// Adds the kinds it may match (any, without `kinds`).
+    pub(super) fn wants(&self, w: &mut crate::admission::Wants) {
+        if self.kinds.is_empty() {
+            w.add(None, None);
+        }
+        for (groups, kinds) in &self.kinds {
+            let groups: Vec<Option<&str>> = if groups.is_empty() {
+                vec![None]
+            } else {
+                groups.iter().map(|g| Some(g.as_str())).collect()
+            };
+            let kinds: Vec<Option<&str>> = if kinds.is_empty() {
+                vec![None]
+            } else {
+                kinds.iter().map(|k| Some(k.as_str())).collect()
+            };
+            for g in &groups {
+                for k in &kinds {
+                    w.add(*g, *k);
+                }
+            }
+        }
+    }
+}
+
 pub(super) type Invalid = (String, String);
 
 fn strings(v: Option<&Value>, pointer: &str) -> Result<Vec<String>, Invalid> {

@@ -504,6 +504,21 @@ impl Gatekeeper {
         }
     }
 
+    /// Adds what the Constraints match (every object when a template reads the inventory).
+    pub fn wants(&self, w: &mut super::Wants) {
+        if !self.constraints.is_empty() {
+            // Rego may read any field.
+            w.read_all();
+        }
+        if self.templates.iter().any(|t| t.inventory) {
+            w.add(None, None);
+            return;
+        }
+        for c in &self.constraints {
+            c.matcher.wants(w);
+        }
+    }
+
     /// `data.inventory` for `cluster`: `cluster[<apiVersion>][<kind>][<name>]` for objects
     /// without a namespace, `namespace[<ns>][<apiVersion>][<kind>][<name>]` for the others
     /// (gatekeeper's `pkg/target` `ProcessData`).

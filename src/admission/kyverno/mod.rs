@@ -174,6 +174,15 @@ enum Refusal {
 }
 
 impl Kyverno {
+    /// Adds what its policies may judge: every object, when it has one (its kinds come in
+    /// too many forms, autogen among them, to narrow cheaply).
+    pub fn wants(&self, w: &mut super::Wants) {
+        if !self.policies.is_empty() {
+            w.add(None, None);
+            w.read_all();
+        }
+    }
+
     /// Loads the policies of this engine among `objects` (others are ignored): what cannot
     /// run is a [`Problem`] on its object, each policy that can is added to `found`.
     pub fn load(objects: &[&Value], problems: &mut Vec<Problem>, found: &mut Vec<Found>) -> Self {

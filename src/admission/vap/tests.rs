@@ -426,3 +426,27 @@ spec: {policyName: who, validationActions: [Deny, Warn]}
     assert_eq!(problems[1].severity, Severity::Warning);
     assert!(verdicts[0].is_empty());
 }
+
+#[test]
+fn only_what_the_expressions_read_is_kept_for_them() {
+    let policies = docs(DEMO);
+    let refs: Vec<&Value> = policies.iter().collect();
+    let (loaded, _) = Policies::load(&refs);
+    let w = loaded.wants();
+    let d = docs(&deployment("test", 7)).remove(0);
+    let kept = w.keep("apps", "Deployment", &d).unwrap();
+    assert_eq!(kept["spec"], serde_json::json!({"replicas": 7}));
+    assert_eq!(kept["metadata"], d["metadata"]);
+    assert!(
+        w.keep("", "ConfigMap", &d).is_none(),
+        "only apps objects are judged"
+    );
+    let ns = docs(NAMESPACES).remove(0);
+    assert_eq!(w.keep("", "Namespace", &ns), Some(ns.clone()));
+    // The verdict on the kept fields is the verdict on the object.
+    let cluster = Cluster::new([&ns]);
+    assert_eq!(
+        loaded.evaluate(&Request::create(&kept), &cluster),
+        loaded.evaluate(&Request::create(&d), &cluster)
+    );
+}
