@@ -483,3 +483,26 @@ fn a_policy_in_a_kustomize_base_is_run_once() {
         lines[0]
     );
 }
+
+/// A `--policy` directory may hold admission policies only: they judge the checked files.
+#[test]
+fn admission_policies_come_from_policy_directories_too() {
+    let r = concise(&[
+        "--policy",
+        &format!("{REPO}/policies"),
+        &format!("{REPO}/apps"),
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stdout.starts_with(&format!(
+            "{REPO}/apps/web.yaml:7:13: error[ValidatingAdmissionPolicy/demo-policy.example.com]"
+        )),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(r.stdout.lines().count(), 1, "{}", r.stdout);
+    // A directory with neither Rego nor admission policies is still an error.
+    let r = concise(&["--policy", &format!("{REPO}/apps"), &format!("{REPO}/apps")]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("no .rego files"), "{}", r.stderr);
+}

@@ -247,11 +247,17 @@ impl Vap {
             let name = str_at(o, &["metadata", "name"]).unwrap_or("").to_owned();
             if let Some(p) = Self::policy(o, oi, &name, problems) {
                 if by_name.iter().any(|(n, _, _)| *n == name) {
-                    problems.push(Problem::invalid(
+                    let mut p = Problem::invalid(
                         oi,
                         "/metadata/name",
-                        format!("a second ValidatingAdmissionPolicy named `{name}`: the first one is used"),
-                    ));
+                        format!(
+                            "a second ValidatingAdmissionPolicy named `{name}` in the run: \
+                             whichever is applied last replaces the other in the cluster; \
+                             kubegate runs the first"
+                        ),
+                    );
+                    p.severity = Severity::Warning;
+                    problems.push(p);
                     continue;
                 }
                 let p = Policy {

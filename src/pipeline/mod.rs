@@ -669,7 +669,25 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
                 .map_err(|_| anyhow::anyhow!("compiling the built-in rules panicked"))??,
         ),
     };
-    let user = if policy_dirs.is_empty() {
+    // A --policy directory may hold admission policies only (YAML, no Rego): it is not one
+    // of Rego policies then. One with neither is still an error of the Rego loader.
+    let rego_dirs: Vec<PathBuf> = policy_dirs
+        .iter()
+        .filter(|d| {
+            let shown = d.to_string_lossy().replace('\\', "/");
+            let admission_only = !has_rego(d)
+                && admission_files.iter().any(|f| {
+                    f.file.starts_with(shown.trim_start_matches("./"))
+                        || base_files.as_ref().is_some_and(|b| {
+                            d.strip_prefix(&b.root)
+                                .is_ok_and(|rel| f.file.starts_with(&*rel.to_string_lossy()))
+                        })
+                });
+            !admission_only
+        })
+        .cloned()
+        .collect();
+    let user = if rego_dirs.is_empty() {
         if args.policy.is_empty() && !args.data.is_empty()
             || !args.namespace.is_empty()
             || args.all_namespaces
@@ -681,7 +699,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     } else {
         Some(crate::policy::user::UserPolicies::load(
             &crate::policy::user::Options {
-                policy_dirs: policy_dirs.clone(),
+                policy_dirs: rego_dirs,
                 data_dirs: data_dirs.clone(),
                 namespaces: args.namespace.clone(),
                 all_namespaces: args.all_namespaces,
@@ -1470,6 +1488,15 @@ fn admission_policy_files(
         }
     }
     out
+}
+
+/// Whether a directory (or file) holds a `.rego` file.
+fn has_rego(path: &Path) -> bool {
+    ignore::WalkBuilder::new(path)
+        .standard_filters(false)
+        .build()
+        .flatten()
+        .any(|e| e.path().extension().is_some_and(|x| x == "rego"))
 }
 
 /// The reports to write: `(format, file)`, standard output where there is no file.

@@ -494,7 +494,7 @@ impl Gatekeeper {
                     message: format!(
                         "{}: not checked where its Rego fails in kubegate's Rego engine: {}",
                         c.rule,
-                        crate::report::one_line(&e)
+                        template::last_line(&e)
                     ),
                     pointer: String::new(),
                     policy: c.found,

@@ -158,6 +158,19 @@ impl Template {
                     pool: Mutex::new(Vec::new()),
                 })
             }
+            // Rego OPA accepts that regorus does not: kubegate's gap, not the template's.
+            Err(message) if REGORUS_GAPS.iter().any(|g| message.contains(g)) => {
+                problems.push(Problem::unsupported(
+                    index,
+                    &source.pointer,
+                    format!(
+                        "kubegate's Rego engine (regorus) cannot run this template, which \
+                         OPA accepts: {}",
+                        last_line(&message)
+                    ),
+                ));
+                None
+            }
             Err(message) => {
                 problems.push(invalid(&source.pointer, message));
                 None
@@ -300,6 +313,19 @@ fn source(target: &Value) -> Result<Option<Source<'_>>, (String, String)> {
         }));
     }
     Ok(None)
+}
+
+/// What regorus refuses of valid Rego (OPA accepts it): a set rule with several bodies
+/// (`violation[x] { … } { … }`).
+const REGORUS_GAPS: &[&str] = &["else cannot be used with set rules"];
+
+/// The line of a regorus error that says what is wrong (`error: …`), else its last line.
+pub(crate) fn last_line(message: &str) -> &str {
+    let lines = || message.lines().map(str::trim).filter(|l| !l.is_empty());
+    lines()
+        .find(|l| l.starts_with("error:"))
+        .or_else(|| lines().last())
+        .unwrap_or(message)
 }
 
 /// Compiles the template's Rego and libs into one engine; returns it with the query of

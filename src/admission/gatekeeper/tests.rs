@@ -546,3 +546,31 @@ violation[{"msg": "x"}] { x == 3 }
     );
     assert_eq!(v[0].pointer, "");
 }
+
+#[test]
+fn rego_only_opa_accepts_is_unsupported_not_invalid() {
+    // A set rule with two bodies: valid Rego that regorus refuses.
+    let rego = r#"package k8stwo
+violation[{"msg": "a"}] { input.review.object.kind == "A" } { input.review.object.kind == "B" }
+"#;
+    let t = template(
+        "K8sTwo",
+        json!({"target": "admission.k8s.gatekeeper.sh", "rego": rego}),
+    );
+    let c = constraint("K8sTwo", "two", json!({}));
+    let (gk, problems, _) = load(&[&t, &c]);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems[0].rule, "admission-unsupported");
+    assert!(
+        problems[0]
+            .message
+            .ends_with("error: else cannot be used with set rules"),
+        "{}",
+        problems[0].message
+    );
+    let cm = config_map("a", "cm", json!({}));
+    assert_eq!(
+        eval(&gk, &Request::create(&cm), &Cluster::default()),
+        vec![]
+    );
+}
