@@ -324,7 +324,7 @@ pub(crate) fn last_line(message: &str) -> &str {
     let lines = || message.lines().map(str::trim).filter(|l| !l.is_empty());
     lines()
         .find(|l| l.starts_with("error:"))
-        .or_else(|| lines().last())
+        .or_else(|| lines().next_back())
         .unwrap_or(message)
 }
 
