@@ -51,6 +51,9 @@ pub struct Vap {
 }
 
 struct Policy {
+    /// `ValidatingAdmissionPolicy`, or Kyverno's `ValidatingPolicy` (the same language,
+    /// bound by itself).
+    kind: &'static str,
     name: String,
     /// Its index in [`super::Policies::found`].
     found: usize,
@@ -217,6 +220,37 @@ fn namespace_object(cluster: &Cluster<'_>, name: &str) -> Value {
     }
 }
 
+/// The severity of `validationActions` (the strongest: Deny → error, Warn → warning, Audit
+/// → info); `None`, with the problem, when the API server refuses them.
+fn severity_of(actions: &[String], oi: usize, problems: &mut Vec<Problem>) -> Option<Severity> {
+    if actions.iter().any(|a| a == "Deny") && actions.iter().any(|a| a == "Warn") {
+        problems.push(Problem::invalid(
+            oi,
+            "/spec/validationActions",
+            "`validationActions` cannot hold both Deny and Warn: the API server refuses the binding",
+        ));
+        return None;
+    }
+    let mut severity = None;
+    for (i, a) in actions.iter().enumerate() {
+        let s = match a.as_str() {
+            "Deny" => Severity::Error,
+            "Warn" => Severity::Warning,
+            "Audit" => Severity::Info,
+            other => {
+                problems.push(Problem::invalid(
+                    oi,
+                    format!("/spec/validationActions/{i}"),
+                    format!("unknown validation action `{other}` (Deny, Warn, Audit)"),
+                ));
+                continue;
+            }
+        };
+        severity = Some(severity.map_or(s, |old: Severity| old.max(s)));
+    }
+    severity
+}
+
 /// Compiles one expression of a policy: `Err` is a problem the API server refuses.
 fn compile(source: &str) -> Result<Expr, String> {
     match cel::compile(source) {
@@ -240,11 +274,56 @@ impl Vap {
                 && matching::split_api_version(str_at(o, &["apiVersion"]).unwrap_or("")).0
                     == "admissionregistration.k8s.io"
         };
+        // Kyverno's ValidatingPolicy: a VAP's spec, with its own `validationActions` and
+        // no binding.
+        let mut self_bound: Vec<(usize, usize, Severity)> = Vec::new();
         for (oi, o) in objects.iter().enumerate() {
-            if !kind_of(o, "ValidatingAdmissionPolicy") {
+            let kyverno = str_at(o, &["kind"]) == Some("ValidatingPolicy")
+                && matching::split_api_version(str_at(o, &["apiVersion"]).unwrap_or("")).0
+                    == "policies.kyverno.io";
+            if !kyverno && !kind_of(o, "ValidatingAdmissionPolicy") {
                 continue;
             }
+            let kind = if kyverno {
+                "ValidatingPolicy"
+            } else {
+                "ValidatingAdmissionPolicy"
+            };
             let name = str_at(o, &["metadata", "name"]).unwrap_or("").to_owned();
+            if kyverno {
+                let spec = &o["spec"];
+                if spec.pointer("/evaluation/admission/enabled") == Some(&Value::Bool(false)) {
+                    // Not run at admission (background scans only).
+                    continue;
+                }
+                let actions = strings(&spec["validationActions"]);
+                let actions = if actions.is_empty() {
+                    vec!["Deny".to_owned()]
+                } else {
+                    actions
+                };
+                let Some(severity) = severity_of(&actions, oi, problems) else {
+                    continue;
+                };
+                if let Some(p) = Self::policy(o, oi, &name, problems) {
+                    let rule = format!("{kind}/{name}");
+                    if found.iter().any(|f| f.rule == rule) {
+                        continue;
+                    }
+                    self_bound.push((vap.policies.len(), oi, severity));
+                    vap.policies.push(Policy {
+                        kind,
+                        found: found.len(),
+                        ..p
+                    });
+                    found.push(Found {
+                        rule,
+                        engine: "Kyverno",
+                        object: oi,
+                    });
+                }
+                continue;
+            }
             if let Some(p) = Self::policy(o, oi, &name, problems) {
                 if by_name.iter().any(|(n, _, _)| *n == name) {
                     let mut p = Problem::invalid(
@@ -274,6 +353,16 @@ impl Vap {
             }
         }
         let mut bound = vec![false; vap.policies.len()];
+        for (policy, _, severity) in self_bound {
+            bound[policy] = true;
+            vap.bindings.push(Binding {
+                name: String::new(),
+                policy,
+                severity,
+                resources: None,
+                param_ref: None,
+            });
+        }
         for (oi, o) in objects.iter().enumerate() {
             if !kind_of(o, "ValidatingAdmissionPolicyBinding") {
                 continue;
@@ -310,32 +399,9 @@ impl Vap {
                 ));
                 continue;
             }
-            if actions.iter().any(|a| a == "Deny") && actions.iter().any(|a| a == "Warn") {
-                problems.push(Problem::invalid(
-                    oi,
-                    "/spec/validationActions",
-                    "`validationActions` cannot hold both Deny and Warn: the API server refuses the binding",
-                ));
+            let Some(severity) = severity_of(&actions, oi, problems) else {
                 continue;
-            }
-            let mut severity = None;
-            for (i, a) in actions.iter().enumerate() {
-                let s = match a.as_str() {
-                    "Deny" => Severity::Error,
-                    "Warn" => Severity::Warning,
-                    "Audit" => Severity::Info,
-                    other => {
-                        problems.push(Problem::invalid(
-                            oi,
-                            format!("/spec/validationActions/{i}"),
-                            format!("unknown validation action `{other}` (Deny, Warn, Audit)"),
-                        ));
-                        continue;
-                    }
-                };
-                severity = Some(severity.map_or(s, |old: Severity| old.max(s)));
-            }
-            let Some(severity) = severity else { continue };
+            };
             let param_ref = spec
                 .get("paramRef")
                 .filter(|v| v.is_object())
@@ -518,6 +584,7 @@ impl Vap {
             )
         });
         Some(Policy {
+            kind: "ValidatingAdmissionPolicy",
             name: name.to_owned(),
             found: 0,
             param_kind,
@@ -669,6 +736,16 @@ struct Said<'a> {
 impl Said<'_> {
     fn violation(&self, message: String, pointer: String) -> Violation {
         let (p, b) = (&self.policy.name, &self.binding.name);
+        let kind = self.policy.kind;
+        if kind != "ValidatingAdmissionPolicy" {
+            return Violation {
+                rule: format!("{kind}/{p}"),
+                severity: self.binding.severity,
+                message: format!("{kind} '{p}' failed: {message}"),
+                pointer,
+                policy: self.policy.found,
+            };
+        }
         let message = if self.binding.severity == Severity::Error {
             format!("ValidatingAdmissionPolicy '{p}' with binding '{b}' denied request: {message}")
         } else {
@@ -699,8 +776,8 @@ impl Said<'_> {
             rule: "admission-unsupported".into(),
             severity: Severity::Info,
             message: format!(
-                "ValidatingAdmissionPolicy `{}`: `{source}` not checked: {why}",
-                self.policy.name
+                "{} `{}`: `{source}` not checked: {why}",
+                self.policy.kind, self.policy.name
             ),
             pointer: String::new(),
             policy: self.policy.found,

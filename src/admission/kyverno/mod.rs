@@ -31,7 +31,7 @@
 //! `celPreconditions`, `match` by `subjects`/`roles`/`clusterRoles` (kubegate knows no
 //! user), variables kubegate cannot provide (`request.userInfo`, `serviceAccountName`,
 //! `images`, context entries, `{{@}}`), JMESPath functions outside [`jmespath`]'s list,
-//! `$(…)` references, and `ValidatingPolicy` (CEL). An `exclude` by subjects or roles
+//! `$(…)` references. `ValidatingPolicy` (CEL) runs in [`super::vap`]. An `exclude` by subjects or roles
 //! never excludes, as in the CLI (which has no user either): one info says so.
 //! `mutate`, `generate` and `verifyImages` rules are not validation: they are ignored.
 //!
@@ -194,11 +194,7 @@ impl Kyverno {
                 continue;
             }
             if group == "policies.kyverno.io" {
-                problems.push(Problem::unsupported(
-                    idx,
-                    "/spec",
-                    "Kyverno ValidatingPolicy (CEL) is not supported: its validations are not run",
-                ));
+                // The language of ValidatingAdmissionPolicy: run by `super::vap`.
                 continue;
             }
             k.load_policy(idx, obj, kind, problems, found);

@@ -437,8 +437,10 @@ fn unsupported_constructs_give_one_info_and_no_violation() {
     assert!(violations(&k, &pod("a", "x", json!({"containers": []})), &[]).is_empty());
     let vpol = json!({"apiVersion": "policies.kyverno.io/v1", "kind": "ValidatingPolicy", "metadata": {"name": "v"}, "spec": {}});
     let (_, problems, _) = load(&[vpol]);
-    assert_eq!(problems.len(), 1);
-    assert_eq!(problems[0].rule, "admission-unsupported");
+    assert!(
+        problems.is_empty(),
+        "ValidatingPolicy is the VAP engine's: {problems:?}"
+    );
 }
 
 #[test]

@@ -450,3 +450,49 @@ fn only_what_the_expressions_read_is_kept_for_them() {
         loaded.evaluate(&Request::create(&d), &cluster)
     );
 }
+
+/// Kyverno's `ValidatingPolicy` (the example of its documentation): a VAP's language, its
+/// own `validationActions`, no binding.
+#[test]
+fn kyverno_validating_policies_run_as_self_bound_policies() {
+    let policy = r#"
+apiVersion: policies.kyverno.io/v1
+kind: ValidatingPolicy
+metadata:
+  name: check-deployment-labels
+spec:
+  validationActions:
+    - Audit
+    - Warn
+  matchConstraints:
+    resourceRules:
+      - apiGroups: [apps]
+        apiVersions: [v1]
+        operations: [CREATE, UPDATE]
+        resources: [deployments]
+  validations:
+    - expression: "has(object.metadata.labels) && 'env' in object.metadata.labels && object.metadata.labels['env'] == 'prod'"
+      message: "Deployment labels must be env=prod"
+"#;
+    let prod = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: a\n  labels: {env: prod}\nspec: {}\n";
+    let (problems, verdicts) = run(policy, &format!("{}---\n{prod}", deployment("x", 1)));
+    assert!(problems.is_empty(), "{problems:?}");
+    assert_eq!(
+        verdicts[0],
+        vec![Violation {
+            rule: "ValidatingPolicy/check-deployment-labels".into(),
+            severity: Severity::Warning,
+            message: "ValidatingPolicy 'check-deployment-labels' failed: Deployment labels must be env=prod".into(),
+            pointer: "/metadata".into(),
+            policy: 0,
+        }]
+    );
+    assert!(verdicts[1].is_empty());
+    // Not run at admission: background scans only.
+    let background = policy.replace(
+        "spec:\n",
+        "spec:\n  evaluation:\n    admission:\n      enabled: false\n",
+    );
+    let (_, verdicts) = run(&background, &deployment("x", 1));
+    assert!(verdicts[0].is_empty());
+}
