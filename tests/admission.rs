@@ -506,3 +506,41 @@ fn admission_policies_come_from_policy_directories_too() {
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(r.stderr.contains("no .rego files"), "{}", r.stderr);
 }
+
+#[test]
+fn an_annotation_on_the_object_suppresses_a_policy_like_any_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::copy(
+        common::root().join(REPO).join("policies/replicas.yaml"),
+        root.join("p.yaml"),
+    )
+    .unwrap();
+    std::fs::copy(
+        common::root().join(REPO).join("apps/namespaces.yaml"),
+        root.join("ns.yaml"),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("d.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: a\n  namespace: test\n  annotations:\n    \
+         kubegate.io/ignore: \"ValidatingAdmissionPolicy/demo-policy.example.com scaled on purpose\"\nspec:\n  replicas: 8\n",
+    )
+    .unwrap();
+    let args = [
+        "check",
+        "--no-builtin-rules",
+        "--no-schema",
+        "--no-config",
+        "-f",
+        "concise",
+        ".",
+    ];
+    let r = kubegate_in(root, &args, None);
+    assert_eq!((r.code, r.stdout.as_str()), (0, ""), "{}", r.stderr);
+    assert!(r.stderr.contains("1 suppressed"), "{}", r.stderr);
+    let mut strict = args.to_vec();
+    strict.push("--no-inline-suppressions");
+    let r = kubegate_in(root, &strict, None);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+}

@@ -72,6 +72,8 @@ pub struct Judged {
     pub sources: BTreeMap<Arc<str>, Arc<str>>,
     /// The policies found, in order.
     pub policies: Vec<Listed>,
+    /// Violations silenced by the objects' `kubegate.io/ignore` annotations.
+    pub suppressed: usize,
 }
 
 /// An admission policy found, and where.
@@ -356,6 +358,20 @@ pub fn judge(
                 f.rule = v.rule.into();
                 f.message = v.message;
                 out.findings.push(f);
+                continue;
+            }
+            // `kubegate.io/ignore: ValidatingAdmissionPolicy/max-replicas <reason>` on the
+            // object (or a peer's annotation, under `migration`), as for every rule.
+            if opts.inline_suppressions
+                && crate::suppress::inline_with(value, opts.peer_annotations)
+                    .iter()
+                    .any(|s| {
+                        s.rules
+                            .iter()
+                            .any(|spec| crate::suppress::designates(spec, &v.rule, None))
+                    })
+            {
+                out.suppressed += 1;
                 continue;
             }
             let mut f = placer.place(*at, &v.pointer, v.severity);

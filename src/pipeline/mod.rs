@@ -1109,6 +1109,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         });
         outcome.findings.extend(judged.findings);
         outcome.sources.extend(judged.sources);
+        outcome.stats.suppressed += judged.suppressed;
         admission = Some(reloaded);
     }
     if let Some(net) = &network {
