@@ -490,9 +490,16 @@ pub fn pointer_of<S: AsRef<str>>(paths: &[Vec<S>], object: &Value) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use serde_json::json;
+
+    /// `tests/fixtures/admission/<name>` of the repository.
+    pub(crate) fn fixtures(name: &str) -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/admission")
+            .join(name)
+    }
 
     #[test]
     fn the_deepest_field_read_is_pointed_at() {

@@ -195,7 +195,7 @@ impl Match {
             return false;
         }
         let ns_ok = if namespaced {
-            let ns = namespace_object(cluster, req.namespace());
+            let ns = namespace_object(cluster, applied_namespace(req));
             matching::selector_matches(&self.namespace_selector, &ns).unwrap_or(false)
         } else if req.group().is_empty() && kind == "Namespace" {
             matching::selector_matches(&self.namespace_selector, req.subject()).unwrap_or(false)
@@ -211,6 +211,15 @@ impl Match {
     }
 }
 
+/// The namespace a namespaced object is applied in: its own, else `default` (kubectl's,
+/// without `-n`; the kyverno CLI's too).
+fn applied_namespace<'a>(req: &Request<'a>) -> &'a str {
+    match req.namespace() {
+        "" => "default",
+        ns => ns,
+    }
+}
+
 /// The Namespace `name` as the policies see it: the run's, else one with only the label
 /// every Namespace carries.
 fn namespace_object(cluster: &Cluster<'_>, name: &str) -> Value {
@@ -218,6 +227,139 @@ fn namespace_object(cluster: &Cluster<'_>, name: &str) -> Value {
         Some(ns) => ns.clone(),
         None => super::assumed_namespace(name),
     }
+}
+
+/// Kyverno's autogen of a `ValidatingPolicy` for Pods (`pkg/cel/policies/vpol/autogen`):
+/// when it matches `pods` alone (one rule, core `v1`, no names, no exclusions, no object
+/// selector), one policy for the controllers with a pod template (`spec.template`:
+/// DaemonSet, Deployment, ReplicaSet, StatefulSet, Job) and one for CronJob
+/// (`spec.jobTemplate.spec.template`), their expressions rewritten as Kyverno rewrites them
+/// (`object.spec` and `object.metadata`, and the same of `oldObject`, except
+/// `….namespace`), limited to `spec.autogen.podControllers.controllers` when given.
+fn autogen(policy: &Value) -> Vec<Value> {
+    let spec = &policy["spec"];
+    let mc = &spec["matchConstraints"];
+    let rules = mc["resourceRules"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let one = |v: &Value, want: &str| {
+        v.as_array()
+            .is_some_and(|a| a.len() == 1 && a[0].as_str() == Some(want))
+    };
+    let selector_set = |v: &Value| {
+        ["matchLabels", "matchExpressions"].iter().any(|k| {
+            v.get(k).is_some_and(|x| {
+                x.as_object().is_some_and(|o| !o.is_empty())
+                    || x.as_array().is_some_and(|a| !a.is_empty())
+            })
+        })
+    };
+    let [rule] = rules else {
+        return Vec::new();
+    };
+    if selector_set(&mc["objectSelector"])
+        || mc["excludeResourceRules"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+        || rule["resourceNames"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+        || !one(&rule["apiGroups"], "")
+        || !one(&rule["apiVersions"], "v1")
+        || !one(&rule["resources"], "pods")
+    {
+        return Vec::new();
+    }
+    const CONTROLLERS: &[(&str, &str, &str, bool)] = &[
+        ("daemonsets", "apps", "v1", false),
+        ("deployments", "apps", "v1", false),
+        ("replicasets", "apps", "v1", false),
+        ("statefulsets", "apps", "v1", false),
+        ("jobs", "batch", "v1", false),
+        ("cronjobs", "batch", "v1", true),
+    ];
+    let wanted: Option<Vec<&str>> = spec
+        .pointer("/autogen/podControllers/controllers")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect());
+    let Ok(text) = serde_json::to_string(spec) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for cronjob in [false, true] {
+        let targets: Vec<&(&str, &str, &str, bool)> = CONTROLLERS
+            .iter()
+            .filter(|c| c.3 == cronjob && wanted.as_ref().is_none_or(|w| w.contains(&c.0)))
+            .collect();
+        if targets.is_empty() {
+            continue;
+        }
+        let template = if cronjob {
+            "spec.jobTemplate.spec.template"
+        } else {
+            "spec.template"
+        };
+        let mut rewritten = text.clone();
+        for (from, to) in [
+            ("spec", format!("{template}.spec")),
+            ("metadata", format!("{template}.metadata")),
+        ] {
+            for root in ["object.", "oldObject."] {
+                rewritten = replace_unprotected(
+                    &rewritten,
+                    &format!("{root}{from}"),
+                    &format!("{root}{to}"),
+                );
+            }
+        }
+        let Ok(mut new_spec) = serde_json::from_str::<Value>(&rewritten) else {
+            continue;
+        };
+        // One rule per group and version, as Kyverno builds them.
+        let mut by_gv: Vec<((&str, &str), Vec<&str>)> = Vec::new();
+        for (resource, group, version, _) in &targets {
+            match by_gv.iter_mut().find(|(gv, _)| *gv == (*group, *version)) {
+                Some((_, r)) => r.push(resource),
+                None => by_gv.push(((group, version), vec![resource])),
+            }
+        }
+        let rules: Vec<Value> = by_gv
+            .into_iter()
+            .map(|((g, v), mut r)| {
+                r.sort_unstable();
+                serde_json::json!({"apiGroups": [g], "apiVersions": [v], "resources": r,
+                    "operations": rule["operations"].clone()})
+            })
+            .collect();
+        let mut constraints = serde_json::json!({"resourceRules": rules});
+        if let Some(ns) = mc.get("namespaceSelector") {
+            constraints["namespaceSelector"] = ns.clone();
+        }
+        new_spec["matchConstraints"] = constraints;
+        let mut generated = policy.clone();
+        generated["spec"] = new_spec;
+        out.push(generated);
+    }
+    out
+}
+
+/// `text` with every `from` replaced by `to`, except where `.namespace` follows (Kyverno's
+/// `protectedSuffixes`: a workload's own namespace is not its template's).
+fn replace_unprotected(text: &str, from: &str, to: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(from) {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + from.len()..];
+        let protected = after
+            .strip_prefix(".namespace")
+            .is_some_and(|n| !n.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_'));
+        out.push_str(if protected { from } else { to });
+        rest = after;
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The severity of `validationActions` (the strongest: Deny → error, Warn → warning, Audit
@@ -310,10 +452,11 @@ impl Vap {
                     if found.iter().any(|f| f.rule == rule) {
                         continue;
                     }
+                    let found_at = found.len();
                     self_bound.push((vap.policies.len(), oi, severity));
                     vap.policies.push(Policy {
                         kind,
-                        found: found.len(),
+                        found: found_at,
                         ..p
                     });
                     found.push(Found {
@@ -321,6 +464,19 @@ impl Vap {
                         engine: "Kyverno",
                         object: oi,
                     });
+                    // Kyverno runs a policy for Pods on the Pod controllers too.
+                    for generated in autogen(o) {
+                        // Problems were said of the policy as written.
+                        let mut ignored = Vec::new();
+                        if let Some(p) = Self::policy(&generated, oi, &name, &mut ignored) {
+                            self_bound.push((vap.policies.len(), oi, severity));
+                            vap.policies.push(Policy {
+                                kind,
+                                found: found_at,
+                                ..p
+                            });
+                        }
+                    }
                 }
                 continue;
             }
@@ -690,7 +846,7 @@ fn params<'a>(
         }
         (Some(ns), true) => Some(ns.as_str()),
         (None, true) => {
-            let ns = req.namespace();
+            let ns = applied_namespace(req);
             if !cluster.namespaced(req.group(), req.kind()) {
                 return Err(format!(
                     "cannot use the namespaced parameter kind {kind} for a cluster-scoped request"
@@ -803,7 +959,10 @@ fn evaluate(
     let (group, version, kind) = (req.group(), req.version(), req.kind());
     let namespaced = cluster.namespaced(group, kind);
     let namespace_object = if namespaced {
-        cel::untyped(&namespace_object(cluster, req.namespace()), &mut size)
+        cel::untyped(
+            &namespace_object(cluster, applied_namespace(req)),
+            &mut size,
+        )
     } else {
         Cel::Null
     };
@@ -819,7 +978,7 @@ fn evaluate(
             "requestResource": gvr,
             "requestSubResource": "",
             "name": req.name(),
-            "namespace": req.namespace(),
+            "namespace": if namespaced { applied_namespace(req) } else { "" },
             "operation": req.operation.as_str(),
             "userInfo": {"username": "", "uid": "", "groups": [], "extra": {}},
             "dryRun": false,

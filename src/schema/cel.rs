@@ -187,13 +187,21 @@ fn parse_uncached(source: &str) -> Parsed {
     if deepest > MAX_NESTING {
         return Parsed::Unsupported(format!("nested deeper than {MAX_NESTING} levels"));
     }
+    // Optional field selection (`a.?b.orValue(d)`), which the parser lacks, in the shapes
+    // policies use, said without it.
+    let rewritten = source
+        .contains(".?")
+        .then(|| without_optional_selection(source))
+        .flatten();
+    let source = rewritten.as_deref().unwrap_or(source);
     let program = match catch_unwind(|| Program::compile(source)) {
         Ok(Ok(p)) => p,
         Ok(Err(e)) => {
             let why = e.to_string();
             let why = why.lines().next().unwrap_or_default().to_owned();
-            // Deep expressions: cel-go allows more than the 96 levels of this parser.
-            return if why.contains("recursion") {
+            // Deep expressions: cel-go allows more than the 96 levels of this parser; and
+            // syntax it does not have yet (optional field selection, `a.?b`).
+            return if why.contains("recursion") || why.contains("unsupported syntax") {
                 Parsed::Unsupported(format!("the parser refused it ({why})"))
             } else {
                 Parsed::Invalid(why)
@@ -212,6 +220,121 @@ fn parse_uncached(source: &str) -> Parsed {
         depth: shape.depth,
         transition: shape.old_self,
     }))
+}
+
+/// `source` with each optional selection chain rewritten without `.?`, when every one has
+/// a shape that says the same thing with `has()`:
+/// - `R.?a.?b.orValue(D)` → `((has(R.a) && has(R.a.b)) ? R.a.b : (D))`;
+/// - `R.?a.?b.hasValue()` → `(has(R.a) && has(R.a.b))`;
+///
+/// where `R` is a select chain (`object.spec`, `c`, `x[0].y`). `None` for any other use
+/// (`.?[k]`, `.value()`, a plain select after an optional one): left to the parser, which
+/// refuses it, and the expression is not evaluated.
+fn without_optional_selection(source: &str) -> Option<String> {
+    let mut text = source.to_owned();
+    // Each round rewrites one chain; a chain has at least one `.?`.
+    for _ in 0..64 {
+        let Some(at) = find_outside_strings(&text, ".?") else {
+            return Some(text);
+        };
+        let bytes = text.as_bytes();
+        // The receiver: a select chain ending at `at`, read backwards.
+        let mut start = at;
+        let mut depth = 0usize;
+        while start > 0 {
+            let c = bytes[start - 1];
+            match c {
+                b')' | b']' => depth += 1,
+                b'(' | b'[' if depth > 0 => depth -= 1,
+                _ if depth > 0 => {}
+                c if c.is_ascii_alphanumeric() || c == b'_' || c == b'.' => {}
+                _ => break,
+            }
+            start -= 1;
+        }
+        let receiver = text[start..at].trim();
+        if receiver.is_empty()
+            || depth != 0
+            || !receiver.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        {
+            return None;
+        }
+        // The optional fields, then how the chain ends.
+        let mut fields = Vec::new();
+        let mut rest = &text[at..];
+        while let Some(r) = rest.strip_prefix(".?") {
+            let n = r
+                .bytes()
+                .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+                .count();
+            if n == 0 {
+                return None;
+            }
+            fields.push(&r[..n]);
+            rest = &r[n..];
+        }
+        let mut path = receiver.to_owned();
+        let mut tests = Vec::new();
+        for f in &fields {
+            path.push('.');
+            path.push_str(f);
+            tests.push(format!("has({path})"));
+        }
+        let present = format!("({})", tests.join(" && "));
+        let (replacement, after) = if let Some(r) = rest.strip_prefix(".orValue(") {
+            let mut depth = 1usize;
+            let mut end = None;
+            let mut quote: Option<char> = None;
+            for (i, c) in r.char_indices() {
+                match (quote, c) {
+                    (Some(q), c) if c == q => quote = None,
+                    (Some(_), _) => {}
+                    (None, '\'' | '"') => quote = Some(c),
+                    (None, '(' | '[' | '{') => depth += 1,
+                    (None, ')' | ']' | '}') => {
+                        depth -= 1;
+                        if depth == 0 {
+                            end = Some(i);
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let end = end?;
+            let default = &r[..end];
+            (format!("({present} ? {path} : ({default}))"), &r[end + 1..])
+        } else if let Some(r) = rest.strip_prefix(".hasValue()") {
+            (present, r)
+        } else {
+            return None;
+        };
+        text = format!("{}{replacement}{after}", &text[..start]);
+    }
+    None
+}
+
+/// The first `pat` outside string literals.
+fn find_outside_strings(text: &str, pat: &str) -> Option<usize> {
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for (i, c) in text.char_indices() {
+        match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None if c == '\'' || c == '"' => quote = Some(c),
+            None if text[i..].starts_with(pat) => return Some(i),
+            None => {}
+        }
+    }
+    None
 }
 
 /// What an AST holds.
@@ -943,6 +1066,59 @@ mod tests {
             };
             assert!(e.reads_whole("object"), "{whole}");
         }
+    }
+
+    #[test]
+    fn crd_rules_with_optional_selection_compile() {
+        let rule =
+            Rule::compile(&serde_json::json!({"rule": "self.?spec.?replicas.orValue(1) > 0"}))
+                .expect("a valid rule of the API server");
+        assert!(rule.unsupported().is_none());
+        // A form the rewrite leaves alone is not evaluated, never an error of the CRD.
+        let rule = Rule::compile(&serde_json::json!({"rule": "self.?spec.value().replicas > 0"}))
+            .expect("not an error of the CRD");
+        assert!(rule.unsupported().is_some());
+    }
+
+    #[test]
+    fn optional_selection_is_said_with_has() {
+        for (src, want) in [
+            (
+                "object.spec.?initContainers.orValue([])",
+                Some("((has(object.spec.initContainers)) ? object.spec.initContainers : ([]))"),
+            ),
+            (
+                "c.?securityContext.?privileged.orValue(false) == false",
+                Some(
+                    "((has(c.securityContext) && has(c.securityContext.privileged)) ? \
+                     c.securityContext.privileged : (false)) == false",
+                ),
+            ),
+            (
+                "object.spec.?volumes.hasValue()",
+                Some("(has(object.spec.volumes))"),
+            ),
+            ("'a.?b' + x", Some("'a.?b' + x")),
+            ("object.?spec.value()", None),
+            ("object.spec.?['a'].orValue(1)", None),
+        ] {
+            assert_eq!(without_optional_selection(src).as_deref(), want, "{src}");
+        }
+        let Compile::Ready(e) = compile("object.spec.?hostNetwork.orValue(false) == false") else {
+            panic!("compiles")
+        };
+        let eval = |v: serde_json::Value| {
+            with_root(|root| {
+                let mut ctx = root.new_inner_scope();
+                ctx.add_variable_from_value("object", untyped(&v, &mut Size::default()));
+                e.eval(&ctx)
+            })
+        };
+        assert_eq!(eval(serde_json::json!({"spec": {}})), Ok(Cel::Bool(true)));
+        assert_eq!(
+            eval(serde_json::json!({"spec": {"hostNetwork": true}})),
+            Ok(Cel::Bool(false))
+        );
     }
 
     #[test]
