@@ -544,3 +544,20 @@ fn an_annotation_on_the_object_suppresses_a_policy_like_any_rule() {
     let r = kubegate_in(root, &strict, None);
     assert_eq!(r.code, 1, "{}", r.stdout);
 }
+
+/// Gatekeeper library templates and a Kyverno sample policy on objects that pass and fail
+/// them: each failure on the field its policy reads.
+#[test]
+fn gatekeeper_and_kyverno_findings_land_on_the_field_they_read() {
+    let d = "tests/fixtures/admission/engines";
+    let r = kubegate(&["check", d, "--no-builtin-rules", "--no-schema", "--no-config", "-f", "concise", "-q"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(
+        r.stdout,
+        format!(
+            "{d}/gatekeeper/objects.yaml:3:1: error[K8sRequiredLabels/all-must-have-owner] All namespaces must have an `owner` label that points to your company username\n\
+             {d}/gatekeeper/objects.yaml:19:3: error[K8sAllowedRepos/repo-is-openpolicyagent] container <web> has an invalid image repo <nginx:1.27>, allowed repos are [\"openpolicyagent/\"]\n\
+             {d}/kyverno/pods.yaml:15:16: warning[ClusterPolicy/disallow-latest-tag] validation failure: validation error: Using a mutable image tag e.g. 'latest' is not allowed. rule autogen-validate-image-tag failed at path /image/\n"
+        )
+    );
+}
