@@ -550,7 +550,16 @@ fn an_annotation_on_the_object_suppresses_a_policy_like_any_rule() {
 #[test]
 fn gatekeeper_and_kyverno_findings_land_on_the_field_they_read() {
     let d = "tests/fixtures/admission/engines";
-    let r = kubegate(&["check", d, "--no-builtin-rules", "--no-schema", "--no-config", "-f", "concise", "-q"]);
+    let r = kubegate(&[
+        "check",
+        d,
+        "--no-builtin-rules",
+        "--no-schema",
+        "--no-config",
+        "-f",
+        "concise",
+        "-q",
+    ]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_eq!(
         r.stdout,
