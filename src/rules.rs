@@ -45,34 +45,16 @@ pub fn admission(paths: &[std::path::PathBuf], format: RulesFormat) -> anyhow::R
         if !path.exists() {
             anyhow::bail!("{}: no such file or directory", path.display());
         }
-        let mut found: Vec<std::path::PathBuf> = ignore::WalkBuilder::new(path)
-            .build()
-            .flatten()
-            .map(ignore::DirEntry::into_path)
-            .filter(|p| {
-                p.is_file()
-                    && p.extension()
-                        .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
-            })
-            .collect();
-        found.sort();
-        for p in found {
+        for p in crate::check::admission::manifest_files(path, true) {
             let Ok(bytes) = crate::read::read(&p, limits.max_file_size) else {
                 continue;
             };
-            if !crate::admission::may_hold_policy(&bytes) {
-                continue;
-            }
-            let decoded = crate::parse::decode(&bytes);
-            if decoded.binary {
-                continue;
-            }
             let shown = p.to_string_lossy().replace('\\', "/");
-            files.push(crate::check::admission::PolicyFile {
-                file: shown.strip_prefix("./").unwrap_or(&shown).into(),
-                text: decoded.text.as_ref().into(),
-                reader: crate::parse::Reader::Kubectl,
-            });
+            files.extend(crate::check::admission::PolicyFile::new(
+                shown.strip_prefix("./").unwrap_or(&shown),
+                &bytes,
+                crate::parse::Reader::Kubectl,
+            ));
         }
     }
     let listed = crate::check::admission::list(&files, &limits);

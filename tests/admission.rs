@@ -12,7 +12,8 @@ use common::{kubegate, kubegate_in};
 
 const REPO: &str = "tests/fixtures/admission/repo";
 
-fn concise(args: &[&str]) -> common::Run {
+/// `kubegate check` in `dir`, concise and quiet, with admission policies the only rules.
+fn concise_in(dir: &Path, args: &[&str]) -> common::Run {
     let mut all = vec![
         "check",
         "--no-builtin-rules",
@@ -22,7 +23,11 @@ fn concise(args: &[&str]) -> common::Run {
         "-q",
     ];
     all.extend_from_slice(args);
-    kubegate(&all)
+    kubegate_in(dir, &all, None)
+}
+
+fn concise(args: &[&str]) -> common::Run {
+    concise_in(&common::root(), args)
 }
 
 #[test]
@@ -74,19 +79,7 @@ fn a_broken_policy_is_a_finding_and_the_run_goes_on() {
          spec: {policyName: nowhere, validationActions: [Deny]}\n",
     )
     .unwrap();
-    let r = kubegate_in(
-        dir.path(),
-        &[
-            "check",
-            "--no-builtin-rules",
-            "--no-config",
-            "-f",
-            "concise",
-            "-q",
-            ".",
-        ],
-        None,
-    );
+    let r = concise_in(dir.path(), &["."]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let lines: Vec<&str> = r.stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{}", r.stdout);
@@ -394,19 +387,7 @@ fn the_gateway_api_safe_upgrades_policy_refuses_its_development_crds() {
         return;
     };
     let dir = shared.join("corpus/kubernetes-sigs__gateway-api/config/crd/standard");
-    let r = kubegate_in(
-        &dir,
-        &[
-            "check",
-            "--no-builtin-rules",
-            "--no-config",
-            "-f",
-            "concise",
-            "-q",
-            ".",
-        ],
-        None,
-    );
+    let r = concise_in(&dir, &["."]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let crds = std::fs::read_dir(&dir)
         .unwrap()
@@ -459,19 +440,7 @@ fn a_policy_in_a_kustomize_base_is_run_once() {
         .unwrap()
         .replace("replicas: 2", "replicas: 6");
     std::fs::write(root.join("base/deployment.yaml"), patched).unwrap();
-    let r = kubegate_in(
-        root,
-        &[
-            "check",
-            "--no-builtin-rules",
-            "--no-config",
-            "-f",
-            "concise",
-            "-q",
-            ".",
-        ],
-        None,
-    );
+    let r = concise_in(root, &["."]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let lines: Vec<&str> = r.stdout.lines().collect();
     assert_eq!(lines.len(), 1, "{}", r.stdout);
@@ -550,16 +519,7 @@ fn an_annotation_on_the_object_suppresses_a_policy_like_any_rule() {
 #[test]
 fn gatekeeper_and_kyverno_findings_land_on_the_field_they_read() {
     let d = "tests/fixtures/admission/engines";
-    let r = kubegate(&[
-        "check",
-        d,
-        "--no-builtin-rules",
-        "--no-schema",
-        "--no-config",
-        "-f",
-        "concise",
-        "-q",
-    ]);
+    let r = concise(&[d, "--no-schema"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_eq!(
         r.stdout,

@@ -53,6 +53,19 @@ pub fn cluster_scoped(group: &str, kind: &str) -> bool {
         )
 }
 
+/// The strings of a list (`apiGroups`, `kinds`, …); a missing field, or anything but a
+/// list, is empty, and items that are not strings are left out.
+pub fn strings(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The labels of an object (`metadata.labels`), strings only.
 pub fn labels(object: &Value) -> impl Iterator<Item = (&str, &str)> {
     object

@@ -326,16 +326,30 @@ impl Wants {
     /// What to keep of an object for the policies: `None` when they neither judge nor read
     /// its kind; else the object, or the fields they read of it.
     pub fn keep(&self, group: &str, kind: &str, value: &Value) -> Option<Value> {
+        self.project(group, kind, std::borrow::Cow::Borrowed(value))
+    }
+
+    /// [`Wants::keep`] of a value the caller no longer needs: kept whole without a copy.
+    pub fn keep_owned(&self, group: &str, kind: &str, value: Value) -> Option<Value> {
+        self.project(group, kind, std::borrow::Cow::Owned(value))
+    }
+
+    fn project(
+        &self,
+        group: &str,
+        kind: &str,
+        value: std::borrow::Cow<'_, Value>,
+    ) -> Option<Value> {
         if !self.wants(group, kind) {
             return None;
         }
         let reads = match &self.reads {
             Some(r) if !self.whole.iter().any(|(g, k)| g == group && k == kind) => r,
-            _ => return Some(value.clone()),
+            _ => return Some(value.into_owned()),
         };
         let mut out = Value::Object(serde_json::Map::new());
         for path in reads {
-            copy_path(value, &mut out, path);
+            copy_path(&value, &mut out, path);
         }
         Some(out)
     }

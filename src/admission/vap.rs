@@ -19,8 +19,6 @@
 //! the same group and resource, and a policy no binding of the run names is not run (the
 //! API server does not run it either): one `admission-unbound` note says so.
 
-use std::sync::Arc;
-
 use serde_json::Value;
 
 use super::{Cluster, Found, Operation, Problem, Request, Violation, matching, str_at};
@@ -121,17 +119,6 @@ struct ResourceRule {
     names: Vec<String>,
 }
 
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 fn text(v: &Value, key: &str) -> Option<String> {
     v.get(key)
         .and_then(Value::as_str)
@@ -147,12 +134,12 @@ impl Match {
                 .map(|a| {
                     a.iter()
                         .map(|r| ResourceRule {
-                            groups: strings(&r["apiGroups"]),
-                            versions: strings(&r["apiVersions"]),
-                            resources: strings(&r["resources"]),
-                            operations: strings(&r["operations"]),
+                            groups: matching::strings(r.get("apiGroups")),
+                            versions: matching::strings(r.get("apiVersions")),
+                            resources: matching::strings(r.get("resources")),
+                            operations: matching::strings(r.get("operations")),
                             scope: text(r, "scope").unwrap_or_else(|| "*".into()),
-                            names: strings(&r["resourceNames"]),
+                            names: matching::strings(r.get("resourceNames")),
                         })
                         .collect()
                 })
@@ -438,7 +425,7 @@ impl Vap {
                     // Not run at admission (background scans only).
                     continue;
                 }
-                let actions = strings(&spec["validationActions"]);
+                let actions = matching::strings(spec.get("validationActions"));
                 let actions = if actions.is_empty() {
                     vec!["Deny".to_owned()]
                 } else {
@@ -546,7 +533,7 @@ impl Vap {
                 problems.push(p);
                 continue;
             };
-            let actions = strings(&spec["validationActions"]);
+            let actions = matching::strings(spec.get("validationActions"));
             if actions.is_empty() {
                 problems.push(Problem::invalid(
                     oi,
@@ -819,7 +806,7 @@ impl Vap {
                         evaluate(&said, req, cluster, param, out);
                     }
                 }
-                Err(e) => said.failure(req, e, out),
+                Err(e) => said.failure(e, out),
             }
         }
     }
@@ -919,7 +906,7 @@ impl Said<'_> {
     }
 
     /// An error of the evaluation: a violation under `failurePolicy: Fail`.
-    fn failure(&self, _req: &Request<'_>, error: String, out: &mut Vec<Violation>) {
+    fn failure(&self, error: String, out: &mut Vec<Violation>) {
         if self.policy.fail {
             out.push(self.violation(error, String::new()));
         }
@@ -1051,7 +1038,7 @@ fn evaluate(
             }
         }
         if let Some(e) = error {
-            said.failure(req, e, out);
+            said.failure(e, out);
             return;
         }
         // Variables, in order, each seeing the ones before it; one that cannot be evaluated
@@ -1106,7 +1093,6 @@ fn evaluate(
                     said.unsupported(&v.source, &format!("it gave {other:?}, not a boolean"), out);
                 }
                 Outcome::Failed(why) => said.failure(
-                    req,
                     format!("expression '{}' resulted in error: {why}", v.source),
                     out,
                 ),
@@ -1145,13 +1131,6 @@ fn pointer(p: &Policy, expr: &Expr, req: &Request<'_>) -> String {
         }
     }
     super::pointer_of(&paths, req.subject())
-}
-
-#[allow(dead_code)]
-fn _assert_sync() {
-    fn is<T: Send + Sync>() {}
-    is::<Vap>();
-    is::<Arc<Vap>>();
 }
 
 #[cfg(test)]

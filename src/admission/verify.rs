@@ -94,14 +94,7 @@ pub fn command(paths: &[PathBuf], run: Option<&str>, verbose: bool) -> anyhow::R
     let mut files = Vec::new();
     for p in paths {
         if p.is_dir() {
-            let mut found: Vec<PathBuf> = ignore::WalkBuilder::new(p)
-                .build()
-                .flatten()
-                .map(ignore::DirEntry::into_path)
-                .filter(|f| f.is_file() && f.extension().is_some_and(|e| e == "yaml" || e == "yml"))
-                .collect();
-            found.sort();
-            files.extend(found);
+            files.extend(crate::check::admission::manifest_files(p, true));
         } else if p.is_file() {
             files.push(p.clone());
         } else {

@@ -51,6 +51,40 @@ pub struct PolicyFile {
     pub reader: Reader,
 }
 
+impl PolicyFile {
+    /// A file's bytes as a policy file: `None` when they name no admission API group (the
+    /// cheap look before any parse) or are binary.
+    pub fn new(file: &str, bytes: &[u8], reader: Reader) -> Option<Self> {
+        if !crate::admission::may_hold_policy(bytes) {
+            return None;
+        }
+        let decoded = parse::decode(bytes);
+        (!decoded.binary).then(|| PolicyFile {
+            file: file.into(),
+            text: decoded.text.as_ref().into(),
+            reader,
+        })
+    }
+}
+
+/// The YAML and JSON files under `root` (itself, if a file), sorted; with `filters`, as
+/// `ignore` walks (hidden and ignored files left out).
+pub fn manifest_files(root: &std::path::Path, filters: bool) -> Vec<std::path::PathBuf> {
+    let mut out: Vec<std::path::PathBuf> = ignore::WalkBuilder::new(root)
+        .standard_filters(filters)
+        .build()
+        .flatten()
+        .map(ignore::DirEntry::into_path)
+        .filter(|p| {
+            p.is_file()
+                && p.extension()
+                    .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
+        })
+        .collect();
+    out.sort();
+    out
+}
+
 /// The renders of the run (kustomize roots, charts).
 pub type Render<'a> = (&'a [Root], &'a Files);
 
@@ -211,7 +245,7 @@ pub fn judge(
                             if !wants.wants(group, s("kind")) {
                                 return None;
                             }
-                            wants.keep(group, s("kind"), &n.to_value())
+                            wants.keep_owned(group, s("kind"), n.to_value())
                         })
                         .collect()
                 })

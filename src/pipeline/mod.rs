@@ -675,14 +675,13 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         .iter()
         .filter(|d| {
             let shown = d.to_string_lossy().replace('\\', "/");
-            let admission_only = !has_rego(d)
-                && admission_files.iter().any(|f| {
-                    f.file.starts_with(shown.trim_start_matches("./"))
-                        || base_files.as_ref().is_some_and(|b| {
-                            d.strip_prefix(&b.root)
-                                .is_ok_and(|rel| f.file.starts_with(&*rel.to_string_lossy()))
-                        })
-                });
+            let admission_only = admission_files.iter().any(|f| {
+                f.file.starts_with(shown.trim_start_matches("./"))
+                    || base_files.as_ref().is_some_and(|b| {
+                        d.strip_prefix(&b.root)
+                            .is_ok_and(|rel| f.file.starts_with(&*rel.to_string_lossy()))
+                    })
+            }) && !has_rego(d);
             !admission_only
         })
         .cloned()
@@ -1397,15 +1396,11 @@ fn admission_policy_files(
             }
             None => bytes.into(),
         };
-        let decoded = crate::parse::decode(&bytes);
-        if decoded.binary {
-            return;
-        }
-        out.push(PolicyFile {
-            file: display.into(),
-            text: decoded.text.as_ref().into(),
-            reader: kustomize.reader_of(display),
-        });
+        out.extend(PolicyFile::new(
+            display,
+            &bytes,
+            kustomize.reader_of(display),
+        ));
     };
     for l in loaded {
         if let (Input::File { path, .. }, Ok(bytes)) = (&l.input, &l.bytes)
@@ -1426,18 +1421,11 @@ fn admission_policy_files(
         // Deleted by the change: still in force until it merges.
         for (rel, oid) in &mr.changes.deleted {
             if let Ok(bytes) = mr.repo.blob(*oid)
-                && crate::admission::may_hold_policy(&bytes)
+                && let Some(f) = PolicyFile::new(rel, &bytes, crate::parse::Reader::Kubectl)
                 && seen.insert(rel.clone())
             {
                 gate_files.push(rel.clone());
-                let decoded = crate::parse::decode(&bytes);
-                if !decoded.binary {
-                    out.push(PolicyFile {
-                        file: rel.as_str().into(),
-                        text: decoded.text.as_ref().into(),
-                        reader: crate::parse::Reader::Kubectl,
-                    });
-                }
+                out.push(f);
             }
         }
     }
@@ -1451,19 +1439,7 @@ fn admission_policy_files(
                 _ => p.to_string_lossy().replace('\\', "/"),
             }
         };
-        let mut paths: Vec<PathBuf> = ignore::WalkBuilder::new(dir)
-            .standard_filters(false)
-            .build()
-            .flatten()
-            .map(|e| e.into_path())
-            .filter(|p| {
-                p.is_file()
-                    && p.extension()
-                        .is_some_and(|e| e == "yaml" || e == "yml" || e == "json")
-            })
-            .collect();
-        paths.sort();
-        for p in paths {
+        for p in check::admission::manifest_files(dir, false) {
             let shown_as = shown(&p);
             let k = match base {
                 Some(_) => shown_as.clone(),
@@ -1472,19 +1448,12 @@ fn admission_policy_files(
             if !seen.insert(k) {
                 continue;
             }
-            let Ok(bytes) = crate::read::read(&p, max) else {
-                continue;
-            };
-            if !crate::admission::may_hold_policy(&bytes) {
-                continue;
-            }
-            let decoded = crate::parse::decode(&bytes);
-            if !decoded.binary {
-                out.push(PolicyFile {
-                    file: shown_as.into(),
-                    text: decoded.text.as_ref().into(),
-                    reader: crate::parse::Reader::Kubectl,
-                });
+            if let Ok(bytes) = crate::read::read(&p, max) {
+                out.extend(PolicyFile::new(
+                    &shown_as,
+                    &bytes,
+                    crate::parse::Reader::Kubectl,
+                ));
             }
         }
     }

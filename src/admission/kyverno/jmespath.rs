@@ -361,7 +361,7 @@ impl Parser {
         t
     }
 
-    fn expect(&mut self, t: &Tok) -> Result<(), String> {
+    fn eat(&mut self, t: &Tok) -> Result<(), String> {
         let got = self.next();
         if &got == t {
             Ok(())
@@ -426,7 +426,7 @@ impl Parser {
             Tok::Not => Ast::Not(Box::new(self.expression(binding_power(&Tok::Not))?)),
             Tok::LParen => {
                 let e = self.expression(0)?;
-                self.expect(&Tok::RParen)?;
+                self.eat(&Tok::RParen)?;
                 e
             }
             t => return Err(format!("unexpected token {t:?}")),
@@ -465,7 +465,7 @@ impl Parser {
                         return Err(format!("unexpected token {:?} in arguments", self.peek()));
                     }
                 }
-                self.expect(&Tok::RParen)?;
+                self.eat(&Tok::RParen)?;
                 Ast::Function(name, args)
             }
             Tok::Filter => self.filter(left)?,
@@ -479,8 +479,8 @@ impl Parser {
                     project_if_slice(left, idx, self)?
                 }
                 _ => {
-                    self.expect(&Tok::Star)?;
-                    self.expect(&Tok::RBracket)?;
+                    self.eat(&Tok::Star)?;
+                    self.eat(&Tok::RBracket)?;
                     let rhs = self.projection_rhs(binding_power(&Tok::Star))?;
                     Ast::Projection(Box::new(left), Box::new(rhs))
                 }
@@ -552,7 +552,7 @@ impl Parser {
 
     fn filter(&mut self, left: Ast) -> Result<Ast, String> {
         let cond = self.expression(0)?;
-        self.expect(&Tok::RBracket)?;
+        self.eat(&Tok::RBracket)?;
         let rhs = if self.peek() == &Tok::Flatten {
             Ast::Identity
         } else {
@@ -581,7 +581,7 @@ impl Parser {
                 Tok::Ident(s) | Tok::Quoted(s) => s,
                 t => return Err(format!("unexpected token {t:?} as a key")),
             };
-            self.expect(&Tok::Colon)?;
+            self.eat(&Tok::Colon)?;
             items.push((key, self.expression(0)?));
             match self.next() {
                 Tok::Comma => {}

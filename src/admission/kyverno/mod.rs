@@ -52,7 +52,7 @@ use serde_json::{Map, Value, json};
 use self::conditions::Operator;
 use self::jmespath::Ast;
 use self::variables::Context;
-use super::matching::{self, glob, selector_matches, split_api_version};
+use super::matching::{self, glob, selector_matches, split_api_version, strings};
 use super::{Cluster, Found, Operation, Problem, Request, Violation, str_at};
 use crate::finding::Severity;
 
@@ -1135,17 +1135,6 @@ fn compile_conditions(v: &Value) -> Result<Conditions, String> {
         }),
         other => Ok(Conditions::List(list(other)?)),
     }
-}
-
-fn strings(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 fn compile_filter(f: &Value) -> Result<Filter, String> {
