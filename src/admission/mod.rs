@@ -16,6 +16,7 @@
 pub mod gatekeeper;
 pub mod kyverno;
 pub mod matching;
+pub mod program;
 pub mod vap;
 pub mod verify;
 

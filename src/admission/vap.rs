@@ -21,9 +21,9 @@
 
 use serde_json::Value;
 
-use super::{Cluster, Found, Operation, Problem, Request, Violation, matching, str_at};
+use super::program::{Decision, Input, Layout, Program};
+use super::{Cluster, Found, Problem, Request, Violation, matching, str_at};
 use crate::finding::Severity;
-use crate::schema::cel::{self, Cel, Compile, EvalError, Expression, Size};
 
 /// Whether `group`/`kind` is a kind of this engine (never itself sent to admission).
 pub fn is_policy(group: &str, kind: &str) -> bool {
@@ -36,10 +36,6 @@ pub fn is_policy(group: &str, kind: &str) -> bool {
                 | "MutatingAdmissionPolicyBinding"
         )
 }
-
-/// `matchConditions`, `variables` and `validations` have at most this many entries each
-/// (the API server's limit for `matchConditions`; more is a policy it refuses).
-const MAX_ENTRIES: usize = 64;
 
 /// The policies and bindings of a run, compiled.
 #[derive(Default)]
@@ -57,29 +53,7 @@ struct Policy {
     found: usize,
     param_kind: Option<(String, String)>,
     constraints: Match,
-    conditions: Vec<Named>,
-    variables: Vec<Named>,
-    validations: Vec<Validation>,
-    /// `failurePolicy: Fail` (the default).
-    fail: bool,
-}
-
-struct Named {
-    name: String,
-    source: String,
-    expr: Expr,
-}
-
-enum Expr {
-    Ready(Expression),
-    Unsupported(String),
-}
-
-struct Validation {
-    source: String,
-    expr: Expr,
-    message: Option<String>,
-    message_expression: Option<Expression>,
+    program: Program,
 }
 
 struct Binding {
@@ -380,18 +354,6 @@ fn severity_of(actions: &[String], oi: usize, problems: &mut Vec<Problem>) -> Op
     severity
 }
 
-/// Compiles one expression of a policy: `Err` is a problem the API server refuses.
-fn compile(source: &str) -> Result<Expr, String> {
-    match cel::compile(source) {
-        Compile::Ready(e) if e.names("authorizer") => Ok(Expr::Unsupported(
-            "`authorizer` asks the cluster's authorization, which kubegate does not have".into(),
-        )),
-        Compile::Ready(e) => Ok(Expr::Ready(e)),
-        Compile::Unsupported(why) => Ok(Expr::Unsupported(why)),
-        Compile::Invalid(why) => Err(why),
-    }
-}
-
 impl Vap {
     /// Loads the policies and bindings among `objects`.
     pub fn load(objects: &[&Value], problems: &mut Vec<Problem>, found: &mut Vec<Found>) -> Self {
@@ -596,8 +558,8 @@ impl Vap {
     /// One policy, or `None` (with its problems) when the API server would refuse it.
     fn policy(o: &Value, oi: usize, name: &str, problems: &mut Vec<Problem>) -> Option<Policy> {
         let spec = &o["spec"];
-        let before = problems.len();
         let mc = &spec["matchConstraints"];
+        let mut refused = false;
         if mc
             .get("resourceRules")
             .and_then(Value::as_array)
@@ -608,118 +570,44 @@ impl Vap {
                 "/spec",
                 "`spec.matchConstraints.resourceRules` is required: the API server refuses the policy",
             ));
+            refused = true;
         }
-        let named = |key: &str, problems: &mut Vec<Problem>| -> Vec<Named> {
-            let mut out = Vec::new();
-            for (i, e) in spec
-                .get(key)
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .enumerate()
-            {
-                if i >= MAX_ENTRIES {
-                    problems.push(Problem::invalid(
-                        oi,
-                        format!("/spec/{key}"),
-                        format!("more than {MAX_ENTRIES} `{key}`"),
-                    ));
-                    break;
-                }
-                let source = text(e, "expression").unwrap_or_default();
-                match compile(&source) {
-                    Ok(expr) => out.push(Named {
-                        name: text(e, "name").unwrap_or_default(),
-                        source,
-                        expr,
-                    }),
-                    Err(why) => problems.push(Problem::invalid(
-                        oi,
-                        format!("/spec/{key}/{i}/expression"),
-                        format!("expression `{source}` does not compile: {why}"),
-                    )),
-                }
+        let list = |key: &str| spec.get(key).map(|v| (v, format!("/spec/{key}")));
+        let program = match Program::compile(&Layout {
+            conditions: list("matchConditions"),
+            variables: list("variables"),
+            validations: list("validations"),
+            prelude: &[],
+            default_message: None,
+            fail: text(spec, "failurePolicy").is_none_or(|f| f != "Ignore"),
+        }) {
+            Ok(p) => p,
+            Err(errors) => {
+                problems.extend(
+                    errors
+                        .into_iter()
+                        .map(|(at, message)| Problem::invalid(oi, at, message)),
+                );
+                return None;
             }
-            out
         };
-        let conditions = named("matchConditions", problems);
-        let variables = named("variables", problems);
-        let mut validations = Vec::new();
-        for (i, v) in spec
-            .get("validations")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
-            let source = text(v, "expression").unwrap_or_default();
-            let expr = match compile(&source) {
-                Ok(e) => e,
-                Err(why) => {
-                    problems.push(Problem::invalid(
-                        oi,
-                        format!("/spec/validations/{i}/expression"),
-                        format!("expression `{source}` does not compile: {why}"),
-                    ));
-                    continue;
-                }
-            };
-            let message_expression =
-                match text(v, "messageExpression").map(|m| (cel::compile(&m), m)) {
-                    None => None,
-                    Some((Compile::Ready(e), _)) => Some(e),
-                    Some((Compile::Unsupported(_), _)) => None,
-                    Some((Compile::Invalid(why), m)) => {
-                        problems.push(Problem::invalid(
-                            oi,
-                            format!("/spec/validations/{i}/messageExpression"),
-                            format!("messageExpression `{m}` does not compile: {why}"),
-                        ));
-                        None
-                    }
-                };
-            validations.push(Validation {
-                source,
-                expr,
-                message: text(v, "message")
-                    .map(|m| m.trim().to_owned())
-                    .filter(|m| !m.is_empty()),
-                message_expression,
-            });
+        if refused {
+            return None;
         }
-        if validations.is_empty()
-            && problems.len() == before
-            && spec.get("auditAnnotations").is_none()
-        {
+        if program.is_empty() && spec.get("auditAnnotations").is_none() {
             problems.push(Problem::invalid(
                 oi,
                 "/spec",
                 "a ValidatingAdmissionPolicy needs `validations` or `auditAnnotations`",
             ));
-        }
-        if problems.len() > before {
             return None;
         }
-        for (what, list) in [("matchConditions", &conditions), ("variables", &variables)] {
-            for (i, n) in list.iter().enumerate() {
-                if let Expr::Unsupported(why) = &n.expr {
-                    problems.push(Problem::unsupported(
-                        oi,
-                        format!("/spec/{what}/{i}/expression"),
-                        format!("`{}` is not evaluated: {why}", n.source),
-                    ));
-                }
-            }
-        }
-        for (i, v) in validations.iter().enumerate() {
-            if let Expr::Unsupported(why) = &v.expr {
-                problems.push(Problem::unsupported(
-                    oi,
-                    format!("/spec/validations/{i}/expression"),
-                    format!("validation `{}` is not evaluated: {why}", v.source),
-                ));
-            }
-        }
+        problems.extend(
+            program
+                .unsupported()
+                .into_iter()
+                .map(|(at, message)| Problem::unsupported(oi, at, message)),
+        );
         let param_kind = spec.get("paramKind").filter(|v| v.is_object()).map(|p| {
             (
                 text(p, "apiVersion").unwrap_or_default(),
@@ -732,10 +620,7 @@ impl Vap {
             found: 0,
             param_kind,
             constraints: Match::parse(mc),
-            conditions,
-            variables,
-            validations,
-            fail: text(spec, "failurePolicy").is_none_or(|f| f != "Ignore"),
+            program,
         })
     }
 
@@ -755,31 +640,7 @@ impl Vap {
                 w.add(Some(group), Some(kind));
                 w.keep_whole(group, kind);
             }
-            let exprs = p
-                .conditions
-                .iter()
-                .chain(&p.variables)
-                .map(|n| &n.expr)
-                .chain(p.validations.iter().map(|v| &v.expr))
-                .filter_map(|e| match e {
-                    Expr::Ready(e) => Some(e),
-                    Expr::Unsupported(_) => None,
-                })
-                .chain(
-                    p.validations
-                        .iter()
-                        .filter_map(|v| v.message_expression.as_ref()),
-                );
-            for e in exprs {
-                for root in ["object", "oldObject"] {
-                    if e.reads_whole(root) {
-                        w.read_all();
-                    }
-                    for path in e.reads(root) {
-                        w.read(&path);
-                    }
-                }
-            }
+            p.program.wants(w);
         }
     }
 
@@ -907,7 +768,7 @@ impl Said<'_> {
 
     /// An error of the evaluation: a violation under `failurePolicy: Fail`.
     fn failure(&self, error: String, out: &mut Vec<Violation>) {
-        if self.policy.fail {
+        if self.policy.program.fails() {
             out.push(self.violation(error, String::new()));
         }
     }
@@ -936,201 +797,37 @@ fn evaluate(
     param: Option<&Value>,
     out: &mut Vec<Violation>,
 ) {
-    let p = said.policy;
-    let mut size = Size::default();
-    let convert =
-        |v: Option<&Value>, size: &mut Size| v.map_or(Cel::Null, |v| cel::untyped(v, size));
-    let object = convert(req.object, &mut size);
-    let old = convert(req.old, &mut size);
-    let params = convert(param, &mut size);
-    let (group, version, kind) = (req.group(), req.version(), req.kind());
+    let (group, kind) = (req.group(), req.kind());
     let namespaced = cluster.namespaced(group, kind);
-    let namespace_object = if namespaced {
-        cel::untyped(
-            &namespace_object(cluster, applied_namespace(req)),
-            &mut size,
-        )
+    let namespace = if namespaced {
+        Some(namespace_object(cluster, applied_namespace(req)))
     } else {
-        Cel::Null
+        None
     };
     let resource = cluster.resource(group, kind);
-    let gvk = serde_json::json!({"group": group, "version": version, "kind": kind});
-    let gvr = serde_json::json!({"group": group, "version": version, "resource": resource});
-    let request = cel::untyped(
-        &serde_json::json!({
-            "kind": gvk,
-            "resource": gvr,
-            "subResource": "",
-            "requestKind": gvk,
-            "requestResource": gvr,
-            "requestSubResource": "",
-            "name": req.name(),
-            "namespace": if namespaced { applied_namespace(req) } else { "" },
-            "operation": req.operation.as_str(),
-            "userInfo": {"username": "", "uid": "", "groups": [], "extra": {}},
-            "dryRun": false,
-            "options": null,
-        }),
-        &mut size,
+    let mut decisions = Vec::new();
+    said.policy.program.run(
+        &Input {
+            req,
+            operation: req.operation.as_str(),
+            resource: &resource,
+            namespace: if namespaced {
+                applied_namespace(req)
+            } else {
+                ""
+            },
+            namespace_object: namespace.as_ref(),
+            params: param,
+        },
+        &mut decisions,
     );
-    let budget = std::cell::Cell::new(cel::PER_OBJECT_BUDGET);
-    cel::with_root(|root| {
-        let mut ctx = root.new_inner_scope();
-        ctx.add_variable_from_value("object", object);
-        ctx.add_variable_from_value("oldObject", old);
-        ctx.add_variable_from_value("params", params);
-        ctx.add_variable_from_value("namespaceObject", namespace_object);
-        ctx.add_variable_from_value("request", request);
-        ctx.add_variable_from_value("variables", cel::map(std::iter::empty()));
-        let run = |source: &str,
-                   expr: &Expr,
-                   ctx: &kube_cel::cel::Context,
-                   out: &mut Vec<Violation>|
-         -> Outcome {
-            let e = match expr {
-                Expr::Ready(e) => e,
-                Expr::Unsupported(_) => return Outcome::Skipped,
-            };
-            let cost = e.cost(size);
-            if cost > cel::PER_CALL_LIMIT || cost > budget.get() {
-                said.unsupported(
-                    source,
-                    &format!(
-                        "its estimated cost ({cost}) exceeds what the API server allows \
-                         ({} per expression, {} per evaluation)",
-                        cel::PER_CALL_LIMIT,
-                        cel::PER_OBJECT_BUDGET
-                    ),
-                    out,
-                );
-                return Outcome::Skipped;
-            }
-            budget.set(budget.get() - cost);
-            match e.eval(ctx) {
-                Ok(v) => Outcome::Value(v),
-                Err(EvalError::Failed(why)) => Outcome::Failed(why),
-                Err(EvalError::Unsupported(why)) => {
-                    said.unsupported(source, &why, out);
-                    Outcome::Skipped
-                }
-            }
-        };
-        // matchConditions: any false skips the policy; an error (and no false) fails it.
-        let mut error = None;
-        for c in &p.conditions {
-            match run(&c.source, &c.expr, &ctx, out) {
-                Outcome::Value(Cel::Bool(false)) => return,
-                Outcome::Value(Cel::Bool(true)) => {}
-                Outcome::Value(other) => {
-                    error.get_or_insert(format!(
-                        "matchCondition '{}' gave {other:?}, not a boolean",
-                        c.name
-                    ));
-                }
-                Outcome::Failed(why) => {
-                    error.get_or_insert(format!(
-                        "matchCondition '{}' resulted in error: {why}",
-                        c.name
-                    ));
-                }
-                // Not decided: the policy is not evaluated rather than guessed.
-                Outcome::Skipped => return,
-            }
-        }
-        if let Some(e) = error {
-            said.failure(e, out);
-            return;
-        }
-        // Variables, in order, each seeing the ones before it; one that cannot be evaluated
-        // is left out (an expression reading it then fails, or is not decided).
-        let mut values: Vec<(String, Cel)> = Vec::new();
-        let mut undecided: Vec<&str> = Vec::new();
-        for v in &p.variables {
-            match run(&v.source, &v.expr, &ctx, out) {
-                Outcome::Value(x) => {
-                    values.push((v.name.clone(), x));
-                    ctx.add_variable_from_value("variables", cel::map(values.iter().cloned()));
-                }
-                Outcome::Failed(_) => {}
-                Outcome::Skipped => undecided.push(&v.name),
-            }
-        }
-        for v in &p.validations {
-            if let Expr::Ready(e) = &v.expr
-                && e.reads("variables")
-                    .iter()
-                    .any(|r| r.first().is_some_and(|n| undecided.contains(&n.as_str())))
-            {
-                continue;
-            }
-            match run(&v.source, &v.expr, &ctx, out) {
-                Outcome::Value(Cel::Bool(true)) | Outcome::Skipped => {}
-                Outcome::Value(Cel::Bool(false)) => {
-                    let message = v
-                        .message_expression
-                        .as_ref()
-                        .and_then(|me| {
-                            let cost = me.cost(size);
-                            (cost <= cel::PER_CALL_LIMIT && cost <= budget.get()).then(|| {
-                                budget.set(budget.get() - cost);
-                                me.eval(&ctx)
-                            })
-                        })
-                        .and_then(|r| match r {
-                            Ok(Cel::String(s))
-                                if !s.trim().is_empty() && s.len() <= 5120 && !s.contains('\n') =>
-                            {
-                                Some(s.to_string())
-                            }
-                            _ => None,
-                        })
-                        .or_else(|| v.message.clone())
-                        .unwrap_or_else(|| format!("failed expression: {}", v.source));
-                    let pointer = pointer(p, &v.expr, req);
-                    out.push(said.violation(message, pointer));
-                }
-                Outcome::Value(other) => {
-                    said.unsupported(&v.source, &format!("it gave {other:?}, not a boolean"), out);
-                }
-                Outcome::Failed(why) => said.failure(
-                    format!("expression '{}' resulted in error: {why}", v.source),
-                    out,
-                ),
-            }
-        }
-    });
-}
-
-enum Outcome {
-    Value(Cel),
-    Failed(String),
-    Skipped,
-}
-
-/// Where a failed validation is placed: the deepest field of the reviewed object that it
-/// reads, directly or through the variables it uses.
-fn pointer(p: &Policy, expr: &Expr, req: &Request<'_>) -> String {
-    let Expr::Ready(e) = expr else {
-        return String::new();
-    };
-    let root = if req.operation == Operation::Delete {
-        "oldObject"
-    } else {
-        "object"
-    };
-    let mut paths = e.reads(root);
-    for used in e.reads("variables") {
-        if let Some(Named {
-            expr: Expr::Ready(ve),
-            ..
-        }) = used
-            .first()
-            .and_then(|n| p.variables.iter().find(|v| v.name == *n))
-        {
-            paths.extend(ve.reads(root));
+    for d in decisions {
+        match d {
+            Decision::Deny { message, pointer } => out.push(said.violation(message, pointer)),
+            Decision::Error(e) => out.push(said.violation(e, String::new())),
+            Decision::Unsupported { source, why } => said.unsupported(&source, &why, out),
         }
     }
-    super::pointer_of(&paths, req.subject())
 }
 
 #[cfg(test)]
