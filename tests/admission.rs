@@ -515,7 +515,9 @@ fn an_annotation_on_the_object_suppresses_a_policy_like_any_rule() {
 }
 
 /// Gatekeeper library templates and a Kyverno sample policy on objects that pass and fail
-/// them: each failure on the field its policy reads.
+/// them: each failure on the field its policy reads. `K8sRequiredLabels` has CEL code beside
+/// its Rego, and Gatekeeper runs the CEL: each failing validation is a result, with the
+/// CEL's messages (not the Rego's `parameters.message`).
 #[test]
 fn gatekeeper_and_kyverno_findings_land_on_the_field_they_read() {
     let d = "tests/fixtures/admission/engines";
@@ -524,7 +526,8 @@ fn gatekeeper_and_kyverno_findings_land_on_the_field_they_read() {
     assert_eq!(
         r.stdout,
         format!(
-            "{d}/gatekeeper/objects.yaml:3:1: error[K8sRequiredLabels/all-must-have-owner] All namespaces must have an `owner` label that points to your company username\n\
+            "{d}/gatekeeper/objects.yaml:3:1: error[K8sRequiredLabels/all-must-have-owner] missing required label, requires all of: owner\n\
+             {d}/gatekeeper/objects.yaml:3:1: error[K8sRequiredLabels/all-must-have-owner] regex mismatch\n\
              {d}/gatekeeper/objects.yaml:19:3: error[K8sAllowedRepos/repo-is-openpolicyagent] container <web> has an invalid image repo <nginx:1.27>, allowed repos are [\"openpolicyagent/\"]\n\
              {d}/kyverno/pods.yaml:15:16: warning[ClusterPolicy/disallow-latest-tag] validation failure: validation error: Using a mutable image tag e.g. 'latest' is not allowed. rule autogen-validate-image-tag failed at path /image/\n"
         )

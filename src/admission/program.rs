@@ -330,7 +330,8 @@ impl Program {
                 "dryRun": false,
                 "options": null,
             }),
-            &mut size,
+            // Its dozen fixed fields are not what a policy iterates over.
+            &mut Size::default(),
         );
         let budget = std::cell::Cell::new(cel::PER_OBJECT_BUDGET);
         let unsupported = |source: &str, why: String, out: &mut Vec<Decision>| {
@@ -411,51 +412,57 @@ impl Program {
                 failure(e, out);
                 return;
             }
-            // Variables, in order, each seeing the ones before it; one that cannot be
-            // evaluated is left out (an expression reading it then fails, or is not decided).
-            let mut values: Vec<(String, Cel)> = Vec::new();
-            let mut undecided: Vec<&str> = Vec::new();
-            for v in &self.variables {
-                match run(&v.source, &v.expr, &ctx, out) {
-                    Outcome::Value(x) => {
-                        values.push((v.name.clone(), x));
-                        ctx.add_variable_from_value("variables", cel::map(values.iter().cloned()));
-                    }
-                    Outcome::Failed(_) => {}
-                    Outcome::Skipped => undecided.push(&v.name),
-                }
-            }
+            // Variables are evaluated when an expression first reads them, as the API
+            // server's lazy `variables` map does: one that fails or is not decided matters
+            // only to the expressions that read it.
+            let mut vars = Vars::new(self.variables.len());
             for v in &self.validations {
-                if let Expr::Ready(e) = &v.expr
-                    && e.reads("variables")
-                        .iter()
-                        .any(|r| r.first().is_some_and(|n| undecided.contains(&n.as_str())))
-                {
+                let Expr::Ready(e) = &v.expr else {
                     continue;
+                };
+                vars.prepare(self, e, &mut ctx, &run);
+                let mut said = Vec::new();
+                let outcome = run(&v.source, &v.expr, &ctx, &mut said);
+                // A variable that failed or was not decided is absent: an evaluation that
+                // stumbles while one it reads is absent stumbled on it.
+                let stumbled = matches!(outcome, Outcome::Failed(_))
+                    || (matches!(outcome, Outcome::Skipped) && !said.is_empty());
+                match vars.absent(self, e).filter(|_| stumbled) {
+                    Some(Needed::Undecided(source, why)) => {
+                        unsupported(source, why.clone(), out);
+                        continue;
+                    }
+                    Some(Needed::Failed(why)) => {
+                        failure(
+                            format!("expression '{}' resulted in error: {why}", v.source),
+                            out,
+                        );
+                        continue;
+                    }
+                    None => out.append(&mut said),
                 }
-                match run(&v.source, &v.expr, &ctx, out) {
+                match outcome {
                     Outcome::Value(Cel::Bool(true)) | Outcome::Skipped => {}
                     Outcome::Value(Cel::Bool(false)) => {
-                        let message = v
-                            .message_expression
-                            .as_ref()
-                            .and_then(|me| {
-                                let cost = me.cost(size);
-                                (cost <= cel::PER_CALL_LIMIT && cost <= budget.get()).then(|| {
-                                    budget.set(budget.get() - cost);
-                                    me.eval(&ctx)
-                                })
-                            })
-                            .and_then(|r| match r {
-                                Ok(Cel::String(s))
-                                    if !s.trim().is_empty()
-                                        && s.len() <= MAX_MESSAGE
-                                        && !s.contains('\n') =>
-                                {
-                                    Some(s.to_string())
-                                }
-                                _ => None,
-                            })
+                        let mut said = None;
+                        if let Some(me) = &v.message_expression {
+                            let cost = me.cost(size);
+                            if cost <= cel::PER_CALL_LIMIT && cost <= budget.get() {
+                                budget.set(budget.get() - cost);
+                                vars.prepare(self, me, &mut ctx, &run);
+                                said = match me.eval(&ctx) {
+                                    Ok(Cel::String(s))
+                                        if !s.trim().is_empty()
+                                            && s.len() <= MAX_MESSAGE
+                                            && !s.contains('\n') =>
+                                    {
+                                        Some(s.to_string())
+                                    }
+                                    _ => None,
+                                };
+                            }
+                        }
+                        let message = said
                             .or_else(|| v.message.clone())
                             .unwrap_or_else(|| format!("failed expression: {}", v.source.trim()));
                         out.push(Decision::Deny {
@@ -475,8 +482,33 @@ impl Program {
         });
     }
 
+    /// The indices of the variables `e` reads, with the variables those read, in order.
+    fn needed(&self, e: &Expression) -> Vec<usize> {
+        let mut out: Vec<usize> = Vec::new();
+        let mut todo: Vec<&Expression> = vec![e];
+        while let Some(e) = todo.pop() {
+            for path in e.reads("variables") {
+                let Some(i) = path
+                    .first()
+                    .and_then(|n| self.variables.iter().position(|v| v.name == *n))
+                else {
+                    continue;
+                };
+                if out.contains(&i) {
+                    continue;
+                }
+                out.push(i);
+                if let Expr::Ready(ve) = &self.variables[i].expr {
+                    todo.push(ve);
+                }
+            }
+        }
+        out.sort_unstable();
+        out
+    }
+
     /// Where a failed validation is placed: the deepest field of the reviewed object that
-    /// it reads, directly or through the variables it uses.
+    /// it reads, directly or through the variables it uses (and those they use).
     fn pointer(&self, expr: &Expr, req: &Request<'_>) -> String {
         let Expr::Ready(e) = expr else {
             return String::new();
@@ -486,19 +518,21 @@ impl Program {
         } else {
             "object"
         };
-        let mut paths = e.reads(root);
-        for used in e.reads("variables") {
-            let Some((first, rest)) = used.split_first() else {
-                continue;
-            };
-            if self.aliases.contains(first) {
-                paths.push(rest.to_vec());
-            } else if let Some(Named {
-                expr: Expr::Ready(ve),
-                ..
-            }) = self.variables.iter().find(|v| v.name == *first)
-            {
-                paths.extend(ve.reads(root));
+        let mut paths = Vec::new();
+        let exprs = std::iter::once(e).chain(self.needed(e).into_iter().filter_map(|i| {
+            match &self.variables[i].expr {
+                Expr::Ready(ve) if !self.aliases.contains(&self.variables[i].name) => Some(ve),
+                _ => None,
+            }
+        }));
+        for e in exprs {
+            paths.extend(e.reads(root));
+            for used in e.reads("variables") {
+                if let Some((first, rest)) = used.split_first()
+                    && self.aliases.contains(first)
+                {
+                    paths.push(rest.to_vec());
+                }
             }
         }
         super::pointer_of(&paths, req.subject())
@@ -509,4 +543,92 @@ enum Outcome {
     Value(Cel),
     Failed(String),
     Skipped,
+}
+
+/// Why a variable has no value.
+enum Needed {
+    /// It failed: the error.
+    Failed(String),
+    /// A variable it reads cannot be decided: its source and why.
+    Undecided(String, String),
+}
+
+/// The variables evaluated so far for one input.
+struct Vars {
+    states: Vec<Option<Result<Cel, Needed>>>,
+}
+
+impl Vars {
+    fn new(n: usize) -> Self {
+        Vars {
+            states: (0..n).map(|_| None).collect(),
+        }
+    }
+
+    /// Evaluates, in order, the variables `e` may read that are not yet, and puts every
+    /// value in `ctx`'s `variables`. One that fails or is not decided is left out: only
+    /// an evaluation that reads it ([`Vars::explain`]) is its business.
+    fn prepare<F>(
+        &mut self,
+        program: &Program,
+        e: &Expression,
+        ctx: &mut kube_cel::cel::Context,
+        run: &F,
+    ) where
+        F: Fn(&str, &Expr, &kube_cel::cel::Context, &mut Vec<Decision>) -> Outcome,
+    {
+        for i in program.needed(e) {
+            if self.states[i].is_some() {
+                continue;
+            }
+            let v = &program.variables[i];
+            let state = match &v.expr {
+                Expr::Unsupported(why) => Err(Needed::Undecided(v.source.clone(), why.clone())),
+                Expr::Ready(_) => {
+                    let mut said = Vec::new();
+                    match run(&v.source, &v.expr, ctx, &mut said) {
+                        Outcome::Value(x) => Ok(x),
+                        Outcome::Failed(why) => Err(Needed::Failed(why)),
+                        Outcome::Skipped => match said.into_iter().next() {
+                            Some(Decision::Unsupported { source, why }) => {
+                                Err(Needed::Undecided(source, why))
+                            }
+                            _ => Err(Needed::Undecided(
+                                v.source.clone(),
+                                "it could not be evaluated".into(),
+                            )),
+                        },
+                    }
+                }
+            };
+            let ok = state.is_ok();
+            self.states[i] = Some(state);
+            if ok {
+                ctx.add_variable_from_value("variables", self.values(program));
+            }
+        }
+    }
+
+    /// The first variable `e` may read that has no value, and why.
+    fn absent(&self, program: &Program, e: &Expression) -> Option<&Needed> {
+        program
+            .needed(e)
+            .into_iter()
+            .find_map(|i| match self.states.get(i) {
+                Some(Some(Err(why))) => Some(why),
+                _ => None,
+            })
+    }
+
+    fn values(&self, program: &Program) -> Cel {
+        cel::map(
+            self.states
+                .iter()
+                .zip(&program.variables)
+                .filter_map(|(s, v)| match s {
+                    Some(Ok(x)) => Some((v.name.clone(), x.clone())),
+                    _ => None,
+                }),
+        )
+    }
 }

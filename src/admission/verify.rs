@@ -446,6 +446,10 @@ fn review(gk: &Gatekeeper, object: &Value, cluster: &Cluster<'_>) -> Result<Vec<
         };
         gk.review(&r, cluster, GATOR_POINT, &mut out);
     }
+    // What kubegate cannot run is not a verdict: the case cannot pass or fail on it.
+    if let Some(v) = out.iter().find(|v| v.rule == "admission-unsupported") {
+        return Err(format!("not checked by kubegate: {}", v.message));
+    }
     Ok(out.into_iter().map(|v| v.message).collect())
 }
 

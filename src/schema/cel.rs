@@ -11,7 +11,8 @@
 //!   at the first error, for one), or a result that is not a boolean: `cel-unsupported`,
 //!   once per rule and object;
 //! - the interpreter tracks no cost: a rule whose estimated cost (AST nodes × the largest
-//!   list, map or string under `self` ^ comprehension depth) exceeds the API server's
+//!   list or map under `self` ^ comprehension depth × a tenth of the longest string)
+//!   exceeds the API server's
 //!   per-call limit is not evaluated (`cel-unsupported`), nor are the rules after the
 //!   per-object budget is spent;
 //! - a panic in the interpreter is caught and said as `cel-unsupported`.
@@ -480,15 +481,23 @@ pub fn escape(name: &str) -> Option<String> {
     Some(out)
 }
 
-/// What the cost estimate needs of a converted value: its largest list, map or string.
+/// What the cost estimate needs of a converted value: its largest list or map (what a
+/// comprehension iterates over) and its longest string (what a string function walks).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Size {
     pub largest: u64,
+    pub longest: u64,
 }
 
 impl Size {
+    /// A list or map of `n` entries.
     pub fn saw(&mut self, n: usize) {
         self.largest = self.largest.max(n as u64);
+    }
+
+    /// A string of `n` characters.
+    pub fn saw_string(&mut self, n: usize) {
+        self.longest = self.longest.max(n as u64);
     }
 }
 
@@ -500,7 +509,7 @@ pub fn untyped(v: &Value, size: &mut Size) -> Cel {
         Value::Bool(b) => Cel::Bool(*b),
         Value::Number(n) => number(n, false),
         Value::String(s) => {
-            size.saw(s.chars().count());
+            size.saw_string(s.chars().count());
             Cel::String(Arc::new(s.clone()))
         }
         Value::Array(items) => {
@@ -609,7 +618,12 @@ fn go_duration(s: &str) -> Option<chrono::Duration> {
 
 thread_local! {
     /// The standard functions and the Kubernetes libraries, registered once per thread.
-    static ROOT: cel::Context<'static> = cel::Context::default().with_all();
+    static ROOT: cel::Context<'static> = {
+        let mut root = cel::Context::default().with_all();
+        // The standard `dyn()`: the value, its type left to run time.
+        root.add_function("dyn", |v: Cel| -> cel::ResolveResult { Ok(v) });
+        root
+    };
 }
 
 /// The rules of one object being validated: the budget left and what was said.
@@ -965,10 +979,13 @@ fn names(e: &cel::IdedExpr, name: &str, depth: usize) -> bool {
         || children(e).into_iter().any(|c| names(c, name, depth + 1))
 }
 
-/// AST nodes × the largest list, map or string (at least 1) ^ comprehension depth.
+/// AST nodes × the largest list or map (at least 1) ^ comprehension depth × what one
+/// string function costs on the longest string (the API server charges a tenth of its
+/// length, at least 1).
 fn estimate(e: &Expr, size: Size) -> u64 {
     e.nodes
         .saturating_mul(size.largest.max(1).saturating_pow(e.depth))
+        .saturating_mul(size.longest.div_ceil(10).max(1))
 }
 
 /// Runs a program, a panic and every runtime error said as why it could not be decided.

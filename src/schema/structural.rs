@@ -724,7 +724,7 @@ impl Node {
             Value::Bool(b) => Cel::Bool(*b),
             Value::Number(n) => cel::number(n, self.ty == Some(Type::Number)),
             Value::String(s) => {
-                size.saw(s.chars().count());
+                size.saw_string(s.chars().count());
                 if self.ty == Some(Type::String)
                     && !self.int_or_string
                     && let Some(f) = self.format

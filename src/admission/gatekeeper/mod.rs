@@ -8,8 +8,14 @@
 //! that read it. Each `violation` result is a [`Violation`] with the Constraint's
 //! enforcement action as severity: `deny` an error, `warn` a warning, `dryrun` an info.
 //!
-//! Templates whose code is only CEL (`K8sNativeValidation`) are not run yet: an
-//! `admission-unsupported` problem says so. A template with both runs its Rego.
+//! A template with `K8sNativeValidation` (CEL) code runs it, before any Rego beside it, as
+//! Gatekeeper does (`--enable-k8s-native-validation`, on by default in the webhook and in
+//! gator): on the engine of ValidatingAdmissionPolicy ([`super::program`]), with
+//! Gatekeeper's `variables.anyObject` (the old object on `DELETE`) and `variables.params`
+//! (the Constraint's parameters; `params` is the Constraint). Each failing validation is a
+//! result. Where kubegate's CEL interpreter cannot run the CEL (`authorizer`, a function it
+//! lacks) and the template has Rego too, the Rego runs instead; without Rego, an
+//! `admission-unsupported` note says so.
 
 mod matcher;
 mod template;
@@ -19,10 +25,11 @@ use std::sync::{Mutex, PoisonError};
 
 use serde_json::Value;
 
-use super::{Cluster, Found, Problem, Request, Violation, str_at};
+use super::program::{Decision, Input, Program};
+use super::{Cluster, Found, Operation, Problem, Request, Violation, str_at};
 use crate::finding::Severity;
 use matcher::Match;
-use template::{InventoryKey, Template};
+use template::{Code, InventoryKey, Template};
 
 /// The enforcement point of the validation webhook, the one kubegate stands for.
 pub const WEBHOOK_POINT: &str = "validation.gatekeeper.sh";
@@ -152,6 +159,8 @@ struct Constraint {
     matcher: Match,
     /// `spec.parameters` (`{}` when absent, as frameworks defaults it).
     parameters: regorus::Value,
+    /// The Constraint itself, CEL's `params`, for a template whose code is CEL.
+    object: Option<Value>,
 }
 
 /// What one review is about: the objects to match and how to build `input.review`.
@@ -371,6 +380,7 @@ impl Gatekeeper {
             match constraint(o, &schemas[template]) {
                 Ok((action, matcher, parameters)) => {
                     let rule = format!("{kind}/{name}");
+                    let cel = matches!(gk.templates[template].code, Code::Cel(_));
                     gk.constraints.push(Constraint {
                         template,
                         rule: rule.clone(),
@@ -378,6 +388,7 @@ impl Gatekeeper {
                         action,
                         matcher,
                         parameters,
+                        object: cel.then(|| (*o).clone()),
                     });
                     found.push(Found {
                         rule,
@@ -462,24 +473,31 @@ impl Gatekeeper {
                     continue;
                 }
             }
+            let rego = match &t.code {
+                Code::Rego(rego) => rego,
+                Code::Cel(program) => {
+                    cel(program, c, severity, review, cluster, ns, out);
+                    continue;
+                }
+            };
             let review_value = input
                 .get_or_insert_with(|| review.input(cluster, ns))
                 .clone();
             let mut doc = BTreeMap::new();
             doc.insert(regorus::Value::from("review"), review_value);
             doc.insert(regorus::Value::from("parameters"), c.parameters.clone());
-            let inventory = if t.inventory {
+            let inventory = if rego.inventory {
                 Some(self.inventory(cluster))
             } else {
                 None
             };
-            let result = t.run(
+            let result = rego.run(
                 regorus::Value::from(doc),
                 inventory.as_ref().map(|(k, v)| (*k, v)),
             );
             match result {
                 Ok(outcome) => {
-                    let pointer = super::pointer_of(&t.paths, review.subject());
+                    let pointer = super::pointer_of(&rego.paths, review.subject());
                     for message in outcome.messages {
                         out.push(violation(message, pointer.clone()));
                     }
@@ -510,7 +528,7 @@ impl Gatekeeper {
             // Rego may read any field.
             w.read_all();
         }
-        if self.templates.iter().any(|t| t.inventory) {
+        if self.templates.iter().any(Template::reads_inventory) {
             w.add(None, None);
             return;
         }
@@ -541,6 +559,68 @@ impl Gatekeeper {
             value: value.clone(),
         });
         (key, value)
+    }
+}
+
+/// Runs a Constraint of a CEL template on one review, as Gatekeeper's `k8scel` driver
+/// does: the object unset on `DELETE` (`variables.anyObject` is the old one), the
+/// Constraint as `params`, each denying decision a result.
+fn cel(
+    program: &Program,
+    c: &Constraint,
+    severity: Severity,
+    review: &Review<'_>,
+    cluster: &Cluster<'_>,
+    ns: Option<&Value>,
+    out: &mut Vec<Violation>,
+) {
+    let (object, old) = match review.input {
+        ReviewInput::Request(req) => (req.object, req.old),
+        ReviewInput::Object(o) => (Some(o), None),
+        ReviewInput::Admission(_) if review.operation == "DELETE" => (None, review.old),
+        ReviewInput::Admission(_) => (review.object, review.old),
+    };
+    let operation = match review.operation {
+        "DELETE" => Operation::Delete,
+        "UPDATE" => Operation::Update,
+        _ => Operation::Create,
+    };
+    let req = Request {
+        operation,
+        object,
+        old,
+    };
+    let resource = cluster.resource(req.group(), req.kind());
+    let mut decisions = Vec::new();
+    program.run(
+        &Input {
+            req: &req,
+            operation: review.operation,
+            resource: &resource,
+            namespace: review.namespace,
+            namespace_object: ns,
+            params: c.object.as_ref(),
+        },
+        &mut decisions,
+    );
+    for d in decisions {
+        let (message, pointer, rule, severity_override) = match d {
+            Decision::Deny { message, pointer } => (message, pointer, None, None),
+            Decision::Error(e) => (e, String::new(), None, None),
+            Decision::Unsupported { source, why } => (
+                format!("{}: `{source}` not checked: {why}", c.rule),
+                String::new(),
+                Some("admission-unsupported"),
+                Some(Severity::Info),
+            ),
+        };
+        out.push(Violation {
+            rule: rule.map_or_else(|| c.rule.clone(), str::to_owned),
+            severity: severity_override.unwrap_or(severity),
+            message,
+            pointer,
+            policy: c.found,
+        });
     }
 }
 

@@ -7,6 +7,7 @@ use std::sync::{Mutex, PoisonError};
 use regorus::Engine;
 use serde_json::Value;
 
+use crate::admission::program::{Layout, Program};
 use crate::admission::{Problem, str_at};
 
 /// The only target Gatekeeper's templates run on.
@@ -25,14 +26,27 @@ struct Pooled {
 pub(super) struct Template {
     /// `spec.crd.spec.names.kind`.
     pub kind: String,
+    /// `targets[0].operations`; empty is every operation.
+    operations: Vec<String>,
+    pub code: Code,
+}
+
+/// The code a template runs, chosen as Gatekeeper chooses it: `K8sNativeValidation` (CEL)
+/// before Rego (its driver comes first, `--enable-k8s-native-validation` being on by
+/// default, in the webhook and in gator).
+pub(super) enum Code {
+    Rego(Box<Rego>),
+    Cel(Program),
+}
+
+/// A template's Rego, compiled.
+pub(super) struct Rego {
     /// `data.<package>.violation`.
     query: String,
     /// Whether the Rego reads `data.inventory` (which then has to be built and loaded).
     pub inventory: bool,
     /// The fields of `input.review.object` the Rego reads, to place violations.
     pub paths: Vec<Vec<String>>,
-    /// `targets[0].operations`; empty is every operation.
-    operations: Vec<String>,
     /// The compiled engine every pooled engine is cloned from. regorus engines need `&mut`
     /// to evaluate, and the evaluating threads share the template.
     prototype: Mutex<Engine>,
@@ -100,34 +114,6 @@ impl Template {
             ));
             return None;
         }
-        let source = match source(target) {
-            Ok(Some(s)) => s,
-            Ok(None) => {
-                let cel = target
-                    .get("code")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                    .any(|c| str_at(c, &["engine"]) == Some("K8sNativeValidation"));
-                problems.push(if cel {
-                    Problem::unsupported(
-                        index,
-                        "/spec/targets/0/code",
-                        "a ConstraintTemplate with only K8sNativeValidation (CEL) code is not run yet",
-                    )
-                } else {
-                    invalid(
-                        "/spec/targets/0",
-                        "could not extract Rego from the constraint template".into(),
-                    )
-                });
-                return None;
-            }
-            Err((pointer, message)) => {
-                problems.push(invalid(&pointer, message));
-                return None;
-            }
-        };
         let operations = target
             .get("operations")
             .and_then(Value::as_array)
@@ -136,6 +122,50 @@ impl Template {
             .filter_map(Value::as_str)
             .map(str::to_owned)
             .collect();
+        let rego = match source(target) {
+            Ok(s) => s,
+            Err((pointer, message)) => {
+                problems.push(invalid(&pointer, message));
+                return None;
+            }
+        };
+        let template = |code| {
+            Some(Template {
+                kind: kind.to_owned(),
+                operations,
+                code,
+            })
+        };
+        match cel(target) {
+            Ok(None) => {}
+            Ok(Some((program, unsupported))) => {
+                // What kubegate's interpreter cannot run of the CEL, Rego that Gatekeeper
+                // keeps as the same policy can.
+                if unsupported.is_empty() || rego.is_none() {
+                    problems.extend(
+                        unsupported
+                            .into_iter()
+                            .map(|(at, message)| Problem::unsupported(index, at, message)),
+                    );
+                    return template(Code::Cel(program));
+                }
+            }
+            Err(errors) => {
+                problems.extend(
+                    errors
+                        .into_iter()
+                        .map(|(at, message)| invalid(&at, message)),
+                );
+                return None;
+            }
+        }
+        let Some(source) = rego else {
+            problems.push(invalid(
+                "/spec/targets/0",
+                "could not extract Rego from the constraint template".into(),
+            ));
+            return None;
+        };
         match build(name, &source) {
             Ok((engine, query)) => {
                 let texts = std::iter::once(source.rego).chain(source.libs.iter().copied());
@@ -148,15 +178,13 @@ impl Template {
                 }
                 paths.sort();
                 paths.dedup();
-                Some(Template {
-                    kind: kind.to_owned(),
+                template(Code::Rego(Box::new(Rego {
                     query,
                     inventory,
                     paths,
-                    operations,
                     prototype: Mutex::new(engine),
                     pool: Mutex::new(Vec::new()),
-                })
+                })))
             }
             // Rego OPA accepts that regorus does not: kubegate's gap, not the template's.
             Err(message) if REGORUS_GAPS.iter().any(|g| message.contains(g)) => {
@@ -178,11 +206,18 @@ impl Template {
         }
     }
 
+    /// Whether the template reads `data.inventory`.
+    pub fn reads_inventory(&self) -> bool {
+        matches!(&self.code, Code::Rego(r) if r.inventory)
+    }
+
     /// Whether the template runs on `operation` at the admission webhook.
     pub fn runs_on(&self, operation: &str) -> bool {
         self.operations.is_empty() || self.operations.iter().any(|o| o == operation || o == "*")
     }
+}
 
+impl Rego {
     /// Evaluates `violation` on `input`, with `data.inventory` when the template reads it.
     /// `Err` is regorus's evaluation error.
     pub fn run(
@@ -264,6 +299,95 @@ fn libs<'a>(v: Option<&'a Value>, pointer: &str) -> Result<Vec<&'a str>, (String
                 .ok_or_else(|| (format!("{pointer}/{i}"), "a lib must be a string".into()))
         })
         .collect()
+}
+
+/// Gatekeeper's variables before a CEL template's own (`pkg/drivers/k8scel/transform`):
+/// `anyObject` (the old object on DELETE) and `params` (the Constraint's parameters; the
+/// Constraint itself is CEL's `params`).
+const PRELUDE: &[(&str, &str)] = &[
+    (
+        "anyObject",
+        r#"has(request.operation) && request.operation == "DELETE" && object == null ? oldObject : object"#,
+    ),
+    (
+        "params",
+        "!has(params.spec) ? null : !has(params.spec.parameters) ? null: params.spec.parameters",
+    ),
+];
+
+/// The reserved prefix of Gatekeeper's own match conditions and variables.
+const RESERVED: &str = "gatekeeper_internal_";
+
+/// The `K8sNativeValidation` code of a target, compiled with what kubegate cannot run of
+/// it (pointer, message); `Err` is what Gatekeeper refuses (`schema.Source.Validate`, and
+/// expressions that do not compile).
+#[allow(clippy::type_complexity)]
+fn cel(target: &Value) -> Result<Option<(Program, Vec<(String, String)>)>, Vec<(String, String)>> {
+    let Some((i, code)) = target
+        .get("code")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .find(|(_, c)| str_at(c, &["engine"]) == Some("K8sNativeValidation"))
+    else {
+        return Ok(None);
+    };
+    let at = format!("/spec/targets/0/code/{i}/source");
+    let source = code.get("source").unwrap_or(&Value::Null);
+    let mut errors = Vec::new();
+    for (key, what) in [
+        ("matchCondition", "match condition"),
+        ("variables", "variable"),
+    ] {
+        for (j, e) in source
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            let name = str_at(e, &["name"]).unwrap_or("");
+            if name.starts_with(RESERVED) {
+                errors.push((
+                    format!("{at}/{key}/{j}/name"),
+                    format!("{name} is not a valid {what}; cannot have {RESERVED:?} as a prefix"),
+                ));
+            } else if key == "variables" && (name == "params" || name == "anyObject") {
+                errors.push((
+                    format!("{at}/{key}/{j}/name"),
+                    format!("{name} an invalid variable name, {name:?} is a reserved keyword"),
+                ));
+            }
+        }
+    }
+    let fail = match source.get("failurePolicy") {
+        None | Some(Value::Null) => true,
+        Some(Value::String(f)) if f == "Fail" => true,
+        Some(Value::String(f)) if f == "Ignore" => false,
+        Some(other) => {
+            errors.push((
+                format!("{at}/failurePolicy"),
+                format!("unrecognized failure policy: {other}"),
+            ));
+            true
+        }
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let list = |key: &str| source.get(key).map(|v| (v, format!("{at}/{key}")));
+    let program = Program::compile(&Layout {
+        conditions: list("matchCondition"),
+        variables: list("variables"),
+        validations: list("validations"),
+        prelude: PRELUDE,
+        default_message: None,
+        fail,
+    })?
+    .alias("anyObject");
+    let unsupported = program.unsupported();
+    Ok(Some((program, unsupported)))
 }
 
 fn source(target: &Value) -> Result<Option<Source<'_>>, (String, String)> {

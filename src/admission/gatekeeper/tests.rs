@@ -199,7 +199,6 @@ violation contains {"msg": msg} if {
     let code = template(
         "K8sV1",
         json!({"target": "admission.k8s.gatekeeper.sh", "code": [
-            {"engine": "K8sNativeValidation", "source": {"validations": [{"expression": "true"}]}},
             {"engine": "Rego", "source": {"rego": v1, "version": "v1"}}]}),
     );
     let c = constraint("K8sV1", "max", json!({}));
@@ -462,21 +461,188 @@ fn bad_templates_are_problems() {
     );
 }
 
+const REPLICAS_REGO: &str = r#"package k8smaxreplicas
+violation[{"msg": "rego said no"}] {
+  input.review.object.spec.replicas > input.parameters.max
+}
+"#;
+
+/// A template whose CEL limits `spec.replicas` to `parameters.max`, with `rego` beside it.
+fn replicas_template(validation: Value, rego: Option<&str>) -> Value {
+    let mut code = vec![json!({"engine": "K8sNativeValidation", "source": {
+        "variables": [{"name": "replicas", "expression": "has(variables.anyObject.spec.replicas) ? variables.anyObject.spec.replicas : 1"}],
+        "validations": [validation]}})];
+    if let Some(r) = rego {
+        code.push(json!({"engine": "Rego", "source": {"rego": r}}));
+    }
+    let mut t = template(
+        "K8sMaxReplicas",
+        json!({"target": "admission.k8s.gatekeeper.sh", "code": code}),
+    );
+    t["spec"]["crd"]["spec"]["validation"]["openAPIV3Schema"] =
+        json!({"type": "object", "properties": {"max": {"type": "integer"}}});
+    t
+}
+
+fn deployment(replicas: i64) -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "a"},
+           "spec": {"replicas": replicas}})
+}
+
 #[test]
-fn cel_only_templates_are_unsupported_and_their_constraints_silent() {
-    let t = template(
-        "K8sCel",
-        json!({"target": "admission.k8s.gatekeeper.sh", "code": [
-        {"engine": "K8sNativeValidation", "source": {"validations": [{"expression": "false", "message": "no"}]}}]}),
+fn cel_templates_run_as_gatekeeper_runs_them() {
+    // As Gatekeeper: the CEL code is chosen before the Rego beside it; `variables.params`
+    // is the Constraint's parameters, `variables.anyObject` the object.
+    let t = replicas_template(
+        json!({"expression": "variables.replicas <= variables.params.max",
+               "messageExpression": "'at most ' + string(variables.params.max) + ' replicas, not ' + string(variables.replicas)"}),
+        Some(REPLICAS_REGO),
     );
-    let c = constraint("K8sCel", "cel", json!({}));
-    let (_, problems, found) = load(&[&t, &c]);
-    assert_eq!(problems.len(), 1);
+    let c = constraint(
+        "K8sMaxReplicas",
+        "max",
+        json!({"enforcementAction": "warn", "parameters": {"max": 3}}),
+    );
+    let (gk, problems, found) = load(&[&t, &c]);
+    assert_eq!(problems, vec![]);
+    assert_eq!(found.len(), 1);
+    let d = deployment(5);
+    let v = eval(&gk, &Request::create(&d), &Cluster::default());
     assert_eq!(
-        (problems[0].policy, problems[0].rule),
-        (0, "admission-unsupported")
+        v,
+        vec![Violation {
+            rule: "K8sMaxReplicas/max".into(),
+            severity: Severity::Warning,
+            message: "at most 3 replicas, not 5".into(),
+            pointer: "/spec/replicas".into(),
+            policy: 0,
+        }]
     );
-    assert!(found.is_empty());
+    assert_eq!(
+        eval(&gk, &Request::create(&deployment(2)), &Cluster::default()),
+        vec![]
+    );
+    // On DELETE the object is null and `anyObject` the old one.
+    let t = replicas_template(
+        json!({"expression": "object == null && variables.anyObject.metadata.name != 'd'", "message": "deleted d"}),
+        None,
+    );
+    let (gk, problems, _) = load(&[&t, &c]);
+    assert_eq!(problems, vec![]);
+    let delete = Request {
+        operation: Operation::Delete,
+        object: None,
+        old: Some(&d),
+    };
+    let v = eval(&gk, &delete, &Cluster::default());
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0].message, "deleted d");
+    assert_eq!(v[0].pointer, "/metadata/name");
+    // An expression that fails (a missing key) denies under `failurePolicy: Fail`, the
+    // default, and is let through under `Ignore`.
+    for (policy, denied) in [(None, true), (Some("Ignore"), false)] {
+        let mut t = replicas_template(
+            json!({"expression": "!variables.anyObject.spec.paused"}),
+            None,
+        );
+        if let Some(p) = policy {
+            t["spec"]["targets"][0]["code"][0]["source"]["failurePolicy"] = json!(p);
+        }
+        let (gk, problems, _) = load(&[&t, &c]);
+        assert_eq!(problems, vec![]);
+        let v = eval(&gk, &Request::create(&d), &Cluster::default());
+        assert_eq!(v.len(), usize::from(denied), "{v:?}");
+        if denied {
+            assert_eq!(
+                v[0].message,
+                "expression '!variables.anyObject.spec.paused' resulted in error: No such key: paused"
+            );
+        }
+    }
+}
+
+#[test]
+fn cel_kubegate_cannot_run_falls_back_to_rego_or_is_unsupported() {
+    // `authorizer` needs the cluster: the Rego beside it runs instead, silently.
+    let cel = json!({"expression": "authorizer.requestResource.check('get').allowed()"});
+    let t = replicas_template(cel.clone(), Some(REPLICAS_REGO));
+    let c = constraint("K8sMaxReplicas", "max", json!({"parameters": {"max": 3}}));
+    let (gk, problems, _) = load(&[&t, &c]);
+    assert_eq!(problems, vec![]);
+    let v = eval(&gk, &Request::create(&deployment(5)), &Cluster::default());
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0].message, "rego said no");
+    // CEL alone: one unsupported note on the template, never a verdict.
+    let t = replicas_template(cel, None);
+    let (gk, problems, found) = load(&[&t, &c]);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(
+        (
+            problems[0].policy,
+            problems[0].rule,
+            problems[0].pointer.as_str()
+        ),
+        (
+            0,
+            "admission-unsupported",
+            "/spec/targets/0/code/0/source/validations/0/expression"
+        )
+    );
+    assert_eq!(found.len(), 1);
+    assert_eq!(
+        eval(&gk, &Request::create(&deployment(5)), &Cluster::default()),
+        vec![]
+    );
+}
+
+#[test]
+fn bad_cel_templates_are_problems() {
+    for (source, pointer, says) in [
+        (
+            json!({"validations": [{"expression": "object.spec.replicas <"}]}),
+            "/spec/targets/0/code/0/source/validations/0/expression",
+            "does not compile",
+        ),
+        (
+            json!({"variables": [{"name": "params", "expression": "1"}], "validations": [{"expression": "true"}]}),
+            "/spec/targets/0/code/0/source/variables/0/name",
+            "reserved keyword",
+        ),
+        (
+            json!({"matchCondition": [{"name": "gatekeeper_internal_x", "expression": "true"}], "validations": [{"expression": "true"}]}),
+            "/spec/targets/0/code/0/source/matchCondition/0/name",
+            "cannot have \"gatekeeper_internal_\" as a prefix",
+        ),
+        (
+            json!({"failurePolicy": "Sometimes", "validations": [{"expression": "true"}]}),
+            "/spec/targets/0/code/0/source/failurePolicy",
+            "unrecognized failure policy",
+        ),
+    ] {
+        let t = template(
+            "K8sBad",
+            json!({"target": "admission.k8s.gatekeeper.sh", "code": [
+                {"engine": "K8sNativeValidation", "source": source}]}),
+        );
+        let c = constraint("K8sBad", "bad", json!({}));
+        let (_, problems, found) = load(&[&t, &c]);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert_eq!(
+            (problems[0].rule, problems[0].pointer.as_str()),
+            ("admission-invalid", pointer)
+        );
+        assert!(
+            problems[0].message.contains(says),
+            "{}",
+            problems[0].message
+        );
+        // The Constraint of a template that cannot run says so.
+        assert_eq!(
+            (problems[1].policy, problems[1].rule),
+            (1, "admission-invalid")
+        );
+        assert!(found.is_empty());
+    }
 }
 
 #[test]
