@@ -208,6 +208,83 @@ fn in_a_merge_request_policies_come_from_the_base_and_changes_are_updates() {
     );
 }
 
+/// A rendered object the merge request changes is an UPDATE of what the base renders: the
+/// policy compares with `oldObject`, and the finding is on the patch line that changed it.
+#[test]
+fn in_a_merge_request_a_changed_rendered_object_is_an_update() {
+    if !git_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    git(root, &["init", "-q", "-b", "main"]);
+    let write = |rel: &str, text: &str| {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write("policy.yaml", PVC_POLICY);
+    write("base/pvc.yaml", &pvc("fast", "10Gi"));
+    write("base/kustomization.yaml", "resources: [pvc.yaml]\n");
+    let overlay = |class: &str| {
+        format!(
+            "resources: [../base]\n\
+             patches:\n\
+             - patch: |-\n    \
+             apiVersion: v1\n    \
+             kind: PersistentVolumeClaim\n    \
+             metadata: {{name: data, namespace: db}}\n    \
+             spec:\n      \
+             storageClassName: {class}\n"
+        )
+    };
+    write("prod/kustomization.yaml", &overlay("fast"));
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-q", "-m", "base"]);
+    git(root, &["checkout", "-q", "-b", "feature"]);
+    write("prod/kustomization.yaml", &overlay("slow"));
+    git(root, &["commit", "-q", "-a", "-m", "feature"]);
+    let r = kubegate_in(
+        root,
+        &[
+            "check",
+            "--no-builtin-rules",
+            "--no-config",
+            "--no-schema",
+            "-f",
+            "concise",
+            "--base",
+            "main",
+            ".",
+        ],
+        None,
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(
+        r.stdout,
+        "prod/kustomization.yaml:8:25: error[ValidatingAdmissionPolicy/claims] \
+         ValidatingAdmissionPolicy 'claims' with binding 'claims' denied request: \
+         storageClassName cannot change (rendered in prod)\n",
+        "{}",
+        r.stderr
+    );
+    // Without the merge request, every object is a CREATE: nothing to compare with.
+    let r = kubegate_in(
+        root,
+        &[
+            "check",
+            "--no-builtin-rules",
+            "--no-config",
+            "--no-schema",
+            "-f",
+            "concise",
+            ".",
+        ],
+        None,
+    );
+    assert_eq!((r.code, r.stdout.as_str()), (0, ""), "{}", r.stderr);
+}
+
 #[test]
 fn in_a_merge_request_a_deleted_object_is_a_delete() {
     if !git_available() {
@@ -514,13 +591,17 @@ fn an_annotation_on_the_object_suppresses_a_policy_like_any_rule() {
     assert_eq!(r.code, 1, "{}", r.stdout);
 }
 
-/// Gatekeeper library templates and a Kyverno sample policy on objects that pass and fail
+/// Gatekeeper library templates and Kyverno sample policies on objects that pass and fail
 /// them: each failure on the field its policy reads. `K8sRequiredLabels` has CEL code beside
 /// its Rego, and Gatekeeper runs the CEL: each failing validation is a result, with the
 /// CEL's messages (not the Rego's `parameters.message`).
 #[test]
 fn gatekeeper_and_kyverno_findings_land_on_the_field_they_read() {
     let d = "tests/fixtures/admission/engines";
+    // A `validate.cel` rule (pod-security-cel), on the Pods and, by autogen, on the
+    // Deployment's template: at the containers its expression reads.
+    let escalation = "Privilege escalation is disallowed.  All containers must set the \
+                      securityContext.allowPrivilegeEscalation field to `false`.";
     let r = concise(&[d, "--no-schema"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_eq!(
@@ -528,8 +609,12 @@ fn gatekeeper_and_kyverno_findings_land_on_the_field_they_read() {
         format!(
             "{d}/gatekeeper/objects.yaml:3:1: error[K8sRequiredLabels/all-must-have-owner] missing required label, requires all of: owner\n\
              {d}/gatekeeper/objects.yaml:3:1: error[K8sRequiredLabels/all-must-have-owner] regex mismatch\n\
+             {d}/gatekeeper/objects.yaml:19:3: warning[ClusterPolicy/disallow-privilege-escalation] {escalation}\n\
              {d}/gatekeeper/objects.yaml:19:3: error[K8sAllowedRepos/repo-is-openpolicyagent] container <web> has an invalid image repo <nginx:1.27>, allowed repos are [\"openpolicyagent/\"]\n\
-             {d}/kyverno/pods.yaml:15:16: warning[ClusterPolicy/disallow-latest-tag] validation failure: validation error: Using a mutable image tag e.g. 'latest' is not allowed. rule autogen-validate-image-tag failed at path /image/\n"
+             {d}/gatekeeper/objects.yaml:29:3: warning[ClusterPolicy/disallow-privilege-escalation] {escalation}\n\
+             {d}/kyverno/pods.yaml:13:7: warning[ClusterPolicy/disallow-privilege-escalation] {escalation}\n\
+             {d}/kyverno/pods.yaml:15:16: warning[ClusterPolicy/disallow-latest-tag] validation failure: validation error: Using a mutable image tag e.g. 'latest' is not allowed. rule autogen-validate-image-tag failed at path /image/\n\
+             {d}/kyverno/pods.yaml:23:3: warning[ClusterPolicy/disallow-privilege-escalation] {escalation}\n"
         )
     );
 }

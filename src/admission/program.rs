@@ -301,8 +301,9 @@ impl Program {
         }
     }
 
-    /// Evaluates the program on one input: nothing when a match condition is false.
-    pub fn run(&self, input: &Input<'_>, out: &mut Vec<Decision>) {
+    /// Evaluates the program on one input; `false` (and nothing said) when a match
+    /// condition is false or cannot be decided.
+    pub fn run(&self, input: &Input<'_>, out: &mut Vec<Decision>) -> bool {
         let req = input.req;
         let mut size = Size::default();
         let convert =
@@ -340,7 +341,7 @@ impl Program {
                 why,
             });
         };
-        cel::with_root(|root| {
+        cel::with_root(|root| -> bool {
             let mut ctx = root.new_inner_scope();
             ctx.add_variable_from_value("object", object);
             ctx.add_variable_from_value("oldObject", old);
@@ -390,7 +391,7 @@ impl Program {
             let mut error = None;
             for c in &self.conditions {
                 match run(&c.source, &c.expr, &ctx, out) {
-                    Outcome::Value(Cel::Bool(false)) => return,
+                    Outcome::Value(Cel::Bool(false)) => return false,
                     Outcome::Value(Cel::Bool(true)) => {}
                     Outcome::Value(other) => {
                         error.get_or_insert(format!(
@@ -405,12 +406,12 @@ impl Program {
                         ));
                     }
                     // Not decided: the policy is not evaluated rather than guessed.
-                    Outcome::Skipped => return,
+                    Outcome::Skipped => return false,
                 }
             }
             if let Some(e) = error {
                 failure(e, out);
-                return;
+                return true;
             }
             // Variables are evaluated when an expression first reads them, as the API
             // server's lazy `variables` map does: one that fails or is not decided matters
@@ -479,7 +480,8 @@ impl Program {
                     ),
                 }
             }
-        });
+            true
+        })
     }
 
     /// The indices of the variables `e` reads, with the variables those read, in order.

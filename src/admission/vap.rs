@@ -65,12 +65,24 @@ struct Binding {
     param_ref: Option<ParamRef>,
 }
 
-struct ParamRef {
+pub(super) struct ParamRef {
     name: Option<String>,
     selector: Option<Value>,
     namespace: Option<String>,
     /// `parameterNotFoundAction: Deny` (else `Allow`).
     deny_missing: bool,
+}
+
+impl ParamRef {
+    /// A `paramRef` object.
+    pub(super) fn parse(r: &Value) -> ParamRef {
+        ParamRef {
+            name: text(r, "name"),
+            selector: r.get("selector").cloned(),
+            namespace: text(r, "namespace"),
+            deny_missing: text(r, "parameterNotFoundAction").as_deref() == Some("Deny"),
+        }
+    }
 }
 
 /// `matchConstraints` or `matchResources`.
@@ -174,7 +186,7 @@ impl Match {
 
 /// The namespace a namespaced object is applied in: its own, else `default` (kubectl's,
 /// without `-n`; the kyverno CLI's too).
-fn applied_namespace<'a>(req: &Request<'a>) -> &'a str {
+pub(super) fn applied_namespace<'a>(req: &Request<'a>) -> &'a str {
     match req.namespace() {
         "" => "default",
         ns => ns,
@@ -183,7 +195,7 @@ fn applied_namespace<'a>(req: &Request<'a>) -> &'a str {
 
 /// The Namespace `name` as the policies see it: the run's, else one with only the label
 /// every Namespace carries.
-fn namespace_object(cluster: &Cluster<'_>, name: &str) -> Value {
+pub(super) fn namespace_object(cluster: &Cluster<'_>, name: &str) -> Value {
     match cluster.namespace(name) {
         Some(ns) => ns.clone(),
         None => super::assumed_namespace(name),
@@ -510,12 +522,7 @@ impl Vap {
             let param_ref = spec
                 .get("paramRef")
                 .filter(|v| v.is_object())
-                .map(|r| ParamRef {
-                    name: text(r, "name"),
-                    selector: r.get("selector").cloned(),
-                    namespace: text(r, "namespace"),
-                    deny_missing: text(r, "parameterNotFoundAction").as_deref() == Some("Deny"),
-                });
+                .map(ParamRef::parse);
             if let Some(r) = &param_ref
                 && r.name.is_some() == r.selector.is_some()
             {
@@ -681,9 +688,20 @@ fn params<'a>(
     req: &Request<'_>,
     cluster: &Cluster<'a>,
 ) -> Result<Vec<Option<&'a Value>>, String> {
-    let (Some((api_version, kind)), Some(r)) = (&p.param_kind, &b.param_ref) else {
-        return Ok(vec![None]);
-    };
+    match (&p.param_kind, &b.param_ref) {
+        (Some(kind), Some(r)) => find_params(kind, r, req, cluster),
+        _ => Ok(vec![None]),
+    }
+}
+
+/// The objects of the run of `paramKind` (apiVersion, kind) that `paramRef` selects for a
+/// request; `Err` when the API server fails the request for want of them.
+pub(super) fn find_params<'a>(
+    (api_version, kind): &(String, String),
+    r: &ParamRef,
+    req: &Request<'_>,
+    cluster: &Cluster<'a>,
+) -> Result<Vec<Option<&'a Value>>, String> {
     let (group, _) = matching::split_api_version(api_version);
     let namespaced = cluster.namespaced(group, kind);
     let namespace = match (&r.namespace, namespaced) {

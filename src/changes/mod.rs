@@ -462,6 +462,21 @@ fn files_of(
     (base_files, head_files)
 }
 
+/// Every base object paired with its head version, as [`transitions`] pairs them, whether
+/// or not the change touched it: (base index, head index).
+pub fn counterparts(
+    base: &[SourceObject],
+    head: &[SourceObject],
+    renames: &[(String, String)],
+) -> Vec<(usize, usize)> {
+    let (base_files, head_files) = files_of(base, head, renames);
+    let mut out = Vec::new();
+    matched(base, &base_files, head, &head_files, |pairs, _, _| {
+        out.extend_from_slice(pairs);
+    });
+    out
+}
+
 /// [`transitions`] with the files of each side given (base files already renamed).
 fn pair(
     base: &[SourceObject],
@@ -469,32 +484,9 @@ fn pair(
     head: &[SourceObject],
     head_files: &[String],
 ) -> Vec<Transition> {
-    type Sides = (Vec<usize>, Vec<usize>);
-    let mut by_identity: BTreeMap<Identity<'_>, Sides> = BTreeMap::new();
-    for (i, id) in identities(base, base_files).into_iter().enumerate() {
-        by_identity.entry(id).or_default().0.push(i);
-    }
-    for (i, id) in identities(head, head_files).into_iter().enumerate() {
-        by_identity.entry(id).or_default().1.push(i);
-    }
     let mut out = Vec::new();
-    for (_, (mut b, mut h)) in by_identity {
-        b.sort_by(|&x, &y| base_files[x].cmp(&base_files[y]).then(x.cmp(&y)));
-        h.sort_by(|&x, &y| head_files[x].cmp(&head_files[y]).then(x.cmp(&y)));
-        let mut pairs = Vec::new();
-        // Same file (after renames) first, then whatever is left, in path order.
-        b.retain(
-            |&bi| match h.iter().position(|&hi| head_files[hi] == base_files[bi]) {
-                Some(p) => {
-                    pairs.push((bi, h.remove(p)));
-                    false
-                }
-                None => true,
-            },
-        );
-        let rest = b.len().min(h.len());
-        pairs.extend(b.drain(..rest).zip(h.drain(..rest)));
-        for (bi, hi) in pairs {
+    matched(base, base_files, head, head_files, |pairs, b, h| {
+        for &(bi, hi) in pairs {
             if !same_content(&base[bi].value, &head[hi].value) {
                 out.push(Transition {
                     operation: Operation::Update,
@@ -513,8 +505,45 @@ fn pair(
             base: Some(bi),
             head: None,
         }));
-    }
+    });
     out
+}
+
+/// Pairs the objects of each identity, in identity order: `each` gets the pairs (base,
+/// head), then the base objects left unpaired, then the head ones.
+fn matched(
+    base: &[SourceObject],
+    base_files: &[String],
+    head: &[SourceObject],
+    head_files: &[String],
+    mut each: impl FnMut(&[(usize, usize)], &[usize], &[usize]),
+) {
+    type Sides = (Vec<usize>, Vec<usize>);
+    let mut by_identity: BTreeMap<Identity<'_>, Sides> = BTreeMap::new();
+    for (i, id) in identities(base, base_files).into_iter().enumerate() {
+        by_identity.entry(id).or_default().0.push(i);
+    }
+    for (i, id) in identities(head, head_files).into_iter().enumerate() {
+        by_identity.entry(id).or_default().1.push(i);
+    }
+    for (_, (mut b, mut h)) in by_identity {
+        b.sort_by(|&x, &y| base_files[x].cmp(&base_files[y]).then(x.cmp(&y)));
+        h.sort_by(|&x, &y| head_files[x].cmp(&head_files[y]).then(x.cmp(&y)));
+        let mut pairs = Vec::new();
+        // Same file (after renames) first, then whatever is left, in path order.
+        b.retain(
+            |&bi| match h.iter().position(|&hi| head_files[hi] == base_files[bi]) {
+                Some(p) => {
+                    pairs.push((bi, h.remove(p)));
+                    false
+                }
+                None => true,
+            },
+        );
+        let rest = b.len().min(h.len());
+        pairs.extend(b.drain(..rest).zip(h.drain(..rest)));
+        each(&pairs, &b, &h);
+    }
 }
 
 /// The input an admission controller gets for `t` (Gatekeeper's `input.review`): the

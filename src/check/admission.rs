@@ -88,6 +88,11 @@ pub fn manifest_files(root: &std::path::Path, filters: bool) -> Vec<std::path::P
 /// The renders of the run (kustomize roots, charts).
 pub type Render<'a> = (&'a [Root], &'a Files);
 
+/// The base version of the rendered objects a merge request keeps: by the root's directory
+/// (as reports show it) and the object's index among the root's objects, the object's
+/// identity at head and its base value.
+pub type RenderedOld<'a> = HashMap<(Arc<str>, usize), (&'a ObjectRef, &'a Value)>;
+
 /// Where an object of the stage comes from.
 #[derive(Debug, Clone, Copy)]
 enum At {
@@ -150,7 +155,15 @@ pub fn list(files: &[PolicyFile], limits: &parse::Limits) -> Listing {
             problems: Vec::new(),
         };
     };
-    let (judged, _) = judge(&prepared, files, false, &[], &[], &opts);
+    let (judged, _) = judge(
+        &prepared,
+        files,
+        false,
+        &[],
+        &[],
+        &RenderedOld::new(),
+        &opts,
+    );
     Listing {
         policies: judged.policies,
         problems: judged.findings,
@@ -225,6 +238,7 @@ pub fn judge(
     rendered_policies: bool,
     files: &[AdmissionFile],
     renders: &[Render<'_>],
+    rendered_old: &RenderedOld<'_>,
     opts: &Options<'_>,
 ) -> (Judged, Option<Policies>) {
     let mut out = Judged::default();
@@ -346,6 +360,40 @@ pub fn judge(
             }
         }
     }
+    // The base versions of the rendered objects a merge request keeps, as the policies
+    // see them.
+    let olds: HashMap<(usize, usize, usize), Value> = if rendered_old.is_empty() {
+        HashMap::new()
+    } else {
+        subjects
+            .iter()
+            .filter_map(|(_, at)| {
+                let At::Rendered(si, ri, oi) = *at else {
+                    return None;
+                };
+                let root = &renders[si].0[ri];
+                let (head, old) = rendered_old.get(&(root.dir.clone(), oi))?;
+                let node = root.objects.get(oi)?;
+                let s = |k: &str| node.get(k).and_then(|v| v.as_str());
+                let meta = |k: &str| {
+                    node.get("metadata")
+                        .and_then(|m| m.get(k))
+                        .and_then(|v| v.as_str())
+                };
+                // The same object the comparison saw at head.
+                if s("kind") != Some(head.kind.as_str())
+                    || meta("name") != head.name.as_deref()
+                    || meta("namespace") != head.namespace.as_deref()
+                {
+                    return None;
+                }
+                let group =
+                    crate::admission::matching::split_api_version(s("apiVersion").unwrap_or("")).0;
+                let kept = wants.keep_owned(group, &head.kind, (*old).clone())?;
+                Some(((si, ri, oi), kept))
+            })
+            .collect()
+    };
     let cluster = Cluster::new(subjects.iter().map(|(v, _)| *v));
     let verdicts: Vec<Vec<Violation>> =
         crate::timings::measure(crate::timings::Stage::Admission, || {
@@ -363,7 +411,8 @@ pub fn judge(
                                 o.name.as_deref(),
                             )
                         }),
-                        _ => None,
+                        At::Rendered(si, ri, oi) => olds.get(&(*si, *ri, *oi)),
+                        At::Policy(..) => None,
                     };
                     let req = Request {
                         operation: if old.is_some() {

@@ -40,6 +40,24 @@ pub(super) struct Compared {
     helm_roots: HashSet<Arc<str>>,
 }
 
+impl Compared {
+    /// The base version of each rendered object the merge request keeps (changed or not),
+    /// by its root's directory and its index among the root's objects, with its identity
+    /// at head.
+    pub fn rendered_old(&self) -> crate::check::admission::RenderedOld<'_> {
+        crate::changes::counterparts(&self.base, &self.head, &self.renames)
+            .into_iter()
+            .filter_map(|(bi, hi)| {
+                let (b, h) = (&self.base[bi], &self.head[hi]);
+                let crate::changes::Place::Rendered { index } = h.place else {
+                    return None;
+                };
+                (h.rendered && b.rendered).then(|| ((h.file.clone(), index), (&h.object, &b.value)))
+            })
+            .collect()
+    }
+}
+
 fn is_manifest(p: &str) -> bool {
     [".yaml", ".yml", ".json"]
         .iter()

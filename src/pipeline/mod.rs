@@ -718,10 +718,11 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         }
         Some(given)
     };
-    // The changed files at the base: CRD transition rules compare with their objects.
+    // The changed files at the base: CRD transition rules compare with their objects, and
+    // the admission policies see their objects as UPDATEs.
     let old_objects = mr
         .as_ref()
-        .filter(|_| !args.no_schema)
+        .filter(|_| !args.no_schema || admission_prepared.is_some())
         .map(|mr| crate::mr::OldObjects::of(mr, &checked));
     let mut opts = check::Options {
         catalog,
@@ -1083,6 +1084,25 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         outcome.sources.extend(rendered.sources);
     }
     outcome.stats.roots.sort();
+    // In a merge request, what it changes at the base and at head: the admission policies
+    // see a changed rendered object as an UPDATE of its base version (and the change
+    // rules use the same comparison, made once).
+    let mut compared = None;
+    if let (Some(mr), Some(_)) = (&mr, &admission_prepared) {
+        let charts = helm_stage.as_ref().map(|h| {
+            (
+                h,
+                ChartRenders {
+                    dirs: &chart_dirs,
+                    objects: &gitops_objects,
+                    opts: &helm_opts,
+                },
+            )
+        });
+        compared = Some(timings::measure(Stage::Changes, || {
+            change::compare(mr, stage.as_ref(), charts, &pool)
+        })?);
+    }
     // The admission policies, kept for the objects a merge request deletes.
     let mut admission = None;
     if let Some(prepared) = &admission_prepared {
@@ -1095,6 +1115,10 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
             renders.push((&h.roots, &h.files));
         }
         let files = std::mem::take(&mut outcome.admission);
+        let rendered_old = compared
+            .as_ref()
+            .map(change::Compared::rendered_old)
+            .unwrap_or_default();
         // In a merge request judged by its base, a policy the change renders is its own.
         let (judged, reloaded) = pool.install(|| {
             check::admission::judge(
@@ -1103,6 +1127,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
                 !from_base,
                 &files,
                 &renders,
+                &rendered_old,
                 &opts,
             )
         });
@@ -1168,9 +1193,12 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
                     },
                 )
             });
-            let compared = timings::measure(Stage::Changes, || {
-                change::compare(mr, stage.as_ref(), charts, &pool)
-            })?;
+            let compared = match compared.take() {
+                Some(c) => c,
+                None => timings::measure(Stage::Changes, || {
+                    change::compare(mr, stage.as_ref(), charts, &pool)
+                })?,
+            };
             let summary = compared.summary();
             if judges {
                 let mut judged = timings::measure(Stage::Changes, || {

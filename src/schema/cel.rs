@@ -190,8 +190,7 @@ fn parse_uncached(source: &str) -> Parsed {
     }
     // Optional field selection (`a.?b.orValue(d)`), which the parser lacks, in the shapes
     // policies use, said without it.
-    let rewritten = source
-        .contains(".?")
+    let rewritten = (source.contains(".?") || source.contains("[?"))
         .then(|| without_optional_selection(source))
         .flatten();
     let source = rewritten.as_deref().unwrap_or(source);
@@ -223,20 +222,28 @@ fn parse_uncached(source: &str) -> Parsed {
     }))
 }
 
-/// `source` with each optional selection chain rewritten without `.?`, when every one has
-/// a shape that says the same thing with `has()`:
+/// `source` with each optional selection chain rewritten without `.?` and `[?`, when every
+/// one has a shape that says the same thing with `has()` and `in`:
 /// - `R.?a.?b.orValue(D)` → `((has(R.a) && has(R.a.b)) ? R.a.b : (D))`;
 /// - `R.?a.?b.hasValue()` → `(has(R.a) && has(R.a.b))`;
+/// - `R.?a[?K].orValue(D)` → `((has(R.a) && (K) in R.a) ? R.a[K] : (D))`;
+/// - `R.?a.b.orValue(D)` → `((has(R.a) && has(R.a.b)) ? R.a.b : (D))` (a select after an
+///   optional one is optional too, as in cel-go);
 ///
 /// where `R` is a select chain (`object.spec`, `c`, `x[0].y`). `None` for any other use
-/// (`.?[k]`, `.value()`, a plain select after an optional one): left to the parser, which
-/// refuses it, and the expression is not evaluated.
+/// (`.?[k]`, `.value()`, a method call in the chain): left to the parser, which refuses it,
+/// and the expression is not evaluated.
 fn without_optional_selection(source: &str) -> Option<String> {
     let mut text = source.to_owned();
     // Each round rewrites one chain; a chain has at least one `.?`.
     for _ in 0..64 {
-        let Some(at) = find_outside_strings(&text, ".?") else {
-            return Some(text);
+        let at = match (
+            find_outside_strings(&text, ".?"),
+            find_outside_strings(&text, "[?"),
+        ) {
+            (None, None) => return Some(text),
+            (Some(a), Some(b)) => a.min(b),
+            (Some(a), None) | (None, Some(a)) => a,
         };
         let bytes = text.as_bytes();
         // The receiver: a select chain ending at `at`, read backwards.
@@ -260,49 +267,56 @@ fn without_optional_selection(source: &str) -> Option<String> {
         {
             return None;
         }
-        // The optional fields, then how the chain ends.
-        let mut fields = Vec::new();
-        let mut rest = &text[at..];
-        while let Some(r) = rest.strip_prefix(".?") {
-            let n = r
-                .bytes()
-                .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
-                .count();
-            if n == 0 {
-                return None;
-            }
-            fields.push(&r[..n]);
-            rest = &r[n..];
-        }
+        // The optional fields and keys, then how the chain ends.
         let mut path = receiver.to_owned();
         let mut tests = Vec::new();
-        for f in &fields {
-            path.push('.');
-            path.push_str(f);
-            tests.push(format!("has({path})"));
+        let mut rest = &text[at..];
+        loop {
+            if let Some(r) = rest.strip_prefix(".?") {
+                let n = r
+                    .bytes()
+                    .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+                    .count();
+                if n == 0 {
+                    return None;
+                }
+                path.push('.');
+                path.push_str(&r[..n]);
+                tests.push(format!("has({path})"));
+                rest = &r[n..];
+            } else if let Some(r) = rest
+                .strip_prefix('.')
+                .filter(|r| !r.starts_with("orValue(") && !r.starts_with("hasValue("))
+            {
+                // A plain select after an optional one is optional too (cel-go's
+                // optional chaining).
+                let n = r
+                    .bytes()
+                    .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+                    .count();
+                if n == 0 || r[n..].starts_with('(') {
+                    return None;
+                }
+                path.push('.');
+                path.push_str(&r[..n]);
+                tests.push(format!("has({path})"));
+                rest = &r[n..];
+            } else if let Some(r) = rest.strip_prefix("[?") {
+                let end = closing(r, ']')?;
+                let key = r[..end].trim();
+                if key.is_empty() {
+                    return None;
+                }
+                tests.push(format!("({key}) in {path}"));
+                path = format!("{path}[{key}]");
+                rest = &r[end + 1..];
+            } else {
+                break;
+            }
         }
         let present = format!("({})", tests.join(" && "));
         let (replacement, after) = if let Some(r) = rest.strip_prefix(".orValue(") {
-            let mut depth = 1usize;
-            let mut end = None;
-            let mut quote: Option<char> = None;
-            for (i, c) in r.char_indices() {
-                match (quote, c) {
-                    (Some(q), c) if c == q => quote = None,
-                    (Some(_), _) => {}
-                    (None, '\'' | '"') => quote = Some(c),
-                    (None, '(' | '[' | '{') => depth += 1,
-                    (None, ')' | ']' | '}') => {
-                        depth -= 1;
-                        if depth == 0 {
-                            end = Some(i);
-                            break;
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            let end = end?;
+            let end = closing(r, ')')?;
             let default = &r[..end];
             (format!("({present} ? {path} : ({default}))"), &r[end + 1..])
         } else if let Some(r) = rest.strip_prefix(".hasValue()") {
@@ -311,6 +325,29 @@ fn without_optional_selection(source: &str) -> Option<String> {
             return None;
         };
         text = format!("{}{replacement}{after}", &text[..start]);
+    }
+    None
+}
+
+/// Where the bracket `close` that closes an opening just before `text` is, outside
+/// strings and nested brackets.
+fn closing(text: &str, close: char) -> Option<usize> {
+    let mut depth = 1usize;
+    let mut quote: Option<char> = None;
+    for (i, c) in text.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '(' | '[' | '{') => depth += 1,
+            (None, ')' | ']' | '}') => {
+                depth -= 1;
+                if depth == 0 {
+                    return (c == close).then_some(i);
+                }
+            }
+            _ => {}
+        }
     }
     None
 }
@@ -1118,6 +1155,23 @@ mod tests {
             ("'a.?b' + x", Some("'a.?b' + x")),
             ("object.?spec.value()", None),
             ("object.spec.?['a'].orValue(1)", None),
+            (
+                "object.metadata.?labels[?'app.kubernetes.io/name'].orValue('') != \"\"",
+                Some(
+                    "((has(object.metadata.labels) && ('app.kubernetes.io/name') in \
+                     object.metadata.labels) ? object.metadata.labels['app.kubernetes.io/name'] \
+                     : ('')) != \"\"",
+                ),
+            ),
+            ("m[?k].hasValue()", Some("((k) in m)")),
+            (
+                "c.?securityContext.allowPrivilegeEscalation.orValue(true) == false",
+                Some(
+                    "((has(c.securityContext) && has(c.securityContext.allowPrivilegeEscalation)) \
+                     ? c.securityContext.allowPrivilegeEscalation : (true)) == false",
+                ),
+            ),
+            ("c.?a.size()", None),
         ] {
             assert_eq!(without_optional_selection(src).as_deref(), want, "{src}");
         }

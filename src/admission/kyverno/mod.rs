@@ -21,14 +21,21 @@
 //! - Autogen (`pkg/autogen/v1`): a rule for `Pod` also runs on the Pod controllers (at
 //!   `spec.template`, CronJob at `spec.jobTemplate.spec.template`), under the same
 //!   conditions and with the `pod-policies.kyverno.io/autogen-controllers` annotation.
+//! - `validate.cel` (`expressions`, `variables`, `paramKind`/`paramRef` among the objects
+//!   of the run, `celPreconditions`) on the engine of ValidatingAdmissionPolicy
+//!   ([`super::program`]), as `validateCELHandler` runs it: the first denying expression
+//!   fails the rule with its message (else the rule's `message`), an expression that fails
+//!   denies too, preconditions not met skip the rule; autogen rewrites `object.spec` and
+//!   `object.metadata` (and `oldObject`'s) to the template's.
 //! - Severity from `validate.failureAction`, else `spec.validationFailureAction`
 //!   (`Enforce` → error, `Audit` → warning), their namespace overrides, and
 //!   `allowExistingViolations` on `UPDATE`.
 //!
 //! Not supported, each reported once per rule as `admission-unsupported` and never run
-//! (so never a false violation): `validate.cel`, `validate.podSecurity`,
-//! `validate.manifests`, `context` entries (API calls, ConfigMaps, image data, variables),
-//! `celPreconditions`, `match` by `subjects`/`roles`/`clusterRoles` (kubegate knows no
+//! (so never a false violation): `validate.podSecurity`, `validate.manifests`, `context`
+//! entries (API calls, ConfigMaps, image data, variables), `celPreconditions` outside
+//! `validate.cel`, a CEL expression the interpreter cannot run (`authorizer`; said per
+//! expression, the others run), `match` by `subjects`/`roles`/`clusterRoles` (kubegate knows no
 //! user), variables kubegate cannot provide (`request.userInfo`, `serviceAccountName`,
 //! `images`, context entries, `{{@}}`), JMESPath functions outside [`jmespath`]'s list,
 //! `$(…)` references. `ValidatingPolicy` (CEL) runs in [`super::vap`]. An `exclude` by subjects or roles
@@ -53,6 +60,8 @@ use self::conditions::Operator;
 use self::jmespath::Ast;
 use self::variables::Context;
 use super::matching::{self, glob, selector_matches, split_api_version, strings};
+use super::program::{Decision, Input, Layout, Program};
+use super::vap::ParamRef;
 use super::{Cluster, Found, Operation, Problem, Request, Violation, str_at};
 use crate::finding::Severity;
 
@@ -105,6 +114,9 @@ struct Rule {
     action: Option<String>,
     overrides: Vec<Override>,
     allow_existing: bool,
+    /// What kubegate cannot run of the rule while running the rest (pointer below the
+    /// rule, message).
+    unsupported: Vec<(String, String)>,
 }
 
 #[derive(Default)]
@@ -133,7 +145,15 @@ enum Body {
     AnyPattern(Value),
     Deny(Conditions),
     Foreach(Vec<Foreach>),
+    Cel(Box<CelRule>),
     Nothing,
+}
+
+/// A `validate.cel` rule: the language of ValidatingAdmissionPolicy, run on its engine.
+struct CelRule {
+    program: Program,
+    /// `paramKind` (apiVersion, kind) with its `paramRef`.
+    params: Option<((String, String), ParamRef)>,
 }
 
 struct Foreach {
@@ -162,9 +182,14 @@ struct Condition {
 #[derive(Debug, Clone, PartialEq)]
 enum Outcome {
     Pass,
-    Fail { message: String, at: Vec<String> },
+    Fail {
+        message: String,
+        at: Vec<String>,
+    },
     Skip,
     Error(String),
+    /// What kubegate cannot decide: said, never a verdict.
+    Unsupported(String),
 }
 
 /// Why a rule cannot be run.
@@ -247,7 +272,20 @@ impl Kyverno {
         for (raw, origin) in compute_rules(raw_rules, annotation) {
             let base = format!("/spec/rules/{origin}");
             match self.compile_rule(&raw) {
-                Ok(Some(rule)) => rules.push(rule),
+                Ok(Some(rule)) => {
+                    // Said of the rule as written, not again of its generated rules.
+                    if !raw
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .starts_with("autogen-")
+                    {
+                        for (at, msg) in &rule.unsupported {
+                            problems.push(Problem::unsupported(idx, format!("{base}{at}"), msg));
+                        }
+                    }
+                    rules.push(rule);
+                }
                 Ok(None) => {}
                 // A generated rule fails for the reasons its rule does: said once, there.
                 Err(_)
@@ -315,10 +353,6 @@ impl Kyverno {
             |at: &str, msg: &str| Err(Refusal::Unsupported(at.to_owned(), msg.to_owned()));
         for (field, what) in [
             (
-                "cel",
-                "validate.cel (CEL expressions) is not supported; the rule is not run",
-            ),
-            (
                 "podSecurity",
                 "validate.podSecurity (Pod Security Standards) is not supported; the rule is not run",
             ),
@@ -340,13 +374,15 @@ impl Kyverno {
                 "context entries (API calls, ConfigMaps, image data, variables) are not supported; the rule is not run",
             );
         }
-        if r.get("celPreconditions")
-            .and_then(Value::as_array)
-            .is_some_and(|c| !c.is_empty())
+        let cel = validate.get("cel").filter(|c| !c.is_null());
+        if cel.is_none()
+            && r.get("celPreconditions")
+                .and_then(Value::as_array)
+                .is_some_and(|c| !c.is_empty())
         {
             return unsupported(
                 "/celPreconditions",
-                "celPreconditions are not supported; the rule is not run",
+                "celPreconditions are supported with validate.cel only; the rule is not run",
             );
         }
         let name = r
@@ -374,12 +410,24 @@ impl Kyverno {
             Some(e) => Some(compile_match(e).map_err(|e| Refusal::Invalid("/exclude".into(), e))?),
             None => None,
         };
+        let message = validate
+            .get("message")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let mut unsupported_parts = Vec::new();
+        let body = match cel {
+            Some(c) => {
+                let (body, notes) = compile_cel(r, c, message.as_deref())?;
+                unsupported_parts = notes;
+                Some(body)
+            }
+            None => None,
+        };
         // Every variable must be one kubegate can resolve.
         let mut strings = Vec::new();
-        for p in [r.get("preconditions"), Some(validate)]
-            .into_iter()
-            .flatten()
-        {
+        // (The CEL of `validate.cel` is not substituted.)
+        let substituted = if body.is_some() { None } else { Some(validate) };
+        for p in [r.get("preconditions"), substituted].into_iter().flatten() {
             variables::strings_of(p, &mut strings);
         }
         for s in &strings {
@@ -404,16 +452,16 @@ impl Kyverno {
             ),
             None => None,
         };
-        let body = self.compile_body(validate, "/validate", 0)?;
+        let body = match body {
+            Some(b) => b,
+            None => self.compile_body(validate, "/validate", 0)?,
+        };
         Ok(Some(Rule {
             name,
             matcher,
             exclude,
             preconditions,
-            message: validate
-                .get("message")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
+            message,
             body,
             action: validate
                 .get("failureAction")
@@ -424,6 +472,7 @@ impl Kyverno {
                 .get("allowExistingViolations")
                 .and_then(Value::as_bool)
                 .unwrap_or(true),
+            unsupported: unsupported_parts,
         }))
     }
 
@@ -541,14 +590,22 @@ impl Kyverno {
                 let Some(outcome) = self.verdict(p, rule, req, cluster, &mut ctx) else {
                     continue;
                 };
-                if let Outcome::Fail { message, at } = outcome {
-                    out.push(Violation {
+                match outcome {
+                    Outcome::Fail { message, at } => out.push(Violation {
                         rule: p.rule_id.clone(),
                         severity: severity(p, rule, req, cluster),
                         message,
                         pointer: super::pointer_of(&[at], req.subject()),
                         policy: p.found,
-                    });
+                    }),
+                    Outcome::Unsupported(message) => out.push(Violation {
+                        rule: "admission-unsupported".into(),
+                        severity: Severity::Info,
+                        message: format!("{} rule {}: {message}", p.rule_id, rule.name),
+                        pointer: String::new(),
+                        policy: p.found,
+                    }),
+                    Outcome::Pass | Outcome::Skip | Outcome::Error(_) => {}
                 }
             }
         }
@@ -567,7 +624,7 @@ impl Kyverno {
             return None;
         }
         let ctx = ctx.get_or_insert_with(|| self.context(req));
-        let outcome = self.run(rule, req, ctx)?;
+        let outcome = self.run(rule, req, ctx, cluster)?;
         // `allowExistingViolations`: an `UPDATE` of an object that already failed an
         // enforced rule is let through.
         if matches!(outcome, Outcome::Fail { .. })
@@ -580,7 +637,7 @@ impl Kyverno {
             if rule_matches(rule, &old_req, cluster) {
                 let mut old_ctx = self.context(&old_req);
                 if matches!(
-                    self.run(rule, &old_req, &mut old_ctx),
+                    self.run(rule, &old_req, &mut old_ctx, cluster),
                     Some(Outcome::Fail { .. })
                 ) {
                     return Some(Outcome::Skip);
@@ -608,7 +665,27 @@ impl Kyverno {
     }
 
     /// `validator.validate` of the rule (after matching).
-    fn run(&self, rule: &Rule, req: &Request<'_>, ctx: &mut Context<'_>) -> Option<Outcome> {
+    fn run(
+        &self,
+        rule: &Rule,
+        req: &Request<'_>,
+        ctx: &mut Context<'_>,
+        cluster: &Cluster<'_>,
+    ) -> Option<Outcome> {
+        if let Body::Cel(c) = &rule.body {
+            if let Some(pre) = &rule.preconditions {
+                match check(pre, ctx) {
+                    Err(e) => {
+                        return Some(Outcome::Error(format!(
+                            "failed to evaluate preconditions: {e}"
+                        )));
+                    }
+                    Ok((false, _, _)) => return Some(Outcome::Skip),
+                    Ok((true, _, _)) => {}
+                }
+            }
+            return Some(run_cel(c, req, cluster));
+        }
         let resource = req.subject();
         self.validate(
             rule,
@@ -753,7 +830,8 @@ impl Kyverno {
                 })
             }
             Body::Foreach(list) => self.foreach(rule, list, req, ctx, nesting),
-            Body::Nothing => None,
+            // Run by `run`, never nested.
+            Body::Cel(_) | Body::Nothing => None,
         }
     }
 
@@ -814,6 +892,8 @@ impl Kyverno {
                     Some(Outcome::Error(e)) => {
                         return Some(Outcome::Error(format!("validation failure: {e}")));
                     }
+                    // Only a `validate.cel` rule says it, and it has no foreach.
+                    Some(Outcome::Unsupported(why)) => return Some(Outcome::Unsupported(why)),
                 }
             }
         }
@@ -825,6 +905,146 @@ impl Kyverno {
 }
 
 type Saved = Vec<(String, Option<Value>)>;
+
+/// Compiles a `validate.cel` rule (`validateCELHandler`): `celPreconditions` as match
+/// conditions, `variables`, `expressions` (a missing `message` is the rule's), `paramKind`
+/// with `paramRef`. Returns the body and what kubegate cannot run of it.
+#[allow(clippy::type_complexity)]
+fn compile_cel(
+    rule: &Value,
+    cel: &Value,
+    message: Option<&str>,
+) -> Result<(Body, Vec<(String, String)>), Refusal> {
+    if cel
+        .get("auditAnnotations")
+        .and_then(Value::as_array)
+        .is_some_and(|a| !a.is_empty())
+        && cel
+            .get("expressions")
+            .and_then(Value::as_array)
+            .is_none_or(Vec::is_empty)
+    {
+        return Ok((Body::Nothing, Vec::new()));
+    }
+    let program = Program::compile(&Layout {
+        conditions: rule
+            .get("celPreconditions")
+            .map(|v| (v, "/celPreconditions".to_owned())),
+        variables: cel
+            .get("variables")
+            .map(|v| (v, "/validate/cel/variables".to_owned())),
+        validations: cel
+            .get("expressions")
+            .map(|v| (v, "/validate/cel/expressions".to_owned())),
+        prelude: &[],
+        default_message: message,
+        // Kyverno's validator has no failure policy: an error denies.
+        fail: true,
+    })
+    .map_err(|mut errors| {
+        let (at, msg) = errors.swap_remove(0);
+        Refusal::Invalid(at, msg)
+    })?;
+    let param_kind = cel.get("paramKind").filter(|v| v.is_object()).map(|p| {
+        (
+            str_at(p, &["apiVersion"]).unwrap_or("").to_owned(),
+            str_at(p, &["kind"]).unwrap_or("").to_owned(),
+        )
+    });
+    let param_ref = cel
+        .get("paramRef")
+        .filter(|v| v.is_object())
+        .map(ParamRef::parse);
+    let params = match (param_kind, param_ref) {
+        (Some(kind), Some(r)) => Some((kind, r)),
+        (None, None) => None,
+        _ => {
+            return Err(Refusal::Invalid(
+                "/validate/cel".into(),
+                "`paramKind` and `paramRef` go together".into(),
+            ));
+        }
+    };
+    let unsupported = program.unsupported();
+    Ok((
+        Body::Cel(Box::new(CelRule { program, params })),
+        unsupported,
+    ))
+}
+
+/// Runs a `validate.cel` rule on a request: the first denying decision fails the rule
+/// with its message (`validateCELHandler.Process`).
+fn run_cel(c: &CelRule, req: &Request<'_>, cluster: &Cluster<'_>) -> Outcome {
+    let (group, kind) = (req.group(), req.kind());
+    // The namespace the object is applied in (the CLI's `default` when it names none); a
+    // Namespace and a cluster-scoped object have none.
+    let namespace = if cluster.namespaced(group, kind) {
+        super::vap::applied_namespace(req)
+    } else {
+        ""
+    };
+    let namespace_object =
+        (!namespace.is_empty()).then(|| super::vap::namespace_object(cluster, namespace));
+    let params = match &c.params {
+        None => vec![None],
+        Some((kind, r)) => match super::vap::find_params(kind, r, req, cluster) {
+            Ok(p) => p,
+            Err(e) => return Outcome::Error(format!("error in parameterized resource: {e}")),
+        },
+    };
+    let resource = cluster.resource(group, kind);
+    let mut unsupported = None;
+    for param in params {
+        let mut decisions = Vec::new();
+        let matched = c.program.run(
+            &Input {
+                req,
+                operation: req.operation.as_str(),
+                resource: &resource,
+                namespace,
+                namespace_object: namespace_object.as_ref(),
+                params: param,
+            },
+            &mut decisions,
+        );
+        if !matched && decisions.is_empty() {
+            // "cel preconditions not met".
+            return Outcome::Skip;
+        }
+        for d in decisions {
+            match d {
+                Decision::Deny { message, pointer } => {
+                    return Outcome::Fail {
+                        message,
+                        at: segments(&pointer),
+                    };
+                }
+                Decision::Error(message) => {
+                    return Outcome::Fail {
+                        message,
+                        at: Vec::new(),
+                    };
+                }
+                Decision::Unsupported { source, why } => {
+                    unsupported.get_or_insert(format!("`{source}` not checked: {why}"));
+                }
+            }
+        }
+    }
+    match unsupported {
+        Some(why) => Outcome::Unsupported(why),
+        None => Outcome::Pass,
+    }
+}
+
+/// The segments of a JSON pointer.
+fn segments(pointer: &str) -> Vec<String> {
+    pointer
+        .split('/')
+        .skip(1)
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect()
+}
 
 fn set_element(ctx: &mut Context<'_>, element: &Value, index: usize, nesting: usize) -> Saved {
     let mut saved = Vec::new();
@@ -1781,7 +2001,8 @@ fn generate_rule(
     Some(rule)
 }
 
-/// `updateFields`: the rule's `request.object.spec`/`.metadata` read the template's.
+/// `updateFields`: the rule's `request.object.spec`/`.metadata` read the template's (for a
+/// `validate.cel` rule, `object.spec`/`.metadata` and the same of `oldObject`).
 fn rewrite(rule: &Value, cronjob: bool) -> Value {
     let tpl = if cronjob {
         "spec.jobTemplate.spec.template"
@@ -1791,8 +2012,15 @@ fn rewrite(rule: &Value, cronjob: bool) -> Value {
     let Ok(mut s) = serde_json::to_string(rule) else {
         return rule.clone();
     };
-    for obj in ["request.object", "request.oldObject"] {
-        for field in ["spec", "metadata"] {
+    let cel = rule.pointer("/validate/cel").is_some_and(|c| !c.is_null());
+    let objects: &[&str] = if cel {
+        &["object", "oldObject"]
+    } else {
+        &["request.object", "request.oldObject"]
+    };
+    // In Kyverno's order: `spec` of both objects, then `metadata` of both.
+    for field in ["spec", "metadata"] {
+        for obj in objects {
             s = s.replace(&format!("{obj}.{field}"), &format!("{obj}.{tpl}.{field}"));
         }
     }

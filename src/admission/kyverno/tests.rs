@@ -57,6 +57,7 @@ fn cli_verdict(
                 Some(Outcome::Fail { .. }) => return "fail",
                 Some(Outcome::Skip) => return "skip",
                 Some(Outcome::Error(_)) => return "error",
+                Some(Outcome::Unsupported(_)) => return "unsupported",
             }
         }
     }
@@ -403,7 +404,7 @@ fn a_policy_applies_in_its_own_namespace_only() {
 fn unsupported_constructs_give_one_info_and_no_violation() {
     let spec = json!({"validationFailureAction": "Enforce", "rules": [
         {"name": "cel", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
-         "validate": {"cel": {"expressions": [{"expression": "false"}]}}},
+         "validate": {"cel": {"expressions": [{"expression": "authorizer.group('').resource('pods').check('get').allowed()"}]}}},
         {"name": "ctx", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
          "context": [{"name": "cm", "configMap": {"name": "x", "namespace": "y"}}],
          "validate": {"deny": {"conditions": {"any": [{"key": "{{ cm.data.x }}", "operator": "Equals", "value": "1"}]}}}},
@@ -426,14 +427,15 @@ fn unsupported_constructs_give_one_info_and_no_violation() {
     assert_eq!(
         infos,
         [
-            "/spec/rules/0/validate/cel",
+            "/spec/rules/0/validate/cel/expressions/0/expression",
             "/spec/rules/1/context",
             "/spec/rules/2/validate",
             "/spec/rules/3/validate",
             "/spec/rules/4/match"
         ]
     );
-    assert!(found.is_empty(), "no runnable rule, no policy found");
+    // The CEL rule runs what it can (here nothing): the policy is found, and says nothing.
+    assert_eq!(found.len(), 1);
     assert!(violations(&k, &pod("a", "x", json!({"containers": []})), &[]).is_empty());
     let vpol = json!({"apiVersion": "policies.kyverno.io/v1", "kind": "ValidatingPolicy", "metadata": {"name": "v"}, "spec": {}});
     let (_, problems, _) = load(&[vpol]);
@@ -441,6 +443,105 @@ fn unsupported_constructs_give_one_info_and_no_violation() {
         problems.is_empty(),
         "ValidatingPolicy is the VAP engine's: {problems:?}"
     );
+}
+
+#[test]
+fn validate_cel_rules_run_on_the_vap_engine_with_kyverno_semantics() {
+    let spec = json!({"validationFailureAction": "Enforce", "rules": [{
+        "name": "no-privilege-escalation",
+        "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
+        "celPreconditions": [{"name": "not-kube-system", "expression": "namespaceObject.metadata.name != 'kube-system'"}],
+        "validate": {
+            "message": "privilege escalation is not allowed",
+            "cel": {
+                "variables": [{"name": "containers", "expression": "object.spec.containers + object.spec.?initContainers.orValue([])"}],
+                "expressions": [
+                    {"expression": "variables.containers.all(c, c.?securityContext.allowPrivilegeEscalation.orValue(true) == false)"},
+                    {"expression": "object.spec.?hostPID.orValue(false) == false", "messageExpression": "'hostPID in ' + object.metadata.name"}
+                ]
+            }
+        }
+    }]});
+    let (k, problems, found) = load(&[policy("ClusterPolicy", spec)]);
+    assert_eq!(problems, vec![]);
+    assert_eq!(found.len(), 1);
+    let safe = json!({"name": "c", "securityContext": {"allowPrivilegeEscalation": false}});
+    let good = pod("a", "x", json!({"containers": [safe.clone()]}));
+    assert_eq!(violations(&k, &good, &[]), vec![]);
+    // The first failing expression fails the rule, with the rule's message when the
+    // expression has none; placed on the field it reads.
+    let bad = pod(
+        "a",
+        "x",
+        json!({"containers": [safe, {"name": "d"}], "hostPID": true}),
+    );
+    let v = violations(&k, &bad, &[]);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert_eq!(
+        (v[0].rule.as_str(), v[0].severity, v[0].message.as_str()),
+        (
+            "ClusterPolicy/p",
+            Severity::Error,
+            "privilege escalation is not allowed"
+        )
+    );
+    assert_eq!(v[0].pointer, "/spec/containers");
+    let host = pod("a", "x", json!({"containers": [], "hostPID": true}));
+    let v = violations(&k, &host, &[]);
+    assert_eq!(v[0].message, "hostPID in a");
+    assert_eq!(v[0].pointer, "/spec/hostPID");
+    // celPreconditions: not met, not run.
+    assert_eq!(
+        violations(
+            &k,
+            &pod(
+                "a",
+                "kube-system",
+                json!({"containers": [], "hostPID": true})
+            ),
+            &[]
+        ),
+        vec![]
+    );
+    // Autogen: the same rule on a Deployment's template, its expressions rewritten.
+    let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "x"},
+        "spec": {"template": {"metadata": {"name": "t"}, "spec": {"containers": [], "hostPID": true}}}});
+    let v = violations(&k, &deploy, &[]);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert_eq!(v[0].message, "hostPID in t");
+    assert_eq!(v[0].pointer, "/spec/template/spec/hostPID");
+    let cron = json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c", "namespace": "x"},
+        "spec": {"jobTemplate": {"spec": {"template": {"metadata": {"name": "j"}, "spec": {"containers": [], "hostPID": true}}}}}});
+    assert_eq!(
+        violations(&k, &cron, &[])[0].pointer,
+        "/spec/jobTemplate/spec/template/spec/hostPID"
+    );
+}
+
+#[test]
+fn validate_cel_parameters_come_from_the_objects_of_the_run() {
+    let spec = json!({"validationFailureAction": "Audit", "rules": [{
+        "name": "replicas",
+        "match": {"any": [{"resources": {"kinds": ["Deployment"]}}]},
+        "validate": {"cel": {
+            "paramKind": {"apiVersion": "v1", "kind": "ConfigMap"},
+            "paramRef": {"name": "limits", "parameterNotFoundAction": "Deny"},
+            "expressions": [{"expression": "object.spec.replicas <= int(params.data.max)", "message": "too many replicas"}]
+        }}
+    }]});
+    let (k, problems, _) = load(&[policy("ClusterPolicy", spec)]);
+    assert_eq!(problems, vec![]);
+    let d = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "x"}, "spec": {"replicas": 5}});
+    let limits = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "limits", "namespace": "x"}, "data": {"max": "3"}});
+    let v = violations(&k, &d, std::slice::from_ref(&limits));
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert_eq!(
+        (v[0].severity, v[0].message.as_str()),
+        (Severity::Warning, "too many replicas")
+    );
+    assert_eq!(v[0].pointer, "/spec/replicas");
+    // Without the parameter object the rule errors, as in Kyverno: no verdict.
+    assert_eq!(violations(&k, &d, &[]), vec![]);
 }
 
 #[test]
