@@ -285,6 +285,78 @@ fn in_a_merge_request_a_changed_rendered_object_is_an_update() {
     assert_eq!((r.code, r.stdout.as_str()), (0, ""), "{}", r.stderr);
 }
 
+/// `--new-only`: what the admission policies said of the base's objects (a file's, a
+/// kustomization's) existed before the change; only what the change brings is reported.
+#[test]
+fn new_only_keeps_the_admission_findings_the_change_brings() {
+    if !git_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    git(root, &["init", "-q", "-b", "main"]);
+    let write = |rel: &str, text: &str| {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write("policy.yaml", PVC_POLICY);
+    // Both already ask for 1Ti at the base.
+    write("claims/a.yaml", &pvc("fast", "1Ti"));
+    write("base/pvc.yaml", &pvc("fast", "1Ti"));
+    write("base/kustomization.yaml", "resources: [pvc.yaml]\n");
+    write("prod/kustomization.yaml", "resources: [../base]\n");
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-q", "-m", "base"]);
+    git(root, &["checkout", "-q", "-b", "feature"]);
+    // The change touches both and adds a claim that asks for 1Ti.
+    write(
+        "claims/a.yaml",
+        &format!("# touched\n{}", pvc("fast", "1Ti")),
+    );
+    write(
+        "base/pvc.yaml",
+        &format!("# touched\n{}", pvc("fast", "1Ti")),
+    );
+    write(
+        "claims/b.yaml",
+        &pvc("fast", "1Ti").replace("name: data", "name: more"),
+    );
+    git(root, &["add", "-A"]);
+    git(root, &["commit", "-q", "-m", "feature"]);
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "check",
+            "--no-builtin-rules",
+            "--no-config",
+            "--no-schema",
+            "-f",
+            "concise",
+            "--base",
+            "main",
+        ];
+        args.extend_from_slice(extra);
+        args.push(".");
+        kubegate_in(root, &args, None)
+    };
+    let all = run(&[]);
+    assert_eq!(all.stdout.matches("LIMIT").count(), 3, "{}", all.stdout);
+    let new = run(&["--new-only"]);
+    assert_eq!(new.code, 1, "{}", new.stderr);
+    assert_eq!(
+        new.stdout,
+        "claims/b.yaml:10:16: error[ValidatingAdmissionPolicy/claims] ValidatingAdmissionPolicy \
+         'claims' with binding 'claims' denied request: LIMIT\n",
+        "{}",
+        new.stderr
+    );
+    assert!(
+        new.stderr.contains("2 not new (--new-only)"),
+        "{}",
+        new.stderr
+    );
+}
+
 #[test]
 fn in_a_merge_request_a_deleted_object_is_a_delete() {
     if !git_available() {

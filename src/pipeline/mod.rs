@@ -183,7 +183,29 @@ fn merge_request_filters(
     staged: Option<&crate::git::Repo>,
     stage: Option<&crate::render::roots::Stage>,
     charts: Option<ChartRenders<'_>>,
+    admission: Option<(&check::admission::Prepared, &[check::admission::PolicyFile])>,
 ) -> anyhow::Result<()> {
+    // What the admission policies say of the base's objects: their findings there existed
+    // before the change too.
+    let admission_at_base = |files: &[check::admission::AdmissionFile],
+                             renders: &[check::admission::Render<'_>],
+                             opts: &check::Options<'_>| {
+        admission.map_or_else(Vec::new, |(prepared, policy_files)| {
+            pool.install(|| {
+                check::admission::judge(
+                    prepared,
+                    policy_files,
+                    false,
+                    files,
+                    renders,
+                    &Default::default(),
+                    opts,
+                )
+            })
+            .0
+            .findings
+        })
+    };
     if args.new_only {
         // Findings on rendered objects compare with the base revision's render: a change
         // to an overlay can make a new finding at an unchanged line of its base.
@@ -211,6 +233,8 @@ fn merge_request_filters(
                 pool.install(|| check::rendered::run(&base.roots, &base.files, opts));
             existing +=
                 crate::mr::keep_new(&mut rendered, &base_outcome.findings, &|f| f.to_owned());
+            let judged = admission_at_base(&[], &[(&base.roots, &base.files)], opts);
+            existing += crate::mr::keep_new(&mut rendered, &judged, &|f| f.to_owned());
         }
         if let (Some(stage), Some(base_tree)) = (stage, &base_tree) {
             let files =
@@ -241,6 +265,8 @@ fn merge_request_filters(
                 pool.install(|| check::rendered::run(&base.roots, &base.files, &opts));
             existing +=
                 crate::mr::keep_new(&mut rendered, &base_outcome.findings, &|f| f.to_owned());
+            let judged = admission_at_base(&[], &[(&base.roots, &base.files)], &opts);
+            existing += crate::mr::keep_new(&mut rendered, &judged, &|f| f.to_owned());
         }
         // Findings in files the change does not touch existed before it.
         let changed: std::collections::HashSet<&str> = checked
@@ -286,6 +312,8 @@ fn merge_request_filters(
         existing += crate::mr::keep_new(&mut outcome.findings, &base_outcome.findings, &|f| {
             f.to_owned()
         });
+        let judged = admission_at_base(&base_outcome.admission, &[], opts);
+        existing += crate::mr::keep_new(&mut outcome.findings, &judged, &|f| f.to_owned());
         outcome.findings.extend(rendered);
         outcome.stats.existing = existing;
     }
@@ -1170,6 +1198,9 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
                 objects: &gitops_objects,
                 opts: &helm_opts,
             }),
+            admission_prepared
+                .as_ref()
+                .map(|p| (p, admission_files.as_slice())),
         )?;
         outcome.findings.extend(crate::mr::policy_change_findings(
             mr,
