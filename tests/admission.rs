@@ -99,6 +99,37 @@ fn git(dir: &Path, args: &[&str]) {
     common::git(dir, args);
 }
 
+/// A new repository on branch `main`.
+fn new_repo() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    git(tmp.path(), &["init", "-q", "-b", "main"]);
+    tmp
+}
+
+/// Writes `text` at `rel` under `root`, making its directories.
+fn write_file(root: &Path, rel: &str, text: &str) {
+    let p = root.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+/// `kubegate check` of the repository at `root` as a merge request from `main`, concise,
+/// admission policies only, with `extra` flags.
+fn check_mr(root: &Path, extra: &[&str]) -> common::Run {
+    let mut args = vec![
+        "check",
+        "--no-builtin-rules",
+        "--no-config",
+        "-f",
+        "concise",
+        "--base",
+        "main",
+    ];
+    args.extend_from_slice(extra);
+    args.push(".");
+    kubegate_in(root, &args, None)
+}
+
 fn git_available() -> bool {
     let ok = Command::new("git")
         .arg("--version")
@@ -162,20 +193,7 @@ fn in_a_merge_request_policies_come_from_the_base_and_changes_are_updates() {
     )
     .unwrap();
     git(root, &["commit", "-q", "-a", "-m", "feature"]);
-    let run = |extra: &[&str]| {
-        let mut args = vec![
-            "check",
-            "--no-builtin-rules",
-            "--no-config",
-            "-f",
-            "concise",
-            "--base",
-            "main",
-        ];
-        args.extend_from_slice(extra);
-        args.push(".");
-        kubegate_in(root, &args, None)
-    };
+    let run = |extra: &[&str]| check_mr(root, extra);
     let r = run(&["--policies-from-base"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     let rules: Vec<String> = r
@@ -215,14 +233,9 @@ fn in_a_merge_request_a_changed_rendered_object_is_an_update() {
     if !git_available() {
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = new_repo();
     let root = tmp.path();
-    git(root, &["init", "-q", "-b", "main"]);
-    let write = |rel: &str, text: &str| {
-        let p = root.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    };
+    let write = |rel: &str, text: &str| write_file(root, rel, text);
     write("policy.yaml", PVC_POLICY);
     write("base/pvc.yaml", &pvc("fast", "10Gi"));
     write("base/kustomization.yaml", "resources: [pvc.yaml]\n");
@@ -244,21 +257,7 @@ fn in_a_merge_request_a_changed_rendered_object_is_an_update() {
     git(root, &["checkout", "-q", "-b", "feature"]);
     write("prod/kustomization.yaml", &overlay("slow"));
     git(root, &["commit", "-q", "-a", "-m", "feature"]);
-    let r = kubegate_in(
-        root,
-        &[
-            "check",
-            "--no-builtin-rules",
-            "--no-config",
-            "--no-schema",
-            "-f",
-            "concise",
-            "--base",
-            "main",
-            ".",
-        ],
-        None,
-    );
+    let r = check_mr(root, &["--no-schema"]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert_eq!(
         r.stdout,
@@ -292,14 +291,9 @@ fn new_only_keeps_the_admission_findings_the_change_brings() {
     if !git_available() {
         return;
     }
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = new_repo();
     let root = tmp.path();
-    git(root, &["init", "-q", "-b", "main"]);
-    let write = |rel: &str, text: &str| {
-        let p = root.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    };
+    let write = |rel: &str, text: &str| write_file(root, rel, text);
     write("policy.yaml", PVC_POLICY);
     // Both already ask for 1Ti at the base.
     write("claims/a.yaml", &pvc("fast", "1Ti"));
@@ -324,21 +318,7 @@ fn new_only_keeps_the_admission_findings_the_change_brings() {
     );
     git(root, &["add", "-A"]);
     git(root, &["commit", "-q", "-m", "feature"]);
-    let run = |extra: &[&str]| {
-        let mut args = vec![
-            "check",
-            "--no-builtin-rules",
-            "--no-config",
-            "--no-schema",
-            "-f",
-            "concise",
-            "--base",
-            "main",
-        ];
-        args.extend_from_slice(extra);
-        args.push(".");
-        kubegate_in(root, &args, None)
-    };
+    let run = |extra: &[&str]| check_mr(root, &[&["--no-schema"], extra].concat());
     let all = run(&[]);
     assert_eq!(all.stdout.matches("LIMIT").count(), 3, "{}", all.stdout);
     let new = run(&["--new-only"]);

@@ -673,18 +673,10 @@ impl Kyverno {
         cluster: &Cluster<'_>,
     ) -> Option<Outcome> {
         if let Body::Cel(c) = &rule.body {
-            if let Some(pre) = &rule.preconditions {
-                match check(pre, ctx) {
-                    Err(e) => {
-                        return Some(Outcome::Error(format!(
-                            "failed to evaluate preconditions: {e}"
-                        )));
-                    }
-                    Ok((false, _, _)) => return Some(Outcome::Skip),
-                    Ok((true, _, _)) => {}
-                }
-            }
-            return Some(run_cel(c, req, cluster));
+            return Some(
+                stopped_by(rule.preconditions.as_ref(), ctx)
+                    .unwrap_or_else(|| run_cel(c, req, cluster)),
+            );
         }
         let resource = req.subject();
         self.validate(
@@ -711,16 +703,8 @@ impl Kyverno {
         at: &[String],
         nesting: usize,
     ) -> Option<Outcome> {
-        if let Some(pre) = preconditions {
-            match check(pre, ctx) {
-                Err(e) => {
-                    return Some(Outcome::Error(format!(
-                        "failed to evaluate preconditions: {e}"
-                    )));
-                }
-                Ok((false, _, _)) => return Some(Outcome::Skip),
-                Ok((true, _, _)) => {}
-            }
+        if let Some(stop) = stopped_by(preconditions, ctx) {
+            return Some(stop);
         }
         match body {
             Body::Deny(conds) => Some(match check(conds, ctx) {
@@ -905,6 +889,17 @@ impl Kyverno {
 }
 
 type Saved = Vec<(String, Option<Value>)>;
+
+/// What `preconditions` make of a rule: `Some` when they stop it (not met: skip; an error).
+fn stopped_by(preconditions: Option<&Conditions>, ctx: &mut Context<'_>) -> Option<Outcome> {
+    match check(preconditions?, ctx) {
+        Err(e) => Some(Outcome::Error(format!(
+            "failed to evaluate preconditions: {e}"
+        ))),
+        Ok((false, _, _)) => Some(Outcome::Skip),
+        Ok((true, _, _)) => None,
+    }
+}
 
 /// Compiles a `validate.cel` rule (`validateCELHandler`): `celPreconditions` as match
 /// conditions, `variables`, `expressions` (a missing `message` is the rule's), `paramKind`
