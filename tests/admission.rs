@@ -643,6 +643,48 @@ fn an_annotation_on_the_object_suppresses_a_policy_like_any_rule() {
     assert_eq!(r.code, 1, "{}", r.stdout);
 }
 
+/// A suppression of an admission policy is a rule like any other: it silences the finding
+/// without a warning of its own, and one that silences nothing is reported as unused.
+#[test]
+fn suppressions_of_admission_policies_are_used_or_reported_unused() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::copy(
+        common::root().join("tests/fixtures/admission/engines/kyverno/disallow-latest-tag.yaml"),
+        root.join("policy.yaml"),
+    )
+    .unwrap();
+    let pod = |image: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: shop\n  annotations:\n    \
+             kubegate.io/ignore: \"ClusterPolicy/disallow-latest-tag a known exception\"\n\
+             spec:\n  containers:\n  - name: web\n    image: {image}\n"
+        )
+    };
+    let args = [
+        "check",
+        "--no-builtin-rules",
+        "--no-schema",
+        "--no-config",
+        "-f",
+        "concise",
+        ".",
+    ];
+    std::fs::write(root.join("pod.yaml"), pod("nginx:latest")).unwrap();
+    let r = kubegate_in(root, &args, None);
+    assert_eq!((r.code, r.stdout.as_str()), (0, ""), "{}", r.stderr);
+    assert!(r.stderr.contains("1 suppressed"), "{}", r.stderr);
+    std::fs::write(root.join("pod.yaml"), pod("nginx:1.27")).unwrap();
+    let r = kubegate_in(root, &args, None);
+    assert_eq!(
+        r.stdout,
+        "pod.yaml:7:25: warning[unused-suppression] suppression of \
+         `ClusterPolicy/disallow-latest-tag` matched no finding; remove it\n",
+        "{}",
+        r.stderr
+    );
+}
+
 /// Gatekeeper library templates and Kyverno sample policies on objects that pass and fail
 /// them: each failure on the field its policy reads. `K8sRequiredLabels` has CEL code beside
 /// its Rego, and Gatekeeper runs the CEL: each failing validation is a result, with the

@@ -274,6 +274,18 @@ pub struct Wants {
     /// Kinds kept whole whatever `reads` says: the Namespaces and parameter objects the
     /// policies look up.
     whole: Vec<(String, String)>,
+    /// The rule ids of the policies found (`ValidatingAdmissionPolicy/max-replicas`): what
+    /// an inline suppression may name besides the other rules.
+    rules: Vec<String>,
+}
+
+impl Wants {
+    /// Whether an inline suppression's `spec` names one of the policies found.
+    pub fn names_policy(&self, spec: &str) -> bool {
+        self.rules
+            .iter()
+            .any(|r| crate::suppress::designates(spec, r, None))
+    }
 }
 
 impl Default for Wants {
@@ -296,6 +308,7 @@ impl Default for Wants {
                     .collect(),
             ),
             whole: vec![(String::new(), "Namespace".to_owned())],
+            rules: Vec::new(),
         }
     }
 }
@@ -459,6 +472,7 @@ impl Policies {
         self.vap.wants(&mut w);
         self.gatekeeper.wants(&mut w);
         self.kyverno.wants(&mut w);
+        w.rules = self.found.iter().map(|f| f.rule.clone()).collect();
         w
     }
 

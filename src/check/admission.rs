@@ -427,9 +427,30 @@ pub fn judge(
                 })
                 .collect()
         });
+    // The objects' own suppressions (`kubegate.io/ignore`) of the policies found, and
+    // which silenced something.
+    let names_policy = |spec: &str| {
+        policies
+            .found()
+            .iter()
+            .any(|p| crate::suppress::designates(spec, &p.rule, None))
+    };
+    let suppressions: Vec<Vec<crate::suppress::Inline>> = subjects
+        .iter()
+        .map(|(value, _)| {
+            if !opts.inline_suppressions {
+                return Vec::new();
+            }
+            crate::suppress::inline_with(value, opts.peer_annotations)
+        })
+        .collect();
+    let mut used: Vec<Vec<Vec<bool>>> = suppressions
+        .iter()
+        .map(|ss| ss.iter().map(|s| vec![false; s.rules.len()]).collect())
+        .collect();
     // What the interpreter could not decide is said once for the run.
     let mut said: HashSet<String> = HashSet::new();
-    for ((value, at), violations) in subjects.iter().zip(verdicts) {
+    for (n, ((value, at), violations)) in subjects.iter().zip(verdicts).enumerate() {
         for v in violations {
             if v.rule == "admission-unsupported" {
                 if !said.insert(v.message.clone()) {
@@ -445,15 +466,16 @@ pub fn judge(
             }
             // `kubegate.io/ignore: ValidatingAdmissionPolicy/max-replicas <reason>` on the
             // object (or a peer's annotation, under `migration`), as for every rule.
-            if opts.inline_suppressions
-                && crate::suppress::inline_with(value, opts.peer_annotations)
-                    .iter()
-                    .any(|s| {
-                        s.rules
-                            .iter()
-                            .any(|spec| crate::suppress::designates(spec, &v.rule, None))
-                    })
-            {
+            let mut silenced = false;
+            for (si, s) in suppressions[n].iter().enumerate() {
+                for (ri, spec) in s.rules.iter().enumerate() {
+                    if crate::suppress::designates(spec, &v.rule, None) {
+                        used[n][si][ri] = true;
+                        silenced = true;
+                    }
+                }
+            }
+            if silenced {
                 out.suppressed += 1;
                 continue;
             }
@@ -462,6 +484,24 @@ pub fn judge(
             f.message = v.message;
             f.object = Some(object_ref(value));
             out.findings.push(f);
+        }
+    }
+    // A suppression of a policy that silenced nothing here is stale, as for every rule.
+    for (n, (value, at)) in subjects.iter().enumerate() {
+        for (si, s) in suppressions[n].iter().enumerate() {
+            if s.peer.is_some() {
+                continue;
+            }
+            for (ri, spec) in s.rules.iter().enumerate() {
+                if used[n][si][ri] || !names_policy(spec) {
+                    continue;
+                }
+                let mut f = placer.place(*at, &s.pointer, Severity::Warning);
+                f.rule = "unused-suppression".into();
+                f.message = format!("suppression of `{spec}` matched no finding; remove it");
+                f.object = Some(object_ref(value));
+                out.findings.push(f);
+            }
         }
     }
     let out = placer.finish(out);

@@ -1495,6 +1495,10 @@ fn rule_ran(spec: &str, rules: Rules<'_>, opts: &Options<'_>) -> Option<bool> {
     {
         return Some(true);
     }
+    if opts.admission.is_some_and(|w| w.names_policy(spec)) {
+        // An admission policy: judged after the check, which reports it if unused.
+        return Some(false);
+    }
     if spec.contains('.') {
         // A user policy rule that was not loaded in this run.
         return Some(false);
