@@ -530,24 +530,12 @@ mod tests {
 
     /// The library's tests and cases kubegate does not pass, each with the reason: all three
     /// are where regorus reads or evaluates Rego differently from OPA.
-    const KNOWN: &[(&str, &str)] = &[
-        (
-            "general/horizontalpodautoscaler/horizontal-pod-autoscaler/example-allowed-hpa",
-            "regorus reads `input.parameters.minimumReplicaSpread` followed by a line starting \
-             with `(` as a function call (OPA reads two expressions): an evaluation error",
-        ),
-        (
-            "general/noupdateserviceaccount/noupdateserviceaccount",
-            "regorus refuses a partial set rule with several bodies (`violation[x] { } { }`): \
-             `else cannot be used with set rules`, so the template does not load",
-        ),
-        (
-            "pod-security-policy/users/users-and-groups-together/example-allowed",
-            "`not accept_value(rule, v, params.ranges)` with `params.ranges` undefined: OPA \
+    const KNOWN: &[(&str, &str)] = &[(
+        "pod-security-policy/users/users-and-groups-together/example-allowed",
+        "`not accept_value(rule, v, params.ranges)` with `params.ranges` undefined: OPA \
              hoists the argument out of the negation and the rule is undefined \
              (open-policy-agent/opa#1877, #8387); regorus negates the whole call: a violation",
-        ),
-    ];
+    )];
 
     #[test]
     fn suites_follow_gators_semantics() {

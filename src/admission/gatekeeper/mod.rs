@@ -18,6 +18,7 @@
 //! `admission-unsupported` note says so.
 
 mod matcher;
+mod shim;
 mod template;
 
 use std::collections::{BTreeMap, HashMap};

@@ -439,8 +439,8 @@ fn source(target: &Value) -> Result<Option<Source<'_>>, (String, String)> {
     Ok(None)
 }
 
-/// What regorus refuses of valid Rego (OPA accepts it): a set rule with several bodies
-/// (`violation[x] { … } { … }`).
+/// What regorus refuses of valid Rego (OPA accepts it), in a shape [`super::shim`] does not
+/// rewrite: a set rule with several bodies.
 const REGORUS_GAPS: &[&str] = &["else cannot be used with set rules"];
 
 /// The line of a regorus error that says what is wrong (`error: …`), else its last line.
@@ -459,7 +459,7 @@ fn build(name: &str, source: &Source<'_>) -> Result<(Engine, String), String> {
     engine.set_rego_v0(!source.v1);
     let main = format!("{name}/template.rego");
     let package = engine
-        .add_policy(main.clone(), source.rego.to_owned())
+        .add_policy(main.clone(), super::shim::for_regorus(source.rego))
         .map_err(|e| format!("the Rego does not compile: {e}"))?;
     check_rules(source.rego, &main)?;
     if !engine
@@ -471,7 +471,7 @@ fn build(name: &str, source: &Source<'_>) -> Result<(Engine, String), String> {
     for (i, lib) in source.libs.iter().enumerate() {
         let path = format!("{name}/lib_{i}.rego");
         let package = engine
-            .add_policy(path.clone(), (*lib).to_owned())
+            .add_policy(path.clone(), super::shim::for_regorus(lib))
             .map_err(|e| format!("lib {i} does not compile: {e}"))?;
         // Libs live under `data.lib`, never at `data.lib` itself (regorewriter's
         // `allowedLibPackage`).
