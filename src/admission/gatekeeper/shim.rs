@@ -54,7 +54,9 @@ pub(super) fn for_regorus(text: &str) -> String {
             b'\n' => {
                 if stack.last() == Some(&b'{')
                     && last.is_some_and(|l| l.is_ascii_alphanumeric() || b"_])}\"".contains(&l))
-                    && !CONTINUING.contains(&text[last_word_start..i].trim_end())
+                    && !text
+                        .get(last_word_start..i)
+                        .is_some_and(|w| CONTINUING.contains(&w.trim_end()))
                     && text[i + 1..]
                         .trim_start_matches([' ', '\t'])
                         .starts_with('(')
@@ -141,6 +143,21 @@ mod tests {
             "x := [\n  a\n  (b)\n]\n",
         ] {
             assert_eq!(for_regorus(same), same);
+        }
+    }
+
+    #[test]
+    fn text_that_is_not_rego_is_left_to_the_compiler() {
+        for text in [
+            "r {\n  é\n  (x)\n}\n",
+            "r {\n  xé\"s\"\n  (x)\n}\n",
+            "r { \"open",
+            "} {",
+            "{\n(",
+            "é{é}é{é",
+        ] {
+            // No panic; what it gives is the compiler's to refuse.
+            let _ = for_regorus(text);
         }
     }
 }
