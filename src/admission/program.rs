@@ -52,6 +52,10 @@ struct Validation {
     expr: Expr,
     message: Option<String>,
     message_expression: Option<Expression>,
+    /// The variables the expression may read, then those of the message expression,
+    /// each with the variables they read, in order ([`Program::needed`]).
+    needs: Vec<usize>,
+    message_needs: Vec<usize>,
 }
 
 /// Where a program's expressions are in its policy object: each list with its JSON
@@ -204,18 +208,38 @@ impl Program {
                     .filter(|m| !m.is_empty())
                     .or_else(|| layout.default_message.map(str::to_owned)),
                 message_expression,
+                needs: Vec::new(),
+                message_needs: Vec::new(),
             });
         }
         if !problems.is_empty() {
             return Err(problems);
         }
-        Ok(Program {
+        let mut program = Program {
             conditions,
             variables,
             validations,
             fail: layout.fail,
             aliases: Vec::new(),
-        })
+        };
+        // What each validation reads of the variables, found once.
+        let needs: Vec<(Vec<usize>, Vec<usize>)> = program
+            .validations
+            .iter()
+            .map(|v| {
+                let of = |e: Option<&Expression>| e.map(|e| program.needed(e)).unwrap_or_default();
+                let expr = match &v.expr {
+                    Expr::Ready(e) => Some(e),
+                    Expr::Unsupported(_) => None,
+                };
+                (of(expr), of(v.message_expression.as_ref()))
+            })
+            .collect();
+        for (v, (needs, message_needs)) in program.validations.iter_mut().zip(needs) {
+            v.needs = needs;
+            v.message_needs = message_needs;
+        }
+        Ok(program)
     }
 
     /// Reads `name` as the reviewed object: `variables.<name>.spec` is `spec`.
@@ -418,17 +442,17 @@ impl Program {
             // only to the expressions that read it.
             let mut vars = Vars::new(self.variables.len());
             for v in &self.validations {
-                let Expr::Ready(e) = &v.expr else {
+                let Expr::Ready(_) = &v.expr else {
                     continue;
                 };
-                vars.prepare(self, e, &mut ctx, &run);
+                vars.prepare(self, &v.needs, &mut ctx, &run);
                 let mut said = Vec::new();
                 let outcome = run(&v.source, &v.expr, &ctx, &mut said);
                 // A variable that failed or was not decided is absent: an evaluation that
                 // stumbles while one it reads is absent stumbled on it.
                 let stumbled = matches!(outcome, Outcome::Failed(_))
                     || (matches!(outcome, Outcome::Skipped) && !said.is_empty());
-                match vars.absent(self, e).filter(|_| stumbled) {
+                match vars.absent(&v.needs).filter(|_| stumbled) {
                     Some(Needed::Undecided(source, why)) => {
                         unsupported(source, why.clone(), out);
                         continue;
@@ -450,7 +474,7 @@ impl Program {
                             let cost = me.cost(size);
                             if cost <= cel::PER_CALL_LIMIT && cost <= budget.get() {
                                 budget.set(budget.get() - cost);
-                                vars.prepare(self, me, &mut ctx, &run);
+                                vars.prepare(self, &v.message_needs, &mut ctx, &run);
                                 said = match me.eval(&ctx) {
                                     Ok(Cel::String(s))
                                         if !s.trim().is_empty()
@@ -567,19 +591,19 @@ impl Vars {
         }
     }
 
-    /// Evaluates, in order, the variables `e` may read that are not yet, and puts every
+    /// Evaluates, in order, the variables `needs` names that are not yet, and puts every
     /// value in `ctx`'s `variables`. One that fails or is not decided is left out: only
-    /// an evaluation that reads it ([`Vars::explain`]) is its business.
+    /// an evaluation that reads it ([`Vars::absent`]) is its business.
     fn prepare<F>(
         &mut self,
         program: &Program,
-        e: &Expression,
+        needs: &[usize],
         ctx: &mut kube_cel::cel::Context,
         run: &F,
     ) where
         F: Fn(&str, &Expr, &kube_cel::cel::Context, &mut Vec<Decision>) -> Outcome,
     {
-        for i in program.needed(e) {
+        for &i in needs {
             if self.states[i].is_some() {
                 continue;
             }
@@ -611,15 +635,12 @@ impl Vars {
         }
     }
 
-    /// The first variable `e` may read that has no value, and why.
-    fn absent(&self, program: &Program, e: &Expression) -> Option<&Needed> {
-        program
-            .needed(e)
-            .into_iter()
-            .find_map(|i| match self.states.get(i) {
-                Some(Some(Err(why))) => Some(why),
-                _ => None,
-            })
+    /// The first variable of `needs` that has no value, and why.
+    fn absent(&self, needs: &[usize]) -> Option<&Needed> {
+        needs.iter().find_map(|&i| match self.states.get(i) {
+            Some(Some(Err(why))) => Some(why),
+            _ => None,
+        })
     }
 
     fn values(&self, program: &Program) -> Cel {

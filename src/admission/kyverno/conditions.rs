@@ -269,27 +269,28 @@ fn in_op(key: &Value, value: &Value, not: bool) -> bool {
     }
 }
 
-fn any_in(key: &Value, value: &Value, not: bool) -> bool {
-    match key_of(key, false) {
-        Some(Key::One(k)) => {
-            let exists = match value {
-                Value::Array(items) => Some(items.iter().any(|v| either_way(&sprint(v), &k))),
-                Value::String(s) => {
-                    if wildcard(s, &k) {
-                        Some(true)
-                    } else if pattern::operator_of(s) == Op::InRange {
-                        Some(in_range(&k, s))
-                    } else {
-                        string_or_list(s).map(|arr| arr.contains(&k))
-                    }
-                }
-                _ => None,
-            };
-            match exists {
-                Some(e) => e != not,
-                None => false,
+/// `AnyIn`/`AllIn` (and their negations) of one key: Kyverno's `keyExistsInArray`, the
+/// same for both. An invalid value type is `false`.
+fn key_exists_in(k: &str, value: &Value, not: bool) -> bool {
+    let exists = match value {
+        Value::Array(items) => Some(items.iter().any(|v| either_way(&sprint(v), k))),
+        Value::String(s) => {
+            if wildcard(s, k) {
+                Some(true)
+            } else if pattern::operator_of(s) == Op::InRange {
+                Some(in_range(k, s))
+            } else {
+                string_or_list(s).map(|arr| arr.iter().any(|a| a == k))
             }
         }
+        _ => None,
+    };
+    exists.is_some_and(|e| e != not)
+}
+
+fn any_in(key: &Value, value: &Value, not: bool) -> bool {
+    match key_of(key, false) {
+        Some(Key::One(k)) => key_exists_in(&k, value, not),
         Some(Key::Many(keys)) => {
             let values: Vec<String> = match value {
                 Value::Array(items) => items.iter().map(sprint).collect(),
@@ -326,25 +327,7 @@ fn any_in(key: &Value, value: &Value, not: bool) -> bool {
 
 fn all_in(key: &Value, value: &Value, not: bool) -> bool {
     match key_of(key, false) {
-        Some(Key::One(k)) => {
-            let exists = match value {
-                Value::Array(items) => Some(items.iter().any(|v| either_way(&sprint(v), &k))),
-                Value::String(s) => {
-                    if wildcard(s, &k) {
-                        Some(true)
-                    } else if pattern::operator_of(s) == Op::InRange {
-                        Some(in_range(&k, s))
-                    } else {
-                        string_or_list(s).map(|arr| arr.contains(&k))
-                    }
-                }
-                _ => None,
-            };
-            match exists {
-                Some(e) => e != not,
-                None => false,
-            }
-        }
+        Some(Key::One(k)) => key_exists_in(&k, value, not),
         Some(Key::Many(keys)) => {
             let values: Vec<String> = match value {
                 Value::Array(items) => items.iter().map(sprint).collect(),

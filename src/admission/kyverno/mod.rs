@@ -719,14 +719,9 @@ impl Kyverno {
                 if nesting == 0 && req.operation == Operation::Delete {
                     return None;
                 }
-                let p = match ctx.substitute(p) {
+                let p = match substituted(p, ctx) {
                     Ok(p) => p,
-                    Err(e) => {
-                        return Some(Outcome::Error(format!(
-                            "variable substitution failed: {}",
-                            e.0
-                        )));
-                    }
+                    Err(error) => return Some(error),
                 };
                 Some(match pattern::match_pattern(resource, &p) {
                     Ok(()) => Outcome::Pass,
@@ -749,14 +744,9 @@ impl Kyverno {
                 if nesting == 0 && req.operation == Operation::Delete {
                     return None;
                 }
-                let ps = match ctx.substitute(ps) {
+                let ps = match substituted(ps, ctx) {
                     Ok(p) => p,
-                    Err(e) => {
-                        return Some(Outcome::Error(format!(
-                            "variable substitution failed: {}",
-                            e.0
-                        )));
-                    }
+                    Err(error) => return Some(error),
                 };
                 let patterns = ps.as_array().cloned().unwrap_or_default();
                 let (mut failed, mut skipped) = (Vec::new(), Vec::new());
@@ -889,6 +879,12 @@ impl Kyverno {
 }
 
 type Saved = Vec<(String, Option<Value>)>;
+
+/// A pattern with its `{{ }}` variables substituted, or the rule's error.
+fn substituted(pattern: &Value, ctx: &Context<'_>) -> Result<Value, Outcome> {
+    ctx.substitute(pattern)
+        .map_err(|e| Outcome::Error(format!("variable substitution failed: {}", e.0)))
+}
 
 /// What `preconditions` make of a rule: `Some` when they stop it (not met: skip; an error).
 fn stopped_by(preconditions: Option<&Conditions>, ctx: &mut Context<'_>) -> Option<Outcome> {

@@ -447,6 +447,36 @@ fn anchored(
     }
 }
 
+/// Each (resource item, pattern item) pair, at its index: the first failure is the answer;
+/// when none applied and some skipped, one skip says them all.
+fn pairs<'v>(
+    items: impl Iterator<Item = (&'v Value, &'v Value)>,
+    path: &mut Vec<String>,
+    ac: &mut AnchorMap,
+) -> Res {
+    let mut skips = Vec::new();
+    let mut applied = 0;
+    for (i, (item, p)) in items.enumerate() {
+        path.push(i.to_string());
+        let r = element(item, p, path, ac);
+        path.pop();
+        match r {
+            Ok(()) => applied += 1,
+            Err(e) if e.is_skip() => skips.push(e),
+            Err(e) => return Err(e),
+        }
+    }
+    if applied == 0 && !skips.is_empty() {
+        let msg = skips
+            .iter()
+            .map(|s| s.msg.as_str())
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Err(Err::new(Kind::PatternSkip, Some(path), msg));
+    }
+    Ok(())
+}
+
 fn array(ra: &[Value], pa: &[Value], path: &mut Vec<String>, ac: &mut AnchorMap) -> Res {
     let Some(first) = pa.first() else {
         return Err(Err::new(
@@ -456,29 +486,7 @@ fn array(ra: &[Value], pa: &[Value], path: &mut Vec<String>, ac: &mut AnchorMap)
         ));
     };
     match first {
-        Value::Object(_) => {
-            let mut skips = Vec::new();
-            let mut applied = 0;
-            for (i, item) in ra.iter().enumerate() {
-                path.push(i.to_string());
-                let r = element(item, first, path, ac);
-                path.pop();
-                match r {
-                    Ok(()) => applied += 1,
-                    Err(e) if e.is_skip() => skips.push(e),
-                    Err(e) => return Err(e),
-                }
-            }
-            if applied == 0 && !skips.is_empty() {
-                let msg = skips
-                    .iter()
-                    .map(|s| s.msg.as_str())
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                return Err(Err::new(Kind::PatternSkip, Some(path), msg));
-            }
-            Ok(())
-        }
+        Value::Object(_) => pairs(ra.iter().map(|item| (item, first)), path, ac),
         Value::Array(_) => {
             if ra.len() < pa.len() {
                 return Err(Err::new(
@@ -491,27 +499,7 @@ fn array(ra: &[Value], pa: &[Value], path: &mut Vec<String>, ac: &mut AnchorMap)
                     ),
                 ));
             }
-            let mut skips = Vec::new();
-            let mut applied = 0;
-            for (i, p) in pa.iter().enumerate() {
-                path.push(i.to_string());
-                let r = element(&ra[i], p, path, ac);
-                path.pop();
-                match r {
-                    Ok(()) => applied += 1,
-                    Err(e) if e.is_skip() => skips.push(e),
-                    Err(e) => return Err(e),
-                }
-            }
-            if applied == 0 && !skips.is_empty() {
-                let msg = skips
-                    .iter()
-                    .map(|s| s.msg.as_str())
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                return Err(Err::new(Kind::PatternSkip, Some(path), msg));
-            }
-            Ok(())
+            pairs(ra.iter().zip(pa), path, ac)
         }
         scalar => {
             let items = Value::Array(ra.to_vec());
