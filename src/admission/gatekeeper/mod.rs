@@ -410,11 +410,19 @@ impl Gatekeeper {
         if self.constraints.is_empty() {
             return;
         }
+        // A namespaced object without a namespace is applied in `default` (kubectl's
+        // without `-n`), as for the other engines; gator's `test` matches it against an
+        // empty namespace instead.
+        let namespace = if cluster.namespaced(req.group(), req.kind()) {
+            super::vap::applied_namespace(req)
+        } else {
+            req.namespace()
+        };
         let review = Review {
             object: req.object,
             old: req.old,
             operation: req.operation.as_str(),
-            namespace: req.namespace(),
+            namespace,
             input: ReviewInput::Request(req),
         };
         self.review(&review, cluster, WEBHOOK_POINT, out);

@@ -8,7 +8,13 @@
 //!   expression for OPA; regorus reads it as a call of the line before. A `;` (the
 //!   separator both accept) ends the line before.
 //!
-//! Strings, raw strings and comments are never touched, and only these two shapes are.
+//! - `sprintf` with fewer arguments than its format has verbs prints `%!v(MISSING)` for
+//!   each verb left over (Go's `fmt`, so OPA and gator); regorus refuses the call, and the
+//!   rule never yields its violation. Where the format is a string literal and the arguments
+//!   an array literal, each verb left over is written as the text Go prints for it.
+//!
+//! Strings, raw strings and comments are never touched (but for that `sprintf` format),
+//! and only these shapes are.
 
 /// Keywords after which an expression goes on (a `(` on the next line continues it).
 const CONTINUING: &[&str] = &[
@@ -17,6 +23,10 @@ const CONTINUING: &[&str] = &[
 
 /// `text` as regorus reads it the way OPA does.
 pub(super) fn for_regorus(text: &str) -> String {
+    missing_sprintf_arguments(&split_bodies_and_lines(text))
+}
+
+fn split_bodies_and_lines(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len() + 64);
     // Open brackets, innermost last.
@@ -103,6 +113,162 @@ pub(super) fn for_regorus(text: &str) -> String {
     out
 }
 
+/// Writes out, in each `sprintf("format", [args])` with fewer args than verbs, the verbs
+/// left over as Go prints them (`%!v(MISSING)`, escaped as `%%`).
+fn missing_sprintf_arguments(text: &str) -> String {
+    const CALL: &str = "sprintf(";
+    let bytes = text.as_bytes();
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'"' | b'`' => i = string_end(bytes, i),
+            b's' if text[i..].starts_with(CALL)
+                && !(i > 0
+                    && (bytes[i - 1].is_ascii_alphanumeric() || b"_.".contains(&bytes[i - 1]))) =>
+            {
+                let start = i + CALL.len();
+                if let Some((format, fixed)) = sprintf_call(text, start) {
+                    out.push_str(&text[copied..format.start]);
+                    out.push_str(&fixed);
+                    copied = format.end;
+                    i = format.end;
+                } else {
+                    i = start;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    if copied == 0 {
+        return text.to_owned();
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// Where the string literal opening at `i` ends (just past its closing quote).
+fn string_end(bytes: &[u8], i: usize) -> usize {
+    let quote = bytes[i];
+    let mut j = i + 1;
+    while j < bytes.len() && bytes[j] != quote {
+        if quote == b'"' && bytes[j] == b'\\' {
+            j += 1;
+        }
+        j += 1;
+    }
+    j + 1
+}
+
+/// The arguments of a `sprintf(` whose arguments start at `start`: the range of its format
+/// literal and that literal with the verbs left over written out, when the format is a
+/// `"..."` literal, the arguments an array literal, and there are fewer of them.
+fn sprintf_call(text: &str, start: usize) -> Option<(std::ops::Range<usize>, String)> {
+    let bytes = text.as_bytes();
+    let skip = |mut j: usize| {
+        while j < bytes.len() && bytes[j].is_ascii_whitespace() {
+            j += 1;
+        }
+        j
+    };
+    let f = skip(start);
+    if bytes.get(f) != Some(&b'"') {
+        return None;
+    }
+    let f_end = string_end(bytes, f).min(bytes.len());
+    let comma = skip(f_end);
+    if bytes.get(comma) != Some(&b',') {
+        return None;
+    }
+    let open = skip(comma + 1);
+    if bytes.get(open) != Some(&b'[') {
+        return None;
+    }
+    // Count the array's elements: commas at its own depth, and whether it holds any.
+    let (mut depth, mut args, mut any, mut j) = (0usize, 0usize, false, open + 1);
+    loop {
+        match *bytes.get(j)? {
+            b'"' | b'`' => {
+                j = string_end(bytes, j);
+                any = true;
+                continue;
+            }
+            b'[' | b'{' | b'(' => depth += 1,
+            b']' | b'}' | b')' if depth > 0 => depth -= 1,
+            b']' => break,
+            b')' | b'}' => return None,
+            b',' if depth == 0 => args += 1,
+            b'#' => return None,
+            c if c.is_ascii_whitespace() => {}
+            _ => {}
+        }
+        if !bytes[j].is_ascii_whitespace() && !(depth == 0 && bytes[j] == b',') {
+            any = true;
+        }
+        j += 1;
+    }
+    // A trailing comma adds no element.
+    let inner = text[open + 1..j].trim_end();
+    let args = if !any {
+        0
+    } else if inner.ends_with(',') {
+        args
+    } else {
+        args + 1
+    };
+    let fixed = missing_verbs(&text[f..f_end], args)?;
+    Some((f..f_end, fixed))
+}
+
+/// `literal` (a quoted format) with every verb after the first `args` written as Go
+/// prints a verb without its argument; `None` when it has no more verbs than `args`, or
+/// uses what this does not follow (`*` widths, explicit argument indexes).
+fn missing_verbs(literal: &str, args: usize) -> Option<String> {
+    let b = literal.as_bytes();
+    let mut out = String::with_capacity(literal.len() + 16);
+    let (mut verbs, mut copied, mut i) = (0usize, 0usize, 0usize);
+    while i < b.len() {
+        if b[i] != b'%' {
+            i += 1;
+            continue;
+        }
+        let at = i;
+        i += 1;
+        while i < b.len() && b"+-# 0".contains(&b[i]) {
+            i += 1;
+        }
+        while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.') {
+            i += 1;
+        }
+        match b.get(i) {
+            Some(b'%') if i == at + 1 => {}
+            Some(b'*' | b'[') | None => return None,
+            Some(c) if c.is_ascii_alphabetic() => {
+                if verbs >= args {
+                    out.push_str(&literal[copied..at]);
+                    out.push_str("%%!");
+                    out.push(char::from(*c));
+                    out.push_str("(MISSING)");
+                    copied = i + 1;
+                }
+                verbs += 1;
+            }
+            Some(_) => return None,
+        }
+        i += 1;
+    }
+    (verbs > args).then(|| {
+        out.push_str(&literal[copied..]);
+        out
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::for_regorus;
@@ -155,9 +321,51 @@ mod tests {
             "} {",
             "{\n(",
             "é{é}é{é",
+            "é sprintf(\"é%vé\", [é])",
+            "sprintf(\"é%v",
         ] {
             // No panic; what it gives is the compiler's to refuse.
             let _ = for_regorus(text);
+        }
+    }
+
+    #[test]
+    fn a_verb_without_its_argument_prints_as_in_go() {
+        // K8sHorizontalPodAutoscaler's message: six verbs, five arguments.
+        let text = "m := sprintf(\"a %v b %v. c: %v\", [x, y])\n";
+        assert_eq!(
+            for_regorus(text),
+            "m := sprintf(\"a %v b %v. c: %%!v(MISSING)\", [x, y])\n"
+        );
+        assert_eq!(
+            for_regorus("é sprintf(\"é%vé\", [])"),
+            "é sprintf(\"é%%!v(MISSING)é\", [])"
+        );
+        assert_eq!(
+            for_regorus("m := sprintf(\"%d %5.2f\", [])"),
+            "m := sprintf(\"%%!d(MISSING) %%!f(MISSING)\", [])"
+        );
+        // Arguments holding commas, brackets and strings count once each.
+        assert_eq!(
+            for_regorus("sprintf(\"%v %v %v\", [f(a, b), [1, 2], \"x,]\"])"),
+            "sprintf(\"%v %v %v\", [f(a, b), [1, 2], \"x,]\"])"
+        );
+        // Left alone: enough arguments, `%%`, a format or arguments that are not literals,
+        // a longer name, a call in a comment or a string.
+        for same in [
+            "sprintf(\"%v%%\", [a])",
+            "sprintf(\"%v %v\", [a, b,])",
+            "sprintf(f, [a])",
+            "sprintf(\"%v %v\", args)",
+            "my_sprintf(\"%v\", [])",
+            "x.sprintf(\"%v\", [])",
+            "# sprintf(\"%v\", [])",
+            "s := \"sprintf(\\\"%v\\\", [])\"",
+            "sprintf(\"%*v\", [])",
+            "sprintf(\"%v",
+            "sprintf(\"%v\", [",
+        ] {
+            assert_eq!(for_regorus(same), same, "{same}");
         }
     }
 }

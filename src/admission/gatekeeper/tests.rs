@@ -392,6 +392,50 @@ fn namespace_selectors_read_the_namespaces_of_the_run() {
 }
 
 #[test]
+fn an_object_without_a_namespace_is_applied_in_default() {
+    let t = labels_template();
+    let only = |name: &str, m: Value| {
+        constraint(
+            "K8sRequiredLabels",
+            name,
+            json!({"match": m, "parameters": {"labels": ["owner"]}}),
+        )
+    };
+    let in_default = only("in-default", json!({"namespaces": ["default"]}));
+    let in_prod = only("in-prod", json!({"namespaces": ["prod"]}));
+    let not_default = only("not-default", json!({"excludedNamespaces": ["default"]}));
+    let selected = only(
+        "selected",
+        json!({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "default"}}}),
+    );
+    let (gk, problems, _) = load(&[&t, &in_default, &in_prod, &not_default, &selected]);
+    assert_eq!(problems, vec![]);
+    let cluster = Cluster::new([]);
+    let rules = |o: &Value| -> Vec<String> {
+        eval(&gk, &Request::create(o), &cluster)
+            .into_iter()
+            .map(|v| v.rule)
+            .collect()
+    };
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}});
+    assert_eq!(
+        rules(&cm),
+        ["K8sRequiredLabels/in-default", "K8sRequiredLabels/selected"]
+    );
+    // A cluster-scoped object has no namespace to disqualify it (Gatekeeper's match).
+    let role = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": {"name": "r"}});
+    assert_eq!(
+        rules(&role),
+        [
+            "K8sRequiredLabels/in-default",
+            "K8sRequiredLabels/in-prod",
+            "K8sRequiredLabels/not-default",
+            "K8sRequiredLabels/selected",
+        ]
+    );
+}
+
+#[test]
 fn bad_templates_are_problems() {
     let target = |rego: &str| json!({"target": "admission.k8s.gatekeeper.sh", "rego": rego});
     let cases = [
@@ -732,4 +776,29 @@ violation[{"msg": "a or b"}] { input.review.object.kind == "A" } { input.review.
         let v = eval(&gk, &Request::create(&o), &Cluster::default());
         assert_eq!(v.len(), usize::from(denied), "{kind}: {v:?}");
     }
+}
+
+#[test]
+fn a_message_with_a_verb_left_over_is_printed_as_go_prints_it() {
+    // K8sHorizontalPodAutoscaler's shape: more verbs than arguments. regorus alone refuses
+    // the call, and the violation was lost.
+    let rego = r#"package k8sshort
+violation[{"msg": msg}] {
+  msg := sprintf("%v <%v> is not allowed. Allowed: %v", [input.review.object.kind, input.review.object.metadata.name])
+}
+"#;
+    let t = template(
+        "K8sShort",
+        json!({"target": "admission.k8s.gatekeeper.sh", "rego": rego}),
+    );
+    let c = constraint("K8sShort", "short", json!({}));
+    let (gk, problems, _) = load(&[&t, &c]);
+    assert_eq!(problems, vec![]);
+    let o = config_map("a", "cm", json!({}));
+    let v = eval(&gk, &Request::create(&o), &Cluster::default());
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert_eq!(
+        v[0].message,
+        "ConfigMap <cm> is not allowed. Allowed: %!v(MISSING)"
+    );
 }
