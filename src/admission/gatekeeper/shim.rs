@@ -7,7 +7,12 @@
 //! - in a body, a line that starts with `(` after a line that ends an expression is a new
 //!   expression for OPA; regorus reads it as a call of the line before. A `;` (the
 //!   separator both accept) ends the line before.
-//!
+//! - OPA's compiler binds the references inside an expression to variables before it
+//!   (`rewriteDynamics`: `not f(x.y)` runs as `__local0__ = x.y; not f(__local0__)`), so a
+//!   negation whose argument or index is undefined leaves the body undefined; regorus
+//!   evaluates the negation with it undefined, which is true. A `not` statement on one line
+//!   (a call, a comparison or a reference) gets its referenced arguments and indexes bound
+//!   the same way on the lines before it.
 //! - `sprintf` with fewer arguments than its format has verbs prints `%!v(MISSING)` for
 //!   each verb left over (Go's `fmt`, so OPA and gator); regorus refuses the call, and the
 //!   rule never yields its violation. Where the format is a string literal and the arguments
@@ -23,7 +28,282 @@ const CONTINUING: &[&str] = &[
 
 /// `text` as regorus reads it the way OPA does.
 pub(super) fn for_regorus(text: &str) -> String {
-    missing_sprintf_arguments(&split_bodies_and_lines(text))
+    missing_sprintf_arguments(&bind_negated_references(&split_bodies_and_lines(text)))
+}
+
+/// Binds, before each one-line `not` statement, the references among its call arguments,
+/// comparison operands and reference indexes to fresh variables, as OPA's
+/// `rewriteDynamics` does.
+fn bind_negated_references(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut raw = false;
+    let mut fresh = 0usize;
+    for line in text.split_inclusive('\n') {
+        let starts_raw = raw;
+        // Track raw strings (the only strings that span lines).
+        let b = line.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'`' => raw = !raw,
+                b'"' if !raw => i = string_end(b, i) - 1,
+                b'#' if !raw => break,
+                _ => {}
+            }
+            i += 1;
+        }
+        let code = line.trim_start_matches([' ', '\t']);
+        let indent = &line[..line.len() - code.len()];
+        let bound = (!starts_raw && !raw)
+            .then(|| code.strip_prefix("not "))
+            .flatten()
+            .and_then(|negated| negated_references(negated.trim_end()));
+        match bound {
+            Some((rewritten, refs)) if !refs.is_empty() => {
+                let mut negated = rewritten;
+                for r in refs {
+                    let var = format!("__kubegate_bound{fresh}");
+                    fresh += 1;
+                    out.push_str(indent);
+                    out.push_str(&format!("{var} := {r}\n"));
+                    negated = negated.replacen(&format!("\u{0}{r}\u{0}"), &var, 1);
+                }
+                out.push_str(indent);
+                out.push_str("not ");
+                out.push_str(&negated);
+                out.push('\n');
+            }
+            _ => out.push_str(line),
+        }
+    }
+    out
+}
+
+/// The negated expression `expr` with each reference OPA binds before it marked
+/// (`\0ref\0`), and those references in order; `None` for a shape this does not follow
+/// (a `with`, a comment, several expressions, arithmetic, a line that does not end it).
+fn negated_references(expr: &str) -> Option<(String, Vec<String>)> {
+    let parts = top_level(expr)?;
+    if parts.iter().any(|p| matches!(p, Part::Other)) {
+        return None;
+    }
+    let mut refs = Vec::new();
+    let mut marked = String::with_capacity(expr.len() + 8);
+    let mark = |term: &str, marked: &mut String, refs: &mut Vec<String>| {
+        if is_reference(term) {
+            marked.push('\0');
+            marked.push_str(term);
+            marked.push('\0');
+            refs.push(term.to_owned());
+        } else {
+            marked.push_str(term);
+        }
+    };
+    match parts.as_slice() {
+        // A call: `f(a, b.c)`, `lib.f(x.y)`.
+        [Part::Term(callee), Part::Group(b'(', args)] if is_path(callee) => {
+            marked.push_str(callee);
+            marked.push('(');
+            let args = split_commas(args)?;
+            for (k, arg) in args.iter().enumerate() {
+                if k > 0 {
+                    marked.push(',');
+                }
+                let t = arg.trim();
+                marked.push_str(&arg[..arg.len() - arg.trim_start().len()]);
+                mark(t, &mut marked, &mut refs);
+                marked.push_str(&arg[arg.trim_end().len()..]);
+            }
+            marked.push(')');
+        }
+        // A comparison: `a.b == c`.
+        [Part::Term(lhs), Part::Op(op), Part::Term(rhs)] => {
+            mark(lhs, &mut marked, &mut refs);
+            marked.push(' ');
+            marked.push_str(op);
+            marked.push(' ');
+            mark(rhs, &mut marked, &mut refs);
+        }
+        // A reference: `data.x[a.b][c]`: its indexes that are references.
+        [Part::Term(t)] => {
+            let (head, indexes) = reference_parts(t)?;
+            marked.push_str(head);
+            for index in indexes {
+                marked.push('[');
+                mark(index.trim(), &mut marked, &mut refs);
+                marked.push(']');
+            }
+        }
+        _ => return None,
+    }
+    Some((marked, refs))
+}
+
+/// A piece of an expression at its top level.
+enum Part<'a> {
+    /// A term: a name, a reference with its indexes, a literal.
+    Term(&'a str),
+    /// A bracketed group right after a term (a call's arguments).
+    Group(u8, &'a str),
+    /// A comparison operator.
+    Op(&'a str),
+    /// Anything else (arithmetic, `with`, `;`, a comment).
+    Other,
+}
+
+fn top_level(expr: &str) -> Option<Vec<Part<'_>>> {
+    let b = expr.as_bytes();
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_whitespace() {
+            i += 1;
+        } else if c.is_ascii_alphabetic() || c == b'_' || c == b'"' || c.is_ascii_digit() {
+            // A term: a name or literal followed by `.name` and `[...]` groups.
+            let start = i;
+            if c == b'"' {
+                i = string_end(b, i);
+            } else {
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b"_.".contains(&b[i])) {
+                    i += 1;
+                }
+            }
+            while i < b.len() && (b[i] == b'[' || b[i] == b'.') {
+                if b[i] == b'.' {
+                    i += 1;
+                    while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                        i += 1;
+                    }
+                } else {
+                    i = group_end(b, i)?;
+                }
+            }
+            let term = expr.get(start..i)?;
+            if term == "with" {
+                parts.push(Part::Other);
+            } else {
+                parts.push(Part::Term(term));
+            }
+            if b.get(i) == Some(&b'(') {
+                let end = group_end(b, i)?;
+                parts.push(Part::Group(b'(', expr.get(i + 1..end - 1)?));
+                i = end;
+            }
+        } else if let Some(op) = ["==", "!=", "<=", ">=", "<", ">"]
+            .into_iter()
+            .find(|op| expr[i..].starts_with(op))
+        {
+            parts.push(Part::Op(op));
+            i += op.len();
+        } else {
+            parts.push(Part::Other);
+            i += 1;
+        }
+    }
+    Some(parts)
+}
+
+/// Just past the bracket closing the one that opens at `i`; strings inside are skipped.
+fn group_end(b: &[u8], i: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut j = i;
+    while j < b.len() {
+        match b[j] {
+            b'"' => {
+                j = string_end(b, j);
+                continue;
+            }
+            b'`' | b'#' => return None,
+            b'(' | b'[' | b'{' => depth += 1,
+            b')' | b']' | b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(j + 1);
+                }
+            }
+            _ => {}
+        }
+        j += 1;
+    }
+    None
+}
+
+/// `args` split at its top-level commas.
+fn split_commas(args: &str) -> Option<Vec<&str>> {
+    let b = args.as_bytes();
+    let (mut out, mut start, mut i) = (Vec::new(), 0, 0);
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                i = string_end(b, i);
+                continue;
+            }
+            b'(' | b'[' | b'{' => {
+                i = group_end(b, i)?;
+                continue;
+            }
+            b',' => {
+                out.push(args.get(start..i)?);
+                start = i + 1;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if !args.trim().is_empty() {
+        out.push(args.get(start..)?);
+    }
+    Some(out)
+}
+
+/// `a`, `a.b.c`: a name and its dotted fields.
+fn is_path(t: &str) -> bool {
+    !t.is_empty()
+        && t.split('.').all(|p| {
+            p.bytes()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == b'_')
+                && p.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_')
+        })
+}
+
+/// A reference OPA binds: a name with at least one field or index after it, with no
+/// wildcard, call or iteration inside (`x.y`, `input.parameters[field]`).
+fn is_reference(t: &str) -> bool {
+    let Some((head, indexes)) = reference_parts(t) else {
+        return false;
+    };
+    (head.contains('.') || !indexes.is_empty())
+        && is_path(head)
+        && !head.split('.').any(|p| p == "_")
+        && indexes.iter().all(|i| {
+            let i = i.trim();
+            (i.starts_with('"') && i.ends_with('"') && i.len() >= 2)
+                || (is_path(i) && i != "_" && !i.contains('.'))
+                || i.bytes().all(|c| c.is_ascii_digit())
+        })
+}
+
+/// A reference's dotted head and the contents of its `[...]` indexes, in order.
+fn reference_parts(t: &str) -> Option<(&str, Vec<&str>)> {
+    let b = t.as_bytes();
+    let head_end = t.find('[').unwrap_or(t.len());
+    let head = &t[..head_end];
+    if !is_path(head) {
+        return None;
+    }
+    let mut indexes = Vec::new();
+    let mut i = head_end;
+    while i < b.len() {
+        if b[i] != b'[' {
+            return None;
+        }
+        let end = group_end(b, i)?;
+        indexes.push(t.get(i + 1..end - 1)?);
+        i = end;
+    }
+    Some((head, indexes))
 }
 
 fn split_bodies_and_lines(text: &str) -> String {
@@ -205,10 +485,9 @@ fn sprintf_call(text: &str, start: usize) -> Option<(std::ops::Range<usize>, Str
             b')' | b'}' => return None,
             b',' if depth == 0 => args += 1,
             b'#' => return None,
-            c if c.is_ascii_whitespace() => {}
             _ => {}
         }
-        if !bytes[j].is_ascii_whitespace() && !(depth == 0 && bytes[j] == b',') {
+        if !(bytes[j].is_ascii_whitespace() || depth == 0 && bytes[j] == b',') {
             any = true;
         }
         j += 1;
@@ -366,6 +645,48 @@ mod tests {
             "sprintf(\"%v\", [",
         ] {
             assert_eq!(for_regorus(same), same, "{same}");
+        }
+    }
+
+    #[test]
+    fn a_negation_binds_its_references_first_as_opa_does() {
+        let run = |body: &str| for_regorus(&format!("r {{\n  x := 1\n  {body}\n}}\n"));
+        // The library's K8sPSPAllowedUsers: an undefined `params.ranges` leaves the body
+        // undefined in OPA, not the negation true.
+        assert_eq!(
+            run("not accept_value(rule, provided_value, params.ranges)"),
+            "r {\n  x := 1\n  __kubegate_bound0 := params.ranges\n  not accept_value(rule, provided_value, __kubegate_bound0)\n}\n"
+        );
+        // K8sHorizontalPodAutoscaler: the indexes of a reference.
+        assert_eq!(
+            run("not data.inventory.namespace[hpa.metadata.namespace][hpa.spec.kind][\"x\"]"),
+            "r {\n  x := 1\n  __kubegate_bound0 := hpa.metadata.namespace\n  __kubegate_bound1 := hpa.spec.kind\n  not data.inventory.namespace[__kubegate_bound0][__kubegate_bound1][\"x\"]\n}\n"
+        );
+        // A comparison is a call too; a library function's name is not an argument.
+        assert_eq!(
+            run("not input.review.object.kind == \"Pod\""),
+            "r {\n  x := 1\n  __kubegate_bound0 := input.review.object.kind\n  not __kubegate_bound0 == \"Pod\"\n}\n"
+        );
+        assert_eq!(
+            run("not lib.is_exempt(input.parameters[field], c)"),
+            "r {\n  x := 1\n  __kubegate_bound0 := input.parameters[field]\n  not lib.is_exempt(__kubegate_bound0, c)\n}\n"
+        );
+        // Left alone: nothing to bind, a whole reference, wildcards and iteration, calls
+        // inside, `with`, arithmetic, a comment, a statement over several lines, raw strings.
+        for same in [
+            "not f(x, \"a.b\", 1)",
+            "not input.review.object.spec.hostNetwork",
+            "not input.a[_].b",
+            "not f(input.a[_])",
+            "not f(g(x.y))",
+            "not f(x.y) with input as {}",
+            "not x.y + 1 == 2",
+            "not f(x.y) # why",
+            "not f(x.y,\n    z)",
+            "m := `\nnot f(x.y)\n`",
+        ] {
+            let text = format!("r {{\n  x := 1\n  {same}\n}}\n");
+            assert_eq!(for_regorus(&text), text, "{same}");
         }
     }
 }
