@@ -6,6 +6,7 @@
 # schema only, schema and every built-in rule, and kubeconform -strict when $KUBECONFORM
 # names one (with $KUBECONFORM_SCHEMAS as its -schema-location). Wall time is the median of
 # $RUNS runs (hyperfine when installed); peak memory from GNU time. Figures go in BENCHMARKS.md.
+# scripts/kubeconform-schemas.py makes the schemas kubeconform reads here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 corpus="$(cd "${CORPUS:-../shared/corpus}" && pwd)"

@@ -264,6 +264,106 @@ fn output_is_identical_whatever_the_thread_count() {
     assert_eq!(one.stdout, many.stdout);
 }
 
+/// A file of a megabyte or more is checked a few pieces at a time on several threads, each
+/// piece's documents let go before the next is read: the report is the one of a whole
+/// reading (one thread) though a custom resource waits for a CRD pieces later, a Service is
+/// judged against workloads pieces away, and the reader's warnings come from every piece. A
+/// piece that does not parse alone makes the file read whole, the error where it is.
+#[test]
+fn a_file_checked_in_pieces_reports_as_one_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from(
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: early\nspec:\n  size: big\n---\n\
+         apiVersion: v1\nkind: Service\nmetadata:\n  name: to-late\n  namespace: apps\nspec:\n  selector:\n    app: late\n  ports:\n    - port: 80\n---\n\
+         apiVersion: v1\nkind: Service\nmetadata:\n  name: to-nothing\n  namespace: apps\nspec:\n  selector:\n    app: nothing\n  ports:\n    - port: 80\n---\n",
+    );
+    // About 1.5 MiB of Pods of many sizes, one with a key twice.
+    for i in 0..3000 {
+        let twice = if i == 2500 {
+            "  labels: {a: b}\n  labels: {c: d}\n"
+        } else {
+            ""
+        };
+        text.push_str(&format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p{i}\n  namespace: apps\n{twice}  annotations:\n    note: \"{}\"\nspec:\n  containers:\n    - name: c\n      image: nginx:1.27\n      bogus: {i}\n---\n",
+            "x".repeat(20 + (i * 37) % 600)
+        ));
+    }
+    text.push_str(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: late\n  namespace: apps\nspec:\n  selector:\n    matchLabels:\n      app: late\n  template:\n    metadata:\n      labels:\n        app: late\n    spec:\n      containers:\n        - name: c\n          image: nginx:1.27\n---\n\
+         apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\nspec:\n  group: example.com\n  names:\n    kind: Widget\n    plural: widgets\n  scope: Cluster\n  versions:\n    - name: v1\n      served: true\n      storage: true\n      schema:\n        openAPIV3Schema:\n          type: object\n          properties:\n            spec:\n              type: object\n              properties:\n                size:\n                  type: integer\n",
+    );
+    assert!(text.len() > 1_400_000, "{}", text.len());
+    let path = dir.path().join("install.yaml");
+    std::fs::write(&path, &text).unwrap();
+    let broken = dir.path().join("broken.yaml");
+    let at = text.len() * 3 / 4;
+    let cut = at + text[at..].find("---\n").unwrap() + 4;
+    std::fs::write(
+        &broken,
+        format!("{}key: [unclosed\n---\n{}", &text[..cut], &text[cut..]),
+    )
+    .unwrap();
+    for file in [&path, &broken] {
+        let file = file.to_str().unwrap();
+        let one = kubegate(&["check", "--no-config", "-f", "json", "-j", "1", file]);
+        let two = kubegate(&["check", "--no-config", "-f", "json", "-j", "2", file]);
+        let three = kubegate(&["check", "--no-config", "-f", "json", "-j", "3", file]);
+        assert_eq!(one.code, 1, "{}", one.stderr);
+        assert_eq!(one.stdout, two.stdout, "{file}");
+        assert_eq!(one.stdout, three.stdout, "{file}");
+    }
+    let report: Value = serde_json::from_str(
+        &kubegate(&[
+            "check",
+            "--no-config",
+            "-f",
+            "json",
+            "-j",
+            "2",
+            path.to_str().unwrap(),
+        ])
+        .stdout,
+    )
+    .unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    let with = |rule: &str, line: u64| {
+        findings
+            .iter()
+            .any(|f| f["rule"] == rule && f["line"].as_u64() == Some(line))
+    };
+    // The Widget before its CRD, validated by it: `size` is no integer.
+    assert!(with("schema-type", 6), "{findings:#?}");
+    // The Service that selects nothing, not the one that selects the last Deployment.
+    let dangling: Vec<_> = findings
+        .iter()
+        .filter(|f| f["rule"] == "KG507")
+        .map(|f| f["object"]["name"].clone())
+        .collect();
+    assert_eq!(dangling, [serde_json::json!("to-nothing")], "{findings:#?}");
+    assert_eq!(
+        findings
+            .iter()
+            .filter(|f| f["rule"] == "schema-unknown-field")
+            .count(),
+        3000
+    );
+    assert!(
+        findings.iter().any(|f| f["rule"] == "duplicate-key"),
+        "{findings:#?}"
+    );
+    let broken = kubegate(&[
+        "check",
+        "--no-config",
+        "-f",
+        "json",
+        "-j",
+        "2",
+        broken.to_str().unwrap(),
+    ]);
+    assert!(broken.stdout.contains("yaml-syntax"), "{}", broken.stdout);
+}
+
 /// A large file of many documents is checked on every thread, its documents taken largest
 /// first: the report is the same as on one thread, every document's findings present, in
 /// document order.

@@ -633,6 +633,7 @@ fn evaluate_combined(
 }
 
 /// Per-thread clones of the prepared policy engines.
+#[derive(Default)]
 pub(crate) struct Engines {
     builtins: Option<Builtins>,
     user: Option<UserPolicies>,
@@ -695,6 +696,7 @@ pub fn parse_ahead(
         let name = l.input.display();
         let Ok(bytes) = &l.bytes else { return };
         if bytes.len() < PARSE_AHEAD_BYTES
+            || streams(bytes.len())
             || !busy()
             || l.parsed.is_some()
             || kustomize.patches.contains(name)
@@ -788,6 +790,20 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
             .skipped
             .entry(parse::Skip::KustomizePatch.as_str())
             .or_default() += 1;
+    } else if loaded.parsed.is_none()
+        && let Some(streamed) = check_streamed(&file, &text, reader, engines, opts)
+    {
+        let Streamed {
+            findings,
+            stats: st,
+            checked,
+        } = streamed;
+        ctx.findings.extend(findings);
+        stats.add(&st);
+        inventory = checked.inventory;
+        crds = checked.crds;
+        pending = checked.pending;
+        objects = checked.admission;
     } else {
         let parsed = match loaded.parsed {
             Some((how, parsed)) if how == reader => parsed,
@@ -826,6 +842,8 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
         // Which documents (of `docs`, then of `other`) hold custom resources, and which.
         let docs_of = Docs {
             docs: &docs,
+            first: 0,
+            end: text.len(),
             other: &other,
             ambiguous: &ambiguous,
             among_objects,
@@ -841,67 +859,23 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
             };
             check_documents(&mut ctx, 0..docs.len(), &docs_of, engines, opts, &mut found);
         } else {
-            // A large file of many documents (an `install.yaml`) is checked on every thread:
-            // each takes the next document from a queue, largest first, so that a few large
-            // CRDs and many small roles (whose rules cost more than their bytes say) spread
-            // evenly. Each thread clones the engines once; the file's line index is built
-            // once for all; the results are merged in document order.
             let lines = ctx.src.lines().clone();
-            let order = largest_first(&docs, text.len());
-            let next = std::sync::atomic::AtomicUsize::new(0);
-            let done = std::sync::Mutex::new(Vec::with_capacity(docs.len()));
-            rayon::scope(|scope| {
-                for _ in 0..rayon::current_num_threads() {
-                    scope.spawn(|_| {
-                        let mut engines = Engines {
-                            builtins: opts.builtins.cloned(),
-                            user: opts.user.cloned(),
-                        };
-                        let mut mine = Vec::new();
-                        loop {
-                            let at = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some(&di) = order.get(at) else { break };
-                            let mut part = FileCtx::new(file.clone(), text.clone());
-                            part.src.lines = Some(lines.clone());
-                            let (mut w, mut inv, mut c) = (Vec::new(), Vec::new(), Vec::new());
-                            let mut adm = Vec::new();
-                            let mut st = Stats::default();
-                            let mut found = Checked {
-                                waiting: &mut w,
-                                inventory: &mut inv,
-                                crds: &mut c,
-                                stats: &mut st,
-                                admission: &mut adm,
-                            };
-                            check_documents(
-                                &mut part,
-                                di..di + 1,
-                                &docs_of,
-                                &mut engines,
-                                opts,
-                                &mut found,
-                            );
-                            mine.push((di, (part.findings, w, inv, c, st, adm)));
-                        }
-                        done.lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .extend(mine);
-                    });
-                }
-            });
-            let mut parts = done
-                .into_inner()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            parts.sort_unstable_by_key(|(di, _)| *di);
-            let parts = parts.into_iter().map(|(_, part)| part);
-            for (findings, w, inv, c, st, adm) in parts {
-                objects.extend(adm);
-                ctx.findings.extend(findings);
-                waiting.extend(w);
-                inventory.extend(inv);
-                crds.extend(c);
-                stats.add(&st);
-            }
+            let pool = EnginePool::default();
+            let mut found = Checked {
+                waiting: &mut waiting,
+                inventory: &mut inventory,
+                crds: &mut crds,
+                stats: &mut stats,
+                admission: &mut objects,
+            };
+            check_on_threads(
+                (&file, &text, &lines),
+                &docs_of,
+                &pool,
+                opts,
+                &mut ctx.findings,
+                &mut found,
+            );
         }
         let keep_docs = opts.combine && opts.user.is_some();
         let mut docs: Vec<Option<Document>> = docs.into_iter().map(Some).collect();
@@ -946,6 +920,10 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
 /// The documents of one file as parsed, and what [`check_documents`] needs of them.
 struct Docs<'a> {
     docs: &'a [Document],
+    /// The index in the file of `docs[0]` (they are a piece of it when it is streamed).
+    first: usize,
+    /// Where the last of `docs` ends in the file's text.
+    end: usize,
     /// The documents as the other YAML reader builds them, where the readers disagree.
     other: &'a [Document],
     ambiguous: &'a std::collections::BTreeSet<usize>,
@@ -968,6 +946,230 @@ const PARALLEL_FILE_BYTES: usize = 256 * 1024;
 /// Whether a file's documents are checked on every thread of the current pool.
 fn parallel(docs: &[Document], len: usize) -> bool {
     rayon::current_num_threads() > 1 && docs.len() > 1 && len >= 2 * PARALLEL_FILE_BYTES
+}
+
+/// The engines of the threads that check one file's documents: each task takes a set and
+/// gives it back, so that a file checked in several rounds clones them once a thread.
+#[derive(Default)]
+struct EnginePool(std::sync::Mutex<Vec<Engines>>);
+
+impl EnginePool {
+    fn take(&self, opts: &Options<'_>) -> Engines {
+        let spare = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        spare.unwrap_or_else(|| Engines {
+            builtins: opts.builtins.cloned(),
+            user: opts.user.cloned(),
+        })
+    }
+
+    fn give(&self, engines: Engines) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(engines);
+    }
+}
+
+/// Checks the documents of `d` on every thread (a large file of many documents, an
+/// `install.yaml`): each thread takes the next document from a queue, largest first, so
+/// that a few large CRDs and many small roles (whose rules cost more than their bytes say)
+/// spread evenly. The file's line index is built once for all; the findings go to
+/// `findings` and the rest to `out`, in document order.
+fn check_on_threads(
+    (file, text, lines): (&Arc<str>, &Arc<str>, &Arc<LineIndex>),
+    d: &Docs<'_>,
+    pool: &EnginePool,
+    opts: &Options<'_>,
+    findings: &mut Vec<Finding>,
+    out: &mut Checked<'_>,
+) {
+    type Part = (
+        Vec<Finding>,
+        Vec<(bool, usize, Waiting)>,
+        Vec<InventoryObject>,
+        Vec<FoundCrd>,
+        Stats,
+        Vec<admission::AdmissionObject>,
+    );
+    let order = largest_first(d.docs, d.end);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done: std::sync::Mutex<Vec<(usize, Part)>> =
+        std::sync::Mutex::new(Vec::with_capacity(d.docs.len()));
+    rayon::scope(|scope| {
+        for _ in 0..rayon::current_num_threads().min(d.docs.len()) {
+            scope.spawn(|_| {
+                let mut engines = pool.take(opts);
+                let mut mine = Vec::new();
+                loop {
+                    let at = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(&di) = order.get(at) else { break };
+                    let mut part = FileCtx::new(file.clone(), text.clone());
+                    part.src.lines = Some(lines.clone());
+                    let (mut w, mut inv, mut c) = (Vec::new(), Vec::new(), Vec::new());
+                    let mut adm = Vec::new();
+                    let mut st = Stats::default();
+                    let mut found = Checked {
+                        waiting: &mut w,
+                        inventory: &mut inv,
+                        crds: &mut c,
+                        stats: &mut st,
+                        admission: &mut adm,
+                    };
+                    check_documents(&mut part, di..di + 1, d, &mut engines, opts, &mut found);
+                    mine.push((di, (part.findings, w, inv, c, st, adm)));
+                }
+                pool.give(engines);
+                done.lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .extend(mine);
+            });
+        }
+    });
+    let mut parts = done
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    parts.sort_unstable_by_key(|(di, _)| *di);
+    for (_, (f, w, inv, c, st, adm)) in parts {
+        out.admission.extend(adm);
+        findings.extend(f);
+        out.waiting.extend(w);
+        out.inventory.extend(inv);
+        out.crds.extend(c);
+        out.stats.add(&st);
+    }
+}
+
+/// A large file is streamed in pieces of about this many bytes, as many at a time as there
+/// are threads.
+const STREAM_PIECE_BYTES: usize = 256 * 1024;
+
+/// Whether a file of `len` bytes is checked a few pieces at a time ([`check_streamed`]).
+fn streams(len: usize) -> bool {
+    rayon::current_num_threads() > 1 && len >= 4 * STREAM_PIECE_BYTES
+}
+
+/// What checking a file in pieces found (see [`check_streamed`]).
+struct Streamed {
+    findings: Vec<Finding>,
+    stats: Stats,
+    checked: StreamedChecked,
+}
+
+#[derive(Default)]
+struct StreamedChecked {
+    inventory: Vec<InventoryObject>,
+    crds: Vec<FoundCrd>,
+    pending: Vec<(Document, Waiting)>,
+    admission: Vec<admission::AdmissionObject>,
+}
+
+/// Checks a large file a few pieces at a time: each round parses as many pieces as there
+/// are threads, checks their documents on every thread, keeps only what the run needs of
+/// them (the custom resources that wait for their CRDs) and lets go of the rest before the
+/// next round is read. Its findings are the same as a check of the whole reading; its peak
+/// memory is a round's documents, not the file's. `None` where the whole reading is needed:
+/// one thread, a file not large enough, the documents kept for `--combine`, a piece that
+/// does not parse alone (an error then says exactly where), a first round of no objects, or
+/// places where the two YAML readers disagree.
+fn check_streamed(
+    file: &Arc<str>,
+    text: &Arc<str>,
+    reader: Reader,
+    engines: &mut Engines,
+    opts: &Options<'_>,
+) -> Option<Streamed> {
+    let threads = rayon::current_num_threads();
+    if !streams(text.len())
+        || opts.combine && opts.user.is_some()
+        || text.trim_start().starts_with('{')
+    {
+        return None;
+    }
+    let lines = Arc::new(LineIndex::new(text));
+    let mut pieces =
+        parse::yaml::Pieces::new(text, &lines, &opts.limits, reader, STREAM_PIECE_BYTES)?;
+    let pool = EnginePool::default();
+    pool.give(std::mem::take(engines));
+    let mut findings = Vec::new();
+    let mut stats = Stats::default();
+    let mut checked = StreamedChecked::default();
+    let (mut round, mut first) = (0, 0);
+    let result = loop {
+        if round >= pieces.len() {
+            break Some(());
+        }
+        let which = round..(round + threads).min(pieces.len());
+        round = which.end;
+        let Some(parsed) = pieces.parse(which) else {
+            break None;
+        };
+        // Whether the file holds objects decides how other documents are judged: any
+        // object of the first round settles it.
+        if first == 0
+            && !parsed
+                .documents
+                .iter()
+                .any(|d| matches!(parse::objects(d), Contents::Objects(o) if !o.is_empty()))
+        {
+            break None;
+        }
+        if !parsed.notes.is_empty() {
+            break None;
+        }
+        let mut ctx = FileCtx::new(file.clone(), text.clone());
+        ctx.src.lines = Some(lines.clone());
+        for issue in &parsed.issues {
+            ctx.issue(issue);
+        }
+        let docs = parsed.documents;
+        stats.documents += docs.len();
+        // Where the round's last document ends: the next round's start.
+        let end = pieces.start(round).unwrap_or(text.len());
+        let ambiguous = std::collections::BTreeSet::new();
+        let d = Docs {
+            docs: &docs,
+            first,
+            end,
+            other: &[],
+            ambiguous: &ambiguous,
+            among_objects: true,
+        };
+        let mut waiting = Vec::new();
+        let mut found = Checked {
+            waiting: &mut waiting,
+            inventory: &mut checked.inventory,
+            crds: &mut checked.crds,
+            stats: &mut stats,
+            admission: &mut checked.admission,
+        };
+        check_on_threads(
+            (file, text, &lines),
+            &d,
+            &pool,
+            opts,
+            &mut ctx.findings,
+            &mut found,
+        );
+        findings.extend(ctx.findings);
+        first += docs.len();
+        let mut docs: Vec<Option<Document>> = docs.into_iter().map(Some).collect();
+        for (_, i, custom) in waiting {
+            checked
+                .pending
+                .extend(docs.get_mut(i).and_then(Option::take).map(|d| (d, custom)));
+        }
+    };
+    *engines = pool.take(opts);
+    result?;
+    Some(Streamed {
+        findings,
+        stats,
+        checked,
+    })
 }
 
 /// The indexes of `docs` (of a text `len` bytes long), the largest document first.
@@ -998,7 +1200,7 @@ fn check_documents(
         let inv = engines
             .builtins
             .is_some()
-            .then_some((&mut *out.inventory, di));
+            .then_some((&mut *out.inventory, d.first + di));
         let mut custom = Vec::new();
         check_document(
             ctx,
@@ -1011,7 +1213,9 @@ fn check_documents(
             &mut Found {
                 crds: out.crds,
                 custom: &mut custom,
-                admission: opts.admission.map(|w| (w, &mut *out.admission, di)),
+                admission: opts
+                    .admission
+                    .map(|w| (w, &mut *out.admission, d.first + di)),
             },
         );
         if !custom.is_empty() {

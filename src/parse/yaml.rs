@@ -187,18 +187,9 @@ fn cut_points(source: &str) -> Option<Vec<usize>> {
     Some(cuts)
 }
 
-/// [`parse_stream`] on `pieces` parts of `source` cut at document markers, in parallel,
-/// joined as one reading: offsets, document indexes and line numbers are the whole file's.
-/// `None` (parse it in one piece) when it cannot be cut, or when a piece has an error or
-/// hits a limit: then one reading of the whole says exactly where, as it always has.
-fn parse_in_pieces(
-    source: &str,
-    limits: &Limits,
-    reader: Reader,
-    annotation_text: bool,
-    pieces: usize,
-) -> Option<Parsed> {
-    use rayon::prelude::*;
+/// The bounds of at most `pieces` parts of `source` cut at document markers, about equal in
+/// size; `None` when it cannot be cut in two or more.
+fn piece_bounds(source: &str, pieces: usize) -> Option<Vec<(usize, usize)>> {
     let cuts = cut_points(source)?;
     let mut bounds = vec![0];
     for k in 1..pieces {
@@ -214,8 +205,21 @@ fn parse_in_pieces(
         return None;
     }
     bounds.push(source.len());
-    let lines = LineIndex::new(source);
-    let ranges: Vec<(usize, usize)> = bounds.windows(2).map(|w| (w[0], w[1])).collect();
+    Some(bounds.windows(2).map(|w| (w[0], w[1])).collect())
+}
+
+/// The pieces `ranges` of `source` parsed in parallel and joined as one reading whose
+/// document indexes start at `first_document`; `None` when a piece has an error or hits a
+/// limit (then one reading of the whole says exactly where).
+fn parse_pieces(
+    source: &str,
+    ranges: &[(usize, usize)],
+    lines: &LineIndex,
+    first_document: usize,
+    how: (&Limits, Reader, bool),
+) -> Option<Parsed> {
+    use rayon::prelude::*;
+    let (limits, reader, annotation_text) = how;
     let parts: Vec<Parsed> = ranges
         .par_iter()
         .map(|&(start, end)| {
@@ -239,7 +243,10 @@ fn parse_in_pieces(
     if parts.iter().any(failed) {
         return None;
     }
-    let mut out = Parsed::default();
+    let mut out = Parsed {
+        count: first_document,
+        ..Parsed::default()
+    };
     for (&(start, _), part) in ranges.iter().zip(parts) {
         let part = part.shifted(start as u32, out.count);
         out.issues.extend(part.issues);
@@ -247,7 +254,95 @@ fn parse_in_pieces(
         out.documents.extend(part.documents);
         out.count += part.count;
     }
+    out.count -= first_document;
     Some(out)
+}
+
+/// [`parse_stream`] on `pieces` parts of `source` cut at document markers, in parallel,
+/// joined as one reading: offsets, document indexes and line numbers are the whole file's.
+/// `None` (parse it in one piece) when it cannot be cut, or when a piece has an error or
+/// hits a limit: then one reading of the whole says exactly where, as it always has.
+fn parse_in_pieces(
+    source: &str,
+    limits: &Limits,
+    reader: Reader,
+    annotation_text: bool,
+    pieces: usize,
+) -> Option<Parsed> {
+    let ranges = piece_bounds(source, pieces)?;
+    let lines = LineIndex::new(source);
+    parse_pieces(
+        source,
+        &ranges,
+        &lines,
+        0,
+        (limits, reader, annotation_text),
+    )
+}
+
+/// A large file read a few pieces at a time, as [`parse_as`] reads it whole, so that a
+/// check can let go of each piece's documents before the next is read: an `install.yaml`
+/// of megabyte CRDs is never held all at once.
+pub struct Pieces<'a> {
+    source: &'a str,
+    ranges: Vec<(usize, usize)>,
+    lines: &'a LineIndex,
+    limits: &'a Limits,
+    reader: Reader,
+    /// The index of the next piece's first document.
+    next_document: usize,
+}
+
+impl<'a> Pieces<'a> {
+    /// `source` cut at its document markers into pieces of about `piece_bytes`; `None`
+    /// when it cannot be cut in two (read it whole).
+    pub fn new(
+        source: &'a str,
+        lines: &'a LineIndex,
+        limits: &'a Limits,
+        reader: Reader,
+        piece_bytes: usize,
+    ) -> Option<Self> {
+        let ranges = piece_bounds(source, (source.len() / piece_bytes.max(1)).max(2))?;
+        Some(Pieces {
+            source,
+            ranges,
+            lines,
+            limits,
+            reader,
+            next_document: 0,
+        })
+    }
+
+    /// How many pieces there are.
+    pub fn len(&self) -> usize {
+        self.ranges.len()
+    }
+
+    /// Whether there are none (never, once made).
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    /// Where piece `i` starts in the text.
+    pub fn start(&self, i: usize) -> Option<usize> {
+        self.ranges.get(i).map(|r| r.0)
+    }
+
+    /// The pieces `which` (the next ones, in order) parsed in parallel, as that part of one
+    /// reading of the whole: positions, lines and document indexes the file's. `None` when
+    /// one has an error or hits a limit: read the file whole, to say exactly where.
+    pub fn parse(&mut self, which: std::ops::Range<usize>) -> Option<Parsed> {
+        let parsed = parse_pieces(
+            self.source,
+            self.ranges.get(which)?,
+            self.lines,
+            self.next_document,
+            (self.limits, self.reader, self.reader == Reader::Kyaml),
+        )?;
+        self.next_document += parsed.count;
+        Some(parsed)
+    }
 }
 
 /// Parses every document of a YAML stream (`first_line` lines into its file: a piece of
