@@ -36,6 +36,7 @@ for root, _, files in sorted(os.walk(src)):
                     o.write(doc.strip("\n") + "\n")
 print(f"{n} templates and constraints")
 PY
+# shellcheck disable=SC2016 # the inner sh expands its own arguments
 (cd "$corpus" && find . -type f \( -name '*.yaml' -o -name '*.yml' -o -name '*.json' \) -print0 |
   xargs -0 -P"$(nproc)" -I{} sh -c '"$0" test -f "$1" >/dev/null 2>&1 && mkdir -p "$2/$(dirname "$1")" && cp "$1" "$2/$1"' "$GATOR" {} "$out/corpus" || true)
 echo "input: $(find "$out/corpus" -type f | wc -l) files gator reads, machine: $(nproc) cores"
