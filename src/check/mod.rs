@@ -849,25 +849,18 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
             among_objects,
         };
         let mut waiting: Vec<(bool, usize, Waiting)> = Vec::new();
+        let mut found = Checked {
+            waiting: &mut waiting,
+            inventory: &mut inventory,
+            crds: &mut crds,
+            stats: &mut stats,
+            admission: &mut objects,
+        };
         if !parallel(&docs, text.len()) {
-            let mut found = Checked {
-                waiting: &mut waiting,
-                inventory: &mut inventory,
-                crds: &mut crds,
-                stats: &mut stats,
-                admission: &mut objects,
-            };
             check_documents(&mut ctx, 0..docs.len(), &docs_of, engines, opts, &mut found);
         } else {
             let lines = ctx.src.lines().clone();
             let pool = EnginePool::default();
-            let mut found = Checked {
-                waiting: &mut waiting,
-                inventory: &mut inventory,
-                crds: &mut crds,
-                stats: &mut stats,
-                admission: &mut objects,
-            };
             check_on_threads(
                 (&file, &text, &lines),
                 &docs_of,
