@@ -659,6 +659,16 @@ thread_local! {
         let mut root = cel::Context::default().with_all();
         // The standard `dyn()`: the value, its type left to run time.
         root.add_function("dyn", |v: Cel| -> cel::ResolveResult { Ok(v) });
+        // The optional chains the interpreter reads are rewritten before it parses them
+        // (`without_optional_selection`) and it has no optional values: an `orValue` left is
+        // called on a value that is not optional. cel-go up to v0.27 (Kubernetes 1.35's)
+        // gives that value back, without evaluating the default; so does this.
+        root.add_function(
+            "orValue",
+            |cel::extractors::This(this): cel::extractors::This<Cel>| -> cel::ResolveResult {
+                Ok(this)
+            },
+        );
         root
     };
 }
@@ -1190,6 +1200,23 @@ mod tests {
             eval(serde_json::json!({"spec": {"hostNetwork": true}})),
             Ok(Cel::Bool(false))
         );
+    }
+
+    #[test]
+    fn or_value_on_a_value_that_is_not_optional_gives_it_back() {
+        // cel-go up to v0.27 (Kubernetes 1.35's): the value, the default never evaluated.
+        let Compile::Ready(e) =
+            compile("object.add.orValue([]).size() == 1 && object.n.orValue(1 / 0) == 2")
+        else {
+            panic!("compiles")
+        };
+        let ok = with_root(|root| {
+            let mut ctx = root.new_inner_scope();
+            let v = serde_json::json!({"add": ["NET_BIND_SERVICE"], "n": 2});
+            ctx.add_variable_from_value("object", untyped(&v, &mut Size::default()));
+            e.eval(&ctx)
+        });
+        assert_eq!(ok, Ok(Cel::Bool(true)));
     }
 
     #[test]
