@@ -258,8 +258,11 @@ pub fn kustomize_files(inputs: &[Loaded]) -> KustomizeFiles {
     out
 }
 
-/// Joins a relative path onto a directory and resolves `.` and `..`, `/`-separated.
+/// Joins a relative path onto a directory and resolves `.` and `..`, `/`-separated. An
+/// absolute directory (the inputs named by absolute paths) gives an absolute path, as the
+/// inputs' names are.
 fn normalize(dir: &str, rel: &str) -> String {
+    let absolute = dir.starts_with('/');
     let mut parts: Vec<&str> = dir
         .split('/')
         .filter(|s| !s.is_empty() && *s != ".")
@@ -273,7 +276,11 @@ fn normalize(dir: &str, rel: &str) -> String {
             s => parts.push(s),
         }
     }
-    parts.join("/")
+    if absolute {
+        format!("/{}", parts.join("/"))
+    } else {
+        parts.join("/")
+    }
 }
 
 /// Checks every input in parallel on the current rayon pool, the custom resources with
@@ -2012,6 +2019,32 @@ mod tests {
             bytes: Ok(text.as_bytes().to_vec()),
             parsed: None,
         }
+    }
+
+    /// The files a kustomization lists are known by the names the inputs have, relative or
+    /// absolute: named by an absolute path, its patches used to be checked as objects.
+    #[test]
+    fn kustomize_files_are_named_as_the_inputs_are() {
+        for (dir, patch, resource) in [
+            ("app", "app/p/one.yaml", "base"),
+            ("/repo/app", "/repo/app/p/one.yaml", "/repo/base"),
+            ("../repo/app", "../repo/app/p/one.yaml", "../repo/base"),
+        ] {
+            let inputs = vec![loaded(
+                &format!("{dir}/kustomization.yaml"),
+                "resources: [../base]\npatches: [{path: p/one.yaml}]\n",
+            )];
+            let k = kustomize_files(&inputs);
+            assert!(k.patches.contains(patch), "{dir}: {:?}", k.patches);
+            assert!(k.resources.contains(resource), "{dir}: {:?}", k.resources);
+        }
+        assert_eq!(normalize("/repo/app", "p/one.yaml"), "/repo/app/p/one.yaml");
+        assert_eq!(
+            normalize("/repo/app", "../base/x.yaml"),
+            "/repo/base/x.yaml"
+        );
+        assert_eq!(normalize("app", "./two.yaml"), "app/two.yaml");
+        assert_eq!(normalize("../repo/app", "x.yaml"), "../repo/app/x.yaml");
     }
 
     /// Only the large files checked as they are get parsed ahead, each as its check reads
