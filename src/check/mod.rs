@@ -798,19 +798,14 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
             .entry(parse::Skip::KustomizePatch.as_str())
             .or_default() += 1;
     } else if loaded.parsed.is_none()
-        && let Some(streamed) = check_streamed(&file, &text, reader, engines, opts)
+        && let Some(streamed) = check_streamed(&mut ctx.src, reader, engines, opts)
     {
-        let Streamed {
-            findings,
-            stats: st,
-            checked,
-        } = streamed;
-        ctx.findings.extend(findings);
-        stats.add(&st);
-        inventory = checked.inventory;
-        crds = checked.crds;
-        pending = checked.pending;
-        objects = checked.admission;
+        ctx.findings.extend(streamed.findings);
+        stats.add(&streamed.stats);
+        inventory = streamed.inventory;
+        crds = streamed.crds;
+        pending = streamed.pending;
+        objects = streamed.admission;
     } else {
         let parsed = match loaded.parsed {
             Some((how, parsed)) if how == reader => parsed,
@@ -1053,14 +1048,10 @@ fn streams(len: usize) -> bool {
 }
 
 /// What checking a file in pieces found (see [`check_streamed`]).
+#[derive(Default)]
 struct Streamed {
     findings: Vec<Finding>,
     stats: Stats,
-    checked: StreamedChecked,
-}
-
-#[derive(Default)]
-struct StreamedChecked {
     inventory: Vec<InventoryObject>,
     crds: Vec<FoundCrd>,
     pending: Vec<(Document, Waiting)>,
@@ -1076,27 +1067,26 @@ struct StreamedChecked {
 /// does not parse alone (an error then says exactly where), a first round of no objects, or
 /// places where the two YAML readers disagree.
 fn check_streamed(
-    file: &Arc<str>,
-    text: &Arc<str>,
+    src: &mut FileText,
     reader: Reader,
     engines: &mut Engines,
     opts: &Options<'_>,
 ) -> Option<Streamed> {
     let threads = rayon::current_num_threads();
-    if !streams(text.len())
+    if !streams(src.text.len())
         || opts.combine && opts.user.is_some()
-        || text.trim_start().starts_with('{')
+        || src.text.trim_start().starts_with('{')
     {
         return None;
     }
-    let lines = Arc::new(LineIndex::new(text));
+    // The file's line index, built once for the file (and kept for its later findings).
+    let lines = src.lines().clone();
+    let (file, text) = (&src.file, &src.text);
     let mut pieces =
         parse::yaml::Pieces::new(text, &lines, &opts.limits, reader, STREAM_PIECE_BYTES)?;
     let pool = EnginePool::default();
     pool.give(std::mem::take(engines));
-    let mut findings = Vec::new();
-    let mut stats = Stats::default();
-    let mut checked = StreamedChecked::default();
+    let mut out = Streamed::default();
     let (mut round, mut first) = (0, 0);
     let result = loop {
         if round >= pieces.len() {
@@ -1126,7 +1116,7 @@ fn check_streamed(
             ctx.issue(issue);
         }
         let docs = parsed.documents;
-        stats.documents += docs.len();
+        out.stats.documents += docs.len();
         // Where the round's last document ends: the next round's start.
         let end = pieces.start(round).unwrap_or(text.len());
         let ambiguous = std::collections::BTreeSet::new();
@@ -1141,10 +1131,10 @@ fn check_streamed(
         let mut waiting = Vec::new();
         let mut found = Checked {
             waiting: &mut waiting,
-            inventory: &mut checked.inventory,
-            crds: &mut checked.crds,
-            stats: &mut stats,
-            admission: &mut checked.admission,
+            inventory: &mut out.inventory,
+            crds: &mut out.crds,
+            stats: &mut out.stats,
+            admission: &mut out.admission,
         };
         check_on_threads(
             (file, text, &lines),
@@ -1154,22 +1144,16 @@ fn check_streamed(
             &mut ctx.findings,
             &mut found,
         );
-        findings.extend(ctx.findings);
+        out.findings.extend(ctx.findings);
         first += docs.len();
         let mut docs: Vec<Option<Document>> = docs.into_iter().map(Some).collect();
         for (_, i, custom) in waiting {
-            checked
-                .pending
+            out.pending
                 .extend(docs.get_mut(i).and_then(Option::take).map(|d| (d, custom)));
         }
     };
     *engines = pool.take(opts);
-    result?;
-    Some(Streamed {
-        findings,
-        stats,
-        checked,
-    })
+    result.map(|()| out)
 }
 
 /// The indexes of `docs` (of a text `len` bytes long), the largest document first.

@@ -263,12 +263,7 @@ fn map(
         }
     }
     if !skips.is_empty() && (applied == 0 || skips.iter().any(|s| s.kind != Kind::PatternSkip)) {
-        let msg = skips
-            .iter()
-            .map(|s| s.msg.as_str())
-            .collect::<Vec<_>>()
-            .join("; ");
-        return Err(Err::new(Kind::PatternSkip, Some(path), msg));
+        return Err(skipped(&skips, path));
     }
     // `getSortedNestedAnchorResource`: sorted keys, those holding anchors (and global
     // anchors) pushed to the front, which reverses their order.
@@ -467,14 +462,19 @@ fn pairs<'v>(
         }
     }
     if applied == 0 && !skips.is_empty() {
-        let msg = skips
-            .iter()
-            .map(|s| s.msg.as_str())
-            .collect::<Vec<_>>()
-            .join("; ");
-        return Err(Err::new(Kind::PatternSkip, Some(path), msg));
+        return Err(skipped(&skips, path));
     }
     Ok(())
+}
+
+/// One skip for the `skips` of the elements or fields under `path`, their messages joined.
+fn skipped(skips: &[Box<Err>], path: &[String]) -> Box<Err> {
+    let msg = skips
+        .iter()
+        .map(|s| s.msg.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
+    Err::new(Kind::PatternSkip, Some(path), msg)
 }
 
 fn array(ra: &[Value], pa: &[Value], path: &mut Vec<String>, ac: &mut AnchorMap) -> Res {
