@@ -7,6 +7,7 @@
 //! [`parse`] reads YAML as the tool that deploys it does ([`parse::Reader`]).
 
 pub mod admission;
+pub mod canonical;
 pub mod changes;
 pub mod check;
 pub mod cli;

@@ -132,7 +132,7 @@ impl ChartRenders<'_> {
             .iter()
             .filter_map(at_base)
             .filter(|d| d.join("Chart.yaml").is_file())
-            .filter_map(|d| d.canonicalize().ok())
+            .filter_map(|d| crate::canonical::canonicalize(&d).ok())
             .collect();
         if dirs.is_empty() {
             return None;
@@ -145,7 +145,7 @@ impl ChartRenders<'_> {
             .collect();
         let mut opts_at_base = self.opts.clone();
         let to_base = |p: &PathBuf| {
-            let p = p.canonicalize().unwrap_or_else(|_| p.clone());
+            let p = crate::canonical::canonicalize(p).unwrap_or_else(|_| p.clone());
             at_base(&p).unwrap_or(p)
         };
         for c in &mut opts_at_base.configured {
@@ -160,7 +160,7 @@ impl ChartRenders<'_> {
                 .iter()
                 .map(|p| {
                     let b = to_base(p);
-                    b.canonicalize().unwrap_or(b)
+                    crate::canonical::canonicalize(&b).unwrap_or(b)
                 })
                 .collect();
         }
@@ -535,9 +535,14 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     // The network, when hosts are allowed (from the trusted configuration in CI). Charts it
     // unpacks into a cache inside the checked paths are not manifests of the repository.
     let network = network(args, &limits)?;
-    if let Some(cache) = network.as_ref().and_then(|n| n.cache.canonicalize().ok()) {
+    if let Some(cache) = network
+        .as_ref()
+        .and_then(|n| crate::canonical::canonicalize(&n.cache).ok())
+    {
         found.inputs.retain(|i| match i {
-            Input::File { path, .. } => !path.canonicalize().is_ok_and(|p| p.starts_with(&cache)),
+            Input::File { path, .. } => {
+                !crate::canonical::canonicalize(path).is_ok_and(|p| p.starts_with(&cache))
+            }
             Input::Stdin { .. } => true,
         });
     }
@@ -571,7 +576,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
             .iter()
             .filter_map(|i| match i {
                 Input::File { path, .. } if path.ends_with("Chart.yaml") => {
-                    path.canonicalize().ok()
+                    crate::canonical::canonicalize(path).ok()
                 }
                 _ => None,
             })
@@ -805,7 +810,9 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
                 mr.changes
                     .files
                     .keys()
-                    .filter_map(|rel| mr.repo.root().join(rel).canonicalize().ok())
+                    .filter_map(|rel| {
+                        crate::canonical::canonicalize(&mr.repo.root().join(rel)).ok()
+                    })
                     .collect(),
             ),
             _ => None,
@@ -848,7 +855,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
                             crate::render::kustomization::FILE_NAMES.contains(&n)
                         }) =>
                 {
-                    path.canonicalize().ok()
+                    crate::canonical::canonicalize(path).ok()
                 }
                 _ => None,
             })
@@ -857,7 +864,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
             unchanged_manifests
                 .iter()
                 .chain(&kustomization_files)
-                .filter_map(|p| p.canonicalize().ok()),
+                .filter_map(|p| crate::canonical::canonicalize(p).ok()),
         );
         all
     };
@@ -932,7 +939,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     for (i, l) in loaded.into_iter().enumerate() {
         let path = match (&plan, &l.input) {
             (_, Input::File { path, .. }) if plan.is_some() || charts_rendered => {
-                path.canonicalize().ok()
+                crate::canonical::canonicalize(path).ok()
             }
             _ => None,
         };
@@ -1427,8 +1434,7 @@ fn admission_policy_files(
     let key = |display: &str, path: Option<&Path>| -> String {
         match (base, path) {
             (Some(mr), _) => mr.rel(display).unwrap_or_else(|| display.to_owned()),
-            (None, Some(p)) => p
-                .canonicalize()
+            (None, Some(p)) => crate::canonical::canonicalize(p)
                 .map(|c| c.to_string_lossy().into_owned())
                 .unwrap_or_else(|_| display.to_owned()),
             (None, None) => display.to_owned(),

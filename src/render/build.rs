@@ -332,8 +332,7 @@ impl Builder<'_> {
                 let mut used = Vec::new();
                 let mut read =
                     |path: &Path| -> std::result::Result<(FileId, std::sync::Arc<[u8]>), String> {
-                        let canonical = path
-                            .canonicalize()
+                        let canonical = crate::canonical::canonicalize(path)
                             .map_err(|e| format!("{}: {e}", files.display(path)))?;
                         if restrict && !canonical.starts_with(&k.dir) {
                             return Err(format!(
@@ -952,7 +951,7 @@ impl Builder<'_> {
         if !self.opts.restrict_to_root {
             return Ok(());
         }
-        let canonical = full.canonicalize().unwrap_or_else(|_| full.to_path_buf());
+        let canonical = crate::canonical::canonicalize(full).unwrap_or_else(|_| full.to_path_buf());
         if canonical.starts_with(&k.dir) {
             return Ok(());
         }
@@ -974,7 +973,7 @@ impl Builder<'_> {
         component: bool,
         acc: Vec<Resource>,
     ) -> Result<Vec<Resource>> {
-        let canonical = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+        let canonical = crate::canonical::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
         if self.stack.contains(&canonical) {
             return Err(Error::new(
                 format!("cycle: {} includes itself", self.files.display(&canonical)),

@@ -115,7 +115,7 @@ pub struct RemoteDir {
 impl Files {
     pub fn new(confine: &Path, limits: Limits) -> Self {
         let cwd = std::env::current_dir()
-            .and_then(|d| d.canonicalize())
+            .and_then(|d| crate::canonical::canonicalize(&d))
             .unwrap_or_default();
         let confine = confine
             .canonicalize()
@@ -135,7 +135,7 @@ impl Files {
     /// Lets the files under `dir` (fetched, outside the repository) be read; reports name
     /// them `<label>: <path in dir>`, and [`Self::remote_of`] finds where they were asked for.
     pub fn add_remote(&self, dir: &Path, label: &str, at: super::node::Origin) {
-        let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+        let dir = crate::canonical::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
         // Asked for from several places (roots built in parallel): the first in report
         // order, whichever asked first.
         let key = |o: &super::node::Origin| (self.get(o.file).display.clone(), o.value.start);
@@ -178,7 +178,7 @@ impl Files {
 
     /// Shows the files under `copy` as the same paths under `original` would be shown.
     pub fn show_as(mut self, copy: &Path, original: &Path) -> Self {
-        let copy = copy.canonicalize().unwrap_or_else(|_| copy.to_path_buf());
+        let copy = crate::canonical::canonicalize(copy).unwrap_or_else(|_| copy.to_path_buf());
         self.display_map = Some((copy, original.to_path_buf()));
         self
     }
@@ -200,8 +200,7 @@ impl Files {
     /// Reads the file at `path` (once), refusing anything outside [`Self::confine`], any
     /// file that is not a regular file, and files over the size limit.
     pub fn load(&self, path: &Path) -> Result<FileId, String> {
-        let canonical = path
-            .canonicalize()
+        let canonical = crate::canonical::canonicalize(path)
             .map_err(|e| format!("{}: {e}", self.show(path)))?;
         if !canonical.starts_with(&self.confine) && self.remote_dir(&canonical).is_none() {
             return Err(format!(
@@ -298,7 +297,7 @@ impl Files {
     }
 
     fn show(&self, path: &Path) -> String {
-        match path.canonicalize() {
+        match crate::canonical::canonicalize(path) {
             Ok(c) => self.display(&c),
             Err(_) => crate::discover::display_path(path),
         }

@@ -146,7 +146,7 @@ pub fn chart_dirs(k: &Value, dir: &Path) -> Vec<PathBuf> {
                 continue;
             }
             let d = chart_dir(dir, &home, &name, &text(e, version), &text(e, repo));
-            if let Ok(c) = d.canonicalize()
+            if let Ok(c) = crate::canonical::canonicalize(&d)
                 && c.is_dir()
             {
                 out.push(c);
@@ -370,8 +370,7 @@ fn values_file(
     at: Origin,
     what: &str,
 ) -> Result<(FileId, Option<Node>)> {
-    let canonical = full
-        .canonicalize()
+    let canonical = crate::canonical::canonicalize(full)
         .map_err(|e| Error::new(format!("{what}: evalsymlink failure on '{shown}': {e}"), at))?;
     if opts.restrict_to_root && !canonical.starts_with(&k.dir) {
         return Err(Error::new(
@@ -402,7 +401,7 @@ fn render(
     used: &mut Vec<FileId>,
 ) -> Result<Vec<Node>> {
     let at = entry.node.origin;
-    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let dir = crate::canonical::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     let chart = LocalChart::read(&dir, files);
     if let Some(problem) = chart.problem() {
         return Err(Error::new(

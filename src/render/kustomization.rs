@@ -79,7 +79,10 @@ impl Kustomization {
                     format!(
                         "no kustomization file ({}) in {}",
                         FILE_NAMES.join(", "),
-                        files.display(&dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()))
+                        files.display(
+                            &crate::canonical::canonicalize(dir)
+                                .unwrap_or_else(|_| dir.to_path_buf())
+                        )
                     ),
                     from,
                 ));
@@ -172,7 +175,7 @@ impl Kustomization {
             ));
         }
         let k = Kustomization {
-            dir: dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()),
+            dir: crate::canonical::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf()),
             file,
             node,
             component,

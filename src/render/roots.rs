@@ -577,7 +577,7 @@ fn named_files(value: &Value, dir: &Path, out: &mut Vec<PathBuf>) {
                 // Most strings name nothing: one `stat` says so.
                 let full = dir.join(path);
                 if std::fs::metadata(&full).is_ok_and(|m| m.is_file())
-                    && let Ok(c) = full.canonicalize()
+                    && let Ok(c) = crate::canonical::canonicalize(&full)
                 {
                     out.push(c);
                 }
@@ -674,7 +674,7 @@ fn has_kustomization(dir: &Path) -> bool {
 }
 
 fn canonical(p: &Path) -> PathBuf {
-    p.canonicalize().unwrap_or_else(|_| p.to_path_buf())
+    crate::canonical::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {

@@ -152,7 +152,7 @@ pub(super) fn renderings(
         }
     }
     let chart_at = |dir: &Path| {
-        let dir = dir.canonicalize().ok()?;
+        let dir = crate::canonical::canonicalize(dir).ok()?;
         charts.iter().position(|c| c.dir == dir)
     };
     let mut out = Vec::new();

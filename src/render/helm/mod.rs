@@ -211,7 +211,7 @@ impl Rendering {
                 || self.asked_by.as_ref() == Some(c)
                 || self.values.iter().any(|v| match v {
                     Source::File(p) | Source::Embedded { path: p, .. } => {
-                        p == c || p.canonicalize().is_ok_and(|p| &p == c)
+                        p == c || crate::canonical::canonicalize(p).is_ok_and(|p| &p == c)
                     }
                 })
         })
@@ -291,7 +291,7 @@ pub fn render(dirs: Vec<PathBuf>, objects: &[PathBuf], files: Files, opts: &Opti
             };
             let label = format!("{} {} from {from}", p.name, p.version);
             files.add_remote(&p.dir, &label, ask.at);
-            let dir = p.dir.canonicalize().unwrap_or(p.dir);
+            let dir = crate::canonical::canonicalize(&p.dir).unwrap_or(p.dir);
             pulled.push(read_chart(&dir, &files));
             Ok((local + pulled.len() - 1, dir))
         });
@@ -490,7 +490,7 @@ fn vendored(dir: &Path, name: &str) -> bool {
 fn configured(charts: &[Chart], opts: &Options, files: &Files) -> Vec<Rendering> {
     let mut out = Vec::new();
     for c in &opts.configured {
-        let Ok(dir) = c.chart.canonicalize() else {
+        let Ok(dir) = crate::canonical::canonicalize(&c.chart) else {
             continue;
         };
         let Some(i) = charts.iter().position(|ch| ch.dir == dir) else {
@@ -499,7 +499,9 @@ fn configured(charts: &[Chart], opts: &Options, files: &Files) -> Vec<Rendering>
         let values: Vec<String> = c
             .values
             .iter()
-            .map(|v| files.display(&v.canonicalize().unwrap_or_else(|_| v.clone())))
+            .map(|v| {
+                files.display(&crate::canonical::canonicalize(v).unwrap_or_else(|_| v.clone()))
+            })
             .collect();
         out.push(Rendering {
             chart: i,
