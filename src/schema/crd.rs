@@ -127,7 +127,8 @@ struct Version {
     /// a fraction of the memory of its tree or of its compiled form.
     source: Option<Box<str>>,
     compiled: OnceLock<Result<Node, SchemaProblem>>,
-    /// A hash of the schema: two CRDs of one kind differ when their versions do.
+    /// A hash of the schema ([`fingerprint`]): two CRDs of one kind differ when their
+    /// versions do.
     fingerprint: u64,
 }
 
@@ -170,7 +171,7 @@ fn definition(
                 Some(s) => schema(i, s),
                 None => (None, OnceLock::new()),
             };
-            let fingerprint = found.map_or(0, fingerprint);
+            let fingerprint = source.as_deref().map_or(0, fingerprint);
             Some(Version {
                 name,
                 served: v.get("served").and_then(Value::as_bool).unwrap_or(false),
@@ -197,31 +198,11 @@ fn definition(
     })
 }
 
-/// A hash of a JSON value (object keys in their order).
-fn fingerprint(v: &Value) -> u64 {
-    use std::hash::{BuildHasher, Hash, Hasher};
-    fn walk(v: &Value, h: &mut impl Hasher) {
-        match v {
-            Value::Null => 0u8.hash(h),
-            Value::Bool(b) => (1u8, b).hash(h),
-            Value::Number(n) => (2u8, n.as_i64(), n.as_f64().map(f64::to_bits)).hash(h),
-            Value::String(s) => (3u8, s).hash(h),
-            Value::Array(a) => {
-                (4u8, a.len()).hash(h);
-                a.iter().for_each(|i| walk(i, h));
-            }
-            Value::Object(m) => {
-                (5u8, m.len()).hash(h);
-                for (k, v) in m {
-                    k.hash(h);
-                    walk(v, h);
-                }
-            }
-        }
-    }
-    let mut h = foldhash::fast::FixedState::default().build_hasher();
-    walk(v, &mut h);
-    h.finish()
+/// A hash of a schema's compact JSON: equal for equal schemas (`serde_json` writes object
+/// keys sorted, numbers one way), and cheaper than walking the tree again.
+fn fingerprint(compact: &str) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::default().hash_one(compact)
 }
 
 /// Compiles every version's schema of the CRD `crd` (the object, or its spec under

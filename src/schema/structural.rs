@@ -408,6 +408,86 @@ fn is_duration(s: &str) -> bool {
     true
 }
 
+/// The keywords of one schema node that [`Node::compile`] reads, found in one pass.
+#[derive(Default)]
+struct Keywords<'v> {
+    ty: Option<&'v Value>,
+    nullable: Option<&'v Value>,
+    preserve_unknown: Option<&'v Value>,
+    int_or_string: Option<&'v Value>,
+    embedded: Option<&'v Value>,
+    required: Option<&'v Value>,
+    enumeration: Option<&'v Value>,
+    format: Option<&'v Value>,
+    min_length: Option<&'v Value>,
+    max_length: Option<&'v Value>,
+    min_items: Option<&'v Value>,
+    max_items: Option<&'v Value>,
+    min_properties: Option<&'v Value>,
+    max_properties: Option<&'v Value>,
+    minimum: Option<&'v Value>,
+    exclusive_minimum: Option<&'v Value>,
+    maximum: Option<&'v Value>,
+    exclusive_maximum: Option<&'v Value>,
+    multiple_of: Option<&'v Value>,
+    default: Option<&'v Value>,
+    pattern: Option<&'v Value>,
+    list_type: Option<&'v Value>,
+    list_map_keys: Option<&'v Value>,
+    properties: Option<&'v Value>,
+    additional: Option<&'v Value>,
+    items: Option<&'v Value>,
+    all_of: Option<&'v Value>,
+    any_of: Option<&'v Value>,
+    one_of: Option<&'v Value>,
+    not: Option<&'v Value>,
+    validations: Option<&'v Value>,
+}
+
+impl<'v> Keywords<'v> {
+    fn of(m: &'v serde_json::Map<String, Value>) -> Self {
+        let mut k = Keywords::default();
+        for (key, v) in m {
+            let slot = match key.as_str() {
+                "type" => &mut k.ty,
+                "nullable" => &mut k.nullable,
+                "x-kubernetes-preserve-unknown-fields" => &mut k.preserve_unknown,
+                "x-kubernetes-int-or-string" => &mut k.int_or_string,
+                "x-kubernetes-embedded-resource" => &mut k.embedded,
+                "required" => &mut k.required,
+                "enum" => &mut k.enumeration,
+                "format" => &mut k.format,
+                "minLength" => &mut k.min_length,
+                "maxLength" => &mut k.max_length,
+                "minItems" => &mut k.min_items,
+                "maxItems" => &mut k.max_items,
+                "minProperties" => &mut k.min_properties,
+                "maxProperties" => &mut k.max_properties,
+                "minimum" => &mut k.minimum,
+                "exclusiveMinimum" => &mut k.exclusive_minimum,
+                "maximum" => &mut k.maximum,
+                "exclusiveMaximum" => &mut k.exclusive_maximum,
+                "multipleOf" => &mut k.multiple_of,
+                "default" => &mut k.default,
+                "pattern" => &mut k.pattern,
+                "x-kubernetes-list-type" => &mut k.list_type,
+                "x-kubernetes-list-map-keys" => &mut k.list_map_keys,
+                "properties" => &mut k.properties,
+                "additionalProperties" => &mut k.additional,
+                "items" => &mut k.items,
+                "allOf" => &mut k.all_of,
+                "anyOf" => &mut k.any_of,
+                "oneOf" => &mut k.one_of,
+                "not" => &mut k.not,
+                "x-kubernetes-validations" => &mut k.validations,
+                _ => continue,
+            };
+            *slot = Some(v);
+        }
+        k
+    }
+}
+
 /// Why a schema could not be compiled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchemaProblem {
@@ -435,9 +515,12 @@ impl Node {
         let Some(m) = schema.as_object() else {
             return Err(problem("a schema must be a mapping".into()));
         };
-        let flag = |k: &str| m.get(k).and_then(Value::as_bool).unwrap_or(false);
-        let count = |k: &str| m.get(k).and_then(Value::as_u64);
-        let number = |k: &str| m.get(k).and_then(Value::as_f64);
+        // One pass over the node's keywords: a large CRD has tens of thousands of nodes,
+        // and looking each keyword up in turn was most of the time its compile took.
+        let k = Keywords::of(m);
+        let flag = |v: Option<&Value>| v.and_then(Value::as_bool).unwrap_or(false);
+        let count = |v: Option<&Value>| v.and_then(Value::as_u64);
+        let number = |v: Option<&Value>| v.and_then(Value::as_f64);
         let child = |seg: &str, name: Option<Name<'_>>, v: &Value| {
             let here = At {
                 parent: Some(at),
@@ -447,7 +530,7 @@ impl Node {
             Node::at(v, &here, depth + 1)
         };
         let mut node = Node {
-            ty: match m.get("type").and_then(Value::as_str) {
+            ty: match k.ty.and_then(Value::as_str) {
                 None | Some("") => None,
                 Some("object") => Some(Type::Object),
                 Some("array") => Some(Type::Array),
@@ -457,42 +540,42 @@ impl Node {
                 Some("boolean") => Some(Type::Boolean),
                 Some(other) => return Err(problem(format!("unknown type `{other}`"))),
             },
-            nullable: flag("nullable"),
-            preserve_unknown: flag("x-kubernetes-preserve-unknown-fields"),
-            int_or_string: flag("x-kubernetes-int-or-string"),
-            embedded: flag("x-kubernetes-embedded-resource"),
-            required: m
-                .get("required")
+            nullable: flag(k.nullable),
+            preserve_unknown: flag(k.preserve_unknown),
+            int_or_string: flag(k.int_or_string),
+            embedded: flag(k.embedded),
+            required: k
+                .required
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
                 .filter_map(Value::as_str)
                 .map(str::to_owned)
                 .collect(),
-            enumeration: m.get("enum").and_then(Value::as_array).cloned(),
-            format: m.get("format").and_then(Value::as_str).and_then(Format::of),
-            min_length: count("minLength"),
-            max_length: count("maxLength"),
-            min_items: count("minItems"),
-            max_items: count("maxItems"),
-            min_properties: count("minProperties"),
-            max_properties: count("maxProperties"),
-            minimum: number("minimum").map(|n| (n, flag("exclusiveMinimum"))),
-            maximum: number("maximum").map(|n| (n, flag("exclusiveMaximum"))),
-            multiple_of: number("multipleOf").filter(|n| *n > 0.0),
-            default: m.get("default").cloned(),
+            enumeration: k.enumeration.and_then(Value::as_array).cloned(),
+            format: k.format.and_then(Value::as_str).and_then(Format::of),
+            min_length: count(k.min_length),
+            max_length: count(k.max_length),
+            min_items: count(k.min_items),
+            max_items: count(k.max_items),
+            min_properties: count(k.min_properties),
+            max_properties: count(k.max_properties),
+            minimum: number(k.minimum).map(|n| (n, flag(k.exclusive_minimum))),
+            maximum: number(k.maximum).map(|n| (n, flag(k.exclusive_maximum))),
+            multiple_of: number(k.multiple_of).filter(|n| *n > 0.0),
+            default: k.default.cloned(),
             ..Node::default()
         };
-        if let Some(p) = m.get("pattern").and_then(Value::as_str) {
+        if let Some(p) = k.pattern.and_then(Value::as_str) {
             node.pattern = Some(
                 Pattern::shared(p)
                     .map_err(|e| problem(format!("`pattern` does not compile: {e}")))?,
             );
         }
-        node.list = match m.get("x-kubernetes-list-type").and_then(Value::as_str) {
+        node.list = match k.list_type.and_then(Value::as_str) {
             Some("set") => ListType::Set,
             Some("map") => ListType::Map(
-                m.get("x-kubernetes-list-map-keys")
+                k.list_map_keys
                     .and_then(Value::as_array)
                     .into_iter()
                     .flatten()
@@ -502,30 +585,29 @@ impl Node {
             ),
             _ => ListType::Atomic,
         };
-        if let Some(props) = m.get("properties").and_then(Value::as_object) {
-            for (k, v) in props {
+        if let Some(props) = k.properties.and_then(Value::as_object) {
+            for (name, v) in props {
                 node.properties
-                    .push((k.clone(), child("properties", Some(Name::Key(k)), v)?));
+                    .push((name.clone(), child("properties", Some(Name::Key(name)), v)?));
             }
             node.properties.sort_by(|a, b| a.0.cmp(&b.0));
         }
-        match m.get("additionalProperties") {
+        match k.additional {
             Some(Value::Bool(true)) => node.preserve_unknown = true,
             Some(v @ Value::Object(_)) => {
                 node.additional = Some(Box::new(child("additionalProperties", None, v)?));
             }
             _ => {}
         }
-        if let Some(v) = m.get("items") {
+        if let Some(v) = k.items {
             node.items = Some(Box::new(child("items", None, v)?));
         }
-        for (key, into) in [
-            ("allOf", &mut node.all_of),
-            ("anyOf", &mut node.any_of),
-            ("oneOf", &mut node.one_of),
+        for (key, found, into) in [
+            ("allOf", k.all_of, &mut node.all_of),
+            ("anyOf", k.any_of, &mut node.any_of),
+            ("oneOf", k.one_of, &mut node.one_of),
         ] {
-            for (i, v) in m
-                .get(key)
+            for (i, v) in found
                 .and_then(Value::as_array)
                 .into_iter()
                 .flatten()
@@ -534,11 +616,11 @@ impl Node {
                 into.push(child(key, Some(Name::Index(i)), v)?);
             }
         }
-        if let Some(v) = m.get("not") {
+        if let Some(v) = k.not {
             node.not = Some(Box::new(child("not", None, v)?));
         }
-        for (i, rule) in m
-            .get("x-kubernetes-validations")
+        for (i, rule) in k
+            .validations
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
