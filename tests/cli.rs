@@ -719,12 +719,24 @@ fn an_unwritable_report_does_not_stop_the_others() {
     assert_eq!(json["summary"]["files"], 1);
 }
 
+/// A configuration that disables one rule: rules other than the default ones, which the
+/// binary does not hold compiled.
+const FEWER_RULES: &str = "rules:\n  disable: [KG110]\n";
+
 /// Runs kubegate on the demo with `env` (and none of the CI variables or the cache ones
-/// of the machine running the tests).
-fn with_cache_env(env: &[(&str, &std::path::Path)], ci: bool) -> (i32, String) {
+/// of the machine running the tests), with the configuration `config` (none if empty).
+fn with_cache_env(env: &[(&str, &std::path::Path)], ci: bool, config: &str) -> (i32, String) {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_kubegate"));
-    cmd.args(["check", "-f", "json", "--no-config", DEMO])
-        .current_dir(root());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("kubegate.yaml");
+    std::fs::write(&file, config).unwrap();
+    cmd.args(["check", "-f", "json"]);
+    if config.is_empty() {
+        cmd.arg("--no-config");
+    } else {
+        cmd.arg("--config").arg(&file);
+    }
+    cmd.arg(DEMO).current_dir(root());
     for var in [
         "CI",
         "GITHUB_ACTIONS",
@@ -762,14 +774,25 @@ fn cache_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 fn compiled_rules_are_cached_outside_ci_and_a_bad_cache_is_compiled_again() {
     let tmp = tempfile::tempdir().unwrap();
     let none = tempfile::tempdir().unwrap();
-    let (code, uncached) = with_cache_env(&[("KUBEGATE_NO_CACHE", "1".as_ref())], false);
+    let (code, uncached) =
+        with_cache_env(&[("KUBEGATE_NO_CACHE", "1".as_ref())], false, FEWER_RULES);
     assert_eq!(code, 1);
     assert!(uncached.contains("KG102"), "{uncached}");
+
+    // The default rules come compiled in the binary: nothing is written.
+    let (_, default_rules) = with_cache_env(
+        &[("XDG_CACHE_HOME", tmp.path()), ("HOME", none.path())],
+        false,
+        "",
+    );
+    assert!(default_rules.contains("KG102"), "{default_rules}");
+    assert!(cache_files(&tmp.path().join("kubegate")).is_empty());
 
     // The user's cache directory: written on the first run, read on the second.
     let (_, first) = with_cache_env(
         &[("XDG_CACHE_HOME", tmp.path()), ("HOME", none.path())],
         false,
+        FEWER_RULES,
     );
     let cached = cache_files(&tmp.path().join("kubegate"));
     assert_eq!(cached.len(), 1, "{cached:?}");
@@ -781,6 +804,7 @@ fn compiled_rules_are_cached_outside_ci_and_a_bad_cache_is_compiled_again() {
     let (_, second) = with_cache_env(
         &[("XDG_CACHE_HOME", tmp.path()), ("HOME", none.path())],
         false,
+        FEWER_RULES,
     );
     // Read, not compiled and written again (a write renames a new file into place).
     #[cfg(unix)]
@@ -797,6 +821,7 @@ fn compiled_rules_are_cached_outside_ci_and_a_bad_cache_is_compiled_again() {
     let (_, third) = with_cache_env(
         &[("XDG_CACHE_HOME", tmp.path()), ("HOME", none.path())],
         false,
+        FEWER_RULES,
     );
     assert_eq!(third, uncached);
     assert_ne!(
@@ -809,6 +834,7 @@ fn compiled_rules_are_cached_outside_ci_and_a_bad_cache_is_compiled_again() {
     let (_, fourth) = with_cache_env(
         &[("XDG_CACHE_HOME", tmp.path()), ("HOME", none.path())],
         false,
+        FEWER_RULES,
     );
     assert_eq!(fourth, uncached);
 
@@ -817,12 +843,13 @@ fn compiled_rules_are_cached_outside_ci_and_a_bad_cache_is_compiled_again() {
     let (_, in_ci) = with_cache_env(
         &[("XDG_CACHE_HOME", ci.path()), ("HOME", none.path())],
         true,
+        FEWER_RULES,
     );
     assert_eq!(in_ci, uncached);
     assert!(cache_files(&ci.path().join("kubegate")).is_empty());
     // KUBEGATE_CACHE_DIR names the directory (and opts in, even in CI).
     let named = tempfile::tempdir().unwrap();
-    let (_, at) = with_cache_env(&[("KUBEGATE_CACHE_DIR", named.path())], true);
+    let (_, at) = with_cache_env(&[("KUBEGATE_CACHE_DIR", named.path())], true, FEWER_RULES);
     assert_eq!(at, uncached);
     assert_eq!(cache_files(named.path()).len(), 1);
 }

@@ -160,6 +160,8 @@ pub const DEFAULT_MODE: Mode = Mode::Vm;
 /// `RegoVM` is not `Clone`).
 struct Vm {
     program: Arc<Program>,
+    /// What the program was compiled from ([`cache::source_key`]).
+    source: String,
     machine: Option<RegoVM>,
 }
 
@@ -167,6 +169,7 @@ impl Clone for Vm {
     fn clone(&self) -> Self {
         Self {
             program: self.program.clone(),
+            source: self.source.clone(),
             machine: None,
         }
     }
@@ -188,6 +191,16 @@ impl Builtins {
 
     /// [`Builtins::load`] with an explicit execution mode.
     pub fn load_mode(enabled: impl Fn(&RuleMeta) -> bool, mode: Mode) -> anyhow::Result<Self> {
+        Self::load_from(enabled, mode, true)
+    }
+
+    /// [`Builtins::load_mode`]; when `reuse`, the VM's program is taken from the binary (when
+    /// it is of these rules) or the cache before it is compiled.
+    fn load_from(
+        enabled: impl Fn(&RuleMeta) -> bool,
+        mode: Mode,
+        reuse: bool,
+    ) -> anyhow::Result<Self> {
         let rules: Vec<RuleMeta> = rules()
             .map_err(|e| anyhow::anyhow!(e))?
             .into_iter()
@@ -234,20 +247,26 @@ impl Builtins {
             Mode::Vm if groups.is_empty() => (Engine::new(), None),
             Mode::Vm => {
                 // One program for every group: the policy is analysed and compiled once,
-                // or read from the cache of an earlier run of this same binary and rules.
+                // or taken from the binary (the default rules), or read from the cache of
+                // an earlier run of this same binary and rules.
                 let mut names: Vec<String> = (0..groups.len()).map(entry).collect();
                 if per_rule {
                     names.extend(group_rules.iter().flatten().map(|&i| rule_entry(&rules[i])));
                 }
-                let cache = cache::dir().map(|dir| {
-                    let ids = rules.iter().map(|r| r.id.as_bytes());
-                    let key = cache::key(
-                        ids.chain([run.as_bytes()])
-                            .chain(names.iter().map(|n| n.as_bytes())),
-                    );
-                    (dir, key)
-                });
-                let cached = cache.as_ref().and_then(|(dir, key)| cache::read(dir, key));
+                let source = cache::source_key(
+                    rules
+                        .iter()
+                        .map(|r| r.id.as_bytes())
+                        .chain([run.as_bytes()])
+                        .chain(names.iter().map(|n| n.as_bytes())),
+                );
+                let cache = cache::dir()
+                    .filter(|_| reuse)
+                    .map(|dir| (dir, cache::key(&source)));
+                let cached = reuse
+                    .then(|| cache::precompiled(&source))
+                    .flatten()
+                    .or_else(|| cache.as_ref().and_then(|(dir, key)| cache::read(dir, key)));
                 let program = match cached {
                     Some(program) => program,
                     None => {
@@ -268,6 +287,7 @@ impl Builtins {
                     Engine::new(),
                     Some(Vm {
                         program,
+                        source,
                         machine: None,
                     }),
                 )
@@ -816,6 +836,35 @@ mod tests {
             offenders.is_empty(),
             "these rules look up a whole package (name library rules by full path, \
              `data.kubegate.lib.k8s.containers`): {offenders:?}"
+        );
+    }
+
+    /// `policies/compiled.bin` is the program the default rules compile to, under the key of
+    /// the current sources (`scripts/gen-rules.sh` writes it, through this test).
+    #[test]
+    fn the_embedded_program_is_the_default_rules_compiled() {
+        let fresh = Builtins::load_from(|_| true, Mode::Vm, false).unwrap();
+        let vm = fresh.vm.as_ref().unwrap();
+        let bytes = cache::contents(&vm.source, &vm.program).unwrap();
+        let again = Builtins::load_from(|_| true, Mode::Vm, false).unwrap();
+        let again = again.vm.as_ref().unwrap();
+        assert!(
+            bytes == cache::contents(&again.source, &again.program).unwrap(),
+            "compiling the rules twice gives two programs: the embedded one cannot be checked"
+        );
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/policies/compiled.bin");
+        if std::env::var_os("KUBEGATE_BLESS").is_some() {
+            std::fs::write(path, &bytes).unwrap();
+            return;
+        }
+        assert_eq!(
+            cache::precompiled_key().as_deref(),
+            Some(vm.source.as_str()),
+            "{path} was compiled from other policies: run scripts/gen-rules.sh"
+        );
+        assert!(
+            cache::precompiled(&vm.source).is_some() && std::fs::read(path).unwrap() == bytes,
+            "{path} is not what the rules compile to: run scripts/gen-rules.sh"
         );
     }
 
