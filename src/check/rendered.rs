@@ -229,34 +229,35 @@ pub fn run(roots: &[Root], files: &Files, opts: &Options<'_>) -> Outcome {
 /// with them too.
 pub fn found_crds(roots: &[Root], files: &Files) -> Vec<FoundCrd> {
     use crate::render::node::Kind;
-    let mut texts = HashMap::new();
-    let mut out = Vec::new();
-    for node in roots.iter().flat_map(|r| &r.objects) {
+    let is_crd = |node: &Node| {
         let text = |p: &str| match node.pointer(p).map(|n| &n.kind) {
             Some(Kind::String(s)) => s.as_str(),
             _ => "",
         };
-        if !crate::schema::crd::is_crd(text("/apiVersion"), text("/kind")) {
-            continue;
-        }
-        let Some(spec) = node.get("spec").map(Node::to_value) else {
-            continue;
-        };
-        let crd = serde_json::Value::Object(serde_json::Map::from_iter([("spec".into(), spec)]));
-        let Some(definition) = crate::schema::crd::define(crd) else {
-            continue;
-        };
-        let mut place = NodePlace {
-            files,
-            texts: &mut texts,
-            node,
-        };
-        out.push(FoundCrd {
-            definition,
-            at: place.at("/spec/names/kind", false),
-        });
-    }
-    out
+        crate::schema::crd::is_crd(text("/apiVersion"), text("/kind"))
+    };
+    // Converted and compacted in parallel (a large repository renders hundreds of CRDs),
+    // in the roots' order.
+    let nodes: Vec<&Node> = roots
+        .iter()
+        .flat_map(|r| &r.objects)
+        .filter(|n| is_crd(n))
+        .collect();
+    nodes
+        .par_iter()
+        .map_init(HashMap::new, |texts, &node| {
+            let spec = node.get("spec").map(Node::to_value)?;
+            let crd =
+                serde_json::Value::Object(serde_json::Map::from_iter([("spec".into(), spec)]));
+            let definition = crate::schema::crd::define(crd)?;
+            let mut place = NodePlace { files, texts, node };
+            Some(FoundCrd {
+                definition,
+                at: place.at("/spec/names/kind", false),
+            })
+        })
+        .flatten()
+        .collect()
 }
 
 /// A hash of a rendered tree: its values and where each came from.

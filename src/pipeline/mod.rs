@@ -1468,7 +1468,9 @@ fn admission_policy_files(
         ));
     };
     for l in loaded {
+        // A file that cannot hold a policy needs no key: it adds nothing either way.
         if let (Input::File { path, .. }, Ok(bytes)) = (&l.input, &l.bytes)
+            && crate::admission::may_hold_policy(bytes)
             && seen.insert(key(l.input.display(), Some(path)))
         {
             add(l.input.display(), bytes, gate_files);
