@@ -1087,14 +1087,14 @@ fn check_streamed(
     let pool = EnginePool::default();
     pool.give(std::mem::take(engines));
     let mut out = Streamed::default();
-    let (mut round, mut first) = (0, 0);
+    let mut first = 0;
+    // Each round's pieces are parsed while the round before is checked: the check of a
+    // round waits on its largest document, the parse of the next fills the threads
+    // meanwhile (two rounds of documents alive at once, not the whole file).
+    let mut round = 0..threads.min(pieces.len());
+    let mut next = pieces.parse(round.clone());
     let result = loop {
-        if round >= pieces.len() {
-            break Some(());
-        }
-        let which = round..(round + threads).min(pieces.len());
-        round = which.end;
-        let Some(parsed) = pieces.parse(which) else {
+        let Some(parsed) = next.take() else {
             break None;
         };
         // Whether the file holds objects decides how other documents are judged: any
@@ -1118,7 +1118,8 @@ fn check_streamed(
         let docs = parsed.documents;
         out.stats.documents += docs.len();
         // Where the round's last document ends: the next round's start.
-        let end = pieces.start(round).unwrap_or(text.len());
+        let end = pieces.start(round.end).unwrap_or(text.len());
+        let following = round.end..(round.end + threads).min(pieces.len());
         let ambiguous = std::collections::BTreeSet::new();
         let d = Docs {
             docs: &docs,
@@ -1136,14 +1137,26 @@ fn check_streamed(
             stats: &mut out.stats,
             admission: &mut out.admission,
         };
-        check_on_threads(
-            (file, text, &lines),
-            &d,
-            &pool,
-            opts,
-            &mut ctx.findings,
-            &mut found,
-        );
+        next = rayon::join(
+            || {
+                check_on_threads(
+                    (file, text, &lines),
+                    &d,
+                    &pool,
+                    opts,
+                    &mut ctx.findings,
+                    &mut found,
+                )
+            },
+            || {
+                if following.is_empty() {
+                    None
+                } else {
+                    pieces.parse(following.clone())
+                }
+            },
+        )
+        .1;
         out.findings.extend(ctx.findings);
         first += docs.len();
         let mut docs: Vec<Option<Document>> = docs.into_iter().map(Some).collect();
@@ -1151,6 +1164,10 @@ fn check_streamed(
             out.pending
                 .extend(docs.get_mut(i).and_then(Option::take).map(|d| (d, custom)));
         }
+        if following.is_empty() {
+            break Some(());
+        }
+        round = following;
     };
     *engines = pool.take(opts);
     result.map(|()| out)

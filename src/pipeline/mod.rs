@@ -499,6 +499,12 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
             })
         }))
     };
+    // And the embedded schemas are loaded (about 5 ms): `Catalog::get` below waits for it.
+    if !args.no_schema {
+        std::thread::spawn(move || {
+            let _ = Catalog::get(version);
+        });
+    }
     let threads = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
