@@ -1,7 +1,10 @@
 //! kubegate: a merge-request gate for GitOps repositories.
 //!
 //! The pipeline, one module a stage, data flowing one way:
-//! [`discover`] → [`parse`] → [`schema`] → [`report`], driven by [`check`] and [`cli`].
+//! [`discover`] → [`read`] → [`parse`] → [`render`] → [`schema`] → [`policy`] and
+//! [`admission`] → [`report`], run by [`pipeline`] (per file and per rendered object
+//! through [`check`]), with [`git`], [`mr`] and [`changes`] beside it and [`cli`] and
+//! [`config`] on top.
 //! Every stage produces [`finding::Finding`]s; renderers only render them. Every file of
 //! the repository is read through [`read`] (regular files only, bounded, never blocking);
 //! [`parse`] reads YAML as the tool that deploys it does ([`parse::Reader`]).
