@@ -219,7 +219,7 @@ pub fn compile(crd: &Value) -> (Option<Definition>, Vec<SchemaError>) {
         help: None,
     };
     let def = definition(crd, |i, schema| {
-        let compiled = Node::compile(schema);
+        let compiled = Node::check(schema);
         if let Err(p) = &compiled {
             out.push(invalid(
                 format!("/spec/versions/{i}/schema/openAPIV3Schema{}", p.pointer),

@@ -295,7 +295,7 @@ mod tests {
                     crd["spec"]["names"]["kind"],
                     v["name"]
                 );
-                if let Err(p) = Node::compile(schema) {
+                if let Err(p) = Node::check(schema) {
                     panic!(
                         "{}.{} {}: {} at {}",
                         crd["spec"]["names"]["kind"],

@@ -499,10 +499,17 @@ pub struct SchemaProblem {
 impl Node {
     /// Compiles a CRD version's `openAPIV3Schema`.
     pub fn compile(schema: &Value) -> Result<Node, SchemaProblem> {
-        Node::at(schema, &At::ROOT, 0)
+        Node::at(schema, &At::ROOT, 0, true)
     }
 
-    fn at(schema: &Value, at: &At<'_>, depth: usize) -> Result<Node, SchemaProblem> {
+    /// Whether a CRD version's `openAPIV3Schema` compiles: [`Node::compile`]'s answer,
+    /// each node let go of once checked (a megabyte CRD's compiled tree is never whole).
+    pub fn check(schema: &Value) -> Result<(), SchemaProblem> {
+        Node::at(schema, &At::ROOT, 0, false).map(drop)
+    }
+
+    /// The node at `at`, its children kept when `keep` (else checked and dropped).
+    fn at(schema: &Value, at: &At<'_>, depth: usize, keep: bool) -> Result<Node, SchemaProblem> {
         let problem = |message: String| SchemaProblem {
             pointer: at.pointer(),
             message,
@@ -527,7 +534,7 @@ impl Node {
                 seg,
                 name,
             };
-            Node::at(v, &here, depth + 1)
+            Node::at(v, &here, depth + 1, keep)
         };
         let mut node = Node {
             ty: match k.ty.and_then(Value::as_str) {
@@ -587,20 +594,24 @@ impl Node {
         };
         if let Some(props) = k.properties.and_then(Value::as_object) {
             for (name, v) in props {
-                node.properties
-                    .push((name.clone(), child("properties", Some(Name::Key(name)), v)?));
+                let c = child("properties", Some(Name::Key(name)), v)?;
+                if keep {
+                    node.properties.push((name.clone(), c));
+                }
             }
             node.properties.sort_by(|a, b| a.0.cmp(&b.0));
         }
         match k.additional {
             Some(Value::Bool(true)) => node.preserve_unknown = true,
             Some(v @ Value::Object(_)) => {
-                node.additional = Some(Box::new(child("additionalProperties", None, v)?));
+                let c = child("additionalProperties", None, v)?;
+                node.additional = keep.then(|| Box::new(c));
             }
             _ => {}
         }
         if let Some(v) = k.items {
-            node.items = Some(Box::new(child("items", None, v)?));
+            let c = child("items", None, v)?;
+            node.items = keep.then(|| Box::new(c));
         }
         for (key, found, into) in [
             ("allOf", k.all_of, &mut node.all_of),
@@ -613,11 +624,15 @@ impl Node {
                 .flatten()
                 .enumerate()
             {
-                into.push(child(key, Some(Name::Index(i)), v)?);
+                let c = child(key, Some(Name::Index(i)), v)?;
+                if keep {
+                    into.push(c);
+                }
             }
         }
         if let Some(v) = k.not {
-            node.not = Some(Box::new(child("not", None, v)?));
+            let c = child("not", None, v)?;
+            node.not = keep.then(|| Box::new(c));
         }
         for (i, rule) in k
             .validations
@@ -626,11 +641,13 @@ impl Node {
             .flatten()
             .enumerate()
         {
-            node.rules
-                .push(cel::Rule::compile(rule).map_err(|message| SchemaProblem {
-                    pointer: format!("{}/x-kubernetes-validations/{i}", at.pointer()),
-                    message,
-                })?);
+            let compiled = cel::Rule::compile(rule).map_err(|message| SchemaProblem {
+                pointer: format!("{}/x-kubernetes-validations/{i}", at.pointer()),
+                message,
+            })?;
+            if keep {
+                node.rules.push(compiled);
+            }
         }
         node.rules_below = !node.rules.is_empty()
             || node.properties.iter().any(|(_, n)| n.rules_below)
@@ -1461,6 +1478,20 @@ mod tests {
                 .is_err()
         );
         assert!(Node::compile(&json!({"type": "nothing"})).is_err());
+        // `check` gives `compile`'s answer without keeping the tree.
+        for schema in [
+            json!({"type": "nothing"}),
+            json!({"type": "object", "properties": {"a": {"pattern": "("}}}),
+            json!({"type": "object", "properties": {"a": {"items": {"type": "bad"}}}}),
+            json!({"type": "object", "x-kubernetes-validations": [{"rule": "self.a +"}]}),
+            json!({"type": "object", "properties": {"a": {"type": "string"}}}),
+        ] {
+            assert_eq!(
+                Node::check(&schema),
+                Node::compile(&schema).map(drop),
+                "{schema}"
+            );
+        }
         let mut deep = json!({"type": "string"});
         for _ in 0..500 {
             deep = json!({"type": "object", "properties": {"a": deep}});
