@@ -46,13 +46,12 @@ pub fn canonicalize(path: &Path) -> io::Result<PathBuf> {
 
 /// [`canonicalize`] of a directory, resolved once per run.
 fn directory(dir: &Path) -> io::Result<PathBuf> {
-    let memo = |m: &Mutex<HashMap<PathBuf, PathBuf>>| {
-        m.lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(dir)
-            .cloned()
-    };
-    if let Some(found) = memo(&DIRS) {
+    let known = DIRS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(dir)
+        .cloned();
+    if let Some(found) = known {
         return Ok(found);
     }
     let resolved = canonicalize(dir)?;

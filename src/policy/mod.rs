@@ -263,10 +263,12 @@ impl Builtins {
                 let cache = cache::dir()
                     .filter(|_| reuse)
                     .map(|dir| (dir, cache::key(&source)));
-                let cached = reuse
-                    .then(|| cache::precompiled(&source))
-                    .flatten()
-                    .or_else(|| cache.as_ref().and_then(|(dir, key)| cache::read(dir, key)));
+                let cached = if reuse {
+                    cache::precompiled(&source)
+                        .or_else(|| cache.as_ref().and_then(|(dir, key)| cache::read(dir, key)))
+                } else {
+                    None
+                };
                 let program = match cached {
                     Some(program) => program,
                     None => {
