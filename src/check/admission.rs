@@ -35,7 +35,8 @@ pub struct AdmissionObject {
 #[derive(Debug)]
 pub struct AdmissionFile {
     pub file: Arc<str>,
-    pub text: Arc<str>,
+    /// Read again only to place a finding.
+    pub text: super::LaterText,
     /// How it was read (it is read again, the same way, to place a finding).
     pub reader: Reader,
     pub objects: Vec<AdmissionObject>,
@@ -538,9 +539,14 @@ impl Placer<'_> {
                 let file = &self.files[fi];
                 let limits = &self.opts.limits;
                 let (docs, ctx) = self.parsed.entry(fi).or_insert_with(|| {
+                    // Gone or changed since it was checked: the findings name the file only.
+                    let text = file
+                        .text
+                        .get(limits.max_file_size)
+                        .unwrap_or_else(|| "".into());
                     (
-                        parse::yaml::parse_as(&file.text, limits, file.reader).documents,
-                        FileCtx::new(file.file.clone(), file.text.clone()),
+                        parse::yaml::parse_as(&text, limits, file.reader).documents,
+                        FileCtx::new(file.file.clone(), text),
                     )
                 });
                 let o = &file.objects[oi];
@@ -591,8 +597,11 @@ impl Placer<'_> {
         super::rendered::merge_across_roots(&mut out.findings);
         if self.opts.keep_sources {
             let mut texts: HashMap<&str, Arc<str>> = HashMap::new();
-            for f in self.files {
-                texts.insert(&f.file, f.text.clone());
+            // The checked files with a finding were read again to place it.
+            for (fi, (_, ctx)) in &self.parsed {
+                if !ctx.src.text.is_empty() {
+                    texts.insert(&self.files[*fi].file, ctx.src.text.clone());
+                }
             }
             for p in self.policy_files {
                 texts.entry(&p.file).or_insert_with(|| p.text.clone());

@@ -111,6 +111,54 @@ pub struct FoundCrd {
     pub at: Finding,
 }
 
+/// A checked file's text, for the findings that later checks place in it (the rules across
+/// files, the admission policies): a file on disk is read again when one has a finding
+/// there, so that the text of a file without one is not held until the end of the run.
+#[derive(Debug, Clone)]
+pub enum LaterText {
+    /// Standard input, a staged file, a blob of the base: kept.
+    Kept(Arc<str>),
+    /// Read again from `path`, and used only while it is still the text that was checked.
+    OnDisk {
+        path: std::path::PathBuf,
+        len: usize,
+        hash: u64,
+    },
+}
+
+impl LaterText {
+    /// `text`, as `path` (when it is a file on disk) holds it.
+    fn of(text: &Arc<str>, path: Option<&std::path::Path>) -> Self {
+        match path {
+            Some(path) => LaterText::OnDisk {
+                path: path.to_path_buf(),
+                len: text.len(),
+                hash: text_hash(text),
+            },
+            None => LaterText::Kept(text.clone()),
+        }
+    }
+
+    /// The text that was checked; `None` when the file is gone, or changed since.
+    pub fn get(&self, max: u64) -> Option<Arc<str>> {
+        match self {
+            LaterText::Kept(text) => Some(text.clone()),
+            LaterText::OnDisk { path, len, hash } => {
+                let bytes = crate::read::read(path, max).ok()?;
+                let decoded = parse::decode(&bytes);
+                let text = decoded.text.as_ref();
+                (!decoded.binary && text.len() == *len && text_hash(text) == *hash)
+                    .then(|| text.into())
+            }
+        }
+    }
+}
+
+fn text_hash(text: &str) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::default().hash_one(text)
+}
+
 /// The documents of a file that hold custom resources, kept until every CRD of the run is
 /// known: each such object with the findings it already has (not yet through its inline
 /// suppressions, which may name schema rules).
@@ -321,10 +369,11 @@ pub fn outcome(results: Vec<FileResult>, opts: &Options<'_>) -> Outcome {
         if let Some(docs) = r.docs.take() {
             combined.push((r.file.clone(), r.source.clone(), docs));
         }
+        let later = || r.later.clone().unwrap_or(LaterText::Kept(r.source.clone()));
         if !r.inventory.is_empty() {
             inventory.push(InventoryFile {
                 file: r.file.clone(),
-                text: r.source.clone(),
+                text: later(),
                 reader: r.reader,
                 objects: std::mem::take(&mut r.inventory),
             });
@@ -338,7 +387,7 @@ pub fn outcome(results: Vec<FileResult>, opts: &Options<'_>) -> Outcome {
         if !r.admission.is_empty() {
             out.admission.push(admission::AdmissionFile {
                 file: r.file.clone(),
-                text: r.source.clone(),
+                text: later(),
                 reader: r.reader,
                 objects: std::mem::take(&mut r.admission),
             });
@@ -374,7 +423,7 @@ pub fn finish(out: &mut Outcome, reject_missing_schemas: bool) {
 /// their findings.
 struct InventoryFile {
     file: Arc<str>,
-    text: Arc<str>,
+    text: LaterText,
     /// How the file was read (it is read again, the same way, to place a finding).
     reader: Reader,
     objects: Vec<InventoryObject>,
@@ -487,7 +536,11 @@ fn evaluate_inventory(
             reader,
             objects,
         } = &files[fi];
-        let docs = parse::yaml::parse_as(text, &opts.limits, *reader).documents;
+        // Gone or changed since it was checked: the findings name the file only.
+        let text = text
+            .get(opts.limits.max_file_size)
+            .unwrap_or_else(|| "".into());
+        let docs = parse::yaml::parse_as(&text, &opts.limits, *reader).documents;
         let mut ctx = FileCtx::new(file.clone(), text.clone());
         for (oi, pointer, f) in findings {
             let placed = match docs.get(objects[oi].document) {
@@ -502,8 +555,8 @@ fn evaluate_inventory(
                 ..placed
             });
         }
-        if opts.keep_sources {
-            out.sources.insert(file.clone(), text.clone());
+        if opts.keep_sources && !text.is_empty() {
+            out.sources.insert(file.clone(), text);
         }
         out.findings.extend(ctx.findings);
     }
@@ -668,8 +721,12 @@ pub struct FileResult {
     text: Option<Arc<str>>,
     findings: Vec<Finding>,
     stats: Stats,
-    /// The file's text, for the checks across files.
+    /// The file's text, for the checks across files that keep its documents (`--combine`,
+    /// custom resources waiting for their CRDs); empty otherwise.
     source: Arc<str>,
+    /// The file's text, for placing the findings of the checks across files that keep only
+    /// its objects (inventory rules, admission policies).
+    later: Option<LaterText>,
     /// With `--combine`: the file's documents.
     docs: Option<Vec<Document>>,
     /// The objects the inventory-scope rules read.
@@ -745,6 +802,10 @@ fn read_limited(path: &std::path::Path, max: u64) -> Result<Vec<u8>, String> {
 
 fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> FileResult {
     let file: Arc<str> = loaded.input.display().into();
+    let path = match &loaded.input {
+        Input::File { path, .. } => Some(path.clone()),
+        Input::Stdin { .. } => None,
+    };
     let mut stats = Stats {
         files: 1,
         ..Stats::default()
@@ -763,6 +824,7 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
                 text: None,
                 stats,
                 source: "".into(),
+                later: None,
                 docs: None,
                 inventory: Vec::new(),
                 reader: Reader::Kubectl,
@@ -888,21 +950,23 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
         }
     }
     let keep = opts.keep_sources && !ctx.findings.is_empty();
-    let source = if combined.is_some()
-        || !inventory.is_empty()
-        || !pending.is_empty()
-        || !objects.is_empty()
-    {
+    let source = if combined.is_some() || !pending.is_empty() {
         text.clone()
     } else {
         "".into()
     };
+    let later = (!inventory.is_empty() || !objects.is_empty()).then(|| {
+        // The text kept anyway serves; a file on disk is read again if it must.
+        let path = path.as_deref().filter(|_| source.is_empty());
+        LaterText::of(&text, path)
+    });
     FileResult {
         file,
         text: keep.then_some(text),
         findings: ctx.findings,
         stats,
         source,
+        later,
         docs: combined,
         inventory,
         reader,
@@ -2020,6 +2084,78 @@ mod tests {
             bytes: Ok(text.as_bytes().to_vec()),
             parsed: None,
         }
+    }
+
+    /// A file on disk is read again to place the findings of the checks across files (its
+    /// text is not kept until then), and only while it still holds the text checked: a file
+    /// changed meanwhile gets its finding at the top, never at a line of other text.
+    #[test]
+    fn findings_across_files_are_placed_in_the_text_that_was_checked() {
+        let builtins = Builtins::load(|r| r.id == "KG507").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("svc.yaml");
+        let text = "# a Service no workload matches\napiVersion: v1\nkind: Service\nmetadata:\n  \
+                    name: web\nspec:\n  selector: {app: web}\n";
+        let opts = Options {
+            catalog: None,
+            crds: None,
+            builtins: Some(&builtins),
+            user: None,
+            reject_missing_schemas: false,
+            limits: Limits::default(),
+            keep_sources: true,
+            kustomize: Default::default(),
+            inline_suppressions: true,
+            peer_annotations: Default::default(),
+            combine: false,
+            old: None,
+            admission: None,
+        };
+        let placed = |edit: Option<String>| {
+            std::fs::write(&path, text).unwrap();
+            let input = Input::File {
+                path: path.clone(),
+                display: "svc.yaml".into(),
+            };
+            let results = check_files(vec![load(input, &opts.limits)], &opts);
+            if let Some(edit) = edit {
+                std::fs::write(&path, edit).unwrap();
+            }
+            let out = outcome(results, &opts);
+            out.findings
+                .iter()
+                .filter(|f| f.rule == "KG507")
+                .map(|f| (f.start.line, out.sources.contains_key(&f.file)))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(placed(None), [(7, true)]);
+        // The same objects two lines lower: not the text checked.
+        assert_eq!(placed(Some(format!("\n\n{text}"))), [(1, false)]);
+        std::fs::remove_file(&path).unwrap();
+        let input = Input::File {
+            path: path.clone(),
+            display: "svc.yaml".into(),
+        };
+        let missing = check_files(vec![load(input, &opts.limits)], &opts);
+        assert!(missing[0].later.is_none());
+    }
+
+    #[test]
+    fn a_later_text_is_the_text_checked_or_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.yaml");
+        std::fs::write(&path, "\u{FEFF}kind: A\n").unwrap();
+        let text: Arc<str> = "kind: A\n".into();
+        let later = LaterText::of(&text, Some(&path));
+        assert_eq!(later.get(1024).as_deref(), Some("kind: A\n"));
+        // Over the size limit now: not read.
+        assert_eq!(later.get(4), None);
+        std::fs::write(&path, "kind: B\n").unwrap();
+        assert_eq!(later.get(1024), None);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(later.get(1024), None);
+        let kept = LaterText::of(&text, None);
+        assert_eq!(kept.get(0).as_deref(), Some("kind: A\n"));
     }
 
     /// The files a kustomization lists are known by the names the inputs have, relative or
