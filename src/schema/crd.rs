@@ -122,9 +122,10 @@ struct Version {
     deprecated: Option<String>,
     /// Whether the version has a schema (apiextensions v1 requires one).
     has_schema: bool,
-    /// The schema as compact JSON, compiled on first use. A run holds every CRD it meets
-    /// (most of a large repository's bytes, and few of them used): as text a schema takes
-    /// a fraction of the memory of its tree or of its compiled form.
+    /// The schema as compact JSON of what compiling reads (no descriptions), compiled on
+    /// first use. A run holds every CRD it meets (most of a large repository's bytes, and
+    /// few of them used): as text a schema takes a fraction of the memory of its tree or of
+    /// its compiled form.
     source: Option<Box<str>>,
     compiled: OnceLock<Result<Node, SchemaProblem>>,
     /// A hash of the schema ([`fingerprint`]): two CRDs of one kind differ when their
@@ -150,12 +151,10 @@ pub enum Verdict {
     Unusable(String),
 }
 
-/// The versions of the CRD `crd` (the object, or its spec under `spec`); each schema is
-/// given to `schema` (with the version's index) to keep, compile or both.
-fn definition(
-    crd: &Value,
-    mut schema: impl FnMut(usize, &Value) -> (Option<Box<str>>, OnceLock<Result<Node, SchemaProblem>>),
-) -> Option<Definition> {
+/// The versions of the CRD `crd` (the object, or its spec under `spec`), each schema kept
+/// in its compact form ([`super::structural::compact`]) after `schema` (with the version's
+/// index) has looked at it.
+fn definition(crd: &Value, mut schema: impl FnMut(usize, &Value)) -> Option<Definition> {
     let text = |p: &str| crd.pointer(p).and_then(Value::as_str);
     let (group, kind) = (text("/spec/group")?, text("/spec/names/kind")?);
     let versions = crd
@@ -167,11 +166,14 @@ fn definition(
         .filter_map(|(i, v)| {
             let name = v.get("name")?.as_str()?.to_owned();
             let found = v.pointer("/schema/openAPIV3Schema");
-            let (source, compiled) = match found {
-                Some(s) => schema(i, s),
-                None => (None, OnceLock::new()),
+            // Kept as text, compiled again if a custom resource of it turns up.
+            let (source, fingerprint) = match found {
+                Some(s) => {
+                    schema(i, s);
+                    super::structural::compact(s)
+                }
+                None => (None, 0),
             };
-            let fingerprint = source.as_deref().map_or(0, fingerprint);
             Some(Version {
                 name,
                 served: v.get("served").and_then(Value::as_bool).unwrap_or(false),
@@ -186,7 +188,7 @@ fn definition(
                     }),
                 has_schema: found.is_some(),
                 source,
-                compiled,
+                compiled: OnceLock::new(),
                 fingerprint,
             })
         })
@@ -196,13 +198,6 @@ fn definition(
         kind: kind.to_owned(),
         versions,
     })
-}
-
-/// A hash of a schema's compact JSON: equal for equal schemas (`serde_json` writes object
-/// keys sorted, numbers one way), and cheaper than walking the tree again.
-fn fingerprint(compact: &str) -> u64 {
-    use std::hash::BuildHasher;
-    foldhash::fast::FixedState::default().hash_one(compact)
 }
 
 /// Compiles every version's schema of the CRD `crd` (the object, or its spec under
@@ -243,8 +238,6 @@ pub fn compile(crd: &Value) -> (Option<Definition>, Vec<SchemaError>) {
                 })
             });
         }
-        // Kept as text, compiled again if a custom resource of it turns up.
-        (compact(schema), OnceLock::new())
     });
     let versions = crd.pointer("/spec/versions").and_then(Value::as_array);
     if let Some(versions) = versions.filter(|v| !v.is_empty()) {
@@ -324,15 +317,7 @@ fn unpruned_required(
 /// The CRD `value` (the object, or its spec under `spec`) as [`Crds`] keeps it, its
 /// schemas compiled on first use; `None` without a group and kind.
 pub fn define(value: Value) -> Option<Definition> {
-    definition(&value, |_, schema| (compact(schema), OnceLock::new()))
-}
-
-/// A schema as compact JSON (`None` only if it cannot be written, which a parsed value
-/// always can).
-fn compact(schema: &Value) -> Option<Box<str>> {
-    serde_json::to_string(schema)
-        .ok()
-        .map(String::into_boxed_str)
+    definition(&value, |_, _| {})
 }
 
 /// The problems of a CRD object itself (`crd-invalid`): see [`compile`].

@@ -488,6 +488,155 @@ impl<'v> Keywords<'v> {
     }
 }
 
+/// Every keyword [`Keywords::of`] reads: what [`compact`] keeps of a schema node.
+const KEYWORDS: [&str; 31] = [
+    "type",
+    "nullable",
+    "x-kubernetes-preserve-unknown-fields",
+    "x-kubernetes-int-or-string",
+    "x-kubernetes-embedded-resource",
+    "required",
+    "enum",
+    "format",
+    "minLength",
+    "maxLength",
+    "minItems",
+    "maxItems",
+    "minProperties",
+    "maxProperties",
+    "minimum",
+    "exclusiveMinimum",
+    "maximum",
+    "exclusiveMaximum",
+    "multipleOf",
+    "default",
+    "pattern",
+    "x-kubernetes-list-type",
+    "x-kubernetes-list-map-keys",
+    "properties",
+    "additionalProperties",
+    "items",
+    "allOf",
+    "anyOf",
+    "oneOf",
+    "not",
+    "x-kubernetes-validations",
+];
+
+/// A schema as compact JSON holding only what [`Node::compile`] reads: the keywords it
+/// compiles and the subschemas under them, not `description`, `example` and the rest
+/// (about half of a CRD's bytes). Compiling it gives what compiling `schema` gives. With a
+/// hash of the whole schema, the parts left out included: equal for equal schemas
+/// (`serde_json` writes object keys sorted, numbers one way). `None` only if the JSON
+/// cannot be written, which a parsed value always can.
+pub fn compact(schema: &Value) -> (Option<Box<str>>, u64) {
+    use std::hash::{BuildHasher, Hasher};
+    let left_out = std::cell::RefCell::new(foldhash::fast::FixedState::default().build_hasher());
+    let nodes = std::cell::Cell::new(0);
+    let text = serde_json::to_string(&Compiled {
+        schema,
+        left_out: &left_out,
+        nodes: &nodes,
+    })
+    .ok()
+    .map(String::into_boxed_str);
+    let mut hash = left_out.into_inner();
+    hash.write(text.as_deref().unwrap_or("").as_bytes());
+    (text, hash.finish())
+}
+
+/// A schema node as [`compact`] writes it; what it leaves out goes to `left_out`, after the
+/// node's number (in the order nodes are written), so that the hash still tells schemas
+/// apart that differ only there.
+struct Compiled<'a> {
+    schema: &'a Value,
+    left_out: &'a std::cell::RefCell<foldhash::fast::FoldHasher<'static>>,
+    nodes: &'a std::cell::Cell<u64>,
+}
+
+impl Compiled<'_> {
+    fn child<'b>(&'b self, schema: &'b Value) -> Compiled<'b> {
+        Compiled {
+            schema,
+            left_out: self.left_out,
+            nodes: self.nodes,
+        }
+    }
+}
+
+/// Writes what it is given to a hasher.
+struct HashWriter<'a>(&'a mut foldhash::fast::FoldHasher<'static>);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        std::hash::Hasher::write(self.0, bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl serde::Serialize for Compiled<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        use std::hash::Hasher;
+        // Not a mapping: `Node::at` refuses it, the same way in either form.
+        let Some(m) = self.schema.as_object() else {
+            return self.schema.serialize(s);
+        };
+        let node = self.nodes.get();
+        self.nodes.set(node + 1);
+        let kept = m.keys().filter(|k| KEYWORDS.contains(&k.as_str())).count();
+        let mut out = s.serialize_map(Some(kept))?;
+        for (key, v) in m {
+            if !KEYWORDS.contains(&key.as_str()) {
+                let mut hash = self.left_out.borrow_mut();
+                hash.write_u64(node);
+                hash.write(key.as_bytes());
+                hash.write_u8(0xff);
+                let _ = serde_json::to_writer(HashWriter(&mut hash), v);
+                continue;
+            }
+            match (key.as_str(), v) {
+                ("properties", Value::Object(props)) => {
+                    out.serialize_entry(key, &Properties(self, props))?;
+                }
+                ("additionalProperties" | "items" | "not", _) => {
+                    out.serialize_entry(key, &self.child(v))?;
+                }
+                ("allOf" | "anyOf" | "oneOf", Value::Array(all)) => {
+                    out.serialize_entry(key, &Subschemas(self, all))?;
+                }
+                _ => out.serialize_entry(key, v)?,
+            }
+        }
+        return out.end();
+
+        struct Properties<'a, 'b>(&'a Compiled<'b>, &'a Map<String, Value>);
+        impl serde::Serialize for Properties<'_, '_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut out = s.serialize_map(Some(self.1.len()))?;
+                for (name, v) in self.1 {
+                    out.serialize_entry(name, &self.0.child(v))?;
+                }
+                out.end()
+            }
+        }
+        struct Subschemas<'a, 'b>(&'a Compiled<'b>, &'a Vec<Value>);
+        impl serde::Serialize for Subschemas<'_, '_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let mut out = s.serialize_seq(Some(self.1.len()))?;
+                for v in self.1 {
+                    out.serialize_element(&self.0.child(v))?;
+                }
+                out.end()
+            }
+        }
+    }
+}
+
 /// Why a schema could not be compiled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SchemaProblem {
@@ -1356,6 +1505,40 @@ fn same(a: &Value, b: &Value) -> bool {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// The compact form leaves out what compiling does not read, yet tells apart schemas
+    /// that differ only there (a CRD redefined with other descriptions is a conflict).
+    #[test]
+    fn compact_keeps_what_compiling_reads_and_hashes_the_rest() {
+        let schema = json!({
+            "type": "object",
+            "description": "top",
+            "properties": {
+                "description": {"type": "string", "description": "a field named description"},
+                "size": {"type": "integer", "minimum": 1, "example": 3,
+                         "default": {"description": "a value, kept"}},
+            },
+            "additionalProperties": false,
+            "x-kubernetes-validations": [{"rule": "self.size > 0", "message": "m"}],
+        });
+        let (text, hash) = compact(&schema);
+        assert_eq!(
+            text.as_deref(),
+            Some(
+                r#"{"additionalProperties":false,"properties":{"description":{"type":"string"},"size":{"default":{"description":"a value, kept"},"minimum":1,"type":"integer"}},"type":"object","x-kubernetes-validations":[{"message":"m","rule":"self.size > 0"}]}"#
+            )
+        );
+        assert_eq!(compact(&schema.clone()).1, hash);
+        let mut other = schema.clone();
+        other["properties"]["size"]["description"] = json!("now described");
+        assert_eq!(compact(&other).0, text);
+        assert_ne!(compact(&other).1, hash);
+        // The same description on another node is another schema too.
+        let mut moved = schema.clone();
+        moved["properties"]["description"]["description"] = json!("top");
+        moved["description"] = json!("a field named description");
+        assert_ne!(compact(&moved).1, hash);
+    }
 
     fn schema() -> Node {
         Node::compile(&json!({
