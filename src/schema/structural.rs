@@ -27,22 +27,34 @@ use crate::parse::source_map::escape;
 /// How deep a schema may nest before it is refused (a recursive or generated schema).
 const MAX_DEPTH: usize = 128;
 
-/// One node of a structural schema.
+/// One node of a structural schema: what most nodes have, the rest in [`Extra`] (a node is
+/// about 80 bytes instead of 400; a large CRD compiles to tens of thousands of them).
 #[derive(Debug, Default)]
 pub struct Node {
     ty: Option<Type>,
-    properties: Vec<(String, Node)>,
-    additional: Option<Box<Node>>,
-    items: Option<Box<Node>>,
-    required: Vec<String>,
-    enumeration: Option<Vec<Value>>,
+    format: Option<Format>,
     nullable: bool,
     preserve_unknown: bool,
     int_or_string: bool,
     embedded: bool,
+    /// Whether this node or one below it has a `default`.
+    defaults_below: bool,
+    /// Whether this node or one below it has `x-kubernetes-validations`.
+    rules_below: bool,
+    properties: Vec<(String, Node)>,
+    additional: Option<Box<Node>>,
+    items: Option<Box<Node>>,
+    required: Vec<String>,
+    /// `None` when every field of it would be empty.
+    extra: Option<Box<Extra>>,
+}
+
+/// The keywords few schema nodes have.
+#[derive(Debug, Default)]
+struct Extra {
+    enumeration: Option<Vec<Value>>,
     list: ListType,
     pattern: Option<Arc<Pattern>>,
-    format: Option<Format>,
     min_length: Option<u64>,
     max_length: Option<u64>,
     min_items: Option<u64>,
@@ -57,12 +69,77 @@ pub struct Node {
     one_of: Vec<Node>,
     not: Option<Box<Node>>,
     default: Option<Value>,
-    /// Whether this node or one below it has a `default`.
-    defaults_below: bool,
     /// `x-kubernetes-validations`.
     rules: Vec<cel::Rule>,
-    /// Whether this node or one below it has `x-kubernetes-validations`.
-    rules_below: bool,
+}
+
+/// What a node without [`Extra`] reads.
+static NO_EXTRA: Extra = Extra {
+    enumeration: None,
+    list: ListType::Atomic,
+    pattern: None,
+    min_length: None,
+    max_length: None,
+    min_items: None,
+    max_items: None,
+    min_properties: None,
+    max_properties: None,
+    minimum: None,
+    maximum: None,
+    multiple_of: None,
+    all_of: Vec::new(),
+    any_of: Vec::new(),
+    one_of: Vec::new(),
+    not: None,
+    default: None,
+    rules: Vec::new(),
+};
+
+impl Extra {
+    fn is_empty(&self) -> bool {
+        let Extra {
+            enumeration,
+            list,
+            pattern,
+            min_length,
+            max_length,
+            min_items,
+            max_items,
+            min_properties,
+            max_properties,
+            minimum,
+            maximum,
+            multiple_of,
+            all_of,
+            any_of,
+            one_of,
+            not,
+            default,
+            rules,
+        } = self;
+        enumeration.is_none()
+            && matches!(list, ListType::Atomic)
+            && pattern.is_none()
+            && [
+                min_length,
+                max_length,
+                min_items,
+                max_items,
+                min_properties,
+                max_properties,
+            ]
+            .iter()
+            .all(|n| n.is_none())
+            && minimum.is_none()
+            && maximum.is_none()
+            && multiple_of.is_none()
+            && all_of.is_empty()
+            && any_of.is_empty()
+            && one_of.is_empty()
+            && not.is_none()
+            && default.is_none()
+            && rules.is_empty()
+    }
 }
 
 /// Where a schema node is, from the schema's root: the JSON pointer is written only when a
@@ -111,10 +188,16 @@ impl At<'_> {
 }
 
 /// A `pattern`, compiled on first use.
-#[derive(Debug)]
 struct Pattern {
     source: String,
     compiled: std::sync::OnceLock<Option<regex::Regex>>,
+}
+
+/// The source only: whether another thread compiled it already is no part of the schema.
+impl std::fmt::Debug for Pattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Pattern").field(&self.source).finish()
+    }
 }
 
 impl Pattern {
@@ -708,8 +791,11 @@ impl Node {
                 .filter_map(Value::as_str)
                 .map(str::to_owned)
                 .collect(),
-            enumeration: k.enumeration.and_then(Value::as_array).cloned(),
             format: k.format.and_then(Value::as_str).and_then(Format::of),
+            ..Node::default()
+        };
+        let mut extra = Extra {
+            enumeration: k.enumeration.and_then(Value::as_array).cloned(),
             min_length: count(k.min_length),
             max_length: count(k.max_length),
             min_items: count(k.min_items),
@@ -720,15 +806,15 @@ impl Node {
             maximum: number(k.maximum).map(|n| (n, flag(k.exclusive_maximum))),
             multiple_of: number(k.multiple_of).filter(|n| *n > 0.0),
             default: k.default.cloned(),
-            ..Node::default()
+            ..Extra::default()
         };
         if let Some(p) = k.pattern.and_then(Value::as_str) {
-            node.pattern = Some(
+            extra.pattern = Some(
                 Pattern::shared(p)
                     .map_err(|e| problem(format!("`pattern` does not compile: {e}")))?,
             );
         }
-        node.list = match k.list_type.and_then(Value::as_str) {
+        extra.list = match k.list_type.and_then(Value::as_str) {
             Some("set") => ListType::Set,
             Some("map") => ListType::Map(
                 k.list_map_keys
@@ -763,9 +849,9 @@ impl Node {
             node.items = keep.then(|| Box::new(c));
         }
         for (key, found, into) in [
-            ("allOf", k.all_of, &mut node.all_of),
-            ("anyOf", k.any_of, &mut node.any_of),
-            ("oneOf", k.one_of, &mut node.one_of),
+            ("allOf", k.all_of, &mut extra.all_of),
+            ("anyOf", k.any_of, &mut extra.any_of),
+            ("oneOf", k.one_of, &mut extra.one_of),
         ] {
             for (i, v) in found
                 .and_then(Value::as_array)
@@ -781,7 +867,7 @@ impl Node {
         }
         if let Some(v) = k.not {
             let c = child("not", None, v)?;
-            node.not = keep.then(|| Box::new(c));
+            extra.not = keep.then(|| Box::new(c));
         }
         for (i, rule) in k
             .validations
@@ -795,34 +881,40 @@ impl Node {
                 message,
             })?;
             if keep {
-                node.rules.push(compiled);
+                extra.rules.push(compiled);
             }
         }
-        node.rules_below = !node.rules.is_empty()
+        node.rules_below = !extra.rules.is_empty()
             || node.properties.iter().any(|(_, n)| n.rules_below)
             || node.additional.as_ref().is_some_and(|n| n.rules_below)
             || node.items.as_ref().is_some_and(|n| n.rules_below);
-        node.defaults_below = node.default.is_some()
+        node.defaults_below = extra.default.is_some()
             || node.properties.iter().any(|(_, n)| n.defaults_below)
             || node.additional.as_ref().is_some_and(|n| n.defaults_below)
             || node.items.as_ref().is_some_and(|n| n.defaults_below);
+        node.extra = (!extra.is_empty()).then(|| Box::new(extra));
         Ok(node)
+    }
+
+    /// The keywords few nodes have.
+    fn extra(&self) -> &Extra {
+        self.extra.as_deref().unwrap_or(&NO_EXTRA)
     }
 
     /// Every CEL rule of the schema.
     #[cfg(test)]
     fn each_rule(&self, f: &mut impl FnMut(&cel::Rule)) {
-        self.rules.iter().for_each(&mut *f);
+        self.extra().rules.iter().for_each(&mut *f);
         let children = self
             .properties
             .iter()
             .map(|(_, n)| n)
             .chain(self.additional.as_deref())
             .chain(self.items.as_deref())
-            .chain(&self.all_of)
-            .chain(&self.any_of)
-            .chain(&self.one_of)
-            .chain(self.not.as_deref());
+            .chain(&self.extra().all_of)
+            .chain(&self.extra().any_of)
+            .chain(&self.extra().one_of)
+            .chain(self.extra().not.as_deref());
         for n in children {
             n.each_rule(f);
         }
@@ -903,7 +995,7 @@ impl Node {
             return;
         }
         let old = old.filter(|o| !o.is_null());
-        if !self.rules.is_empty() {
+        if !self.extra().rules.is_empty() {
             let is_blocked = blocked.iter().any(|b| {
                 b.strip_prefix(ptr.as_str())
                     .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
@@ -912,9 +1004,9 @@ impl Node {
                 let mut size = cel::Size::default();
                 let this = self.to_cel(value, resource, &mut size);
                 let old_this = old
-                    .filter(|_| self.rules.iter().any(cel::Rule::is_transition))
+                    .filter(|_| self.extra().rules.iter().any(cel::Rule::is_transition))
                     .map(|o| self.to_cel(o, resource, &mut size));
-                run.node(&self.rules, this, old_this, size, value, ptr, out);
+                run.node(&self.extra().rules, this, old_this, size, value, ptr, out);
             }
         }
         let len_before = ptr.len();
@@ -936,7 +1028,7 @@ impl Node {
             Value::Array(items) => {
                 if let Some(child) = &self.items {
                     // Items correlate with old ones only in a map list, by their keys.
-                    let old_items = match (&self.list, old) {
+                    let old_items = match (&self.extra().list, old) {
                         (ListType::Map(keys), Some(Value::Array(o))) if !keys.is_empty() => {
                             Some((keys, o))
                         }
@@ -1053,7 +1145,7 @@ impl Node {
         match value {
             Value::Object(map) => {
                 for (key, child) in &self.properties {
-                    if let Some(d) = &child.default {
+                    if let Some(d) = &child.extra().default {
                         let absent = match map.get(key) {
                             None => true,
                             Some(Value::Null) => !child.nullable,
@@ -1130,7 +1222,7 @@ impl Node {
                 return;
             }
         }
-        if let Some(options) = &self.enumeration
+        if let Some(options) = &self.extra().enumeration
             && !options.iter().any(|o| same(o, value))
         {
             let allowed = options
@@ -1155,7 +1247,7 @@ impl Node {
             Value::Object(map) => self.object(map, field, ptr, how, out),
             _ => {}
         }
-        for n in &self.all_of {
+        for n in &self.extra().all_of {
             n.walk(value, ptr, Walk::Branch, out);
         }
         let quiet = |n: &Node| {
@@ -1163,7 +1255,7 @@ impl Node {
             n.walk(value, &mut ptr.clone(), Walk::Branch, &mut errs);
             errs.is_empty()
         };
-        if !self.any_of.is_empty() && !self.any_of.iter().any(quiet) {
+        if !self.extra().any_of.is_empty() && !self.extra().any_of.iter().any(quiet) {
             out.push(error(
                 "schema-invalid",
                 format!("`{field}` matches none of the schemas `anyOf` lists"),
@@ -1171,7 +1263,9 @@ impl Node {
                 false,
             ));
         }
-        if !self.one_of.is_empty() && self.one_of.iter().filter(|n| quiet(n)).count() != 1 {
+        if !self.extra().one_of.is_empty()
+            && self.extra().one_of.iter().filter(|n| quiet(n)).count() != 1
+        {
             out.push(error(
                 "schema-invalid",
                 format!("`{field}` must match exactly one of the schemas `oneOf` lists"),
@@ -1179,7 +1273,7 @@ impl Node {
                 false,
             ));
         }
-        if let Some(n) = &self.not
+        if let Some(n) = &self.extra().not
             && quiet(n)
         {
             out.push(error(
@@ -1205,10 +1299,10 @@ impl Node {
             ptr,
             field,
             len,
-            (self.min_length, self.max_length),
+            (self.extra().min_length, self.extra().max_length),
             "characters",
         );
-        if let Some(p) = &self.pattern
+        if let Some(p) = &self.extra().pattern
             && !p.is_match(s)
         {
             out.push(bound(
@@ -1245,7 +1339,7 @@ impl Node {
                 help: None,
             })
         };
-        if let Some((min, exclusive)) = self.minimum
+        if let Some((min, exclusive)) = self.extra().minimum
             && (x < min || exclusive && x == min)
         {
             let than = if exclusive {
@@ -1255,13 +1349,13 @@ impl Node {
             };
             fail(format!("`{field}` must be {than} {min}, not {n}"));
         }
-        if let Some((max, exclusive)) = self.maximum
+        if let Some((max, exclusive)) = self.extra().maximum
             && (x > max || exclusive && x == max)
         {
             let than = if exclusive { "less than" } else { "at most" };
             fail(format!("`{field}` must be {than} {max}, not {n}"));
         }
-        if let Some(m) = self.multiple_of
+        if let Some(m) = self.extra().multiple_of
             && ((x / m) - (x / m).round()).abs() > 1e-9
         {
             fail(format!("`{field}` must be a multiple of {m}, not {n}"));
@@ -1282,12 +1376,12 @@ impl Node {
             ptr,
             field,
             len,
-            (self.min_items, self.max_items),
+            (self.extra().min_items, self.extra().max_items),
             "items",
         );
         // Duplicates of a set or a map list, each reported at the later item.
         let key_of = |v: &Value| -> Option<Vec<Value>> {
-            match &self.list {
+            match &self.extra().list {
                 ListType::Atomic => None,
                 ListType::Set => Some(vec![v.clone()]),
                 ListType::Map(keys) => Some(
@@ -1307,7 +1401,7 @@ impl Node {
                     .iter()
                     .any(|k| k.iter().zip(&key).all(|(a, b)| same(a, b)))
                 {
-                    let what = match &self.list {
+                    let what = match &self.extra().list {
                         ListType::Map(keys) => format!(
                             "duplicate entry for key {}",
                             keys.iter()
@@ -1384,7 +1478,7 @@ impl Node {
             ptr,
             field,
             n,
-            (self.min_properties, self.max_properties),
+            (self.extra().min_properties, self.extra().max_properties),
             "fields",
         );
         let len_before = ptr.len();
