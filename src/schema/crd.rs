@@ -128,8 +128,8 @@ struct Version {
     /// its compiled form.
     source: Option<Box<str>>,
     compiled: OnceLock<Result<Node, SchemaProblem>>,
-    /// A hash of the schema ([`fingerprint`]): two CRDs of one kind differ when their
-    /// versions do.
+    /// A hash of the whole schema, descriptions included ([`super::structural::compact`]):
+    /// two CRDs of one kind differ when their versions do.
     fingerprint: u64,
 }
 

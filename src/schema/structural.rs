@@ -531,80 +531,57 @@ impl<'v> Keywords<'v> {
     fn of(m: &'v serde_json::Map<String, Value>) -> Self {
         let mut k = Keywords::default();
         for (key, v) in m {
-            let slot = match key.as_str() {
-                "type" => &mut k.ty,
-                "nullable" => &mut k.nullable,
-                "x-kubernetes-preserve-unknown-fields" => &mut k.preserve_unknown,
-                "x-kubernetes-int-or-string" => &mut k.int_or_string,
-                "x-kubernetes-embedded-resource" => &mut k.embedded,
-                "required" => &mut k.required,
-                "enum" => &mut k.enumeration,
-                "format" => &mut k.format,
-                "minLength" => &mut k.min_length,
-                "maxLength" => &mut k.max_length,
-                "minItems" => &mut k.min_items,
-                "maxItems" => &mut k.max_items,
-                "minProperties" => &mut k.min_properties,
-                "maxProperties" => &mut k.max_properties,
-                "minimum" => &mut k.minimum,
-                "exclusiveMinimum" => &mut k.exclusive_minimum,
-                "maximum" => &mut k.maximum,
-                "exclusiveMaximum" => &mut k.exclusive_maximum,
-                "multipleOf" => &mut k.multiple_of,
-                "default" => &mut k.default,
-                "pattern" => &mut k.pattern,
-                "x-kubernetes-list-type" => &mut k.list_type,
-                "x-kubernetes-list-map-keys" => &mut k.list_map_keys,
-                "properties" => &mut k.properties,
-                "additionalProperties" => &mut k.additional,
-                "items" => &mut k.items,
-                "allOf" => &mut k.all_of,
-                "anyOf" => &mut k.any_of,
-                "oneOf" => &mut k.one_of,
-                "not" => &mut k.not,
-                "x-kubernetes-validations" => &mut k.validations,
-                _ => continue,
-            };
-            *slot = Some(v);
+            if let Some(slot) = k.slot(key) {
+                *slot = Some(v);
+            }
         }
         k
     }
-}
 
-/// Every keyword [`Keywords::of`] reads: what [`compact`] keeps of a schema node.
-const KEYWORDS: [&str; 31] = [
-    "type",
-    "nullable",
-    "x-kubernetes-preserve-unknown-fields",
-    "x-kubernetes-int-or-string",
-    "x-kubernetes-embedded-resource",
-    "required",
-    "enum",
-    "format",
-    "minLength",
-    "maxLength",
-    "minItems",
-    "maxItems",
-    "minProperties",
-    "maxProperties",
-    "minimum",
-    "exclusiveMinimum",
-    "maximum",
-    "exclusiveMaximum",
-    "multipleOf",
-    "default",
-    "pattern",
-    "x-kubernetes-list-type",
-    "x-kubernetes-list-map-keys",
-    "properties",
-    "additionalProperties",
-    "items",
-    "allOf",
-    "anyOf",
-    "oneOf",
-    "not",
-    "x-kubernetes-validations",
-];
+    /// Where the keyword `key` goes; `None` for a keyword compiling does not read.
+    fn slot(&mut self, key: &str) -> Option<&mut Option<&'v Value>> {
+        let k = self;
+        Some(match key {
+            "type" => &mut k.ty,
+            "nullable" => &mut k.nullable,
+            "x-kubernetes-preserve-unknown-fields" => &mut k.preserve_unknown,
+            "x-kubernetes-int-or-string" => &mut k.int_or_string,
+            "x-kubernetes-embedded-resource" => &mut k.embedded,
+            "required" => &mut k.required,
+            "enum" => &mut k.enumeration,
+            "format" => &mut k.format,
+            "minLength" => &mut k.min_length,
+            "maxLength" => &mut k.max_length,
+            "minItems" => &mut k.min_items,
+            "maxItems" => &mut k.max_items,
+            "minProperties" => &mut k.min_properties,
+            "maxProperties" => &mut k.max_properties,
+            "minimum" => &mut k.minimum,
+            "exclusiveMinimum" => &mut k.exclusive_minimum,
+            "maximum" => &mut k.maximum,
+            "exclusiveMaximum" => &mut k.exclusive_maximum,
+            "multipleOf" => &mut k.multiple_of,
+            "default" => &mut k.default,
+            "pattern" => &mut k.pattern,
+            "x-kubernetes-list-type" => &mut k.list_type,
+            "x-kubernetes-list-map-keys" => &mut k.list_map_keys,
+            "properties" => &mut k.properties,
+            "additionalProperties" => &mut k.additional,
+            "items" => &mut k.items,
+            "allOf" => &mut k.all_of,
+            "anyOf" => &mut k.any_of,
+            "oneOf" => &mut k.one_of,
+            "not" => &mut k.not,
+            "x-kubernetes-validations" => &mut k.validations,
+            _ => return None,
+        })
+    }
+
+    /// Whether compiling reads the keyword `key`.
+    fn reads(key: &str) -> bool {
+        Keywords::default().slot(key).is_some()
+    }
+}
 
 /// A schema as compact JSON holding only what [`Node::compile`] reads: the keywords it
 /// compiles and the subschemas under them, not `description`, `example` and the rest
@@ -671,15 +648,24 @@ impl serde::Serialize for Compiled<'_> {
         };
         let node = self.nodes.get();
         self.nodes.set(node + 1);
-        let kept = m.keys().filter(|k| KEYWORDS.contains(&k.as_str())).count();
-        let mut out = s.serialize_map(Some(kept))?;
+        // Written by serde_json only, which needs no length ahead.
+        let mut out = s.serialize_map(None)?;
         for (key, v) in m {
-            if !KEYWORDS.contains(&key.as_str()) {
+            if !Keywords::reads(key) {
                 let mut hash = self.left_out.borrow_mut();
                 hash.write_u64(node);
                 hash.write(key.as_bytes());
-                hash.write_u8(0xff);
-                let _ = serde_json::to_writer(HashWriter(&mut hash), v);
+                // Mostly a description: its bytes, not its JSON (no escaping to do).
+                match v {
+                    Value::String(text) => {
+                        hash.write_u8(0);
+                        hash.write(text.as_bytes());
+                    }
+                    _ => {
+                        hash.write_u8(1);
+                        let _ = serde_json::to_writer(HashWriter(&mut hash), v);
+                    }
+                }
                 continue;
             }
             match (key.as_str(), v) {
