@@ -1227,10 +1227,21 @@ impl<'s> Builder<'s> {
                     map.insert(k.text, value);
                     return Ok(());
                 }
-                if map.insert(k.text.clone(), value).is_some() {
+                // The key moves into the map; only a duplicate (rare) copies it back out.
+                let duplicate = match map.entry(k.text) {
+                    serde_json::map::Entry::Vacant(slot) => {
+                        slot.insert(value);
+                        None
+                    }
+                    serde_json::map::Entry::Occupied(mut slot) => {
+                        slot.insert(value);
+                        Some(slot.key().clone())
+                    }
+                };
+                if let Some(name) = duplicate {
                     let first = self
                         .map
-                        .first_key_offset(parent, &k.text, self.source)
+                        .first_key_offset(parent, &name, self.source)
                         .unwrap_or(k.start);
                     let line = self.line_of_offset(first);
                     self.issues.push(Issue {
@@ -1239,7 +1250,7 @@ impl<'s> Builder<'s> {
                             "duplicate key `{}` (first defined on line {line}); kubectl keeps \
                              the last value, kustomize and the API server refuse duplicate \
                              fields",
-                            k.text
+                            name
                         ),
                         start: k.start,
                         end: k.end,
