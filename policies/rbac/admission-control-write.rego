@@ -47,10 +47,17 @@ admission_resources := {
 	"mutatingadmissionpolicybindings",
 }
 
+resource_forms := rbac.resource_forms(admission_resources)
+
+verb_forms := {"*"} | write_verbs
+
 violation contains v if {
 	rbac.may_grant(write_verbs, admission_resources)
 	data.kubegate.lib.rbac.is_cluster_role
 	some x in data.kubegate.lib.rbac.resource_rules
+	# The cheapest test first: most rules name none of these resources or verbs.
+	count(data.kubegate.lib.rbac.item_sets[x.i].resources & resource_forms) > 0
+	count(data.kubegate.lib.rbac.item_sets[x.i].verbs & verb_forms) > 0
 	not rbac.named(x.rule)
 	rbac.has_group(x.rule, "admissionregistration.k8s.io")
 	count(rbac.verb_items(x.rule, write_verbs)) > 0

@@ -30,9 +30,16 @@ import rego.v1
 
 import data.kubegate.lib.rbac
 
+resource_forms := rbac.resource_forms({"roles", "clusterroles"})
+
+verb_forms := {"*", "escalate"}
+
 violation contains v if {
 	rbac.may_grant({"escalate"}, {"roles", "clusterroles"})
 	some x in data.kubegate.lib.rbac.resource_rules
+	# The cheapest test first: most rules name none of these resources or verbs.
+	count(data.kubegate.lib.rbac.item_sets[x.i].resources & resource_forms) > 0
+	count(data.kubegate.lib.rbac.item_sets[x.i].verbs & verb_forms) > 0
 	rbac.has_group(x.rule, data.kubegate.lib.rbac.rbac_group)
 	count(rbac.resource_items(x.rule, {"roles", "clusterroles"})) > 0
 	verbs := rbac.verb_items(x.rule, {"escalate"})

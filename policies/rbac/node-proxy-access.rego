@@ -37,10 +37,17 @@ import data.kubegate.lib.rbac
 
 proxy_verbs := {"get", "create"}
 
+resource_forms := rbac.resource_forms({"nodes/proxy"})
+
+verb_forms := {"*"} | proxy_verbs
+
 violation contains v if {
 	rbac.may_grant(proxy_verbs, {"nodes/proxy"})
 	data.kubegate.lib.rbac.is_cluster_role
 	some x in data.kubegate.lib.rbac.resource_rules
+	# The cheapest test first: most rules name none of these resources or verbs.
+	count(data.kubegate.lib.rbac.item_sets[x.i].resources & resource_forms) > 0
+	count(data.kubegate.lib.rbac.item_sets[x.i].verbs & verb_forms) > 0
 	rbac.has_group(x.rule, "")
 	count(rbac.verb_items(x.rule, proxy_verbs)) > 0
 	items := rbac.resource_items(x.rule, {"nodes/proxy"})

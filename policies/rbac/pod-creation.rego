@@ -39,6 +39,12 @@ import data.kubegate.lib.rbac
 
 template_verbs := {"create", "update", "patch"}
 
+# The resources items and verbs items that may grant one of `grants` (none of its resources
+# is a subresource).
+resource_forms := {"*"} | {g.resource | some g in grants}
+
+verb_forms := {"*"} | template_verbs
+
 grants := [
 	{"group": "", "resource": "pods", "verbs": {"create"}},
 	{"group": "", "resource": "replicationcontrollers", "verbs": template_verbs},
@@ -53,6 +59,9 @@ grants := [
 violation contains v if {
 	rbac.may_grant(template_verbs, {g.resource | some g in grants})
 	some x in data.kubegate.lib.rbac.resource_rules
+	# The cheapest test first: most rules name none of these resources or verbs.
+	count(data.kubegate.lib.rbac.item_sets[x.i].resources & resource_forms) > 0
+	count(data.kubegate.lib.rbac.item_sets[x.i].verbs & verb_forms) > 0
 	not rbac.named(x.rule)
 	items := data.kubegate.lib.rbac.item_sets[x.i]
 	# None of the resources of `grants` is a subresource: `*` or the resource grants it.

@@ -48,9 +48,17 @@ grants := [
 # The resources items that grant each resource of `grants` (`*/exec` grants `pods/exec`).
 forms := {g.resource: rbac.resource_forms({g.resource}) | some g in grants}
 
+# Every resources item and verbs item that may grant one of `grants`.
+resource_forms := rbac.resource_forms({g.resource | some g in grants})
+
+verb_forms := {"*", "create", "get", "update", "patch"}
+
 violation contains v if {
 	rbac.may_grant({"create", "get", "update", "patch"}, {g.resource | some g in grants})
 	some x in data.kubegate.lib.rbac.resource_rules
+	# The cheapest test first: most rules name none of these resources or verbs.
+	count(data.kubegate.lib.rbac.item_sets[x.i].resources & resource_forms) > 0
+	count(data.kubegate.lib.rbac.item_sets[x.i].verbs & verb_forms) > 0
 	not rbac.named(x.rule)
 	rbac.has_group(x.rule, "")
 	items := data.kubegate.lib.rbac.item_sets[x.i]
