@@ -1143,11 +1143,16 @@ fn check_streamed(
     {
         return None;
     }
-    // The file's line index, built once for the file (and kept for its later findings).
-    let lines = src.lines().clone();
+    // The file's line index, built once for the file (and kept for its later findings),
+    // while another thread finds where to cut it: both read the whole text.
+    let whole = src.text.clone();
+    let (lines, cuts) = rayon::join(
+        || src.lines().clone(),
+        || parse::yaml::Pieces::cut(&whole, STREAM_PIECE_BYTES),
+    );
     let (file, text) = (&src.file, &src.text);
     let mut pieces =
-        parse::yaml::Pieces::new(text, &lines, &opts.limits, reader, STREAM_PIECE_BYTES)?;
+        parse::yaml::Pieces::from_cuts(text, cuts?, &lines, &opts.limits, reader);
     let pool = EnginePool::default();
     pool.give(std::mem::take(engines));
     let mut out = Streamed::default();

@@ -294,24 +294,29 @@ pub struct Pieces<'a> {
 }
 
 impl<'a> Pieces<'a> {
-    /// `source` cut at its document markers into pieces of about `piece_bytes`; `None`
-    /// when it cannot be cut in two (read it whole).
-    pub fn new(
+    /// Where to cut `source` at its document markers into pieces of about `piece_bytes`;
+    /// `None` when it cannot be cut in two (read it whole). It needs no line index, which
+    /// can be built meanwhile.
+    pub fn cut(source: &str, piece_bytes: usize) -> Option<Vec<(usize, usize)>> {
+        piece_bounds(source, (source.len() / piece_bytes.max(1)).max(2))
+    }
+
+    /// The pieces of `source` cut at `ranges` ([`Pieces::cut`]).
+    pub fn from_cuts(
         source: &'a str,
+        ranges: Vec<(usize, usize)>,
         lines: &'a LineIndex,
         limits: &'a Limits,
         reader: Reader,
-        piece_bytes: usize,
-    ) -> Option<Self> {
-        let ranges = piece_bounds(source, (source.len() / piece_bytes.max(1)).max(2))?;
-        Some(Pieces {
+    ) -> Self {
+        Pieces {
             source,
             ranges,
             lines,
             limits,
             reader,
             next_document: 0,
-        })
+        }
     }
 
     /// How many pieces there are.
