@@ -362,6 +362,22 @@ pub fn check_files(inputs: Vec<Loaded>, opts: &Options<'_>) -> Vec<FileResult> {
 /// The outcome of the files checked by [`check_files`], in input order: their findings,
 /// and those of the checks across files (inventory rules, `--combine`).
 pub fn outcome(results: Vec<FileResult>, opts: &Options<'_>) -> Outcome {
+    let (mut out, across) = gather(results);
+    judge_across(&mut out, across, opts);
+    out
+}
+
+/// What the checks across files judge, gathered from every file by [`gather`]: the objects
+/// the inventory rules read, and with `--combine` the files' documents.
+pub struct Across {
+    inventory: Vec<InventoryFile>,
+    combined: Vec<(Arc<str>, Arc<str>, Vec<Document>)>,
+}
+
+/// [`outcome`]'s first step: the files' findings (sorted), counts, CRDs and waiting custom
+/// resources, and what the checks across files still judge ([`judge_across`]), so that a
+/// run can judge it beside other work.
+pub fn gather(results: Vec<FileResult>) -> (Outcome, Across) {
     let mut out = Outcome::default();
     let mut combined = Vec::new();
     let mut inventory = Vec::new();
@@ -400,14 +416,38 @@ pub fn outcome(results: Vec<FileResult>, opts: &Options<'_>) -> Outcome {
             });
         }
     }
+    finding::sort(&mut out.findings);
+    (
+        out,
+        Across {
+            inventory,
+            combined,
+        },
+    )
+}
+
+/// [`outcome`]'s second step: the checks across files over what [`gather`] gathered. Their
+/// findings go to `out`, which is then sorted.
+pub fn judge_across(out: &mut Outcome, across: Across, opts: &Options<'_>) {
     if let Some(builtins) = opts.builtins {
-        evaluate_inventory(&mut out, builtins, inventory, opts);
+        evaluate_inventory(out, builtins, across.inventory, opts);
     }
     if let (true, Some(user)) = (opts.combine, opts.user) {
-        evaluate_combined(&mut out, user.clone(), combined, opts.keep_sources);
+        evaluate_combined(out, user.clone(), across.combined, opts.keep_sources);
     }
     finding::sort(&mut out.findings);
-    out
+}
+
+/// Adds what `part` found (a [`judge_across`] run apart) to `out` as [`outcome`] would
+/// have: its findings sorted in among the first `gathered` of `out` (those [`gather`] gave),
+/// before any added since; the texts of their files, and counts.
+pub fn merge(out: &mut Outcome, part: Outcome, gathered: usize) {
+    let since = out.findings.split_off(gathered.min(out.findings.len()));
+    out.findings.extend(part.findings);
+    finding::sort(&mut out.findings);
+    out.findings.extend(since);
+    out.sources.extend(part.sources);
+    out.stats.add(&part.stats);
 }
 
 /// The last step of a run, once every finding is in (manifests and rendered objects):
@@ -1151,8 +1191,7 @@ fn check_streamed(
         || parse::yaml::Pieces::cut(&whole, STREAM_PIECE_BYTES),
     );
     let (file, text) = (&src.file, &src.text);
-    let mut pieces =
-        parse::yaml::Pieces::from_cuts(text, cuts?, &lines, &opts.limits, reader);
+    let mut pieces = parse::yaml::Pieces::from_cuts(text, cuts?, &lines, &opts.limits, reader);
     let pool = EnginePool::default();
     pool.give(std::mem::take(engines));
     let mut out = Streamed::default();

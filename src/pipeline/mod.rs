@@ -1050,7 +1050,9 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     }
     results.extend(late_index.into_iter().zip(late_results));
     results.sort_unstable_by_key(|(i, _)| *i);
-    let mut outcome = check::outcome(results.into_iter().map(|(_, r)| r).collect(), &opts);
+    // The checks across files run later, beside the rendered objects' check.
+    let (mut outcome, across) = check::gather(results.into_iter().map(|(_, r)| r).collect());
+    let gathered = outcome.findings.len();
     // Custom resources are validated once every CRD is known: the files' (in input order),
     // then the render's; rendered objects and the files' custom resources side by side.
     check::add_crds(
@@ -1080,9 +1082,17 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         crds.with_fallback(crate::schema::embedded::embedded);
     }
     opts.crds = Some(&crds);
+    // The inventory rules evaluate on one thread for the most part: beside the other checks,
+    // not after them.
+    let mut judged_across = Outcome::default();
     let (rendered, charts) = pool.install(|| {
         rayon::join(
-            || check::custom_resources(&mut outcome, &crds, &opts),
+            || {
+                rayon::join(
+                    || check::custom_resources(&mut outcome, &crds, &opts),
+                    || check::judge_across(&mut judged_across, across, &opts),
+                )
+            },
             || {
                 rayon::join(
                     || {
@@ -1100,6 +1110,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         )
         .1
     });
+    check::merge(&mut outcome, judged_across, gathered);
     if let (Some(helm), Some(charts)) = (&helm_stage, charts) {
         outcome.findings.extend(charts.findings);
         outcome.stats.objects += charts.stats.objects;
@@ -1403,10 +1414,13 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         fail_on
     };
     let failing = outcome.findings.iter().any(|f| f.severity >= threshold);
-    // The process ends here: freeing the rendered trees and every finding one by one
+    // The process ends here: freeing the rendered trees, the CRDs and every finding one by one
     // would only delay the exit.
     std::mem::forget(stage);
+    std::mem::forget(helm_stage);
     std::mem::forget(outcome);
+    std::mem::forget(crds);
+    std::mem::forget(admission);
     Ok(if run_failed {
         EXIT_ERROR
     } else if failing && !args.exit_zero {
