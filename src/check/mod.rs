@@ -2184,6 +2184,44 @@ mod tests {
         assert!(missing[0].later.is_none());
     }
 
+    /// The checks across files, judged apart, put their findings where `outcome` would
+    /// have: sorted among the files' own, before the findings added since.
+    #[test]
+    fn findings_judged_apart_merge_where_outcome_puts_them() {
+        let at = |file: &str, line: u32| {
+            let mut f = file_finding(&Arc::from(file), "r", String::new());
+            f.start.line = line;
+            f
+        };
+        let mut out = Outcome {
+            findings: vec![at("a.yaml", 1), at("c.yaml", 1)],
+            ..Outcome::default()
+        };
+        let gathered = out.findings.len();
+        // A custom resource's finding, added after the files were gathered.
+        out.findings.push(at("0.yaml", 1));
+        let part = Outcome {
+            findings: vec![at("c.yaml", 1), at("b.yaml", 2)],
+            stats: Stats {
+                suppressed: 2,
+                ..Stats::default()
+            },
+            ..Outcome::default()
+        };
+        merge(&mut out, part, gathered);
+        let order: Vec<(&str, u32)> = out
+            .findings
+            .iter()
+            .map(|f| (&*f.file, f.start.line))
+            .collect();
+        // The duplicate of c.yaml's finding goes, as `outcome`'s sort drops it.
+        assert_eq!(
+            order,
+            [("a.yaml", 1), ("b.yaml", 2), ("c.yaml", 1), ("0.yaml", 1)]
+        );
+        assert_eq!(out.stats.suppressed, 2);
+    }
+
     #[test]
     fn a_later_text_is_the_text_checked_or_none() {
         let dir = tempfile::tempdir().unwrap();

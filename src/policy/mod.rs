@@ -892,6 +892,29 @@ mod tests {
         );
     }
 
+    /// Each thread gets a copy of its own (the count of the shared `Arc` is not touched by
+    /// every rule call), made once; another program is never taken for the one copied.
+    #[test]
+    fn each_thread_runs_its_own_copy_of_the_program() {
+        let builtins = Builtins::load(|_| true).unwrap();
+        let program = &builtins.vm.as_ref().unwrap().program;
+        let mine = thread_copy(program);
+        assert!(
+            !Arc::ptr_eq(&mine, program),
+            "a copy, not the shared program"
+        );
+        assert!(
+            Arc::ptr_eq(&mine, &thread_copy(program)),
+            "made once per thread"
+        );
+        let theirs = std::thread::scope(|s| s.spawn(|| thread_copy(program)).join().unwrap());
+        assert!(!Arc::ptr_eq(&mine, &theirs), "another thread has its own");
+        let other = Arc::new(Program::clone(program));
+        let copied = thread_copy(&other);
+        assert!(!Arc::ptr_eq(&copied, &mine) && !Arc::ptr_eq(&copied, &other));
+        assert_eq!(copied.instructions.len(), program.instructions.len());
+    }
+
     #[test]
     fn paths_become_pointers() {
         let v = regorus::Value::from_json_str(r#"["spec", "containers", 0, "a/b"]"#).unwrap();
