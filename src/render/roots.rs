@@ -633,8 +633,8 @@ fn git_directories(generators: Option<&Value>, out: &mut Vec<String>) {
 /// in a file point at, below `confine` (the repository); directory globs of ApplicationSet
 /// Git generators go to `globs`.
 fn gitops_paths(bytes: &[u8], confine: &Path, globs: &mut Vec<String>) -> Vec<PathBuf> {
-    // `from_utf8` first: it checks valid UTF-8 several times faster than the lossy
-    // decoder, and an Argo CD `install.yaml` of megabytes comes through here.
+    // `from_utf8` first: on valid UTF-8 it is faster than the lossy decoder (which showed in
+    // profiles of an Argo CD `install.yaml` of megabytes, which comes through here).
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => std::borrow::Cow::Borrowed(text),
         Err(_) => String::from_utf8_lossy(bytes),
