@@ -16,7 +16,7 @@
 //! from a kustomization that fails. What cannot be rendered offline (remote bases, Helm
 //! charts, plugins) is a warning at its line, and the rest renders.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -355,9 +355,7 @@ impl Builder<'_> {
                 let matches: Vec<usize> = acc
                     .iter()
                     .enumerate()
-                    .filter(|(_, o)| {
-                        o.id().same(&id) || o.previous_ids().iter().any(|p| p.same(&id))
-                    })
+                    .filter(|(_, o)| o.has_id(&id) || o.previous_ids().iter().any(|p| p.same(&id)))
                     .map(|(i, _)| i)
                     .collect();
                 match (matches.as_slice(), g.behavior) {
@@ -403,7 +401,7 @@ impl Builder<'_> {
             let id = r.id();
             if acc
                 .iter()
-                .any(|o| o.id().same(&id) || o.previous_ids().iter().any(|p| p.same(&id)))
+                .any(|o| o.has_id(&id) || o.previous_ids().iter().any(|p| p.same(&id)))
             {
                 return Err(Error::new(
                     format!("id {} exists; behavior must be merge or replace", id.show()),
@@ -739,7 +737,7 @@ impl Builder<'_> {
         let matches: Vec<usize> = acc
             .iter()
             .enumerate()
-            .filter(|(_, r)| r.id().same(&id) || r.previous_ids().iter().any(|p| p.same(&id)))
+            .filter(|(_, r)| r.has_id(&id) || r.previous_ids().iter().any(|p| p.same(&id)))
             .map(|(i, _)| i)
             .collect();
         let i = match matches.as_slice() {
@@ -932,9 +930,7 @@ impl Builder<'_> {
         self.used.insert(file);
         let resources = self.resources(file);
         let objects = resources.objects.as_ref().map_err(Clone::clone)?;
-        for object in objects {
-            append(acc, Resource::new(object.clone()), at)?;
-        }
+        append(acc, objects.iter().cloned().map(Resource::new), at)?;
         // Where kubectl would read the file otherwise, as for a manifest.
         for note in &resources.notes {
             self.warn(
@@ -1019,9 +1015,7 @@ impl Builder<'_> {
             let config = self.configs.pop().unwrap_or_default();
             sub.and_then(|sub| {
                 let mut acc = acc;
-                for r in sub {
-                    append(&mut acc, r, from)?;
-                }
+                append(&mut acc, sub, from)?;
                 match self.configs.last_mut() {
                     Some(top) if *top == TransformerConfig::default() => *top = config,
                     Some(top) => top.merge(&config, from)?,
@@ -1125,20 +1119,54 @@ fn objects(
     Ok(out)
 }
 
-/// Adds `r` to an accumulation, refusing a second object with the same id.
-fn append(acc: &mut Vec<Resource>, r: Resource, at: Origin) -> Result<()> {
-    let id = r.id();
-    if acc.iter().any(|o| o.id().same(&id)) {
-        return Err(Error::new(
-            format!(
-                "may not add resource with an already registered id: {}",
-                id.show()
-            ),
-            r.node.path(&["metadata", "name"]).map_or(at, |n| n.origin),
-        ));
+/// Adds `new`, in order, to an accumulation, refusing a second object with the same id.
+/// A large batch (a file of thousands of objects) indexes the objects by name first
+/// instead of comparing them pair by pair; a few are compared with each directly.
+fn append(
+    acc: &mut Vec<Resource>,
+    new: impl IntoIterator<Item = Resource>,
+    at: Origin,
+) -> Result<()> {
+    let new = new.into_iter();
+    let mut by_name: Option<HashMap<u64, Vec<usize>>> = (new.size_hint().0 > 16).then(|| {
+        let mut index: HashMap<u64, Vec<usize>> = HashMap::new();
+        for (i, o) in acc.iter().enumerate() {
+            index.entry(name_hash(o.name())).or_default().push(i);
+        }
+        index
+    });
+    for r in new {
+        let id = r.id();
+        let taken = match &by_name {
+            Some(index) => index
+                .get(&name_hash(&id.name))
+                .is_some_and(|same| same.iter().any(|&i| acc[i].has_id(&id))),
+            None => acc.iter().any(|o| o.has_id(&id)),
+        };
+        if taken {
+            return Err(Error::new(
+                format!(
+                    "may not add resource with an already registered id: {}",
+                    id.show()
+                ),
+                r.node.path(&["metadata", "name"]).map_or(at, |n| n.origin),
+            ));
+        }
+        if let Some(index) = &mut by_name {
+            index
+                .entry(name_hash(&id.name))
+                .or_default()
+                .push(acc.len());
+        }
+        acc.push(r);
     }
-    acc.push(r);
     Ok(())
+}
+
+/// A name's hash, for [`append`]'s index (a collision only costs a comparison).
+fn name_hash(name: &str) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::default().hash_one(name)
 }
 
 /// Whether a `resources` entry names something remote: a URL, or a Git host path

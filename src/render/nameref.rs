@@ -924,13 +924,17 @@ pub fn fix_back_references(
     for (i, r) in resources.iter_mut().enumerate() {
         let org = r.original_id();
         let referrer = &snapshot[i];
-        let candidates: Vec<&Candidate> = could_be_referenced_by(referrer, &r.node, &snapshot);
+        // Found only for an object with a field to rewrite: most have none, and looking
+        // through every other object for each of them made a large root quadratic.
+        let mut candidates: Option<Vec<&Candidate>> = None;
         for backref in backrefs {
             let target = &backref.target;
             for spec in &backref.referrers {
                 if !spec.selects(&org.gvk) {
                     continue;
                 }
+                let candidates = candidates
+                    .get_or_insert_with(|| could_be_referenced_by(referrer, &r.node, &snapshot));
                 let path = &spec.path;
                 let role_ref = path
                     .ends_with("roleRef/name")
@@ -942,7 +946,7 @@ pub fn fix_back_references(
                     role_ref: role_ref.as_ref(),
                 };
                 visit(&mut r.node, &segments(path), None, &mut |n| {
-                    select.set(n, &candidates)
+                    select.set(n, candidates)
                 })
                 .map_err(|e| Error {
                     message: format!(
@@ -962,6 +966,10 @@ pub fn fix_back_references(
 #[derive(Debug, Clone)]
 struct Candidate {
     id: ResId,
+    /// Whether its kind is cluster-scoped, and its namespace as kustomize compares it
+    /// ([`ResId::effective_namespace`]): looked up once, not for every pair.
+    cluster_scoped: bool,
+    effective_namespace: String,
     previous: Vec<ResId>,
     prefixes: Vec<String>,
     suffixes: Vec<String>,
@@ -970,8 +978,11 @@ struct Candidate {
 
 impl Candidate {
     fn of(r: &Resource) -> Self {
+        let id = r.id();
         Self {
-            id: r.id(),
+            cluster_scoped: id.gvk.is_cluster_scoped(),
+            effective_namespace: id.effective_namespace().to_owned(),
+            id,
             previous: r.previous.clone(),
             prefixes: r.prefixes.clone(),
             suffixes: r.suffixes.clone(),
@@ -991,7 +1002,7 @@ fn could_be_referenced_by<'a>(
     node: &Node,
     all: &'a [Candidate],
 ) -> Vec<&'a Candidate> {
-    if referrer.id.gvk.is_cluster_scoped() {
+    if referrer.cluster_scoped {
         return all.iter().collect();
     }
     let mut binding_namespaces: HashMap<&str, ()> = HashMap::new();
@@ -1008,8 +1019,8 @@ fn could_be_referenced_by<'a>(
     }
     all.iter()
         .filter(|c| {
-            c.id.gvk.is_cluster_scoped()
-                || c.id.effective_namespace() == referrer.id.effective_namespace()
+            c.cluster_scoped
+                || c.effective_namespace == referrer.effective_namespace
                 || binding_namespaces.contains_key(c.id.namespace.as_str())
         })
         .collect()
@@ -1137,7 +1148,7 @@ impl Select<'_> {
         with_namespace: bool,
         at: Origin,
     ) -> Result<Option<&'c Candidate>> {
-        let referrer_cluster = self.referrer.id.gvk.is_cluster_scoped();
+        let referrer_cluster = self.referrer.cluster_scoped;
         let mut c: Vec<&Candidate> = candidates
             .into_iter()
             .filter(|c| c.previous.iter().any(|p| p.name == old))
@@ -1156,9 +1167,9 @@ impl Select<'_> {
             })
             .filter(|c| {
                 referrer_cluster
-                    || c.id.gvk.is_cluster_scoped()
+                    || c.cluster_scoped
                     || c.id.gvk.kind == "ServiceAccount"
-                    || c.id.effective_namespace() == self.referrer.id.effective_namespace()
+                    || c.effective_namespace == self.referrer.effective_namespace
             })
             .collect();
         if c.len() == 1 {

@@ -168,6 +168,12 @@ impl Resource {
         }
     }
 
+    /// Whether its current id is `id` (kustomize's id equality, [`ResId::same`]): name and
+    /// kind are compared first, which tells nearly every pair apart without building an id.
+    pub fn has_id(&self, id: &ResId) -> bool {
+        self.name() == id.name && self.kind() == id.gvk.kind && self.id().same(id)
+    }
+
     /// Its first id (before any rename).
     pub fn original_id(&self) -> ResId {
         self.previous.first().cloned().unwrap_or_else(|| self.id())

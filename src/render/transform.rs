@@ -266,7 +266,7 @@ pub fn namespace(
     // Two objects may now share an id.
     for (i, r) in resources.iter().enumerate() {
         let id = r.id();
-        if resources[..i].iter().any(|o| o.id().same(&id)) {
+        if resources[..i].iter().any(|o| o.has_id(&id)) {
             return Err(Error::new(
                 format!(
                     "the namespace transformation makes two objects {}: kustomize refuses it",

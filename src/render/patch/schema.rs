@@ -88,13 +88,22 @@ impl Schema {
 /// custom resource, or a kind newer than 1.21. kustomize treats unknown kinds as namespaced
 /// (it sets `namespace:` on them). `group` is `""` for the core group.
 pub fn is_namespaced(group: &str, version: &str, kind: &str) -> Option<bool> {
-    let api_version = if group.is_empty() {
-        version.to_owned()
-    } else {
-        format!("{group}/{version}")
+    // `a` against `group/version`, without building it (kustomize asks for every pair of
+    // objects of a root).
+    let api_version = |a: &str| {
+        if group.is_empty() {
+            a.cmp(version)
+        } else {
+            let wanted = group
+                .as_bytes()
+                .iter()
+                .chain(b"/")
+                .chain(version.as_bytes());
+            a.as_bytes().iter().cmp(wanted)
+        }
     };
     SCOPES
-        .binary_search_by(|(a, k, _)| (*a, *k).cmp(&(api_version.as_str(), kind)))
+        .binary_search_by(|(a, k, _)| api_version(a).then_with(|| (*k).cmp(kind)))
         .ok()
         .map(|i| SCOPES[i].2)
 }
