@@ -263,10 +263,15 @@ pub fn namespace(
             )?;
         }
     }
-    // Two objects may now share an id.
+    // Two objects may now share an id (only objects of the same name can: compared by name
+    // first, so that a root of thousands of objects is not compared pair by pair).
+    let mut by_name: std::collections::HashMap<&str, Vec<usize>> = std::collections::HashMap::new();
     for (i, r) in resources.iter().enumerate() {
         let id = r.id();
-        if resources[..i].iter().any(|o| o.has_id(&id)) {
+        let same_name = by_name.entry(r.name()).or_default();
+        let taken = same_name.iter().any(|&j| resources[j].has_id(&id));
+        same_name.push(i);
+        if taken {
             return Err(Error::new(
                 format!(
                     "the namespace transformation makes two objects {}: kustomize refuses it",
