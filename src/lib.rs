@@ -19,6 +19,7 @@ pub mod discover;
 pub mod fetch;
 pub mod finding;
 pub mod git;
+pub mod memory;
 pub mod mr;
 pub mod parse;
 pub mod pipeline;
