@@ -941,6 +941,8 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     // through it (their root built) or loose (kept with the documents it read).
     let mut early = Split::default();
     let mut late = Split::default();
+    // What was read of the files the render reads: it takes their bytes from here.
+    let mut read_ahead: std::collections::HashMap<PathBuf, Vec<u8>> = Default::default();
     let mut through_render = 0;
     for (i, l) in loaded.into_iter().enumerate() {
         let path = match (&plan, &l.input) {
@@ -960,15 +962,22 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
             _ => false,
         };
         if named {
-            // Most of these the render reads and checks through its roots: their bytes are
-            // not kept meanwhile, and a file a root did not take is read again below.
-            let l = match l.input {
-                Input::File { .. } if l.bytes.is_ok() => Loaded {
-                    bytes: Ok(Vec::new()),
-                    parsed: None,
-                    input: l.input,
+            // Most of these the render reads and checks through its roots: their bytes go
+            // to it, and a file no root took is read again below.
+            let l = match (l.input, l.bytes, &path) {
+                (input @ Input::File { .. }, Ok(bytes), Some(canonical)) => {
+                    read_ahead.insert(canonical.clone(), bytes);
+                    Loaded {
+                        bytes: Ok(Vec::new()),
+                        parsed: None,
+                        input,
+                    }
+                }
+                (input, bytes, _) => Loaded {
+                    input,
+                    bytes,
+                    parsed: l.parsed,
                 },
-                _ => l,
             };
             late.push(i, path, l);
         } else {
@@ -982,10 +991,10 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
                     || {
                         plan.map(|plan| {
                             timings::measure(Stage::Render, || {
-                                plan.build(crate::render::files::Files::new(
-                                    &confine,
-                                    limits.clone(),
-                                ))
+                                plan.build(
+                                    crate::render::files::Files::new(&confine, limits.clone())
+                                        .read_ahead(read_ahead),
+                                )
                             })
                         })
                     },

@@ -99,6 +99,10 @@ pub struct Files {
     /// Directories outside the repository that may be read too: charts pulled from the
     /// network ([`Self::add_remote`]).
     remote: RwLock<Vec<RemoteDir>>,
+    /// Files the caller has read already (canonical path: their bytes, read with the same
+    /// limit): taken instead of read again; what the render did not take goes with
+    /// [`Self::forget_parsed`].
+    read_ahead: Mutex<HashMap<PathBuf, Vec<u8>>>,
 }
 
 /// A directory fetched from the network: how reports name it, and the line of the
@@ -129,6 +133,7 @@ impl Files {
             display_map: None,
             shared: None,
             remote: RwLock::new(Vec::new()),
+            read_ahead: Mutex::new(HashMap::new()),
         }
     }
 
@@ -176,6 +181,13 @@ impl Files {
         self
     }
 
+    /// Takes the bytes of files already read (by canonical path, with [`Self::limits`]'s
+    /// size limit) instead of reading them again.
+    pub fn read_ahead(self, files: HashMap<PathBuf, Vec<u8>>) -> Self {
+        *self.read_ahead.lock().unwrap_or_else(|p| p.into_inner()) = files;
+        self
+    }
+
     /// Shows the files under `copy` as the same paths under `original` would be shown.
     pub fn show_as(mut self, copy: &Path, original: &Path) -> Self {
         let copy = crate::canonical::canonicalize(copy).unwrap_or_else(|_| copy.to_path_buf());
@@ -217,8 +229,16 @@ impl Files {
         {
             return Ok(id);
         }
-        let bytes = crate::read::read(&canonical, self.limits.max_file_size)
-            .map_err(|e| format!("{}: {e}", self.show(path)))?;
+        let ahead = self
+            .read_ahead
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&canonical);
+        let bytes = match ahead {
+            Some(bytes) => bytes,
+            None => crate::read::read(&canonical, self.limits.max_file_size)
+                .map_err(|e| format!("{}: {e}", self.show(path)))?,
+        };
         let decoded = parse::decode(&bytes);
         let text: Arc<str> = decoded.text.as_ref().into();
         let issue = decoded.issue;
@@ -255,9 +275,11 @@ impl Files {
     }
 
     /// Lets go of every file's parsed documents and converted objects (the rendered objects
-    /// hold what they need): the bytes and text stay, for reports.
+    /// hold what they need), and of the bytes read ahead that no root took: the bytes and
+    /// text stay, for reports.
     pub fn forget_parsed(&self) {
         use rayon::prelude::*;
+        std::mem::take(&mut *self.read_ahead.lock().unwrap_or_else(|p| p.into_inner()));
         let mut files = self.files.write().unwrap_or_else(|p| p.into_inner());
         // Freed in parallel: a large repository's documents take a while to free.
         files.par_iter_mut().for_each(|f| {
@@ -301,5 +323,30 @@ impl Files {
             Ok(c) => self.display(&c),
             Err(_) => crate::discover::display_path(path),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_read_ahead_is_taken_not_read_again_and_the_rest_is_let_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let (taken, left) = (dir.path().join("a.yaml"), dir.path().join("b.yaml"));
+        std::fs::write(&taken, "on disk\n").unwrap();
+        std::fs::write(&left, "on disk\n").unwrap();
+        let canonical = |p: &Path| crate::canonical::canonicalize(p).unwrap();
+        let files = Files::new(dir.path(), Limits::default()).read_ahead(HashMap::from([
+            (canonical(&taken), b"read ahead\n".to_vec()),
+            (canonical(&left), b"read ahead\n".to_vec()),
+        ]));
+        let id = files.load(&taken).unwrap();
+        assert_eq!(&*files.get(id).text, "read ahead\n");
+        // Taken once: the same file is not read again either way.
+        assert_eq!(files.load(&taken).unwrap(), id);
+        files.forget_parsed();
+        let id = files.load(&left).unwrap();
+        assert_eq!(&*files.get(id).text, "on disk\n");
     }
 }
