@@ -1045,14 +1045,8 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         late_index.push(i);
     }
     // The render's parse trees and the loose files' documents are gone: their pages are
-    // given back before the late files and the rendered objects' checks take more. A run
-    // that rendered nothing keeps them: it frees little, and faulting pages back in cost
-    // a quarter of a large file's check.
-    let rendered_any = stage.as_ref().is_some_and(|s| !s.roots.is_empty())
-        || helm_stage.as_ref().is_some_and(|h| !h.roots.is_empty());
-    if rendered_any {
-        crate::memory::release(&pool);
-    }
+    // given back before the late files and the rendered objects' checks take more.
+    crate::memory::release(&pool);
     // Their bytes were let go for the render: read again (stdin and staged files kept theirs).
     let late_loaded = pool.install(|| rayon_load(late_loaded, &limits));
     let late_results = pool.install(|| check::check_files(late_loaded, &opts));
