@@ -5,7 +5,7 @@
 //! of the files the render read, the loose files' documents) stayed resident while the
 //! next stage grew: the corpus peaked at about 160 MB resident where its live heap peaks
 //! under 90 MB. Asking every thread to collect at the end of two stages lowers that peak
-//! to about 139 MB for about 1% of the run's time (`BENCHMARKS.md`). Purging on every free
+//! to 139-144 MB for 1-2% of the run's time (`BENCHMARKS.md`). Purging on every free
 //! instead (`purge_delay` 0) cost a quarter of the run.
 //!
 //! The library does not choose the allocator: the binary registers how to collect
