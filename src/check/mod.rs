@@ -166,7 +166,63 @@ fn text_hash(text: &str) -> u64 {
 pub struct PendingFile {
     file: Arc<str>,
     text: Arc<str>,
-    docs: Vec<(Document, Waiting)>,
+    docs: Vec<(Shelved, Waiting)>,
+}
+
+/// A document that waits for the CRDs of the run, its value kept as compact JSON until
+/// then: a parse tree costs many times its text (a B-tree node of eleven entries for
+/// every mapping, most of two or three keys), and these wait from their file's check to
+/// the end of the run. Its source map stays as it is (one allocation).
+#[derive(Debug)]
+struct Shelved {
+    /// The value as JSON; empty when the document kept its value (too deep to read back
+    /// within the JSON reader's nesting limit).
+    json: Box<str>,
+    /// The document, its value taken out (`null`) when `json` holds it.
+    doc: Document,
+}
+
+/// Nesting within which JSON written from a value reads back (serde_json stops at 128).
+const SHELVE_DEPTH: usize = 100;
+
+impl Shelved {
+    fn of(mut doc: Document) -> Self {
+        let json = match within_depth(&doc.value, SHELVE_DEPTH) {
+            true => serde_json::to_string(&doc.value).unwrap_or_default(),
+            false => String::new(),
+        };
+        if !json.is_empty() {
+            doc.value = serde_json::Value::Null;
+        }
+        Shelved {
+            json: json.into_boxed_str(),
+            doc,
+        }
+    }
+
+    /// The document as it was parsed (JSON numbers read back exactly: serde_json's
+    /// `float_roundtrip`).
+    fn restore(self) -> Document {
+        let Shelved { json, mut doc } = self;
+        if !json.is_empty() {
+            // What was written from a value within the depth reads back.
+            doc.value = serde_json::from_str(&json).unwrap_or_default();
+        }
+        doc
+    }
+}
+
+/// Whether `value` nests no deeper than `depth` arrays and objects.
+fn within_depth(value: &serde_json::Value, depth: usize) -> bool {
+    match value {
+        serde_json::Value::Array(items) => {
+            depth > 0 && items.iter().all(|v| within_depth(v, depth - 1))
+        }
+        serde_json::Value::Object(map) => {
+            depth > 0 && map.values().all(|v| within_depth(v, depth - 1))
+        }
+        _ => true,
+    }
 }
 
 /// The objects of a document that wait for the CRDs of the run: each one's index among
@@ -208,7 +264,8 @@ pub fn custom_resources(out: &mut Outcome, crds: &Crds, opts: &Options<'_>) {
             };
             let mut findings = Vec::new();
             let mut suppressed = 0;
-            for (doc, objects) in p.docs {
+            for (shelved, objects) in p.docs {
+                let doc = shelved.restore();
                 let Contents::Objects(all) = parse::objects(&doc) else {
                     continue;
                 };
@@ -776,7 +833,7 @@ pub struct FileResult {
     /// Its CRDs.
     crds: Vec<FoundCrd>,
     /// Its documents that hold custom resources, with them.
-    pending: Vec<(Document, Waiting)>,
+    pending: Vec<(Shelved, Waiting)>,
     /// Its objects, for the admission policies.
     admission: Vec<admission::AdmissionObject>,
 }
@@ -983,7 +1040,7 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
                 (false, false) => docs[i].take(),
                 (false, true) => docs[i].clone(),
             };
-            pending.extend(doc.map(|d| (d, custom)));
+            pending.extend(doc.map(|d| (Shelved::of(d), custom)));
         }
         if keep_docs {
             combined = Some(docs.into_iter().flatten().collect());
@@ -1158,7 +1215,7 @@ struct Streamed {
     stats: Stats,
     inventory: Vec<InventoryObject>,
     crds: Vec<FoundCrd>,
-    pending: Vec<(Document, Waiting)>,
+    pending: Vec<(Shelved, Waiting)>,
     admission: Vec<admission::AdmissionObject>,
 }
 
@@ -1269,8 +1326,11 @@ fn check_streamed(
         first += docs.len();
         let mut docs: Vec<Option<Document>> = docs.into_iter().map(Some).collect();
         for (_, i, custom) in waiting {
-            out.pending
-                .extend(docs.get_mut(i).and_then(Option::take).map(|d| (d, custom)));
+            out.pending.extend(
+                docs.get_mut(i)
+                    .and_then(Option::take)
+                    .map(|d| (Shelved::of(d), custom)),
+            );
         }
         if following.is_empty() {
             break Some(());
@@ -2119,6 +2179,53 @@ impl FileText {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A custom resource waiting for its CRD is kept as JSON and read back as it was
+    /// parsed: every number the same (floats at the edge of their precision too), keys,
+    /// strings and source map unchanged; one nested beyond what JSON reads back keeps its
+    /// tree.
+    #[test]
+    fn shelved_documents_come_back_as_parsed() {
+        let text = "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n  \
+                    ratio: 0.30000000000000004\n  tiny: 5e-324\n  big: 18446744073709551615\n  \
+                    neg: -9223372036854775808\n  exp: 1.7976931348623157e308\n  text: \"\\u00e9\\t\"\n  \
+                    list: [1, 2.5, null, true, {a: []}]\n";
+        let (docs, issues) = parse::yaml::parse(text, &Limits::default());
+        assert!(issues.is_empty(), "{issues:?}");
+        let doc = docs.into_iter().next().unwrap();
+        let shelved = Shelved::of(doc.clone());
+        assert!(!shelved.json.is_empty());
+        assert_eq!(shelved.doc.value, serde_json::Value::Null);
+        let back = shelved.restore();
+        assert_eq!(back.value, doc.value);
+        assert_eq!(
+            back.value
+                .pointer("/spec/ratio")
+                .and_then(serde_json::Value::as_f64),
+            Some(0.30000000000000004)
+        );
+        assert_eq!(
+            back.value
+                .pointer("/spec/tiny")
+                .and_then(serde_json::Value::as_f64),
+            Some(5e-324)
+        );
+        assert_eq!(
+            (back.index, back.start, format!("{:?}", back.source_map)),
+            (doc.index, doc.start, format!("{:?}", doc.source_map))
+        );
+
+        let deep = format!(
+            "apiVersion: example.com/v1\nkind: Widget\nmetadata: {{name: w}}\nspec: {}1{}\n",
+            "[".repeat(SHELVE_DEPTH + 5),
+            "]".repeat(SHELVE_DEPTH + 5)
+        );
+        let (docs, _) = parse::yaml::parse(&deep, &Limits::default());
+        let doc = docs.into_iter().next().unwrap();
+        let shelved = Shelved::of(doc.clone());
+        assert!(shelved.json.is_empty());
+        assert_eq!(shelved.restore().value, doc.value);
+    }
 
     fn loaded(display: &str, text: &str) -> Loaded {
         Loaded {
