@@ -411,7 +411,12 @@ pub fn check_files(inputs: Vec<Loaded>, opts: &Options<'_>) -> Vec<FileResult> {
                 builtins: opts.builtins.cloned(),
                 user: opts.user.cloned(),
             },
-            |engines, loaded| check_input(loaded, opts, engines),
+            |engines, loaded| {
+                let size = loaded.bytes.as_ref().map_or(0, Vec::len);
+                let result = check_input(loaded, opts, engines);
+                crate::memory::worked_through(size);
+                result
+            },
         )
         .collect()
 }

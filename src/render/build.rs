@@ -1042,10 +1042,9 @@ impl Builder<'_> {
             notes,
             ..
         } = crate::parse::yaml::parse_as(&source.text, &self.files.limits, Reader::Kyaml);
-        Resources {
-            objects: objects(source, file, &issues, documents),
-            notes,
-        }
+        let objects = objects(source, file, &issues, documents);
+        crate::memory::worked_through(source.text.len());
+        Resources { objects, notes }
     }
 }
 
