@@ -1,5 +1,7 @@
 //! A file's text and the byte-offset to line/column conversion.
 
+use std::sync::Arc;
+
 use crate::finding::Position;
 
 /// Byte offsets of line starts, built once per file that has findings.
@@ -11,6 +13,8 @@ pub struct LineIndex {
     starts: Vec<u32>,
     /// Whether each line is all ASCII: its columns are then byte offsets, found in O(1).
     ascii: Vec<bool>,
+    /// The text's length in bytes: positions in an all-ASCII text need nothing else.
+    len: usize,
 }
 
 impl LineIndex {
@@ -31,16 +35,37 @@ impl LineIndex {
             starts.push(line_start as u32);
         }
         ascii.push(bytes[line_start..].is_ascii());
-        Self { starts, ascii }
+        Self {
+            starts,
+            ascii,
+            len: text.len(),
+        }
+    }
+
+    /// The length in bytes of the text indexed.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether every line of the text is ASCII: [`Self::position`] then needs no text.
+    pub fn all_ascii(&self) -> bool {
+        self.ascii.iter().all(|&a| a)
     }
 
     /// 1-based line and code-point column of a byte offset (clamped to the text; an offset
-    /// inside a multi-byte character counts from the character's start).
+    /// inside a multi-byte character counts from the character's start). `text` is the text
+    /// indexed; on an ASCII line it is not read, and it may be empty when the whole text is
+    /// ASCII ([`Self::all_ascii`]): a render lets go of such texts once converted.
     pub fn position(&self, text: &str, offset: usize) -> Position {
-        let offset = offset.min(text.len());
+        let offset = offset.min(self.len);
         let line = self.starts.partition_point(|&s| s as usize <= offset) - 1;
         let line_start = self.starts[line] as usize;
-        let column = if self.ascii[line] {
+        // Not the text indexed (let go of): byte columns rather than a panic.
+        let column = if self.ascii[line] || text.len() != self.len {
             offset - line_start + 1
         } else {
             let mut end = offset;
@@ -69,6 +94,55 @@ impl LineIndex {
         }
         start..end.max(start)
     }
+}
+
+/// A checked file's text, for the findings that later checks place in it (the rules across
+/// files, the admission policies) and for a render's files once converted: a file on disk
+/// is read again when one needs its text, so that the text of a file without a finding is
+/// not held until the end of the run.
+#[derive(Debug, Clone)]
+pub enum LaterText {
+    /// Standard input, a staged file, a blob of the base: kept.
+    Kept(Arc<str>),
+    /// Read again from `path`, and used only while it is still the text that was checked.
+    OnDisk {
+        path: std::path::PathBuf,
+        len: usize,
+        hash: u64,
+    },
+}
+
+impl LaterText {
+    /// `text`, as `path` (when it is a file on disk) holds it.
+    pub fn of(text: &Arc<str>, path: Option<&std::path::Path>) -> Self {
+        match path {
+            Some(path) => LaterText::OnDisk {
+                path: path.to_path_buf(),
+                len: text.len(),
+                hash: text_hash(text),
+            },
+            None => LaterText::Kept(text.clone()),
+        }
+    }
+
+    /// The text that was checked; `None` when the file is gone, or changed since.
+    pub fn get(&self, max: u64) -> Option<Arc<str>> {
+        match self {
+            LaterText::Kept(text) => Some(text.clone()),
+            LaterText::OnDisk { path, len, hash } => {
+                let bytes = crate::read::read(path, max).ok()?;
+                let decoded = crate::parse::decode(&bytes);
+                let text = decoded.text.as_ref();
+                (!decoded.binary && text.len() == *len && text_hash(text) == *hash)
+                    .then(|| text.into())
+            }
+        }
+    }
+}
+
+pub(crate) fn text_hash(text: &str) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::default().hash_one(text)
 }
 
 #[cfg(test)]

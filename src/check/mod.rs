@@ -111,53 +111,7 @@ pub struct FoundCrd {
     pub at: Finding,
 }
 
-/// A checked file's text, for the findings that later checks place in it (the rules across
-/// files, the admission policies): a file on disk is read again when one has a finding
-/// there, so that the text of a file without one is not held until the end of the run.
-#[derive(Debug, Clone)]
-pub enum LaterText {
-    /// Standard input, a staged file, a blob of the base: kept.
-    Kept(Arc<str>),
-    /// Read again from `path`, and used only while it is still the text that was checked.
-    OnDisk {
-        path: std::path::PathBuf,
-        len: usize,
-        hash: u64,
-    },
-}
-
-impl LaterText {
-    /// `text`, as `path` (when it is a file on disk) holds it.
-    fn of(text: &Arc<str>, path: Option<&std::path::Path>) -> Self {
-        match path {
-            Some(path) => LaterText::OnDisk {
-                path: path.to_path_buf(),
-                len: text.len(),
-                hash: text_hash(text),
-            },
-            None => LaterText::Kept(text.clone()),
-        }
-    }
-
-    /// The text that was checked; `None` when the file is gone, or changed since.
-    pub fn get(&self, max: u64) -> Option<Arc<str>> {
-        match self {
-            LaterText::Kept(text) => Some(text.clone()),
-            LaterText::OnDisk { path, len, hash } => {
-                let bytes = crate::read::read(path, max).ok()?;
-                let decoded = parse::decode(&bytes);
-                let text = decoded.text.as_ref();
-                (!decoded.binary && text.len() == *len && text_hash(text) == *hash)
-                    .then(|| text.into())
-            }
-        }
-    }
-}
-
-fn text_hash(text: &str) -> u64 {
-    use std::hash::BuildHasher;
-    foldhash::fast::FixedState::default().hash_one(text)
-}
+pub use crate::source::LaterText;
 
 /// The documents of a file that hold custom resources, kept until every CRD of the run is
 /// known: each such object with the findings it already has (not yet through its inline
@@ -2124,6 +2078,8 @@ impl FileText {
         let text = self.text.clone();
         let lines = self.lines();
         let (s, e) = (lines.position(&text, start), lines.position(&text, end));
+        // The indexed text's length: `text` may be empty, let go of by a render.
+        let len = lines.len();
         Finding {
             rule: "".into(),
             severity: Severity::Error,
@@ -2131,8 +2087,8 @@ impl FileText {
             file: self.file.clone(),
             start: s,
             end: e,
-            byte_start: start.min(text.len()),
-            byte_end: end.min(text.len()),
+            byte_start: start.min(len),
+            byte_end: end.min(len),
             document: None,
             object: None,
             path: None,

@@ -58,7 +58,7 @@ fn finding_at_origin(
         let f = files.get(origin.file);
         FileText {
             file: f.display.clone(),
-            text: f.text.clone(),
+            text: f.kept_text().unwrap_or_default(),
             lines: Some(f.lines()),
         }
     });
@@ -306,7 +306,7 @@ pub(crate) fn text_of(files: &Files, display: &str) -> Option<Arc<str>> {
     (0..files.len() as FileId)
         .map(|id| files.get(id))
         .find(|f| &*f.display == display)
-        .map(|f| f.text.clone())
+        .and_then(|f| f.text_if_unchanged())
 }
 
 /// A root's error and warnings, as findings.

@@ -84,7 +84,10 @@ fn origin_of(
     let rel = relative(&f.path)?;
     let line = f
         .lines()
-        .position(&f.text, node.origin.value.start as usize)
+        .position(
+            &f.kept_text().unwrap_or_default(),
+            node.origin.value.start as usize,
+        )
         .line;
     Some((rel.into(), line))
 }

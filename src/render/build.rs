@@ -271,7 +271,7 @@ impl Builder<'_> {
             let file = self.listed_file(k, path, node, "configurations")?;
             let source = self.files.get(file);
             let parsed =
-                crate::parse::yaml::parse_as(&source.text, &self.files.limits, Reader::Kubectl);
+                crate::parse::yaml::parse_as(&source.text(), &self.files.limits, Reader::Kubectl);
             if let Some(issue) = parsed
                 .issues
                 .iter()
@@ -289,7 +289,7 @@ impl Builder<'_> {
             let Some(doc) = parsed.documents.first() else {
                 continue;
             };
-            let doc = Node::of_document(doc, &source.text, file);
+            let doc = Node::of_document(doc, &source.text(), file);
             custom.merge(&TransformerConfig::from_node(&doc)?, node.origin)?;
             at = Some(node.origin);
         }
@@ -343,7 +343,7 @@ impl Builder<'_> {
                         }
                         let id = files.load(path)?;
                         used.push(id);
-                        Ok((id, files.get(id).bytes.clone()))
+                        Ok((id, files.get(id).bytes()))
                     };
                 let g =
                     generate::generate(kind, entry, k.field("generatorOptions"), &k.dir, &mut read)
@@ -785,7 +785,7 @@ impl Builder<'_> {
         self.check_root(k, &full, path, at)?;
         let file = self.files.load(&full).map_err(|e| Error::new(e, at))?;
         self.used.insert(file);
-        let text = self.files.get(file).text.clone();
+        let text = self.files.get(file).text();
         Ok(PatchSource {
             text,
             file,
@@ -1035,15 +1035,20 @@ impl Builder<'_> {
         source.resources(|| self.make_resources(&source, file))
     }
 
+    /// The objects of a resource file. Its text is let go of then: the objects keep their
+    /// values, and their findings' positions need only the file's line index.
     fn make_resources(&self, source: &SourceFile, file: FileId) -> Resources {
+        let text = source.text();
         let Parsed {
             documents,
             issues,
             notes,
             ..
-        } = crate::parse::yaml::parse_as(&source.text, &self.files.limits, Reader::Kyaml);
-        let objects = objects(source, file, &issues, documents);
-        crate::memory::worked_through(source.text.len());
+        } = crate::parse::yaml::parse_as(&text, &self.files.limits, Reader::Kyaml);
+        let objects = objects(source, &text, file, &issues, documents);
+        crate::memory::worked_through(text.len());
+        drop(text);
+        source.let_go_of_text();
         Resources { objects, notes }
     }
 }
@@ -1053,6 +1058,7 @@ impl Builder<'_> {
 /// file's parsed documents and its objects are not all alive at once.
 fn objects(
     source: &SourceFile,
+    text: &str,
     file: FileId,
     issues: &[crate::parse::Issue],
     documents: Vec<crate::parse::Document>,
@@ -1077,7 +1083,7 @@ fn objects(
         if doc.value.is_null() {
             continue;
         }
-        let node = Node::of_document(&doc, &source.text, file);
+        let node = Node::of_document(&doc, text, file);
         drop(doc);
         let is_list = node
             .get("kind")
@@ -1380,7 +1386,7 @@ impl PatchSource {
 /// land on those lines. Other strings (quoted, folded) map to the field as a whole.
 fn inline_patch(node: &Node, files: &Files) -> PatchSource {
     let text: std::sync::Arc<str> = node.as_str().unwrap_or("").into();
-    let file_text = files.get(node.origin.file).text.clone();
+    let file_text = files.get(node.origin.file).text();
     PatchSource {
         lines: block_lines(node, &text, &file_text),
         text,

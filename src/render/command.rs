@@ -109,7 +109,7 @@ fn collect_origins(
 /// `file:line:column` of origins, with each file's line index built once.
 struct Lines<'a> {
     files: &'a Files,
-    index: std::collections::HashMap<u32, LineIndex>,
+    index: std::collections::HashMap<u32, std::sync::Arc<LineIndex>>,
 }
 
 impl<'a> Lines<'a> {
@@ -125,12 +125,9 @@ impl<'a> Lines<'a> {
             return "<unknown>".into();
         }
         let f = self.files.get(origin.file);
-        let idx = self
-            .index
-            .entry(origin.file)
-            .or_insert_with(|| LineIndex::new(&f.text));
+        let idx = self.index.entry(origin.file).or_insert_with(|| f.lines());
         let span = origin.span(at_key);
-        let p = idx.position(&f.text, span.start as usize);
+        let p = idx.position(&f.kept_text().unwrap_or_default(), span.start as usize);
         format!("{}:{}:{}", f.display, p.line, p.column)
     }
 }

@@ -16,9 +16,8 @@ pub struct SourceFile {
     pub path: PathBuf,
     /// The path as reports show it: relative to the working directory, `/`-separated.
     pub display: Arc<str>,
-    pub bytes: Arc<[u8]>,
-    /// The decoded text ([`parse::decode`]); empty for a binary file.
-    pub text: Arc<str>,
+    /// The bytes and text, until the render lets go of them ([`Self::let_go_of_text`]).
+    content: RwLock<Content>,
     /// Why the text is not clean UTF-8, when it is not.
     pub decode_issue: Option<parse::Issue>,
     kyaml: OnceLock<Arc<Parsed>>,
@@ -43,11 +42,73 @@ pub struct Resources {
 
 pub use crate::parse::yaml::Parsed;
 
+/// A file's bytes and decoded text ([`parse::decode`]; empty for a binary file), or how to
+/// read them again.
+#[derive(Debug)]
+enum Content {
+    Kept {
+        bytes: Arc<[u8]>,
+        text: Arc<str>,
+    },
+    /// Let go of: read again, and taken only while the file is still what was read.
+    OnDisk(crate::source::LaterText),
+}
+
 impl SourceFile {
+    /// The decoded text: kept, or read again when the render let go of it (empty if the
+    /// file changed or went away since).
+    pub fn text(&self) -> Arc<str> {
+        self.text_if_unchanged().unwrap_or_default()
+    }
+
+    /// The decoded text, kept or read again; `None` if the file changed or went away since
+    /// the render let go of it.
+    pub fn text_if_unchanged(&self) -> Option<Arc<str>> {
+        match &*self.content.read().unwrap_or_else(|p| p.into_inner()) {
+            Content::Kept { text, .. } => Some(text.clone()),
+            Content::OnDisk(later) => later.get(u64::MAX),
+        }
+    }
+
+    /// The text while it is kept: positions in a text let go of need only [`Self::lines`].
+    pub fn kept_text(&self) -> Option<Arc<str>> {
+        match &*self.content.read().unwrap_or_else(|p| p.into_inner()) {
+            Content::Kept { text, .. } => Some(text.clone()),
+            Content::OnDisk(_) => None,
+        }
+    }
+
+    /// The bytes as read ([`Self::text`] when they are clean UTF-8).
+    pub fn bytes(&self) -> Arc<[u8]> {
+        match &*self.content.read().unwrap_or_else(|p| p.into_inner()) {
+            Content::Kept { bytes, .. } => bytes.clone(),
+            Content::OnDisk(later) => later
+                .get(u64::MAX)
+                .map_or_else(|| Arc::from(&b""[..]), Arc::<[u8]>::from),
+        }
+    }
+
+    /// Lets go of the text, once a resource file is converted: the rendered objects keep
+    /// their own values, and a finding's position needs only the line index. Kept: a text
+    /// with a line that is not ASCII (columns count characters), or whose bytes are not
+    /// clean UTF-8. A later read ([`Self::text`]) reads the file again.
+    pub fn let_go_of_text(&self) {
+        let mut content = self.content.write().unwrap_or_else(|p| p.into_inner());
+        let Content::Kept { bytes, text } = &*content else {
+            return;
+        };
+        if self.decode_issue.is_some() || bytes.len() != text.len() || !text.is_ascii() {
+            return;
+        }
+        self.lines
+            .get_or_init(|| Arc::new(crate::source::LineIndex::new(text)));
+        *content = Content::OnDisk(crate::source::LaterText::of(text, Some(&self.path)));
+    }
+
     /// Where the text's lines start (built once, for every finding placed in the file).
     pub fn lines(&self) -> Arc<crate::source::LineIndex> {
         self.lines
-            .get_or_init(|| Arc::new(crate::source::LineIndex::new(&self.text)))
+            .get_or_init(|| Arc::new(crate::source::LineIndex::new(&self.text())))
             .clone()
     }
 
@@ -57,7 +118,7 @@ impl SourceFile {
             Reader::Kyaml => &self.kyaml,
             Reader::Kubectl => &self.kubectl,
         };
-        cell.get_or_init(|| Arc::new(parse::yaml::parse_as(&self.text, limits, reader)))
+        cell.get_or_init(|| Arc::new(parse::yaml::parse_as(&self.text(), limits, reader)))
             .clone()
     }
 
@@ -251,8 +312,7 @@ impl Files {
         let file = SourceFile {
             display: self.display(&canonical).into(),
             path: canonical.clone(),
-            bytes,
-            text,
+            content: RwLock::new(Content::Kept { bytes, text }),
             decode_issue: issue,
             kyaml: OnceLock::new(),
             kubectl: OnceLock::new(),
@@ -276,7 +336,7 @@ impl Files {
 
     /// Lets go of every file's parsed documents and converted objects (the rendered objects
     /// hold what they need), and of the bytes read ahead that no root took: the bytes and
-    /// text stay, for reports.
+    /// text stay, for reports, unless let go of already ([`SourceFile::let_go_of_text`]).
     pub fn forget_parsed(&self) {
         use rayon::prelude::*;
         std::mem::take(&mut *self.read_ahead.lock().unwrap_or_else(|p| p.into_inner()));
@@ -342,11 +402,45 @@ mod tests {
             (canonical(&left), b"read ahead\n".to_vec()),
         ]));
         let id = files.load(&taken).unwrap();
-        assert_eq!(&*files.get(id).text, "read ahead\n");
+        assert_eq!(&*files.get(id).text(), "read ahead\n");
         // Taken once: the same file is not read again either way.
         assert_eq!(files.load(&taken).unwrap(), id);
         files.forget_parsed();
         let id = files.load(&left).unwrap();
-        assert_eq!(&*files.get(id).text, "on disk\n");
+        assert_eq!(&*files.get(id).text(), "on disk\n");
+    }
+
+    #[test]
+    fn a_converted_file_lets_go_of_its_text_and_reads_it_again_while_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let ascii = dir.path().join("a.yaml");
+        let wide = dir.path().join("b.yaml");
+        let text = "kind: ConfigMap\nmetadata:\n  name: app\n";
+        std::fs::write(&ascii, text).unwrap();
+        std::fs::write(&wide, "kind: ConfigMap\ndata:\n  greeting: héllo\n").unwrap();
+        let files = Files::new(dir.path(), Limits::default());
+        let (a, b) = (files.load(&ascii).unwrap(), files.load(&wide).unwrap());
+        let (a, b) = (files.get(a), files.get(b));
+        let before: Vec<_> = (0..=text.len())
+            .map(|o| a.lines().position(text, o))
+            .collect();
+        a.let_go_of_text();
+        b.let_go_of_text();
+        // Let go of, the same positions from the line index alone.
+        assert!(a.kept_text().is_none());
+        let after: Vec<_> = (0..=text.len())
+            .map(|o| a.lines().position("", o))
+            .collect();
+        assert_eq!(before, after);
+        // Read again for whoever asks, text and bytes.
+        assert_eq!(&*a.text(), text);
+        assert_eq!(&*a.bytes(), text.as_bytes());
+        // A line that is not ASCII: columns count characters, so the text stays.
+        assert!(b.kept_text().is_some());
+        // Changed since: nothing rather than another text.
+        std::fs::write(&ascii, "kind: Secret\nmetadata:\n  name: app\n").unwrap();
+        assert_eq!(a.text_if_unchanged(), None);
+        assert_eq!(&*a.text(), "");
+        assert_eq!(a.lines().position("", 17).line, 2);
     }
 }

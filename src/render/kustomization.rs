@@ -125,7 +125,7 @@ impl Kustomization {
                 ));
             }
         };
-        let node = Node::of_document(doc, &source.text, file);
+        let node = Node::of_document(doc, &source.text(), file);
         let Some(map) = node.as_map() else {
             return Err(Error::new(
                 "invalid kustomization: not a mapping",

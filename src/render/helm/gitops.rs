@@ -71,7 +71,8 @@ pub(super) fn renderings(
         for path in objects {
             let Ok(id) = files.load(path) else { continue };
             let file = files.get(id);
-            let bytes = file.text.as_bytes();
+            let text = file.text();
+            let bytes = text.as_bytes();
             let has = |s: &str| memchr::memmem::find(bytes, s.as_bytes()).is_some();
             let kustomization = path
                 .file_name()
@@ -169,8 +170,9 @@ pub(super) fn renderings(
         };
         let name = text("/metadata/name").unwrap_or("release-name");
         let label = format!("{kind} {name}");
+        let file_text = file.text();
         let at =
-            |pointer: &str| Node::from_document(doc, pointer, &file.text, a.id).map(|n| n.origin);
+            |pointer: &str| Node::from_document(doc, pointer, &file_text, a.id).map(|n| n.origin);
         if api.starts_with("helm.toolkit.fluxcd.io/") && kind == "HelmRelease" {
             let own_ns = text("/metadata/namespace");
             // The chart: `spec.chart.spec`, or the HelmChart or OCIRepository
@@ -644,7 +646,7 @@ fn values_from(
 /// The text of a source (a file, a key of a manifest, decoded).
 fn source_text(source: &Source, files: &Files) -> Option<String> {
     match super::values_of(source, files).ok()? {
-        super::Values::File(id, _) => Some(files.get(id).text.to_string()),
+        super::Values::File(id, _) => Some(files.get(id).text().to_string()),
         super::Values::Text(text, _) => Some(text),
         super::Values::Missing => None,
     }

@@ -364,7 +364,7 @@ pub fn render(dirs: Vec<PathBuf>, objects: &[PathBuf], files: Files, opts: &Opti
 
 /// The span of the first line of a file.
 fn first_line(files: &Files, id: FileId) -> Span {
-    let text = files.get(id).text.clone();
+    let text = files.get(id).text();
     let end = text.find('\n').unwrap_or(text.len());
     Span::new(0, end.min(text.trim_end_matches('\r').len()))
 }
@@ -419,7 +419,7 @@ fn read_chart(dir: &Path, files: &Files) -> Chart {
         });
         return chart;
     };
-    let text = files.get(file).text.clone();
+    let text = files.get(file).text();
     let Some(tree) = Node::from_document(doc, "", &text, file) else {
         return chart;
     };
@@ -761,7 +761,7 @@ fn template_of(
     let rel = source.strip_prefix(&format!("{}/", chart.name))?;
     let path = chart.dir.join(rel);
     let id = files.load(&path).ok()?;
-    let text = files.get(id).text.clone();
+    let text = files.get(id).text();
     let template = Arc::new(locate::Template::read(&text, id));
     // `charts/a/charts/b/templates/x.yaml`: the subchart path [a, b].
     let parts: Vec<&str> = rel.split('/').collect();
@@ -824,7 +824,7 @@ fn defines_of(chart: &Chart, files: &Files) -> Arc<locate::Defines> {
             let mut defines = locate::Defines::default();
             for (_, path) in found {
                 let Ok(id) = files.load(&path) else { continue };
-                let text = files.get(id).text.clone();
+                let text = files.get(id).text();
                 if text.contains("define") {
                     defines.add(Arc::new(locate::Template::read(&text, id)));
                 }
@@ -917,7 +917,7 @@ fn values_of(v: &Source, files: &Files) -> Result<Values, (String, Option<Origin
             let Some(d) = parsed.documents.get(*doc) else {
                 return Ok(Values::Missing);
             };
-            let Some(at) = Node::from_document(d, pointer, &file.text, id) else {
+            let Some(at) = Node::from_document(d, pointer, &file.text(), id) else {
                 return Ok(Values::Missing);
             };
             let s = match &d.value.pointer(pointer) {
@@ -945,7 +945,7 @@ fn values_of(v: &Source, files: &Files) -> Result<Values, (String, Option<Origin
                     n
                 })
             } else {
-                gitops::embedded_tree(&s, &file.text, at.origin, files)
+                gitops::embedded_tree(&s, &file.text(), at.origin, files)
             };
             Ok(Values::Text(s, node))
         }
@@ -998,7 +998,7 @@ pub(crate) fn tree_of(files: &Files, id: FileId) -> Result<Option<Node>, (String
         let at = Span::new(issue.start as usize, issue.end as usize);
         return Err((issue.message.clone(), Origin::new(id, at)));
     }
-    let text = files.get(id).text.clone();
+    let text = files.get(id).text();
     Ok(parsed
         .documents
         .first()
@@ -1014,7 +1014,7 @@ fn chart_key(files: &Files, chart: &Chart, key: &str) -> Option<Origin> {
 fn error_origin(files: &Files, chart: &Chart, at: &output::ErrorAt) -> Option<Origin> {
     let rel = at.source.strip_prefix(&format!("{}/", chart.name))?;
     let id = files.load(&chart.dir.join(rel)).ok()?;
-    let text = files.get(id).text.clone();
+    let text = files.get(id).text();
     let Some(line) = at.line else {
         return Some(Origin::new(id, first_line(files, id)));
     };
