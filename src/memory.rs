@@ -1,12 +1,14 @@
-//! Giving freed memory back to the system between the stages of a run.
+//! Giving freed memory back to the system between the stages of a run, and within them.
 //!
 //! The allocator keeps pages it freed for reuse; mimalloc purges them after a delay (a
 //! second by default), longer than a whole run. Memory freed by one stage (the parse trees
 //! of the files the render read, the loose files' documents) stayed resident while the
 //! next stage grew: the corpus peaked at about 160 MB resident where its live heap peaks
 //! under 90 MB. Asking every thread to collect at the end of two stages lowers that peak
-//! to 139-144 MB for 1-2% of the run's time (`BENCHMARKS.md`). Purging on every free
-//! instead (`purge_delay` 0) cost a quarter of the run.
+//! to 139-144 MB for 1-2% of the run's time; collecting on each thread after every
+//! megabyte of input it works through ([`worked_through`]) takes about 7 MB more off, for
+//! about 1% (`BENCHMARKS.md`). Purging on every free instead (`purge_delay` 0) cost a
+//! quarter of the run; a purge delay of 3 ms, 7%.
 //!
 //! The library does not choose the allocator: the binary registers how to collect
 //! ([`on_release`]); without it (tests, benches, another program) [`release`] does nothing.
