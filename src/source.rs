@@ -125,6 +125,18 @@ impl LaterText {
         }
     }
 
+    /// The length in bytes of the text that was checked.
+    pub fn len(&self) -> usize {
+        match self {
+            LaterText::Kept(text) => text.len(),
+            LaterText::OnDisk { len, .. } => *len,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// The text that was checked; `None` when the file is gone, or changed since.
     pub fn get(&self, max: u64) -> Option<Arc<str>> {
         match self {

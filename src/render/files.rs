@@ -66,8 +66,14 @@ impl SourceFile {
     pub fn text_if_unchanged(&self) -> Option<Arc<str>> {
         match &*self.content.read().unwrap_or_else(|p| p.into_inner()) {
             Content::Kept { text, .. } => Some(text.clone()),
-            Content::OnDisk(later) => later.get(u64::MAX),
+            Content::OnDisk(later) => Self::read_again(later),
         }
+    }
+
+    /// A text let go of, read again: its bytes were its text (else it is kept), so a file
+    /// longer now has changed, and is not read past that length.
+    fn read_again(later: &crate::source::LaterText) -> Option<Arc<str>> {
+        later.get(later.len() as u64)
     }
 
     /// The text while it is kept: positions in a text let go of need only [`Self::lines`].
@@ -82,9 +88,9 @@ impl SourceFile {
     pub fn bytes(&self) -> Arc<[u8]> {
         match &*self.content.read().unwrap_or_else(|p| p.into_inner()) {
             Content::Kept { bytes, .. } => bytes.clone(),
-            Content::OnDisk(later) => later
-                .get(u64::MAX)
-                .map_or_else(|| Arc::from(&b""[..]), Arc::<[u8]>::from),
+            Content::OnDisk(later) => {
+                Self::read_again(later).map_or_else(|| Arc::from(&b""[..]), Arc::<[u8]>::from)
+            }
         }
     }
 
@@ -437,7 +443,9 @@ mod tests {
         assert_eq!(&*a.bytes(), text.as_bytes());
         // A line that is not ASCII: columns count characters, so the text stays.
         assert!(b.kept_text().is_some());
-        // Changed since: nothing rather than another text.
+        // Changed since: nothing rather than another text; grown, not read past the text.
+        std::fs::write(&ascii, format!("{text}{}", "x".repeat(1 << 20))).unwrap();
+        assert_eq!(a.text_if_unchanged(), None);
         std::fs::write(&ascii, "kind: Secret\nmetadata:\n  name: app\n").unwrap();
         assert_eq!(a.text_if_unchanged(), None);
         assert_eq!(&*a.text(), "");
