@@ -82,13 +82,7 @@ fn origin_of(
 ) -> Option<(Arc<str>, u32)> {
     let f = files.get(node.origin.file);
     let rel = relative(&f.path)?;
-    let line = f
-        .lines()
-        .position(
-            &f.kept_text().unwrap_or_default(),
-            node.origin.value.start as usize,
-        )
-        .line;
+    let line = f.position(node.origin.value.start as usize).line;
     Some((rel.into(), line))
 }
 

@@ -10,7 +10,6 @@ use super::build::{self, Options};
 use super::files::Files;
 use super::node::{Kind, Node, Origin};
 use crate::cli::{EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, diag};
-use crate::source::LineIndex;
 
 /// Renders `dir`; exit 0 when it renders, 1 when kustomize would fail, 2 on a usage error.
 pub fn run(dir: &Path, json_out: bool, restrict_to_root: bool) -> anyhow::Result<u8> {
@@ -106,18 +105,14 @@ fn collect_origins(
     }
 }
 
-/// `file:line:column` of origins, with each file's line index built once.
+/// `file:line:column` of origins (each file's line index is built once, by the file).
 struct Lines<'a> {
     files: &'a Files,
-    index: std::collections::HashMap<u32, std::sync::Arc<LineIndex>>,
 }
 
 impl<'a> Lines<'a> {
     fn new(files: &'a Files) -> Self {
-        Self {
-            files,
-            index: Default::default(),
-        }
+        Self { files }
     }
 
     fn at(&mut self, origin: Origin, at_key: bool) -> String {
@@ -125,9 +120,7 @@ impl<'a> Lines<'a> {
             return "<unknown>".into();
         }
         let f = self.files.get(origin.file);
-        let idx = self.index.entry(origin.file).or_insert_with(|| f.lines());
-        let span = origin.span(at_key);
-        let p = idx.position(&f.kept_text().unwrap_or_default(), span.start as usize);
+        let p = f.position(origin.span(at_key).start as usize);
         format!("{}:{}:{}", f.display, p.line, p.column)
     }
 }

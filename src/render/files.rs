@@ -111,6 +111,13 @@ impl SourceFile {
         *content = Content::OnDisk(crate::source::LaterText::of(text, Some(&self.path)));
     }
 
+    /// The line and column of byte `offset`, whether the text is kept or let go of (a text
+    /// is let go of only when all ASCII, where the line index is enough).
+    pub fn position(&self, offset: usize) -> crate::finding::Position {
+        self.lines()
+            .position(&self.kept_text().unwrap_or_default(), offset)
+    }
+
     /// Where the text's lines start (built once, for every finding placed in the file).
     pub fn lines(&self) -> Arc<crate::source::LineIndex> {
         self.lines
