@@ -127,6 +127,10 @@ struct InventoryItem {
 /// An object several overlays render identically (same values, each from the same place:
 /// a base none of them changes) is checked once; its findings count for each of them.
 /// Objects, not roots, are the unit of work, so one large root does not hold a thread.
+/// About how many bytes of YAML a node of a rendered object stands for, to tell the
+/// allocator how much has been worked through ([`crate::memory::worked_through`]).
+const TEXT_PER_NODE: usize = 24;
+
 pub fn run(roots: &[Root], files: &Files, opts: &Options<'_>) -> Outcome {
     // Each object's index among the distinct ones.
     let mut distinct: Vec<(usize, usize)> = Vec::new();
@@ -168,7 +172,10 @@ pub fn run(roots: &[Root], files: &Files, opts: &Options<'_>) -> Outcome {
                 )
             },
             |(engines, texts), &(ri, oi)| {
-                check_one(&roots[ri].objects[oi], files, opts, engines, texts)
+                let node = &roots[ri].objects[oi];
+                let checked = check_one(node, files, opts, engines, texts);
+                crate::memory::worked_through(node.count() * TEXT_PER_NODE);
+                checked
             },
         )
         .collect();

@@ -6,6 +6,8 @@
 //! carries the [`Origin`] of the text that produced it, and transformations that set a
 //! value give it the origin of the field that asked for it.
 
+use std::borrow::Cow;
+
 use serde_json::{Number, Value};
 
 use crate::parse::{Document, NodeKind};
@@ -145,6 +147,33 @@ impl Node {
     /// always resolves).
     pub fn of_document(doc: &Document, text: &str, file: FileId) -> Self {
         build(doc, &doc.value, String::new(), text, file)
+    }
+
+    /// [`Node::of_document`] of a document given up: its strings move into the tree
+    /// instead of being copied, and its parse tree is let go of as it is converted, so
+    /// the two are not both whole at once.
+    pub fn of_owned_document(doc: Document, text: &str, file: FileId) -> Self {
+        let Document {
+            value, source_map, ..
+        } = doc;
+        let place = if source_map.is_empty() {
+            Place::Under(doc.start as usize)
+        } else {
+            match source_map.located(0) {
+                Some(loc) => Place::At(0, loc),
+                None => Place::Under(doc.start as usize),
+            }
+        };
+        build_at(&source_map, value, place, text, file)
+    }
+
+    /// The number of nodes of the tree, itself included.
+    pub fn count(&self) -> usize {
+        1 + match &self.kind {
+            Kind::Seq(items) => items.iter().map(Node::count).sum(),
+            Kind::Map(m) => m.iter().map(|(_, n)| n.count()).sum(),
+            _ => 0,
+        }
     }
 
     /// kyaml's `IsNilOrEmpty`: null, `{}` or `[]`.
@@ -336,9 +365,63 @@ fn index_of(map: &crate::parse::source_map::SourceMap, pointer: &str, text: &str
     Some(idx)
 }
 
-fn build_at(
+/// A value converted to a [`Node`]: borrowed (its strings are copied) or owned (they move,
+/// and its containers are let go of as their children are converted).
+trait Tree<'a>: Sized {
+    type Items: Iterator<Item = Self>;
+    type Entries: Iterator<Item = (Cow<'a, str>, Self)>;
+    fn shape(self) -> Shape<'a, Self::Items, Self::Entries>;
+}
+
+/// A value's top level, its children still to convert.
+enum Shape<'a, I, E> {
+    Null,
+    Bool(bool),
+    Number(Number),
+    String(Cow<'a, str>),
+    Seq(usize, I),
+    Map(E),
+}
+
+impl<'a> Tree<'a> for &'a Value {
+    type Items = std::slice::Iter<'a, Value>;
+    type Entries = std::iter::Map<
+        serde_json::map::Iter<'a>,
+        fn((&'a String, &'a Value)) -> (Cow<'a, str>, &'a Value),
+    >;
+    fn shape(self) -> Shape<'a, Self::Items, Self::Entries> {
+        match self {
+            Value::Null => Shape::Null,
+            Value::Bool(b) => Shape::Bool(*b),
+            Value::Number(n) => Shape::Number(n.clone()),
+            Value::String(s) => Shape::String(Cow::Borrowed(s)),
+            Value::Array(items) => Shape::Seq(items.len(), items.iter()),
+            Value::Object(m) => Shape::Map(m.iter().map(|(k, v)| (Cow::Borrowed(k.as_str()), v))),
+        }
+    }
+}
+
+impl Tree<'static> for Value {
+    type Items = std::vec::IntoIter<Value>;
+    type Entries = std::iter::Map<
+        serde_json::map::IntoIter,
+        fn((String, Value)) -> (Cow<'static, str>, Value),
+    >;
+    fn shape(self) -> Shape<'static, Self::Items, Self::Entries> {
+        match self {
+            Value::Null => Shape::Null,
+            Value::Bool(b) => Shape::Bool(b),
+            Value::Number(n) => Shape::Number(n),
+            Value::String(s) => Shape::String(Cow::Owned(s)),
+            Value::Array(items) => Shape::Seq(items.len(), items.into_iter()),
+            Value::Object(m) => Shape::Map(m.into_iter().map(|(k, v)| (Cow::Owned(k), v))),
+        }
+    }
+}
+
+fn build_at<'a, T: Tree<'a>>(
     map: &crate::parse::source_map::SourceMap,
-    value: &Value,
+    value: T,
     place: Place,
     text: &str,
     file: FileId,
@@ -365,25 +448,23 @@ fn build_at(
             None => Place::Under(under),
         }
     };
-    let kind = match value {
-        Value::Null => Kind::Null,
-        Value::Bool(b) => Kind::Bool(*b),
-        Value::Number(n) => Kind::Number(n.clone()),
-        Value::String(s) => Kind::String(s.clone()),
-        Value::Array(items) => Kind::Seq(
-            items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| build_at(map, v, child_place(Step::Index(i)), text, file))
-                .collect(),
-        ),
-        Value::Object(m) => Kind::Map(
-            m.iter()
+    let kind = match value.shape() {
+        Shape::Null => Kind::Null,
+        Shape::Bool(b) => Kind::Bool(b),
+        Shape::Number(n) => Kind::Number(n),
+        Shape::String(s) => Kind::String(s.into_owned()),
+        Shape::Seq(len, items) => {
+            let mut out = Vec::with_capacity(len);
+            for (i, v) in items.enumerate() {
+                out.push(build_at(map, v, child_place(Step::Index(i)), text, file));
+            }
+            Kind::Seq(out)
+        }
+        Shape::Map(entries) => Kind::Map(
+            entries
                 .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        build_at(map, v, child_place(Step::Key(k)), text, file),
-                    )
+                    let node = build_at(map, v, child_place(Step::Key(&k)), text, file);
+                    (k.into_owned(), node)
                 })
                 .collect(),
         ),
