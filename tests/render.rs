@@ -870,3 +870,83 @@ fn a_directory_outside_the_working_directory_is_rendered() {
         r.stderr
     );
 }
+
+/// The resource files of a root bound to fail (a kustomization it reads names a file that
+/// does not exist) are checked loose from the documents the render read, not read and
+/// parsed again: the same findings as when nothing renders, a file large enough to be
+/// checked in pieces included, and the root's error still kustomize's first one.
+#[test]
+fn a_root_bound_to_fail_has_its_files_checked_as_when_nothing_renders() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let big: String = (0..4500)
+        .map(|i| DEPLOYMENT.replace("name: web\n", &format!("name: web-{i}\n")))
+        .collect::<Vec<_>>()
+        .join("---\n");
+    assert!(big.len() > 1 << 20, "{}", big.len());
+    write(d, "gen/big.yaml", &big);
+    write(
+        d,
+        "gen/kustomization.yaml",
+        "resources:\n- big.yaml\nconfigMapGenerator:\n- name: p\n  envs:\n  - params.env\n",
+    );
+    // Its resource file is malformed too: kustomize stops there, before the generator.
+    write(d, "both/deploy.yaml", DEPLOYMENT);
+    write(d, "both/bad.yaml", "kind: ConfigMap\nmetadata: {name: x\n");
+    write(
+        d,
+        "both/kustomization.yaml",
+        "resources:\n- deploy.yaml\n- bad.yaml\nconfigurations:\n- absent.yaml\n",
+    );
+    let run = |extra: &[&str]| {
+        let mut args = vec!["check", ".", "--no-config", "-f", "json"];
+        args.extend_from_slice(extra);
+        kubegate_in(d, &args, None)
+    };
+    let rendered = run(&[]);
+    assert_eq!(rendered.code, 1, "{}", rendered.stderr);
+    let found = findings(&rendered);
+    let of_files = |found: &[(String, u64, String, Vec<String>)]| -> Vec<_> {
+        found
+            .iter()
+            .filter(|f| !f.0.ends_with("kustomization.yaml") && f.2 != "kustomize-error")
+            .cloned()
+            .collect()
+    };
+    let alone = findings(&run(&["--no-render"]));
+    let (ours, theirs) = (of_files(&found), of_files(&alone));
+    assert!(ours.len() > 4500, "{}", ours.len());
+    let differ = ours.iter().zip(&theirs).position(|(a, b)| a != b);
+    assert!(
+        differ.is_none() && ours.len() == theirs.len(),
+        "first difference at {differ:?}: {:?} against {:?} ({} and {} findings)",
+        differ.map(|i| &ours[i]),
+        differ.map(|i| &theirs[i]),
+        ours.len(),
+        theirs.len()
+    );
+    let report: Value = serde_json::from_str(&rendered.stdout).unwrap();
+    let errors: Vec<(&str, &str)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "kustomize-error")
+        .map(|f| (f["file"].as_str().unwrap(), f["message"].as_str().unwrap()))
+        .collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(
+        errors
+            .iter()
+            .any(|(file, m)| *file == "both/bad.yaml" && m.contains("malformed YAML")),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|(file, m)| *file == "gen/kustomization.yaml" && m.contains("params.env")),
+        "{errors:?}"
+    );
+    for jobs in ["1", "3"] {
+        assert_eq!(run(&["-j", jobs]).stdout, rendered.stdout, "-j {jobs}");
+    }
+}

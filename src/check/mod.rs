@@ -259,13 +259,32 @@ pub fn custom_resources(out: &mut Outcome, crds: &Crds, opts: &Options<'_>) {
     }
 }
 
-/// The content of one input, already read.
+/// The content of one input: read, or to be read when checked ([`Loaded::unread`]).
 pub struct Loaded {
     pub input: Input,
     pub bytes: Result<Vec<u8>, String>,
     /// The file's documents, when they were parsed ahead ([`parse_ahead`]), and how they
     /// were read (used when the check reads the file the same way).
     pub parsed: Option<(Reader, parse::yaml::Parsed)>,
+}
+
+impl Loaded {
+    /// A file that [`check_files`] reads when its turn comes: what was read of it ahead
+    /// (to plan the render, find admission policies) is not held while other files are
+    /// checked. An empty file reads as unread too, and is read again as empty.
+    pub fn unread(input: Input) -> Self {
+        Self {
+            input,
+            bytes: Ok(Vec::new()),
+            parsed: None,
+        }
+    }
+
+    fn is_unread(&self) -> bool {
+        matches!(self.input, Input::File { .. })
+            && self.parsed.is_none()
+            && self.bytes.as_ref().is_ok_and(Vec::is_empty)
+    }
 }
 
 /// The files that the kustomizations among the inputs read, by display path.
@@ -366,6 +385,13 @@ pub fn check_files(inputs: Vec<Loaded>, opts: &Options<'_>) -> Vec<FileResult> {
                 user: opts.user.cloned(),
             },
             |engines, loaded| {
+                let loaded = if loaded.is_unread() {
+                    crate::timings::measure(crate::timings::Stage::Read, || {
+                        load(loaded.input, &opts.limits)
+                    })
+                } else {
+                    loaded
+                };
                 let size = loaded.bytes.as_ref().map_or(0, Vec::len);
                 let result = check_input(loaded, opts, engines);
                 crate::memory::worked_through(size);
@@ -373,6 +399,33 @@ pub fn check_files(inputs: Vec<Loaded>, opts: &Options<'_>) -> Vec<FileResult> {
             },
         )
         .collect()
+}
+
+/// Checks files one at a time, from any thread of the pool: the resource files of a root
+/// bound to fail, as the render hands them over with their documents. Each check takes a
+/// set of engines and gives it back.
+pub struct OneByOne<'o> {
+    opts: &'o Options<'o>,
+    engines: EnginePool,
+}
+
+impl<'o> OneByOne<'o> {
+    pub fn new(opts: &'o Options<'o>) -> Self {
+        Self {
+            opts,
+            engines: EnginePool::default(),
+        }
+    }
+
+    /// [`check_files`] of one input.
+    pub fn check(&self, loaded: Loaded) -> FileResult {
+        let mut engines = self.engines.take(self.opts);
+        let size = loaded.bytes.as_ref().map_or(0, Vec::len);
+        let result = check_input(loaded, self.opts, &mut engines);
+        self.engines.give(engines);
+        crate::memory::worked_through(size);
+        result
+    }
 }
 
 /// The outcome of the files checked by [`check_files`], in input order: their findings,

@@ -963,15 +963,11 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         };
         if named {
             // Most of these the render reads and checks through its roots: their bytes go
-            // to it, and a file no root took is read again below.
+            // to it, and a file no root took is read again when checked.
             let l = match (l.input, l.bytes, &path) {
                 (input @ Input::File { .. }, Ok(bytes), Some(canonical)) => {
                     read_ahead.insert(canonical.clone(), bytes);
-                    Loaded {
-                        bytes: Ok(Vec::new()),
-                        parsed: None,
-                        input,
-                    }
+                    Loaded::unread(input)
                 }
                 (input, bytes, _) => Loaded {
                     input,
@@ -981,9 +977,45 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
             };
             late.push(i, path, l);
         } else {
+            // Read again when checked, so that the bytes of the files waiting their turn
+            // are not all held while the render runs beside them.
+            let l = match (l.input, l.bytes, l.parsed) {
+                (input @ Input::File { .. }, Ok(_), None) => Loaded::unread(input),
+                (input, bytes, parsed) => Loaded {
+                    input,
+                    bytes,
+                    parsed,
+                },
+            };
             early.push(i, path, l);
         }
     }
+    // A root bound to fail (it names a file that does not exist) builds nothing: the
+    // resource files it reads are checked as they are. The render hands over their
+    // documents, and they are checked then, not read and parsed a second time after it.
+    let late_inputs: std::collections::HashMap<&Path, &Input> = late
+        .meta
+        .iter()
+        .zip(&late.loaded)
+        .filter_map(|((_, path), l)| Some((path.as_deref()?, &l.input)))
+        .collect();
+    let handed: std::sync::Mutex<std::collections::HashMap<PathBuf, check::FileResult>> =
+        Default::default();
+    let one_by_one = check::OneByOne::new(&opts);
+    let hand = |path: &Path, bytes: Vec<u8>, parsed: crate::parse::yaml::Parsed| {
+        let Some(input) = late_inputs.get(path) else {
+            return;
+        };
+        let result = one_by_one.check(Loaded {
+            input: (*input).clone(),
+            bytes: Ok(bytes),
+            parsed: Some((crate::parse::Reader::Kyaml, parsed)),
+        });
+        handed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(path.to_path_buf(), result);
+    };
     let ((mut stage, helm_stage), early_results) = pool.install(|| {
         rayon::join(
             || {
@@ -991,9 +1023,10 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
                     || {
                         plan.map(|plan| {
                             timings::measure(Stage::Render, || {
-                                plan.build(
+                                plan.build_handing_over(
                                     crate::render::files::Files::new(&confine, limits.clone())
                                         .read_ahead(read_ahead),
+                                    Some(&hand),
                                 )
                             })
                         })
@@ -1034,21 +1067,31 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
             .zip(path.as_ref())
             .is_some_and(|(stage, p)| stage.used.contains(p))
     };
+    drop(late_inputs);
+    let mut handed = handed
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut late_loaded = Vec::with_capacity(late.loaded.len());
     let mut late_index = Vec::with_capacity(late.loaded.len());
+    let mut checked_in_render = Vec::new();
     for ((i, path), l) in late.meta.into_iter().zip(late.loaded) {
         if used(&path) {
             through_render += 1;
             continue;
         }
+        if let Some(result) = path.as_ref().and_then(|p| handed.remove(p)) {
+            checked_in_render.push((i, result));
+            continue;
+        }
         late_loaded.push(l);
         late_index.push(i);
     }
+    drop(handed);
     // The render's parse trees and the loose files' documents are gone: their pages are
     // given back before the late files and the rendered objects' checks take more.
     crate::memory::release(&pool);
-    // Their bytes were let go for the render: read again (stdin and staged files kept theirs).
-    let late_loaded = pool.install(|| rayon_load(late_loaded, &limits));
+    // Their bytes were let go for the render: they are read again when checked (stdin and
+    // staged files kept theirs).
     let late_results = pool.install(|| check::check_files(late_loaded, &opts));
     // Every loose file in input order; a file the render read after all (a kustomization
     // named it in a way the plan did not see) is checked through the render only.
@@ -1062,6 +1105,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     }
     let late_checked = !late_index.is_empty();
     results.extend(late_index.into_iter().zip(late_results));
+    results.extend(checked_in_render);
     results.sort_unstable_by_key(|(i, _)| *i);
     // So are the documents of the files the render let go and the loose check took.
     if late_checked {

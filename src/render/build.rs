@@ -68,8 +68,25 @@ pub struct Built {
     pub used: BTreeSet<FileId>,
 }
 
+/// Takes the documents of a resource file of a root that cannot build, as the render read
+/// them, with the file's canonical path and bytes (see [`build_handing_over`]).
+pub type Handover<'h> = &'h (dyn Fn(&Path, Vec<u8>, crate::parse::yaml::Parsed) + Sync);
+
 /// Builds the kustomization in `dir` as `kubectl kustomize dir` would.
 pub fn build(files: &Files, dir: &Path, opts: &Options) -> Built {
+    build_handing_over(files, dir, opts, None)
+}
+
+/// [`build`], handing the documents of the resource files it reads to `hand` when the
+/// root is bound to fail: one of its kustomizations names a file that does not exist
+/// ([`bound_to_fail`]). Those files are then checked as they are (no root builds from
+/// them), and the check takes the documents instead of parsing the files a second time.
+pub fn build_handing_over(
+    files: &Files,
+    dir: &Path,
+    opts: &Options,
+    hand: Option<Handover<'_>>,
+) -> Built {
     let mut b = Builder {
         files,
         opts,
@@ -78,7 +95,14 @@ pub fn build(files: &Files, dir: &Path, opts: &Options) -> Built {
         used: BTreeSet::new(),
         vars: super::vars::Vars::default(),
         configs: Vec::new(),
+        hand: None,
     };
+    if let Some(hand) = hand
+        && let Ok(k) = Kustomization::load(files, dir, Origin::new(0, Span::default()))
+        && bound_to_fail(files, &k, &mut std::collections::HashSet::new())
+    {
+        b.hand = Some(hand);
+    }
     let result = b.root(dir);
     Built {
         result,
@@ -99,6 +123,9 @@ struct Builder<'a> {
     /// The transformer configuration of each accumulation being built, outermost first
     /// (kustomize's `ResAccumulator.tConfig`; a component adds to its parent's).
     configs: Vec<TransformerConfig>,
+    /// Where the documents of the resource files go once converted, when the root is
+    /// bound to fail ([`build_handing_over`]).
+    hand: Option<Handover<'a>>,
 }
 
 impl Builder<'_> {
@@ -1039,13 +1066,34 @@ impl Builder<'_> {
     /// values, and their findings' positions need only the file's line index.
     fn make_resources(&self, source: &SourceFile, file: FileId) -> Resources {
         let text = source.text();
-        let Parsed {
-            documents,
-            issues,
-            notes,
-            ..
-        } = crate::parse::yaml::parse_as(&text, &self.files.limits, Reader::Kyaml);
-        let objects = objects(source, &text, file, &issues, documents);
+        let parsed = crate::parse::yaml::parse_as(&text, &self.files.limits, Reader::Kyaml);
+        let (objects, notes) = match self.hand {
+            // The documents are kept for the check that follows: copied from.
+            Some(hand) => {
+                let nodes = parsed
+                    .documents
+                    .iter()
+                    .filter(|d| !d.value.is_null())
+                    .map(|d| Node::of_document(d, &text, file));
+                let objects = objects(source, file, &parsed.issues, nodes);
+                let notes = parsed.notes.clone();
+                hand(&source.path, source.bytes().to_vec(), parsed);
+                (objects, notes)
+            }
+            None => {
+                let Parsed {
+                    documents,
+                    issues,
+                    notes,
+                    ..
+                } = parsed;
+                let nodes = documents
+                    .into_iter()
+                    .filter(|d| !d.value.is_null())
+                    .map(|d| Node::of_owned_document(d, &text, file));
+                (objects(source, file, &issues, nodes), notes)
+            }
+        };
         crate::memory::worked_through(text.len());
         drop(text);
         source.let_go_of_text();
@@ -1053,15 +1101,15 @@ impl Builder<'_> {
     }
 }
 
-/// The objects of the `documents` of `source` (read with `issues`), as
-/// [`Builder::resources`] gives them: each document is let go once converted, so a large
-/// file's parsed documents and its objects are not all alive at once.
+/// The objects of the documents of `source` (read with `issues`; `nodes` converts those
+/// that are not empty, one at a time), as [`Builder::resources`] gives them: a document
+/// converted from one it owns is let go of once converted, so a large file's parsed
+/// documents and its objects are not all alive at once.
 fn objects(
     source: &SourceFile,
-    text: &str,
     file: FileId,
     issues: &[crate::parse::Issue],
-    documents: Vec<crate::parse::Document>,
+    nodes: impl Iterator<Item = Node>,
 ) -> Result<Vec<Node>> {
     if let Some(issue) = &source.decode_issue {
         return Err(Error::new(
@@ -1079,12 +1127,7 @@ fn objects(
         ));
     }
     let mut out = Vec::new();
-    for doc in documents {
-        if doc.value.is_null() {
-            continue;
-        }
-        let node = Node::of_document(&doc, text, file);
-        drop(doc);
+    for node in nodes {
         let is_list = node
             .get("kind")
             .and_then(Node::as_str)
@@ -1122,6 +1165,82 @@ fn objects(
         }
     }
     Ok(out)
+}
+
+/// Whether the build of `k` is bound to fail: it, or a kustomization it reads (a base, a
+/// component), names a file that does not exist, or a directory without a kustomization,
+/// where kustomize needs one: a resource, a component, a `configurations` or `crds` file,
+/// a generator's `files`/`envs`/`env`, a patch's `path`. Known before any resource file
+/// is read; other failures (malformed files, a patch that matches nothing) are not
+/// foreseen. A strategic merge patch is left out: kustomize reads a path that does not
+/// exist as an inline patch.
+fn bound_to_fail(
+    files: &Files,
+    k: &Kustomization,
+    seen: &mut std::collections::HashSet<PathBuf>,
+) -> bool {
+    if !seen.insert(k.dir.clone()) || seen.len() > MAX_DEPTH {
+        return false;
+    }
+    let is_file = |path: &str| k.dir.join(path).is_file();
+    let strings = |field: &str| k.strings(field).unwrap_or_default();
+    let listed = |field: &str| {
+        k.field(field)
+            .and_then(Node::as_seq)
+            .unwrap_or_default()
+            .iter()
+    };
+    if ["configurations", "crds"]
+        .iter()
+        .any(|field| strings(field).iter().any(|(path, _)| !is_file(path)))
+    {
+        return true;
+    }
+    for field in ["resources", "bases", "components"] {
+        for (path, _) in strings(field) {
+            if is_remote(path) || is_file(path) {
+                continue;
+            }
+            let dir = k.dir.join(path);
+            if !dir.is_dir() {
+                return true;
+            }
+            match Kustomization::load(files, &dir, Origin::new(k.file, Span::default())) {
+                Ok(base) if bound_to_fail(files, &base, seen) => return true,
+                Ok(_) => {}
+                Err(_) => return true,
+            }
+        }
+    }
+    for field in ["configMapGenerator", "secretGenerator"] {
+        for entry in listed(field) {
+            let items = |key: &str| {
+                entry
+                    .get(key)
+                    .and_then(Node::as_seq)
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(Node::as_str)
+            };
+            let sources = items("files").map(|s| s.split_once('=').map_or(s, |(_, path)| path));
+            let env = entry.get("env").and_then(Node::as_str);
+            if sources
+                .chain(items("envs"))
+                .chain(env)
+                .any(|path| !path.is_empty() && !is_file(path))
+            {
+                return true;
+            }
+        }
+    }
+    ["patches", "patchesJson6902"].iter().any(|field| {
+        listed(field).any(|entry| {
+            entry
+                .get("path")
+                .and_then(Node::as_str)
+                .is_some_and(|path| !path.is_empty() && !is_file(path))
+        })
+    })
 }
 
 /// Adds `new`, in order, to an accumulation, refusing a second object with the same id.
@@ -1458,5 +1577,91 @@ fn select(acc: &[Resource], selector: &super::patch::Selector) -> Vec<usize> {
 fn remove_indices(acc: &mut Vec<Resource>, indices: Vec<usize>) {
     for i in indices.into_iter().rev() {
         acc.remove(i);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::Limits;
+
+    fn write(dir: &Path, rel: &str, text: &str) {
+        let path = dir.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    /// Whether the kustomization of `rel` is found bound to fail.
+    fn bound(dir: &Path, rel: &str) -> bool {
+        let files = Files::new(dir, Limits::default());
+        let k =
+            Kustomization::load(&files, &dir.join(rel), Origin::new(0, Span::default())).unwrap();
+        bound_to_fail(&files, &k, &mut std::collections::HashSet::new())
+    }
+
+    #[test]
+    fn a_root_naming_a_file_that_does_not_exist_is_bound_to_fail() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        write(d, "base/deploy.yaml", "kind: ConfigMap\n");
+        write(d, "base/params.env", "a=b\n");
+        write(d, "base/patch.yaml", "[]\n");
+        write(
+            d,
+            "base/kustomization.yaml",
+            "resources:\n- deploy.yaml\nconfigMapGenerator:\n- name: c\n  envs:\n  - params.env\n  \
+             files:\n  - key=params.env\npatches:\n- path: patch.yaml\n  target: {kind: ConfigMap}\n\
+             patchesStrategicMerge:\n- not-a-file.yaml\n",
+        );
+        // Everything it names is there (a strategic merge patch that is no file is inline).
+        assert!(!bound(d, "base"));
+        let cases = [
+            (
+                "configurations",
+                "resources:\n- ../base\nconfigurations:\n- params.yaml\n",
+            ),
+            ("crds", "resources:\n- ../base\ncrds:\n- crd.json\n"),
+            ("resource", "resources:\n- ../base\n- absent.yaml\n"),
+            ("no kustomization", "resources:\n- ../base\n- ../empty\n"),
+            (
+                "component",
+                "resources:\n- ../base\ncomponents:\n- ../absent\n",
+            ),
+            (
+                "generator env",
+                "resources:\n- ../base\nsecretGenerator:\n- name: s\n  env: absent.env\n",
+            ),
+            (
+                "generator file",
+                "resources:\n- ../base\nconfigMapGenerator:\n- name: c\n  files:\n  - k=absent.txt\n",
+            ),
+            (
+                "patch",
+                "resources:\n- ../base\npatchesJson6902:\n- path: absent.yaml\n",
+            ),
+        ];
+        std::fs::create_dir_all(d.join("empty")).unwrap();
+        for (i, (what, text)) in cases.iter().enumerate() {
+            write(d, &format!("o{i}/kustomization.yaml"), text);
+            assert!(bound(d, &format!("o{i}")), "{what}");
+        }
+        // A base's missing file dooms the overlay that reads it; a remote base says
+        // nothing.
+        write(
+            d,
+            "nested/kustomization.yaml",
+            "resources:\n- ../o0\n- https://github.com/example/repo//base?ref=v1\n",
+        );
+        assert!(bound(d, "nested"));
+        write(
+            d,
+            "remote/kustomization.yaml",
+            "resources:\n- ../base\n- https://github.com/example/repo//base?ref=v1\n",
+        );
+        assert!(!bound(d, "remote"));
+        // A cycle ends.
+        write(d, "a/kustomization.yaml", "resources:\n- ../b\n");
+        write(d, "b/kustomization.yaml", "resources:\n- ../a\n");
+        assert!(!bound(d, "a"));
     }
 }

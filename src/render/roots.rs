@@ -246,11 +246,20 @@ impl Plan {
 
     /// Renders the roots, reading through `files`.
     pub fn build(self, files: Files) -> Stage {
+        self.build_handing_over(files, None)
+    }
+
+    /// [`Plan::build`], handing the documents of the resource files of the roots bound to
+    /// fail to `hand` ([`build::build_handing_over`]).
+    pub fn build_handing_over(self, files: Files, hand: Option<build::Handover<'_>>) -> Stage {
         let files = files.sharing(self.shared);
         let mut built: Vec<(PathBuf, Options, build::Built)> = self
             .roots
             .par_iter()
-            .map(|(dir, opts)| (dir.clone(), opts.clone(), build::build(&files, dir, opts)))
+            .map(|(dir, opts)| {
+                let b = build::build_handing_over(&files, dir, opts, hand);
+                (dir.clone(), opts.clone(), b)
+            })
             .collect();
         // A kustomization no root reached (the kustomizations of a cycle use each other,
         // so none of them is a root) is rendered on its own, so its error is reported.
@@ -283,7 +292,7 @@ impl Plan {
                         network: self.network.clone(),
                         ..Options::default()
                     };
-                    let b = build::build(&files, dir, &opts);
+                    let b = build::build_handing_over(&files, dir, &opts, hand);
                     (dir.clone(), opts, b)
                 })
                 .collect::<Vec<_>>(),
