@@ -269,9 +269,9 @@ pub struct Loaded {
 }
 
 impl Loaded {
-    /// A file that [`check_files`] reads when its turn comes: what was read of it ahead
-    /// (to plan the render, find admission policies) is not held while other files are
-    /// checked. An empty file reads as unread too, and is read again as empty.
+    /// A file that [`check_files`] reads when its turn comes: one whose bytes went to the
+    /// render, which may not read it after all. An empty file reads as unread too, and is
+    /// read again as empty.
     pub fn unread(input: Input) -> Self {
         Self {
             input,

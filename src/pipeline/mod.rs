@@ -977,16 +977,6 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
             };
             late.push(i, path, l);
         } else {
-            // Read again when checked, so that the bytes of the files waiting their turn
-            // are not all held while the render runs beside them.
-            let l = match (l.input, l.bytes, l.parsed) {
-                (input @ Input::File { .. }, Ok(_), None) => Loaded::unread(input),
-                (input, bytes, parsed) => Loaded {
-                    input,
-                    bytes,
-                    parsed,
-                },
-            };
             early.push(i, path, l);
         }
     }
