@@ -1173,7 +1173,9 @@ fn objects(
 /// a generator's `files`/`envs`/`env`, a patch's `path`. Known before any resource file
 /// is read; other failures (malformed files, a patch that matches nothing) are not
 /// foreseen. A strategic merge patch is left out: kustomize reads a path that does not
-/// exist as an inline patch.
+/// exist as an inline patch. At most [`MAX_DEPTH`] kustomizations are looked at; one not
+/// looked at counts as able to build (the root's files are then read again if it fails,
+/// as before).
 fn bound_to_fail(
     files: &Files,
     k: &Kustomization,
