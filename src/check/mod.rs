@@ -392,10 +392,7 @@ pub fn check_files(inputs: Vec<Loaded>, opts: &Options<'_>) -> Vec<FileResult> {
                 } else {
                     loaded
                 };
-                let size = loaded.bytes.as_ref().map_or(0, Vec::len);
-                let result = check_input(loaded, opts, engines);
-                crate::memory::worked_through(size);
-                result
+                check_counted(loaded, opts, engines)
             },
         )
         .collect()
@@ -420,12 +417,19 @@ impl<'o> OneByOne<'o> {
     /// [`check_files`] of one input.
     pub fn check(&self, loaded: Loaded) -> FileResult {
         let mut engines = self.engines.take(self.opts);
-        let size = loaded.bytes.as_ref().map_or(0, Vec::len);
-        let result = check_input(loaded, self.opts, &mut engines);
+        let result = check_counted(loaded, self.opts, &mut engines);
         self.engines.give(engines);
-        crate::memory::worked_through(size);
         result
     }
+}
+
+/// Checks one input, then counts its bytes as worked through, so that the thread gives
+/// back what its check freed ([`crate::memory::worked_through`]).
+fn check_counted(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> FileResult {
+    let size = loaded.bytes.as_ref().map_or(0, Vec::len);
+    let result = check_input(loaded, opts, engines);
+    crate::memory::worked_through(size);
+    result
 }
 
 /// The outcome of the files checked by [`check_files`], in input order: their findings,

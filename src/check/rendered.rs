@@ -122,15 +122,15 @@ struct InventoryItem {
     suppressions: Vec<crate::suppress::Inline>,
 }
 
+/// About how many bytes of YAML a node of a rendered object stands for, to tell the
+/// allocator how much has been worked through ([`crate::memory::worked_through`]).
+const TEXT_PER_NODE: usize = 24;
+
 /// Checks every object of every root, in parallel, and reports each finding once.
 ///
 /// An object several overlays render identically (same values, each from the same place:
 /// a base none of them changes) is checked once; its findings count for each of them.
 /// Objects, not roots, are the unit of work, so one large root does not hold a thread.
-/// About how many bytes of YAML a node of a rendered object stands for, to tell the
-/// allocator how much has been worked through ([`crate::memory::worked_through`]).
-const TEXT_PER_NODE: usize = 24;
-
 pub fn run(roots: &[Root], files: &Files, opts: &Options<'_>) -> Outcome {
     // Each object's index among the distinct ones.
     let mut distinct: Vec<(usize, usize)> = Vec::new();

@@ -146,7 +146,8 @@ impl Node {
     /// The tree of a whole parsed document ([`Node::from_document`] at its root, which
     /// always resolves).
     pub fn of_document(doc: &Document, text: &str, file: FileId) -> Self {
-        build(doc, &doc.value, String::new(), text, file)
+        let place = root_place(&doc.source_map, doc.start);
+        build_at(&doc.source_map, &doc.value, place, text, file)
     }
 
     /// [`Node::of_document`] of a document given up: its strings move into the tree
@@ -154,16 +155,12 @@ impl Node {
     /// the two are not both whole at once.
     pub fn of_owned_document(doc: Document, text: &str, file: FileId) -> Self {
         let Document {
-            value, source_map, ..
+            value,
+            source_map,
+            start,
+            ..
         } = doc;
-        let place = if source_map.is_empty() {
-            Place::Under(doc.start as usize)
-        } else {
-            match source_map.located(0) {
-                Some(loc) => Place::At(0, loc),
-                None => Place::Under(doc.start as usize),
-            }
-        };
+        let place = root_place(&source_map, start);
         build_at(&source_map, value, place, text, file)
     }
 
@@ -336,6 +333,15 @@ fn build(doc: &Document, value: &Value, pointer: String, text: &str, file: FileI
         None => Place::Under(doc.start as usize),
     };
     build_at(map, value, place, text, file)
+}
+
+/// Where a document's root is: the first node of its source map (or, in a document
+/// without one, its start).
+fn root_place(map: &crate::parse::source_map::SourceMap, start: u32) -> Place {
+    match map.located(0) {
+        Some(loc) => Place::At(0, loc),
+        None => Place::Under(start as usize),
+    }
 }
 
 /// Where a value is in its document's source map.
