@@ -28,6 +28,7 @@ use super::node::{FileId, Kind, Node, Origin, Span};
 use super::patch::SmpOptions;
 use super::resource::Resource;
 use super::{Error, Result, Warning, transform};
+use crate::canonical::found;
 use crate::parse::Reader;
 
 /// Deepest chain of kustomizations (bases of bases) followed.
@@ -276,7 +277,7 @@ impl Builder<'_> {
         field: &str,
     ) -> Result<FileId> {
         let full = k.dir.join(path);
-        if !full.is_file() {
+        if !found(&full).is_file() {
             return Err(Error::new(
                 format!("`{path}` ({field}) does not exist: no such file"),
                 node.origin,
@@ -454,7 +455,7 @@ impl Builder<'_> {
                     ));
                 };
                 // A path when such a file exists, else an inline patch, as kustomize decides.
-                let source = if !text.contains('\n') && k.dir.join(text).is_file() {
+                let source = if !text.contains('\n') && found(&k.dir.join(text)).is_file() {
                     self.patch_file(k, text, entry.origin)?
                 } else {
                     inline_patch(entry, self.files)
@@ -803,7 +804,7 @@ impl Builder<'_> {
     /// A patch file, read once (within the kustomization's directory).
     fn patch_file(&mut self, k: &Kustomization, path: &str, at: Origin) -> Result<PatchSource> {
         let full = k.dir.join(path);
-        if !full.is_file() {
+        if !found(&full).is_file() {
             return Err(Error::new(
                 format!("failed to get the patch file from path({path}): no such file"),
                 at,
@@ -863,7 +864,7 @@ impl Builder<'_> {
             .flatten()
             .filter(|(path, _)| !is_remote(path))
             .map(|(path, _)| k.dir.join(path))
-            .filter(|full| full.is_file())
+            .filter(|full| found(full).is_file())
             .collect();
         if paths.len() < 2 {
             return;
@@ -897,12 +898,13 @@ impl Builder<'_> {
             return self.resource_file(&pulled.path, node.origin, acc);
         }
         let full = k.dir.join(path);
-        if full.is_dir() {
+        let at = found(&full);
+        if at.is_dir() {
             return self
                 .directory(&full, node.origin, false, std::mem::take(acc))
                 .map(|a| *acc = a);
         }
-        if !full.exists() {
+        if !at.exists() {
             return Err(Error::new(
                 format!(
                     "accumulating resources: `{path}` does not exist (no such file or \
@@ -1184,7 +1186,7 @@ fn bound_to_fail(
     if !seen.insert(k.dir.clone()) || seen.len() > MAX_DEPTH {
         return false;
     }
-    let is_file = |path: &str| k.dir.join(path).is_file();
+    let is_file = |path: &str| found(&k.dir.join(path)).is_file();
     let strings = |field: &str| k.strings(field).unwrap_or_default();
     let listed = |field: &str| {
         k.field(field)
@@ -1204,7 +1206,7 @@ fn bound_to_fail(
                 continue;
             }
             let dir = k.dir.join(path);
-            if !dir.is_dir() {
+            if !found(&dir).is_dir() {
                 return true;
             }
             match Kustomization::load(files, &dir, Origin::new(k.file, Span::default())) {

@@ -70,7 +70,7 @@ impl Kustomization {
         let found: Vec<PathBuf> = FILE_NAMES
             .iter()
             .map(|n| dir.join(n))
-            .filter(|p| p.is_file())
+            .filter(|p| crate::canonical::found(p).is_file())
             .collect();
         let path = match found.as_slice() {
             [one] => one,

@@ -546,7 +546,7 @@ fn look_at(input: &Input<'_>, confine: &Path) -> Seen {
                 {
                     let p = dir.join(entry);
                     // A kustomization listing its own directory uses nothing else.
-                    if p.is_dir() && canonical(&p) != dir {
+                    if crate::canonical::found(&p).is_dir() && canonical(&p) != dir {
                         bases.push(canonical(&p));
                     }
                 }
@@ -585,7 +585,7 @@ fn named_files(value: &Value, dir: &Path, out: &mut Vec<PathBuf>) {
             for path in std::iter::once(s.as_str()).chain(after_key) {
                 // Most strings name nothing: one `stat` says so.
                 let full = dir.join(path);
-                if std::fs::metadata(&full).is_ok_and(|m| m.is_file())
+                if crate::canonical::found(&full).is_file()
                     && let Ok(c) = crate::canonical::canonicalize(&full)
                 {
                     out.push(c);
@@ -684,7 +684,9 @@ fn gitops_paths(bytes: &[u8], confine: &Path, globs: &mut Vec<String>) -> Vec<Pa
 }
 
 fn has_kustomization(dir: &Path) -> bool {
-    FILE_NAMES.iter().any(|n| dir.join(n).is_file())
+    FILE_NAMES
+        .iter()
+        .any(|n| crate::canonical::found(&dir.join(n)).is_file())
 }
 
 fn canonical(p: &Path) -> PathBuf {
