@@ -106,7 +106,8 @@ pub fn canonicalize(path: &Path) -> io::Result<PathBuf> {
         return Ok(canonical);
     }
     let canonical = resolve(path)?;
-    let kept = (canonical != path).then(|| canonical.clone().into_boxed_path());
+    let kept =
+        (canonical.as_os_str() != path.as_os_str()).then(|| canonical.clone().into_boxed_path());
     remember(path, |k| k.canonical = Some(kept));
     Ok(canonical)
 }
@@ -184,11 +185,12 @@ mod tests {
             root.join("link/../.."),
         ]);
         for case in &cases {
-            // Twice: the second answer comes from the memo.
+            // Twice: the second answer comes from the memo. Compared as text: `Path`
+            // equality skips a `.` inside a path, which a canonical path never has.
             for _ in 0..2 {
                 assert_eq!(
-                    canonicalize(case).unwrap(),
-                    case.canonicalize().unwrap(),
+                    canonicalize(case).unwrap().as_os_str(),
+                    case.canonicalize().unwrap().as_os_str(),
                     "{}",
                     case.display()
                 );
