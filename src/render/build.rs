@@ -1068,10 +1068,10 @@ impl Builder<'_> {
     /// values, and their findings' positions need only the file's line index.
     fn make_resources(&self, source: &SourceFile, file: FileId) -> Resources {
         let text = source.text();
-        let parsed = crate::parse::yaml::parse_as(&text, &self.files.limits, Reader::Kyaml);
         let (objects, notes) = match self.hand {
             // The documents are kept for the check that follows: copied from.
             Some(hand) => {
+                let parsed = crate::parse::yaml::parse_as(&text, &self.files.limits, Reader::Kyaml);
                 let nodes = parsed
                     .documents
                     .iter()
@@ -1082,25 +1082,78 @@ impl Builder<'_> {
                 hand(&source.path, source.bytes().to_vec(), parsed);
                 (objects, notes)
             }
-            None => {
-                let Parsed {
-                    documents,
-                    issues,
-                    notes,
-                    ..
-                } = parsed;
-                let nodes = documents
-                    .into_iter()
-                    .filter(|d| !d.value.is_null())
-                    .map(|d| Node::of_owned_document(d, &text, file));
-                (objects(source, file, &issues, nodes), notes)
-            }
+            None => in_pieces(source, &text, file, &self.files.limits)
+                .unwrap_or_else(|| whole(source, &text, file, &self.files.limits)),
         };
         crate::memory::worked_through(text.len());
         drop(text);
         source.let_go_of_text();
         Resources { objects, notes }
     }
+}
+
+/// The objects of a resource file read whole, as [`objects`] makes them.
+fn whole(
+    source: &SourceFile,
+    text: &str,
+    file: FileId,
+    limits: &crate::parse::Limits,
+) -> (Result<Vec<Node>>, Vec<crate::parse::Issue>) {
+    let Parsed {
+        documents,
+        issues,
+        notes,
+        ..
+    } = crate::parse::yaml::parse_as(text, limits, Reader::Kyaml);
+    let nodes = documents
+        .into_iter()
+        .filter(|d| !d.value.is_null())
+        .map(|d| Node::of_owned_document(d, text, file));
+    (objects(source, file, &issues, nodes), notes)
+}
+
+/// A resource file is converted a few pieces of about this many bytes at a time, as many at
+/// once as there are threads ([`in_pieces`]).
+const PIECE_BYTES: usize = 256 * 1024;
+
+/// The objects of a large resource file, as [`objects`] makes them from one reading of the
+/// whole, read a few pieces at a time (cut at its document markers): each round's documents
+/// are converted and let go of before the next round is read, so the parse trees of a
+/// multi-megabyte `install.yaml` are never all alive at once (they take several times the
+/// memory of the objects made of them). `None` (read it whole) when the file cannot be cut
+/// in two, or when a piece does not parse alone: one reading of the whole then says
+/// exactly where, as it always has.
+fn in_pieces(
+    source: &SourceFile,
+    text: &str,
+    file: FileId,
+    limits: &crate::parse::Limits,
+) -> Option<(Result<Vec<Node>>, Vec<crate::parse::Issue>)> {
+    use crate::parse::yaml::Pieces;
+    if text.len() < 2 * PIECE_BYTES || text.trim_start().starts_with('{') {
+        return None;
+    }
+    let cuts = Pieces::cut(text, PIECE_BYTES)?;
+    let lines = source.lines();
+    let mut pieces = Pieces::from_cuts(text, cuts, &lines, limits, Reader::Kyaml);
+    let threads = rayon::current_num_threads().max(1);
+    let (mut nodes, mut issues, mut notes) = (Vec::new(), Vec::new(), Vec::new());
+    let mut next = 0;
+    while next < pieces.len() {
+        let round = next..(next + threads).min(pieces.len());
+        next = round.end;
+        let parsed = pieces.parse(round)?;
+        issues.extend(parsed.issues);
+        notes.extend(parsed.notes);
+        nodes.extend(
+            parsed
+                .documents
+                .into_iter()
+                .filter(|d| !d.value.is_null())
+                .map(|d| Node::of_owned_document(d, text, file)),
+        );
+    }
+    Some((objects(source, file, &issues, nodes.into_iter()), notes))
 }
 
 /// The objects of the documents of `source` (read with `issues`; `nodes` converts those
@@ -1601,6 +1654,71 @@ mod tests {
         let k =
             Kustomization::load(&files, &dir.join(rel), Origin::new(0, Span::default())).unwrap();
         bound_to_fail(&files, &k, &mut std::collections::HashSet::new())
+    }
+
+    #[test]
+    fn a_large_resource_file_read_in_pieces_makes_what_one_reading_makes() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let mut text = String::new();
+        for i in 0..18_000 {
+            text.push_str(&match i % 6 {
+                0 => format!(
+                    "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c{i}\n  \
+                     annotations: {{n: {i}}}\ndata:\n  k: \"v{i}\"\n"
+                ),
+                // A document of nothing but a comment: no object.
+                1 => "--- # after the marker\n# only a comment\n".to_owned(),
+                2 => format!(
+                    "---\napiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Secret\n  \
+                     metadata: {{name: s{i}}}\n"
+                ),
+                3 => format!(
+                    "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: &n d{i}\n  \
+                     labels: {{app: *n}}\nspec:\n  replicas: {i}\n"
+                ),
+                4 => format!(
+                    "---\nkind: ConfigMap\napiVersion: v1\nmetadata: {{name: \"\u{e9}{i}\"}}\n\
+                     data: {{a: yes, b: 0x1F, c: ~, d: 010}}\n"
+                ),
+                _ => format!(
+                    "---\n# {i}\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: n{i}\n"
+                ),
+            });
+        }
+        assert!(text.len() > 4 * PIECE_BYTES);
+        write(d, "big.yaml", &text);
+        // A syntax error in its last piece: no piece reading, the whole one says where.
+        write(d, "broken.yaml", &format!("{text}---\nkey: [unclosed\n"));
+        let files = Files::new(d, Limits::default());
+        let limits = Limits::default();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let read = |name: &str| {
+            let id = files.load(&d.join(name)).unwrap();
+            let source = files.get(id);
+            let text = source.text();
+            pool.install(|| {
+                (
+                    in_pieces(&source, &text, id, &limits),
+                    whole(&source, &text, id, &limits),
+                )
+            })
+        };
+        let (pieces, whole) = read("big.yaml");
+        let pieces = pieces.expect("a large file of many documents is read in pieces");
+        assert_eq!(pieces, whole);
+        let objects = whole.0.unwrap();
+        assert_eq!(objects.len(), 15_000);
+        assert_eq!(
+            objects[1].path(&["kind"]).and_then(Node::as_str),
+            Some("Secret")
+        );
+        let (pieces, whole) = read("broken.yaml");
+        assert!(pieces.is_none());
+        assert!(whole.0.is_err());
     }
 
     #[test]
