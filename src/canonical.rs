@@ -64,6 +64,12 @@ impl Found {
     }
 }
 
+/// Forgets every answer: the render asks nearly all of a run's questions, and on a large
+/// repository the answers take a megabyte or more, which the stages after it can use.
+pub fn forget() {
+    *KNOWN.lock().unwrap_or_else(|p| p.into_inner()) = HashMap::default();
+}
+
 fn recall<T>(path: &Path, pick: impl FnOnce(&Known) -> Option<T>) -> Option<T> {
     KNOWN
         .lock()
@@ -234,9 +240,12 @@ mod tests {
         ];
         for (path, expected) in cases {
             let path = root.join(path);
+            // Asked, remembered, and asked again once forgotten.
             for _ in 0..2 {
                 assert_eq!(found(&path), expected, "{}", path.display());
             }
+            forget();
+            assert_eq!(found(&path), expected, "{}", path.display());
             assert_eq!(found(&path).is_file(), path.is_file());
             assert_eq!(found(&path).is_dir(), path.is_dir());
             assert_eq!(found(&path).exists(), path.exists());

@@ -1078,7 +1078,9 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     }
     drop(handed);
     // The render's parse trees and the loose files' documents are gone: their pages are
-    // given back before the late files and the rendered objects' checks take more.
+    // given back before the late files and the rendered objects' checks take more. So is
+    // what the render learnt of the file system, which the rest of the run seldom asks.
+    crate::canonical::forget();
     crate::memory::release(&pool);
     // Their bytes were let go for the render: they are read again when checked (stdin and
     // staged files kept theirs).
