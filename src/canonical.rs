@@ -17,8 +17,9 @@
 //! calls in all (3% of a check). [`found`] answers those from the same memo.
 //!
 //! The memo assumes what a check does: the working directory and the files and directories
-//! it reads do not move while it runs. Paths are remembered as they were asked, so the
-//! same file asked by another spelling (`a/../b/f.yaml`) is looked up once more.
+//! it reads do not move while it runs. A run starts with an empty memo ([`forget`]). Paths
+//! are remembered as they were asked, so the same file asked by another spelling
+//! (`a/../b/f.yaml`) is looked up once more.
 
 use std::collections::HashMap;
 use std::ffi::OsStr;

@@ -360,6 +360,8 @@ fn confinement(paths: &[String]) -> PathBuf {
 /// Runs `check`; returns the exit code.
 pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     let started = Instant::now();
+    // What an earlier run in this process learnt of the file system may no longer hold.
+    crate::canonical::forget();
     if args.timings {
         crate::timings::enable();
     }

@@ -13,6 +13,8 @@ use crate::cli::{EXIT_CLEAN, EXIT_ERROR, EXIT_FINDINGS, diag};
 
 /// Renders `dir`; exit 0 when it renders, 1 when kustomize would fail, 2 on a usage error.
 pub fn run(dir: &Path, json_out: bool, restrict_to_root: bool) -> anyhow::Result<u8> {
+    // What an earlier run in this process learnt of the file system may no longer hold.
+    crate::canonical::forget();
     if !dir.is_dir() {
         diag(&format!(
             "kubegate: error: {}: not a directory",
@@ -122,5 +124,44 @@ impl<'a> Lines<'a> {
         let f = self.files.get(origin.file);
         let p = f.position(origin.span(at_key).start as usize);
         format!("{}:{}:{}", f.display, p.line, p.column)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(path: &Path, text: &str) {
+        std::fs::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn a_run_does_not_answer_from_what_an_earlier_run_learnt() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        let git = std::process::Command::new("git")
+            .args(["init", "-q"])
+            .current_dir(d)
+            .status();
+        if !git.is_ok_and(|s| s.success()) {
+            eprintln!("the test did not run: `git init` failed (is git installed?)");
+            return;
+        }
+        write(&d.join("kustomization.yaml"), "resources:\n- x\n");
+        write(
+            &d.join("x"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
+        );
+        assert_eq!(run(d, false, true).unwrap(), 0);
+        // The entry `x` is now a base directory: the next run must see a directory, not
+        // the file the first one found there.
+        std::fs::remove_file(d.join("x")).unwrap();
+        std::fs::create_dir(d.join("x")).unwrap();
+        write(&d.join("x/kustomization.yaml"), "resources:\n- cm.yaml\n");
+        write(
+            &d.join("x/cm.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n",
+        );
+        assert_eq!(run(d, false, true).unwrap(), 0);
     }
 }
