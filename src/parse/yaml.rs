@@ -161,8 +161,9 @@ impl Parsed {
     }
 }
 
-/// A large file is parsed in pieces of at least this many bytes, on every thread.
-const PIECE_BYTES: usize = 256 * 1024;
+/// A large file is parsed in pieces of at least this many bytes, on every thread (and the
+/// render converts a large resource file a round of such pieces at a time).
+pub const PIECE_BYTES: usize = 256 * 1024;
 
 /// Where a stream may be cut into pieces that parse on their own: before each line that is
 /// a document marker (`---`, then a space, a tab, a line break or the end) and follows a

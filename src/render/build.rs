@@ -80,7 +80,7 @@ pub fn build(files: &Files, dir: &Path, opts: &Options) -> Built {
 
 /// [`build`], handing the documents of the resource files it reads to `hand` when the
 /// root is bound to fail: one of its kustomizations names a file that does not exist
-/// ([`bound_to_fail`]). Those files are then checked as they are (no root builds from
+/// (`bound_to_fail`). Those files are then checked as they are (no root builds from
 /// them), and the check takes the documents instead of parsing the files a second time.
 pub fn build_handing_over(
     files: &Files,
@@ -1105,22 +1105,31 @@ fn whole(
         notes,
         ..
     } = crate::parse::yaml::parse_as(text, limits, Reader::Kyaml);
-    let nodes = documents
-        .into_iter()
-        .filter(|d| !d.value.is_null())
-        .map(|d| Node::of_owned_document(d, text, file));
-    (objects(source, file, &issues, nodes), notes)
+    (
+        objects(source, file, &issues, owned_nodes(documents, text, file)),
+        notes,
+    )
 }
 
-/// A resource file is converted a few pieces of about this many bytes at a time, as many at
-/// once as there are threads ([`in_pieces`]).
-const PIECE_BYTES: usize = 256 * 1024;
+/// The trees of the documents that are not empty, each converted as its turn comes and its
+/// document let go of then.
+fn owned_nodes(
+    documents: Vec<crate::parse::Document>,
+    text: &str,
+    file: FileId,
+) -> impl Iterator<Item = Node> + '_ {
+    documents
+        .into_iter()
+        .filter(|d| !d.value.is_null())
+        .map(move |d| Node::of_owned_document(d, text, file))
+}
 
 /// The objects of a large resource file, as [`objects`] makes them from one reading of the
-/// whole, read a few pieces at a time (cut at its document markers): each round's documents
-/// are converted and let go of before the next round is read, so the parse trees of a
-/// multi-megabyte `install.yaml` are never all alive at once (they take several times the
-/// memory of the objects made of them). `None` (read it whole) when the file cannot be cut
+/// whole, read a few pieces at a time (cut at its document markers into pieces of about
+/// [`crate::parse::yaml::PIECE_BYTES`], as many at once as there are threads): each
+/// round's documents are converted and let go of before the next round is read, so the
+/// parse trees of a multi-megabyte `install.yaml` are never all alive at once (they take
+/// several times the memory of the objects made of them). `None` (read it whole) when the file cannot be cut
 /// in two, or when a piece does not parse alone: one reading of the whole then says
 /// exactly where, as it always has.
 fn in_pieces(
@@ -1129,7 +1138,7 @@ fn in_pieces(
     file: FileId,
     limits: &crate::parse::Limits,
 ) -> Option<(Result<Vec<Node>>, Vec<crate::parse::Issue>)> {
-    use crate::parse::yaml::Pieces;
+    use crate::parse::yaml::{PIECE_BYTES, Pieces};
     if text.len() < 2 * PIECE_BYTES || text.trim_start().starts_with('{') {
         return None;
     }
@@ -1145,13 +1154,7 @@ fn in_pieces(
         let parsed = pieces.parse(round)?;
         issues.extend(parsed.issues);
         notes.extend(parsed.notes);
-        nodes.extend(
-            parsed
-                .documents
-                .into_iter()
-                .filter(|d| !d.value.is_null())
-                .map(|d| Node::of_owned_document(d, text, file)),
-        );
+        nodes.extend(owned_nodes(parsed.documents, text, file));
     }
     Some((objects(source, file, &issues, nodes.into_iter()), notes))
 }
@@ -1686,7 +1689,7 @@ mod tests {
                 ),
             });
         }
-        assert!(text.len() > 4 * PIECE_BYTES);
+        assert!(text.len() > 4 * crate::parse::yaml::PIECE_BYTES);
         write(d, "big.yaml", &text);
         // A syntax error in its last piece: no piece reading, the whole one says where.
         write(d, "broken.yaml", &format!("{text}---\nkey: [unclosed\n"));
