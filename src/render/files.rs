@@ -2,7 +2,7 @@
 //! that every node of every rendered object can point back to, and shared by every root
 //! rendered in parallel.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
@@ -24,11 +24,20 @@ pub struct SourceFile {
     kubectl: OnceLock<Arc<Parsed>>,
     lines: OnceLock<Arc<crate::source::LineIndex>>,
     /// The file's objects as a `resources` entry makes them, converted once, without the
-    /// parsed documents they came from: kept for every root when [`Self::shared`], else
-    /// only from a prefetch to the read it prepares.
-    resources: Mutex<Option<Arc<Resources>>>,
+    /// parsed documents they came from: kept for the reads the roots may make of it when
+    /// [`Self::shared`], else only from a prefetch to the read it prepares.
+    resources: Mutex<Kept>,
     /// Whether more than one root may read the file ([`Files::sharing`]).
     shared: bool,
+}
+
+/// A file's converted objects and how many more reads they are kept for.
+#[derive(Debug)]
+struct Kept {
+    resources: Option<Arc<Resources>>,
+    /// Reads the roots may still make of a shared file ([`Files::sharing`]); `u32::MAX`
+    /// when not known, and then kept to the end of the render.
+    reads_left: u32,
 }
 
 /// A resource file's objects, as every root that lists the file reads them.
@@ -136,21 +145,28 @@ impl SourceFile {
     }
 
     /// The file's objects as a resource, made by `make` unless kept from an earlier read or
-    /// a prefetch; kept for the next read only when the file is shared.
+    /// a prefetch; kept for the next read only when the file is shared and a root may read
+    /// it again. A read past the count the plan made (which the plan does not expect)
+    /// makes the objects again.
     pub fn resources(&self, make: impl FnOnce() -> Resources) -> Arc<Resources> {
-        let mut slot = self.resources.lock().unwrap_or_else(|p| p.into_inner());
-        if !self.shared {
-            return slot.take().unwrap_or_else(|| Arc::new(make()));
+        let mut kept = self.resources.lock().unwrap_or_else(|p| p.into_inner());
+        if kept.reads_left != u32::MAX {
+            kept.reads_left = kept.reads_left.saturating_sub(1);
         }
-        slot.get_or_insert_with(|| Arc::new(make())).clone()
+        if !self.shared || kept.reads_left == 0 {
+            return kept.resources.take().unwrap_or_else(|| Arc::new(make()));
+        }
+        kept.resources
+            .get_or_insert_with(|| Arc::new(make()))
+            .clone()
     }
 
     /// Makes the file's objects ahead of the read that will take them (in parallel with
     /// its siblings).
     pub fn prefetch_resources(&self, make: impl FnOnce() -> Resources) {
-        let mut slot = self.resources.lock().unwrap_or_else(|p| p.into_inner());
-        if slot.is_none() {
-            *slot = Some(Arc::new(make()));
+        let mut kept = self.resources.lock().unwrap_or_else(|p| p.into_inner());
+        if kept.resources.is_none() {
+            kept.resources = Some(Arc::new(make()));
         }
     }
 }
@@ -168,8 +184,9 @@ pub struct Files {
     /// Files under `.0` are shown as the same paths under `.1` would be (a copy of the
     /// merge request's base tree, shown as the repository).
     display_map: Option<(PathBuf, PathBuf)>,
-    /// The files more than one root may read (canonical); `None`: any file may be.
-    shared: Option<HashSet<PathBuf>>,
+    /// The files more than one root may read (canonical), with how many reads; `None`:
+    /// any file may be, any number of times.
+    shared: Option<HashMap<PathBuf, u32>>,
     /// Directories outside the repository that may be read too: charts pulled from the
     /// network ([`Self::add_remote`]).
     remote: RwLock<Vec<RemoteDir>>,
@@ -248,9 +265,9 @@ impl Files {
         })
     }
 
-    /// Keeps the converted objects of the files in `shared` only (canonical paths): the
-    /// others are read by one root, which takes them.
-    pub fn sharing(mut self, shared: HashSet<PathBuf>) -> Self {
+    /// Keeps the converted objects of the files in `shared` only (canonical paths), for as
+    /// many reads as it says: the others are read by one root, which takes them.
+    pub fn sharing(mut self, shared: HashMap<PathBuf, u32>) -> Self {
         self.shared = Some(shared);
         self
     }
@@ -330,11 +347,17 @@ impl Files {
             kyaml: OnceLock::new(),
             kubectl: OnceLock::new(),
             lines: OnceLock::new(),
-            resources: Mutex::new(None),
+            resources: Mutex::new(Kept {
+                resources: None,
+                reads_left: match &self.shared {
+                    Some(shared) => shared.get(&canonical).copied().unwrap_or(1),
+                    None => u32::MAX,
+                },
+            }),
             shared: self
                 .shared
                 .as_ref()
-                .is_none_or(|shared| shared.contains(&canonical)),
+                .is_none_or(|shared| shared.contains_key(&canonical)),
         };
         let mut by_path = self.by_path.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(&id) = by_path.get(&canonical) {
@@ -357,7 +380,10 @@ impl Files {
         // Freed in parallel: a large repository's documents take a while to free.
         files.par_iter_mut().for_each(|f| {
             if let Some(f) = Arc::get_mut(f) {
-                *f.resources.get_mut().unwrap_or_else(|p| p.into_inner()) = None;
+                f.resources
+                    .get_mut()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .resources = None;
                 f.kyaml.take();
                 f.kubectl.take();
             }
@@ -421,6 +447,39 @@ mod tests {
         files.forget_parsed();
         let id = files.load(&left).unwrap();
         assert_eq!(&*files.get(id).text(), "on disk\n");
+    }
+
+    /// A file two reads share: made once, kept for the second read and let go of by it
+    /// (only its readers hold it then); a read the plan did not count makes it again.
+    #[test]
+    fn a_shared_file_keeps_its_objects_for_the_reads_counted_and_no_longer() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cm.yaml");
+        std::fs::write(&path, "kind: ConfigMap\n").unwrap();
+        let canonical = crate::canonical::canonicalize(&path).unwrap();
+        let files =
+            Files::new(dir.path(), Limits::default()).sharing(HashMap::from([(canonical, 2)]));
+        let file = files.get(files.load(&path).unwrap());
+        let made = std::cell::Cell::new(0);
+        let make = || {
+            made.set(made.get() + 1);
+            Resources {
+                objects: Ok(Vec::new()),
+                notes: Vec::new(),
+            }
+        };
+        let first = file.resources(make);
+        assert_eq!(Arc::strong_count(&first), 2, "kept for the second read");
+        let second = file.resources(make);
+        assert!(Arc::ptr_eq(&first, &second));
+        assert_eq!(made.get(), 1);
+        assert_eq!(
+            Arc::strong_count(&second),
+            2,
+            "held by the two readers only"
+        );
+        file.resources(make);
+        assert_eq!(made.get(), 2);
     }
 
     #[test]

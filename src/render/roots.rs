@@ -143,9 +143,10 @@ pub struct Plan {
     /// of the kustomizations themselves: the only files a render can read among the
     /// inputs.
     named: HashSet<PathBuf>,
-    /// The files that more than one root may read: their objects are converted once and
-    /// kept for all of them; any other file's are handed to the one root that reads it.
-    shared: HashSet<PathBuf>,
+    /// The files that more than one root may read, with how many times the roots may read
+    /// them: their objects are converted once and kept for those reads; any other file's
+    /// are handed to the one root that reads it.
+    shared: HashMap<PathBuf, u32>,
     /// The chart directories (canonical) the kustomizations of the run render through
     /// `helmCharts`.
     charts: BTreeSet<PathBuf>,
@@ -356,12 +357,13 @@ fn collect(files: Files, built: Vec<(PathBuf, Options, build::Built)>) -> Stage 
 }
 
 /// The files more than one root may read: named by the kustomizations of two roots, or
-/// twice within one (each root counted through every kustomization it uses).
+/// twice within one (each root counted through every kustomization it uses); with the
+/// number of those namings, the reads the file's objects are kept for.
 fn shared_files(
     roots: &[(PathBuf, Options)],
     uses: &Uses,
     names_of: &HashMap<PathBuf, Vec<PathBuf>>,
-) -> HashSet<PathBuf> {
+) -> HashMap<PathBuf, u32> {
     let mut reads: HashMap<&Path, u32> = HashMap::new();
     for (root, _) in roots {
         let mut seen: HashSet<&Path> = HashSet::new();
@@ -379,7 +381,7 @@ fn shared_files(
     reads
         .into_iter()
         .filter(|&(_, n)| n > 1)
-        .map(|(f, _)| f.to_path_buf())
+        .map(|(f, n)| (f.to_path_buf(), n))
         .collect()
 }
 
@@ -740,9 +742,9 @@ mod tests {
             })
             .collect();
         let plan = plan(&inputs, &root, &Select::default());
-        let mut shared: Vec<&PathBuf> = plan.shared.iter().collect();
+        let mut shared: Vec<(&PathBuf, &u32)> = plan.shared.iter().collect();
         shared.sort();
-        assert_eq!(shared, [&root.join("base/cm.yaml")]);
+        assert_eq!(shared, [(&root.join("base/cm.yaml"), &2)]);
         let stage = plan.build(Files::new(&root, Limits::default()));
         let names: Vec<Vec<String>> = stage
             .roots
