@@ -310,28 +310,31 @@ impl KustomizeFiles {
 
 /// The files that the kustomizations among `inputs` list as patches and as resources.
 pub fn kustomize_files(inputs: &[Loaded]) -> KustomizeFiles {
+    // Parsed side by side (a repository has hundreds), joined in input order.
+    let refs: Vec<Option<(&str, parse::KustomizeRefs)>> = inputs
+        .par_iter()
+        .map(|l| {
+            let name = l.input.display();
+            let base = match name.rsplit_once('/') {
+                Some((dir, file)) => (dir, file),
+                None => ("", name),
+            };
+            if !matches!(
+                base.1,
+                "kustomization.yaml" | "kustomization.yml" | "Kustomization"
+            ) {
+                return None;
+            }
+            let text = std::str::from_utf8(l.bytes.as_ref().ok()?).ok()?;
+            Some((base.0, parse::kustomize_refs(text)))
+        })
+        .collect();
     let mut out = KustomizeFiles::default();
-    for l in inputs {
-        let name = l.input.display();
-        let base = match name.rsplit_once('/') {
-            Some((dir, file)) => (dir, file),
-            None => ("", name),
-        };
-        if !matches!(
-            base.1,
-            "kustomization.yaml" | "kustomization.yml" | "Kustomization"
-        ) {
-            continue;
-        }
-        let Ok(bytes) = &l.bytes else { continue };
-        let Ok(text) = std::str::from_utf8(bytes) else {
-            continue;
-        };
-        let refs = parse::kustomize_refs(text);
+    for (dir, refs) in refs.into_iter().flatten() {
         out.patches
-            .extend(refs.patches.iter().map(|p| normalize(base.0, p)));
+            .extend(refs.patches.iter().map(|p| normalize(dir, p)));
         out.resources
-            .extend(refs.resources.iter().map(|p| normalize(base.0, p)));
+            .extend(refs.resources.iter().map(|p| normalize(dir, p)));
     }
     out
 }

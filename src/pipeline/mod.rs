@@ -681,11 +681,23 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         Some(Catalog::get(version)?)
     };
     // While the rules still compile, the files to be checked as they are start parsing.
-    let kustomize = check::kustomize_files(&loaded);
+    // Both look at every file: on the pool's threads, which would wait otherwise.
+    let kustomize = pool.install(|| check::kustomize_files(&loaded));
     // The admission policies of the repository: read from the files that name their API
     // groups (at the base, when policies come from there) and the --policy directories.
+    let may_hold: Vec<bool> = pool.install(|| {
+        use rayon::prelude::*;
+        loaded
+            .par_iter()
+            .map(|l| {
+                matches!((&l.input, &l.bytes), (Input::File { .. }, Ok(bytes))
+                    if crate::admission::may_hold_policy(bytes))
+            })
+            .collect()
+    });
     let admission_files = admission_policy_files(
         &loaded,
+        &may_hold,
         &unchanged_manifests,
         &policy_dirs,
         base_files.as_ref(),
@@ -946,13 +958,22 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     // What was read of the files the render reads: it takes their bytes from here.
     let mut read_ahead: std::collections::HashMap<PathBuf, Vec<u8>> = Default::default();
     let mut through_render = 0;
-    for (i, l) in loaded.into_iter().enumerate() {
-        let path = match (&plan, &l.input) {
-            (_, Input::File { path, .. }) if plan.is_some() || charts_rendered => {
-                crate::canonical::canonicalize(path).ok()
-            }
-            _ => None,
-        };
+    // Every file's canonical path, found side by side.
+    let paths: Vec<Option<PathBuf>> = if plan.is_some() || charts_rendered {
+        use rayon::prelude::*;
+        pool.install(|| {
+            loaded
+                .par_iter()
+                .map(|l| match &l.input {
+                    Input::File { path, .. } => crate::canonical::canonicalize(path).ok(),
+                    Input::Stdin { .. } => None,
+                })
+                .collect()
+        })
+    } else {
+        vec![None; loaded.len()]
+    };
+    for ((i, l), path) in loaded.into_iter().enumerate().zip(paths) {
         if let Some(p) = &path
             && owned(p)
         {
@@ -1493,9 +1514,12 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
 /// YAML and JSON files of the `--policy` directories. With `base` (a merge request judged by
 /// its base), a changed file is read as the base has it, a file the change adds is not
 /// read, and a file it deletes still is; each is a file of the gate (`policy-changed`).
+/// `may_hold` says, for each of `loaded`, whether its bytes may hold a policy
+/// ([`crate::admission::may_hold_policy`]).
 #[allow(clippy::too_many_arguments)]
 fn admission_policy_files(
     loaded: &[Loaded],
+    may_hold: &[bool],
     unchanged: &[PathBuf],
     policy_dirs: &[PathBuf],
     base_files: Option<&BaseFiles>,
@@ -1545,10 +1569,9 @@ fn admission_policy_files(
             kustomize.reader_of(display),
         ));
     };
-    for l in loaded {
+    for (l, _) in loaded.iter().zip(may_hold).filter(|(_, may)| **may) {
         // A file that cannot hold a policy needs no key: it adds nothing either way.
         if let (Input::File { path, .. }, Ok(bytes)) = (&l.input, &l.bytes)
-            && crate::admission::may_hold_policy(bytes)
             && seen.insert(key(l.input.display(), Some(path)))
         {
             add(l.input.display(), bytes, gate_files);
