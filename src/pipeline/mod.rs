@@ -1569,8 +1569,12 @@ fn admission_policy_files(
             kustomize.reader_of(display),
         ));
     };
-    for (l, _) in loaded.iter().zip(may_hold).filter(|(_, may)| **may) {
-        // A file that cannot hold a policy needs no key: it adds nothing either way.
+    // A file that cannot hold a policy needs no key: it adds nothing either way.
+    for l in loaded
+        .iter()
+        .zip(may_hold)
+        .filter_map(|(l, &may)| may.then_some(l))
+    {
         if let (Input::File { path, .. }, Ok(bytes)) = (&l.input, &l.bytes)
             && seen.insert(key(l.input.display(), Some(path)))
         {

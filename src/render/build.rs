@@ -1129,9 +1129,9 @@ fn owned_nodes(
 /// [`crate::parse::yaml::PIECE_BYTES`], as many at once as there are threads): each
 /// round's documents are converted and let go of before the next round is read, so the
 /// parse trees of a multi-megabyte `install.yaml` are never all alive at once (they take
-/// several times the memory of the objects made of them). `None` (read it whole) when the file cannot be cut
-/// in two, or when a piece does not parse alone: one reading of the whole then says
-/// exactly where, as it always has.
+/// several times the memory of the objects made of them). `None` (read it whole) when the
+/// file cannot be cut in two, or when a piece does not parse alone: one reading of the
+/// whole then says exactly where, as it always has.
 fn in_pieces(
     source: &SourceFile,
     text: &str,

@@ -24,19 +24,17 @@ pub struct SourceFile {
     kubectl: OnceLock<Arc<Parsed>>,
     lines: OnceLock<Arc<crate::source::LineIndex>>,
     /// The file's objects as a `resources` entry makes them, converted once, without the
-    /// parsed documents they came from: kept for the reads the roots may make of it when
-    /// [`Self::shared`], else only from a prefetch to the read it prepares.
+    /// parsed documents they came from: kept for the reads the roots may still make of it
+    /// ([`Files::sharing`]), else only from a prefetch to the read it prepares.
     resources: Mutex<Kept>,
-    /// Whether more than one root may read the file ([`Files::sharing`]).
-    shared: bool,
 }
 
 /// A file's converted objects and how many more reads they are kept for.
 #[derive(Debug)]
 struct Kept {
     resources: Option<Arc<Resources>>,
-    /// Reads the roots may still make of a shared file ([`Files::sharing`]); `u32::MAX`
-    /// when not known, and then kept to the end of the render.
+    /// Reads the roots may still make of the file ([`Files::sharing`]): 1 for a file one
+    /// root reads; `u32::MAX` when not known, and then kept to the end of the render.
     reads_left: u32,
 }
 
@@ -145,15 +143,15 @@ impl SourceFile {
     }
 
     /// The file's objects as a resource, made by `make` unless kept from an earlier read or
-    /// a prefetch; kept for the next read only when the file is shared and a root may read
-    /// it again. A read past the count the plan made (which the plan does not expect)
-    /// makes the objects again.
+    /// a prefetch; kept for the next read only when a root may read the file again. A
+    /// read past the count the plan made (which the plan does not expect) makes the
+    /// objects again.
     pub fn resources(&self, make: impl FnOnce() -> Resources) -> Arc<Resources> {
         let mut kept = self.resources.lock().unwrap_or_else(|p| p.into_inner());
         if kept.reads_left != u32::MAX {
             kept.reads_left = kept.reads_left.saturating_sub(1);
         }
-        if !self.shared || kept.reads_left == 0 {
+        if kept.reads_left == 0 {
             return kept.resources.take().unwrap_or_else(|| Arc::new(make()));
         }
         kept.resources
@@ -354,10 +352,6 @@ impl Files {
                     None => u32::MAX,
                 },
             }),
-            shared: self
-                .shared
-                .as_ref()
-                .is_none_or(|shared| shared.contains_key(&canonical)),
         };
         let mut by_path = self.by_path.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(&id) = by_path.get(&canonical) {
