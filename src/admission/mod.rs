@@ -348,24 +348,41 @@ impl Wants {
         self.project(group, kind, std::borrow::Cow::Owned(value))
     }
 
+    /// [`Wants::keep`] of any [`Tree`]: only the paths read are converted to a value.
+    pub fn keep_tree<T: Tree + ?Sized>(&self, group: &str, kind: &str, tree: &T) -> Option<Value> {
+        let Some(reads) = self.reads_of(group, kind)? else {
+            return Some(tree.to_json());
+        };
+        let mut out = Value::Object(serde_json::Map::new());
+        for path in reads {
+            copy_path(tree, &mut out, path);
+        }
+        Some(out)
+    }
+
     fn project(
         &self,
         group: &str,
         kind: &str,
         value: std::borrow::Cow<'_, Value>,
     ) -> Option<Value> {
+        match value {
+            std::borrow::Cow::Owned(v) if self.reads_of(group, kind)?.is_none() => Some(v),
+            value => self.keep_tree(group, kind, value.as_ref()),
+        }
+    }
+
+    /// What the policies read of an object of `group` and `kind`: `None` when they neither
+    /// judge nor read its kind; `Some(None)` when they may read all of it; else the paths
+    /// (each with all below it).
+    fn reads_of(&self, group: &str, kind: &str) -> Option<Option<&[Vec<String>]>> {
         if !self.wants(group, kind) {
             return None;
         }
-        let reads = match &self.reads {
-            Some(r) if !self.whole.iter().any(|(g, k)| g == group && k == kind) => r,
-            _ => return Some(value.into_owned()),
-        };
-        let mut out = Value::Object(serde_json::Map::new());
-        for path in reads {
-            copy_path(&value, &mut out, path);
-        }
-        Some(out)
+        Some(match &self.reads {
+            Some(r) if !self.whole.iter().any(|(g, k)| g == group && k == kind) => Some(r),
+            _ => None,
+        })
     }
 
     /// Objects of `group` (`None` or `*`: any) and `kind` (likewise).
@@ -385,17 +402,41 @@ impl Wants {
     }
 }
 
+/// A tree the policies' fields are copied from ([`Wants::keep_tree`]): a value, or the
+/// nodes of a rendered object, which need not be converted whole.
+pub trait Tree {
+    /// The child at mapping key `key`; `None` if this is not a mapping or has no such key.
+    fn child(&self, key: &str) -> Option<&Self>;
+    fn is_map(&self) -> bool;
+    /// The tree (with all below it) as a value.
+    fn to_json(&self) -> Value;
+}
+
+impl Tree for Value {
+    fn child(&self, key: &str) -> Option<&Self> {
+        self.get(key)
+    }
+
+    fn is_map(&self) -> bool {
+        self.is_object()
+    }
+
+    fn to_json(&self) -> Value {
+        self.clone()
+    }
+}
+
 /// Copies the value at `path` of `from` (with all below it) into `to`, creating the
 /// mappings on the way.
-fn copy_path(from: &Value, to: &mut Value, path: &[String]) {
+fn copy_path<T: Tree + ?Sized>(from: &T, to: &mut Value, path: &[String]) {
     let Some((first, rest)) = path.split_first() else {
         return;
     };
-    let (Some(src), Value::Object(dst)) = (from.get(first), to) else {
+    let (Some(src), Value::Object(dst)) = (from.child(first), to) else {
         return;
     };
-    if rest.is_empty() || !src.is_object() {
-        dst.insert(first.clone(), src.clone());
+    if rest.is_empty() || !src.is_map() {
+        dst.insert(first.clone(), src.to_json());
         return;
     }
     let slot = dst

@@ -230,6 +230,22 @@ pub fn prepare(policy_files: &[PolicyFile], limits: &parse::Limits) -> Option<Pr
     })
 }
 
+/// A rendered object's fields are copied for the policies without converting it whole (a
+/// rendered CRD is wanted for its names, not for its megabyte of schema).
+impl crate::admission::Tree for crate::render::node::Node {
+    fn child(&self, key: &str) -> Option<&Self> {
+        self.get(key)
+    }
+
+    fn is_map(&self) -> bool {
+        self.as_map().is_some()
+    }
+
+    fn to_json(&self) -> Value {
+        self.to_value()
+    }
+}
+
 /// Runs the prepared admission policies (with `rendered_policies`, and those the renders
 /// produce) on every object of `files` and `renders`; the policies, when the renders added
 /// some (for the deletions of a merge request).
@@ -257,10 +273,7 @@ pub fn judge(
                             let s = |k: &str| n.get(k).and_then(|v| v.as_str()).unwrap_or("");
                             let group =
                                 crate::admission::matching::split_api_version(s("apiVersion")).0;
-                            if !wants.wants(group, s("kind")) {
-                                return None;
-                            }
-                            wants.keep_owned(group, s("kind"), n.to_value())
+                            wants.keep_tree(group, s("kind"), n)
                         })
                         .collect()
                 })
@@ -622,5 +635,44 @@ impl Placer<'_> {
         }
         crate::finding::sort(&mut out.findings);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::admission::Wants;
+    use crate::render::node::testing::doc;
+
+    /// What is kept of a rendered tree is what [`Wants::keep`] keeps of its value: the
+    /// paths read (a scalar, a mapping, a path through a list or a missing one), or all of
+    /// it for a kind kept whole; nothing for a kind no policy wants.
+    #[test]
+    fn a_tree_is_kept_as_its_value_would_be() {
+        let text = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n\
+                    metadata: {name: a.example.com, labels: {x: z}}\n\
+                    spec:\n  group: example.com\n  names: {kind: A, plural: as}\n  scope: Namespaced\n\
+                    \x20 versions:\n  - name: v1\n    schema: {openAPIV3Schema: {type: object}}\n";
+        let node = doc(text, 0);
+        let value = node.to_value();
+        let mut wants = Wants::default();
+        wants.add(
+            Some("apiextensions.k8s.io"),
+            Some("CustomResourceDefinition"),
+        );
+        wants.read(&["spec".into(), "versions".into(), "name".into()]);
+        wants.read(&["spec".into(), "missing".into()]);
+        let group = "apiextensions.k8s.io";
+        let kept = wants.keep_tree(group, "CustomResourceDefinition", &node);
+        assert_eq!(kept, wants.keep(group, "CustomResourceDefinition", &value));
+        let kept = kept.unwrap();
+        assert_eq!(kept["spec"]["names"]["plural"], "as");
+        assert_eq!(kept["metadata"]["labels"]["x"], "z");
+        // A path through a list keeps the list whole, as from a value.
+        assert_eq!(kept["spec"]["versions"], value["spec"]["versions"]);
+        assert!(kept["spec"].get("missing").is_none());
+        assert_eq!(wants.keep_tree(group, "Other", &node), None);
+        wants.keep_whole(group, "CustomResourceDefinition");
+        let whole = wants.keep_tree(group, "CustomResourceDefinition", &node);
+        assert_eq!(whole.as_ref(), Some(&value));
     }
 }
