@@ -33,3 +33,4 @@ pub mod schema;
 pub mod source;
 pub mod suppress;
 pub mod timings;
+pub mod tree;

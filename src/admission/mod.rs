@@ -348,8 +348,14 @@ impl Wants {
         self.project(group, kind, std::borrow::Cow::Owned(value))
     }
 
-    /// [`Wants::keep`] of any [`Tree`]: only the paths read are converted to a value.
-    pub fn keep_tree<T: Tree + ?Sized>(&self, group: &str, kind: &str, tree: &T) -> Option<Value> {
+    /// [`Wants::keep`] of any [`crate::tree::Tree`]: only the paths read are converted to a
+    /// value (a rendered object's nodes need not be converted whole).
+    pub fn keep_tree<T: crate::tree::Tree>(
+        &self,
+        group: &str,
+        kind: &str,
+        tree: &T,
+    ) -> Option<Value> {
         let Some(reads) = self.reads_of(group, kind)? else {
             return Some(tree.to_json());
         };
@@ -402,37 +408,13 @@ impl Wants {
     }
 }
 
-/// A tree the policies' fields are copied from ([`Wants::keep_tree`]): a value, or the
-/// nodes of a rendered object, which need not be converted whole.
-pub trait Tree {
-    /// The child at mapping key `key`; `None` if this is not a mapping or has no such key.
-    fn child(&self, key: &str) -> Option<&Self>;
-    fn is_map(&self) -> bool;
-    /// The tree (with all below it) as a value.
-    fn to_json(&self) -> Value;
-}
-
-impl Tree for Value {
-    fn child(&self, key: &str) -> Option<&Self> {
-        self.get(key)
-    }
-
-    fn is_map(&self) -> bool {
-        self.is_object()
-    }
-
-    fn to_json(&self) -> Value {
-        self.clone()
-    }
-}
-
 /// Copies the value at `path` of `from` (with all below it) into `to`, creating the
 /// mappings on the way.
-fn copy_path<T: Tree + ?Sized>(from: &T, to: &mut Value, path: &[String]) {
+fn copy_path<T: crate::tree::Tree>(from: &T, to: &mut Value, path: &[String]) {
     let Some((first, rest)) = path.split_first() else {
         return;
     };
-    let (Some(src), Value::Object(dst)) = (from.child(first), to) else {
+    let (Some(src), Value::Object(dst)) = (from.get(first), to) else {
         return;
     };
     if rest.is_empty() || !src.is_map() {

@@ -230,22 +230,6 @@ pub fn prepare(policy_files: &[PolicyFile], limits: &parse::Limits) -> Option<Pr
     })
 }
 
-/// A rendered object's fields are copied for the policies without converting it whole (a
-/// rendered CRD is wanted for its names, not for its megabyte of schema).
-impl crate::admission::Tree for crate::render::node::Node {
-    fn child(&self, key: &str) -> Option<&Self> {
-        self.get(key)
-    }
-
-    fn is_map(&self) -> bool {
-        self.as_map().is_some()
-    }
-
-    fn to_json(&self) -> Value {
-        self.to_value()
-    }
-}
-
 /// Runs the prepared admission policies (with `rendered_policies`, and those the renders
 /// produce) on every object of `files` and `renders`; the policies, when the renders added
 /// some (for the deletions of a merge request).

@@ -243,7 +243,7 @@ pub fn found_crds(roots: &[Root], files: &Files) -> Vec<FoundCrd> {
         };
         crate::schema::crd::is_crd(text("/apiVersion"), text("/kind"))
     };
-    // Converted and compacted in parallel (a large repository renders hundreds of CRDs),
+    // Compacted from their nodes in parallel (a large repository renders hundreds of CRDs),
     // in the roots' order.
     let nodes: Vec<&Node> = roots
         .iter()
@@ -253,10 +253,7 @@ pub fn found_crds(roots: &[Root], files: &Files) -> Vec<FoundCrd> {
     nodes
         .par_iter()
         .map_init(HashMap::new, |texts, &node| {
-            let spec = node.get("spec").map(Node::to_value)?;
-            let crd =
-                serde_json::Value::Object(serde_json::Map::from_iter([("spec".into(), spec)]));
-            let definition = crate::schema::crd::define(crd)?;
+            let definition = crate::schema::crd::define_tree(node)?;
             let mut place = NodePlace { files, texts, node };
             Some(FoundCrd {
                 definition,

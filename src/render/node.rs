@@ -425,6 +425,65 @@ impl Tree<'static> for Value {
     }
 }
 
+/// A node serializes as the JSON of its value (origins left out), as [`Node::to_value`]
+/// would: mapping keys in sorted order, which is the order a [`Map`] keeps.
+impl serde::Serialize for Node {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match &self.kind {
+            Kind::Null => s.serialize_unit(),
+            Kind::Bool(b) => s.serialize_bool(*b),
+            Kind::Number(n) => n.serialize(s),
+            Kind::String(text) => s.serialize_str(text),
+            Kind::Seq(items) => {
+                let mut out = s.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    out.serialize_element(item)?;
+                }
+                out.end()
+            }
+            Kind::Map(m) => {
+                let mut out = s.serialize_map(Some(m.len()))?;
+                for (k, v) in m.iter() {
+                    out.serialize_entry(k, v)?;
+                }
+                out.end()
+            }
+        }
+    }
+}
+
+/// A rendered object is read in place by those who want part of it (the admission
+/// policies, the CRD catalog), not converted whole.
+impl crate::tree::Tree for Node {
+    fn get(&self, key: &str) -> Option<&Self> {
+        Node::get(self, key)
+    }
+
+    fn entries(&self) -> Option<impl Iterator<Item = (&str, &Self)>> {
+        Some(self.as_map()?.iter().map(|(k, v)| (k.as_str(), v)))
+    }
+
+    fn items(&self) -> Option<&[Self]> {
+        self.as_seq()
+    }
+
+    fn as_str(&self) -> Option<&str> {
+        Node::as_str(self)
+    }
+
+    fn as_bool(&self) -> Option<bool> {
+        match self.kind {
+            Kind::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        self.to_value()
+    }
+}
+
 fn build_at<'a, T: Tree<'a>>(
     map: &crate::parse::source_map::SourceMap,
     value: T,

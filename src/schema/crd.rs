@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::SchemaError;
 use super::location::Locations;
 use super::structural::{Node, SchemaProblem};
+use crate::tree::Tree;
 
 /// Whether `apiVersion`/`kind` is a CRD whose schema kubegate reads.
 pub fn is_crd(api_version: &str, kind: &str) -> bool {
@@ -154,18 +155,19 @@ pub enum Verdict {
 /// The versions of the CRD `crd` (the object, or its spec under `spec`), each schema kept
 /// in its compact form ([`super::structural::compact`]) after `schema` (with the version's
 /// index) has looked at it.
-fn definition(crd: &Value, mut schema: impl FnMut(usize, &Value)) -> Option<Definition> {
-    let text = |p: &str| crd.pointer(p).and_then(Value::as_str);
-    let (group, kind) = (text("/spec/group")?, text("/spec/names/kind")?);
-    let versions = crd
-        .pointer("/spec/versions")
-        .and_then(Value::as_array)
+fn definition<T: Tree>(crd: &T, mut schema: impl FnMut(usize, &T)) -> Option<Definition> {
+    let spec = crd.get("spec")?;
+    let text = |keys: &[&str]| spec.path(keys).and_then(T::as_str);
+    let (group, kind) = (text(&["group"])?, text(&["names", "kind"])?);
+    let versions = spec
+        .get("versions")
+        .and_then(T::items)
         .into_iter()
         .flatten()
         .enumerate()
         .filter_map(|(i, v)| {
             let name = v.get("name")?.as_str()?.to_owned();
-            let found = v.pointer("/schema/openAPIV3Schema");
+            let found = v.path(&["schema", "openAPIV3Schema"]);
             // Kept as text, compiled again if a custom resource of it turns up.
             let (source, fingerprint) = match found {
                 Some(s) => {
@@ -176,14 +178,14 @@ fn definition(crd: &Value, mut schema: impl FnMut(usize, &Value)) -> Option<Defi
             };
             Some(Version {
                 name,
-                served: v.get("served").and_then(Value::as_bool).unwrap_or(false),
+                served: v.get("served").and_then(T::as_bool).unwrap_or(false),
                 deprecated: v
                     .get("deprecated")
-                    .and_then(Value::as_bool)
+                    .and_then(T::as_bool)
                     .unwrap_or(false)
                     .then(|| {
                         v.get("deprecationWarning")
-                            .and_then(Value::as_str)
+                            .and_then(T::as_str)
                             .map_or_else(String::new, str::to_owned)
                     }),
                 has_schema: found.is_some(),
@@ -318,6 +320,12 @@ fn unpruned_required(
 /// schemas compiled on first use; `None` without a group and kind.
 pub fn define(value: Value) -> Option<Definition> {
     definition(&value, |_, _| {})
+}
+
+/// [`define`] of any [`Tree`]: a rendered CRD is read in place, its schemas written
+/// compact straight from its nodes.
+pub fn define_tree<T: Tree>(crd: &T) -> Option<Definition> {
+    definition(crd, |_, _| {})
 }
 
 /// The problems of a CRD object itself (`crd-invalid`): see [`compile`].
@@ -619,6 +627,62 @@ mod tests {
             Some(Verdict::Checked(e)) => e.into_iter().map(|e| (e.rule, e.pointer)).collect(),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// A rendered CRD read in place defines what its value defines: the same versions, the
+    /// same compact schema texts and the same hashes (descriptions, examples and a list of
+    /// subschemas included), so that either is validated and compared alike.
+    #[test]
+    fn a_crd_read_from_its_nodes_is_defined_as_from_its_value() {
+        let text = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n\
+                    spec:\n  group: x.io\n  names: {kind: Widget}\n  versions:\n\
+                    \x20 - name: v1\n    served: true\n    deprecated: true\n\
+                    \x20   deprecationWarning: old\n    schema:\n      openAPIV3Schema:\n\
+                    \x20       type: object\n        description: \"a \\\"widget\\\"\"\n\
+                    \x20       example: {size: 1}\n        properties:\n\
+                    \x20         size: {type: integer, minimum: 0.5, description: n}\n\
+                    \x20         any: {anyOf: [{type: string}, {type: integer}]}\n\
+                    \x20         empty: {type: object, properties: {}}\n\
+                    \x20 - name: v0\n    served: false\n";
+        let node = crate::render::node::testing::doc(text, 0);
+        let (from_value, from_nodes) = (
+            define(node.to_value()).unwrap(),
+            define_tree(&node).unwrap(),
+        );
+        let seen = |d: &Definition| {
+            let versions: Vec<_> = d
+                .versions
+                .iter()
+                .map(|v| {
+                    (
+                        v.name.clone(),
+                        v.served,
+                        v.deprecated.clone(),
+                        v.has_schema,
+                        v.source.clone(),
+                        v.fingerprint,
+                    )
+                })
+                .collect();
+            (d.group.clone(), d.kind.clone(), versions)
+        };
+        assert_eq!(seen(&from_nodes), seen(&from_value));
+        let (_, _, versions) = seen(&from_nodes);
+        assert_eq!(versions.len(), 2);
+        let source = versions[0].4.as_deref().unwrap();
+        assert!(
+            source.contains(r#""anyOf":[{"type":"string"},{"type":"integer"}]"#),
+            "{source}"
+        );
+        assert!(!source.contains("widget"), "{source}");
+        // A description is not in the text, but it is in the hash.
+        let other = text.replace("a \\\"widget", "a \\\"gadget");
+        let other = define_tree(&crate::render::node::testing::doc(&other, 0)).unwrap();
+        assert_eq!(other.versions[0].source, from_nodes.versions[0].source);
+        assert_ne!(
+            other.versions[0].fingerprint,
+            from_nodes.versions[0].fingerprint
+        );
     }
 
     #[test]

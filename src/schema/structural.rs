@@ -23,6 +23,7 @@ use serde_json::{Map, Value};
 use super::SchemaError;
 use super::cel;
 use crate::parse::source_map::escape;
+use crate::tree::Tree;
 
 /// How deep a schema may nest before it is refused (a recursive or generated schema).
 const MAX_DEPTH: usize = 128;
@@ -589,7 +590,7 @@ impl<'v> Keywords<'v> {
 /// hash of the whole schema, the parts left out included: equal for equal schemas
 /// (`serde_json` writes object keys sorted, numbers one way). `None` only if the JSON
 /// cannot be written, which a parsed value always can.
-pub fn compact(schema: &Value) -> (Option<Box<str>>, u64) {
+pub fn compact<T: Tree>(schema: &T) -> (Option<Box<str>>, u64) {
     use std::hash::{BuildHasher, Hasher};
     let left_out = std::cell::RefCell::new(foldhash::fast::FixedState::default().build_hasher());
     let nodes = std::cell::Cell::new(0);
@@ -608,14 +609,14 @@ pub fn compact(schema: &Value) -> (Option<Box<str>>, u64) {
 /// A schema node as [`compact`] writes it; what it leaves out goes to `left_out`, after the
 /// node's number (in the order nodes are written), so that the hash still tells schemas
 /// apart that differ only there.
-struct Compiled<'a> {
-    schema: &'a Value,
+struct Compiled<'a, T> {
+    schema: &'a T,
     left_out: &'a std::cell::RefCell<foldhash::fast::FoldHasher<'static>>,
     nodes: &'a std::cell::Cell<u64>,
 }
 
-impl Compiled<'_> {
-    fn child<'b>(&'b self, schema: &'b Value) -> Compiled<'b> {
+impl<T> Compiled<'_, T> {
+    fn child<'b>(&'b self, schema: &'b T) -> Compiled<'b, T> {
         Compiled {
             schema,
             left_out: self.left_out,
@@ -638,66 +639,69 @@ impl std::io::Write for HashWriter<'_> {
     }
 }
 
-impl serde::Serialize for Compiled<'_> {
+impl<T: Tree> serde::Serialize for Compiled<'_, T> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::{SerializeMap, SerializeSeq};
         use std::hash::Hasher;
         // Not a mapping: `Node::at` refuses it, the same way in either form.
-        let Some(m) = self.schema.as_object() else {
+        let Some(entries) = self.schema.entries() else {
             return self.schema.serialize(s);
         };
         let node = self.nodes.get();
         self.nodes.set(node + 1);
         // Written by serde_json only, which needs no length ahead.
         let mut out = s.serialize_map(None)?;
-        for (key, v) in m {
+        for (key, v) in entries {
             if !Keywords::reads(key) {
                 let mut hash = self.left_out.borrow_mut();
                 hash.write_u64(node);
                 hash.write(key.as_bytes());
                 // Mostly a description: its bytes, not its JSON (no escaping to do).
-                match v {
-                    Value::String(text) => {
+                match v.as_str() {
+                    Some(text) => {
                         hash.write_u8(0);
                         hash.write(text.as_bytes());
                     }
-                    _ => {
+                    None => {
                         hash.write_u8(1);
                         let _ = serde_json::to_writer(HashWriter(&mut hash), v);
                     }
                 }
                 continue;
             }
-            match (key.as_str(), v) {
-                ("properties", Value::Object(props)) => {
-                    out.serialize_entry(key, &Properties(self, props))?;
+            match key {
+                "properties" if v.is_map() => {
+                    out.serialize_entry(key, &Properties(self, v))?;
                 }
-                ("additionalProperties" | "items" | "not", _) => {
+                "additionalProperties" | "items" | "not" => {
                     out.serialize_entry(key, &self.child(v))?;
                 }
-                ("allOf" | "anyOf" | "oneOf", Value::Array(all)) => {
-                    out.serialize_entry(key, &Subschemas(self, all))?;
+                "allOf" | "anyOf" | "oneOf" if v.items().is_some() => {
+                    out.serialize_entry(key, &Subschemas(self, v))?;
                 }
                 _ => out.serialize_entry(key, v)?,
             }
         }
         return out.end();
 
-        struct Properties<'a, 'b>(&'a Compiled<'b>, &'a Map<String, Value>);
-        impl serde::Serialize for Properties<'_, '_> {
+        /// A `properties` mapping: each property's schema compacted.
+        struct Properties<'a, 'b, T>(&'a Compiled<'b, T>, &'a T);
+        impl<T: Tree> serde::Serialize for Properties<'_, '_, T> {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                let mut out = s.serialize_map(Some(self.1.len()))?;
-                for (name, v) in self.1 {
+                let mut out = s.serialize_map(None)?;
+                for (name, v) in self.1.entries().into_iter().flatten() {
                     out.serialize_entry(name, &self.0.child(v))?;
                 }
                 out.end()
             }
         }
-        struct Subschemas<'a, 'b>(&'a Compiled<'b>, &'a Vec<Value>);
-        impl serde::Serialize for Subschemas<'_, '_> {
+        /// A list of subschemas, each compacted.
+        struct Subschemas<'a, 'b, T>(&'a Compiled<'b, T>, &'a T);
+        impl<T: Tree> serde::Serialize for Subschemas<'_, '_, T> {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                let mut out = s.serialize_seq(Some(self.1.len()))?;
-                for v in self.1 {
+                let all = self.1.items().unwrap_or_default();
+                let mut out = s.serialize_seq(Some(all.len()))?;
+                for v in all {
                     out.serialize_element(&self.0.child(v))?;
                 }
                 out.end()
