@@ -1157,9 +1157,6 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
     if !args.no_embedded_crds {
         crds.with_fallback(crate::schema::embedded::embedded);
     }
-    // The rendered CRDs' JSON, made to compile their schemas, is gone: its pages are given
-    // back before the custom resources' and rendered objects' checks take more.
-    crate::memory::release(&pool);
     opts.crds = Some(&crds);
     // The inventory rules evaluate on one thread for the most part: beside the other checks,
     // not after them.
