@@ -373,7 +373,7 @@ fn index_of(map: &crate::parse::source_map::SourceMap, pointer: &str, text: &str
 
 /// A value converted to a [`Node`]: borrowed (its strings are copied) or owned (they move,
 /// and its containers are let go of as their children are converted).
-trait Tree<'a>: Sized {
+trait IntoNode<'a>: Sized {
     type Items: Iterator<Item = Self>;
     type Entries: Iterator<Item = (Cow<'a, str>, Self)>;
     fn shape(self) -> Shape<'a, Self::Items, Self::Entries>;
@@ -389,7 +389,7 @@ enum Shape<'a, I, E> {
     Map(E),
 }
 
-impl<'a> Tree<'a> for &'a Value {
+impl<'a> IntoNode<'a> for &'a Value {
     type Items = std::slice::Iter<'a, Value>;
     type Entries = std::iter::Map<
         serde_json::map::Iter<'a>,
@@ -407,7 +407,7 @@ impl<'a> Tree<'a> for &'a Value {
     }
 }
 
-impl Tree<'static> for Value {
+impl IntoNode<'static> for Value {
     type Items = std::vec::IntoIter<Value>;
     type Entries = std::iter::Map<
         serde_json::map::IntoIter,
@@ -484,7 +484,7 @@ impl crate::tree::Tree for Node {
     }
 }
 
-fn build_at<'a, T: Tree<'a>>(
+fn build_at<'a, T: IntoNode<'a>>(
     map: &crate::parse::source_map::SourceMap,
     value: T,
     place: Place,
