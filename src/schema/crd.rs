@@ -319,7 +319,7 @@ fn unpruned_required(
 /// The CRD `value` (the object, or its spec under `spec`) as [`Crds`] keeps it, its
 /// schemas compiled on first use; `None` without a group and kind.
 pub fn define(value: Value) -> Option<Definition> {
-    definition(&value, |_, _| {})
+    define_tree(&value)
 }
 
 /// [`define`] of any [`Tree`]: a rendered CRD is read in place, its schemas written
