@@ -19,6 +19,8 @@ pub mod discover;
 pub mod fetch;
 pub mod finding;
 pub mod git;
+#[cfg(feature = "heap-profile")]
+pub mod heap;
 pub mod memory;
 pub mod mr;
 pub mod parse;

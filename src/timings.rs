@@ -35,7 +35,7 @@ pub enum Stage {
     Report,
 }
 
-const STAGES: [Stage; 12] = [
+pub(crate) const STAGES: [Stage; 12] = [
     Stage::Discover,
     Stage::Read,
     Stage::Parse,
@@ -108,6 +108,8 @@ thread_local! {
 
 /// Runs `f`, counting its time for `stage` (less the stages measured inside it).
 pub fn measure<T>(stage: Stage, f: impl FnOnce() -> T) -> T {
+    #[cfg(feature = "heap-profile")]
+    let _heap = crate::heap::enter(stage);
     if !enabled() {
         return f();
     }
