@@ -1,5 +1,11 @@
 //! Embeds every built-in policy under `policies/` in the binary: writes
 //! `$OUT_DIR/policies.rs` with one `(path, source)` pair per `.rego` file, sorted by path.
+//!
+//! And the catalog of upstream CRDs (`schemas/crds.json.gz`, made by `cargo run -p xtask --
+//! crds`): writes its JSON, decompressed, to `$OUT_DIR/crds.json`, and an index of it to
+//! `$OUT_DIR/crds_index.rs` (each CRD's group, kind, served versions, source, and where its
+//! `spec` is in the JSON), so that a run reads no more of the catalog than the kinds it meets
+//! (`src/schema/embedded.rs`).
 
 use std::path::{Path, PathBuf};
 
@@ -39,8 +45,129 @@ fn main() {
     println!("cargo:rerun-if-changed=Cargo.lock");
     println!("cargo:rustc-env=KUBEGATE_LOCK_HASH={}", lock_hash(&lock));
     let out_dir = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR for build scripts");
-    let dest = PathBuf::from(out_dir).join("policies.rs");
+    let dest = PathBuf::from(&out_dir).join("policies.rs");
     std::fs::write(&dest, out).unwrap_or_else(|e| panic!("cannot write {}: {e}", dest.display()));
+    crd_catalog(Path::new(&manifest_dir), Path::new(&out_dir));
+}
+
+/// The catalog as stored by xtask: each CRD's `spec` with the index of its source.
+#[derive(serde::Deserialize)]
+struct Stored<'a> {
+    sources: Vec<Source>,
+    #[serde(borrow)]
+    crds: Vec<StoredCrd<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct Source {
+    project: String,
+    repository: String,
+    commit: String,
+    version: String,
+    licence: String,
+}
+
+#[derive(serde::Deserialize)]
+struct StoredCrd<'a> {
+    source: usize,
+    #[serde(borrow)]
+    spec: &'a serde_json::value::RawValue,
+}
+
+/// What the index needs of a CRD's spec.
+#[derive(serde::Deserialize)]
+struct Head {
+    group: String,
+    names: Names,
+    versions: Vec<VersionHead>,
+}
+
+#[derive(serde::Deserialize)]
+struct Names {
+    kind: String,
+}
+
+#[derive(serde::Deserialize)]
+struct VersionHead {
+    name: String,
+    #[serde(default)]
+    served: bool,
+}
+
+fn crd_catalog(manifest_dir: &Path, out_dir: &Path) {
+    let path = manifest_dir.join("schemas/crds.json.gz");
+    println!("cargo:rerun-if-changed=schemas/crds.json.gz");
+    let compressed =
+        std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let text = gunzip(&compressed).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = String::from_utf8(text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let stored: Stored =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut index = String::from(
+        "/// Each source: project, repository, commit, version (`git describe`), licence.\n\
+         const SOURCES: &[[&str; 5]] = &[\n",
+    );
+    for s in &stored.sources {
+        index.push_str(&format!(
+            "    [{:?}, {:?}, {:?}, {:?}, {:?}],\n",
+            s.project, s.repository, s.commit, s.version, s.licence
+        ));
+    }
+    index.push_str("];\n\n/// Each CRD, in the catalog's order.\nconst CRDS: &[Indexed] = &[\n");
+    for crd in &stored.crds {
+        let spec = crd.spec.get();
+        let start = spec.as_ptr() as usize - text.as_ptr() as usize;
+        let head: Head = serde_json::from_str(spec)
+            .unwrap_or_else(|e| panic!("{}: a CRD's spec: {e}", path.display()));
+        let served: Vec<&str> = head
+            .versions
+            .iter()
+            .filter(|v| v.served)
+            .map(|v| v.name.as_str())
+            .collect();
+        index.push_str(&format!(
+            "    Indexed {{ source: {}, group: {:?}, kind: {:?}, versions: &{:?}, spec: {start}..{} }},\n",
+            crd.source,
+            head.group,
+            head.names.kind,
+            served,
+            start + spec.len()
+        ));
+    }
+    index.push_str("];\n");
+    for (name, contents) in [
+        ("crds.json", text.as_bytes()),
+        ("crds_index.rs", index.as_bytes()),
+    ] {
+        let dest = out_dir.join(name);
+        std::fs::write(&dest, contents)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", dest.display()));
+    }
+}
+
+/// The bytes of a gzip file (one member), with zlib-rs.
+fn gunzip(data: &[u8]) -> Result<Vec<u8>, String> {
+    if data.len() < 18 || data[..2] != [0x1f, 0x8b] {
+        return Err("not a gzip file".into());
+    }
+    let mut tail = [0u8; 4];
+    tail.copy_from_slice(&data[data.len() - 4..]);
+    let size = u32::from_le_bytes(tail) as usize;
+    let mut out = vec![0u8; size.max(1)];
+    // 16 + 15: a gzip wrapper around a deflate stream with a 32 KiB window.
+    let config = zlib_rs::InflateConfig { window_bits: 31 };
+    let (written, rc) = zlib_rs::decompress_slice(&mut out, data, config);
+    if rc != zlib_rs::ReturnCode::Ok {
+        return Err(format!("gzip decoding failed: {rc:?}"));
+    }
+    let n = written.len();
+    if n != size {
+        return Err(format!(
+            "gzip size mismatch: {n} bytes, trailer says {size}"
+        ));
+    }
+    out.truncate(n);
+    Ok(out)
 }
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) {

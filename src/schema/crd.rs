@@ -43,8 +43,8 @@ pub struct Deferred {
 #[derive(Debug)]
 struct DeferredCrd {
     file: Arc<str>,
-    /// The CRD's `spec`, as JSON.
-    spec: Box<serde_json::value::RawValue>,
+    /// The CRD's `spec`, as JSON (a slice of the embedded catalog).
+    spec: &'static str,
     parsed: OnceLock<Option<Arc<Crd>>>,
 }
 
@@ -55,7 +55,7 @@ impl Deferred {
         &mut self,
         group: String,
         kind: String,
-        spec: Box<serde_json::value::RawValue>,
+        spec: &'static str,
         file: Arc<str>,
     ) -> bool {
         match self.kinds.entry((group, kind)) {
@@ -84,7 +84,7 @@ impl Deferred {
         let d = self.kinds.get(key)?;
         d.parsed
             .get_or_init(|| {
-                let spec: Value = serde_json::from_str(d.spec.get()).ok()?;
+                let spec: Value = serde_json::from_str(d.spec).ok()?;
                 let def = define(Value::Object(serde_json::Map::from_iter([(
                     "spec".to_owned(),
                     spec,
