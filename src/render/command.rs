@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::build::{self, Options};
 use super::files::Files;
@@ -65,15 +65,29 @@ pub fn run(dir: &Path, json_out: bool, restrict_to_root: bool) -> anyhow::Result
     };
     let mut out = std::io::stdout().lock();
     if json_out {
-        let objects: Vec<Value> = resources
+        // Each object written from its nodes (keys sorted, as a JSON value's), not copied
+        // into a value first.
+        #[derive(serde::Serialize)]
+        struct Written<'a> {
+            object: &'a Node,
+            origins: Map<String, Value>,
+        }
+        #[derive(serde::Serialize)]
+        struct Objects<'a> {
+            objects: Vec<Written<'a>>,
+        }
+        let objects = resources
             .iter()
             .map(|r| {
                 let mut origins = Map::new();
                 collect_origins(&r.node, String::new(), &mut lines, &mut origins);
-                json!({"object": r.node.to_value(), "origins": origins})
+                Written {
+                    object: &r.node,
+                    origins,
+                }
             })
             .collect();
-        serde_json::to_writer_pretty(&mut out, &json!({"objects": objects}))?;
+        serde_json::to_writer_pretty(&mut out, &Objects { objects })?;
         writeln!(out)?;
     } else {
         let values: Vec<Value> = resources.iter().map(|r| r.node.to_value()).collect();
