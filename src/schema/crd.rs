@@ -43,19 +43,25 @@ pub struct Deferred {
 #[derive(Debug)]
 struct DeferredCrd {
     file: Arc<str>,
-    /// The CRD's `spec`, as JSON (a slice of the embedded catalog).
-    spec: &'static str,
+    /// The text that holds the CRD's `spec` (the embedded catalog), and where the `spec` is
+    /// in it, as JSON. Sliced only when parsed: checking where a slice starts and ends
+    /// reads the bytes there, and the pages of a catalog embedded in the binary are
+    /// resident only once read.
+    text: &'static str,
+    spec: std::ops::Range<usize>,
     parsed: OnceLock<Option<Arc<Crd>>>,
 }
 
 impl Deferred {
-    /// Keeps the CRD of `group`/`kind` whose `spec` is the JSON `spec`, found in `file`;
-    /// `false` (and nothing kept) when the kind is there already.
+    /// Keeps the CRD of `group`/`kind` whose `spec` is the JSON at `spec` in `text`, found
+    /// in `file`; `false` (and nothing kept) when the kind is there already. A `spec` that
+    /// is not a range of `text` is no CRD when parsed.
     pub fn insert(
         &mut self,
         group: String,
         kind: String,
-        spec: &'static str,
+        text: &'static str,
+        spec: std::ops::Range<usize>,
         file: Arc<str>,
     ) -> bool {
         match self.kinds.entry((group, kind)) {
@@ -63,6 +69,7 @@ impl Deferred {
             std::collections::hash_map::Entry::Vacant(v) => {
                 v.insert(DeferredCrd {
                     file,
+                    text,
                     spec,
                     parsed: OnceLock::new(),
                 });
@@ -84,7 +91,7 @@ impl Deferred {
         let d = self.kinds.get(key)?;
         d.parsed
             .get_or_init(|| {
-                let spec: Value = serde_json::from_str(d.spec).ok()?;
+                let spec: Value = serde_json::from_str(d.text.get(d.spec.clone())?).ok()?;
                 let def = define(Value::Object(serde_json::Map::from_iter([(
                     "spec".to_owned(),
                     spec,
