@@ -12,6 +12,14 @@
 
 use std::path::{Path, PathBuf};
 
+// The gzip reader of the binary (`src/fetch/gzip.rs`), shared by file: a build script
+// cannot use the crate it builds.
+#[path = "src/fetch/gzip.rs"]
+mod gzip;
+
+/// The embedded CRD catalog decompresses to less than this (2.7 MB today).
+const MAX_CATALOG: u64 = 256 << 20;
+
 fn main() {
     // Read at run time, not with `env!`: a build script binary is reused by every checkout
     // that shares the target directory, and would read the policies of the one it was
@@ -145,7 +153,8 @@ fn crd_catalog(manifest_dir: &Path, out_dir: &Path) {
     println!("cargo:rerun-if-changed=schemas/crds.json.gz");
     let compressed =
         std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let text = gunzip(&compressed).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = gzip::gunzip(&compressed, MAX_CATALOG)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let text = String::from_utf8(text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let stored: Stored =
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -189,31 +198,6 @@ fn crd_catalog(manifest_dir: &Path, out_dir: &Path) {
         std::fs::write(&dest, contents)
             .unwrap_or_else(|e| panic!("cannot write {}: {e}", dest.display()));
     }
-}
-
-/// The bytes of a gzip file (one member), with zlib-rs.
-fn gunzip(data: &[u8]) -> Result<Vec<u8>, String> {
-    if data.len() < 18 || data[..2] != [0x1f, 0x8b] {
-        return Err("not a gzip file".into());
-    }
-    let mut tail = [0u8; 4];
-    tail.copy_from_slice(&data[data.len() - 4..]);
-    let size = u32::from_le_bytes(tail) as usize;
-    let mut out = vec![0u8; size.max(1)];
-    // 16 + 15: a gzip wrapper around a deflate stream with a 32 KiB window.
-    let config = zlib_rs::InflateConfig { window_bits: 31 };
-    let (written, rc) = zlib_rs::decompress_slice(&mut out, data, config);
-    if rc != zlib_rs::ReturnCode::Ok {
-        return Err(format!("gzip decoding failed: {rc:?}"));
-    }
-    let n = written.len();
-    if n != size {
-        return Err(format!(
-            "gzip size mismatch: {n} bytes, trailer says {size}"
-        ));
-    }
-    out.truncate(n);
-    Ok(out)
 }
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -238,7 +238,7 @@ pub(crate) fn unpack_cached(
         .prefix(".unpacking-")
         .tempdir_in(store)
         .map_err(|e| format!("cache {}: {e}", store.display()))?;
-    let tar = archive::gunzip(tgz, max)?;
+    let tar = super::gzip::gunzip(tgz, max)?;
     archive::unpack(&tar, tmp.path(), max)?;
     if !tmp.path().join(name).join("Chart.yaml").is_file() {
         return Err(format!("the archive holds no `{name}/Chart.yaml`"));

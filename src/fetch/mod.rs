@@ -15,6 +15,7 @@
 
 pub mod archive;
 pub mod chart;
+pub mod gzip;
 pub mod kustomize;
 pub mod oci;
 pub mod semver;

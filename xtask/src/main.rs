@@ -37,6 +37,13 @@ mod enums;
 #[cfg(feature = "k8s-openapi")]
 mod k8s;
 mod patch_meta;
+// kubegate's gzip reader (`src/fetch/gzip.rs`), shared by file: xtask does not depend on
+// the kubegate crate.
+#[path = "../../src/fetch/gzip.rs"]
+mod gzip;
+/// What a gzip file xtask reads (an upstream OpenAPI document, its own CRD catalog) may
+/// decompress to.
+const MAX_GUNZIP: u64 = 1 << 30;
 #[cfg_attr(not(feature = "k8s-openapi"), allow(dead_code))]
 mod transform;
 

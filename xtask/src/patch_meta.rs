@@ -27,31 +27,7 @@ pub const INPUT: &str = "xtask/upstream/kubernetes-openapi-v1.21.2.pb.gz";
 pub const OUTPUT: &str = "src/render/patch/meta.rs";
 
 // ---------------------------------------------------------------------------------------------
-// gzip and protobuf
-
-/// The bytes of a gzip file (one member), with zlib-rs.
-pub fn gunzip(data: &[u8]) -> Result<Vec<u8>, String> {
-    if data.len() < 18 || data[..2] != [0x1f, 0x8b] {
-        return Err("not a gzip file".into());
-    }
-    let tail: [u8; 4] = data[data.len() - 4..].try_into().expect("four bytes");
-    let size = u32::from_le_bytes(tail) as usize;
-    let mut out = vec![0u8; size.max(1)];
-    // 16 + 15: a gzip wrapper around a deflate stream with a 32 KiB window.
-    let config = zlib_rs::InflateConfig { window_bits: 31 };
-    let (written, rc) = zlib_rs::decompress_slice(&mut out, data, config);
-    if rc != zlib_rs::ReturnCode::Ok {
-        return Err(format!("gzip decoding failed: {rc:?}"));
-    }
-    let n = written.len();
-    out.truncate(n);
-    if n != size {
-        return Err(format!(
-            "gzip size mismatch: {n} bytes, trailer says {size}"
-        ));
-    }
-    Ok(out)
-}
+// protobuf
 
 /// One field of a protobuf message: its number and, for length-delimited fields, its bytes.
 struct Field<'a> {
@@ -527,7 +503,7 @@ pub struct Stats {
 
 /// Generates the table's source text from the upstream file's bytes.
 pub fn generate(gz: &[u8]) -> Result<(String, Stats), String> {
-    let doc = parse_document(&gunzip(gz)?)?;
+    let doc = parse_document(&crate::gzip::gunzip(gz, crate::MAX_GUNZIP)?)?;
     let mut b = Builder {
         defs: doc
             .definitions
@@ -947,7 +923,7 @@ mod tests {
     #[test]
     fn upstream_matches_what_kyaml_pins() {
         let gz = std::fs::read(root().join(INPUT)).unwrap();
-        let doc = parse_document(&gunzip(&gz).unwrap()).unwrap();
+        let doc = parse_document(&crate::gzip::gunzip(&gz, crate::MAX_GUNZIP).unwrap()).unwrap();
         assert!(doc.definitions.len() > 500, "{}", doc.definitions.len());
         let (text, stats) = generate(&gz).unwrap();
         assert!(stats.kinds > 100);
