@@ -1600,3 +1600,39 @@ fn pre_commit_hooks_are_declared() {
         );
     }
 }
+
+/// `link/hot-functions.txt`, which build.rs turns into a linker script for release builds
+/// (CI builds none): one symbol name a line, sorted and distinct as
+/// `scripts/gen-hot-functions.sh` writes them, with nothing a linker script's syntax or
+/// globs would read (build.rs refuses such a line and the release build fails), and the
+/// functions a check runs among them.
+#[test]
+fn hot_function_list_is_symbol_names() {
+    let text = read("link/hot-functions.txt");
+    let names: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    for name in &names {
+        assert!(
+            !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_$.".contains(&b)),
+            "not a symbol name: {name:?}"
+        );
+    }
+    assert!(
+        names.windows(2).all(|w| w[0] < w[1]),
+        "not sorted and distinct"
+    );
+    for module in [
+        "_ZN8kubegate5check",
+        "_ZN8kubegate5parse",
+        "_ZN8kubegate6render",
+        "_ZN10jsonschema",
+        "_ZN7regorus",
+    ] {
+        assert!(
+            names.iter().any(|n| n.starts_with(module)),
+            "no function of {module}"
+        );
+    }
+}
