@@ -29,6 +29,7 @@ RUN mkdir -p src xtask/src benches \
 # Then kubegate. COPY keeps the context's modification times, which can be older than the
 # stub build: touch the crate roots so cargo rebuilds them.
 COPY build.rs ./
+COPY link link
 COPY benches benches
 COPY xtask xtask
 COPY schemas schemas
