@@ -60,7 +60,7 @@ fn main() {
     let dest = PathBuf::from(&out_dir).join("policies.rs");
     std::fs::write(&dest, out).unwrap_or_else(|e| panic!("cannot write {}: {e}", dest.display()));
     crd_catalog(Path::new(&manifest_dir), Path::new(&out_dir));
-    packed_relocations();
+    packed_relocations(Path::new(&out_dir));
     hot_functions(Path::new(&manifest_dir), Path::new(&out_dir));
 }
 
@@ -73,11 +73,12 @@ fn main() {
 ///
 /// Only where that is known to work: Linux with glibc 2.36 or later (the first to apply
 /// packed relocations; its linkers, GNU ld 2.38 and lld 15 on, know the option), built for
-/// the machine that builds it, whose glibc `getconf` tells. The binary then names the
-/// `GLIBC_ABI_DT_RELR` version, so an older glibc refuses to start it with a clear error
-/// instead of running it wrongly. Not for musl (1.2.4 and later only; a static-pie binary
+/// the machine that builds it, whose glibc `getconf` tells, and with a linker whose output
+/// starts ([`links_with`]). The binary then names the `GLIBC_ABI_DT_RELR` version, so an
+/// older glibc refuses to start it with a clear error instead of running it wrongly; mold
+/// 1.10 packs them without naming it, and glibc refuses to start what it links. Not for musl (1.2.4 and later only; a static-pie binary
 /// on an older musl would fail at start) nor when cross-compiling.
-fn packed_relocations() {
+fn packed_relocations(out_dir: &Path) {
     let var = |name: &str| std::env::var(name).unwrap_or_default();
     println!("cargo:rerun-if-env-changed=KUBEGATE_NO_PACKED_RELOCATIONS");
     if var("CARGO_CFG_TARGET_OS") != "linux"
@@ -101,23 +102,27 @@ fn packed_relocations() {
         .split('.')
         .map_while(|n| n.parse().ok())
         .collect();
-    if version.as_slice() >= [2, 36].as_slice() {
-        println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
+    // A linker may pack them without naming the glibc version that reads them (mold 1.10
+    // does): the loader then refuses the binary. So a program linked so must start here.
+    let arg = "-Wl,-z,pack-relative-relocs";
+    if version.as_slice() >= [2, 36].as_slice() && links_with(arg, true, out_dir) {
+        println!("cargo:rustc-link-arg-bins={arg}");
     }
 }
 
 /// Asks the linker to place the functions a check runs (`link/hot-functions.txt`, made by
-/// `scripts/gen-hot-functions.sh` from a profile of a check of the corpus) side by side, in
-/// a `.text.hot` section before the rest of the code.
+/// `scripts/gen-hot-functions.sh` from profiles of a check of the corpus and of a merge
+/// request's check) side by side, in a `.text.hot` section before the rest of the code.
 ///
 /// The kernel maps a binary's code 64 KiB around each page a run touches: with the 5 MB of
-/// functions a check runs spread over 16 MB of code, 14 MB were resident on every run of any
-/// size. Placed together, about 6 MB are. A linker script that only adds a section
+/// functions a check runs spread over 18 MB of code, 14.5 MB were resident on every run of
+/// any size. Placed together, about 9 MB are. A linker script that only adds a section
 /// (`INSERT BEFORE .text`) keeps the linker's own layout for the rest; lld and GNU ld read
 /// it. Each name ends where a Rust symbol's hash begins, so a name matches whatever hash
 /// this compiler and these dependencies give it; a name that matches nothing costs nothing.
 ///
-/// Only for Linux release builds (a debug build's link stays quick); the variable
+/// Only for Linux release builds (a debug build's link stays quick), and only when the
+/// build's linker takes the script ([`links_with`]); the variable
 /// `KUBEGATE_NO_HOT_FUNCTIONS` turns it off.
 fn hot_functions(manifest_dir: &Path, out_dir: &Path) {
     let var = |name: &str| std::env::var(name).unwrap_or_default();
@@ -157,7 +162,62 @@ fn hot_functions(manifest_dir: &Path, out_dir: &Path) {
     let dest = out_dir.join("hot-functions.ld");
     std::fs::write(&dest, script)
         .unwrap_or_else(|e| panic!("cannot write {}: {e}", dest.display()));
-    println!("cargo:rustc-link-arg-bins=-Wl,-T,{}", dest.display());
+    let arg = format!("-Wl,-T,{}", dest.display());
+    if links_with(&arg, false, out_dir) {
+        println!("cargo:rustc-link-arg-bins={arg}");
+    } else {
+        println!(
+            "cargo:warning=link/hot-functions.txt not used: the linker refuses its script (gold and mold do)"
+        );
+    }
+}
+
+/// Whether the linker of this build links a program with `arg` (and, when `run`, the
+/// program starts). Which linker a build uses cannot be told from here (rustflags such as
+/// `-fuse-ld=mold`, `target.<triple>.linker`, a system `ld` that is another linker, `mold
+/// -run`), and they differ: gold and mold refuse a script with `SECTIONS`. So an empty
+/// `main` is linked as the binary will be, with the same rustc, target, linker and
+/// rustflags.
+fn links_with(arg: &str, run: bool, out_dir: &Path) -> bool {
+    let var = |name: &str| std::env::var(name).unwrap_or_default();
+    let source = out_dir.join("link-probe.rs");
+    let program = out_dir.join("link-probe");
+    if std::fs::write(&source, "fn main() {}\n").is_err() {
+        return false;
+    }
+    let mut rustc =
+        std::process::Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into()));
+    rustc
+        .args([
+            "--crate-type=bin",
+            "--target",
+            &var("TARGET"),
+            "-C",
+            "opt-level=1",
+        ])
+        .arg("-C")
+        .arg(format!("link-arg={arg}"))
+        .arg("-o")
+        .arg(&program)
+        .arg(&source)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    if let Some(linker) = std::env::var_os("RUSTC_LINKER") {
+        let mut flag = std::ffi::OsString::from("linker=");
+        flag.push(linker);
+        rustc.arg("-C").arg(flag);
+    }
+    // Cargo passes the build's rustflags to build scripts, separated by 0x1f.
+    rustc.args(
+        var("CARGO_ENCODED_RUSTFLAGS")
+            .split('\x1f')
+            .filter(|f| !f.is_empty()),
+    );
+    rustc.status().is_ok_and(|s| s.success())
+        && (!run
+            || std::process::Command::new(&program)
+                .status()
+                .is_ok_and(|s| s.success()))
 }
 
 /// The catalog as stored by xtask: each CRD's `spec` with the index of its source.
