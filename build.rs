@@ -76,8 +76,9 @@ fn main() {
 /// the machine that builds it, whose glibc `getconf` tells, and with a linker whose output
 /// starts ([`links_with`]). The binary then names the `GLIBC_ABI_DT_RELR` version, so an
 /// older glibc refuses to start it with a clear error instead of running it wrongly; mold
-/// 1.10 packs them without naming it, and glibc refuses to start what it links. Not for musl (1.2.4 and later only; a static-pie binary
-/// on an older musl would fail at start) nor when cross-compiling.
+/// 1.10 packs them without naming it, and glibc refuses to start what it links. Not for
+/// musl (1.2.4 and later only; a static-pie binary on an older musl would fail at start)
+/// nor when cross-compiling.
 fn packed_relocations(out_dir: &Path) {
     let var = |name: &str| std::env::var(name).unwrap_or_default();
     println!("cargo:rerun-if-env-changed=KUBEGATE_NO_PACKED_RELOCATIONS");

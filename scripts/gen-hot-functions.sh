@@ -5,13 +5,13 @@
 #   scripts/gen-hot-functions.sh            # needs valgrind and ../shared/corpus (or $CORPUS)
 #
 # A run maps the binary's code 64 KiB around every function it calls, so code it never runs
-# but that lies between functions it does costs resident memory: about 14 of the 16 MB of
-# code were resident on the corpus, for 5 MB of functions run. This builds the release
-# binary, runs it under callgrind (which names every function that ran) as a gate runs it:
+# but that lies between functions it does costs resident memory: 14.5 of the 18 MB of code
+# were resident on the corpus, for 5 MB of functions run. This builds the release binary,
+# runs it under callgrind (which names every function that ran) as a gate runs it:
 # `kubegate check` over the corpus, and `kubegate check --base main` in a merge request made
-# of two of its projects (one commit changes a Deployment); then writes the functions' symbol
-# names, sorted, without the hash that ends a Rust
-# symbol (it changes with the compiler and the dependencies; build.rs matches any). A name
+# of two of its projects (one commit changes a Deployment); then writes the functions'
+# symbol names, sorted, without the hash that ends a Rust symbol (it changes with the
+# compiler and the dependencies; build.rs matches any). A name
 # that no longer exists costs nothing; a function missing from the list is placed with the
 # rest, so the list goes stale slowly: regenerate it when the benchmarks' resident code
 # grows, after a compiler or large dependency update. Honours CARGO_TARGET_DIR.
@@ -63,7 +63,7 @@ nm --defined-only "$bin" >"$out/symbols"
 python3 - "$out/symbols" link/hot-functions.txt "$out/corpus.profile" "$out/mr.profile" <<'PY'
 import re, sys
 symbols, target, *profiles = sys.argv[1:]
-code = {line.split()[2] for line in open(symbols) if len(line.split()) == 3 and line.split()[1] in "tT"}
+code = {f[2] for f in map(str.split, open(symbols)) if len(f) == 3 and f[1] in "tT"}
 # Every function that ran, whatever object callgrind says it is in (it names part of a
 # binary with a `.text.hot` section `???`): the binary's own symbols are kept below.
 ran = set()
@@ -74,8 +74,8 @@ for profile in profiles:
             ran.add(re.sub(r"'\d+$", "", line[3:].strip()))
 names = sorted({re.sub(r"17h[0-9a-f]{16}E$", "17h", n) for n in ran & code})
 with open(target, "w") as f:
-    f.write("# The functions `kubegate check` ran over ../shared/corpus and in a merge request,\n# written by")
-    f.write(" scripts/gen-hot-functions.sh; build.rs places them first in the binary's code.\n")
+    f.write("# The functions `kubegate check` ran over ../shared/corpus and in a merge request,\n")
+    f.write("# written by scripts/gen-hot-functions.sh; build.rs places them first in the code.\n")
     f.write("# A Rust symbol's trailing hash is cut after `17h`: any hash matches.\n")
     for n in names:
         f.write(n + "\n")
