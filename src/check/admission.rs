@@ -253,11 +253,15 @@ pub fn judge(
                 .map(|r| {
                     r.objects
                         .iter()
-                        .map(|n| {
-                            let s = |k: &str| n.get(k).and_then(|v| v.as_str()).unwrap_or("");
+                        .map(|o| {
+                            let (api_version, kind) = o.type_meta();
                             let group =
-                                crate::admission::matching::split_api_version(s("apiVersion")).0;
-                            wants.keep_tree(group, s("kind"), n)
+                                crate::admission::matching::split_api_version(api_version).0;
+                            // A packed object is unpacked only when a policy wants it.
+                            if !wants.wants(group, kind) {
+                                return None;
+                            }
+                            wants.keep_tree(group, kind, &*o.node())
                         })
                         .collect()
                 })
@@ -371,7 +375,7 @@ pub fn judge(
                 };
                 let root = &renders[si].0[ri];
                 let (head, old) = rendered_old.get(&(root.dir.clone(), oi))?;
-                let node = root.objects.get(oi)?;
+                let node = root.objects.get(oi)?.node();
                 let s = |k: &str| node.get(k).and_then(|v| v.as_str());
                 let meta = |k: &str| {
                     node.get("metadata")
@@ -573,10 +577,11 @@ impl Placer<'_> {
                 let (roots, files) = self.renders[si];
                 let root = &roots[ri];
                 let texts = self.texts.entry(si).or_default();
+                let node = root.objects[oi].node();
                 let mut place = NodePlace {
                     files,
                     texts,
-                    node: &root.objects[oi],
+                    node: &node,
                 };
                 let mut f = place.at(pointer, pointer.is_empty());
                 super::rendered::relocate_remote(&mut f, root.remote, files, texts);

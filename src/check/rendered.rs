@@ -18,6 +18,7 @@ use crate::parse::Object;
 use crate::render::Warning;
 use crate::render::files::Files;
 use crate::render::node::{FileId, Node, Origin};
+use crate::render::object::Rendered;
 
 /// One kustomization rendered: its objects, or the error that stopped it, and its
 /// warnings.
@@ -25,12 +26,45 @@ use crate::render::node::{FileId, Node, Origin};
 pub struct Root {
     /// The directory, as reports show it.
     pub dir: Arc<str>,
-    pub objects: Vec<Node>,
+    /// Large objects packed as their root finished ([`Rendered`]).
+    pub objects: Vec<Rendered>,
     pub error: Option<crate::render::Error>,
     pub warnings: Vec<Warning>,
     /// For a chart pulled from the network: the line of the repository that asked for it.
     /// Findings inside the chart are reported there, naming the chart's file and line.
     pub remote: Option<Origin>,
+    /// The definitions of the CRDs among its objects, taken while their trees were whole
+    /// ([`finish`]); [`found_crds`] takes them for the run.
+    pub crds: Vec<FoundCrd>,
+}
+
+/// A root's rendered objects as the run keeps them: the definitions of its CRDs taken
+/// while the trees are whole, then the large trees packed ([`Rendered::of`]), as soon as
+/// the root finishes rendering.
+pub fn finish(nodes: Vec<Node>, files: &Files) -> (Vec<Rendered>, Vec<FoundCrd>) {
+    let mut texts = HashMap::new();
+    let mut crds = Vec::new();
+    let objects = nodes
+        .into_iter()
+        .map(|node| {
+            let s = |k: &str| node.get(k).and_then(Node::as_str).unwrap_or("");
+            if crate::schema::crd::is_crd(s("apiVersion"), s("kind"))
+                && let Some(definition) = crate::schema::crd::define_tree(&node)
+            {
+                let mut place = NodePlace {
+                    files,
+                    texts: &mut texts,
+                    node: &node,
+                };
+                crds.push(FoundCrd {
+                    definition,
+                    at: place.at("/spec/names/kind", false),
+                });
+            }
+            Rendered::of(node)
+        })
+        .collect();
+    (objects, crds)
 }
 
 /// Where a rendered object's findings go: wherever each of its nodes came from.
@@ -172,9 +206,9 @@ pub fn run(roots: &[Root], files: &Files, opts: &Options<'_>) -> Outcome {
                 )
             },
             |(engines, texts), &(ri, oi)| {
-                let node = &roots[ri].objects[oi];
-                let checked = check_one(node, files, opts, engines, texts);
-                crate::memory::worked_through(node.count() * TEXT_PER_NODE);
+                let object = &roots[ri].objects[oi];
+                let checked = check_one(&object.node(), files, opts, engines, texts);
+                crate::memory::worked_through(object.count() * TEXT_PER_NODE);
                 checked
             },
         )
@@ -233,63 +267,19 @@ pub fn run(roots: &[Root], files: &Files, opts: &Options<'_>) -> Outcome {
 }
 
 /// The CRDs the roots render, in order: the custom resources of the run are validated
-/// with them too.
-pub fn found_crds(roots: &[Root], files: &Files) -> Vec<FoundCrd> {
-    use crate::render::node::Kind;
-    let is_crd = |node: &Node| {
-        let text = |p: &str| match node.pointer(p).map(|n| &n.kind) {
-            Some(Kind::String(s)) => s.as_str(),
-            _ => "",
-        };
-        crate::schema::crd::is_crd(text("/apiVersion"), text("/kind"))
-    };
-    // Compacted from their nodes in parallel (a large repository renders hundreds of CRDs),
-    // in the roots' order.
-    let nodes: Vec<&Node> = roots
-        .iter()
-        .flat_map(|r| &r.objects)
-        .filter(|n| is_crd(n))
-        .collect();
-    nodes
-        .par_iter()
-        .map_init(HashMap::new, |texts, &node| {
-            let definition = crate::schema::crd::define_tree(node)?;
-            let mut place = NodePlace { files, texts, node };
-            Some(FoundCrd {
-                definition,
-                at: place.at("/spec/names/kind", false),
-            })
-        })
-        .flatten()
+/// with them too. Taken from the roots ([`Root::crds`]).
+pub fn found_crds(roots: &mut [Root]) -> Vec<FoundCrd> {
+    roots
+        .iter_mut()
+        .flat_map(|r| std::mem::take(&mut r.crds))
         .collect()
 }
 
-/// A hash of a rendered tree: its values and where each came from.
-fn fingerprint(node: &Node) -> u64 {
-    use std::hash::{Hash, Hasher};
-    fn walk(n: &Node, h: &mut impl Hasher) {
-        use crate::render::node::Kind;
-        n.origin.hash(h);
-        match &n.kind {
-            Kind::Null => 0u8.hash(h),
-            Kind::Bool(b) => (1u8, b).hash(h),
-            Kind::Number(x) => (2u8, x).hash(h),
-            Kind::String(s) => (3u8, s).hash(h),
-            Kind::Seq(items) => {
-                (4u8, items.len()).hash(h);
-                items.iter().for_each(|i| walk(i, h));
-            }
-            Kind::Map(m) => {
-                (5u8, m.len()).hash(h);
-                for (k, v) in m {
-                    k.hash(h);
-                    walk(v, h);
-                }
-            }
-        }
-    }
+/// A hash of a rendered object: its values and where each came from.
+fn fingerprint(object: &Rendered) -> u64 {
+    use std::hash::Hasher;
     let mut h = std::hash::BuildHasher::build_hasher(&foldhash::fast::FixedState::default());
-    walk(node, &mut h);
+    object.hash_into(&mut h);
     h.finish()
 }
 
@@ -466,11 +456,11 @@ fn evaluate_inventory(
         }) {
             Ok(v) => v,
             Err(e) => {
-                let node = &roots[ri].objects[items[0].object];
+                let node = roots[ri].objects[items[0].object].node();
                 let mut place = NodePlace {
                     files,
                     texts: &mut texts,
-                    node,
+                    node: &node,
                 };
                 let mut f = place.at("", true);
                 f.rule = "policy-error".into();
@@ -504,11 +494,11 @@ fn evaluate_inventory(
                 out.stats.suppressed += 1;
                 continue;
             }
-            let node = &roots[ri].objects[item.object];
+            let node = roots[ri].objects[item.object].node();
             let mut place = NodePlace {
                 files,
                 texts: &mut texts,
-                node,
+                node: &node,
             };
             let mut f = place.at(&v.pointer, false);
             f.rule = meta.id.clone().into();
@@ -522,11 +512,11 @@ fn evaluate_inventory(
                 let unused =
                     super::unused_inventory_suppression(builtins, s, &item.kind, &used[n][si]);
                 for message in unused {
-                    let node = &roots[ri].objects[item.object];
+                    let node = roots[ri].objects[item.object].node();
                     let mut place = NodePlace {
                         files,
                         texts: &mut texts,
-                        node,
+                        node: &node,
                     };
                     let mut f = place.at(&s.pointer, false);
                     f.rule = "unused-suppression".into();

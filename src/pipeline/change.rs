@@ -95,7 +95,10 @@ fn root_objects(
     let objects = r
         .objects
         .iter()
-        .map(|n| (n.to_value(), origin_of(files, n, relative)))
+        .map(|o| {
+            let n = o.node();
+            (n.to_value(), origin_of(files, &n, relative))
+        })
         .collect();
     rendered_objects(&r.dir, objects)
 }
@@ -548,11 +551,11 @@ impl Locate for Locator<'_> {
                     Some((files, roots.get(i)?.objects.get(*index)?))
                 });
                 match found {
-                    Some((files, node)) => {
+                    Some((files, object)) => {
                         let mut f = NodePlace {
                             files,
                             texts: &mut self.node_texts,
-                            node,
+                            node: &object.node(),
                         }
                         .at(pointer, false);
                         f.rendered = vec![o.file.clone()];

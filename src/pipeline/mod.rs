@@ -249,10 +249,10 @@ fn merge_request_filters(
                     at_base.is_dir().then(|| (at_base, o.clone()))
                 })
                 .collect();
-            let base = crate::render::roots::render_dirs(files, &dirs);
+            let mut base = crate::render::roots::render_dirs(files, &dirs);
             // The base render's CRDs first, then the run's.
             let mut crds = Crds::default();
-            let found = check::rendered::found_crds(&base.roots, &base.files);
+            let found = check::rendered::found_crds(&mut base.roots);
             check::add_crds(&mut crds, found, &mut Vec::new());
             if let Some(given) = opts.crds {
                 crds.extend_from(given);
@@ -1029,7 +1029,7 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(path.to_path_buf(), result);
     };
-    let ((mut stage, helm_stage), early_results) = pool.install(|| {
+    let ((mut stage, mut helm_stage), early_results) = pool.install(|| {
         rayon::join(
             || {
                 rayon::join(
@@ -1136,12 +1136,12 @@ pub fn run_check(args: &CheckArgs) -> anyhow::Result<u8> {
         std::mem::take(&mut outcome.crds),
         &mut outcome.findings,
     );
-    if let Some(stage) = &stage {
-        let found = check::rendered::found_crds(&stage.roots, &stage.files);
+    if let Some(stage) = &mut stage {
+        let found = check::rendered::found_crds(&mut stage.roots);
         check::add_crds(&mut crds, found, &mut outcome.findings);
     }
-    if let Some(helm) = &helm_stage {
-        let found = check::rendered::found_crds(&helm.roots, &helm.files);
+    if let Some(helm) = &mut helm_stage {
+        let found = check::rendered::found_crds(&mut helm.roots);
         check::add_crds(&mut crds, found, &mut outcome.findings);
     }
     if !unchanged_manifests.is_empty() && opts.catalog.is_some() {

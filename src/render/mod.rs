@@ -20,6 +20,7 @@ pub mod helmcharts;
 pub mod kustomization;
 pub mod nameref;
 pub mod node;
+pub mod object;
 pub mod patch;
 pub mod replace;
 pub mod resource;

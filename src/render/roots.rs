@@ -18,6 +18,8 @@ use serde_json::Value;
 use super::build::{self, Options};
 use super::files::Files;
 use super::kustomization::FILE_NAMES;
+use super::object::Rendered;
+use crate::check::FoundCrd;
 use crate::check::rendered::Root;
 use crate::parse::{self, Limits};
 
@@ -254,12 +256,12 @@ impl Plan {
     /// fail to `hand` ([`build::build_handing_over`]).
     pub fn build_handing_over(self, files: Files, hand: Option<build::Handover<'_>>) -> Stage {
         let files = files.sharing(self.shared);
-        let mut built: Vec<(PathBuf, Options, build::Built)> = self
+        let mut built: Vec<(PathBuf, Options, Finished)> = self
             .roots
             .par_iter()
             .map(|(dir, opts)| {
                 let b = build::build_handing_over(&files, dir, opts, hand);
-                (dir.clone(), opts.clone(), b)
+                (dir.clone(), opts.clone(), Finished::of(b, &files))
             })
             .collect();
         // A kustomization no root reached (the kustomizations of a cycle use each other,
@@ -294,7 +296,7 @@ impl Plan {
                         ..Options::default()
                     };
                     let b = build::build_handing_over(&files, dir, &opts, hand);
-                    (dir.clone(), opts, b)
+                    (dir.clone(), opts, Finished::of(b, &files))
                 })
                 .collect::<Vec<_>>(),
         );
@@ -306,14 +308,39 @@ impl Plan {
 
 /// Renders `dirs` (each with how to build it) with `files`, as [`render`] does.
 pub fn render_dirs(files: Files, dirs: &[(PathBuf, Options)]) -> Stage {
-    let built: Vec<(PathBuf, Options, build::Built)> = dirs
+    let built: Vec<(PathBuf, Options, Finished)> = dirs
         .par_iter()
-        .map(|(dir, opts)| (dir.clone(), opts.clone(), build::build(&files, dir, opts)))
+        .map(|(dir, opts)| {
+            let b = build::build(&files, dir, opts);
+            (dir.clone(), opts.clone(), Finished::of(b, &files))
+        })
         .collect();
     collect(files, built)
 }
 
-fn collect(files: Files, built: Vec<(PathBuf, Options, build::Built)>) -> Stage {
+/// A root's build, its objects as the run keeps them ([`crate::check::rendered::finish`]:
+/// its CRDs defined, its large trees packed) as soon as it finishes: the roots that render
+/// after it, and the checks beside them, do not find its trees still whole.
+struct Finished {
+    result: Result<(Vec<Rendered>, Vec<FoundCrd>), super::Error>,
+    warnings: Vec<super::Warning>,
+    used: BTreeSet<super::node::FileId>,
+}
+
+impl Finished {
+    fn of(b: build::Built, files: &Files) -> Self {
+        Finished {
+            result: b.result.map(|resources| {
+                let nodes = resources.into_iter().map(|r| r.node).collect();
+                crate::check::rendered::finish(nodes, files)
+            }),
+            warnings: b.warnings,
+            used: b.used,
+        }
+    }
+}
+
+fn collect(files: Files, built: Vec<(PathBuf, Options, Finished)>) -> Stage {
     // The files of the roots that rendered are checked through them; any other file a
     // root read is checked as a loose file, and keeps its documents for that check.
     let used: HashSet<PathBuf> = built
@@ -334,9 +361,9 @@ fn collect(files: Files, built: Vec<(PathBuf, Options, build::Built)>) -> Stage 
                 .collect(),
         );
         let display: Arc<str> = files.display(&dir).into();
-        let (objects, error) = match b.result {
-            Ok(resources) => (resources.into_iter().map(|r| r.node).collect(), None),
-            Err(e) => (Vec::new(), Some(e)),
+        let ((objects, crds), error) = match b.result {
+            Ok(finished) => (finished, None),
+            Err(e) => (Default::default(), Some(e)),
         };
         out.push(Root {
             dir: display,
@@ -344,6 +371,7 @@ fn collect(files: Files, built: Vec<(PathBuf, Options, build::Built)>) -> Stage 
             error,
             warnings: b.warnings,
             remote: None,
+            crds,
         });
     }
     Stage {
@@ -753,7 +781,8 @@ mod tests {
                 r.objects
                     .iter()
                     .map(|o| {
-                        o.path(&["metadata", "name"])
+                        o.node()
+                            .path(&["metadata", "name"])
                             .unwrap()
                             .as_str()
                             .unwrap()
@@ -764,5 +793,60 @@ mod tests {
             .collect();
         assert_eq!(names, [vec!["a", "base"], vec!["b-b", "b-base"]]);
         assert!(stage.roots.iter().all(|r| r.error.is_none()));
+    }
+
+    /// A large CRD a root renders is packed as the root finishes, its definition taken
+    /// first; unpacked, it is the rendered tree, its patched field still placed in the
+    /// patch.
+    #[test]
+    fn a_large_rendered_crd_is_packed_with_its_definition_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let mut props = String::new();
+        for i in 0..200 {
+            props += &format!(
+                "                f{i}:\n                  type: string\n                  description: field {i}\n"
+            );
+        }
+        let crd = format!(
+            "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n\
+             metadata:\n  name: widgets.example.com\nspec:\n  group: example.com\n\
+             \x20 names:\n    kind: Widget\n    plural: widgets\n  scope: Namespaced\n\
+             \x20 versions:\n  - name: v1\n    served: true\n    storage: true\n\
+             \x20   schema:\n      openAPIV3Schema:\n        type: object\n\
+             \x20       properties:\n          spec:\n            type: object\n\
+             \x20           properties:\n{props}"
+        );
+        std::fs::write(root.join("crd.yaml"), &crd).unwrap();
+        let patch = "- op: add\n  path: /metadata/labels\n  value: {team: a}\n";
+        std::fs::write(root.join("patch.yaml"), patch).unwrap();
+        std::fs::write(
+            root.join("kustomization.yaml"),
+            "resources: [crd.yaml]\npatches:\n- path: patch.yaml\n  target: {kind: CustomResourceDefinition}\n",
+        )
+        .unwrap();
+        let mut stage = render_dirs(
+            Files::new(&root, Limits::default()),
+            &[(root.clone(), Options::default())],
+        );
+        let r = &stage.roots[0];
+        assert!(r.error.is_none(), "{:?}", r.error);
+        assert!(matches!(r.objects[..], [Rendered::Packed(_)]));
+        let node = r.objects[0].node();
+        assert_eq!(
+            node.path(&["spec", "names", "kind"])
+                .and_then(crate::render::node::Node::as_str),
+            Some("Widget")
+        );
+        let label = node.path(&["metadata", "labels", "team"]).unwrap();
+        assert_eq!(
+            stage.files.get(label.origin.file).path,
+            root.join("patch.yaml")
+        );
+        assert_eq!(r.objects[0].count(), node.count());
+        let found = crate::check::rendered::found_crds(&mut stage.roots);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].at.start.line, 8);
+        assert!(crate::check::rendered::found_crds(&mut stage.roots).is_empty());
     }
 }

@@ -250,6 +250,7 @@ pub fn render(dirs: Vec<PathBuf>, objects: &[PathBuf], files: Files, opts: &Opti
                 objects: Vec::new(),
                 error: None,
                 remote: None,
+                crds: Vec::new(),
                 warnings: vec![Warning {
                     rule: "helm-not-found",
                     message: format!(
@@ -314,6 +315,7 @@ pub fn render(dirs: Vec<PathBuf>, objects: &[PathBuf], files: Files, opts: &Opti
             error: None,
             warnings: vec![w],
             remote: None,
+            crds: Vec::new(),
         });
     }
     for (i, c) in charts.iter().enumerate() {
@@ -346,6 +348,7 @@ pub fn render(dirs: Vec<PathBuf>, objects: &[PathBuf], files: Files, opts: &Opti
                 error: None,
                 warnings: vec![w.clone()],
                 remote: None,
+                crds: Vec::new(),
             });
         }
     }
@@ -536,6 +539,7 @@ fn render_one(helm: &Path, chart: &Chart, r: &Rendering, files: &Files, opts: &O
         error: None,
         warnings: Vec::new(),
         remote: r.remote,
+        crds: Vec::new(),
     };
     let at_chart = Origin::new(chart.file, first_line(files, chart.file));
     let problem = |message: String, origin: Origin| Warning {
@@ -701,7 +705,8 @@ fn render_one(helm: &Path, chart: &Chart, r: &Rendering, files: &Files, opts: &O
         }
     };
     drop(tmp);
-    root.objects = objects(&out, chart, &sources, files);
+    (root.objects, root.crds) =
+        crate::check::rendered::finish(objects(&out, chart, &sources, files), files);
     root
 }
 
