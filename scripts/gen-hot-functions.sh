@@ -72,11 +72,15 @@ for profile in profiles:
         if line.startswith("fn="):
             # callgrind marks a recursive call's frames with 'N.
             ran.add(re.sub(r"'\d+$", "", line[3:].strip()))
-names = sorted({re.sub(r"17h[0-9a-f]{16}E$", "17h", n) for n in ran & code})
+# A local function ThinLTO exported carries `.llvm.<number>`, which changes with every
+# build: cut too (build.rs matches any ending).
+def stable(n):
+    return re.sub(r"17h[0-9a-f]{16}E$", "17h", re.sub(r"\.llvm\.\d+$", "", n))
+names = sorted({stable(n) for n in ran & code})
 with open(target, "w") as f:
     f.write("# The functions `kubegate check` ran over ../shared/corpus and in a merge request,\n")
     f.write("# written by scripts/gen-hot-functions.sh; build.rs places them first in the code.\n")
-    f.write("# A Rust symbol's trailing hash is cut after `17h`: any hash matches.\n")
+    f.write("# A Rust symbol's trailing hash (after `17h`) and ThinLTO's `.llvm.` suffix are cut.\n")
     for n in names:
         f.write(n + "\n")
 print(f"{len(names)} functions ({len(ran & code)} symbols) written to {target}")
