@@ -957,11 +957,21 @@ impl Builder<'_> {
     fn resource_file(&mut self, full: &Path, at: Origin, acc: &mut Vec<Resource>) -> Result<()> {
         let file = self.files.load(full).map_err(|e| Error::new(e, at))?;
         self.used.insert(file);
-        let resources = self.resources(file);
-        let objects = resources.objects.as_ref().map_err(Clone::clone)?;
-        append(acc, objects.iter().cloned().map(Resource::new), at)?;
+        let notes = match Arc::try_unwrap(self.resources(file)) {
+            // The file's last read: its objects move into the root.
+            Ok(Resources { objects, notes }) => {
+                append(acc, objects?.into_iter().map(Resource::new), at)?;
+                notes
+            }
+            // Kept for another root's read: copied.
+            Err(kept) => {
+                let objects = kept.objects.as_ref().map_err(Clone::clone)?;
+                append(acc, objects.iter().cloned().map(Resource::new), at)?;
+                kept.notes.clone()
+            }
+        };
         // Where kubectl would read the file otherwise, as for a manifest.
-        for note in &resources.notes {
+        for note in &notes {
             self.warn(
                 crate::parse::yaml::AMBIGUOUS,
                 note.message.clone(),
