@@ -40,28 +40,36 @@ pub struct Root {
 
 /// A root's rendered objects as the run keeps them: the definitions of its CRDs taken
 /// while the trees are whole, then the large trees packed ([`Rendered::of`]), as soon as
-/// the root finishes rendering.
+/// the root finishes rendering. In parallel, in order: one root may render hundreds of
+/// CRDs.
 pub fn finish(nodes: Vec<Node>, files: &Files) -> (Vec<Rendered>, Vec<FoundCrd>) {
-    let mut texts = HashMap::new();
-    let mut crds = Vec::new();
-    let objects = nodes
-        .into_iter()
-        .map(|node| {
+    let done: Vec<(Rendered, Option<FoundCrd>)> = nodes
+        .into_par_iter()
+        .map_init(HashMap::new, |texts, node| {
             let s = |k: &str| node.get(k).and_then(Node::as_str).unwrap_or("");
-            if crate::schema::crd::is_crd(s("apiVersion"), s("kind"))
-                && let Some(definition) = crate::schema::crd::define_tree(&node)
-            {
-                let mut place = NodePlace {
-                    files,
-                    texts: &mut texts,
-                    node: &node,
-                };
-                crds.push(FoundCrd {
-                    definition,
-                    at: place.at("/spec/names/kind", false),
+            let found = crate::schema::crd::is_crd(s("apiVersion"), s("kind"))
+                .then(|| crate::schema::crd::define_tree(&node))
+                .flatten()
+                .map(|definition| {
+                    let mut place = NodePlace {
+                        files,
+                        texts,
+                        node: &node,
+                    };
+                    FoundCrd {
+                        definition,
+                        at: place.at("/spec/names/kind", false),
+                    }
                 });
-            }
-            Rendered::of(node)
+            (Rendered::of(node), found)
+        })
+        .collect();
+    let mut crds = Vec::new();
+    let objects = done
+        .into_iter()
+        .map(|(object, found)| {
+            crds.extend(found);
+            object
         })
         .collect();
     (objects, crds)
