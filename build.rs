@@ -64,6 +64,11 @@ fn main() {
     hot_functions(Path::new(&manifest_dir), Path::new(&out_dir));
 }
 
+/// An environment variable of the build, empty when unset.
+fn env_var(name: &str) -> String {
+    std::env::var(name).unwrap_or_default()
+}
+
 /// Asks the linker to pack the binary's relative relocations (`DT_RELR`). A
 /// position-independent Rust binary has tens of thousands of them (every panic location,
 /// vtable and table of `&str` holds a pointer), stored at 24 bytes each in `.rela.dyn`:
@@ -80,11 +85,10 @@ fn main() {
 /// musl (1.2.4 and later only; a static-pie binary on an older musl would fail at start)
 /// nor when cross-compiling.
 fn packed_relocations(out_dir: &Path) {
-    let var = |name: &str| std::env::var(name).unwrap_or_default();
     println!("cargo:rerun-if-env-changed=KUBEGATE_NO_PACKED_RELOCATIONS");
-    if var("CARGO_CFG_TARGET_OS") != "linux"
-        || var("CARGO_CFG_TARGET_ENV") != "gnu"
-        || var("HOST") != var("TARGET")
+    if env_var("CARGO_CFG_TARGET_OS") != "linux"
+        || env_var("CARGO_CFG_TARGET_ENV") != "gnu"
+        || env_var("HOST") != env_var("TARGET")
         || std::env::var_os("KUBEGATE_NO_PACKED_RELOCATIONS").is_some()
     {
         return;
@@ -126,12 +130,11 @@ fn packed_relocations(out_dir: &Path) {
 /// build's linker takes the script ([`links_with`]); the variable
 /// `KUBEGATE_NO_HOT_FUNCTIONS` turns it off.
 fn hot_functions(manifest_dir: &Path, out_dir: &Path) {
-    let var = |name: &str| std::env::var(name).unwrap_or_default();
     let list = manifest_dir.join("link/hot-functions.txt");
     println!("cargo:rerun-if-changed={}", list.display());
     println!("cargo:rerun-if-env-changed=KUBEGATE_NO_HOT_FUNCTIONS");
-    if var("CARGO_CFG_TARGET_OS") != "linux"
-        || var("PROFILE") != "release"
+    if env_var("CARGO_CFG_TARGET_OS") != "linux"
+        || env_var("PROFILE") != "release"
         || std::env::var_os("KUBEGATE_NO_HOT_FUNCTIONS").is_some()
     {
         return;
@@ -180,7 +183,6 @@ fn hot_functions(manifest_dir: &Path, out_dir: &Path) {
 /// `main` is linked as the binary will be, with the same rustc, target, linker and
 /// rustflags.
 fn links_with(arg: &str, run: bool, out_dir: &Path) -> bool {
-    let var = |name: &str| std::env::var(name).unwrap_or_default();
     let source = out_dir.join("link-probe.rs");
     let program = out_dir.join("link-probe");
     if std::fs::write(&source, "fn main() {}\n").is_err() {
@@ -192,7 +194,7 @@ fn links_with(arg: &str, run: bool, out_dir: &Path) -> bool {
         .args([
             "--crate-type=bin",
             "--target",
-            &var("TARGET"),
+            &env_var("TARGET"),
             "-C",
             "opt-level=1",
         ])
@@ -210,7 +212,7 @@ fn links_with(arg: &str, run: bool, out_dir: &Path) -> bool {
     }
     // Cargo passes the build's rustflags to build scripts, separated by 0x1f.
     rustc.args(
-        var("CARGO_ENCODED_RUSTFLAGS")
+        env_var("CARGO_ENCODED_RUSTFLAGS")
             .split('\x1f')
             .filter(|f| !f.is_empty()),
     );

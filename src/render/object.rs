@@ -99,12 +99,6 @@ impl Rendered {
     }
 }
 
-impl From<Node> for Rendered {
-    fn from(node: Node) -> Self {
-        Rendered::of(node)
-    }
-}
-
 impl Packed {
     fn unpack(&self) -> Node {
         let mut r = Reader {
