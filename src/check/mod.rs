@@ -119,7 +119,9 @@ pub use crate::source::LaterText;
 #[derive(Debug)]
 pub struct PendingFile {
     file: Arc<str>,
-    text: Arc<str>,
+    /// Read again only to place a finding: most custom resources have none, and a large
+    /// file's text would wait to the end of the run.
+    text: LaterText,
     docs: Vec<(Shelved, Waiting)>,
 }
 
@@ -211,11 +213,7 @@ pub fn custom_resources(out: &mut Outcome, crds: &Crds, opts: &Options<'_>) {
     let done: Vec<Done> = std::mem::take(&mut out.pending)
         .into_par_iter()
         .map(|p| {
-            let mut src = FileText {
-                file: p.file.clone(),
-                text: p.text.clone(),
-                lines: None,
-            };
+            let mut src = FileText::later(p.file.clone(), p.text, opts.limits.max_file_size);
             let mut findings = Vec::new();
             let mut suppressed = 0;
             for (shelved, objects) in p.docs {
@@ -247,12 +245,17 @@ pub fn custom_resources(out: &mut Outcome, crds: &Crds, opts: &Options<'_>) {
                     findings.extend(fs);
                 }
             }
-            (findings, suppressed, p.file, p.text)
+            let text = match opts.keep_sources && !findings.is_empty() {
+                true => src.text(),
+                false => "".into(),
+            };
+            (findings, suppressed, p.file, text)
         })
         .collect();
     for (findings, suppressed, file, text) in done {
         out.stats.suppressed += suppressed;
-        if opts.keep_sources && !findings.is_empty() {
+        // Not a text read again that changed since: its findings name the file only.
+        if !findings.is_empty() && !text.is_empty() {
             out.sources.entry(file).or_insert(text);
         }
         out.findings.extend(findings);
@@ -461,7 +464,11 @@ pub fn gather(results: Vec<FileResult>) -> (Outcome, Across) {
         if let Some(docs) = r.docs.take() {
             combined.push((r.file.clone(), r.source.clone(), docs));
         }
-        let later = || r.later.clone().unwrap_or(LaterText::Kept(r.source.clone()));
+        let later = || {
+            r.later
+                .clone()
+                .unwrap_or_else(|| LaterText::Kept(r.source.clone()))
+        };
         if !r.inventory.is_empty() {
             inventory.push(InventoryFile {
                 file: r.file.clone(),
@@ -486,8 +493,8 @@ pub fn gather(results: Vec<FileResult>) -> (Outcome, Across) {
         }
         if !r.pending.is_empty() {
             out.pending.push(PendingFile {
+                text: later(),
                 file: r.file,
-                text: r.source,
                 docs: r.pending,
             });
         }
@@ -749,11 +756,7 @@ fn evaluate_combined(
     let result = user.evaluate(&serde_json::Value::Array(input));
     let mut ctxs: Vec<FileText> = files
         .iter()
-        .map(|(file, text, _)| FileText {
-            file: file.clone(),
-            text: text.clone(),
-            lines: None,
-        })
+        .map(|(file, text, _)| FileText::new(file.clone(), text.clone()))
         .collect();
     match result {
         Ok((outcomes, _)) => {
@@ -1066,12 +1069,12 @@ fn check_input(loaded: Loaded, opts: &Options<'_>, engines: &mut Engines) -> Fil
         }
     }
     let keep = opts.keep_sources && !ctx.findings.is_empty();
-    let source = if combined.is_some() || !pending.is_empty() {
+    let source = if combined.is_some() {
         text.clone()
     } else {
         "".into()
     };
-    let later = (!inventory.is_empty() || !objects.is_empty()).then(|| {
+    let later = (!inventory.is_empty() || !objects.is_empty() || !pending.is_empty()).then(|| {
         // The text kept anyway serves; a file on disk is read again if it must.
         let path = path.as_deref().filter(|_| source.is_empty());
         LaterText::of(&text, path)
@@ -2053,7 +2056,7 @@ impl Place for DocPlace<'_> {
     }
 
     fn at_line(&mut self, line: u32) -> Finding {
-        let text = self.src.text.clone();
+        let text = self.src.text();
         let range = self.src.lines().line_range(&text, line);
         let mut f = self.src.finding_at(range.start, range.end);
         f.document = Some(self.doc.index);
@@ -2070,11 +2073,7 @@ struct FileCtx {
 impl FileCtx {
     fn new(file: Arc<str>, text: Arc<str>) -> Self {
         Self {
-            src: FileText {
-                file,
-                text,
-                lines: None,
-            },
+            src: FileText::new(file, text),
             findings: Vec::new(),
         }
     }
@@ -2100,6 +2099,8 @@ impl FileCtx {
 pub(crate) struct FileText {
     file: Arc<str>,
     text: Arc<str>,
+    /// A text not kept, read on first need ([`Self::text`]) within this many bytes.
+    later: Option<(LaterText, u64)>,
     /// Built when first needed (or shared, for a file a render read).
     lines: Option<Arc<LineIndex>>,
 }
@@ -2109,25 +2110,49 @@ impl FileText {
         Self {
             file,
             text,
+            later: None,
             lines: None,
         }
     }
 
+    /// A file whose text is read again when a finding is first placed in it: empty (the
+    /// findings then name the file only) if it is gone or changed since it was checked.
+    pub(crate) fn later(file: Arc<str>, text: LaterText, max: u64) -> Self {
+        Self {
+            file,
+            text: "".into(),
+            later: Some((text, max)),
+            lines: None,
+        }
+    }
+
+    /// The text, read now if it was not kept.
+    pub(crate) fn text(&mut self) -> Arc<str> {
+        if let Some((later, max)) = self.later.take() {
+            self.text = later.get(max).unwrap_or_else(|| "".into());
+        }
+        self.text.clone()
+    }
+
     /// A finding on the whole line `line` (1-based; the last line past the end).
     pub(crate) fn line_finding(&mut self, line: u32) -> Finding {
-        let text = self.text.clone();
+        let text = self.text();
         let range = self.lines().line_range(&text, line);
         self.finding_at(range.start, range.end)
     }
 
     /// The line index (shared: clone it for other views of the same text).
     pub(crate) fn lines(&mut self) -> &Arc<LineIndex> {
+        if self.lines.is_none() {
+            let text = self.text();
+            self.lines = Some(Arc::new(LineIndex::new(&text)));
+        }
         self.lines
-            .get_or_insert_with(|| Arc::new(LineIndex::new(&self.text)))
+            .get_or_insert_with(|| Arc::new(LineIndex::new("")))
     }
 
     pub(crate) fn finding_at(&mut self, start: usize, end: usize) -> Finding {
-        let text = self.text.clone();
+        let text = self.text();
         let lines = self.lines();
         let (s, e) = (lines.position(&text, start), lines.position(&text, end));
         // The indexed text's length: `text` may be empty, let go of by a render.
@@ -2163,15 +2188,18 @@ impl FileText {
     /// A finding at the node `pointer` resolves to: its key when `at_key` (or when the node
     /// is a mapping or sequence), else its value; a missing node's nearest ancestor.
     fn locate(&mut self, doc: &Document, pointer: &str, at_key: bool) -> Finding {
-        let (start, end) = match doc.source_map.locate(pointer, &self.text) {
+        let text = self.text();
+        let (start, end) = match doc.source_map.locate(pointer, &text) {
             Some(loc) => {
                 let container = loc.kind != NodeKind::Scalar;
                 match loc.key {
                     Some(k) if at_key || container || loc.ancestor => (k.start, k.end),
                     _ if container || loc.ancestor => {
-                        let line_end = self.text[loc.value.start..]
-                            .find(['\n', '\r'])
-                            .map_or(self.text.len(), |i| loc.value.start + i);
+                        // A text read again that changed since is empty: no line to end.
+                        let line_end = text
+                            .get(loc.value.start..)
+                            .and_then(|rest| rest.find(['\n', '\r']))
+                            .map_or(text.len(), |i| loc.value.start + i);
                         (
                             loc.value.start,
                             line_end.min(loc.value.end.max(loc.value.start)),
@@ -2240,6 +2268,28 @@ mod tests {
         assert_eq!(shelved.restore().value, doc.value);
     }
 
+    /// The options of a human report's run (texts kept for snippets), with no user policy.
+    fn options_keeping_sources<'a>(
+        catalog: Option<&'a Catalog>,
+        builtins: Option<&'a Builtins>,
+    ) -> Options<'a> {
+        Options {
+            catalog,
+            crds: None,
+            builtins,
+            user: None,
+            reject_missing_schemas: false,
+            limits: Limits::default(),
+            keep_sources: true,
+            kustomize: Default::default(),
+            inline_suppressions: true,
+            peer_annotations: Default::default(),
+            combine: false,
+            old: None,
+            admission: None,
+        }
+    }
+
     fn loaded(display: &str, text: &str) -> Loaded {
         Loaded {
             input: Input::Stdin {
@@ -2260,21 +2310,7 @@ mod tests {
         let path = dir.path().join("svc.yaml");
         let text = "# a Service no workload matches\napiVersion: v1\nkind: Service\nmetadata:\n  \
                     name: web\nspec:\n  selector: {app: web}\n";
-        let opts = Options {
-            catalog: None,
-            crds: None,
-            builtins: Some(&builtins),
-            user: None,
-            reject_missing_schemas: false,
-            limits: Limits::default(),
-            keep_sources: true,
-            kustomize: Default::default(),
-            inline_suppressions: true,
-            peer_annotations: Default::default(),
-            combine: false,
-            old: None,
-            admission: None,
-        };
+        let opts = options_keeping_sources(None, Some(&builtins));
         let placed = |edit: Option<String>| {
             std::fs::write(&path, text).unwrap();
             let input = Input::File {
@@ -2302,6 +2338,69 @@ mod tests {
         };
         let missing = check_files(vec![load(input, &opts.limits)], &opts);
         assert!(missing[0].later.is_none());
+    }
+
+    /// A custom resource waiting for the CRDs of the run does not keep its file's text: the
+    /// file is read again to place its findings, in the text that was checked only.
+    #[test]
+    fn a_waiting_custom_resource_is_placed_in_its_file_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let crd = dir.path().join("crd.yaml");
+        std::fs::write(
+            &crd,
+            "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  \
+             name: widgets.example.com\nspec:\n  group: example.com\n  scope: Namespaced\n  \
+             names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}\n  \
+             versions:\n  - name: v1\n    served: true\n    storage: true\n    schema:\n      \
+             openAPIV3Schema:\n        type: object\n        properties:\n          spec:\n            \
+             type: object\n            properties:\n              size: {type: integer}\n",
+        )
+        .unwrap();
+        let path = dir.path().join("w.yaml");
+        let text = "# a widget\napiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n\
+                    spec:\n  size: big\n";
+        let catalog = crate::schema::Catalog::get(crate::schema::default_version()).unwrap();
+        let opts = options_keeping_sources(Some(catalog), None);
+        let input = |path: &std::path::Path, display: &str| {
+            load(
+                Input::File {
+                    path: path.to_path_buf(),
+                    display: display.into(),
+                },
+                &opts.limits,
+            )
+        };
+        let placed = |edit: Option<String>| {
+            std::fs::write(&path, text).unwrap();
+            let results = check_files(vec![input(&crd, "crd.yaml"), input(&path, "w.yaml")], &opts);
+            let mut out = outcome(results, &opts);
+            assert_eq!(out.pending.len(), 1);
+            assert!(matches!(out.pending[0].text, LaterText::OnDisk { .. }));
+            if let Some(edit) = edit {
+                std::fs::write(&path, edit).unwrap();
+            }
+            let mut crds = Crds::default();
+            add_crds(&mut crds, std::mem::take(&mut out.crds), &mut out.findings);
+            custom_resources(&mut out, &crds, &opts);
+            out.findings
+                .iter()
+                .filter(|f| &*f.file == "w.yaml")
+                .map(|f| {
+                    (
+                        f.rule.to_string(),
+                        f.start.line,
+                        out.sources.contains_key(&f.file),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        let found = placed(None);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!((found[0].1, found[0].2), (7, true), "{found:?}");
+        // Changed meanwhile: the finding stays, at the top, and no other text is shown.
+        let changed = placed(Some(format!("\n\n{text}")));
+        assert_eq!(changed.len(), 1, "{changed:?}");
+        assert_eq!((changed[0].1, changed[0].2), (1, false), "{changed:?}");
     }
 
     /// The checks across files, judged apart, put their findings where `outcome` would

@@ -99,9 +99,8 @@ fn finding_at_origin(
     let text = texts.entry(origin.file).or_insert_with(|| {
         let f = files.get(origin.file);
         FileText {
-            file: f.display.clone(),
-            text: f.kept_text().unwrap_or_default(),
             lines: Some(f.lines()),
+            ..FileText::new(f.display.clone(), f.kept_text().unwrap_or_default())
         }
     });
     let span = origin.span(at_key);
