@@ -323,6 +323,7 @@ pub fn judge(
         renders,
         parsed: HashMap::new(),
         texts: HashMap::new(),
+        trees: Default::default(),
         opts,
     };
     for f in policies.found() {
@@ -530,10 +531,12 @@ struct Placer<'a> {
     parsed: HashMap<usize, (Vec<parse::Document>, FileCtx)>,
     /// The texts of rendered files placed in, per render.
     texts: HashMap<usize, HashMap<FileId, FileText>>,
+    /// The rendered objects with findings, each unpacked once.
+    trees: crate::render::object::Unpacked<'a, (usize, usize, usize)>,
     opts: &'a Options<'a>,
 }
 
-impl Placer<'_> {
+impl<'a> Placer<'a> {
     fn place(&mut self, at: At, pointer: &str, severity: Severity) -> Finding {
         let mut f = match at {
             At::File(fi, oi) => {
@@ -577,11 +580,10 @@ impl Placer<'_> {
                 let (roots, files) = self.renders[si];
                 let root = &roots[ri];
                 let texts = self.texts.entry(si).or_default();
-                let node = root.objects[oi].node();
                 let mut place = NodePlace {
                     files,
                     texts,
-                    node: &node,
+                    node: self.trees.get((si, ri, oi), &root.objects[oi]),
                 };
                 let mut f = place.at(pointer, pointer.is_empty());
                 super::rendered::relocate_remote(&mut f, root.remote, files, texts);

@@ -18,7 +18,7 @@ use crate::parse::Object;
 use crate::render::Warning;
 use crate::render::files::Files;
 use crate::render::node::{FileId, Node, Origin};
-use crate::render::object::Rendered;
+use crate::render::object::{Rendered, Unpacked};
 
 /// One kustomization rendered: its objects, or the error that stopped it, and its
 /// warnings.
@@ -457,13 +457,16 @@ fn evaluate_inventory(
     }
     let mut texts: HashMap<FileId, FileText> = HashMap::new();
     for (ri, items) in by_root {
+        let objects = &roots[ri].objects;
+        // Each object's tree, unpacked once for every finding placed on it.
+        let mut trees = Unpacked::default();
         let values = items.iter().map(|i| i.value.clone()).collect();
         let violations = match crate::timings::measure(crate::timings::Stage::Rules, || {
             builtins.evaluate_inventory(values)
         }) {
             Ok(v) => v,
             Err(e) => {
-                let node = roots[ri].objects[items[0].object].node();
+                let node = objects[items[0].object].node();
                 let mut place = NodePlace {
                     files,
                     texts: &mut texts,
@@ -501,11 +504,10 @@ fn evaluate_inventory(
                 out.stats.suppressed += 1;
                 continue;
             }
-            let node = roots[ri].objects[item.object].node();
             let mut place = NodePlace {
                 files,
                 texts: &mut texts,
-                node: &node,
+                node: trees.get(item.object, &objects[item.object]),
             };
             let mut f = place.at(&v.pointer, false);
             f.rule = meta.id.clone().into();
@@ -519,11 +521,10 @@ fn evaluate_inventory(
                 let unused =
                     super::unused_inventory_suppression(builtins, s, &item.kind, &used[n][si]);
                 for message in unused {
-                    let node = roots[ri].objects[item.object].node();
                     let mut place = NodePlace {
                         files,
                         texts: &mut texts,
-                        node: &node,
+                        node: trees.get(item.object, &objects[item.object]),
                     };
                     let mut f = place.at(&s.pointer, false);
                     f.rule = "unused-suppression".into();

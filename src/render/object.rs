@@ -99,8 +99,37 @@ impl Rendered {
     }
 }
 
+/// Rendered objects read several times in a row (findings placed one at a time on the same
+/// object): each packed object unpacked once, the others borrowed.
+pub struct Unpacked<'a, K> {
+    trees: std::collections::HashMap<K, Cow<'a, Node>>,
+}
+
+impl<K> Default for Unpacked<'_, K> {
+    fn default() -> Self {
+        Self {
+            trees: std::collections::HashMap::new(),
+        }
+    }
+}
+
+impl<'a, K: std::hash::Hash + Eq> Unpacked<'a, K> {
+    /// The tree of `object`, known by `key`: unpacked on its first read.
+    pub fn get(&mut self, key: K, object: &'a Rendered) -> &Node {
+        self.trees.entry(key).or_insert_with(|| object.node())
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Objects unpacked on this thread, for the tests.
+    static UNPACKED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 impl Packed {
     fn unpack(&self) -> Node {
+        #[cfg(test)]
+        UNPACKED.set(UNPACKED.get() + 1);
         let mut r = Reader {
             bytes: &self.bytes,
             at: 0,
@@ -377,6 +406,22 @@ mod tests {
 
     fn leaf(kind: Kind, o: Origin) -> Node {
         Node::new(kind, o)
+    }
+
+    /// Findings placed one by one on a packed object unpack it once; a small object is
+    /// never unpacked.
+    #[test]
+    fn an_object_read_again_is_unpacked_once() {
+        let packed = Rendered::of(big_tree());
+        let small = Rendered::of(leaf(Kind::Bool(true), at(1, 0, 4)));
+        assert!(matches!(packed, Rendered::Packed(_)));
+        let mut trees = Unpacked::default();
+        let before = UNPACKED.get();
+        for _ in 0..3 {
+            assert_eq!(*trees.get(0, &packed), big_tree());
+            assert_eq!(trees.get(1, &small).kind, Kind::Bool(true));
+        }
+        assert_eq!(UNPACKED.get() - before, 1);
     }
 
     /// A tree with every kind of value, keys, origins in two files, a key written
