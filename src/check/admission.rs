@@ -536,7 +536,7 @@ struct Placer<'a> {
     opts: &'a Options<'a>,
 }
 
-impl<'a> Placer<'a> {
+impl Placer<'_> {
     fn place(&mut self, at: At, pointer: &str, severity: Severity) -> Finding {
         let mut f = match at {
             At::File(fi, oi) => {

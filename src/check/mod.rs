@@ -245,9 +245,10 @@ pub fn custom_resources(out: &mut Outcome, crds: &Crds, opts: &Options<'_>) {
                     findings.extend(fs);
                 }
             }
-            let text = match opts.keep_sources && !findings.is_empty() {
-                true => src.text(),
-                false => "".into(),
+            let text = if opts.keep_sources && !findings.is_empty() {
+                src.text()
+            } else {
+                "".into()
             };
             (findings, suppressed, p.file, text)
         })
@@ -2143,12 +2144,11 @@ impl FileText {
 
     /// The line index (shared: clone it for other views of the same text).
     pub(crate) fn lines(&mut self) -> &Arc<LineIndex> {
-        if self.lines.is_none() {
-            let text = self.text();
-            self.lines = Some(Arc::new(LineIndex::new(&text)));
-        }
-        self.lines
-            .get_or_insert_with(|| Arc::new(LineIndex::new("")))
+        let lines = match self.lines.take() {
+            Some(lines) => lines,
+            None => Arc::new(LineIndex::new(&self.text())),
+        };
+        self.lines.insert(lines)
     }
 
     pub(crate) fn finding_at(&mut self, start: usize, end: usize) -> Finding {
